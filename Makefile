@@ -1,0 +1,37 @@
+# The two set-up commands of the README: `make run` and `make test`. Both install what is missing and
+# are quiet when everything is there already.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test host venv lint bench protos clean
+
+run: host venv
+	@$(VENV)/bin/pouchsh $(ARGS)
+
+test: host venv
+	@$(VENV)/bin/lint-imports --no-cache -q 2>/dev/null || $(VENV)/bin/lint-imports --no-cache
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+host:
+	@bash scripts/setup-host.sh
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+lint: venv
+	@$(VENV)/bin/lint-imports --no-cache
+
+bench: host venv
+	@$(PY) -m bench $(ARGS)
+
+protos: venv
+	@$(PY) ctrd/api/generate.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

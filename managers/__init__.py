@@ -1,0 +1,90 @@
+"""The managers: container, image, volume, network and system, over one containerd connection.
+
+``Managers`` is the facade the language holds (``ctx.managers``). Each manager is built on first use, so
+a script that only parses, or only touches volumes, never dials containerd. Managers read the namespace
+from the facade on every call, so ``namespace use`` takes effect for all of them at once.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import ctrd
+
+__all__ = ["Managers", "default_root", "default_run_root"]
+
+
+def default_root() -> Path:
+    """The data root: ``$POUCHSH_ROOT`` or /var/lib/pouchsh."""
+    return Path(os.environ.get("POUCHSH_ROOT") or "/var/lib/pouchsh")
+
+
+def default_run_root() -> Path:
+    """Runtime state (sockets, FIFOs, locks that need not survive a reboot): ``$POUCHSH_RUN`` or /run/pouchsh."""
+    return Path(os.environ.get("POUCHSH_RUN") or "/run/pouchsh")
+
+
+class Managers:
+    def __init__(
+        self,
+        *,
+        address: str | None = None,
+        namespace: str = "default",
+        root: Path | None = None,
+        run_root: Path | None = None,
+    ) -> None:
+        self.address = address
+        self.namespace = namespace
+        self.root = root or default_root()
+        self.run_root = run_root or default_run_root()
+
+    @cached_property
+    def client(self) -> ctrd.Client:
+        """The containerd client, dialled (and an embedded containerd started) on first use."""
+        import ctrd
+
+        return ctrd.connect(self.address, data_root=self.root, run_root=self.run_root)
+
+    @property
+    def ctrd(self) -> ctrd.Client:
+        """The client bound to the current namespace."""
+        return self.client.with_namespace(self.namespace)
+
+    @cached_property
+    def containers(self) -> Any:
+        from managers.containers import ContainerManager
+
+        return ContainerManager(self)
+
+    @cached_property
+    def images(self) -> Any:
+        from managers.images import ImageManager
+
+        return ImageManager(self)
+
+    @cached_property
+    def volumes(self) -> Any:
+        from managers.volumes import VolumeManager
+
+        return VolumeManager(self)
+
+    @cached_property
+    def networks(self) -> Any:
+        from managers.networks import NetworkManager
+
+        return NetworkManager(self)
+
+    @cached_property
+    def system(self) -> Any:
+        from managers.system import SystemManager
+
+        return SystemManager(self)
+
+    def close(self) -> None:
+        client = self.__dict__.get("client")
+        if client is not None:
+            client.close()

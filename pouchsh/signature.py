@@ -1,0 +1,292 @@
+"""Command declarations: each command is one declaration (signature, help, examples) bound to one function.
+
+A module declares its commands with the ``@command`` decorator; the table is what the checker binds
+calls against, what ``help`` prints, what the REPL completes from and what ``--dry-run`` walks::
+
+    @command(
+        "volume create",
+        help="Create a volume",
+        params=[Param("name", required=False, complete="volume", help="Volume name")],
+        flags=[Flag("label", short="l", type="string", repeat=True, help="Set metadata (KEY=VALUE)")],
+        examples=[Example("volume create data", "Create the volume data")],
+        category="volume",
+    )
+    def volume_create(ctx: Context, name: str | None, label: list[str]) -> dict: ...
+
+The bound function is called as ``fn(ctx, **arguments)``: one keyword per parameter and per flag, under
+its ``dest`` name (``--stop-timeout`` → ``stop_timeout``), already coerced to the declared type; an
+absent flag gets its default (``False`` for a switch, ``[]`` for a repeatable flag).
+
+Flag spelling follows docker: ``--name web``, ``--name=web``, ``-d``, grouped switches ``-dit``, a short
+flag's value attached or separate (``-p8080:80``, ``-p 8080:80``). With ``interspersed=False`` (run,
+create, exec) flag parsing stops at the first positional, so ``run busybox ls -la`` passes ``-la`` on.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import threading
+
+__all__ = [
+    "COMMANDS",
+    "Command",
+    "CommandTable",
+    "Context",
+    "Example",
+    "Flag",
+    "Param",
+    "VALUE_TYPES",
+    "command",
+]
+
+#: The declared types of parameters and flags. ``switch`` is a flag that takes no value.
+#: The names container/image/volume/network/namespace are strings that the REPL completes live.
+VALUE_TYPES = frozenset(
+    {
+        "any", "string", "int", "float", "number", "bool", "size", "duration", "list", "record",
+        "closure", "path", "switch", "container", "image", "volume", "network", "namespace",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Param:
+    """A positional parameter. ``rest`` takes every remaining positional as a list."""
+
+    name: str
+    type: str = "string"
+    help: str = ""
+    required: bool = True
+    rest: bool = False
+    default: Any = None
+    complete: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in VALUE_TYPES or self.type == "switch":
+            raise ValueError(f"parameter {self.name}: unknown type {self.type!r}")
+
+    @property
+    def dest(self) -> str:
+        return self.name.replace("-", "_")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A flag: ``--name VALUE`` or, with type ``switch``, a bare ``--detach``."""
+
+    name: str
+    type: str = "switch"
+    help: str = ""
+    short: str | None = None
+    default: Any = None
+    repeat: bool = False
+    choices: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    complete: str | None = None
+    dest_name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in VALUE_TYPES:
+            raise ValueError(f"flag --{self.name}: unknown type {self.type!r}")
+        if self.short is not None and len(self.short) != 1:
+            raise ValueError(f"flag --{self.name}: short form must be one character")
+
+    @property
+    def dest(self) -> str:
+        return self.dest_name or self.name.replace("-", "_")
+
+    @property
+    def takes_value(self) -> bool:
+        return self.type != "switch"
+
+    def default_value(self) -> Any:
+        if self.repeat:
+            return list(self.default or [])
+        if self.type == "switch":
+            return bool(self.default)
+        return self.default
+
+    def spellings(self) -> Iterator[str]:
+        yield f"--{self.name}"
+        for alias in self.aliases:
+            yield f"--{alias}"
+        if self.short:
+            yield f"-{self.short}"
+
+
+@dataclass(frozen=True)
+class Example:
+    """A runnable example. ``output`` is its plain-text output where the example needs no containerd;
+    the test suite runs those and compares, so the help cannot drift from the behaviour."""
+
+    source: str
+    description: str
+    output: str | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    fn: Callable[..., Any]
+    help: str
+    params: tuple[Param, ...] = ()
+    flags: tuple[Flag, ...] = ()
+    examples: tuple[Example, ...] = ()
+    aliases: tuple[str, ...] = ()
+    input: str = "none"
+    category: str = "shell"
+    interspersed: bool = True
+    description: str = ""
+    _by_spelling: Mapping[str, Flag] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.input not in ("none", "any", "list"):
+            raise ValueError(f"{self.name}: input must be none, any or list")
+        table: dict[str, Flag] = {}
+        for flag in self.flags:
+            for spelling in flag.spellings():
+                if spelling in table or spelling in ("--help", "-h"):
+                    raise ValueError(f"{self.name}: flag {spelling} declared twice")
+                table[spelling] = flag
+        object.__setattr__(self, "_by_spelling", table)
+        rest = [p for p in self.params if p.rest]
+        if len(rest) > 1 or (rest and rest[0] is not self.params[-1]):
+            raise ValueError(f"{self.name}: only the last parameter may be rest")
+
+    def flag(self, spelling: str) -> Flag | None:
+        """The flag for ``--name``, ``-n`` or an alias; None when the command has no such flag."""
+        return self._by_spelling.get(spelling)
+
+    def suggest_flag(self, spelling: str) -> str | None:
+        close = difflib.get_close_matches(spelling, list(self._by_spelling), n=1, cutoff=0.6)
+        return close[0] if close else None
+
+    @property
+    def usage(self) -> str:
+        parts = [self.name]
+        if self.flags:
+            parts.append("[flags]")
+        for p in self.params:
+            label = f"{p.name}..." if p.rest else p.name
+            parts.append(label if p.required else f"[{label}]")
+        return " ".join(parts)
+
+
+class CommandTable:
+    """Every declared command, by each of its names; multi-word names (``network create``) included."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, Command] = {}
+        self._max_words = 1
+
+    def add(self, cmd: Command) -> Command:
+        for name in (cmd.name, *cmd.aliases):
+            if name in self._by_name:
+                raise ValueError(f"command {name!r} declared twice")
+            self._by_name[name] = cmd
+            self._max_words = max(self._max_words, len(name.split()))
+        return cmd
+
+    def get(self, name: str) -> Command | None:
+        return self._by_name.get(name)
+
+    def match(self, words: list[str]) -> tuple[Command, int] | None:
+        """The command named by the longest prefix of ``words`` and how many words it took."""
+        for n in range(min(self._max_words, len(words)), 0, -1):
+            cmd = self._by_name.get(" ".join(words[:n]))
+            if cmd is not None:
+                return cmd, n
+        return None
+
+    def is_prefix(self, word: str) -> bool:
+        """True when ``word`` starts a multi-word command (``network``, ``container``)."""
+        return any(name.startswith(word + " ") for name in self._by_name)
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def commands(self) -> list[Command]:
+        """Each command once, in name order."""
+        seen: dict[int, Command] = {}
+        for name in sorted(self._by_name):
+            seen.setdefault(id(self._by_name[name]), self._by_name[name])
+        return list(seen.values())
+
+    def suggest(self, name: str) -> str | None:
+        close = difflib.get_close_matches(name, list(self._by_name), n=1, cutoff=0.6)
+        return close[0] if close else None
+
+
+#: The one table. Command modules register into it when ``pouchsh.commands`` is imported.
+COMMANDS = CommandTable()
+
+
+def command(
+    name: str,
+    *,
+    help: str,
+    params: list[Param] | tuple[Param, ...] = (),
+    flags: list[Flag] | tuple[Flag, ...] = (),
+    examples: list[Example] | tuple[Example, ...] = (),
+    aliases: list[str] | tuple[str, ...] = (),
+    input: str = "none",
+    category: str = "shell",
+    interspersed: bool = True,
+    description: str = "",
+    table: CommandTable = COMMANDS,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a command and bind it to the decorated function (which is returned unchanged)."""
+
+    def bind(fn: Callable[..., Any]) -> Callable[..., Any]:
+        table.add(
+            Command(
+                name=name,
+                fn=fn,
+                help=help,
+                params=tuple(params),
+                flags=tuple(flags),
+                examples=tuple(examples),
+                aliases=tuple(aliases),
+                input=input,
+                category=category,
+                interspersed=interspersed,
+                description=description,
+            )
+        )
+        return fn
+
+    return bind
+
+
+class Context(Protocol):
+    """What a command function receives as ``ctx``; the evaluator implements it.
+
+    ``managers`` is the ``managers.Managers`` facade, or under ``--dry-run`` a recorder with the same
+    attributes that prints each call instead of making it. Commands reach containerd only through it.
+    """
+
+    input: Any  # the value piped in; None when the command starts its pipeline
+    has_input: bool
+    managers: Any
+    env: dict[str, str]
+    cwd: str
+    stdin: IO[bytes]
+    stdout: IO[bytes]
+    stderr: IO[bytes]
+    is_terminal: bool
+    json_output: bool
+    cancel: threading.Event  # set by Ctrl-C; long waits poll it
+
+    def call(self, closure: Any, *args: Any) -> Any:
+        """Run a closure value with arguments (the item for each/where/par-each)."""
+
+    def display(self, value: Any) -> None:
+        """Print a value now, the way a top-level statement's value is printed."""
+
+    def set_status(self, code: int) -> None:
+        """Set ``$status``: the exit status of the last container process run in the foreground."""

@@ -1,0 +1,1 @@
+"""Builtin commands: filters, shell commands and help."""

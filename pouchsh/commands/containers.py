@@ -1,0 +1,1 @@
+"""Declarations of the containers commands (filled in by the containers manager work)."""

@@ -1,0 +1,1 @@
+"""Declarations of the images commands (filled in by the images manager work)."""

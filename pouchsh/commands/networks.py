@@ -1,0 +1,1 @@
+"""Declarations of the networks commands (filled in by the networks manager work)."""

@@ -1,0 +1,1 @@
+"""Declarations of the system commands (filled in by the system manager work)."""

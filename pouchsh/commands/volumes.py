@@ -1,0 +1,1 @@
+"""Declarations of the volumes commands (filled in by the volumes manager work)."""

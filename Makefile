@@ -11,7 +11,7 @@ run: host venv
 	@$(VENV)/bin/pouchsh $(ARGS)
 
 test: host venv
-	@$(VENV)/bin/lint-imports --no-cache -q 2>/dev/null || $(VENV)/bin/lint-imports --no-cache
+	@$(VENV)/bin/lint-imports --no-cache >/tmp/pouchsh-lint-imports.log || { cat /tmp/pouchsh-lint-imports.log; exit 1; }
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 host:

@@ -1,0 +1,23 @@
+"""Small conversions between protobuf well-known types and Python values, shared by the wrappers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+__all__ = ["rfc3339", "to_datetime"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def to_datetime(ts: Timestamp) -> datetime | None:
+    """A protobuf Timestamp as an aware UTC datetime; None for the zero value containerd sends for "unset"."""
+    if ts.seconds == 0 and ts.nanos == 0:
+        return None
+    return ts.ToDatetime(tzinfo=timezone.utc)
+
+
+def rfc3339(when: datetime) -> str:
+    """The timestamp format containerd's labels use (``containerd.io/gc.expire``)."""
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

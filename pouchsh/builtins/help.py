@@ -1,0 +1,37 @@
+"""`help`: the command table, read back to the user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ctrd.errors import NotFound
+from pouchsh.helptext import format_group, format_help, format_overview
+from pouchsh.signature import Example, Param, command
+
+
+@command(
+    "help",
+    help="List the commands, or show one command's usage, flags and examples",
+    params=[Param("command", rest=True, required=False, help="A command name, e.g. ps or network create")],
+    examples=[
+        Example("help", "Every command by category"),
+        Example("help where", "How to use where"),
+        Example("help network", "The network commands"),
+    ],
+    category="shell",
+)
+def help_(ctx: Any, command: list[str]) -> str:
+    from pouchsh.commands import load
+
+    table = load()
+    if not command:
+        return format_overview(table)
+    name = " ".join(command)
+    found = table.match(list(command))
+    if found is not None and found[1] == len(command):
+        return format_help(found[0])
+    if table.is_prefix(name):
+        return format_group(table, name)
+    guess = table.suggest(name)
+    hint = f" (did you mean {guess!r}?)" if guess else ""
+    raise NotFound(f"help: no command named {name!r}{hint}")

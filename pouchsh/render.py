@@ -1,0 +1,243 @@
+"""The display of values: what a user sees of a value that nothing captured.
+
+Three modes, chosen by the caller (the evaluator knows whether stdout is a terminal and whether
+``--json`` was given):
+
+- **terminal** — tables as aligned tables with a header, records as key/value, lists one item per line,
+  sizes and durations in human units. Drawn with rich, imported only on this path (start-up matters).
+- **plain** (stdout is not a terminal) — the same layout as text a CI log can hold and grep: a table is a
+  header line of field names and aligned columns (numbers right-aligned, no truncation), a record is
+  ``key  value`` lines, nested values are written inline (``{a: 1, b: x}``, ``[80/tcp, 443/tcp]``).
+- **json** — one JSON document per value, on one line; sizes are int bytes, durations int nanoseconds.
+
+Null displays nothing in every mode. A Stream is displayed item by item as items arrive (`display`):
+one line per item — a record as ``key=value`` pairs (logfmt), in JSON mode one document per item.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterable
+from typing import IO, Any
+
+from pouchsh.values import Duration, Size, Stream, format_duration, format_size
+
+__all__ = [
+    "display",
+    "encode_json",
+    "inline",
+    "is_numeric",
+    "is_table",
+    "render",
+    "render_table",
+    "table_columns",
+    "to_jsonable",
+]
+
+
+def render(value: Any, *, terminal: bool = False, json: bool = False, width: int | None = None) -> str:
+    """The text shown for ``value``, without a trailing newline; empty for null.
+
+    A Stream is consumed here; to show its items as they arrive use `display`.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, Stream):
+        return "\n".join(line for item in value if (line := _stream_line(item, json=json)))
+    if json:
+        return encode_json(value)
+    if terminal:
+        from pouchsh import render_rich
+
+        return render_rich.render(value, width=width)
+    return _plain(value)
+
+
+def display(
+    value: Any, out: IO[str] | IO[bytes], *, terminal: bool = False, json: bool = False,
+    width: int | None = None,
+) -> None:
+    """Write ``value`` to ``out`` (a text or binary stream) followed by a newline; nothing for null.
+
+    Stream items are written and flushed one at a time, so ``events`` and ``logs -f`` show as they come.
+    """
+    write = _writer(out)
+    if isinstance(value, Stream):
+        for item in value:
+            line = _stream_line(item, json=json)
+            if line:
+                write(line + "\n")
+        return
+    text = render(value, terminal=terminal, json=json, width=width)
+    if text:
+        write(text + "\n")
+
+
+def render_table(value: Any, *, terminal: bool = False, width: int | None = None) -> str:
+    """``value`` drawn as a table whatever its kind: a record is one row, a scalar list one ``value`` column."""
+    if isinstance(value, Stream):
+        value = list(value)
+    if value is None:
+        rows: list[Any] = []
+    elif isinstance(value, dict):
+        rows = [value]
+    elif isinstance(value, list):
+        rows = [v if isinstance(v, dict) else {"value": v} for v in value]
+    else:
+        rows = [{"value": value}]
+    if terminal:
+        from pouchsh import render_rich
+
+        return render_rich.render_table(rows, width=width)
+    return _plain_table(rows)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def is_table(value: Any) -> bool:
+    """A non-empty list whose items are all records: displayed as a table."""
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def table_columns(rows: Iterable[dict[str, Any]]) -> list[str]:
+    """Every field of the rows, in the order fields first appear; a row may lack some."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            seen.setdefault(key, None)
+    return list(seen)
+
+
+def inline(value: Any, *, top: bool = True) -> str:
+    """One-line text of a value, as a table cell or a record field shows it.
+
+    At the top a null is empty and a string is itself; inside a list or record a null is ``null``.
+    Newlines are shown as ``\\n`` so that one value stays one line.
+    """
+    if value is None:
+        return "" if top else "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Size):
+        return format_size(value)
+    if isinstance(value, Duration):
+        return format_duration(value)
+    if isinstance(value, str):
+        return value.replace("\r", "\\r").replace("\n", "\\n")
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {inline(v, top=False)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(inline(v, top=False) for v in value) + "]"
+    if isinstance(value, Stream):
+        return "<stream>"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return f"<{type(value).__name__}>"
+
+
+def is_numeric(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _writer(out: IO[Any]) -> Any:
+    if isinstance(out, io.TextIOBase):
+
+        def write_text(text: str) -> None:
+            out.write(text)
+            out.flush()
+
+        return write_text
+
+    def write_bytes(text: str) -> None:
+        out.write(text.encode("utf-8", "replace"))
+        out.flush()
+
+    return write_bytes
+
+
+# ------------------------------------------------------------------------------------------------ plain
+
+
+def _plain(value: Any) -> str:
+    if is_table(value):
+        return _plain_table(value)
+    if isinstance(value, dict):
+        return _plain_record(value)
+    if isinstance(value, list):
+        return "\n".join(inline(item) for item in value)
+    if isinstance(value, str):
+        return value
+    return inline(value)
+
+
+def _plain_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    columns = table_columns(rows)
+    cells = [[inline(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
+    right = [all(row.get(c) is None or is_numeric(row.get(c)) for row in rows) for c in columns]
+
+    def line(texts: list[str]) -> str:
+        parts = [t.rjust(w) if r else t.ljust(w) for t, w, r in zip(texts, widths, right)]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(columns), *(line(c) for c in cells)])
+
+
+def _plain_record(record: dict[str, Any]) -> str:
+    if not record:
+        return ""
+    width = max(len(k) for k in record)
+    return "\n".join(f"{k.ljust(width)}  {inline(v)}".rstrip() for k, v in record.items())
+
+
+def _stream_line(item: Any, *, json: bool) -> str:
+    if json:
+        return "" if item is None else encode_json(item)
+    if isinstance(item, dict):
+        return " ".join(f"{k}={_logfmt(v)}" for k, v in item.items())
+    if isinstance(item, str):
+        return item
+    return inline(item)
+
+
+def _logfmt(value: Any) -> str:
+    text = inline(value)
+    if text == "" or any(ch in text for ch in ' "='):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
+
+
+# ------------------------------------------------------------------------------------------------- json
+
+
+def to_jsonable(value: Any) -> Any:
+    """The value as plain JSON data: sizes as int bytes, durations as int nanoseconds, a stream as a list.
+
+    Non-finite floats become null (JSON has no NaN). Raises TypeError for what has no JSON form (a
+    closure); callers turn that into their own error.
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, Stream)):
+        return [to_jsonable(v) for v in value]
+    raise TypeError(f"a {type(value).__name__} has no JSON form")
+
+
+def encode_json(value: Any, *, indent: int | None = None) -> str:
+    """JSON text of a value (see `to_jsonable`); one line unless ``indent`` is given."""
+    import json
+
+    data = to_jsonable(value)
+    if indent:
+        return json.dumps(data, ensure_ascii=False, indent=indent)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))

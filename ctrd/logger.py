@@ -1,0 +1,273 @@
+"""Container logs as Docker-style JSON lines, written by a logger the runc shim runs itself.
+
+File format (one JSON object per line, UTF-8, as Docker's and nerdctl's json-file driver write it)::
+
+    {"log": "hello\\n", "stream": "stdout", "time": "2026-11-23T16:39:58.123456789Z"}
+
+- ``log``: one line of output including its ``\\n``; a line longer than 16 KiB is cut into pieces with no
+  ``\\n`` except on the last; a last line with no newline at EOF is written without one. Bytes that are
+  not UTF-8 are replaced with U+FFFD.
+- ``stream``: ``"stdout"`` or ``"stderr"``.
+- ``time``: when the chunk holding the line was read, RFC 3339 with nanoseconds, UTC.
+
+Rotation: before a write that would take ``path`` past ``max_size`` bytes, ``path.(n-1)`` becomes
+``path.n`` ... ``path`` becomes ``path.1``, keeping ``max_file`` files in all (``path`` and
+``path.1`` .. ``path.(max_file-1)``); with ``max_file`` 1 the file is truncated. A write that alone exceeds
+``max_size`` still goes into a fresh file. Writers take an flock on ``path + ".lock"`` per batch, so a
+foreground tee and the shim's logger never interleave badly or rotate twice.
+
+The shim runs ``pouchsh-logger path P max-size N max-file K`` for the log URI
+``binary:///abs/pouchsh-logger?path=P&max-size=N&max-file=K`` (query pairs become argv pairs), with fd 3 =
+the container's stdout, fd 4 = stderr and fd 5 = a pipe to close once ready; the shim starts the
+container only after that. It ends at EOF on both streams or on SIGTERM (sent on Tasks.Delete).
+
+This module starts for every container, so it imports the standard library only.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import selectors
+import signal
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+from ctrd.errors import InvalidArgument, NotFound
+
+__all__ = ["JsonLogWriter", "binary_log_uri", "file_log_uri", "format_time", "logger_executable", "main"]
+
+#: Docker cuts long lines at 16 KiB so a reader never needs unbounded memory; so do we.
+MAX_LINE = 16 * 1024
+DEFAULT_MAX_SIZE = 10 * 1024 * 1024
+DEFAULT_MAX_FILE = 3
+
+
+def format_time(ns: int) -> str:
+    """RFC 3339 with nanoseconds in UTC, the ``time`` field: ``2026-11-23T16:39:58.000000001Z``."""
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
+
+
+class JsonLogWriter:
+    """Append output to a JSON-lines log with size-based rotation; ``write(stream, data)`` is an OutputSink."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_size: int = DEFAULT_MAX_SIZE,
+        max_file: int = DEFAULT_MAX_FILE,
+    ) -> None:
+        if max_size <= 0 or max_file < 1:
+            raise InvalidArgument(f"log max-size must be > 0 and max-file >= 1 (got {max_size}, {max_file})")
+        self.path = Path(path)
+        self.max_size = max_size
+        self.max_file = max_file
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(f"{self.path}.lock", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self._fd = -1
+        self._partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+
+    def write(self, stream: str, data: bytes) -> None:
+        """Add ``data`` read from ``stream``; complete lines are written now, a partial one is kept."""
+        buffered = self._partial.get(stream, b"") + data
+        lines = buffered.split(b"\n")
+        rest = lines.pop()
+        pieces: list[bytes] = []
+        for line in lines:
+            pieces.extend(_cut(line + b"\n"))
+        while len(rest) >= MAX_LINE:
+            pieces.append(rest[:MAX_LINE])
+            rest = rest[MAX_LINE:]
+        self._partial[stream] = rest
+        self._append(stream, pieces)
+
+    def flush(self) -> None:
+        """Write what is left of unterminated lines (at EOF)."""
+        for stream, rest in self._partial.items():
+            if rest:
+                self._partial[stream] = b""
+                self._append(stream, [rest])
+
+    def close(self) -> None:
+        self.flush()
+        for fd in (self._fd, self._lock_fd):
+            if fd >= 0:
+                os.close(fd)
+        self._fd = self._lock_fd = -1
+
+    def _append(self, stream: str, pieces: Iterable[bytes]) -> None:
+        stamp = format_time(time.time_ns())
+        records = [
+            json.dumps(
+                {"log": piece.decode("utf-8", "replace"), "stream": stream, "time": stamp},
+                ensure_ascii=False,
+            ).encode()
+            + b"\n"
+            for piece in pieces
+        ]
+        if not records:
+            return
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            size = self._open_current()
+            batch = b""
+            for record in records:
+                if size + len(batch) + len(record) > self.max_size and size + len(batch) > 0:
+                    if batch:
+                        os.write(self._fd, batch)
+                        batch = b""
+                    self._rotate()
+                    size = 0
+                batch += record
+            os.write(self._fd, batch)
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _open_current(self) -> int:
+        """The size of ``path``, reopening it if another writer rotated it away from our descriptor."""
+        try:
+            on_disk = os.stat(self.path)
+        except FileNotFoundError:
+            on_disk = None
+        if self._fd >= 0:
+            ours = os.fstat(self._fd)
+            if on_disk is not None and (ours.st_ino, ours.st_dev) == (on_disk.st_ino, on_disk.st_dev):
+                return on_disk.st_size
+            os.close(self._fd)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        return os.fstat(self._fd).st_size
+
+    def _rotate(self) -> None:
+        if self.max_file == 1:
+            os.ftruncate(self._fd, 0)
+            return
+        for n in range(self.max_file - 1, 1, -1):
+            older = Path(f"{self.path}.{n - 1}")
+            if older.exists():
+                os.replace(older, f"{self.path}.{n}")
+        os.replace(self.path, f"{self.path}.1")
+        os.close(self._fd)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+
+
+def _cut(line: bytes) -> list[bytes]:
+    return [line[i : i + MAX_LINE] for i in range(0, len(line), MAX_LINE)]
+
+
+def rotated_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The log files of ``path``, oldest first (``path.N`` .. ``path.1``, ``path``), existing ones only."""
+    base = Path(path)
+    older = []
+    n = 1
+    while Path(f"{base}.{n}").exists():
+        older.append(Path(f"{base}.{n}"))
+        n += 1
+    return [*reversed(older), *([base] if base.exists() else [])]
+
+
+def logger_executable() -> str:
+    """The ``pouchsh-logger`` console script installed beside the running interpreter."""
+    candidate = Path(sys.executable).parent / "pouchsh-logger"
+    if candidate.is_file() and os.access(candidate, os.X_OK):
+        return str(candidate)
+    raise NotFound(
+        f"pouchsh-logger not found next to {sys.executable}",
+        hint="install pouchsh into its environment (make run, or pip install -e .)",
+    )
+
+
+def binary_log_uri(
+    path: str | os.PathLike[str],
+    *,
+    max_size: int = DEFAULT_MAX_SIZE,
+    max_file: int = DEFAULT_MAX_FILE,
+    executable: str | None = None,
+) -> str:
+    """The ``binary://`` log URI that makes the shim run pouchsh-logger writing to ``path``."""
+    exe = os.path.abspath(executable or logger_executable())
+    query = urlencode({"path": os.path.abspath(path), "max-size": str(max_size), "max-file": str(max_file)})
+    return f"binary://{quote(exe)}?{query}"
+
+
+def file_log_uri(path: str | os.PathLike[str]) -> str:
+    """A ``file://`` URI: the shim appends raw stdout and stderr, merged, to ``path`` itself."""
+    return f"file://{quote(os.path.abspath(path))}"
+
+
+def _parse_args(argv: list[str]) -> dict[str, str]:
+    if len(argv) % 2:
+        raise SystemExit(f"pouchsh-logger: expected key value pairs, got {argv!r}")
+    return dict(zip(argv[::2], argv[1::2], strict=True))
+
+
+def run(
+    writer: JsonLogWriter, streams: dict[int, str], *, ready_fd: int | None = None, stop_fd: int | None = None
+) -> None:
+    """Copy ``streams`` (fd → stream name) into ``writer`` until EOF on all, or ``stop_fd`` is readable.
+
+    On stop, what is already in the pipes is still copied (the process has exited by the time the shim
+    sends SIGTERM, but its last output may not have been read yet).
+    """
+    with selectors.DefaultSelector() as sel:
+        for fd, name in streams.items():
+            sel.register(fd, selectors.EVENT_READ, name)
+        if stop_fd is not None:
+            sel.register(stop_fd, selectors.EVENT_READ, None)
+        if ready_fd is not None:
+            os.close(ready_fd)
+        remaining = set(streams)
+        stopping = False
+        while remaining and not stopping:
+            for key, _ in sel.select():
+                if key.data is None:
+                    stopping = True
+                    continue
+                if key.fd in remaining and not _copy_once(writer, key.fd, key.data):
+                    sel.unregister(key.fd)
+                    remaining.discard(key.fd)
+        for fd in remaining:
+            os.set_blocking(fd, False)
+            try:
+                while _copy_once(writer, fd, streams[fd]):
+                    pass
+            except BlockingIOError:
+                pass
+    writer.flush()
+
+
+def _copy_once(writer: JsonLogWriter, fd: int, stream: str) -> bool:
+    data = os.read(fd, 64 * 1024)
+    if data:
+        writer.write(stream, data)
+    return bool(data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``pouchsh-logger`` (run by the shim, not by users)."""
+    options = _parse_args(sys.argv[1:] if argv is None else argv)
+    if "path" not in options:
+        raise SystemExit("pouchsh-logger: missing 'path'")
+    writer = JsonLogWriter(
+        options["path"],
+        max_size=int(options.get("max-size", DEFAULT_MAX_SIZE)),
+        max_file=int(options.get("max-file", DEFAULT_MAX_FILE)),
+    )
+    # SIGTERM (Tasks.Delete) wakes the select loop through this pipe instead of interrupting a write.
+    stop_r, stop_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(stop_w, warn_on_full_buffer=False)
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        run(writer, {3: "stdout", 4: "stderr"}, ready_fd=5, stop_fd=stop_r)
+    finally:
+        writer.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,401 @@
+"""Tasks: the running part of a container (its init process) and the processes exec'd into it.
+
+The order that does not lose output or an exit (see docs/ctrd.md, "Runtime"):
+
+    io = FifoIO.open(fifo_root, cid, stdin=True)      # or NullIO(), LogIO(binary_log_uri(...))
+    tasks.create(cid, rootfs=mounts, io=io)           # shim holds the FIFOs; io.created() is called
+    io.attach(stdout=..., stderr=..., stdin=..., close_stdin=lambda: tasks.close_io(cid))
+    exit = tasks.wait(cid)                            # issued BEFORE start, so a fast exit is seen
+    tasks.start(cid)
+    status = exit.result()
+    io.wait(); tasks.delete(cid); io.close()
+"""
+
+from __future__ import annotations
+
+import signal as _signal
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from google.protobuf import any_pb2
+
+from ctrd.api.services.tasks.v1 import tasks_pb2 as pb
+from ctrd.api.services.tasks.v1 import tasks_pb2_grpc
+from ctrd.api.types import mount_pb2
+from ctrd.api.types.task import task_pb2
+from ctrd.connection import Pending
+from ctrd.containers import spec_any, validate_id
+from ctrd.convert import to_datetime
+from ctrd.errors import InvalidArgument
+from ctrd.service import Service
+from ctrd.stdio import NullIO, TaskIO
+
+__all__ = ["PROCESS_URL", "STATUSES", "Exit", "ExitFuture", "Metrics", "Process", "Tasks", "signal_number"]
+
+PROCESS_URL = "types.containerd.io/opencontainers/runtime-spec/1/Process"
+
+#: containerd's task status enum, by number, as the names pouchsh shows
+STATUSES = {
+    task_pb2.UNKNOWN: "unknown",
+    task_pb2.CREATED: "created",
+    task_pb2.RUNNING: "running",
+    task_pb2.STOPPED: "stopped",
+    task_pb2.PAUSED: "paused",
+    task_pb2.PAUSING: "pausing",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    """A task's init process (``id == container_id``) or an exec'd process (``id`` = exec id).
+
+    - ``status``: created, running, stopped, paused, pausing or unknown
+    - ``pid``: host pid (0 once gone)
+    - ``exit_status``: meaningful when stopped; 128+n for death by signal n (137 = SIGKILL)
+    - ``exited_at``: UTC, None until it exits
+    - ``stdin``/``stdout``/``stderr``/``terminal``: what it was created with
+    """
+
+    container_id: str
+    id: str
+    pid: int
+    status: str
+    exit_status: int
+    exited_at: datetime | None
+    terminal: bool
+    stdin: str
+    stdout: str
+    stderr: str
+
+    @classmethod
+    def from_proto(cls, p: task_pb2.Process) -> Process:
+        return cls(
+            container_id=p.container_id,
+            id=p.id,
+            pid=p.pid,
+            status=STATUSES.get(p.status, "unknown"),
+            exit_status=p.exit_status,
+            exited_at=to_datetime(p.exited_at),
+            terminal=p.terminal,
+            stdin=p.stdin,
+            stdout=p.stdout,
+            stderr=p.stderr,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """How a process ended: ``exit_status`` (128+n after signal n), ``exited_at`` (UTC), and ``pid``
+    (known from Delete; 0 from Wait)."""
+
+    exit_status: int
+    exited_at: datetime | None
+    pid: int = 0
+
+
+class ExitFuture:
+    """A pending Tasks.Wait. ``result(timeout)`` → Exit; raises Timeout, Interrupted or the mapped error."""
+
+    __slots__ = ("_pending",)
+
+    def __init__(self, pending: Pending[Any]) -> None:
+        self._pending = pending
+
+    def result(self, timeout: float | None = None) -> Exit:
+        reply = self._pending.result(timeout)
+        return Exit(exit_status=reply.exit_status, exited_at=to_datetime(reply.exited_at))
+
+    def done(self) -> bool:
+        return self._pending.done()
+
+    def cancel(self) -> bool:
+        """Stop waiting (the process keeps running)."""
+        return self._pending.cancel()
+
+    def add_done_callback(self, fn: Callable[[ExitFuture], None]) -> None:
+        self._pending.add_done_callback(lambda _p: fn(self))
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """One task's cgroup statistics.
+
+    ``type_url`` names the raw message (``io.containerd.cgroups.v1.Metrics`` or ``…v2.Metrics``), kept
+    in ``raw``; the common figures are decoded from it (None when the cgroup does not report them):
+    ``cpu_ns`` total CPU time, ``memory_bytes`` current usage, ``memory_limit``, ``pids``, ``pids_limit``.
+    """
+
+    container_id: str
+    timestamp: datetime | None
+    type_url: str
+    raw: bytes
+    cpu_ns: int | None
+    memory_bytes: int | None
+    memory_limit: int | None
+    pids: int | None
+    pids_limit: int | None
+
+
+def signal_number(sig: str | int) -> int:
+    """``"KILL"``, ``"SIGKILL"``, ``"9"`` or ``9`` → 9; anything else is an InvalidArgument."""
+    if isinstance(sig, int) or (isinstance(sig, str) and sig.isdigit()):
+        number = int(sig)
+        if 0 < number < _signal.NSIG:
+            return number
+        raise InvalidArgument(f"invalid signal number {sig}")
+    name = sig.upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    try:
+        return int(_signal.Signals[name])
+    except KeyError:
+        raise InvalidArgument(f"unknown signal {sig!r}") from None
+
+
+def _mount(m: Any) -> mount_pb2.Mount:
+    if isinstance(m, mount_pb2.Mount):
+        return m
+    get = m.get if isinstance(m, Mapping) else lambda k, d=None: getattr(m, k, d)
+    return mount_pb2.Mount(
+        type=get("type", ""),
+        source=get("source", ""),
+        target=get("target", "") or "",
+        options=list(get("options", ()) or ()),
+    )
+
+
+class Tasks(Service):
+    """``client.tasks``: create and drive the task of a container, and processes exec'd into it."""
+
+    stub_class = tasks_pb2_grpc.TasksStub
+
+    def create(
+        self,
+        container_id: str,
+        *,
+        rootfs: Sequence[Any] = (),
+        io: TaskIO | None = None,
+        runtime_path: str = "",
+    ) -> int:
+        """Create the task (runc create) with ``rootfs`` mounts (ctrd Mount records, protobuf Mounts or
+        dicts) and ``io`` (default NullIO). Returns the init pid. ``io.created()`` is called on success."""
+        io = io or NullIO()
+        request = pb.CreateTaskRequest(
+            container_id=container_id,
+            rootfs=[_mount(m) for m in rootfs],
+            stdin=io.stdin,
+            stdout=io.stdout,
+            stderr=io.stderr,
+            terminal=io.terminal,
+            runtime_path=runtime_path,
+        )
+        reply = self.client.call(self.stub.Create, request, f"task create {container_id}")
+        io.created()
+        return reply.pid
+
+    def start(self, container_id: str, exec_id: str = "") -> int:
+        """Start the init process (or ``exec_id``); returns its pid."""
+        reply = self.client.call(
+            self.stub.Start,
+            pb.StartRequest(container_id=container_id, exec_id=exec_id),
+            f"task start {_name(container_id, exec_id)}",
+        )
+        return reply.pid
+
+    def wait(self, container_id: str, exec_id: str = "") -> ExitFuture:
+        """Begin waiting for the exit; call before ``start`` so a fast exit is not missed."""
+        pending = self.client.future(
+            self.stub.Wait,
+            pb.WaitRequest(container_id=container_id, exec_id=exec_id),
+            f"task wait {_name(container_id, exec_id)}",
+        )
+        return ExitFuture(pending)
+
+    def kill(
+        self, container_id: str, signal: str | int = "SIGTERM", *, exec_id: str = "", all: bool = False
+    ) -> None:
+        """Send ``signal`` (name or number) to the process, or with ``all`` to every process of the task."""
+        request = pb.KillRequest(
+            container_id=container_id, exec_id=exec_id, signal=signal_number(signal), all=all
+        )
+        self.client.call(self.stub.Kill, request, f"task kill {_name(container_id, exec_id)}")
+
+    def delete(self, container_id: str) -> Exit:
+        """Delete a stopped (or created) task; returns how its init process ended."""
+        reply = self.client.call(
+            self.stub.Delete, pb.DeleteTaskRequest(container_id=container_id), f"task delete {container_id}"
+        )
+        return Exit(exit_status=reply.exit_status, exited_at=to_datetime(reply.exited_at), pid=reply.pid)
+
+    def delete_process(self, container_id: str, exec_id: str) -> Exit:
+        """Delete an exited exec'd process."""
+        reply = self.client.call(
+            self.stub.DeleteProcess,
+            pb.DeleteProcessRequest(container_id=container_id, exec_id=exec_id),
+            f"exec delete {_name(container_id, exec_id)}",
+        )
+        return Exit(exit_status=reply.exit_status, exited_at=to_datetime(reply.exited_at), pid=reply.pid)
+
+    def pause(self, container_id: str) -> None:
+        self.client.call(
+            self.stub.Pause, pb.PauseTaskRequest(container_id=container_id), f"task pause {container_id}"
+        )
+
+    def resume(self, container_id: str) -> None:
+        self.client.call(
+            self.stub.Resume, pb.ResumeTaskRequest(container_id=container_id), f"task resume {container_id}"
+        )
+
+    def exec(
+        self, container_id: str, exec_id: str, process: Mapping[str, Any], *, io: TaskIO | None = None
+    ) -> None:
+        """Add a process to the task (not started yet: ``wait`` then ``start`` with ``exec_id``).
+
+        ``process`` is an OCI process spec; copy the container's ``spec["process"]`` and change ``args``
+        (and ``terminal``, ``env``, ``cwd``, ``user``): a bare process would get no capabilities.
+        """
+        validate_id("exec id", exec_id)
+        io = io or NullIO()
+        if bool(process.get("terminal", False)) != io.terminal:
+            raise InvalidArgument("exec: process.terminal and the stdio terminal flag differ")
+        request = pb.ExecProcessRequest(
+            container_id=container_id,
+            exec_id=exec_id,
+            stdin=io.stdin,
+            stdout=io.stdout,
+            stderr=io.stderr,
+            terminal=io.terminal,
+            spec=spec_any(process, PROCESS_URL),
+        )
+        self.client.call(self.stub.Exec, request, f"exec {_name(container_id, exec_id)}")
+        io.created()
+
+    def close_io(self, container_id: str, exec_id: str = "") -> None:
+        """Close the process's stdin (it sees EOF): the shim keeps a writer of its own until this call."""
+        request = pb.CloseIORequest(container_id=container_id, exec_id=exec_id, stdin=True)
+        self.client.call(self.stub.CloseIO, request, f"close stdin of {_name(container_id, exec_id)}")
+
+    def resize_pty(self, container_id: str, width: int, height: int, exec_id: str = "") -> None:
+        request = pb.ResizePtyRequest(container_id=container_id, exec_id=exec_id, width=width, height=height)
+        self.client.call(self.stub.ResizePty, request, f"resize tty of {_name(container_id, exec_id)}")
+
+    def get(self, container_id: str, exec_id: str = "") -> Process:
+        reply = self.client.call(
+            self.stub.Get,
+            pb.GetRequest(container_id=container_id, exec_id=exec_id),
+            f"task {_name(container_id, exec_id)}",
+        )
+        process = Process.from_proto(reply.process)
+        # containerd leaves container_id empty in Get's answer; it is the one we asked about.
+        return process if process.container_id else replace(process, container_id=container_id)
+
+    def list(self, filter: str = "") -> list[Process]:
+        """The init process of every task in the namespace."""
+        reply = self.client.call(self.stub.List, pb.ListTasksRequest(filter=filter), "task list")
+        return [Process.from_proto(p) for p in reply.tasks]
+
+    def pids(self, container_id: str) -> list[int]:
+        """Host pids of all processes in the task."""
+        reply = self.client.call(
+            self.stub.ListPids, pb.ListPidsRequest(container_id=container_id), f"task pids {container_id}"
+        )
+        return [p.pid for p in reply.processes]
+
+    def metrics(self, container_ids: Iterable[str] = ()) -> list[Metrics]:
+        """Cgroup metrics of the given tasks (all tasks of the namespace when none are given)."""
+        filters = [f"id=={cid}" for cid in container_ids]
+        reply = self.client.call(self.stub.Metrics, pb.MetricsRequest(filters=filters), "task metrics")
+        return [_metrics(m.id, to_datetime(m.timestamp), m.data) for m in reply.metrics]
+
+
+def _name(container_id: str, exec_id: str) -> str:
+    return f"{container_id}/{exec_id}" if exec_id else container_id
+
+
+# -- cgroup metrics: a few figures read straight off the wire, to avoid carrying the cgroups protos --------
+
+_V1 = "io.containerd.cgroups.v1.Metrics"
+_V2 = "io.containerd.cgroups.v2.Metrics"
+
+# field paths (message field numbers) in containerd/cgroups stats/v1 and v2/stats metrics.proto
+_PATHS = {
+    _V1: {
+        "cpu_ns": (3, 1, 1),  # cpu.usage.total (ns)
+        "memory_bytes": (4, 33, 2),  # memory.usage.usage
+        "memory_limit": (4, 33, 1),  # memory.usage.limit
+        "pids": (2, 1),
+        "pids_limit": (2, 2),
+    },
+    _V2: {
+        "cpu_ns": (2, 1),  # cpu.usage_usec, scaled below
+        "memory_bytes": (4, 32),  # memory.usage
+        "memory_limit": (4, 33),  # memory.usage_limit
+        "pids": (1, 1),
+        "pids_limit": (1, 2),
+    },
+}
+
+
+def _metrics(container_id: str, timestamp: datetime | None, data: any_pb2.Any) -> Metrics:
+    paths = _PATHS.get(data.type_url, {})
+    figures: dict[str, int | None] = {}
+    for name in ("cpu_ns", "memory_bytes", "memory_limit", "pids", "pids_limit"):
+        path = paths.get(name)
+        figures[name] = _read_path(data.value, path) if path else None
+    if data.type_url == _V2 and figures["cpu_ns"] is not None:
+        figures["cpu_ns"] *= 1000
+    return Metrics(
+        container_id=container_id, timestamp=timestamp, type_url=data.type_url, raw=data.value, **figures
+    )
+
+
+def _read_path(buf: bytes, path: tuple[int, ...]) -> int | None:
+    for depth, number in enumerate(path):
+        value = _find_field(buf, number)
+        if value is None:
+            return None if depth < len(path) - 1 else 0  # an absent scalar is proto3's zero
+        if depth == len(path) - 1:
+            return value if isinstance(value, int) else None
+        if not isinstance(value, bytes):
+            return None
+        buf = value
+    return None
+
+
+def _find_field(buf: bytes, wanted: int) -> int | bytes | None:
+    """The last value of field ``wanted`` in a serialized message (varint or length-delimited only)."""
+    found: int | bytes | None = None
+    pos = 0
+    try:
+        while pos < len(buf):
+            key, pos = _varint(buf, pos)
+            number, wire = key >> 3, key & 7
+            if wire == 0:
+                value, pos = _varint(buf, pos)
+            elif wire == 2:
+                size, pos = _varint(buf, pos)
+                value, pos = buf[pos : pos + size], pos + size
+            elif wire == 1:
+                value, pos = int.from_bytes(buf[pos : pos + 8], "little"), pos + 8
+            elif wire == 5:
+                value, pos = int.from_bytes(buf[pos : pos + 4], "little"), pos + 4
+            else:
+                return found
+            if number == wanted:
+                found = value
+    except IndexError:
+        return found
+    return found
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7

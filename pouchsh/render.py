@@ -47,7 +47,7 @@ def render(value: Any, *, terminal: bool = False, json: bool = False, width: int
         return "\n".join(line for item in value if (line := _stream_line(item, json=json)))
     if json:
         return encode_json(value)
-    if terminal:
+    if terminal and (is_table(value) or (isinstance(value, dict) and value)):
         from pouchsh import render_rich
 
         return render_rich.render(value, width=width)

@@ -22,15 +22,11 @@ __all__ = ["render", "render_table"]
 _MAX_NESTING = 2
 
 
-def render(value: Any, *, width: int | None = None) -> str:
-    """A table, a record, a list or a scalar as terminal text (with ANSI styles)."""
+def render(value: dict[str, Any] | list[dict[str, Any]], *, width: int | None = None) -> str:
+    """A table or a record as terminal text (with ANSI styles); other values need no rich."""
     if is_table(value):
         return _print(_table(value, 0), width)
-    if isinstance(value, dict):
-        return _print(_record(value, 0), width) if value else ""
-    if isinstance(value, list):
-        return "\n".join(inline(item) for item in value)
-    return value if isinstance(value, str) else inline(value)
+    return _print(_record(value, 0), width) if value else ""
 
 
 def render_table(rows: list[dict[str, Any]], *, width: int | None = None) -> str:

@@ -9,13 +9,15 @@ new items from starting, waits for the ones running, and is raised. Ctrl-C does 
 
 from __future__ import annotations
 
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ctrd.errors import Interrupted, InvalidArgument
 from pouchsh.builtins._input import items, passthrough
 from pouchsh.signature import Example, Flag, Param, command
 from pouchsh.values import Stream
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 # How often a waiting par-each looks at ctx.cancel; a finished closure wakes it at once.
 _CANCEL_POLL_SECONDS = 0.05
@@ -64,6 +66,9 @@ def each(ctx: Any, closure: Any, keep_empty: bool) -> Any:
     category="filters",
 )
 def par_each(ctx: Any, closure: Any, jobs: int | None, keep_empty: bool) -> list[Any]:
+    # Imported here: concurrent.futures brings logging with it, a cost every start-up would pay.
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
     limit = _DEFAULT_JOBS if jobs is None else jobs
     if limit < 1:
         raise InvalidArgument(f"par-each: --jobs must be 1 or more, got {limit}")

@@ -1,0 +1,364 @@
+"""A live cache of one namespace's containers and tasks, kept from containerd's event stream.
+
+The standard list-then-watch pattern, made restart-proof (PouchContainer's event loop never re-watched):
+
+1. subscribe to the namespace's events;
+2. publish a marker event and read until it comes back, which proves the subscription is live (the
+   Subscribe call itself acknowledges nothing);
+3. note the time, list containers and tasks, and replace the cache with the lists;
+4. apply every later event newer than that time (older ones are already in the lists);
+5. on any stream error (containerd killed, restarted, the socket gone) mark the cache unsynced, back off
+   and start again at 1: the cache converges to containerd's state after a restart.
+
+``StateCache`` is the state machine (no I/O); ``Watcher`` runs the loop in a daemon thread and lets
+callers wait, with a deadline, for the cache to reach a state they expect.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Self
+
+from ctrd.errors import InvalidArgument, NotFound, PouchError, Timeout
+
+if TYPE_CHECKING:
+    from ctrd.client import Client
+    from ctrd.containers import Container
+    from ctrd.events import Event
+    from ctrd.tasks import Process
+
+__all__ = ["CacheSnapshot", "ContainerState", "StateCache", "TaskState", "Watcher"]
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerState:
+    """A container as the cache knows it.
+
+    ``exit_status``/``exited_at``: the last exit of its task that this cache saw being deleted (None if
+    it saw none; containerd forgets exits once the task is deleted, so after a re-list this is None).
+    """
+
+    id: str
+    image: str
+    labels: Mapping[str, str]
+    created_at: datetime | None = None
+    exit_status: int | None = None
+    exited_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskState:
+    """A container's task: ``status`` (created, running, stopped, paused, pausing, unknown), ``pid``,
+    ``exit_status``/``exited_at`` once stopped, ``oom`` if the kernel OOM-killed in it, and ``execs``:
+    exec id → pid (0 until started) of the exec'd processes that have not exited."""
+
+    container_id: str
+    status: str
+    pid: int = 0
+    exit_status: int = 0
+    exited_at: datetime | None = None
+    oom: bool = False
+    execs: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSnapshot:
+    """An immutable view of the cache.
+
+    - ``generation``: bumped on every change and every (re)sync
+    - ``synced``: True while the stream is live and the last list has been applied; False while
+      reconnecting (the data is then the last known state)
+    - ``containers``, ``tasks``: by container id
+    """
+
+    namespace: str
+    generation: int
+    synced: bool
+    containers: Mapping[str, ContainerState]
+    tasks: Mapping[str, TaskState]
+
+    def status(self, container_id: str) -> str | None:
+        """``created`` for a container with no task, else its task's status; None if unknown."""
+        task = self.tasks.get(container_id)
+        if task is not None:
+            return task.status
+        return "created" if container_id in self.containers else None
+
+
+class StateCache:
+    """The state machine: a full reset from lists, then one event at a time. Not thread-safe."""
+
+    def __init__(self) -> None:
+        self.containers: dict[str, ContainerState] = {}
+        self.tasks: dict[str, TaskState] = {}
+
+    def reset(self, containers: Iterable[Container], tasks: Iterable[Process]) -> None:
+        exits = {cid: (c.exit_status, c.exited_at) for cid, c in self.containers.items()}
+        self.containers = {c.id: _container_state(c) for c in containers}
+        for cid, (status, at) in exits.items():
+            if cid in self.containers and status is not None:
+                self.containers[cid] = replace(self.containers[cid], exit_status=status, exited_at=at)
+        self.tasks = {
+            p.id: TaskState(
+                container_id=p.id,
+                status=p.status,
+                pid=p.pid,
+                exit_status=p.exit_status,
+                exited_at=p.exited_at,
+            )
+            for p in tasks
+        }
+
+    def apply(self, event: Event, record: Container | None = None) -> bool:
+        """Apply one event; ``record`` is the freshly read container for ``/containers/create``
+        (the event carries no labels). Returns whether anything changed."""
+        topic, p = event.topic, event.payload
+        if topic == "/containers/create":
+            state = (
+                _container_state(record) if record is not None else ContainerState(p["id"], p["image"], {})
+            )
+            return self._set_container(state)
+        if topic == "/containers/update":
+            old = self.containers.get(p["id"])
+            state = ContainerState(p["id"], p["image"], dict(p["labels"]))
+            if old is not None:
+                state = replace(old, image=p["image"], labels=dict(p["labels"]))
+            return self._set_container(state)
+        if topic == "/containers/delete":
+            self.tasks.pop(p["id"], None)
+            return self.containers.pop(p["id"], None) is not None
+        if not topic.startswith("/tasks/"):
+            return False
+        cid = p["container_id"]
+        task = self.tasks.get(cid) or TaskState(container_id=cid, status="unknown")
+        if topic == "/tasks/create":
+            task = TaskState(container_id=cid, status="created", pid=p["pid"])
+        elif topic == "/tasks/start":
+            task = replace(task, status="running", pid=p["pid"])
+        elif topic == "/tasks/exit":
+            if p["id"] in ("", cid):
+                task = replace(task, status="stopped", exit_status=p["exit_status"], exited_at=p["exited_at"])
+            else:
+                task = replace(task, execs=_without(task.execs, p["id"]))
+        elif topic == "/tasks/delete":
+            if p["id"] not in ("", cid):  # an exec'd process was deleted; the task stays
+                return self._set_task(replace(task, execs=_without(task.execs, p["id"])))
+            gone = self.tasks.pop(cid, None)
+            container = self.containers.get(cid)
+            if container is not None:
+                self.containers[cid] = replace(
+                    container, exit_status=p["exit_status"], exited_at=p["exited_at"]
+                )
+            return gone is not None or container is not None
+        elif topic == "/tasks/paused":
+            task = replace(task, status="paused")
+        elif topic == "/tasks/resumed":
+            task = replace(task, status="running")
+        elif topic == "/tasks/oom":
+            task = replace(task, oom=True)
+        elif topic == "/tasks/exec-added":
+            task = replace(task, execs={**task.execs, p["exec_id"]: 0})
+        elif topic == "/tasks/exec-started":
+            task = replace(task, execs={**task.execs, p["exec_id"]: p["pid"]})
+        else:
+            return False
+        return self._set_task(task)
+
+    def _set_container(self, state: ContainerState) -> bool:
+        changed = self.containers.get(state.id) != state
+        self.containers[state.id] = state
+        return changed
+
+    def _set_task(self, task: TaskState) -> bool:
+        changed = self.tasks.get(task.container_id) != task
+        self.tasks[task.container_id] = task
+        return changed
+
+
+def _container_state(c: Container) -> ContainerState:
+    return ContainerState(id=c.id, image=c.image, labels=dict(c.labels), created_at=c.created_at)
+
+
+def _without(execs: Mapping[str, int], exec_id: str) -> dict[str, int]:
+    return {k: v for k, v in execs.items() if k != exec_id}
+
+
+class Watcher:
+    """Keeps a ``StateCache`` of ``client``'s namespace current from a daemon thread.
+
+    ``Watcher(client.with_namespace("web")).start()``; ``snapshot()`` any time; ``wait_synced(timeout)``
+    or ``wait_for(predicate, timeout)`` to block until the cache shows what a caller expects; ``stop()``.
+    """
+
+    def __init__(self, client: Client, *, min_backoff: float = 0.05, max_backoff: float = 2.0) -> None:
+        if not client.namespace:
+            raise InvalidArgument("the watcher needs a client bound to a namespace")
+        self.client = client
+        self.namespace = client.namespace
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        #: the error that ended the last stream, if any (for diagnostics; the watcher retries regardless)
+        self.last_error: PouchError | None = None
+        #: how many times the stream has been (re)established and re-listed
+        self.syncs = 0
+        self._cache = StateCache()
+        self._generation = 0
+        self._synced = False
+        self._snapshot: CacheSnapshot | None = None
+        self._cond = threading.Condition()
+        self._stopping = threading.Event()
+        self._subscription: Any = None
+        self._thread = threading.Thread(target=self._run, name=f"ctrd-watch-{self.namespace}", daemon=True)
+
+    # -- public ------------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """End the stream and the thread (waits for the thread)."""
+        self._stopping.set()
+        with self._cond:
+            subscription = self._subscription
+        if subscription is not None:
+            subscription.close()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def snapshot(self) -> CacheSnapshot:
+        with self._cond:
+            return self._current()
+
+    def wait_for(self, predicate: Callable[[CacheSnapshot], bool], timeout: float) -> CacheSnapshot:
+        """Block until ``predicate(snapshot)`` holds for a synced snapshot; Timeout after ``timeout`` s."""
+        with self._cond:
+            if self._cond.wait_for(lambda: self._synced and predicate(self._current()), timeout):
+                return self._current()
+            state = "synced" if self._synced else f"not synced (last error: {self.last_error})"
+            raise Timeout(
+                f"containerd state of namespace {self.namespace} not as expected within {timeout:g}s ({state})"
+            )
+
+    def wait_synced(self, timeout: float) -> CacheSnapshot:
+        """Block until the stream is live and the lists are applied."""
+        return self.wait_for(lambda _s: True, timeout)
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def _current(self) -> CacheSnapshot:
+        if self._snapshot is None or self._snapshot.generation != self._generation:
+            self._snapshot = CacheSnapshot(
+                namespace=self.namespace,
+                generation=self._generation,
+                synced=self._synced,
+                containers=MappingProxyType(dict(self._cache.containers)),
+                tasks=MappingProxyType(dict(self._cache.tasks)),
+            )
+        return self._snapshot
+
+    def _bump(self) -> None:
+        self._generation += 1
+        self._cond.notify_all()
+
+    def _run(self) -> None:
+        backoff = self.min_backoff
+        while not self._stopping.is_set():
+            try:
+                if self._session():
+                    backoff = self.min_backoff
+            except PouchError as err:
+                self.last_error = err
+            with self._cond:
+                self._subscription = None
+                if self._synced:
+                    self._synced = False
+                    self._bump()
+            if self._stopping.wait(backoff):
+                return
+            backoff = min(backoff * 2, self.max_backoff)
+
+    def _session(self) -> bool:
+        """One subscribe-list-apply run; returns whether it got as far as a sync."""
+        from ctrd.events import SYNC_TOPIC
+
+        events = self.client.events
+        subscription = events.subscribe()
+        with self._cond:
+            self._subscription = subscription
+        if self._stopping.is_set():
+            subscription.close()
+            return False
+        marker_seen = threading.Event()
+        token_box: list[str] = []
+        publisher = threading.Thread(
+            target=self._publish_markers, args=(token_box, marker_seen), name="ctrd-watch-marker", daemon=True
+        )
+        publisher.start()
+        synced = False
+        try:
+            for event in subscription:
+                if (
+                    event.topic == SYNC_TOPIC
+                    and event.payload.get("labels", {}).get("pouchsh/sync") in token_box
+                ):
+                    marker_seen.set()
+                    break
+            else:
+                return False
+            listed_at = datetime.now(UTC)
+            containers = self.client.containers.list()
+            tasks = self.client.tasks.list()
+            with self._cond:
+                self._cache.reset(containers, tasks)
+                self._synced = True
+                self.syncs += 1
+                self.last_error = None
+                self._bump()
+            synced = True
+            for event in subscription:
+                if event.timestamp is not None and event.timestamp < listed_at:
+                    continue  # already reflected in the lists
+                record = self._fetch(event.payload["id"]) if event.topic == "/containers/create" else None
+                with self._cond:
+                    if self._cache.apply(event, record):
+                        self._bump()
+            return synced
+        finally:
+            marker_seen.set()
+            subscription.close()
+            publisher.join()
+
+    def _publish_markers(self, token_box: list[str], seen: threading.Event) -> None:
+        # A marker published before the server registered our subscription is lost; publish again
+        # until one comes back (or the stream fails, which also sets ``seen``).
+        events = self.client.events
+        delay = 0.05
+        while not seen.is_set() and not self._stopping.is_set():
+            try:
+                token_box.append(events.publish_marker())
+            except PouchError as err:
+                self.last_error = err
+            if seen.wait(delay):
+                return
+            delay = min(delay * 2, 1.0)
+
+    def _fetch(self, container_id: str) -> Container | None:
+        try:
+            return self.client.containers.get(container_id)
+        except NotFound:
+            return None

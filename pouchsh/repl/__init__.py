@@ -1,0 +1,24 @@
+"""The interactive prompt of pouchsh (prompt_toolkit).
+
+``main(...)`` is what ``pouchsh`` runs when stdin is a terminal; the rest is importable for tests:
+`build_session` (the PromptSession), `Repl` (the read-run loop), `ContainerdStatus` (the toolbar's
+probe) and `LiveNames` (completion's source of live object names).
+"""
+
+from __future__ import annotations
+
+from pouchsh.repl.live import LiveNames
+from pouchsh.repl.loop import Engine, Exit, Repl
+from pouchsh.repl.session import build_session, history_path, open_history
+from pouchsh.repl.toolbar import ContainerdStatus
+
+__all__ = [
+    "ContainerdStatus",
+    "Engine",
+    "Exit",
+    "LiveNames",
+    "Repl",
+    "build_session",
+    "history_path",
+    "open_history",
+]

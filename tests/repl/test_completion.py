@@ -1,0 +1,162 @@
+"""Completion from a command table of our own, a scope and a synthetic name source (no containerd)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from prompt_toolkit.completion import CompleteEvent
+from prompt_toolkit.document import Document
+
+from pouchsh.completion import PouchCompleter, StaticNames, cursor_context
+from pouchsh.signature import CommandTable, Example, Flag, Param, command
+
+TABLE = CommandTable()
+
+
+def _noop(ctx: object, **kwargs: object) -> None:
+    return None
+
+
+command("ps", help="List containers", flags=[Flag("all", short="a", help="Show all containers")],
+        table=TABLE)(_noop)
+command("rm", help="Remove containers", params=[Param("containers", type="container", rest=True)],
+        flags=[Flag("force", short="f", help="Kill a running container first")], table=TABLE)(_noop)
+command(
+    "run",
+    help="Run a command in a new container",
+    params=[Param("image", type="image"), Param("command", rest=True, required=False)],
+    flags=[
+        Flag("detach", short="d", help="Run in the background"),
+        Flag("name", type="string", help="Assign a name to the container"),
+        Flag("network", type="network", help="Connect to a network"),
+        Flag("volume", short="v", type="string", repeat=True, complete="volume", help="Bind mount a volume"),
+        Flag("restart", type="string", choices=("no", "always", "on-failure"), help="Restart policy"),
+    ],
+    interspersed=False,
+    examples=[Example("run -d busybox sleep 60", "Start a container")],
+    table=TABLE,
+)(_noop)
+command("network create", help="Create a network", params=[Param("name")], table=TABLE)(_noop)
+command("network rm", help="Remove networks", params=[Param("networks", type="network", rest=True)],
+        table=TABLE)(_noop)
+command("network ls", help="List networks", table=TABLE)(_noop)
+command("image inspect", help="Inspect images", params=[Param("images", type="image", rest=True)],
+        table=TABLE)(_noop)
+command("images", help="List images", table=TABLE)(_noop)
+command("cp", help="Copy files", params=[Param("src", type="path"), Param("dst", type="path")], table=TABLE)(_noop)
+command("namespace use", help="Switch namespace", params=[Param("name", complete="namespace")],
+        table=TABLE)(_noop)
+command("where", help="Keep items", params=[Param("condition", type="any")], table=TABLE)(_noop)
+
+NAMES = StaticNames({
+    "container": ["web", "web-2", "db"],
+    "image": ["busybox:latest", "docker.io/library/alpine:3"],
+    "network": ["bridge", "backend"],
+    "volume": ["data", "logs"],
+    "namespace": ["default", "ci"],
+})
+SCOPE = {
+    "web": {"id": "abc", "name": "web", "ports": ["80/tcp"], "labels": {"tier": "front"}},
+    "rows": [{"name": "a", "status": "running"}],
+    "count": 3,
+}
+
+
+def complete(text: str, names: StaticNames = NAMES) -> list[str]:
+    completer = PouchCompleter(TABLE, names=names, scope=lambda: SCOPE)
+    return [c.text for c in completer.get_completions(Document(text), CompleteEvent(completion_requested=True))]
+
+
+def test_command_names_and_keywords() -> None:
+    assert complete("r") == ["rm", "run", "return"]
+    assert complete("n") == ["namespace", "network"]
+    assert complete("le") == ["let"]
+    assert complete("ps -a | wh") == ["where"]
+    assert complete("if $count > 1 { p") == ["ps"]
+
+
+def test_subcommands() -> None:
+    assert complete("network ") == ["create", "ls", "rm"]
+    assert complete("network r") == ["rm"]
+    # ``image`` is only a prefix; ``images`` a command: both complete sensibly
+    assert complete("image ") == ["inspect"]
+
+
+def test_flags_with_help_as_meta() -> None:
+    completer = PouchCompleter(TABLE, names=NAMES)
+    got = {c.text: c.display_meta_text for c in completer.get_completions(Document("run --n"), CompleteEvent())}
+    assert got == {"--name": "<string> Assign a name to the container", "--network": "<network> Connect to a network"}
+    assert complete("ps -") == ["--all", "--help"]
+    assert complete("rm --force -") == ["--help"]  # a flag already given is not offered again
+    assert complete("run -v data -") .count("--volume") == 1  # repeatable flags stay
+
+
+def test_live_names_where_the_signature_says() -> None:
+    assert complete("rm w") == ["web", "web-2"]
+    assert complete("rm web d") == ["db"]
+    assert complete("run --network b") == ["backend", "bridge"]
+    assert complete("run --network=b") == ["backend", "bridge"]
+    assert complete("run -v ") == ["data", "logs"]
+    assert complete("run -d bus") == ["busybox:latest"]
+    assert complete("network rm ") == ["backend", "bridge"]
+    assert complete("namespace use c") == ["ci"]
+    assert complete("run --restart o") == ["on-failure"]
+
+
+def test_no_flag_or_name_completion_after_the_image_of_run() -> None:
+    # ``run IMAGE ...``: everything after the image belongs to the container's command
+    assert complete("run busybox -") == []
+    assert complete("run busybox ") == []
+
+
+def test_variables_and_fields() -> None:
+    assert complete("echo $c") == ["$count"]
+    assert complete("echo $w") == ["$web"]
+    assert complete("echo $web.") == ["id", "name", "ports", "labels"]
+    assert complete("echo $web.la") == ["labels"]
+    assert complete("echo $web.labels.") == ["tier"]
+    assert complete("echo $rows.") == ["name", "status"]
+    assert complete('echo "status: $web.n') == ["name"]
+    assert complete("echo $nothing.") == []
+
+
+def test_paths(tmp_path: Path) -> None:
+    (tmp_path / "conf.yaml").write_text("x")
+    (tmp_path / "content").mkdir()
+    got = complete(f"cp {tmp_path}/con")
+    assert sorted(got) == [f"{tmp_path}/conf.yaml", f"{tmp_path}/content/"] or sorted(got) == [
+        f"{tmp_path}/conf.yaml", f"{tmp_path}/content"]
+
+
+def test_nothing_inside_a_string_argument() -> None:
+    assert complete('run --name "we') == []
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "word"),
+    [
+        ("let x = run --na", ("run",), "--na"),
+        ("ps -a | where status == ", (), ""),
+        ("for i in 1..3 { stop w", ("stop",), "w"),
+        ('echo "a $(ps -', ("ps",), "-"),
+        ('run --name "x y" bu', ("run", "--name", '""'), "bu"),
+        ("run -d \\\n  --name x bu", ("run", "-d", "--name", "x"), "bu"),
+    ],
+)
+def test_cursor_context(text: str, words: tuple[str, ...], word: str) -> None:
+    ctx = cursor_context(text)
+    assert (ctx.words, ctx.word) == (words, word)
+
+
+def test_a_thousand_containers(capsys: pytest.CaptureFixture[str]) -> None:
+    names = StaticNames({"container": [f"app-{i:04d}" for i in range(1000)]})
+    start = time.perf_counter()
+    got = complete("rm app-09", names)
+    elapsed = time.perf_counter() - start
+    assert got == [f"app-{i:04d}" for i in range(900, 1000)]
+    assert len(complete("rm ", names)) == 1000
+    # a figure, not a pass/fail: the budget is 50 ms per completion
+    with capsys.disabled():
+        print(f"\ncompletion over 1,000 containers: {elapsed * 1000:.2f} ms")

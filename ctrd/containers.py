@@ -119,16 +119,20 @@ class Containers(Service):
         labels: Mapping[str, str] | None = None,
         runtime: str = DEFAULT_RUNTIME,
         extensions: Mapping[str, tuple[str, bytes]] | None = None,
+        runtime_options: bytes = b"",
     ) -> Container:
         """Create the record. The rootfs snapshot ``snapshot_key`` (default: ``id``) must already exist;
         create both under one lease (``with client.lease() as c: ...``) so GC cannot take the snapshot
-        in between."""
+        in between. ``runtime_options`` is a serialized ``containerd.runc.v1.Options`` (empty, as ctr
+        sends it, unless e.g. ``binary_name`` picks another OCI runtime)."""
         validate_id("container id", id)
         container = pb.Container(
             id=id,
             image=image,
             labels=dict(labels or {}),
-            runtime=pb.Container.Runtime(name=runtime, options=any_pb2.Any(type_url=RUNC_OPTIONS_URL)),
+            runtime=pb.Container.Runtime(
+                name=runtime, options=any_pb2.Any(type_url=RUNC_OPTIONS_URL, value=runtime_options)
+            ),
             spec=spec_any(spec),
             snapshotter=snapshotter,
             snapshot_key=id if snapshot_key is None else snapshot_key,

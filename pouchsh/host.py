@@ -64,12 +64,12 @@ def run_host(
         raise PouchRuntimeError(f"{argv[0]}: permission denied") from None
     except OSError as err:
         raise PouchRuntimeError(f"{argv[0]}: cannot run: {err.strerror or err}") from None
-    out, err = _communicate(proc, input, cancel, argv[0])
-    err_text = err.decode("utf-8", "replace")
+    out, err_bytes = _communicate(proc, input, cancel, argv[0])
+    err_text = err_bytes.decode("utf-8", "replace")
     if proc.returncode != 0:
         raise HostProgramFailed(_failure(argv[0], proc.returncode, err_text), status=proc.returncode, stderr=err_text)
-    if err and stderr is not None:
-        stderr.write(err)
+    if err_bytes and stderr is not None:
+        stderr.write(err_bytes)
         stderr.flush()
     return out.decode("utf-8", "replace").rstrip("\n")
 

@@ -24,7 +24,7 @@ _MAX_NESTING = 2
 
 def render(value: dict[str, Any] | list[dict[str, Any]], *, width: int | None = None) -> str:
     """A table or a record as terminal text (with ANSI styles); other values need no rich."""
-    if is_table(value):
+    if isinstance(value, list):
         return _print(_table(value, 0), width)
     return _print(_record(value, 0), width) if value else ""
 

@@ -51,7 +51,7 @@ def to_json(ctx: Any, indent: int | None) -> str:
     category="formats",
 )
 def to_yaml(ctx: Any) -> str:
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     data = _jsonable(ctx.input, "to yaml")
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True).rstrip("\n")

@@ -46,7 +46,6 @@ def print_(ctx: Any, values: list[Any], stderr: bool) -> None:
             display(value, ctx.stderr, json=ctx.json_output)
         else:
             ctx.display(value)
-    return None
 
 
 @command(

@@ -25,7 +25,6 @@ def sleep(ctx: Any, duration: Duration) -> None:
         raise InvalidArgument(f"sleep: the duration must not be negative, got {duration}")
     if ctx.cancel.wait(int(duration) / 1e9):
         raise Interrupted("sleep: interrupted")
-    return None
 
 
 @command(
@@ -68,4 +67,3 @@ def cd(ctx: Any, directory: str | None) -> None:
     ctx.env["OLDPWD"] = ctx.cwd
     ctx.env["PWD"] = path
     ctx.cwd = path
-    return None

@@ -16,6 +16,7 @@ from typing import Any
 
 from google.protobuf import any_pb2, field_mask_pb2
 
+from ctrd import typeurl
 from ctrd.api.services.containers.v1 import containers_pb2 as pb
 from ctrd.api.services.containers.v1 import containers_pb2_grpc
 from ctrd.convert import to_datetime
@@ -31,7 +32,7 @@ __all__ = [
     "validate_id",
 ]
 
-SPEC_URL = "types.containerd.io/opencontainers/runtime-spec/1/Spec"
+SPEC_URL = typeurl.RUNTIME_SPEC_URL
 DEFAULT_RUNTIME = "io.containerd.runc.v2"
 #: containerd resolves type URLs by exact string; this one has no ``type.googleapis.com/`` prefix.
 RUNC_OPTIONS_URL = "containerd.runc.v1.Options"

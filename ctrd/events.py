@@ -17,10 +17,12 @@ from typing import Any, Self
 from google.protobuf import any_pb2
 from google.protobuf.message import DecodeError, Message
 
-from ctrd.api.events import container_pb2, content_pb2, image_pb2, namespace_pb2, snapshot_pb2, task_pb2
+from ctrd import typeurl
+from ctrd.api.events import namespace_pb2
 from ctrd.api.services.events.v1 import events_pb2, events_pb2_grpc
 from ctrd.connection import CallStream
 from ctrd.convert import to_datetime
+from ctrd.errors import InvalidArgument
 from ctrd.service import Service
 
 __all__ = ["SYNC_TOPIC", "Event", "Events", "Subscription", "decode_payload", "message_to_dict"]
@@ -28,14 +30,6 @@ __all__ = ["SYNC_TOPIC", "Event", "Events", "Subscription", "decode_payload", "m
 #: the topic of the markers ``Events.publish_marker`` sends (ctrd.watch uses them to know its stream is live)
 SYNC_TOPIC = "/pouchsh/sync"
 _MARKER_URL = "containerd.events.NamespaceUpdate"
-
-_MODULES = (task_pb2, container_pb2, image_pb2, namespace_pb2, snapshot_pb2, content_pb2)
-#: type URL (the bare proto full name) → message class, for every containerd event type ctrd knows
-TYPES: dict[str, type[Message]] = {
-    cls.DESCRIPTOR.full_name: cls
-    for module in _MODULES
-    for cls in (getattr(module, name) for name in module.DESCRIPTOR.message_types_by_name)
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +62,12 @@ class Event:
 
 
 def decode_payload(value: any_pb2.Any) -> dict[str, Any]:
-    cls = TYPES.get(value.type_url)
-    if cls is None:
-        return {"raw": value.value}
+    """The payload as a dict, through ctrd's type-URL table; ``{"raw": bytes}`` for an unknown type."""
     try:
-        return message_to_dict(cls.FromString(value.value))
-    except DecodeError:
+        message = typeurl.unpack(value)
+    except (InvalidArgument, DecodeError):
         return {"raw": value.value}
+    return message_to_dict(message) if isinstance(message, Message) else {"value": message}
 
 
 def message_to_dict(msg: Message) -> dict[str, Any]:

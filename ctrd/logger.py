@@ -2,7 +2,7 @@
 
 File format (one JSON object per line, UTF-8, as Docker's and nerdctl's json-file driver write it)::
 
-    {"log": "hello\\n", "stream": "stdout", "time": "2026-11-23T16:39:58.123456789Z"}
+    {"log":"hello\\n","stream":"stdout","time":"2026-11-23T16:39:58.123456789Z"}
 
 - ``log``: one line of output including its ``\\n``; a line longer than 16 KiB is cut into pieces with no
   ``\\n`` except on the last; a last line with no newline at EOF is written without one. Bytes that are
@@ -107,6 +107,7 @@ class JsonLogWriter:
             json.dumps(
                 {"log": piece.decode("utf-8", "replace"), "stream": stream, "time": stamp},
                 ensure_ascii=False,
+                separators=(",", ":"),
             ).encode()
             + b"\n"
             for piece in pieces

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Self
 
-from ctrd.errors import PouchError, PouchRuntimeError, Timeout
+from ctrd.errors import InvalidArgument, PouchError, PouchRuntimeError, Timeout
 
 __all__ = ["FifoIO", "LogIO", "NullIO", "OutputSink", "TaskIO"]
 
@@ -95,7 +95,7 @@ class LogIO(TaskIO):
 
     def __init__(self, uri: str, terminal: bool = False) -> None:
         if not uri.startswith(("file://", "binary://")):
-            raise PouchRuntimeError(f"log URI {uri!r}: expected file:// or binary://")
+            raise InvalidArgument(f"log URI {uri!r}: expected file:// or binary://")
         self.uri = uri
         self.terminal = terminal
 

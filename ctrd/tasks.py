@@ -21,6 +21,7 @@ from typing import Any
 
 from google.protobuf import any_pb2
 
+from ctrd import typeurl
 from ctrd.api.services.tasks.v1 import tasks_pb2 as pb
 from ctrd.api.services.tasks.v1 import tasks_pb2_grpc
 from ctrd.api.types import mount_pb2
@@ -34,7 +35,7 @@ from ctrd.stdio import NullIO, TaskIO
 
 __all__ = ["PROCESS_URL", "STATUSES", "Exit", "ExitFuture", "Metrics", "Process", "Tasks", "signal_number"]
 
-PROCESS_URL = "types.containerd.io/opencontainers/runtime-spec/1/Process"
+PROCESS_URL = typeurl.PROCESS_SPEC_URL
 
 #: containerd's task status enum, by number, as the names pouchsh shows
 STATUSES = {

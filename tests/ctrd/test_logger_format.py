@@ -1,0 +1,140 @@
+"""The JSON-lines log writer and the pouchsh-logger process protocol (no containerd needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ctrd.errors import InvalidArgument
+from ctrd.logger import MAX_LINE, JsonLogWriter, binary_log_uri, file_log_uri, format_time, rotated_files
+
+RFC3339_NANO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")
+
+
+def read_records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def all_records(path: Path) -> list[dict]:
+    return [r for f in rotated_files(path) for r in read_records(f)]
+
+
+def test_lines_split_per_stream_and_partial_kept_until_newline(tmp_path: Path) -> None:
+    log = tmp_path / "c.log"
+    w = JsonLogWriter(log)
+    w.write("stdout", b"one\ntw")
+    w.write("stderr", b"E1\n")
+    w.write("stdout", b"o\n")
+    w.write("stdout", b"tail")
+    w.close()
+    records = read_records(log)
+    assert [(r["stream"], r["log"]) for r in records] == [
+        ("stdout", "one\n"),
+        ("stderr", "E1\n"),
+        ("stdout", "two\n"),
+        ("stdout", "tail"),
+    ]
+    assert all(RFC3339_NANO.match(r["time"]) for r in records)
+    assert log.read_text().startswith('{"log":"one\\n","stream":"stdout","time":"')
+
+
+def test_long_lines_are_cut_and_bad_utf8_replaced(tmp_path: Path) -> None:
+    log = tmp_path / "c.log"
+    w = JsonLogWriter(log)
+    w.write("stdout", b"x" * (MAX_LINE * 2 + 5) + b"\n" + b"\xff\n")
+    w.close()
+    pieces = [r["log"] for r in read_records(log)]
+    assert [len(p) for p in pieces] == [MAX_LINE, MAX_LINE, 6, 2]
+    assert "".join(pieces[:3]) == "x" * (MAX_LINE * 2 + 5) + "\n"
+    assert pieces[3] == "\ufffd\n"
+
+
+def test_rotation_keeps_max_file_files_and_loses_only_the_oldest(tmp_path: Path) -> None:
+    log = tmp_path / "c.log"
+    w = JsonLogWriter(log, max_size=300, max_file=3)
+    for i in range(40):
+        w.write("stdout", f"line{i:02d}\n".encode())
+    w.close()
+    files = rotated_files(log)
+    assert [f.name for f in files] == ["c.log.2", "c.log.1", "c.log"]
+    assert not (tmp_path / "c.log.3").exists()
+    assert all(f.stat().st_size <= 300 for f in files)
+    lines = [r["log"] for r in all_records(log)]
+    # the kept lines are the newest ones, contiguous and in order
+    assert lines == [f"line{i:02d}\n" for i in range(40 - len(lines), 40)]
+    assert 3 < len(lines) < 40
+
+
+def test_max_file_one_truncates(tmp_path: Path) -> None:
+    log = tmp_path / "c.log"
+    w = JsonLogWriter(log, max_size=200, max_file=1)
+    for i in range(20):
+        w.write("stderr", f"e{i}\n".encode())
+    w.close()
+    assert rotated_files(log) == [log]
+    assert log.stat().st_size <= 200
+    assert read_records(log)[-1]["log"] == "e19\n"
+
+
+def test_two_writers_share_rotation(tmp_path: Path) -> None:
+    log = tmp_path / "c.log"
+    a = JsonLogWriter(log, max_size=250, max_file=10)
+    b = JsonLogWriter(log, max_size=250, max_file=10)
+    for i in range(30):
+        (a if i % 2 else b).write("stdout", f"n{i:02d}\n".encode())
+    a.close()
+    b.close()
+    assert [r["log"] for r in all_records(log)] == [f"n{i:02d}\n" for i in range(30)]
+
+
+def test_bad_limits_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgument):
+        JsonLogWriter(tmp_path / "c.log", max_size=0)
+    with pytest.raises(InvalidArgument):
+        JsonLogWriter(tmp_path / "c.log", max_file=0)
+
+
+def test_format_time() -> None:
+    assert format_time(1_700_000_000_000_000_001) == "2023-11-14T22:13:20.000000001Z"
+
+
+def test_uris(tmp_path: Path) -> None:
+    exe = tmp_path / "bin dir" / "pouchsh-logger"
+    uri = binary_log_uri(tmp_path / "a b.log", max_size=1024, max_file=2, executable=str(exe))
+    assert uri.startswith("binary://" + str(tmp_path).replace(" ", "%20") + "/bin%20dir/pouchsh-logger?")
+    assert "max-size=1024" in uri and "max-file=2" in uri
+    assert file_log_uri(tmp_path / "x.log") == f"file://{tmp_path}/x.log"
+
+
+def test_logger_process_speaks_the_shim_protocol(tmp_path: Path) -> None:
+    """fd 5 closed when ready, fd 3/4 copied as stdout/stderr until EOF, exit 0."""
+    log = tmp_path / "c.log"
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    ready_r, ready_w = os.pipe()
+
+    # The shim's layout: fd 3 = stdout, fd 4 = stderr, fd 5 = ready; nothing else of ours inherited.
+    redirect = f"3<&{out_r} 4<&{err_r} 5>&{ready_w} {out_r}<&- {err_r}<&- {ready_w}>&-"
+    proc = subprocess.Popen(
+        ["/bin/bash", "-c", f'exec "$0" "$@" {redirect}', sys.executable, "-m", "ctrd.logger"]
+        + ["path", str(log), "max-size", "100000", "max-file", "2"],
+        pass_fds=(out_r, err_r, ready_w),
+        env={**os.environ, "CONTAINER_ID": "c1", "CONTAINER_NAMESPACE": "ns"},
+    )
+    for fd in (out_r, err_r, ready_w):
+        os.close(fd)
+    assert os.read(ready_r, 1) == b""  # the logger closed its ready fd
+    os.write(out_w, b"hello\n")
+    os.write(err_w, b"oops\n")
+    os.write(out_w, b"bye")
+    os.close(out_w)
+    os.close(err_w)
+    assert proc.wait(timeout=30) == 0
+    got = sorted((r["stream"], r["log"]) for r in read_records(log))
+    assert got == [("stderr", "oops\n"), ("stdout", "bye"), ("stdout", "hello\n")]

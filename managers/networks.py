@@ -1,0 +1,765 @@
+"""Networks: CNI bridge networks under the data root, attached to containers between task create and start.
+
+State (``<root>/networks/state.json``, a ``Store``) holds the networks and, per container, what was
+attached: the CNI ADD results (needed for DEL), addresses, published ports. ``<root>/networks/ipam`` is
+host-local's lease directory. Every ADD and DEL runs under one lock (``<root>/networks/cni.lock``):
+CNI plugins are not safe to run concurrently, and a port clash must be checked and claimed atomically.
+
+The modes of ``--network``: a CNI network by name (``bridge``, the default one, is created on first use),
+``host`` (the host's stack), ``none`` (loopback only) and ``container:NAME`` (join another container's).
+
+A network record (``network inspect``)::
+
+    name        the network's name
+    id          64 hex digits
+    driver      "bridge" (or "host" / "null" for the predefined host and none)
+    subnet      IPv4 CIDR
+    gateway     the bridge's address (empty for an internal network)
+    ip_range    the sub-range containers get addresses from (empty: the whole subnet)
+    internal    true: no gateway, no masquerading, no published ports
+    bridge      the host bridge device
+    mtu         the MTU (0: the plugin's default, 1500)
+    labels      user labels (record)
+    containers  table of {id, name, ip, mac} attached in the current namespace
+    created     RFC 3339 UTC time of creation
+
+``attach`` returns the container's networks record: network name → ``{ip, prefix_len, mac, gateway}``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import ipaddress
+import json
+import os
+import secrets
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PouchError, PouchRuntimeError
+from managers import netfiles
+from managers import ports as portmod
+from managers.cni import Attachment, Plugins, bridge_conflist, result_addresses
+from managers.mountspec import VOLUME_NAME_RE
+from managers.store import FileLock, Store
+from managers.volumes import now_rfc3339, parse_filters
+
+if TYPE_CHECKING:
+    from managers import Managers
+
+__all__ = ["DEFAULT_NETWORK", "LABELS", "NetworkManager", "NetworkPlan"]
+
+DEFAULT_NETWORK = "bridge"
+PREDEFINED = {"host": "host", "none": "null"}
+#: container labels the plan sets: the --network value, the CNI networks (comma-separated), the
+#: published ports (JSON table of {host_ip, host_port, container_port, protocol}) and the rest of the
+#: network configuration (JSON), from which ``plan_from_labels`` rebuilds the plan for a restart
+LABELS = {
+    "mode": "pouchsh/network",
+    "networks": "pouchsh/networks",
+    "ports": "pouchsh/ports",
+    "config": "pouchsh/netconfig",
+}
+NAME_LABEL = "pouchsh/name"
+MTU_OPTIONS = ("com.docker.network.driver.mtu", "mtu")
+BRIDGE_OPTIONS = ("com.docker.network.bridge.name", "bridge")
+#: the candidate pool for automatic subnets: 10.4.0.0/24, 10.4.1.0/24, … (nerdctl's default first)
+AUTO_POOL = ipaddress.ip_network("10.4.0.0/14")
+#: host-wide, so two data roots choosing subnets at once do not pick the same one
+SUBNET_LOCK = Path("/run/lock/pouchsh-subnets.lock")
+
+
+@dataclass
+class NetworkPlan:
+    """What ``plan`` decided for a container, before anything exists.
+
+    ``mode`` is "cni", "host", "none" or "container"; ``networks`` the CNI networks to attach (in order:
+    eth0, eth1, …); ``join`` the container whose network namespace a "container" mode joins;
+    ``spec_mounts`` the OCI bind mounts of its hosts, resolv.conf and hostname files; ``labels`` what the
+    container manager stores on the container.
+    """
+
+    mode: str
+    networks: list[str] = field(default_factory=list)
+    ports: list[dict[str, Any]] = field(default_factory=list)
+    ip: str | None = None
+    hostname: str = ""
+    dns: list[str] = field(default_factory=list)
+    add_hosts: list[tuple[str, str]] = field(default_factory=list)
+    join: str | None = None
+    spec_mounts: list[dict[str, Any]] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _ip(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(["ip", *cmd], capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise PouchRuntimeError(f"ip {' '.join(cmd)}: {proc.stderr.strip()}")
+    return proc
+
+
+def host_routes() -> list[tuple[ipaddress.IPv4Network, str]]:
+    """The host's IPv4 routes (destination, device), default route excluded."""
+    proc = _ip(["-j", "-4", "route", "show"], check=False)
+    out = []
+    with contextlib.suppress(ValueError):
+        for r in json.loads(proc.stdout or "[]"):
+            if r.get("dst") in (None, "default"):
+                continue
+            out.append((ipaddress.ip_network(r["dst"], strict=False), r.get("dev", "")))
+    return out
+
+
+def remove_isolation_rules(bridge: str) -> None:
+    """The firewall plugin adds per-bridge isolation rules that no DEL removes; the network's removal does."""
+    for chain in ("CNI-ISOLATION-STAGE-1", "CNI-ISOLATION-STAGE-2"):
+        proc = subprocess.run(["iptables", "-w", "-S", chain], capture_output=True, text=True, check=False)
+        for line in proc.stdout.splitlines():
+            words = shlex.split(line)
+            if words[:1] == ["-A"] and bridge in words and ({"-i", "-o"} & set(words)):
+                subprocess.run(["iptables", "-w", "-D", *words[1:]], capture_output=True, check=False)
+
+
+def link_exists(name: str) -> bool:
+    return Path("/sys/class/net", name).exists()
+
+
+class NetworkManager:
+    def __init__(self, facade: Managers) -> None:
+        self.facade = facade
+        base = Path(facade.root) / "networks"
+        self.base = base
+        self.store = Store(base / "state.json")
+        self.cni_lock = FileLock(base / "cni.lock")
+        self.ipam_dir = base / "ipam"
+        self.plugins = Plugins()
+
+    @property
+    def namespace(self) -> str:
+        return self.facade.namespace
+
+    def _key(self, container_id: str) -> str:
+        return f"{self.namespace}/{container_id}"
+
+    def _files_dir(self, container_id: str) -> Path:
+        return Path(self.facade.root) / "containers" / self.namespace / container_id
+
+    # -- networks --------------------------------------------------------------------------------------
+
+    def _bridge_name(self, name: str) -> str:
+        if name == DEFAULT_NETWORK:
+            if Path(self.facade.root) == Path("/var/lib/pouchsh"):
+                return "pouch0"
+            return "pouch-" + _sha(str(self.facade.root))[:9]
+        return "br-" + _sha(f"{self.facade.root}\0{name}")[:12]
+
+    def create(
+        self,
+        name: str,
+        *,
+        driver: str = "bridge",
+        subnet: str | None = None,
+        gateway: str | None = None,
+        ip_range: str | None = None,
+        internal: bool = False,
+        labels: dict[str, str] | None = None,
+        options: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        if name in PREDEFINED:
+            raise AlreadyExists(f"network {name} is predefined")
+        if not VOLUME_NAME_RE.match(name or "") or len(name) > 64:
+            raise InvalidArgument(
+                f"invalid network name {name!r}: use 2-64 characters from [a-zA-Z0-9_.-], starting with a letter or digit"
+            )
+        if driver != "bridge":
+            raise InvalidArgument(f"network driver {driver!r} is not supported (only: bridge)")
+        options = dict(options or {})
+        mtu = 0
+        bridge = ""
+        for key in list(options):
+            if key in MTU_OPTIONS:
+                value = options[key]
+                if not value.isdigit() or not 68 <= int(value) <= 65535:
+                    raise InvalidArgument(f"network option {key}: MTU {value!r} must be a number from 68 to 65535")
+                mtu = int(value)
+            elif key in BRIDGE_OPTIONS:
+                bridge = options[key]
+                if not bridge or len(bridge) > 15 or not all(c.isalnum() or c in "_.-" for c in bridge):
+                    raise InvalidArgument(f"network option {key}: {bridge!r} is not a valid interface name (1-15 of [a-zA-Z0-9_.-])")
+            else:
+                raise InvalidArgument(
+                    f"unknown network option {key!r} (supported: {', '.join(MTU_OPTIONS + BRIDGE_OPTIONS)})"
+                )
+        net: ipaddress.IPv4Network | None = None
+        if subnet:
+            net = _parse_subnet(subnet)
+        elif gateway or ip_range:
+            raise InvalidArgument("--gateway and --ip-range need --subnet")
+        made: str | None = None
+        try:
+            with self.cni_lock, FileLock(SUBNET_LOCK), self.store.update() as doc:
+                networks = doc.setdefault("networks", {})
+                if name in networks:
+                    raise AlreadyExists(f"network {name} already exists")
+                bridge = bridge or self._bridge_name(name)
+                for other in networks.values():
+                    if other["bridge"] == bridge:
+                        raise Conflict(f"bridge {bridge} is already used by network {other['name']}")
+                if link_exists(bridge):
+                    if not Path("/sys/class/net", bridge, "bridge").exists():
+                        raise Conflict(f"host interface {bridge} exists and is not a bridge")
+                else:
+                    made = bridge
+                ours = {n["bridge"] for n in networks.values()} | {bridge}
+                if net is None:
+                    net = self._free_subnet(networks.values(), ours)
+                else:
+                    self._check_overlap(net, networks.values(), ours)
+                record = _network_record(name, net, gateway, ip_range, internal, labels or {}, bridge, mtu)
+                self._make_bridge(record)
+                networks[name] = record
+        except BaseException:
+            if made and link_exists(made):
+                _ip(["link", "del", made], check=False)
+            raise
+        return self._public(record, doc)
+
+    def _check_overlap(self, net: ipaddress.IPv4Network, networks: Any, ours: set[str]) -> None:
+        for other in networks:
+            if net.overlaps(ipaddress.ip_network(other["subnet"])):
+                raise Conflict(f"subnet {net} overlaps network {other['name']} ({other['subnet']})")
+        for route, dev in host_routes():
+            if dev not in ours and net.overlaps(route):
+                raise Conflict(f"subnet {net} overlaps the host route {route} on {dev or 'the host'}")
+
+    def _free_subnet(self, networks: Any, ours: set[str]) -> ipaddress.IPv4Network:
+        taken = [ipaddress.ip_network(n["subnet"]) for n in networks]
+        taken += [r for r, dev in host_routes() if dev not in ours]
+        for candidate in AUTO_POOL.subnets(new_prefix=24):
+            if not any(candidate.overlaps(t) for t in taken):
+                return candidate
+        raise Conflict(f"no free /24 subnet left in {AUTO_POOL}; give one with --subnet")
+
+    def _make_bridge(self, record: dict[str, Any]) -> None:
+        """The bridge exists (with its gateway address) from create on, so its route marks the subnet taken
+        for every other data root choosing one; the bridge plugin adopts it on the first ADD."""
+        dev = record["bridge"]
+        if not link_exists(dev):
+            cmd = ["link", "add", "name", dev, "type", "bridge"]
+            if record["mtu"]:
+                cmd += ["mtu", str(record["mtu"])]
+            _ip(cmd)
+        if record["gateway"]:
+            prefix = ipaddress.ip_network(record["subnet"]).prefixlen
+            have = _ip(["-4", "addr", "show", "dev", dev]).stdout
+            if f"{record['gateway']}/{prefix}" not in have:
+                _ip(["addr", "add", f"{record['gateway']}/{prefix}", "dev", dev])
+        _ip(["link", "set", dev, "up"])
+
+    def ensure_default(self) -> dict[str, Any]:
+        """The default ``bridge`` network, created on first use."""
+        doc = self.store.read()
+        if DEFAULT_NETWORK in doc.get("networks", {}):
+            return doc["networks"][DEFAULT_NETWORK]
+        try:
+            self.create(DEFAULT_NETWORK, labels={"pouchsh/default-network": "true"})
+        except AlreadyExists:
+            pass  # another process made it first
+        return self.store.read()["networks"][DEFAULT_NETWORK]
+
+    def _get(self, ref: str, doc: dict[str, Any]) -> dict[str, Any]:
+        networks = doc.get("networks", {})
+        if ref in networks:
+            return networks[ref]
+        matches = [n for n in networks.values() if len(ref) >= 3 and n["id"].startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        raise NotFound(f"no such network: {ref}")
+
+    def _public(self, record: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+        out = {k: record[k] for k in ("name", "id", "driver", "subnet", "gateway", "ip_range", "internal",
+                                      "bridge", "mtu", "labels")}
+        out["containers"] = [
+            {"id": a["id"], "name": a["name"], "ip": itf["ip"], "mac": itf["mac"]}
+            for a in doc.get("attachments", {}).values()
+            if a["namespace"] == self.namespace
+            for net, itf in a["interfaces"].items()
+            if net == record["name"]
+        ]
+        out["created"] = record["created"]
+        return out
+
+    def _predefined(self, name: str) -> dict[str, Any]:
+        return {"name": name, "id": _sha(name), "driver": PREDEFINED[name], "subnet": "", "gateway": "",
+                "ip_range": "", "internal": False, "bridge": "", "mtu": 0, "labels": {}, "containers": [],
+                "created": ""}
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        if ref in PREDEFINED:
+            return self._predefined(ref)
+        doc = self.store.read()
+        return self._public(self._get(ref, doc), doc)
+
+    def list(self, *, filters: list[str] | None = None) -> list[dict[str, Any]]:
+        wanted = parse_filters(filters)
+        doc = self.store.read()
+        records = [self._public(n, doc) for n in sorted(doc.get("networks", {}).values(), key=lambda n: n["name"])]
+        records += [self._predefined(n) for n in PREDEFINED]
+        return [r for r in records if _network_matches(r, wanted)]
+
+    def remove(self, refs: list[str], *, force: bool = False) -> list[str]:
+        """Remove networks no container is attached to (in any namespace); the bridge device and the
+        IPAM leases go with them. Nothing is removed unless all can be."""
+        with self.cni_lock, self.store.update() as doc:
+            targets = []
+            for ref in refs:
+                if ref in PREDEFINED:
+                    raise InvalidArgument(f"{ref} is a predefined network and cannot be removed")
+                try:
+                    targets.append(self._get(ref, doc))
+                except NotFound:
+                    if not force:
+                        raise
+            for net in targets:
+                users = [f"{a['name']} ({a['namespace']})" for a in doc.get("attachments", {}).values()
+                         if net["name"] in a["interfaces"]]
+                if users:
+                    raise Conflict(f"network {net['name']} has containers attached: {', '.join(sorted(users))}",
+                                   hint="remove or disconnect them first")
+            for net in targets:
+                del doc["networks"][net["name"]]
+        for net in targets:
+            self._destroy(net)
+        return [n["name"] for n in targets]
+
+    def _destroy(self, net: dict[str, Any]) -> None:
+        if link_exists(net["bridge"]):
+            _ip(["link", "del", net["bridge"]], check=False)
+        remove_isolation_rules(net["bridge"])
+        shutil.rmtree(self.ipam_dir / net["name"], ignore_errors=True)
+
+    def prune(self, *, filters: list[str] | None = None) -> dict[str, Any]:
+        """Remove every user network with no container attached (the default ``bridge`` stays)."""
+        wanted = parse_filters(filters)
+        doc = self.store.read()
+        attached = {n for a in doc.get("attachments", {}).values() for n in a["interfaces"]}
+        names = [
+            r["name"] for r in self.list()
+            if r["driver"] == "bridge" and r["name"] != DEFAULT_NETWORK and r["name"] not in attached
+            and _network_matches(r, wanted)
+        ]
+        removed: list[str] = []
+        for name in names:
+            with contextlib.suppress(Conflict, NotFound):
+                removed += self.remove([name])
+        return {"networks_deleted": removed}
+
+    # -- the container manager's side ------------------------------------------------------------------
+
+    def plan(
+        self,
+        container_id: str,
+        *,
+        network: str,
+        ports: list[str],
+        publish_all: bool,
+        exposed_ports: list[str],
+        ip: str | None,
+        hostname: str,
+        dns: list[str],
+        add_hosts: list[str],
+    ) -> NetworkPlan:
+        """Validate a container's network settings and write its hosts, resolv.conf and hostname files.
+        No network attachment is made (``attach`` does that); ``detach`` removes the files again."""
+        network = network or DEFAULT_NETWORK
+        hostname = hostname or container_id[:12]
+        netfiles.validate_hostname(hostname)
+        plan = NetworkPlan(mode="cni", hostname=hostname, dns=netfiles.parse_dns(dns),
+                           add_hosts=netfiles.parse_add_hosts(add_hosts))
+        mappings = portmod.parse_ports(ports)
+        if publish_all:
+            specified = {(m["container_port"], m["protocol"]) for m in mappings}
+            mappings += [m for m in portmod.parse_exposed(exposed_ports)
+                         if (m["container_port"], m["protocol"]) not in specified]
+        if network in PREDEFINED or network.startswith("container:"):
+            if mappings:
+                raise InvalidArgument(f"published ports need a bridge network, not --network {network}")
+            if ip:
+                raise InvalidArgument(f"--ip needs a bridge network, not --network {network}")
+            plan.mode = "none" if network == "none" else "host" if network == "host" else "container"
+            if plan.mode == "container":
+                plan.join = self._resolve_container(network.partition(":")[2])
+        else:
+            doc = self.store.read()
+            net = self.ensure_default() if network == DEFAULT_NETWORK else self._get(network, doc)
+            doc = self.store.read()
+            plan.networks = [net["name"]]
+            if ip:
+                plan.ip = _check_ip(ip, net)
+                for a in doc.get("attachments", {}).values():
+                    if a["interfaces"].get(net["name"], {}).get("ip") == plan.ip:
+                        raise Conflict(f"address {plan.ip} is in use by container {a['name']}")
+            if mappings and net.get("internal"):
+                raise InvalidArgument(f"network {net['name']} is internal: it cannot publish ports")
+            portmod.clashes(mappings, self._published(doc, exclude=self._key(container_id)))
+            taken = {p["host_port"] for _, p in self._published(doc)}
+            for m in mappings:
+                if m["host_port"] == 0:
+                    m["host_port"] = portmod.free_port(m["protocol"], m["host_ip"], taken)
+                    taken.add(m["host_port"])
+                elif portmod.in_use_on_host(m):
+                    raise Conflict(f"host port {m['host_port']}/{m['protocol']} is in use by a host process")
+            plan.ports = mappings
+        plan.labels = {
+            LABELS["mode"]: network,
+            LABELS["networks"]: ",".join(plan.networks),
+            LABELS["ports"]: json.dumps(plan.ports, separators=(",", ":")),
+            LABELS["config"]: json.dumps(
+                {"ip": plan.ip, "hostname": hostname, "dns": plan.dns, "add_hosts": plan.add_hosts},
+                separators=(",", ":"),
+            ),
+        }
+        plan.spec_mounts = self._write_files(container_id, plan)
+        return plan
+
+    def plan_from_labels(self, container_id: str, labels: dict[str, str]) -> NetworkPlan:
+        """The plan a container was created with, rebuilt from its labels (to start it again)."""
+        config = json.loads(labels.get(LABELS["config"]) or "{}")
+        mappings = json.loads(labels.get(LABELS["ports"]) or "[]")
+        mode = labels.get(LABELS["mode"]) or DEFAULT_NETWORK
+        specs = [f"{m['host_ip']}:{m['host_port']}:{m['container_port']}/{m['protocol']}"
+                 if m["host_ip"] else f"{m['host_port']}:{m['container_port']}/{m['protocol']}" for m in mappings]
+        plan = self.plan(
+            container_id, network=mode, ports=specs, publish_all=False, exposed_ports=[],
+            ip=config.get("ip"), hostname=config.get("hostname") or "", dns=config.get("dns") or [],
+            add_hosts=[f"{n}:{ip}" for n, ip in config.get("add_hosts") or []],
+        )
+        extra = [n for n in (labels.get(LABELS["networks"]) or "").split(",") if n and n not in plan.networks]
+        plan.networks += extra
+        plan.labels[LABELS["networks"]] = ",".join(plan.networks)
+        return plan
+
+    def _published(self, doc: dict[str, Any], exclude: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+        return [(a["name"], p) for key, a in doc.get("attachments", {}).items() if key != exclude for p in a["ports"]]
+
+    def _resolve_container(self, ref: str) -> str:
+        if not ref:
+            raise InvalidArgument("--network container: needs a container name or id")
+        containers = self.facade.ctrd.containers.list()
+        for c in containers:
+            if c.id == ref or (c.labels or {}).get(NAME_LABEL) == ref:
+                return c.id
+        matches = [c.id for c in containers if len(ref) >= 3 and c.id.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        raise NotFound(f"--network container:{ref}: no such container")
+
+    def _write_files(self, container_id: str, plan: NetworkPlan) -> list[dict[str, Any]]:
+        if plan.mode == "container":
+            # Share the other container's files, so its /etc/hosts updates are seen here as well.
+            return netfiles.spec_mounts(self._files_dir(plan.join or ""))
+        directory = self._files_dir(container_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        if plan.mode == "host":
+            try:
+                hosts = Path("/etc/hosts").read_text()
+            except OSError:
+                hosts = ""
+            hosts += "".join(f"{ip}\t{name}\n" for name, ip in plan.add_hosts)
+        else:
+            hosts = netfiles.hosts_text([], [], plan.add_hosts)
+        netfiles.write_in_place(directory / "hosts", hosts)
+        netfiles.write_in_place(directory / "resolv.conf", netfiles.resolv_text(plan.dns))
+        netfiles.write_in_place(directory / "hostname", plan.hostname + "\n")
+        return netfiles.spec_mounts(directory)
+
+    def attach(self, container_id: str, netns_path: str, plan: NetworkPlan) -> dict[str, Any]:
+        """CNI ADD of each planned network on ``netns_path`` (``/proc/<pid>/ns/net``). Idempotent: an
+        earlier attachment of this container is deleted first. On failure everything added is deleted."""
+        if plan.mode != "cni":
+            return {}
+        key = self._key(container_id)
+        with self.cni_lock:
+            self._detach_locked(container_id, keep_files=True)
+            doc = self.store.read()
+            portmod.clashes(plan.ports, self._published(doc, exclude=key))
+            entry = {
+                "namespace": self.namespace, "id": container_id, "name": self._container_name(container_id),
+                "hostname": plan.hostname, "netns": netns_path, "ports": plan.ports,
+                "add_hosts": plan.add_hosts, "interfaces": {},
+            }
+            try:
+                for i, name in enumerate(plan.networks):
+                    net = self._get(name, doc)
+                    self._add(entry, net, f"eth{i}", plan.ip if i == 0 else None, plan.ports if i == 0 else [])
+                with self.store.update() as fresh:
+                    fresh.setdefault("attachments", {})[key] = entry
+            except BaseException:
+                self._delete_interfaces(entry)
+                raise
+            self._refresh_hosts(set(entry["interfaces"]))
+        return _networks_record(entry)
+
+    def _container_name(self, container_id: str) -> str:
+        try:
+            return (self.facade.ctrd.containers.get(container_id).labels or {}).get(NAME_LABEL) or container_id[:12]
+        except NotFound:
+            return container_id[:12]
+
+    def _add(self, entry: dict[str, Any], net: dict[str, Any], ifname: str, ip: str | None,
+             mappings: list[dict[str, Any]]) -> None:
+        conflist = bridge_conflist(net, self.ipam_dir)
+        att = Attachment(f"{entry['namespace']}-{entry['id']}", entry["netns"], ifname,
+                         (("IP", ip),) if ip else ())
+        caps = {"portMappings": portmod.to_cni(mappings)} if mappings else {}
+        result = self.plugins.add(conflist, att, caps)
+        entry["interfaces"][net["name"]] = {
+            **result_addresses(result, ifname), "ifname": ifname, "result": result, "ports": mappings,
+            "conflist": conflist,
+        }
+
+    def _delete_interfaces(self, entry: dict[str, Any]) -> None:
+        """CNI DEL of every interface of ``entry``; every one is tried, the first error is raised."""
+        netns = entry["netns"] if entry.get("netns") and os.path.exists(entry["netns"]) else ""
+        first: PouchError | None = None
+        for name, itf in list(entry["interfaces"].items()):
+            att = Attachment(f"{entry['namespace']}-{entry['id']}", netns, itf["ifname"])
+            caps = {"portMappings": portmod.to_cni(itf.get("ports") or [])} if itf.get("ports") else {}
+            try:
+                self.plugins.delete(itf["conflist"], att, caps, itf["result"])
+            except PouchError as e:
+                first = first or e
+        if first is not None:
+            raise first
+
+    def detach(self, container_id: str) -> None:
+        """CNI DEL of every attachment of the container, and its hosts/resolv.conf/hostname files gone.
+        Idempotent: detaching a container with nothing attached does nothing."""
+        with self.cni_lock:
+            self._detach_locked(container_id, keep_files=False)
+
+    def _detach_locked(self, container_id: str, *, keep_files: bool) -> None:
+        key = self._key(container_id)
+        entry = self.store.read().get("attachments", {}).get(key)
+        if entry is not None:
+            try:
+                self._delete_interfaces(entry)
+            finally:
+                # The record goes even if a plugin complained: the bridge plugin releases the IPAM lease
+                # before anything that can fail, and keeping the record would block the network forever.
+                with self.store.update() as doc:
+                    doc.get("attachments", {}).pop(key, None)
+                self._refresh_hosts(set(entry["interfaces"]))
+        if not keep_files:
+            directory = self._files_dir(container_id)
+            for name in netfiles.FILES:
+                with contextlib.suppress(FileNotFoundError):
+                    (directory / name).unlink()
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+
+    def _refresh_hosts(self, networks: set[str]) -> None:
+        """Rewrite /etc/hosts of every container on ``networks``: itself, then its peers by name."""
+        attachments = self.store.read().get("attachments", {})
+        for key, a in attachments.items():
+            if not networks & set(a["interfaces"]):
+                continue
+            own = [(itf["ip"], [a["hostname"], a["name"]]) for itf in a["interfaces"].values()][:1]
+            peers = []
+            for other_key, b in attachments.items():
+                if other_key == key or b["namespace"] != a["namespace"]:
+                    continue
+                for net, itf in b["interfaces"].items():
+                    if net in a["interfaces"]:
+                        peers.append((itf["ip"], [b["name"], b["hostname"]]))
+                        break
+            directory = Path(self.facade.root) / "containers" / a["namespace"] / a["id"]
+            if directory.is_dir():
+                text = netfiles.hosts_text(own, peers, [tuple(h) for h in a.get("add_hosts", [])])
+                netfiles.write_in_place(directory / "hosts", text)
+
+    def networks_of(self, container_id: str) -> dict[str, Any]:
+        """The container's networks record (name → {ip, prefix_len, mac, gateway}); empty when detached."""
+        entry = self.store.read().get("attachments", {}).get(self._key(container_id))
+        return _networks_record(entry) if entry else {}
+
+    def connect(self, network: str, container: str, *, ip: str | None = None) -> dict[str, Any]:
+        """Attach a running container to one more network (CNI ADD on its task's netns)."""
+        cid = self._resolve_container(container)
+        net = self._get(network, self.store.read()) if network != DEFAULT_NETWORK else self.ensure_default()
+        if ip:
+            ip = _check_ip(ip, net)
+        try:
+            process = self.facade.ctrd.tasks.get(cid)
+        except NotFound:
+            raise Conflict(f"container {container} is not running") from None
+        if process.status not in ("running", "paused", "created") or not process.pid:
+            raise Conflict(f"container {container} is not running")
+        key = self._key(cid)
+        with self.cni_lock:
+            doc = self.store.read()
+            entry = doc.get("attachments", {}).get(key)
+            if entry is None:
+                raise Conflict(f"container {container} has no bridge network to add to (host, none or container mode)")
+            if net["name"] in entry["interfaces"]:
+                raise AlreadyExists(f"container {container} is already connected to {net['name']}")
+            used = {itf["ifname"] for itf in entry["interfaces"].values()}
+            ifname = next(f"eth{i}" for i in range(len(used) + 1) if f"eth{i}" not in used)
+            entry["netns"] = f"/proc/{process.pid}/ns/net"
+            self._add(entry, net, ifname, ip, [])
+            try:
+                with self.store.update() as fresh:
+                    fresh.setdefault("attachments", {})[key] = entry
+            except BaseException:
+                self._delete_interfaces({**entry, "interfaces": {net["name"]: entry["interfaces"][net["name"]]}})
+                raise
+            self._refresh_hosts(set(entry["interfaces"]))
+        self._set_networks_label(cid, list(entry["interfaces"]))
+        return _networks_record(entry)
+
+    def disconnect(self, network: str, container: str, *, force: bool = False) -> dict[str, Any]:
+        cid = self._resolve_container(container)
+        key = self._key(cid)
+        with self.cni_lock:
+            entry = self.store.read().get("attachments", {}).get(key)
+            name = network if entry is None or network in entry["interfaces"] else None
+            if entry is None or name is None:
+                if force:
+                    return _networks_record(entry) if entry else {}
+                raise NotFound(f"container {container} is not connected to network {network}")
+            itf = entry["interfaces"].pop(name)
+            try:
+                self._delete_interfaces({**entry, "interfaces": {name: itf}})
+            finally:
+                with self.store.update() as doc:
+                    if entry["interfaces"]:
+                        doc.setdefault("attachments", {})[key] = entry
+                    else:
+                        doc.get("attachments", {}).pop(key, None)
+                self._refresh_hosts(set(entry["interfaces"]) | {name})
+                if not entry["interfaces"]:
+                    netfiles.write_in_place(self._files_dir(cid) / "hosts", netfiles.hosts_text([], [], []))
+        self._set_networks_label(cid, list(entry["interfaces"]))
+        return _networks_record(entry)
+
+    def _set_networks_label(self, container_id: str, names: list[str]) -> None:
+        with contextlib.suppress(NotFound):
+            self.facade.ctrd.containers.update(container_id, labels={LABELS["networks"]: ",".join(names)})
+
+    def ipam_leases(self, network: str) -> list[str]:
+        """The addresses host-local holds for ``network`` (a test and ``system df`` aid)."""
+        directory = self.ipam_dir / network
+        if not directory.is_dir():
+            return []
+        out = []
+        for p in directory.iterdir():
+            with contextlib.suppress(ValueError):
+                out.append(str(ipaddress.ip_address(p.name)))
+        return sorted(out)
+
+
+def _parse_subnet(text: str) -> ipaddress.IPv4Network:
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise InvalidArgument(f"--subnet {text!r} is not a CIDR subnet (e.g. 10.10.0.0/24)") from None
+    if net.version != 4:
+        raise InvalidArgument("--subnet: only IPv4 subnets are supported")
+    if ipaddress.ip_interface(text).ip != net.network_address:
+        raise InvalidArgument(f"--subnet {text}: host bits are set (did you mean {net}?)")
+    if net.prefixlen > 30:
+        raise InvalidArgument(f"--subnet {text}: too small for a gateway and a container (/30 at most)")
+    return net
+
+
+def _network_record(
+    name: str,
+    net: ipaddress.IPv4Network,
+    gateway: str | None,
+    ip_range: str | None,
+    internal: bool,
+    labels: dict[str, str],
+    bridge: str,
+    mtu: int,
+) -> dict[str, Any]:
+    hosts = (net.network_address + 1, net.broadcast_address - 1)
+    if gateway:
+        try:
+            gw = ipaddress.ip_address(gateway)
+        except ValueError:
+            raise InvalidArgument(f"--gateway {gateway!r} is not an IP address") from None
+        if gw not in net or gw in (net.network_address, net.broadcast_address):
+            raise InvalidArgument(f"--gateway {gateway} is not a host address of {net}")
+    else:
+        gw = hosts[0]
+    record: dict[str, Any] = {
+        "name": name, "id": secrets.token_hex(32), "driver": "bridge", "subnet": str(net),
+        "gateway": "" if internal else str(gw), "ip_range": "", "internal": internal, "labels": labels,
+        "bridge": bridge, "mtu": mtu, "created": now_rfc3339(),
+    }
+    if ip_range:
+        try:
+            rng = ipaddress.ip_network(ip_range, strict=True)
+        except ValueError:
+            raise InvalidArgument(f"--ip-range {ip_range!r} is not a CIDR range inside the subnet") from None
+        if not rng.subnet_of(net):  # type: ignore[arg-type]
+            raise InvalidArgument(f"--ip-range {ip_range} is not inside --subnet {net}")
+        start = max(rng.network_address, hosts[0])
+        end = min(rng.broadcast_address, hosts[1])
+        record["ip_range"] = str(rng)
+        record["ip_range_bounds"] = [str(start), str(end)]
+    return record
+
+
+def _check_ip(ip: str, net: dict[str, Any]) -> str:
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        raise InvalidArgument(f"--ip {ip!r} is not an IP address") from None
+    subnet = ipaddress.ip_network(net["subnet"])
+    if addr not in subnet or addr in (subnet.network_address, subnet.broadcast_address):
+        raise InvalidArgument(f"--ip {ip} is not a host address of network {net['name']} ({subnet})")
+    if net.get("gateway") and str(addr) == net["gateway"]:
+        raise Conflict(f"--ip {ip} is the gateway of network {net['name']}")
+    return str(addr)
+
+
+def _network_matches(record: dict[str, Any], filters: dict[str, list[str]]) -> bool:
+    for key, wanted in filters.items():
+        if key == "name":
+            if not any(w in record["name"] for w in wanted):
+                return False
+        elif key == "id":
+            if not any(record["id"].startswith(w) for w in wanted):
+                return False
+        elif key == "driver":
+            if record["driver"] not in wanted:
+                return False
+        elif key == "label":
+            for w in wanted:
+                k, eq, v = w.partition("=")
+                if k not in record["labels"] or (eq and record["labels"][k] != v):
+                    return False
+        elif key == "type":
+            kind = "builtin" if record["name"] in PREDEFINED or record["name"] == DEFAULT_NETWORK else "custom"
+            if kind not in wanted:
+                return False
+        else:
+            raise InvalidArgument(f"unknown network filter {key!r} (use name, id, driver, label, type)")
+    return True
+
+
+def _networks_record(entry: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: {k: itf[k] for k in ("ip", "prefix_len", "mac", "gateway")}
+        for name, itf in entry["interfaces"].items()
+    }

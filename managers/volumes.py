@@ -1,0 +1,419 @@
+"""Volumes: named and anonymous directories under the data root, mounted into containers.
+
+containerd knows nothing of volumes, so their metadata lives in a ``Store`` per namespace
+(``<root>/state/<namespace>/volumes.json``) and their data in ``<root>/volumes/<namespace>/<name>/_data``
+(the ``local`` driver). Which containers use a volume is read from containerd, never kept here: each
+container records the volumes it uses in its label ``pouchsh/volumes`` (comma-separated names, written by
+the container manager from what ``container_mounts`` returns), so one Containers.List answers "in use?".
+
+A volume record (``volume inspect``)::
+
+    name        the volume's name (64 hex digits for an anonymous volume)
+    driver      "local"
+    mountpoint  the host directory mounted into containers
+    labels      user labels (record)
+    options     driver options given at create (record)
+    scope       "local"
+    created     RFC 3339 UTC time of creation
+    anonymous   true for a volume made for ``-v /path`` or an image VOLUME (``rm -v`` removes those)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from managers.mountspec import (
+    MountRequest,
+    parse_mount,
+    parse_tmpfs,
+    parse_volume,
+    validate_destination,
+    validate_volume_name,
+)
+from managers.store import Store
+
+if TYPE_CHECKING:
+    from managers import Managers
+
+__all__ = ["VOLUMES_LABEL", "VolumeManager", "dir_size", "parse_labels"]
+
+#: container label listing the volumes a container uses, comma-separated
+VOLUMES_LABEL = "pouchsh/volumes"
+DRIVERS = ("local",)
+
+
+def now_rfc3339() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def parse_labels(items: list[str] | None, what: str = "label") -> dict[str, str]:
+    """``KEY=VALUE`` (or ``KEY`` for an empty value) into a record; keys must be non-empty and unique."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, _, value = item.partition("=")
+        if not key or "\x00" in item:
+            raise InvalidArgument(f"invalid {what} {item!r}: use KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def dir_size(path: Path) -> int:
+    """Bytes used by the files under ``path`` (hard links counted once, symlinks not followed)."""
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in filenames + dirnames:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except FileNotFoundError:
+                continue
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_blocks * 512
+    return total
+
+
+def _matches(record: dict[str, Any], filters: dict[str, list[str]], used: set[str]) -> bool:
+    for key, wanted in filters.items():
+        if key == "name":
+            if not any(w in record["name"] for w in wanted):
+                return False
+        elif key == "driver":
+            if record["driver"] not in wanted:
+                return False
+        elif key == "label":
+            for w in wanted:
+                k, eq, v = w.partition("=")
+                if k not in record["labels"] or (eq and record["labels"][k] != v):
+                    return False
+        elif key == "dangling":
+            dangling = record["name"] not in used
+            if any((w.lower() in ("1", "true")) != dangling for w in wanted):
+                return False
+        else:
+            raise InvalidArgument(f"unknown volume filter {key!r} (use name, driver, label, dangling)")
+    return True
+
+
+def parse_filters(items: list[str] | None) -> dict[str, list[str]]:
+    """``--filter key=value`` (repeatable) into ``{key: [values]}``; values of one key are OR'd."""
+    out: dict[str, list[str]] = {}
+    for item in items or []:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise InvalidArgument(f"invalid filter {item!r}: use KEY=VALUE")
+        out.setdefault(key, []).append(value)
+    return out
+
+
+class VolumeManager:
+    def __init__(self, facade: Managers) -> None:
+        self.facade = facade
+
+    # -- places --------------------------------------------------------------------------------------
+
+    @property
+    def namespace(self) -> str:
+        return self.facade.namespace
+
+    def _store(self, namespace: str | None = None) -> Store:
+        return Store(Path(self.facade.root) / "state" / (namespace or self.namespace) / "volumes.json")
+
+    def _dir(self, name: str, namespace: str | None = None) -> Path:
+        return Path(self.facade.root) / "volumes" / (namespace or self.namespace) / name
+
+    # -- records -------------------------------------------------------------------------------------
+
+    def _record(self, name: str, labels: dict[str, str], options: dict[str, str], anonymous: bool) -> dict[str, Any]:
+        return {
+            "name": name,
+            "driver": "local",
+            "mountpoint": str(self._dir(name) / "_data"),
+            "labels": labels,
+            "options": options,
+            "scope": "local",
+            "created": now_rfc3339(),
+            "anonymous": anonymous,
+        }
+
+    def _check_options(self, options: dict[str, str]) -> None:
+        for key in options:
+            if key == "size":
+                raise InvalidArgument(
+                    f"volume option size: the local driver cannot enforce a size on the filesystem of "
+                    f"{self.facade.root} (it would need project quotas); create the volume without -o size",
+                )
+            raise InvalidArgument(f"unknown option {key!r} for the local volume driver (it takes none)")
+
+    def create(
+        self,
+        name: str | None = None,
+        *,
+        driver: str = "local",
+        labels: dict[str, str] | None = None,
+        options: dict[str, str] | None = None,
+        anonymous: bool = False,
+    ) -> dict[str, Any]:
+        """Create a volume, or return the existing one of that name if it was made the same way
+        (docker's behaviour, which makes ``volume create x`` safe to repeat)."""
+        if driver not in DRIVERS:
+            raise InvalidArgument(f"volume driver {driver!r} is not supported (only: {', '.join(DRIVERS)})")
+        labels = dict(labels or {})
+        options = dict(options or {})
+        self._check_options(options)
+        if name is None:
+            name, anonymous = secrets.token_hex(32), True
+        validate_volume_name(name)
+        with self._store().update() as doc:
+            volumes = doc.setdefault("volumes", {})
+            existing = volumes.get(name)
+            if existing is not None:
+                if (labels and labels != existing["labels"]) or (options and options != existing["options"]):
+                    raise AlreadyExists(f"volume {name} already exists with other labels or options")
+                return existing
+            data = self._dir(name) / "_data"
+            data.mkdir(parents=True, exist_ok=True)
+            record = self._record(name, labels, options, anonymous)
+            volumes[name] = record
+        return dict(record)
+
+    def list(self, *, filters: list[str] | None = None) -> list[dict[str, Any]]:
+        wanted = parse_filters(filters)
+        records = sorted(self._store().read().get("volumes", {}).values(), key=lambda r: r["name"])
+        used = self._users_by_volume() if "dangling" in wanted else {}
+        return [r for r in records if _matches(r, wanted, set(used))]
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        record = self._store().read().get("volumes", {}).get(name)
+        if record is None:
+            validate_volume_name(name)
+            raise NotFound(f"no such volume: {name}")
+        return record
+
+    def exists(self, name: str) -> bool:
+        return name in self._store().read().get("volumes", {})
+
+    def remove(self, names: list[str], *, force: bool = False) -> list[str]:
+        """Remove volumes; a volume in use by any container is refused (naming the containers), also
+        with ``force``, which only makes a missing volume not an error. Nothing is removed unless all can be."""
+        known = self._store().read().get("volumes", {})
+        missing = [n for n in names if n not in known]
+        if missing and not force:
+            for n in missing:
+                validate_volume_name(n)
+            raise NotFound(f"no such volume: {', '.join(missing)}")
+        targets = [n for n in dict.fromkeys(names) if n in known]
+        users = self._users_by_volume()
+        busy = {n: users[n] for n in targets if n in users}
+        if busy:
+            detail = "; ".join(f"{n} is used by {', '.join(sorted(c))}" for n, c in busy.items())
+            raise Conflict(f"volume in use: {detail}", hint="remove those containers first")
+        return self._delete(targets)
+
+    def _delete(self, names: list[str]) -> list[str]:
+        done: list[str] = []
+        with self._store().update() as doc:
+            volumes = doc.setdefault("volumes", {})
+            trash: list[Path] = []
+            for name in names:
+                if volumes.pop(name, None) is None:
+                    continue
+                src = self._dir(name)
+                if src.exists():
+                    # Out of the way first, under the lock: a volume of the same name created right after
+                    # never sees the old data, and a crash mid-delete leaves only a dot-directory.
+                    dst = src.with_name(f".deleting-{name}-{secrets.token_hex(4)}")
+                    src.rename(dst)
+                    trash.append(dst)
+                done.append(name)
+        for path in trash:
+            shutil.rmtree(path, ignore_errors=True)
+        return done
+
+    def prune(self, *, all: bool = False, filters: list[str] | None = None) -> dict[str, Any]:
+        """Remove unused volumes: anonymous ones, or every unused one with ``all`` (docker ≥ 23)."""
+        wanted = parse_filters(filters)
+        users = self._users_by_volume()
+        records = self._store().read().get("volumes", {}).values()
+        victims = [
+            r for r in records
+            if r["name"] not in users and (all or r.get("anonymous")) and _matches(r, wanted, set(users))
+        ]
+        reclaimed = sum(dir_size(Path(r["mountpoint"])) for r in victims)
+        deleted = self._delete([r["name"] for r in victims])
+        return {"volumes_deleted": sorted(deleted), "space_reclaimed": reclaimed}
+
+    def usage(self) -> list[dict[str, Any]]:
+        """Each volume with its size and how many containers use it (for ``system df``)."""
+        users = self._users_by_volume()
+        out = []
+        for r in sorted(self._store().read().get("volumes", {}).values(), key=lambda r: r["name"]):
+            out.append({
+                "name": r["name"],
+                "size": dir_size(Path(r["mountpoint"])),
+                "containers": len(users.get(r["name"], ())),
+            })
+        return out
+
+    # -- who uses what -------------------------------------------------------------------------------
+
+    def _containers(self) -> list[Any]:
+        return list(self.facade.ctrd.containers.list())
+
+    def _users_by_volume(self, exclude: str | None = None) -> dict[str, list[str]]:
+        """volume name → names of the containers using it, from one Containers.List."""
+        users: dict[str, list[str]] = {}
+        for c in self._containers():
+            if c.id == exclude:
+                continue
+            labels = c.labels or {}
+            for name in filter(None, labels.get(VOLUMES_LABEL, "").split(",")):
+                users.setdefault(name, []).append(labels.get("pouchsh/name") or c.id[:12])
+        return users
+
+    # -- the container manager's side ------------------------------------------------------------------
+
+    def container_mounts(
+        self,
+        container_id: str,
+        *,
+        volumes: list[str],
+        mounts: list[str],
+        tmpfs: list[str],
+        image_volumes: list[str],
+        volumes_from: list[str],
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """OCI mounts for a new container and the names of the volumes it uses.
+
+        Everything is parsed and checked first (specs, names, bind sources, duplicate targets, the
+        ``--volumes-from`` containers); only then are missing named volumes and the anonymous ones
+        created, and if that fails midway the ones made here are removed again.
+        """
+        requests: list[MountRequest] = []
+        requests += [parse_volume(v) for v in volumes]
+        requests += [parse_mount(m) for m in mounts]
+        requests += [parse_tmpfs(t) for t in tmpfs]
+        seen: dict[str, str] = {}
+        for r in requests:
+            if r.destination in seen:
+                raise InvalidArgument(f"duplicate mount point {r.destination} ({seen[r.destination]} and {r.kind})")
+            seen[r.destination] = r.kind
+            if r.kind == "bind" and not os.path.exists(r.source):
+                raise InvalidArgument(f"bind source path does not exist: {r.source}")
+        inherited = self._volumes_from(volumes_from, container_id)
+        for m in inherited:
+            if m["destination"] not in seen:
+                seen[m["destination"]] = "volumes-from"
+        for path in image_volumes:
+            dst = validate_destination(path, f"image volume {path}")
+            if dst not in seen:
+                seen[dst] = "image"
+                requests.append(MountRequest("volume", "", dst))
+        inherited = [m for m in inherited if seen.get(m["destination"]) == "volumes-from"]
+
+        known = self._store().read().get("volumes", {})
+        created: list[str] = []
+        names: list[str] = []
+        oci: list[dict[str, Any]] = []
+        try:
+            for r in requests:
+                if r.kind == "volume":
+                    name = r.source
+                    if not name or name not in known:
+                        record = self.create(name or None)
+                        name = record["name"]
+                        if record.get("anonymous") or name not in known:
+                            created.append(name)
+                        known[name] = record
+                    names.append(name)
+                    oci.append(_bind(known[name]["mountpoint"], r.destination, r.readonly, r.propagation))
+                elif r.kind == "bind":
+                    oci.append(_bind(r.source, r.destination, r.readonly, r.propagation))
+                else:
+                    options = ["nosuid", "nodev", "noexec", *r.options]
+                    if r.readonly:
+                        options.append("ro")
+                    oci.append({"destination": r.destination, "type": "tmpfs", "source": "tmpfs",
+                                "options": list(dict.fromkeys(options))})
+        except BaseException:
+            self._delete(created)
+            raise
+        for m in inherited:
+            oci.append({k: m[k] for k in ("destination", "type", "source", "options")})
+            if m.get("volume"):
+                names.append(m["volume"])
+        return oci, list(dict.fromkeys(names))
+
+    def _volumes_from(self, refs: list[str], self_id: str) -> list[dict[str, Any]]:
+        """The volume and bind mounts of other containers, ``NAME[:ro|rw]`` each."""
+        if not refs:
+            return []
+        volumes_root = str(Path(self.facade.root) / "volumes" / self.namespace) + "/"
+        by_name: dict[str, Any] = {}
+        containers = self._containers()
+        for c in containers:
+            by_name[c.id] = c
+            name = (c.labels or {}).get("pouchsh/name")
+            if name:
+                by_name[name] = c
+        out: list[dict[str, Any]] = []
+        for ref in refs:
+            target, _, mode = ref.partition(":")
+            if mode not in ("", "ro", "rw"):
+                raise InvalidArgument(f"--volumes-from {ref}: mode must be ro or rw")
+            c = by_name.get(target)
+            if c is None:
+                matches = [x for x in containers if x.id.startswith(target)] if len(target) >= 3 else []
+                if len(matches) != 1:
+                    raise NotFound(f"--volumes-from: no such container: {target}")
+                c = matches[0]
+            if c.id == self_id:
+                raise InvalidArgument("--volumes-from: a container cannot take volumes from itself")
+            names = set(filter(None, (c.labels or {}).get(VOLUMES_LABEL, "").split(",")))
+            for m in _spec_mounts(c):
+                src = m.get("source", "")
+                volume = None
+                if src.startswith(volumes_root):
+                    volume = src[len(volumes_root):].split("/", 1)[0]
+                    if volume not in names:
+                        continue
+                elif m.get("type") != "bind" or src.startswith(str(self.facade.root) + "/"):
+                    continue  # only user volumes and binds travel; per-container files do not
+                options = [o for o in m.get("options", []) if o not in ("ro", "rw")]
+                readonly = mode == "ro" if mode else "ro" in m.get("options", [])
+                out.append({**m, "options": options + (["ro"] if readonly else []), "volume": volume})
+        return out
+
+    def release(self, container_id: str, names: list[str], *, remove_anonymous: bool) -> None:
+        """A container is gone: with ``remove_anonymous`` (``rm -v``), remove its anonymous volumes that
+        no other container uses. Named volumes always stay."""
+        if not remove_anonymous or not names:
+            return
+        known = self._store().read().get("volumes", {})
+        anonymous = [n for n in names if known.get(n, {}).get("anonymous")]
+        if not anonymous:
+            return
+        users = self._users_by_volume(exclude=container_id)
+        self._delete([n for n in anonymous if n not in users])
+
+
+def _bind(source: str, destination: str, readonly: bool, propagation: str) -> dict[str, Any]:
+    options = ["rbind", propagation, "ro" if readonly else "rw"]
+    return {"destination": destination, "type": "bind", "source": source, "options": options}
+
+
+def _spec_mounts(container: Any) -> list[dict[str, Any]]:
+    spec = getattr(container, "spec", None)
+    if spec is None:
+        return []
+    if isinstance(spec, (bytes, str)):
+        spec = json.loads(spec or b"{}")
+    return list(spec.get("mounts") or [])

@@ -125,9 +125,9 @@ def inline(value: Any, *, top: bool = True) -> str:
     if isinstance(value, Duration):
         return format_duration(value)
     if isinstance(value, str):
-        return value.replace("\r", "\\r").replace("\n", "\\n")
+        return _one_line(value)
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {inline(v, top=False)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_one_line(k)}: {inline(v, top=False)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(inline(v, top=False) for v in value) + "]"
     if isinstance(value, Stream):
@@ -135,6 +135,10 @@ def inline(value: Any, *, top: bool = True) -> str:
     if isinstance(value, (int, float)):
         return str(value)
     return f"<{type(value).__name__}>"
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def is_numeric(value: Any) -> bool:
@@ -173,25 +177,26 @@ def _plain(value: Any) -> str:
 
 
 def _plain_table(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return ""
     columns = table_columns(rows)
+    if not columns:
+        return ""
     cells = [[inline(row.get(c)) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
+    widths = [max(len(_one_line(c)), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
     right = [all(row.get(c) is None or is_numeric(row.get(c)) for row in rows) for c in columns]
 
     def line(texts: list[str]) -> str:
         parts = [t.rjust(w) if r else t.ljust(w) for t, w, r in zip(texts, widths, right)]
         return "  ".join(parts).rstrip()
 
-    return "\n".join([line(columns), *(line(c) for c in cells)])
+    return "\n".join([line([_one_line(c) for c in columns]), *(line(c) for c in cells)])
 
 
 def _plain_record(record: dict[str, Any]) -> str:
     if not record:
         return ""
-    width = max(len(k) for k in record)
-    return "\n".join(f"{k.ljust(width)}  {inline(v)}".rstrip() for k, v in record.items())
+    keys = [_one_line(k) for k in record]
+    width = max(len(k) for k in keys)
+    return "\n".join(f"{k.ljust(width)}  {inline(v)}".rstrip() for k, v in zip(keys, record.values()))
 
 
 def _stream_line(item: Any, *, json: bool) -> str:

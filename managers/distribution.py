@@ -1,0 +1,332 @@
+"""Moving images between a registry and containerd's content store (the client-side pull and push).
+
+``fetch`` walks an image's tree from the root descriptor (an index narrowed to one platform, a manifest,
+its config and layers), writes every blob it lacks through Content.Write with the expected digest, and
+labels each parent with its children so containerd's GC keeps the tree together. ``push`` walks the
+tree the other way: blobs the registry lacks first, then manifests, the tagged root last.
+
+Both run inside the caller's lease; a failure leaves nothing the lease does not cover.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ctrd.errors import (
+    Interrupted,
+    InvalidArgument,
+    NotFound,
+    PouchError,
+    PouchRuntimeError,
+    Timeout,
+    Unavailable,
+)
+from managers.oci import (
+    INDEX_TYPES,
+    MANIFEST_TYPES,
+    Descriptor,
+    Platform,
+    child_gc_labels,
+    children,
+    load_json,
+    media_type_of,
+    select_manifest,
+)
+from managers.progress import Progress, ProgressFn, report
+from managers.registry import BlobStream, Registry
+
+if TYPE_CHECKING:
+    from ctrd.client import Client
+
+__all__ = ["fetch", "push"]
+
+_RESUMES = 3
+_CHUNK = 1 << 20
+
+
+def _kind(desc: Descriptor) -> str:
+    if desc.media_type in INDEX_TYPES:
+        return "index"
+    if desc.media_type in MANIFEST_TYPES:
+        return "manifest"
+    return "config" if "config" in desc.media_type else "layer"
+
+
+# ---------------------------------------------------------------------------------------------- pull
+
+
+def fetch(
+    client: Client,
+    registry: Registry,
+    repo: str,
+    root: Descriptor,
+    platform: Platform,
+    *,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> Descriptor:
+    """Bring ``root``'s tree for ``platform`` into the content store; returns the platform manifest."""
+    if root.media_type not in INDEX_TYPES and root.media_type not in MANIFEST_TYPES:
+        raise InvalidArgument(f"{registry.domain}/{repo}: unsupported manifest type {root.media_type!r}")
+    data = _manifest(client, registry, repo, root)
+    doc = load_json(data, f"manifest {root.digest}")
+    media_type = media_type_of(doc, root.media_type)
+    if media_type in INDEX_TYPES:
+        chosen = select_manifest(doc, platform)
+        manifest = fetch(client, registry, repo, chosen, platform, progress=progress, cancel=cancel)
+        kids = [chosen]
+    else:
+        manifest = root
+        kids = children(media_type, doc)
+        for kid in kids:
+            _blob(client, registry, repo, kid, progress, cancel)
+    _store_json(client, root, data, child_gc_labels(media_type, kids))
+    report(progress, Progress(root.digest, _kind(root), "done", root.size, root.size))
+    return manifest
+
+
+def _manifest(client: Client, registry: Registry, repo: str, desc: Descriptor) -> bytes:
+    try:
+        return client.content.read(desc.digest)
+    except NotFound:
+        data, _, _ = registry.get_manifest(repo, desc.digest, expected=desc.digest)
+        return data
+
+
+def _store_json(client: Client, desc: Descriptor, data: bytes, labels: dict[str, str]) -> None:
+    client.content.write(data, expected=desc.digest, total=len(data), ref=f"{_kind(desc)}-{desc.digest}")
+    if labels:
+        client.content.update_labels(desc.digest, labels)
+
+
+def _blob(
+    client: Client,
+    registry: Registry,
+    repo: str,
+    desc: Descriptor,
+    progress: ProgressFn | None,
+    cancel: threading.Event | None,
+) -> None:
+    kind = _kind(desc)
+    if client.content.exists(desc.digest):
+        report(progress, Progress(desc.digest, kind, "exists", desc.size, desc.size))
+        return
+    ref = f"{kind}-{desc.digest}"
+    source = _BlobSource(registry, repo, desc, kind, progress, cancel)
+    try:
+        client.content.write(source, expected=desc.digest, total=desc.size, ref=ref)
+    except InvalidArgument as exc:
+        # The server's commit check: the bytes do not hash to the digest the manifest promised.
+        raise PouchRuntimeError(
+            f"registry {registry.domain} served wrong content for {desc.digest} ({exc.message})"
+        ) from exc
+    except BaseException:
+        _abort(client, ref)
+        raise
+    finally:
+        source.close()
+    report(progress, Progress(desc.digest, kind, "done", desc.size, desc.size))
+
+
+def _abort(client: Client, ref: str) -> None:
+    try:
+        client.content.abort(ref)
+    except PouchError:
+        pass  # no ingest was started, or containerd is gone; the error being raised says what matters
+
+
+class _BlobSource(io.RawIOBase):
+    """A registry blob as a file object: verifies size and digest as it reads, and when the connection
+    drops it reopens the download at the current offset (``Range``) instead of starting over."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        repo: str,
+        desc: Descriptor,
+        kind: str,
+        progress: ProgressFn | None,
+        cancel: threading.Event | None,
+    ) -> None:
+        self._registry = registry
+        self._repo = repo
+        self._desc = desc
+        self._kind = kind
+        self._progress = progress
+        self._cancel = cancel
+        self._stream: BlobStream | None = None
+        self._chunks: Iterator[bytes] | None = None
+        self._offset = 0
+        self._hash = hashlib.sha256()
+        self._resumes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        remaining = self._desc.size - self._offset
+        if remaining <= 0:
+            return b""
+        want = remaining if size < 0 else min(size, remaining)
+        data = self._next(want)
+        self._offset += len(data)
+        self._hash.update(data)
+        report(
+            self._progress,
+            Progress(self._desc.digest, self._kind, "downloading", self._offset, self._desc.size),
+        )
+        if self._offset == self._desc.size:
+            self._verify()
+        return data
+
+    def _next(self, want: int) -> bytes:
+        while True:
+            if self._chunks is None:
+                self._open()
+            assert self._chunks is not None
+            try:
+                data = next(self._chunks, b"")
+            except (Unavailable, Timeout):
+                data = b""
+                if self._resumes >= _RESUMES:
+                    raise
+            if data:
+                if len(data) > want:
+                    # http.client hands out at most what was asked for; keep the rest for the next read
+                    self._chunks = _prepend(data[want:], self._chunks)
+                    data = data[:want]
+                return data
+            if self._resumes >= _RESUMES:
+                raise Unavailable(
+                    f"registry {self._registry.domain}: download of {self._desc.digest} ended at "
+                    f"{self._offset} of {self._desc.size} bytes"
+                )
+            self._resumes += 1
+            self.close()
+
+    def _open(self) -> None:
+        stream = self._registry.open_blob(self._repo, self._desc.digest, self._offset)
+        chunks = stream.chunks(_CHUNK, self._cancel)
+        if stream.start < self._offset:
+            # The server ignored Range: skip what was already read (and hashed).
+            skip = self._offset - stream.start
+            while skip > 0:
+                piece = next(chunks, b"")
+                if not piece:
+                    raise Unavailable(f"registry {self._registry.domain}: blob {self._desc.digest} is short")
+                if len(piece) > skip:
+                    chunks = _prepend(piece[skip:], chunks)
+                    break
+                skip -= len(piece)
+        self._stream, self._chunks = stream, chunks
+
+    def _verify(self) -> None:
+        extra = next(self._chunks, b"") if self._chunks is not None else b""
+        digest = "sha256:" + self._hash.hexdigest()
+        if extra or digest != self._desc.digest:
+            raise PouchRuntimeError(
+                f"registry {self._registry.domain} served wrong content for {self._desc.digest}: "
+                + ("more bytes than the manifest says" if extra else f"it hashes to {digest}")
+            )
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+        self._stream = self._chunks = None
+
+
+def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+# ---------------------------------------------------------------------------------------------- push
+
+
+def push(
+    client: Client,
+    registry: Registry,
+    repo: str,
+    tag: str,
+    target: Descriptor,
+    *,
+    chunk_size: int | None = None,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> Descriptor:
+    """Push ``target``'s tree and tag it; returns the descriptor now under ``tag``.
+
+    An index whose other platforms were never pulled cannot be pushed whole; then its platform manifest
+    (the one that is complete locally) is pushed under the tag instead.
+    """
+    doc = client.content.read_json(target.digest)
+    if target.media_type in INDEX_TYPES:
+        present = [kid for kid in children(target.media_type, doc) if _complete(client, kid)]
+        if len(present) != len(doc.get("manifests") or []):
+            if not present:
+                raise NotFound(f"none of the manifests of {target.digest} are in the content store")
+            return push(
+                client,
+                registry,
+                repo,
+                tag,
+                present[0],
+                chunk_size=chunk_size,
+                progress=progress,
+                cancel=cancel,
+            )
+        for kid in present:
+            _push_manifest(client, registry, repo, kid, kid.digest, chunk_size, progress, cancel)
+        _put(client, registry, repo, target, tag, progress)
+        return target
+    _push_manifest(client, registry, repo, target, tag, chunk_size, progress, cancel)
+    return target
+
+
+def _complete(client: Client, desc: Descriptor) -> bool:
+    try:
+        doc = client.content.read_json(desc.digest)
+    except NotFound:
+        return False
+    return all(client.content.exists(kid.digest) for kid in children(desc.media_type, doc))
+
+
+def _push_manifest(
+    client: Client,
+    registry: Registry,
+    repo: str,
+    desc: Descriptor,
+    obj: str,
+    chunk_size: int | None,
+    progress: ProgressFn | None,
+    cancel: threading.Event | None,
+) -> None:
+    doc: dict[str, Any] = client.content.read_json(desc.digest)
+    for kid in children(desc.media_type, doc):
+        kind = _kind(kid)
+        if registry.blob_exists(repo, kid.digest):
+            report(progress, Progress(kid.digest, kind, "exists", kid.size, kid.size))
+            continue
+        if cancel is not None and cancel.is_set():
+            raise Interrupted("push interrupted")
+        report(progress, Progress(kid.digest, kind, "uploading", 0, kid.size))
+        registry.upload_blob(
+            repo,
+            kid,
+            lambda kid=kid: client.content.read_stream(kid.digest),  # type: ignore[misc]
+            chunk_size=chunk_size if chunk_size and kid.size > chunk_size else None,
+        )
+        report(progress, Progress(kid.digest, kind, "done", kid.size, kid.size))
+    _put(client, registry, repo, desc, obj, progress)
+
+
+def _put(
+    client: Client, registry: Registry, repo: str, desc: Descriptor, obj: str, progress: ProgressFn | None
+) -> None:
+    data = client.content.read(desc.digest)
+    registry.put_manifest(repo, obj, desc.media_type, data)
+    report(progress, Progress(desc.digest, _kind(desc), "done", desc.size, desc.size))

@@ -1,0 +1,762 @@
+"""The image manager: names, records, pull/push, load/save/import, on containerd's image and content stores.
+
+An image is a containerd image record (a name pointing at an index or manifest) plus the content it
+reaches. Everything that creates content runs inside a lease, and the record is written last, so a
+failure at any point leaves no image, and the lease's end lets GC take whatever was half-made.
+
+Image records (what ``images`` returns, one per name):
+
+    name        full reference containerd stores: docker.io/library/busybox:latest
+    repository  short repository as docker prints it: busybox   ("<none>" for an unnamed image)
+    tag         latest                                          ("<none>" when unnamed or pinned by digest)
+    id          the config digest (docker's image id): sha256:…
+    digest      the digest of the record's target (index or manifest): sha256:…
+    size        content-store bytes of manifest, config and (compressed) layers (a Size in the language)
+    created     the config's creation time, RFC 3339 ("" when the image does not say)
+    labels      the config's Labels
+    platform    os/architecture[/variant] of the config
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import io
+import json
+import os
+import tarfile
+import tempfile
+import threading
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from ctrd.errors import Conflict, InvalidArgument, NotFound, PouchError
+from ctrd.images import HOST_PLATFORM, Image, ImageSpec
+from ctrd.snapshots import DEFAULT_SNAPSHOTTER
+from ctrd.unpack import is_unpacked, unpack
+from managers import distribution, reference
+from managers.archive import ExportImage, read_archive, write_archive
+from managers.credentials import CredentialStore, server_domain
+from managers.oci import (
+    INDEX_TYPES,
+    OCI_CONFIG,
+    OCI_LAYER,
+    OCI_LAYER_GZIP,
+    OCI_MANIFEST,
+    Descriptor,
+    Platform,
+    child_gc_labels,
+    children,
+    load_json,
+    media_type_of,
+    parse_platform,
+)
+from managers.progress import ProgressFn
+from managers.registry import Registry
+
+if TYPE_CHECKING:
+    from ctrd.client import Client
+    from managers import Managers
+
+__all__ = ["PULL_POLICIES", "ImageConfig", "ImageInfo", "ImageManager"]
+
+PULL_POLICIES = ("always", "missing", "never")
+UNNAMED = "<none>"
+_UPLOAD_CHUNK = 16 << 20
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """The run-time defaults an image's config carries (OCI image-spec ``config``), in snake_case."""
+
+    env: tuple[str, ...] = ()
+    cmd: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    working_dir: str = ""
+    user: str = ""
+    stop_signal: str = ""
+    exposed_ports: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> ImageConfig:
+        c = config.get("config") or {}
+
+        def strings(value: Any) -> tuple[str, ...] | None:
+            return tuple(str(v) for v in value) if isinstance(value, list) else None
+
+        return cls(
+            env=strings(c.get("Env")) or (),
+            cmd=strings(c.get("Cmd")),
+            entrypoint=strings(c.get("Entrypoint")),
+            working_dir=str(c.get("WorkingDir") or ""),
+            user=str(c.get("User") or ""),
+            stop_signal=str(c.get("StopSignal") or ""),
+            exposed_ports=tuple(sorted(c.get("ExposedPorts") or {})),
+            volumes=tuple(sorted(c.get("Volumes") or {})),
+            labels={str(k): str(v) for k, v in (c.get("Labels") or {}).items()},
+        )
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "env": list(self.env),
+            "cmd": list(self.cmd) if self.cmd is not None else None,
+            "entrypoint": list(self.entrypoint) if self.entrypoint is not None else None,
+            "working_dir": self.working_dir,
+            "user": self.user,
+            "stop_signal": self.stop_signal,
+            "exposed_ports": list(self.exposed_ports),
+            "volumes": list(self.volumes),
+            "labels": dict(self.labels),
+        }
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the container manager needs to make a container from an image (``ImageManager.ensure``)."""
+
+    name: str  # the full name of the image record
+    target: str  # digest of the record's target (index or manifest)
+    id: str  # config digest
+    chain_id: str  # snapshot name of the top layer: the parent of a container's rootfs
+    snapshotter: str
+    config: ImageConfig
+
+
+class ImageManager:
+    def __init__(self, managers: Managers, *, snapshotter: str = DEFAULT_SNAPSHOTTER) -> None:
+        self._managers = managers
+        self.snapshotter = snapshotter
+        self._credentials = CredentialStore(Path(managers.root) / "auth.json")
+        self._docs: dict[str, Any] = {}  # digest → parsed JSON; content is immutable, so never stale
+        self._lock = threading.Lock()
+
+    @property
+    def _client(self) -> Client:
+        return self._managers.ctrd
+
+    # ------------------------------------------------------------------ for the container manager
+
+    def ensure(
+        self,
+        ref: str,
+        *,
+        pull: str = "missing",
+        platform: str | None = None,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ImageInfo:
+        """The image ``ref`` ready to run: pulled per ``pull`` (always|missing|never) and unpacked."""
+        if pull not in PULL_POLICIES:
+            raise InvalidArgument(f"invalid pull policy {pull!r}: use always, missing or never")
+        want = parse_platform(platform) if platform else HOST_PLATFORM
+        if pull == "always":
+            self.pull(ref, platform=platform, progress=progress, cancel=cancel)
+        try:
+            image = self._find(ref)
+        except NotFound:
+            if pull == "never" or _looks_like_id(ref):
+                raise
+            self.pull(ref, platform=platform, progress=progress, cancel=cancel)
+            image = self._find(ref)
+        spec = self._spec(image, want)
+        if not is_unpacked(self._client, spec, self.snapshotter):
+            unpack(self._client, spec, snapshotter=self.snapshotter)
+        return ImageInfo(
+            name=image.name,
+            target=image.target.digest,
+            id=spec.config_descriptor.digest,
+            chain_id=spec.chain_id,
+            snapshotter=self.snapshotter,
+            config=ImageConfig.from_config(dict(spec.config)),
+        )
+
+    def config(self, ref: str) -> ImageConfig:
+        """The run-time defaults of a local image (no pull, no unpack)."""
+        return ImageConfig.from_config(dict(self._spec(self._find(ref)).config))
+
+    # ------------------------------------------------------------------ listing
+
+    def list(self, *, filters: Iterable[str] = ()) -> list[dict[str, Any]]:
+        """One record per image name (see the module doc), newest first, filtered docker-style."""
+        predicates = [self._filter(f) for f in filters]
+        records = []
+        for image in self._client.images.list():
+            record = self._record(image)
+            if all(p(record) for p in predicates):
+                records.append(record)
+        records.sort(key=lambda r: (r["created"], r["name"]), reverse=True)
+        return records
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        image = self._find(ref)
+        spec = self._spec(image)
+        config = dict(spec.config)
+        same = [i.name for i in self._client.images.list() if i.target.digest == image.target.digest]
+        named = [n for n in same if _parses(n)]
+        return {
+            "id": spec.config_descriptor.digest,
+            "name": image.name,
+            "repo_tags": [reference.familiar(n) for n in named if reference.parse(n).tag],
+            "repo_digests": sorted(
+                {f"{reference.familiar(reference.parse(n).repository)}@{image.target.digest}" for n in named}
+            ),
+            "digest": image.target.digest,
+            "media_type": image.target.media_type,
+            "created": str(config.get("created") or ""),
+            "author": str(config.get("author") or ""),
+            "platform": _platform_of(config),
+            "architecture": str(config.get("architecture") or ""),
+            "os": str(config.get("os") or ""),
+            "size": spec.size,
+            "config": ImageConfig.from_config(config).to_record(),
+            "rootfs": {"type": "layers", "diff_ids": list(spec.diff_ids)},
+            "layers": [layer.digest for layer in spec.layers],
+            "chain_id": spec.chain_id,
+            "unpacked": is_unpacked(self._client, spec, self.snapshotter),
+            "labels": dict(image.labels),
+        }
+
+    def history(self, ref: str) -> list[dict[str, Any]]:
+        """The config's history, newest first, each step paired with the layer it made (if any)."""
+        spec = self._spec(self._find(ref))
+        layers = list(spec.layers)
+        rows = []
+        for step in spec.config.get("history") or []:
+            empty = bool(step.get("empty_layer"))
+            layer = None if empty or not layers else layers.pop(0)
+            rows.append(
+                {
+                    "id": layer.digest if layer else "<missing>",
+                    "created": str(step.get("created") or ""),
+                    "created_by": str(step.get("created_by") or ""),
+                    "size": layer.size if layer else 0,
+                    "comment": str(step.get("comment") or ""),
+                    "empty_layer": empty,
+                }
+            )
+        rows.reverse()
+        return rows
+
+    # ------------------------------------------------------------------ names
+
+    def tag(self, source: str, target: str) -> dict[str, Any]:
+        image = self._find(source)
+        ref = reference.parse(target)
+        if ref.digest:
+            raise InvalidArgument(f"cannot tag with a digest reference: {target}")
+        created = self._client.images.put(str(ref), image.target, dict(image.labels))
+        return self._record(created)
+
+    def remove(self, refs: Iterable[str], *, force: bool = False) -> list[dict[str, Any]]:
+        """``rmi``: untag each name; the content goes with the last name. An image a container uses is
+        refused unless ``force``; an id with several names is refused unless ``force``."""
+        images = self._client.images.list()
+        used = self._used_targets(images)
+        out = []
+        for ref in refs:
+            victims = self._victims(ref, images, force)
+            for image in victims:
+                others = [
+                    i for i in images if i.target.digest == image.target.digest and i.name != image.name
+                ]
+                if not others and image.target.digest in used and not force:
+                    raise Conflict(
+                        f"image {reference.familiar(image.name)} is used by container {used[image.target.digest]}",
+                        hint="remove the container first, or use rmi -f",
+                    )
+                record = self._record(image)
+                self._client.images.delete(image.name, sync=not others)
+                images = [i for i in images if i.name != image.name]
+                out.append({"name": image.name, "id": record["id"], "deleted": not others})
+        return out
+
+    def prune(self, *, all: bool = False) -> dict[str, Any]:
+        """Remove unnamed images, or with ``all`` every image no container uses."""
+        images = self._client.images.list()
+        used = self._used_targets(images)
+        doomed = [i for i in images if (all or not _parses(i.name)) and i.target.digest not in used]
+        keep = [i for i in images if i not in doomed]
+        kept_blobs = {d for i in keep for d in self._blobs(i)}
+        freed = {d: s for i in doomed for d, s in self._blob_sizes(i).items() if d not in kept_blobs}
+        for n, image in enumerate(doomed):
+            self._client.images.delete(image.name, sync=n == len(doomed) - 1)
+        return {"removed": [i.name for i in doomed], "reclaimed": sum(freed.values())}
+
+    # ------------------------------------------------------------------ registries
+
+    def pull(
+        self,
+        ref: str,
+        *,
+        platform: str | None = None,
+        insecure: bool = False,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> dict[str, Any]:
+        """Pull ``ref`` for ``platform`` (default the host's), unpack it, and name it; returns its record."""
+        parsed = reference.parse(ref)
+        want = parse_platform(platform) if platform else HOST_PLATFORM
+        registry = self._registry(parsed.domain, insecure, cancel)
+        with self._client.lease() as leased:
+            root = registry.resolve(parsed.path, parsed.object)
+            distribution.fetch(leased, registry, parsed.path, root, want, progress=progress, cancel=cancel)
+            spec = self._spec(Image(str(parsed), root), want, client=leased)
+            unpack(leased, spec, snapshotter=self.snapshotter)
+            image = leased.images.put(str(parsed), root)
+        return self._record(image)
+
+    def push(
+        self,
+        ref: str,
+        *,
+        insecure: bool = False,
+        chunk_size: int | None = _UPLOAD_CHUNK,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> dict[str, Any]:
+        """Push a local image to the registry its name points at; returns {name, digest, size}."""
+        image = self._find(ref)
+        if not _parses(image.name):
+            raise InvalidArgument(f"image {ref} has no name to push under; tag it first")
+        parsed = reference.parse(image.name)
+        registry = self._registry(parsed.domain, insecure, cancel)
+        pushed = distribution.push(
+            self._client,
+            registry,
+            parsed.path,
+            parsed.tag or image.target.digest,
+            image.target,
+            chunk_size=chunk_size,
+            progress=progress,
+            cancel=cancel,
+        )
+        return {"name": image.name, "digest": pushed.digest, "size": pushed.size}
+
+    def login(
+        self, server: str | None, username: str, password: str, *, insecure: bool = False
+    ) -> dict[str, Any]:
+        """Check the credentials against the registry, then store them (0600 under the data root)."""
+        domain = server_domain(server)
+        if not username:
+            raise InvalidArgument("login needs a username")
+        registry = Registry(domain, insecure=insecure, credentials=lambda _domain: (username, password))
+        registry.ping()
+        self._credentials.put(domain, username, password)
+        return {"server": domain, "username": username, "status": "Login Succeeded"}
+
+    def logout(self, server: str | None) -> dict[str, Any]:
+        domain = server_domain(server)
+        return {"server": domain, "removed": self._credentials.remove(domain)}
+
+    def _registry(self, domain: str, insecure: bool, cancel: threading.Event | None) -> Registry:
+        return Registry(domain, insecure=insecure, credentials=self._credentials.get, cancel=cancel)
+
+    # ------------------------------------------------------------------ archives
+
+    def load(
+        self, stream: IO[bytes], *, name: str | None = None, cancel: threading.Event | None = None
+    ) -> list[dict[str, Any]]:
+        """Load a Docker or OCI archive (every image in it); returns one record per name created.
+
+        ``name`` names images the archive leaves unnamed (a bare ``ref.name`` tag is joined to it).
+        """
+        base = str(reference.parse(name)) if name else None
+        with self._client.lease() as leased:
+            archive = read_archive(stream, _ContentSink(leased), base_name=base, cancel=cancel)
+            for image in archive.images:
+                self._label_tree(leased, image.target, archive.documents)
+            planned: list[tuple[str, Descriptor]] = []
+            for image in archive.images:
+                names = image.names or (_unnamed(image.target),)
+                try:
+                    spec = self._spec(Image(names[0], image.target), client=leased)
+                except NotFound:
+                    spec = None  # no manifest for this host's platform: keep it, unpack it never
+                if spec is not None:
+                    unpack(leased, spec, snapshotter=self.snapshotter)
+                planned.extend((n, image.target) for n in names)
+            created = [leased.images.put(n, target) for n, target in planned]
+        return [self._record(i) for i in created]
+
+    def save(
+        self,
+        refs: Iterable[str],
+        *,
+        path: str | None = None,
+        stream: IO[bytes] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> dict[str, Any]:
+        """Write the images to ``path`` (atomically: a temp file renamed at the end) or to ``stream``."""
+        exports: list[ExportImage] = []
+        blobs: list[Descriptor] = []
+        for ref in refs:
+            image = self._find(ref)
+            spec = self._spec(image)
+            names = (image.name,) if _parses(image.name) and not _looks_like_id(ref) else ()
+            target = image.target if image.target.media_type not in INDEX_TYPES else spec.manifest_descriptor
+            exports.append(ExportImage(names, target, spec.config_descriptor, tuple(spec.layers)))
+            blobs.extend([spec.config_descriptor, *spec.layers, spec.manifest_descriptor])
+        if not exports:
+            raise InvalidArgument("save needs at least one image")
+        for desc in blobs:
+            self._client.content.info(desc.digest)  # a missing blob fails before a byte is written
+
+        def open_blob(desc: Descriptor) -> Iterator[bytes]:
+            return self._client.content.read_stream(desc.digest)
+
+        if stream is not None:
+            write_archive(stream, exports, blobs, open_blob, cancel=cancel)
+            return {"images": [e.names[0] if e.names else e.target.digest for e in exports], "path": None}
+        if not path:
+            raise InvalidArgument("save needs an output: -o FILE, or redirect stdout")
+        target_path = Path(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target_path.name}.", dir=target_path.parent or ".")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                write_archive(out, exports, blobs, open_blob, cancel=cancel)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target_path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return {
+            "images": [e.names[0] if e.names else e.target.digest for e in exports],
+            "path": str(target_path),
+            "size": target_path.stat().st_size,
+        }
+
+    def import_rootfs(
+        self, stream: IO[bytes], ref: str | None = None, *, message: str = "", platform: str | None = None
+    ) -> dict[str, Any]:
+        """``import``: a root filesystem tarball (plain or gzip) becomes a one-layer image."""
+        name = str(reference.parse(ref)) if ref else None
+        want = parse_platform(platform) if platform else HOST_PLATFORM
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        with self._client.lease() as leased:
+            layer_source = _LayerSource(stream)
+            layer_digest = leased.content.write(layer_source, ref=f"import-{os.getpid()}-{id(layer_source)}")
+            diff_id, compressed, size = layer_source.finish()
+            layer = Descriptor(OCI_LAYER_GZIP if compressed else OCI_LAYER, layer_digest, size)
+            config = {
+                "created": now,
+                "architecture": want.architecture,
+                "os": want.os,
+                **({"variant": want.variant} if want.variant else {}),
+                "config": {},
+                "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+                "history": [
+                    {
+                        "created": now,
+                        "created_by": "pouchsh import",
+                        **({"comment": message} if message else {}),
+                    }
+                ],
+            }
+            config_data = json.dumps(config, separators=(",", ":")).encode()
+            config_desc = leased.content.write_blob(config_data, OCI_CONFIG)
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": config_desc.to_json(),
+                "layers": [layer.to_json()],
+            }
+            manifest_data = json.dumps(manifest, separators=(",", ":")).encode()
+            target = leased.content.write_blob(
+                manifest_data, OCI_MANIFEST, labels=child_gc_labels(OCI_MANIFEST, [config_desc, layer])
+            )
+            leased.content.update_labels(target.digest, child_gc_labels(OCI_MANIFEST, [config_desc, layer]))
+            image_name = name or _unnamed(target)
+            unpack(
+                leased,
+                self._spec(Image(image_name, target), want, client=leased),
+                snapshotter=self.snapshotter,
+            )
+            image = leased.images.put(image_name, target)
+        return self._record(image)
+
+    # ------------------------------------------------------------------ internals
+
+    def _find(self, ref: str) -> Image:
+        """The image record for a name, a full id, or a unique id prefix."""
+        text = ref.strip()
+        name: str | None = None
+        try:
+            name = reference.normalize(text)
+        except InvalidArgument:
+            if not _looks_like_id(text):
+                raise
+        if name is not None:
+            try:
+                return self._client.images.get(name)
+            except NotFound:
+                if not _looks_like_id(text):
+                    raise NotFound(f"image {ref}: not found", hint=f"pull it first: pull {ref}") from None
+        matches = self._by_id(text)
+        if not matches:
+            raise NotFound(f"image {ref}: not found")
+        ids = {self._config_digest(i) for i in matches}
+        if len(ids) > 1:
+            raise InvalidArgument(f"image id prefix {ref} is ambiguous ({len(ids)} images)")
+        return matches[0]
+
+    def _by_id(self, text: str) -> list[Image]:
+        prefix = text.removeprefix("sha256:")
+        out = []
+        for image in self._client.images.list():
+            try:
+                digest = self._config_digest(image)
+            except PouchError:
+                continue
+            if digest.removeprefix("sha256:").startswith(prefix):
+                out.append(image)
+        return out
+
+    def _victims(self, ref: str, images: list[Image], force: bool) -> list[Image]:
+        image = self._find(ref)
+        if _looks_like_id(ref.strip()) and not _names_ref(ref, image):
+            same = [i for i in images if i.target.digest == image.target.digest]
+            if len(same) > 1 and not force:
+                raise Conflict(
+                    f"image {ref} is referenced by {len(same)} names ({', '.join(reference.familiar(i.name) for i in same)})",
+                    hint="remove them by name, or use rmi -f",
+                )
+            return same
+        return [image]
+
+    def _used_targets(self, images: list[Image]) -> dict[str, str]:
+        """target digest → a container using it, over every container of the namespace."""
+        by_name = {i.name: i.target.digest for i in images}
+        used: dict[str, str] = {}
+        for container in self._client.containers.list():
+            target = by_name.get(container.image)
+            if target is not None:
+                used.setdefault(target, container.labels.get("pouchsh/name") or container.id)
+        return used
+
+    def _spec(
+        self, image: Image, platform: Platform = HOST_PLATFORM, *, client: Client | None = None
+    ) -> ImageSpec:
+        return (client or self._client).images.spec(image, platform)
+
+    def _config_digest(self, image: Image) -> str:
+        return self._spec(image).config_descriptor.digest
+
+    def _record(self, image: Image) -> dict[str, Any]:
+        try:
+            spec = self._spec(image)
+            config: dict[str, Any] = dict(spec.config)
+            image_id, size = spec.config_descriptor.digest, spec.size
+        except NotFound:
+            config, image_id, size = {}, "", image.target.size
+        repository, tag = UNNAMED, UNNAMED
+        if _parses(image.name):
+            parsed = reference.parse(image.name)
+            repository = reference.familiar(parsed.repository)
+            tag = parsed.tag or UNNAMED
+        return {
+            "name": image.name,
+            "repository": repository,
+            "tag": tag,
+            "id": image_id,
+            "digest": image.target.digest,
+            "size": size,
+            "created": str(config.get("created") or ""),
+            "labels": dict((config.get("config") or {}).get("Labels") or {}),
+            "platform": _platform_of(config),
+        }
+
+    def _blobs(self, image: Image) -> set[str]:
+        return set(self._blob_sizes(image))
+
+    def _blob_sizes(self, image: Image) -> dict[str, int]:
+        try:
+            spec = self._spec(image)
+        except NotFound:
+            return {image.target.digest: image.target.size}
+        out = {
+            image.target.digest: image.target.size,
+            spec.manifest_descriptor.digest: spec.manifest_descriptor.size,
+        }
+        out[spec.config_descriptor.digest] = spec.config_descriptor.size
+        out.update({layer.digest: layer.size for layer in spec.layers})
+        return out
+
+    def _label_tree(self, client: Client, desc: Descriptor, documents: dict[str, bytes]) -> None:
+        """Give each index and manifest the GC labels of the children the archive brought."""
+        data = documents.get(desc.digest)
+        if data is None or (desc.media_type not in INDEX_TYPES and "manifest" not in desc.media_type):
+            return
+        doc = load_json(data, f"manifest {desc.digest}")
+        media_type = media_type_of(doc, desc.media_type)
+        kids = [
+            k for k in children(media_type, doc) if k.digest in documents or client.content.exists(k.digest)
+        ]
+        if kids:
+            client.content.update_labels(desc.digest, child_gc_labels(media_type, kids))
+        for kid in kids:
+            self._label_tree(client, kid, documents)
+
+    def _filter(self, text: str) -> Any:
+        key, sep, value = text.partition("=")
+        if not sep:
+            raise InvalidArgument(f"invalid filter {text!r}: use KEY=VALUE")
+        if key == "reference":
+            return lambda r: (
+                fnmatch.fnmatchcase(reference.familiar(r["name"]), value)
+                or fnmatch.fnmatchcase(r["name"], value)
+                or fnmatch.fnmatchcase(r["repository"], value)
+            )
+        if key == "label":
+            k, has_value, v = value.partition("=")
+            return lambda r: k in r["labels"] and (not has_value or r["labels"][k] == v)
+        if key == "dangling":
+            if value not in ("true", "false"):
+                raise InvalidArgument("filter dangling takes true or false")
+            return lambda r: (r["repository"] == UNNAMED) == (value == "true")
+        if key in ("before", "since"):
+            pivot = self._record(self._find(value))["created"]
+            return (lambda r: r["created"] < pivot) if key == "before" else (lambda r: r["created"] > pivot)
+        raise InvalidArgument(f"unknown filter {key!r}: use reference, label, dangling, before or since")
+
+
+class _ContentSink:
+    """archive.BlobSink over the content store (inside the load's lease)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def put(self, ref: str, chunks: Iterable[bytes], size: int, expected: str | None) -> str:
+        ref = f"load-{expected}" if expected else f"load-{os.getpid()}-{ref}"
+        try:
+            return self._client.content.write(_IterReader(chunks), expected=expected, total=size, ref=ref)
+        except InvalidArgument as exc:
+            raise InvalidArgument(
+                f"corrupt archive: {ref.removeprefix('load-')} does not match its digest"
+            ) from exc
+        except BaseException:
+            try:
+                self._client.content.abort(ref)
+            except PouchError:
+                pass  # nothing was started, or containerd is gone: the error being raised says which
+            raise
+
+
+class _IterReader(io.RawIOBase):
+    """A file object over an iterator of byte chunks (what Content.write reads from)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._it = iter(chunks)
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._buf:
+            self._buf = next(self._it, b"")
+            if not self._buf:
+                return b""
+        if size < 0 or size >= len(self._buf):
+            data, self._buf = self._buf, b""
+        else:
+            data, self._buf = self._buf[:size], self._buf[size:]
+        return data
+
+
+class _LayerSource(io.RawIOBase):
+    """A rootfs tarball as it is read into the content store: notes whether it is gzip-compressed and
+    computes its diff ID (the digest of the uncompressed tar) on the way through."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._size = 0
+        self._compressed: bool | None = None
+        self._inflate: Any = None
+        self._diff = hashlib.sha256()
+        self._head = b""  # the first tar header, to check that this is a tar at all
+        self._open_member = False  # a gzip member begun and not finished: a truncated stream
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        if not data:
+            return b""
+        if self._compressed is None:
+            self._compressed = data[:2] == _GZIP_MAGIC
+            if self._compressed:
+                self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._size += len(data)
+        self._take(data)
+        return data
+
+    def _take(self, data: bytes) -> None:
+        if not self._compressed:
+            self._plain(data)
+            return
+        try:
+            while data:
+                self._plain(self._inflate.decompress(data))
+                self._open_member = not self._inflate.eof
+                if self._inflate.eof:  # a multi-member gzip: the next member starts here
+                    data = self._inflate.unused_data
+                    self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                else:
+                    data = b""
+        except zlib.error as exc:
+            raise InvalidArgument(f"import: the tarball's gzip stream is corrupt: {exc}") from exc
+
+    def _plain(self, data: bytes) -> None:
+        self._diff.update(data)
+        if len(self._head) < tarfile.BLOCKSIZE:
+            self._head += data[: tarfile.BLOCKSIZE - len(self._head)]
+
+    def finish(self) -> tuple[str, bool, int]:
+        """(diff ID, compressed?, size in bytes), once the stream is read to its end."""
+        if self._open_member:
+            raise InvalidArgument("import: the tarball's gzip stream is truncated")
+        try:
+            tarfile.TarInfo.frombuf(self._head, tarfile.ENCODING, "surrogateescape")
+        except tarfile.HeaderError as exc:
+            raise InvalidArgument(f"import: not a tar archive ({exc})") from exc
+        return "sha256:" + self._diff.hexdigest(), bool(self._compressed), self._size
+
+
+def _parses(name: str) -> bool:
+    try:
+        reference.parse(name)
+    except InvalidArgument:
+        return False
+    return True
+
+
+def _looks_like_id(text: str) -> bool:
+    hexpart = text.removeprefix("sha256:")
+    return 4 <= len(hexpart) <= 64 and all(c in "0123456789abcdef" for c in hexpart)
+
+
+def _names_ref(ref: str, image: Image) -> bool:
+    """True when ``ref`` names ``image`` (as opposed to giving its id)."""
+    try:
+        return reference.normalize(ref) == image.name
+    except InvalidArgument:
+        return False
+
+
+def _unnamed(target: Descriptor) -> str:
+    """The record name of an image that came without one: unique per target, never a valid reference."""
+    return f"{UNNAMED}@{target.digest}"
+
+
+def _platform_of(config: dict[str, Any]) -> str:
+    return "/".join(str(config.get(k)) for k in ("os", "architecture", "variant") if config.get(k))

@@ -1,0 +1,1192 @@
+"""The container manager: docker's container verbs on containerd 1.6.
+
+containerd is the source of truth: a container is a containerd container record whose labels under
+``pouchsh/`` hold what pouchsh adds (name, restart policy, log path, network and volume choices), and its
+task is the running part. ``list`` is one Containers.List plus one Tasks.List.
+
+Life cycle, and what undoes what when a step fails (nothing half-made is left behind):
+
+    create:  name reserved → network planned (files) → volumes made → [lease] snapshot prepared
+             → container record created → [lease released] → name committed
+    start:   task created (IO: FIFOs tee-ing to the JSON log, or the shim's binary:// logger)
+             → CNI ADD on /proc/<pid>/ns/net → Wait issued → Start
+    reap:    CNI DEL → task deleted → exit code and time saved in labels
+    remove:  (kill) → reap → snapshot removed → record deleted → volumes released → name released
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ctrd.errors import (
+    AlreadyExists,
+    Conflict,
+    Interrupted,
+    InvalidArgument,
+    NotFound,
+    PouchError,
+    PouchRuntimeError,
+    Timeout,
+)
+from managers import records as rec
+from managers.console import Stdio, terminal_session
+from managers.names import NameStore, generate_name, new_id, resolve, validate_name
+from managers.options import CreateOptions, parse_signal
+from managers.records import LABEL
+
+if TYPE_CHECKING:
+    from managers import Managers
+
+__all__ = ["ContainerManager", "Stdio"]
+
+DEFAULT_STOP_TIMEOUT = 10
+_POLL = 0.2
+
+
+@dataclass
+class _Image:
+    name: str
+    config: dict[str, Any]  # the OCI image config's "config" section (Env, Cmd, Entrypoint, ...)
+    chain_id: str
+
+
+class ContainerManager:
+    """``ctx.managers.containers``. Every method takes container references as a name, an id or a
+    unique id prefix, and returns records (dicts) with the fields documented in managers.records."""
+
+    def __init__(self, facade: Managers) -> None:
+        self.facade = facade
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        return self.facade.ctrd
+
+    @property
+    def namespace(self) -> str:
+        return self.facade.namespace
+
+    def _state_dir(self, cid: str) -> Path:
+        return Path(self.facade.root) / "containers" / self.namespace / cid
+
+    def _log_path(self, cid: str) -> Path:
+        return self._state_dir(cid) / f"{cid}-json.log"
+
+    @property
+    def _fifo_root(self) -> Path:
+        return Path(self.facade.run_root) / "fifo" / self.namespace
+
+    def _names(self) -> NameStore:
+        containers = self.client.containers
+
+        def owner_of(name: str) -> str | None:
+            found = containers.list([f'labels."{LABEL.NAME}"=={name}'])
+            return found[0].id if found else None
+
+        def exists(cid: str) -> bool:
+            try:
+                containers.get(cid)
+            except NotFound:
+                return False
+            return True
+
+        return NameStore(Path(self.facade.root) / "names" / self.namespace, owner_of=owner_of, exists=exists)
+
+    def _optional(self, attr: str) -> Any | None:
+        """The volume or network manager, or None while that part of pouchsh is not built."""
+        try:
+            return getattr(self.facade, attr)
+        except ImportError:
+            return None
+
+    def _task(self, cid: str) -> Any | None:
+        try:
+            return self.client.tasks.get(cid)
+        except NotFound:
+            return None
+
+    def resolve(self, ref: str) -> str:
+        """The id of the container ``ref`` names (an id, a name or a unique id prefix)."""
+        if isinstance(ref, dict):
+            ref = ref.get("id") or ref.get("name") or ""
+        if not isinstance(ref, str) or not ref:
+            raise InvalidArgument(f"not a container reference: {ref!r}")
+        if len(ref) == 64:
+            try:
+                return self.client.containers.get(ref).id
+            except (NotFound, InvalidArgument):
+                pass
+        entries = [(c.id, c.labels.get(LABEL.NAME, "")) for c in self.client.containers.list()]
+        return resolve(ref, entries)
+
+    def _get(self, ref: str) -> Any:
+        return self.client.containers.get(self.resolve(ref))
+
+    def _record(self, cid: str) -> dict[str, Any]:
+        return rec.build_record(self.client.containers.get(cid), self._task(cid))
+
+    # -- images -----------------------------------------------------------------------------------
+
+    def _image(self, ref: str, pull: str) -> _Image:
+        images = self._optional("images")
+        if images is None:
+            raise InvalidArgument("images are not available yet in this build of pouchsh")
+        found = images.ensure(ref, pull=pull)
+        get = (lambda k: found.get(k)) if isinstance(found, dict) else (lambda k: getattr(found, k, None))
+        config = get("config") or {}
+        section = config.get("config") if isinstance(config.get("config"), dict) else config
+        chain = get("chain_id")
+        if not chain:
+            from managers.oci import chain_id
+
+            chain = chain_id(list((config.get("rootfs") or {}).get("diff_ids") or []))
+        return _Image(name=get("name"), config=dict(section or {}), chain_id=chain)
+
+    # -- queries ----------------------------------------------------------------------------------
+
+    def list(
+        self,
+        *,
+        all: bool = False,
+        last: int | None = None,
+        latest: bool = False,
+        filters: Iterable[str] = (),
+        no_trunc: bool = False,
+        quiet: bool = False,
+    ) -> list[Any]:
+        """``ps``: running and paused containers (``all`` for every one), newest first."""
+        parsed = _parse_filters(filters)
+        containers = self.client.containers.list()
+        tasks = {t.container_id: t for t in self.client.tasks.list()}
+        now = time.time()
+        if latest:
+            last = 1
+        rows: list[tuple[Any, dict[str, Any]]] = []
+        for c in containers:
+            record = rec.build_record(c, tasks.get(c.id), now=now)
+            rows.append((c, record))
+        rows.sort(key=lambda r: r[1]["created"] or "", reverse=True)
+        if last is not None:
+            if last < 0:
+                raise InvalidArgument("--last must not be negative")
+            rows = rows[:last]
+        elif not all and "status" not in parsed:
+            rows = [r for r in rows if r[1]["status"] in ("running", "paused")]
+        rows = [r for r in rows if rec.matches_filters(r[1], r[0], parsed)]
+        rows = _before_since(rows, parsed, containers)
+        if quiet:
+            return [c.id if no_trunc else c.id[:12] for c, _ in rows]
+        out = []
+        for c, record in rows:
+            if not no_trunc:
+                record["id"] = c.id[:12]
+                record["command"] = rec.short_command(rec.command_of(c))
+            out.append(record)
+        return out
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        """Everything about one container (the ``ps`` record plus times, process, log path and spec)."""
+        c = self._get(ref)
+        record = rec.inspect_record(c, self._task(c.id))
+        networks = self._optional("networks")
+        if networks is not None and record["status"] in ("running", "paused"):
+            record["network_settings"] = networks.networks_of(c.id)
+        return record
+
+    # -- create -----------------------------------------------------------------------------------
+
+    def create(self, opts: CreateOptions) -> dict[str, Any]:
+        """``create``: make the container (nothing runs). Returns its record."""
+        c, _plan = self._create(opts)
+        return rec.build_record(c, None)
+
+    def _create(self, opts: CreateOptions) -> tuple[Any, Any]:
+        image = self._image(opts.image, opts.pull)
+        cid = new_id()
+        undo: list[Callable[[], None]] = []
+        try:
+            reservation = self._reserve(opts.name, cid)
+            undo.append(reservation.release)
+            mode = opts.network or "bridge"
+            hostname = opts.hostname or (socket.gethostname() if mode == "host" else cid[:12])
+            plan = self._plan(cid, opts, image, hostname)
+            if plan is not None:
+                networks = self.facade.networks
+                undo.append(lambda: networks.detach(cid))
+            mounts, volume_names = self._volumes(cid, opts, image)
+            if volume_names:
+                volumes = self.facade.volumes
+                undo.append(lambda: volumes.release(cid, volume_names, remove_anonymous=True))
+            labels = self._labels(opts, image, cid, hostname, plan, volume_names)
+            state_dir = self._state_dir(cid)
+            undo.append(lambda: shutil.rmtree(state_dir, ignore_errors=True))
+            state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with self.client.lease() as leased:
+                rootfs = leased.snapshots.prepare(cid, image.chain_id)
+                undo.append(lambda: _quiet(self.client.snapshots.remove, cid))
+                from managers.rootfs import read_layered
+                from managers.spec import build_spec
+
+                spec = build_spec(
+                    opts,
+                    namespace=self.namespace,
+                    container_id=cid,
+                    image_config=image.config,
+                    read_file=lambda path: read_layered(rootfs, path),
+                    hostname=hostname,
+                    mounts=[*mounts, *(plan.spec_mounts if plan is not None else [])],
+                    network_mode=plan.mode if plan is not None else "none",
+                )
+                if plan is not None and plan.mode == "container":
+                    self._join_network(spec, plan.join)
+                container = leased.containers.create(
+                    cid,
+                    spec=spec,
+                    image=image.name,
+                    snapshot_key=cid,
+                    labels=labels,
+                    runtime=opts.runtime,
+                    runtime_options=_runtime_options(opts.runtime_binary),
+                )
+                undo.append(lambda: _quiet(self.client.containers.delete, cid))
+            reservation.commit()
+            return container, plan
+        except BaseException:
+            for step in reversed(undo):
+                _quiet(step)
+            raise
+
+    def _reserve(self, name: str | None, cid: str) -> Any:
+        store = self._names()
+        if name is not None:
+            return store.reserve(validate_name(name), cid)
+        for _ in range(5):
+            try:
+                return store.reserve(generate_name(store.taken), cid)
+            except AlreadyExists:
+                continue  # another process took the generated name a moment ago
+        raise Conflict("could not reserve a generated container name; give one with --name")
+
+    def _plan(self, cid: str, opts: CreateOptions, image: _Image, hostname: str) -> Any | None:
+        wanted = opts.publish or opts.publish_all or opts.ip or opts.dns or opts.add_host
+        wanted = wanted or opts.network not in ("bridge", "", None)
+        networks = self._optional("networks")
+        if networks is None:
+            if wanted:
+                raise InvalidArgument("networking (--network, -p, -P, --ip, --dns, --add-host) is not available yet")
+            return None
+        return networks.plan(
+            cid,
+            network=opts.network or "bridge",
+            ports=list(opts.publish),
+            publish_all=opts.publish_all,
+            exposed_ports=list((image.config.get("ExposedPorts") or {}).keys()),
+            ip=opts.ip,
+            hostname=hostname,
+            dns=list(opts.dns),
+            add_hosts=list(opts.add_host),
+        )
+
+    def _join_network(self, spec: dict[str, Any], other: str | None) -> None:
+        task = self._task(other or "")
+        if task is None or task.status not in ("running", "paused"):
+            raise Conflict(f"--network container:{other}: that container is not running")
+        for ns in spec["linux"]["namespaces"]:
+            if ns["type"] == "network":
+                ns["path"] = f"/proc/{task.pid}/ns/net"
+        spec["mounts"] = [m for m in spec["mounts"] if m["destination"] not in ("/etc/hosts", "/etc/resolv.conf")]
+
+    def _volumes(self, cid: str, opts: CreateOptions, image: _Image) -> tuple[list[dict[str, Any]], list[str]]:
+        image_volumes = list((image.config.get("Volumes") or {}).keys())
+        wanted = opts.volumes or opts.mounts or opts.tmpfs or opts.volumes_from or image_volumes
+        if not wanted:
+            return [], []
+        volumes = self._optional("volumes")
+        if volumes is None:
+            raise InvalidArgument("volumes (-v, --mount, --tmpfs, --volumes-from) are not available yet")
+        mounts, names = volumes.container_mounts(
+            cid,
+            volumes=list(opts.volumes),
+            mounts=list(opts.mounts),
+            tmpfs=list(opts.tmpfs),
+            image_volumes=image_volumes,
+            volumes_from=list(opts.volumes_from),
+        )
+        return list(mounts), list(names)
+
+    def _labels(
+        self, opts: CreateOptions, image: _Image, cid: str, hostname: str, plan: Any | None, volumes: list[str]
+    ) -> dict[str, str]:
+        stop_signal = opts.stop_signal or image.config.get("StopSignal") or "SIGTERM"
+        stop_signal = parse_signal(stop_signal, "--stop-signal")[0]
+        labels = dict(opts.labels)
+        labels.update({
+            LABEL.NAME: opts.name or "",
+            LABEL.RESTART: opts.restart,
+            LABEL.STOP_SIGNAL: stop_signal,
+            LABEL.CONTAINERD_STOP_SIGNAL: stop_signal,
+            LABEL.LOG_PATH: str(self._log_path(cid)),
+            LABEL.HOSTNAME: hostname,
+            LABEL.TTY: str(opts.tty).lower(),
+            LABEL.INTERACTIVE: str(opts.interactive).lower(),
+        })
+        from ctrd.logger import DEFAULT_MAX_FILE, DEFAULT_MAX_SIZE
+
+        size = opts.log_max_size or DEFAULT_MAX_SIZE
+        files = opts.log_max_file if opts.log_max_size else DEFAULT_MAX_FILE
+        labels[LABEL.LOG_OPTS] = f"max-size={size},max-file={files}"
+        if opts.stop_timeout is not None:
+            labels[LABEL.STOP_TIMEOUT] = str(opts.stop_timeout)
+        if opts.rm:
+            labels[LABEL.AUTO_REMOVE] = "true"
+        if volumes:
+            labels[LABEL.VOLUMES] = ",".join(volumes)
+        if plan is not None:
+            labels.update(plan.labels)
+        else:
+            labels[LABEL.NETWORK] = "none"
+        return labels
+
+    def _name_of(self, c: Any) -> str:
+        return c.labels.get(LABEL.NAME) or c.id[:12]
+
+    # -- starting and reaping tasks ----------------------------------------------------------------
+
+    def _plan_for(self, c: Any) -> Any | None:
+        networks = self._optional("networks")
+        if networks is None or c.labels.get(LABEL.NETWORK) in (None, "none") and LABEL.NETWORKS not in c.labels:
+            return None
+        return networks.plan_from_labels(c.id, dict(c.labels))
+
+    def _log_io(self, c: Any, tty: bool) -> Any:
+        from ctrd.logger import binary_log_uri
+        from ctrd.stdio import LogIO
+
+        size, files = _log_opts(c.labels)
+        uri = binary_log_uri(c.labels.get(LABEL.LOG_PATH) or self._log_path(c.id), max_size=size, max_file=files)
+        return LogIO(uri, terminal=tty), uri
+
+    def _start_task(self, c: Any, io: Any, plan: Any | None, on_created: Callable[[], None] | None = None) -> Any:
+        """Create the task, attach its network, issue Wait, start it. Undoes all of it on failure."""
+        cid = c.id
+        tasks = self.client.tasks
+        mounts = self.client.snapshots.mounts(c.snapshot_key)
+        networks = self._optional("networks") if plan is not None else None
+        pid = tasks.create(cid, rootfs=mounts, io=io)
+        try:
+            if networks is not None and plan.mode == "cni":
+                networks.attach(cid, f"/proc/{pid}/ns/net", plan)
+            if on_created is not None:
+                on_created()
+            exit_future = tasks.wait(cid)
+            tasks.start(cid)
+        except BaseException:
+            if networks is not None:
+                _quiet(networks.detach, cid)
+            _quiet(tasks.kill, cid, "SIGKILL")
+            _quiet(tasks.delete, cid)
+            raise
+        return exit_future
+
+    def _reap(self, c: Any) -> int | None:
+        """Release a finished task: network detached, task deleted, its exit kept in labels."""
+        networks = self._optional("networks")
+        if networks is not None:
+            _quiet(networks.detach, c.id)
+        try:
+            exit = self.client.tasks.delete(c.id)
+        except NotFound:
+            return None
+        finished = exit.exited_at or datetime.now(timezone.utc)
+        self.client.containers.update(
+            c.id,
+            labels={
+                LABEL.STARTED: "true",
+                LABEL.EXIT_CODE: str(exit.exit_status),
+                LABEL.FINISHED_AT: finished.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+            },
+        )
+        return exit.exit_status
+
+    def _set_restart_status(self, c: Any, status: str | None, log_uri: str | None = None) -> None:
+        if c.labels.get(LABEL.RESTART, "no") == "no":
+            return
+        labels: dict[str, str | None] = {LABEL.RESTART_STATUS: status}
+        if log_uri is not None:
+            labels[LABEL.RESTART_LOGURI] = log_uri
+        self.client.containers.update(c.id, labels=labels)
+
+    def _start_detached(self, c: Any, plan: Any | None) -> None:
+        tty = c.labels.get(LABEL.TTY) == "true"
+        io, uri = self._log_io(c, tty)
+        self._start_task(c, io, plan)
+        self._set_restart_status(c, "running", uri)
+
+    def _foreground(self, c: Any, plan: Any | None, stdio: Stdio, *, interactive: bool, started: list[bool]) -> int:
+        """Run the task attached to ``stdio`` (output also into the JSON log) until it exits."""
+        from ctrd.logger import JsonLogWriter
+        from ctrd.stdio import FifoIO
+
+        cid = c.id
+        tty = c.labels.get(LABEL.TTY) == "true"
+        size, files = _log_opts(c.labels)
+        writer = JsonLogWriter(c.labels.get(LABEL.LOG_PATH) or self._log_path(cid), max_size=size, max_file=files)
+        tasks = self.client.tasks
+        io = FifoIO.open(self._fifo_root, cid, stdin=interactive, terminal=tty)
+        try:
+
+            def attach() -> None:
+                io.attach(
+                    stdout=stdio.stdout,
+                    stderr=None if tty else stdio.stderr,
+                    stdin=stdio.stdin if interactive else None,
+                    sink=writer.write,
+                    close_stdin=lambda: tasks.close_io(cid),
+                )
+
+            with terminal_session(stdio.terminal if tty else None, lambda w, h: tasks.resize_pty(cid, w, h)):
+                exit_future = self._start_task(c, io, plan, on_created=attach)
+                started.append(True)
+                self._set_restart_status(c, "running")
+                code = self._wait_foreground(c, exit_future, stdio)
+            try:
+                io.wait(10)
+            except Timeout:
+                pass  # a process that forked a child holding the pty open; the log keeps what came
+        finally:
+            io.close()
+            writer.close()
+        return code
+
+    def _wait_foreground(self, c: Any, exit_future: Any, stdio: Stdio) -> int:
+        """Wait for the exit; on Ctrl-C send the stop signal, then SIGKILL after the stop timeout, like
+        docker. Raises Interrupted after the process has ended if that happened."""
+        deadline: float | None = None
+        killed = False
+        while True:
+            try:
+                status = exit_future.result(timeout=_POLL).exit_status
+                break
+            except Timeout:
+                pass
+            except KeyboardInterrupt:
+                stdio.cancel.set()
+            if stdio.cancel.is_set() and deadline is None:
+                self._set_restart_status(c, "stopped")
+                _quiet(self.client.tasks.kill, c.id, c.labels.get(LABEL.STOP_SIGNAL, "SIGTERM"))
+                deadline = time.monotonic() + _stop_timeout(c.labels)
+            if deadline is not None and not killed and time.monotonic() > deadline:
+                _quiet(self.client.tasks.kill, c.id, "SIGKILL", all=True)
+                killed = True
+        if deadline is not None:
+            raise _Stopped(status)
+        return status
+
+    # -- run / start ------------------------------------------------------------------------------
+
+    def run(self, opts: CreateOptions, *, detach: bool, stdio: Stdio | None = None) -> dict[str, Any] | int:
+        """``run``: create and start. Detached: the record. In the foreground: the exit status, after
+        streaming the output to ``stdio`` (and removing the container with ``--rm``).
+
+        If the container cannot be started (a command missing from the image, a port taken), it is
+        removed again with everything made for it.
+        """
+        if detach and opts.rm and opts.restart != "no":
+            raise InvalidArgument("--rm and --restart cannot be combined")
+        c, plan = self._create(opts)
+        started: list[bool] = []
+        try:
+            if detach:
+                self._start_detached(c, plan)
+                return self._record(c.id)
+            if stdio is None:
+                raise InvalidArgument("run without -d needs standard streams")
+            try:
+                code = self._foreground(c, plan, stdio, interactive=opts.interactive, started=started)
+            except _Stopped as stopped:
+                self._finish(c, opts.rm)
+                raise Interrupted(f"container {self._name_of(c)} stopped (exit status {stopped.status})") from None
+            self._finish(c, opts.rm)
+            return code
+        except BaseException:
+            if not started or detach:
+                _quiet(self._destroy, c, True)
+            raise
+
+    def _finish(self, c: Any, auto_remove: bool) -> None:
+        self._reap(c)
+        if auto_remove:
+            self._destroy(c, True)
+
+    def start(self, refs: list[str], *, attach: bool = False, interactive: bool = False, stdio: Stdio | None = None) -> Any:
+        """``start``: start created or exited containers. With ``attach`` (one container) runs it in the
+        foreground like ``run`` and returns its exit status; otherwise the records."""
+        if attach or interactive:
+            if len(refs) != 1:
+                raise InvalidArgument("start -a/-i takes exactly one container")
+            c = self._prepare_start(refs[0])
+            if c is None:
+                raise Conflict(f"container {refs[0]} is already running")
+            if stdio is None:
+                raise InvalidArgument("start -a needs standard streams")
+            try:
+                code = self._foreground(c, self._plan_for(c), stdio, interactive=interactive, started=[])
+            except _Stopped as stopped:
+                self._finish(c, c.labels.get(LABEL.AUTO_REMOVE) == "true")
+                raise Interrupted(f"container {self._name_of(c)} stopped (exit status {stopped.status})") from None
+            self._finish(c, c.labels.get(LABEL.AUTO_REMOVE) == "true")
+            return code
+        out = []
+        for ref in refs:
+            c = self._prepare_start(ref)
+            if c is not None:
+                self._start_detached(c, self._plan_for(c))
+                out.append(self._record(c.id))
+            else:
+                out.append(self._record(self.resolve(ref)))
+        return out
+
+    def _prepare_start(self, ref: str) -> Any | None:
+        """The container, its old task reaped; None when it is running already."""
+        c = self._get(ref)
+        task = self._task(c.id)
+        if task is not None:
+            if task.status == "running":
+                return None
+            if task.status in ("paused", "pausing"):
+                raise Conflict(f"container {self._name_of(c)} is paused: unpause it instead")
+            self._reap(c)
+            c = self.client.containers.get(c.id)
+        return c
+
+    # -- stop, kill, pause ------------------------------------------------------------------------
+
+    def stop(self, refs: list[str], *, timeout: int | None = None, signal: str | None = None) -> list[dict[str, Any]]:
+        """``stop``: the stop signal, then SIGKILL after ``timeout`` seconds (the container's
+        --stop-timeout, default 10). Stopped containers release their network and task."""
+        out = []
+        for ref in refs:
+            c = self._get(ref)
+            self._stop(c, timeout=timeout, signal=signal)
+            out.append(self._record(c.id))
+        return out
+
+    def _stop(self, c: Any, *, timeout: int | None = None, signal: str | None = None) -> None:
+        tasks = self.client.tasks
+        self._set_restart_status(c, "stopped")
+        task = self._task(c.id)
+        if task is None:
+            return
+        if task.status in ("running", "paused", "pausing"):
+            if task.status != "running":
+                _quiet(tasks.resume, c.id)
+            wait = tasks.wait(c.id)
+            sig = parse_signal(signal, "--signal")[0] if signal else c.labels.get(LABEL.STOP_SIGNAL, "SIGTERM")
+            limit = _stop_timeout(c.labels) if timeout is None else timeout
+            _quiet(tasks.kill, c.id, sig)
+            try:
+                wait.result(timeout=max(limit, 0) if limit >= 0 else None)
+            except Timeout:
+                _quiet(tasks.kill, c.id, "SIGKILL", all=True)
+                wait.result(timeout=30)
+        self._reap(c)
+
+    def restart(self, refs: list[str], *, timeout: int | None = None) -> list[dict[str, Any]]:
+        out = []
+        for ref in refs:
+            c = self._get(ref)
+            self._stop(c, timeout=timeout)
+            c = self.client.containers.get(c.id)
+            self._start_detached(c, self._plan_for(c))
+            out.append(self._record(c.id))
+        return out
+
+    def kill(self, refs: list[str], *, signal: str = "SIGKILL") -> list[dict[str, Any]]:
+        """``kill``: send ``signal`` to each running container's main process."""
+        name, _ = parse_signal(signal, "--signal")
+        out = []
+        for ref in refs:
+            c = self._get(ref)
+            task = self._task(c.id)
+            if task is None or task.status not in ("running", "paused"):
+                raise Conflict(f"container {self._name_of(c)} is not running")
+            if name in ("SIGKILL", "SIGTERM"):
+                self._set_restart_status(c, "stopped")
+            self.client.tasks.kill(c.id, name)
+            out.append(self._record(c.id))
+        return out
+
+    def pause(self, refs: list[str]) -> list[dict[str, Any]]:
+        return [self._pause(ref, True) for ref in refs]
+
+    def unpause(self, refs: list[str]) -> list[dict[str, Any]]:
+        return [self._pause(ref, False) for ref in refs]
+
+    def _pause(self, ref: str, pause: bool) -> dict[str, Any]:
+        c = self._get(ref)
+        task = self._task(c.id)
+        status = task.status if task is not None else None
+        if pause and status != "running":
+            raise Conflict(f"container {self._name_of(c)} is not running")
+        if not pause and status not in ("paused", "pausing"):
+            raise Conflict(f"container {self._name_of(c)} is not paused")
+        (self.client.tasks.pause if pause else self.client.tasks.resume)(c.id)
+        return self._record(c.id)
+
+    # -- remove -----------------------------------------------------------------------------------
+
+    def remove(self, refs: list[str], *, force: bool = False, volumes: bool = False) -> list[str]:
+        """``rm``: remove containers (running ones only with ``force``); returns their ids."""
+        removed = []
+        for ref in refs:
+            c = self._get(ref)
+            task = self._task(c.id)
+            if task is not None and task.status in ("running", "paused", "pausing", "created") and task.pid:
+                if not force:
+                    raise Conflict(
+                        f"container {self._name_of(c)} is {task.status}: stop it first or use rm -f"
+                    )
+            self._destroy(c, volumes)
+            removed.append(c.id)
+        return removed
+
+    def _destroy(self, c: Any, remove_volumes: bool) -> None:
+        """Remove a container and everything it owns, whatever state it is in."""
+        cid = c.id
+        tasks = self.client.tasks
+        if c.labels.get(LABEL.RESTART_STATUS):
+            _quiet(self.client.containers.update, cid, labels={LABEL.RESTART_STATUS: None})
+        task = self._task(cid)
+        if task is not None and task.status != "stopped":
+            if task.status in ("paused", "pausing"):
+                _quiet(tasks.resume, cid)
+            wait = tasks.wait(cid)
+            _quiet(tasks.kill, cid, "SIGKILL", all=True)
+            try:
+                wait.result(timeout=30)
+            except PouchError:
+                pass
+        networks = self._optional("networks")
+        if networks is not None:
+            _quiet(networks.detach, cid)
+        if task is not None:
+            try:
+                tasks.delete(cid)
+            except NotFound:
+                pass
+        try:
+            self.client.snapshots.remove(c.snapshot_key or cid)
+        except NotFound:
+            pass
+        self.client.containers.delete(cid)
+        names = [n for n in c.labels.get(LABEL.VOLUMES, "").split(",") if n]
+        if names:
+            _quiet(self.facade.volumes.release, cid, names, remove_anonymous=remove_volumes)
+        name = c.labels.get(LABEL.NAME)
+        if name:
+            _quiet(self._names().release, name, cid)
+        shutil.rmtree(self._state_dir(cid), ignore_errors=True)
+
+    def prune(self, *, filters: Iterable[str] = ()) -> dict[str, Any]:
+        """``container prune``: remove every stopped container (created or exited)."""
+        parsed = _parse_filters(filters)
+        until = parsed.pop("until", None)
+        rows = self.list(all=True, no_trunc=True)
+        containers = {c.id: c for c in self.client.containers.list()}
+        deleted = []
+        reclaimed = 0
+        for record in rows:
+            c = containers.get(record["id"])
+            if c is None or record["status"] not in ("exited", "created"):
+                continue
+            if not rec.matches_filters(record, c, {k: v for k, v in parsed.items() if k == "label"}):
+                continue
+            if until and not _created_before(record, until[0]):
+                continue
+            try:
+                reclaimed += self.client.snapshots.usage(c.snapshot_key or c.id).size
+            except PouchError:
+                pass
+            self._destroy(c, False)
+            deleted.append(c.id)
+        return {"deleted": deleted, "count": len(deleted), "space_reclaimed": reclaimed}
+
+    # -- wait, rename, update ---------------------------------------------------------------------
+
+    def wait(self, refs: list[str], *, cancel: threading.Event | None = None) -> list[int]:
+        """``wait``: block until each container exits; their exit statuses."""
+        cancel = cancel or threading.Event()
+        codes = []
+        for ref in refs:
+            c = self._get(ref)
+            task = self._task(c.id)
+            if task is None:
+                code = c.labels.get(LABEL.EXIT_CODE)
+                if code is None:
+                    raise Conflict(f"container {self._name_of(c)} has not been started")
+                codes.append(int(code))
+                continue
+            future = self.client.tasks.wait(c.id)
+            while True:
+                if cancel.is_set():
+                    future.cancel()
+                    raise Interrupted("wait interrupted")
+                try:
+                    codes.append(future.result(timeout=_POLL).exit_status)
+                    break
+                except Timeout:
+                    continue
+        return codes
+
+    def rename(self, ref: str, new_name: str) -> dict[str, Any]:
+        """``rename``: give a container a new name (the old one is free again)."""
+        validate_name(new_name)
+        c = self._get(ref)
+        old = c.labels.get(LABEL.NAME)
+        if old == new_name:
+            raise Conflict(f"container is already named {new_name}")
+        store = self._names()
+        reservation = store.reserve(new_name, c.id)
+        try:
+            self.client.containers.update(c.id, labels={LABEL.NAME: new_name})
+        except BaseException:
+            reservation.release()
+            raise
+        reservation.commit()
+        if old:
+            store.release(old, c.id)
+        return self._record(c.id)
+
+    def update(
+        self,
+        refs: list[str],
+        *,
+        memory: int | None = None,
+        cpus: float | None = None,
+        pids_limit: int | None = None,
+        restart: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """``update``: change resource limits (applied to a running task at once) or the restart policy."""
+        probe = CreateOptions.parse("-", memory=memory, cpus=cpus, pids_limit=pids_limit, restart=restart)
+        if memory is None and cpus is None and pids_limit is None and restart is None:
+            raise InvalidArgument("update: nothing to change (give --memory, --cpus, --pids-limit or --restart)")
+        out = []
+        for ref in refs:
+            c = self._get(ref)
+            spec = dict(c.spec)
+            resources = dict((spec.get("linux") or {}).get("resources") or {})
+            if probe.memory is not None:
+                resources["memory"] = {**resources.get("memory", {}), "limit": probe.memory}
+            if probe.cpus is not None:
+                resources["cpu"] = {**resources.get("cpu", {}), "quota": int(probe.cpus * 100_000), "period": 100_000}
+            if probe.pids_limit is not None:
+                resources["pids"] = {"limit": probe.pids_limit}
+            spec["linux"] = {**(spec.get("linux") or {}), "resources": resources}
+            labels: dict[str, str | None] = {}
+            if restart is not None:
+                labels[LABEL.RESTART] = probe.restart
+                if probe.restart == "no":
+                    labels[LABEL.RESTART_STATUS] = None
+            task = self._task(c.id)
+            if task is not None and task.status in ("running", "paused") and (memory, cpus, pids_limit) != (None, None, None):
+                _update_task(self.client, c.id, resources)
+            self.client.containers.update(c.id, spec=spec, labels=labels or None)
+            if restart is not None and probe.restart != "no" and task is not None and task.status == "running":
+                _, uri = self._log_io(c, c.labels.get(LABEL.TTY) == "true")
+                self.client.containers.update(c.id, labels={LABEL.RESTART_STATUS: "running", LABEL.RESTART_LOGURI: uri})
+            out.append(self._record(c.id))
+        return out
+
+    # -- logs, top, port --------------------------------------------------------------------------
+
+    def logs(
+        self,
+        ref: str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        since: Any = None,
+        until: Any = None,
+        timestamps: bool = False,
+        cancel: threading.Event | None = None,
+    ) -> Any:
+        """``logs``: the container's output as text (``follow``: an iterator of lines as they come)."""
+        from managers.logs import follow_entries, parse_time, read_entries
+
+        c = self._get(ref)
+        path = c.labels.get(LABEL.LOG_PATH) or str(self._log_path(c.id))
+        since_ns = parse_time(since, "--since")
+        until_ns = parse_time(until, "--until")
+        if tail is not None and tail < 0:
+            tail = None
+
+        def show(entry: Any) -> str:
+            return f"{entry.stamp} {entry.text}" if timestamps else entry.text
+
+        if not follow:
+            return "".join(show(e) for e in read_entries(path, tail=tail, since=since_ns, until=until_ns))
+
+        def running() -> bool:
+            task = self._task(c.id)
+            return task is not None and task.status in ("running", "paused", "pausing", "created")
+
+        def lines() -> Iterator[str]:
+            for entry in follow_entries(path, tail=tail, since=since_ns, until=until_ns, running=running, cancel=cancel):
+                yield show(entry).removesuffix("\n")
+
+        return lines()
+
+    def top(self, ref: str, ps_args: list[str] | None = None) -> list[dict[str, Any]]:
+        """``top``: the container's processes, from the host's /proc (or ``ps ARGS`` when given)."""
+        c = self._get(ref)
+        task = self._task(c.id)
+        if task is None or task.status not in ("running", "paused"):
+            raise Conflict(f"container {self._name_of(c)} is not running")
+        pids = self.client.tasks.pids(c.id)
+        if ps_args:
+            return _ps_table(ps_args, pids)
+        return [_proc_row(pid) for pid in pids if os.path.exists(f"/proc/{pid}")]
+
+    def port(self, ref: str, private_port: str | None = None) -> list[dict[str, Any]]:
+        """``port``: the published ports ({container_port, protocol, host_ip, host_port})."""
+        c = self._get(ref)
+        ports = rec.build_record(c, None)["ports"]
+        if private_port:
+            number, _, proto = str(private_port).partition("/")
+            if not number.isdigit():
+                raise InvalidArgument(f"port {private_port!r}: expected PORT[/PROTO]")
+            ports = [p for p in ports if int(p["container_port"]) == int(number) and (not proto or p["protocol"] == proto)]
+            if not ports:
+                raise NotFound(f"no public port {private_port} published for {self._name_of(c)}")
+        return ports
+
+    # -- exec -------------------------------------------------------------------------------------
+
+    def exec(
+        self,
+        ref: str,
+        args: list[str],
+        *,
+        detach: bool = False,
+        interactive: bool = False,
+        tty: bool = False,
+        env: list[str] = (),  # type: ignore[assignment]
+        workdir: str | None = None,
+        user: str | None = None,
+        privileged: bool = False,
+        stdio: Stdio | None = None,
+    ) -> Any:
+        """``exec``: run a process in a running container, based on its own process spec (user,
+        capabilities, rlimits carry over). Foreground: the exit status; ``detach``: {exec_id, pid}."""
+        from managers.spec import ALL_CAPS, merge_env, resolve_user
+
+        if not args:
+            raise InvalidArgument("exec: a command is required")
+        c = self._get(ref)
+        task = self._task(c.id)
+        if task is None or task.status != "running":
+            raise Conflict(f"container {self._name_of(c)} is not running")
+        process = dict(c.spec.get("process") or {})
+        process["args"] = [str(a) for a in args]
+        process["terminal"] = bool(tty) and not detach
+        process["env"] = merge_env(list(process.get("env") or []), list(env))
+        if workdir:
+            if not workdir.startswith("/"):
+                raise InvalidArgument(f"--workdir {workdir}: must be an absolute path")
+            process["cwd"] = workdir
+        if user:
+            root = Path(f"/proc/{task.pid}/root")
+            process["user"] = resolve_user(user, lambda p: _read_under(root, p))
+        if privileged:
+            process["capabilities"] = {k: list(ALL_CAPS) for k in ("bounding", "effective", "permitted")}
+            process["noNewPrivileges"] = False
+        exec_id = "exec-" + secrets.token_hex(8)
+        tasks = self.client.tasks
+        if detach:
+            from ctrd.stdio import NullIO
+
+            tasks.exec(c.id, exec_id, process, io=NullIO())
+            future = tasks.wait(c.id, exec_id)
+            pid = tasks.start(c.id, exec_id)
+            future.add_done_callback(lambda _f: _quiet(tasks.delete_process, c.id, exec_id))
+            return {"id": c.id, "exec_id": exec_id, "pid": pid}
+        if stdio is None:
+            raise InvalidArgument("exec without -d needs standard streams")
+        from ctrd.stdio import FifoIO
+
+        io = FifoIO.open(self._fifo_root, exec_id, stdin=interactive, terminal=process["terminal"])
+        created = False
+        try:
+            tasks.exec(c.id, exec_id, process, io=io)
+            created = True
+            io.attach(
+                stdout=stdio.stdout,
+                stderr=None if process["terminal"] else stdio.stderr,
+                stdin=stdio.stdin if interactive else None,
+                close_stdin=lambda: tasks.close_io(c.id, exec_id),
+            )
+            resize = lambda w, h: tasks.resize_pty(c.id, w, h, exec_id=exec_id)  # noqa: E731
+            with terminal_session(stdio.terminal if process["terminal"] else None, resize):
+                future = tasks.wait(c.id, exec_id)
+                tasks.start(c.id, exec_id)
+                status = self._wait_exec(c, exec_id, future, stdio)
+            try:
+                io.wait(10)
+            except Timeout:
+                pass
+            return status
+        finally:
+            io.close()
+            if created:
+                _quiet(tasks.delete_process, c.id, exec_id)
+
+    def _wait_exec(self, c: Any, exec_id: str, future: Any, stdio: Stdio) -> int:
+        interrupted = False
+        while True:
+            try:
+                status = future.result(timeout=_POLL).exit_status
+                break
+            except Timeout:
+                pass
+            except KeyboardInterrupt:
+                stdio.cancel.set()
+            if stdio.cancel.is_set() and not interrupted:
+                interrupted = True
+                _quiet(self.client.tasks.kill, c.id, "SIGKILL", exec_id=exec_id)
+        if interrupted:
+            raise Interrupted(f"exec in {self._name_of(c)} interrupted")
+        return status
+
+    # -- cp ---------------------------------------------------------------------------------------
+
+    def copy(self, source: str, destination: str, *, cwd: str = ".") -> dict[str, Any]:
+        """``cp``: copy between the host and a container; one side is ``CONTAINER:PATH``."""
+        from managers import rootfs
+
+        src_ref, src_path = _split_cp(source)
+        dst_ref, dst_path = _split_cp(destination)
+        if (src_ref is None) == (dst_ref is None):
+            raise InvalidArgument("cp: exactly one of source and destination must be CONTAINER:PATH")
+        if src_ref is not None:
+            c = self._get(src_ref)
+            with self._container_root(c) as root:
+                data = rootfs.tar_from(root, src_path)
+            host = Path(cwd, destination)
+            _extract_on_host(data, host)
+            return {"container": c.id, "source": src_path, "destination": str(host), "size": len(data)}
+        c = self._get(dst_ref or "")
+        host = Path(cwd, source)
+        if not os.path.lexists(host):
+            raise NotFound(f"cp: no such file or directory: {source}")
+        data = _tar_host(host)
+        with self._container_root(c, writable=True) as root:
+            rootfs.untar_into(root, dst_path, data)
+        return {"container": c.id, "source": str(host), "destination": dst_path, "size": len(data)}
+
+    def _container_root(self, c: Any, *, writable: bool = False) -> Any:
+        from contextlib import nullcontext
+
+        from managers import rootfs
+
+        task = self._task(c.id)
+        if task is not None and task.status in ("running", "paused") and task.pid:
+            return nullcontext(Path(f"/proc/{task.pid}/root"))
+        mounts = self.client.snapshots.mounts(c.snapshot_key or c.id)
+        return rootfs.mounted(mounts, readonly=not writable)
+
+
+class _Stopped(Exception):
+    """The foreground process ended after Ctrl-C made us stop it."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+
+
+def _quiet(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Run a clean-up step whose failure must not hide the error being handled."""
+    try:
+        fn(*args, **kwargs)
+    except (PouchError, OSError):
+        pass
+
+
+def _stop_timeout(labels: Any) -> int:
+    text = labels.get(LABEL.STOP_TIMEOUT)
+    try:
+        return int(text) if text is not None else DEFAULT_STOP_TIMEOUT
+    except ValueError:
+        return DEFAULT_STOP_TIMEOUT
+
+
+def _log_opts(labels: Any) -> tuple[int, int]:
+    from ctrd.logger import DEFAULT_MAX_FILE, DEFAULT_MAX_SIZE
+
+    opts = dict(item.partition("=")[::2] for item in labels.get(LABEL.LOG_OPTS, "").split(",") if item)
+    try:
+        return int(opts.get("max-size", DEFAULT_MAX_SIZE)), int(opts.get("max-file", DEFAULT_MAX_FILE))
+    except ValueError:
+        return DEFAULT_MAX_SIZE, DEFAULT_MAX_FILE
+
+
+def _runtime_options(binary: str | None) -> bytes:
+    if not binary:
+        return b""
+    from ctrd.api.runc.options import oci_pb2
+
+    return oci_pb2.Options(binary_name=binary).SerializeToString()
+
+
+def _update_task(client: Any, cid: str, resources: dict[str, Any]) -> None:
+    """Tasks.Update with new LinuxResources (ctrd.tasks has no wrapper for it)."""
+    from ctrd.api.services.tasks.v1 import tasks_pb2
+    from ctrd.containers import spec_any
+
+    request = tasks_pb2.UpdateTaskRequest(
+        container_id=cid,
+        resources=spec_any(resources, "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources"),
+    )
+    client.call(client.tasks.stub.Update, request, f"task update {cid}")
+
+
+def _parse_filters(items: Iterable[str]) -> dict[str, list[str]]:
+    known = ("id", "name", "label", "status", "ancestor", "exited", "volume", "network", "before", "since", "until")
+    out: dict[str, list[str]] = {}
+    for item in items:
+        key, eq, value = str(item).partition("=")
+        if not eq or key not in known:
+            raise InvalidArgument(f"--filter {item!r}: expected KEY=VALUE with KEY one of {', '.join(known)}")
+        if key == "status" and value not in ("created", "running", "paused", "exited"):
+            raise InvalidArgument(f"--filter status={value}: expected created, running, paused or exited")
+        out.setdefault(key, []).append(value)
+    return out
+
+
+def _before_since(rows: list[tuple[Any, dict[str, Any]]], filters: dict[str, list[str]], containers: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
+    for key in ("before", "since"):
+        for ref in filters.get(key, []):
+            entries = [(c.id, c.labels.get(LABEL.NAME, "")) for c in containers]
+            pivot = next(c for c in containers if c.id == resolve(ref, entries))
+            if key == "before":
+                rows = [r for r in rows if r[0].created_at < pivot.created_at]
+            else:
+                rows = [r for r in rows if r[0].created_at > pivot.created_at]
+    return rows
+
+
+def _created_before(record: dict[str, Any], until: str) -> bool:
+    from managers.logs import parse_time
+
+    limit = parse_time(until, "--filter until")
+    created = rec._parse_iso(record["created"])
+    return limit is not None and created is not None and created * 1e9 < limit
+
+
+def _split_cp(arg: str) -> tuple[str | None, str]:
+    """``web:/etc/x`` → ("web", "/etc/x"); a host path (``./a:b``, ``/x``) → (None, path)."""
+    if arg.startswith(("/", ".", "~")):
+        return None, arg
+    ref, sep, path = arg.partition(":")
+    if not sep or not ref:
+        return None, arg
+    return ref, path or "/"
+
+
+def _tar_host(path: Path) -> bytes:
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(str(path), arcname=path.name or ".", recursive=True)
+    return buf.getvalue()
+
+
+def _extract_on_host(data: bytes, destination: Path) -> None:
+    """docker cp's rule: into an existing directory, or as ``destination`` itself."""
+    import io
+    import tarfile
+
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
+            if destination.is_dir():
+                tar.extractall(str(destination), filter="data")
+                return
+            if not destination.parent.is_dir():
+                raise NotFound(f"cp: no such directory: {destination.parent}")
+            members = tar.getmembers()
+            top = members[0].name.split("/")[0] if members else ""
+            for m in members:
+                rest = m.name[len(top):]
+                m.name = destination.name + rest
+            tar.extractall(str(destination.parent), members=members, filter="data")
+    except tarfile.TarError as e:
+        raise PouchRuntimeError(f"cp: {e}") from None
+
+
+def _read_under(root: Path, path: str) -> bytes | None:
+    try:
+        with open(root / path.lstrip("/"), "rb") as f:
+            return f.read(1 << 20)
+    except OSError:
+        return None
+
+
+def _proc_row(pid: int) -> dict[str, Any]:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        fields = stat.rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        uid = os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return {"pid": pid, "ppid": None, "uid": None, "cmd": "", "time": None, "state": "gone"}
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) // ticks
+    return {
+        "uid": uid,
+        "pid": pid,
+        "ppid": int(fields[1]),
+        "state": fields[0],
+        "time": time.strftime("%H:%M:%S", time.gmtime(cpu)),
+        "cmd": cmd or stat[stat.index("(") + 1 : stat.rindex(")")],
+    }
+
+
+def _ps_table(args: list[str], pids: list[int]) -> list[dict[str, Any]]:
+    try:
+        proc = subprocess.run(["ps", *args], capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise InvalidArgument("top with ps options needs ps on the host") from None
+    if proc.returncode != 0:
+        raise InvalidArgument(f"top: ps {' '.join(args)}: {proc.stderr.strip()}")
+    lines = proc.stdout.splitlines()
+    if not lines:
+        return []
+    header = lines[0].split()
+    if "PID" not in header:
+        raise InvalidArgument("top: the ps options must include the PID column")
+    at = header.index("PID")
+    wanted = {str(p) for p in pids}
+    rows = []
+    for line in lines[1:]:
+        cells = line.split(None, len(header) - 1)
+        if len(cells) > at and cells[at] in wanted:
+            rows.append({h.lower(): v for h, v in zip(header, cells)})
+    return rows

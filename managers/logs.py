@@ -1,0 +1,210 @@
+"""Reading a container's JSON-lines log (written by ctrd.logger): tail, time windows and follow.
+
+Entries come from the rotated files oldest first (``path.N`` … ``path.1``, ``path``). ``follow`` keeps
+reading the current file as it grows, moves to the new file when the logger rotates, and ends once the
+container is no longer running and everything written has been read, or when ``cancel`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ctrd.errors import InvalidArgument
+
+__all__ = ["LogEntry", "parse_time", "read_entries", "follow_entries"]
+
+_POLL = 0.1
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h|d)$")
+_UNIT_NS = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9, "d": 86400 * 10**9}
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One piece of output: ``stream`` stdout|stderr, ``text`` (with its newline), ``time`` in ns since
+    the epoch and ``stamp``, the RFC 3339 text as written."""
+
+    stream: str
+    text: str
+    time: int
+    stamp: str
+
+
+def _stamp_ns(stamp: str) -> int:
+    m = _STAMP.match(stamp)
+    if not m:
+        raise ValueError(stamp)
+    base = datetime.fromisoformat(m.group(1) + (m.group(3) or "Z").replace("Z", "+00:00"))
+    if base.tzinfo is None:
+        base = base.replace(tzinfo=timezone.utc)
+    nanos = int((m.group(2) or "0").ljust(9, "0"))
+    return int(base.timestamp()) * 10**9 + nanos
+
+
+def parse_time(value: object, flag: str, *, now_ns: int | None = None) -> int | None:
+    """``--since``/``--until``: a duration back from now (``10m``, or the language's Duration as ns), a
+    unix timestamp (``1700000000.5``) or an RFC 3339 date (``2026-11-23T16:00:00Z``, ``2026-11-23``)."""
+    if value is None or value == "":
+        return None
+    now = time.time_ns() if now_ns is None else now_ns
+    if isinstance(value, int) and not isinstance(value, bool):
+        return now - int(value)  # a Duration literal: that long ago
+    text = str(value).strip()
+    m = _RELATIVE.match(text)
+    if m:
+        return now - int(float(m.group(1)) * _UNIT_NS[m.group(2)])
+    try:
+        return int(float(text) * 10**9)
+    except ValueError:
+        pass
+    try:
+        if re.fullmatch(r"\d{4}-\d\d-\d\d", text):
+            text += "T00:00:00Z"
+        return _stamp_ns(text)
+    except ValueError:
+        raise InvalidArgument(
+            f"{flag} {value!r}: expected a duration (10m), a unix timestamp or an RFC 3339 time"
+        ) from None
+
+
+def _decode(line: bytes) -> LogEntry | None:
+    try:
+        obj = json.loads(line)
+        stamp = obj.get("time", "")
+        return LogEntry(obj.get("stream", "stdout"), obj.get("log", ""), _stamp_ns(stamp), stamp)
+    except (ValueError, AttributeError, TypeError):
+        return None  # a torn last line while the logger writes, or foreign junk: skip it
+
+
+def _files(path: Path) -> list[Path]:
+    older = []
+    n = 1
+    while Path(f"{path}.{n}").exists():
+        older.append(Path(f"{path}.{n}"))
+        n += 1
+    return [*reversed(older), *([path] if path.exists() else [])]
+
+
+def _in_window(entry: LogEntry, since: int | None, until: int | None) -> bool:
+    return (since is None or entry.time >= since) and (until is None or entry.time <= until)
+
+
+def _read_file(file: Path, since: int | None, until: int | None) -> Iterator[LogEntry]:
+    try:
+        with open(file, "rb") as f:
+            for line in f:
+                entry = _decode(line)
+                if entry is not None and _in_window(entry, since, until):
+                    yield entry
+    except FileNotFoundError:
+        return  # rotated away between listing and opening
+
+
+def read_entries(
+    path: str | os.PathLike[str], *, tail: int | None = None, since: int | None = None, until: int | None = None
+) -> list[LogEntry]:
+    """Every entry in the window, oldest first; with ``tail`` only the last ``tail`` of them."""
+    if tail == 0:
+        return []
+    keep: deque[LogEntry] = deque(maxlen=tail)
+    for file in _files(Path(path)):
+        keep.extend(_read_file(file, since, until))
+    return list(keep)
+
+
+def follow_entries(
+    path: str | os.PathLike[str],
+    *,
+    tail: int | None = None,
+    since: int | None = None,
+    until: int | None = None,
+    running: Callable[[], bool],
+    cancel: threading.Event | None = None,
+) -> Iterator[LogEntry]:
+    """The entries ``read_entries`` gives, then new ones as they are written, until the container stops
+    (``running()`` is false and the file has no more), ``until`` passes, or ``cancel`` is set."""
+    base = Path(path)
+    cancel = cancel or threading.Event()
+    # History is the rotated files plus what the open current file holds now; reading on from the same
+    # descriptor afterwards loses and repeats nothing.
+    handle = _open(base)
+    history: deque[LogEntry] = deque(maxlen=tail)
+    if tail != 0:
+        for file in _files(base)[:-1] if handle is not None else _files(base):
+            history.extend(_read_file(file, since, until))
+    pending = b""
+    if handle is not None:
+        pending = _consume(handle.read(), history.append, since, until)
+    if tail != 0:
+        yield from history
+    try:
+        while not cancel.is_set():
+            if handle is None:
+                handle = _open(base)
+                pending = b""
+            chunk = handle.read() if handle is not None else b""
+            if chunk:
+                out: list[LogEntry] = []
+                pending = _consume(pending + chunk, out.append, since, None)
+                for entry in out:
+                    if until is not None and entry.time > until:
+                        return
+                    yield entry
+                continue
+            if handle is not None and _rotated(base, handle):
+                tail_chunk = handle.read()  # written just before the rename
+                handle.close()
+                handle = None
+                out = []
+                _consume(pending + tail_chunk + b"\n", out.append, since, until)
+                yield from out
+                continue
+            if until is not None and time.time_ns() > until:
+                return
+            if not running():
+                # The logger may write the last lines just after the task exits: one more look.
+                if handle is not None and (more := handle.read()):
+                    out = []
+                    pending = _consume(pending + more, out.append, since, until)
+                    yield from out
+                    continue
+                return
+            cancel.wait(_POLL)
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _consume(data: bytes, emit: Callable[[LogEntry], object], since: int | None, until: int | None) -> bytes:
+    """Emit the complete lines of ``data`` in the window; return the unterminated rest."""
+    *lines, rest = data.split(b"\n")
+    for line in lines:
+        entry = _decode(line)
+        if entry is not None and _in_window(entry, since, until):
+            emit(entry)
+    return rest
+
+
+def _open(path: Path):  # type: ignore[no-untyped-def]
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        return None
+
+
+def _rotated(path: Path, handle) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return True
+    ours = os.fstat(handle.fileno())
+    return (st.st_ino, st.st_dev) != (ours.st_ino, ours.st_dev) or st.st_size < handle.tell()

@@ -1,0 +1,220 @@
+"""Container names and ids: validation, generation, prefix resolution, and per-namespace reservation.
+
+Ids are 64 lowercase hex digits (like docker's), so they are always valid containerd identifiers; the
+name a user chooses lives in the label ``pouchsh/name``. A name follows docker's rule
+``[a-zA-Z0-9][a-zA-Z0-9_.-]*`` (one character is allowed, as in Podman) and is at most 128 characters.
+
+Uniqueness per namespace holds across processes through a reservation file per name,
+``<root>/names/<namespace>/<name>``, holding the owner's id. Every reservation in a namespace happens
+under an exclusive ``flock`` of ``<root>/names/<namespace>/.lock``, so the check-then-create is atomic.
+While a container is being created its reservation file is itself ``flock``-ed by the creating
+process: a file whose owner is not in containerd is stale (a crashed pouchsh, or an ``rm`` done with
+another tool) and is reclaimed, unless that lock shows a creation still in progress. containerd's
+labels are consulted too, so a container whose file is missing (another data root) still holds its name.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+
+__all__ = [
+    "NameStore",
+    "Reservation",
+    "generate_name",
+    "new_id",
+    "resolve",
+    "validate_name",
+]
+
+NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+NAME_MAX = 128
+ID_RE = re.compile(r"^[0-9a-f]{64}$")
+_PREFIX_RE = re.compile(r"^[0-9a-f]+$")
+
+_ADJECTIVES = (
+    "brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry",
+    "nimble", "proud", "quiet", "rapid", "sharp", "tidy", "vivid", "witty", "young", "zesty",
+)
+_NOUNS = (
+    "otter", "heron", "lynx", "panda", "raven", "koala", "bison", "crane", "finch", "gecko",
+    "ibex", "lemur", "moose", "newt", "orca", "puma", "quail", "robin", "stoat", "wren",
+)
+
+
+def validate_name(name: str) -> str:
+    """Return ``name`` if it is a valid container name, else raise InvalidArgument saying why."""
+    if not isinstance(name, str) or not name:
+        raise InvalidArgument("container name must not be empty")
+    if len(name) > NAME_MAX:
+        raise InvalidArgument(f"container name {name[:20]!r}... is longer than {NAME_MAX} characters")
+    if not NAME_RE.match(name):
+        raise InvalidArgument(
+            f"invalid container name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+            hint="start with a letter or digit; use letters, digits, '_', '.' and '-'",
+        )
+    return name
+
+
+def new_id() -> str:
+    """A fresh 64-hex id whose 12-character short form is not all digits (it would read as a number)."""
+    while True:
+        cid = secrets.token_hex(32)
+        if not cid[:12].isdigit():
+            return cid
+
+
+def generate_name(taken: Callable[[str], bool]) -> str:
+    """A docker-style ``adjective_noun`` name; a number is appended when the pair is taken."""
+    base = f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_NOUNS)}"
+    if not taken(base):
+        return base
+    for _ in range(1000):
+        candidate = f"{base}{secrets.randbelow(10_000)}"
+        if not taken(candidate):
+            return candidate
+    raise Conflict("could not find a free container name; give one with --name")
+
+
+def resolve(ref: str, entries: Iterable[tuple[str, str]]) -> str:
+    """The id that ``ref`` names among ``(id, name)`` pairs: an exact id, an exact name, or an id prefix.
+
+    Exact matches win over prefixes, like docker. An ambiguous prefix is a Conflict naming the matches.
+    """
+    if not isinstance(ref, str) or not ref:
+        raise InvalidArgument("container reference must not be empty")
+    pairs = list(entries)
+    for cid, name in pairs:
+        if ref == cid or ref == name:
+            return cid
+    if _PREFIX_RE.match(ref):
+        matches = sorted(cid for cid, _ in pairs if cid.startswith(ref))
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            shown = ", ".join(m[:12] for m in matches[:5])
+            raise Conflict(f"container id prefix {ref!r} is ambiguous: it matches {shown}")
+    if not NAME_RE.match(ref):
+        raise InvalidArgument(f"invalid container reference {ref!r}: not a name, an id or an id prefix")
+    raise NotFound(f"no such container: {ref}")
+
+
+class Reservation:
+    """A name held for a container id. Created locked; ``commit()`` once the container exists."""
+
+    def __init__(self, store: NameStore, name: str, cid: str, fd: int | None) -> None:
+        self.store = store
+        self.name = name
+        self.id = cid
+        self._fd = fd
+
+    def commit(self) -> None:
+        """The container now exists in containerd: drop the in-progress lock, keep the file."""
+        if self._fd is not None:
+            os.close(self._fd)  # closing releases the flock
+            self._fd = None
+
+    def release(self) -> None:
+        """Give the name back (the container was not made, or is removed)."""
+        self.commit()
+        self.store.release(self.name, self.id)
+
+
+class NameStore:
+    """The reservation files of one namespace.
+
+    ``in_use(name)`` answers whether containerd has a container labelled with that name (the owner of
+    the manager passes one ``Containers.List`` with a label filter); ``exists(id)`` whether an id is a
+    container. Both are only called under the namespace lock.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        owner_of: Callable[[str], str | None],
+        exists: Callable[[str], bool],
+    ) -> None:
+        self.directory = directory
+        self._owner_of = owner_of
+        self._exists = exists
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _path(self, name: str) -> Path:
+        return self.directory / validate_name(name)
+
+    def reserve(self, name: str, cid: str) -> Reservation:
+        """Hold ``name`` for ``cid`` or raise AlreadyExists. The returned reservation is locked."""
+        path = self._path(name)
+        with self._locked():
+            self._reclaim_if_stale(path, name)
+            owner = self._owner_of(name)
+            if owner is not None and owner != cid:
+                raise AlreadyExists(
+                    f"container name {name!r} is already in use by container {owner[:12]}",
+                    hint="remove that container or choose another name",
+                )
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            except FileExistsError:
+                raise AlreadyExists(f"container name {name!r} is already in use") from None
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, cid.encode())
+            os.fsync(fd)
+        return Reservation(self, name, cid, fd)
+
+    def _reclaim_if_stale(self, path: Path, name: str) -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise AlreadyExists(f"container name {name!r} is being used by a container being created") from None
+            owner = os.read(fd, 128).decode(errors="replace").strip()
+        finally:
+            os.close(fd)
+        if owner and self._exists(owner):
+            raise AlreadyExists(
+                f"container name {name!r} is already in use by container {owner[:12]}",
+                hint="remove that container or choose another name",
+            )
+        path.unlink(missing_ok=True)
+
+    def release(self, name: str, cid: str) -> None:
+        """Remove the reservation of ``name`` if ``cid`` still holds it."""
+        path = self._path(name)
+        with self._locked():
+            try:
+                owner = path.read_text().strip()
+            except FileNotFoundError:
+                return
+            if owner == cid:
+                path.unlink(missing_ok=True)
+
+    def taken(self, name: str) -> bool:
+        """Whether ``name`` has a live reservation file or a container (used to pick generated names)."""
+        try:
+            owner = self._path(name).read_text().strip()
+        except FileNotFoundError:
+            owner = ""
+        return (bool(owner) and self._exists(owner)) or self._owner_of(name) is not None

@@ -1,0 +1,347 @@
+"""The create/run flags, parsed and validated before anything is made.
+
+``CreateOptions.parse(...)`` turns what the command line gives (strings, lists, sizes) into a checked
+value; every bad value is an InvalidArgument naming the flag, raised before the first containerd call,
+so a bad flag never leaves anything behind.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ctrd.errors import InvalidArgument
+
+__all__ = [
+    "CreateOptions",
+    "RESERVED_LABEL_PREFIXES",
+    "Ulimit",
+    "parse_env",
+    "parse_key_values",
+    "parse_signal",
+    "parse_ulimit",
+]
+
+RESERVED_LABEL_PREFIXES = ("pouchsh/", "containerd.io/", "io.containerd.")
+RESTART_POLICIES = ("no", "always", "unless-stopped")
+PULL_POLICIES = ("always", "missing", "never")
+_LABEL_MAX = 4096
+_ENV_KEY = re.compile(r"^[^=\s]+$")
+_INIT_BINARIES = ("docker-init", "tini", "tini-static", "catatonit")
+RUNC = "io.containerd.runc.v2"
+
+#: ulimit names docker accepts, and their RLIMIT_ names.
+_RLIMITS = {
+    "core": "RLIMIT_CORE", "cpu": "RLIMIT_CPU", "data": "RLIMIT_DATA", "fsize": "RLIMIT_FSIZE",
+    "locks": "RLIMIT_LOCKS", "memlock": "RLIMIT_MEMLOCK", "msgqueue": "RLIMIT_MSGQUEUE",
+    "nice": "RLIMIT_NICE", "nofile": "RLIMIT_NOFILE", "nproc": "RLIMIT_NPROC", "rss": "RLIMIT_RSS",
+    "rtprio": "RLIMIT_RTPRIO", "rttime": "RLIMIT_RTTIME", "sigpending": "RLIMIT_SIGPENDING",
+    "stack": "RLIMIT_STACK", "as": "RLIMIT_AS",
+}
+
+
+@dataclass(frozen=True)
+class Ulimit:
+    type: str  # RLIMIT_NOFILE
+    soft: int
+    hard: int
+
+
+def parse_signal(value: str | int, flag: str = "--signal") -> tuple[str, int]:
+    """``"SIGTERM"``, ``"term"``, ``"15"`` or 15 → ("SIGTERM", 15)."""
+    text = str(value).strip()
+    if text.isdigit():
+        num = int(text)
+        try:
+            return signal.Signals(num).name, num
+        except ValueError:
+            raise InvalidArgument(f"{flag}: unknown signal number {num}") from None
+    upper = text.upper()
+    if not upper.startswith("SIG"):
+        upper = "SIG" + upper
+    try:
+        sig = signal.Signals[upper]
+    except KeyError:
+        raise InvalidArgument(f"{flag}: unknown signal {value!r} (use e.g. SIGTERM, KILL, 9)") from None
+    return sig.name, int(sig)
+
+
+def parse_key_values(items: list[str], flag: str) -> dict[str, str]:
+    """``["a=1", "b"]`` → {"a": "1", "b": ""} (docker's label and annotation syntax)."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, _, value = str(item).partition("=")
+        if not key:
+            raise InvalidArgument(f"{flag} {item!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def validate_labels(labels: Mapping[str, str]) -> None:
+    for key, value in labels.items():
+        if key.startswith(RESERVED_LABEL_PREFIXES):
+            raise InvalidArgument(f"label {key!r}: the prefixes {', '.join(RESERVED_LABEL_PREFIXES)} are reserved")
+        if len(key.encode()) + len(value.encode()) > _LABEL_MAX:
+            raise InvalidArgument(f"label {key!r}: key and value together exceed {_LABEL_MAX} bytes")
+
+
+def parse_env(items: list[str], environ: Mapping[str, str], flag: str = "--env") -> list[str]:
+    """Docker's ``-e`` rules: ``K=V`` sets, ``K=`` sets empty, a bare ``K`` takes the caller's value or is
+    dropped when the caller has none."""
+    out = []
+    for item in items:
+        key, eq, value = str(item).partition("=")
+        if not key or not _ENV_KEY.match(key):
+            raise InvalidArgument(f"{flag} {item!r}: invalid variable name")
+        if eq:
+            out.append(f"{key}={value}")
+        elif key in environ:
+            out.append(f"{key}={environ[key]}")
+    return out
+
+
+def read_env_file(path: str, cwd: str, environ: Mapping[str, str]) -> list[str]:
+    """An ``--env-file``: one ``K=V`` or bare ``K`` a line; blank lines and ``#`` comments skipped."""
+    full = Path(cwd, path)
+    try:
+        text = full.read_text()
+    except OSError as e:
+        raise InvalidArgument(f"--env-file {path}: {e.strerror or e}") from None
+    lines = [line.strip() for line in text.splitlines()]
+    return parse_env([line for line in lines if line and not line.startswith("#")], environ, f"--env-file {path}")
+
+
+def parse_ulimit(text: str) -> Ulimit:
+    """``nofile=1024:2048`` or ``nproc=512`` (soft = hard)."""
+    name, eq, limits = str(text).partition("=")
+    if not eq or name not in _RLIMITS:
+        raise InvalidArgument(f"--ulimit {text!r}: expected NAME=SOFT[:HARD] with NAME one of {', '.join(sorted(_RLIMITS))}")
+    soft_s, _, hard_s = limits.partition(":")
+    try:
+        soft = int(soft_s)
+        hard = int(hard_s) if hard_s else soft
+    except ValueError:
+        raise InvalidArgument(f"--ulimit {text!r}: limits must be integers") from None
+    if soft > hard or soft < -1:
+        raise InvalidArgument(f"--ulimit {text!r}: soft limit must be at most the hard limit")
+    return Ulimit(_RLIMITS[name], soft, hard)
+
+
+def _find_init() -> str:
+    for name in _INIT_BINARIES:
+        found = shutil.which(name) or (f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None)
+        if found:
+            return found
+    raise InvalidArgument(
+        "--init: no init binary on this host (looked for docker-init, tini, catatonit)",
+        hint="install tini (apt install tini) to use --init",
+    )
+
+
+@dataclass
+class CreateOptions:
+    """Everything ``create``/``run`` need, checked. Field names follow the flags' ``dest`` names."""
+
+    image: str
+    args: list[str] = field(default_factory=list)
+    name: str | None = None
+    interactive: bool = False
+    tty: bool = False
+    rm: bool = False
+    env: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    workdir: str | None = None
+    user: str | None = None
+    entrypoint: list[str] | None = None
+    hostname: str | None = None
+    restart: str = "no"
+    stop_signal: str | None = None
+    stop_timeout: int | None = None
+    read_only: bool = False
+    privileged: bool = False
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    memory: int | None = None
+    cpus: float | None = None
+    pids_limit: int | None = None
+    ulimits: list[Ulimit] = field(default_factory=list)
+    shm_size: int | None = None
+    init_path: str | None = None
+    runtime: str = RUNC
+    runtime_binary: str | None = None
+    pull: str = "missing"
+    log_max_size: int | None = None
+    log_max_file: int = 1
+    annotations: dict[str, str] = field(default_factory=dict)
+    volumes: list[str] = field(default_factory=list)
+    mounts: list[str] = field(default_factory=list)
+    tmpfs: list[str] = field(default_factory=list)
+    volumes_from: list[str] = field(default_factory=list)
+    publish: list[str] = field(default_factory=list)
+    publish_all: bool = False
+    network: str = "bridge"
+    ip: str | None = None
+    dns: list[str] = field(default_factory=list)
+    add_host: list[str] = field(default_factory=list)
+
+    @classmethod
+    def parse(
+        cls,
+        image: str,
+        args: list[str] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        cwd: str = ".",
+        env: list[str] | None = None,
+        env_file: list[str] | None = None,
+        label: list[str] | None = None,
+        annotation: list[str] | None = None,
+        entrypoint: str | None = None,
+        restart: str | None = None,
+        stop_signal: str | None = None,
+        stop_timeout: Any = None,
+        memory: Any = None,
+        cpus: Any = None,
+        pids_limit: Any = None,
+        ulimit: list[str] | None = None,
+        shm_size: Any = None,
+        init: bool = False,
+        runtime: str | None = None,
+        pull: str | None = None,
+        log_opt: list[str] | None = None,
+        **rest: Any,
+    ) -> CreateOptions:
+        environ = environ if environ is not None else {}
+        if not image or not isinstance(image, str):
+            raise InvalidArgument("an image is required")
+        opts = cls(image=image, args=[str(a) for a in (args or [])])
+        for key, value in rest.items():
+            if not hasattr(opts, key):
+                raise InvalidArgument(f"unknown create option {key!r}")
+            if value is not None:
+                setattr(opts, key, list(value) if isinstance(value, (list, tuple)) else value)
+        if opts.name is not None:
+            from managers.names import validate_name
+
+            validate_name(opts.name)
+        merged: list[str] = []
+        for path in env_file or []:
+            merged += read_env_file(path, cwd, environ)
+        opts.env = merged + parse_env(list(env or []), environ)
+        opts.labels = parse_key_values(list(label or []), "--label")
+        validate_labels(opts.labels)
+        opts.annotations = parse_key_values(list(annotation or []), "--annotation")
+        if entrypoint is not None:
+            opts.entrypoint = [entrypoint] if entrypoint else []
+        opts.restart = _restart(restart)
+        if stop_signal:
+            opts.stop_signal = parse_signal(stop_signal, "--stop-signal")[0]
+        if stop_timeout is not None:
+            opts.stop_timeout = _int(stop_timeout, "--stop-timeout", minimum=-1)
+        opts.memory = _bytes(memory, "--memory")
+        if opts.memory is not None and opts.memory < 6 * 1024 * 1024:
+            raise InvalidArgument("--memory: the minimum is 6 MiB")
+        if cpus is not None and cpus != "":
+            try:
+                opts.cpus = float(cpus)
+            except (TypeError, ValueError):
+                raise InvalidArgument(f"--cpus {cpus!r}: not a number") from None
+            if not 0.01 <= opts.cpus <= (os.cpu_count() or 1):
+                raise InvalidArgument(f"--cpus {cpus}: must be between 0.01 and {os.cpu_count()} (the CPUs here)")
+        if pids_limit is not None:
+            opts.pids_limit = _int(pids_limit, "--pids-limit", minimum=-1)
+        opts.ulimits = [parse_ulimit(u) for u in ulimit or []]
+        opts.shm_size = _bytes(shm_size, "--shm-size")
+        if init:
+            opts.init_path = _find_init()
+        opts.runtime, opts.runtime_binary = _runtime(runtime)
+        opts.pull = pull or "missing"
+        if opts.pull not in PULL_POLICIES:
+            raise InvalidArgument(f"--pull {pull!r}: expected one of {', '.join(PULL_POLICIES)}")
+        _log_opts(opts, log_opt or [])
+        for item in opts.add_host:
+            host, sep, addr = str(item).partition(":")
+            if not sep or not host or not addr:
+                raise InvalidArgument(f"--add-host {item!r}: expected HOST:IP")
+        if opts.rm and opts.restart != "no":
+            raise InvalidArgument("--rm and --restart cannot be combined")
+        return opts
+
+    @property
+    def stop_signal_or_default(self) -> str:
+        return self.stop_signal or "SIGTERM"
+
+
+def _restart(value: str | None) -> str:
+    policy = (value or "no").strip()
+    base = policy.split(":", 1)[0]
+    if base == "on-failure":
+        raise InvalidArgument(
+            "--restart on-failure is not supported on containerd 1.6",
+            hint="containerd 1.6's restart monitor only restarts unconditionally: use always or unless-stopped",
+        )
+    if policy not in RESTART_POLICIES:
+        raise InvalidArgument(f"--restart {value!r}: expected one of {', '.join(RESTART_POLICIES)}")
+    return policy
+
+
+def _runtime(value: str | None) -> tuple[str, str | None]:
+    if not value or value in ("runc", RUNC):
+        return RUNC, None
+    if value.startswith("/"):
+        if not os.access(value, os.X_OK):
+            raise InvalidArgument(f"--runtime {value}: not an executable file")
+        return RUNC, value
+    if re.match(r"^io\.containerd\.[a-z0-9]+\.v[0-9]+$", value):
+        return value, None
+    raise InvalidArgument(f"--runtime {value!r}: expected runc, a containerd runtime name (io.containerd.runc.v2) or a path to an OCI runtime")
+
+
+def _log_opts(opts: CreateOptions, items: list[str]) -> None:
+    for key, value in parse_key_values(items, "--log-opt").items():
+        if key == "max-size":
+            opts.log_max_size = _bytes(value, "--log-opt max-size")
+            if not opts.log_max_size:
+                raise InvalidArgument("--log-opt max-size: must be greater than zero")
+        elif key == "max-file":
+            opts.log_max_file = _int(value, "--log-opt max-file", minimum=1)
+        else:
+            raise InvalidArgument(f"--log-opt {key}: unknown option (max-size and max-file are supported)")
+    if opts.log_max_file > 1 and opts.log_max_size is None:
+        raise InvalidArgument("--log-opt max-file needs max-size")
+
+
+def _int(value: Any, flag: str, *, minimum: int) -> int:
+    try:
+        n = int(str(value).strip())
+    except ValueError:
+        raise InvalidArgument(f"{flag} {value!r}: not an integer") from None
+    if n < minimum:
+        raise InvalidArgument(f"{flag} {value}: must be at least {minimum}")
+    return n
+
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)$", re.IGNORECASE)
+
+
+def _bytes(value: Any, flag: str) -> int | None:
+    """A size: an int of bytes (the language's Size) or docker's ``64m``/``1g``/``512k`` (binary units)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        n = int(value)
+    else:
+        m = _SIZE.match(str(value).strip())
+        if not m:
+            raise InvalidArgument(f"{flag} {value!r}: not a size (use e.g. 512k, 64m, 1g)")
+        power = "_kmgt".index(m.group(2).lower() or "_")
+        si = power > 0 and m.group(3).lower() == "b"  # kB, MB: SI, like the language's size literals
+        n = int(float(m.group(1)) * (1000 if si else 1024) ** power)
+    if n < 0:
+        raise InvalidArgument(f"{flag}: must not be negative")
+    return n

@@ -1,0 +1,305 @@
+"""Container records: what ``ps`` and ``inspect`` return, built from a container and its task.
+
+The record's fields (documented in docs/commands/containers.md):
+
+    id name image command status state created ports labels networks exit_code pid mounts restart
+
+``status`` is the state word (created, running, paused, exited) so that ``where status == exited`` reads
+naturally; ``state`` is docker's human text ("Up 3 minutes", "Exited (0) 2 minutes ago"). Everything
+pouchsh adds to a container lives in labels under ``pouchsh/``; nothing here calls containerd.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import time
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+__all__ = [
+    "LABEL",
+    "build_record",
+    "human_ago",
+    "inspect_record",
+    "matches_filters",
+    "short_command",
+    "started_at",
+    "status_of",
+]
+
+
+class LABEL:
+    """pouchsh's container labels (containerd is the source of truth for all of it)."""
+
+    NAME = "pouchsh/name"
+    RESTART = "pouchsh/restart"
+    STOP_SIGNAL = "pouchsh/stop-signal"
+    STOP_TIMEOUT = "pouchsh/stop-timeout"
+    AUTO_REMOVE = "pouchsh/auto-remove"
+    LOG_PATH = "pouchsh/log-path"
+    LOG_OPTS = "pouchsh/log-opts"  # max-size=N,max-file=K
+    HOSTNAME = "pouchsh/hostname"
+    VOLUMES = "pouchsh/volumes"  # comma-separated volume names (managers.volumes reads it)
+    NETWORK = "pouchsh/network"  # the --network value (managers.networks sets these three)
+    EXIT_CODE = "pouchsh/exit-code"
+    FINISHED_AT = "pouchsh/finished-at"
+    STARTED = "pouchsh/started"
+    TTY = "pouchsh/tty"
+    INTERACTIVE = "pouchsh/interactive"
+    PORTS = "pouchsh/ports"  # JSON list of {host_ip, host_port, container_port, protocol}
+    NETWORKS = "pouchsh/networks"  # comma-separated CNI network names
+    CONTAINERD_STOP_SIGNAL = "io.containerd.image.config.stop-signal"
+    RESTART_STATUS = "containerd.io/restart.status"
+    RESTART_LOGURI = "containerd.io/restart.loguri"
+
+
+_INTERNAL = ("pouchsh/", "containerd.io/", "io.containerd.", "nerdctl/")
+_DEFAULT_MOUNTS = {"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/run"}
+
+
+def _clock_ticks() -> int:
+    try:
+        return os.sysconf("SC_CLK_TCK")
+    except (ValueError, OSError):
+        return 100
+
+
+def _boot_time() -> float:
+    try:
+        with open("/proc/stat") as f:
+            for line in f:
+                if line.startswith("btime "):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return 0.0
+
+
+def started_at(pid: int) -> float | None:
+    """When host process ``pid`` started (epoch seconds), from /proc: no containerd call needed."""
+    if pid <= 0:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return _boot_time() + int(fields[19]) / _clock_ticks()
+
+
+def human_ago(seconds: float) -> str:
+    """docker's ``units.HumanDuration``: "Less than a second", "5 seconds", "About a minute", "3 hours"."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    minutes = s // 60
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = round(s / 3600)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{hours // 24 // 365} years"
+
+
+def _iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _epoch_iso(t: float | None) -> str | None:
+    return None if t is None else _iso(datetime.fromtimestamp(t, timezone.utc))
+
+
+def _parse_iso(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def status_of(container: Any, task: Any | None) -> str:
+    """created | running | paused | exited."""
+    if task is None:
+        return "exited" if container.labels.get(LABEL.STARTED) == "true" else "created"
+    if task.status == "running":
+        return "running"
+    if task.status in ("paused", "pausing"):
+        return "paused"
+    if task.status == "created":
+        return "created"
+    return "exited"
+
+
+def _exit(container: Any, task: Any | None) -> tuple[int | None, float | None]:
+    """The exit code and time of the last run: the stopped task's, or what pouchsh saved on task delete."""
+    if task is not None and task.status == "stopped":
+        at = task.exited_at.timestamp() if task.exited_at else None
+        return task.exit_status, at
+    if task is None and LABEL.EXIT_CODE in container.labels:
+        try:
+            code = int(container.labels[LABEL.EXIT_CODE])
+        except ValueError:
+            code = None
+        return code, _parse_iso(container.labels.get(LABEL.FINISHED_AT))
+    return None, None
+
+
+def command_of(container: Any) -> list[str]:
+    return list((container.spec.get("process") or {}).get("args") or [])
+
+
+def short_command(args: list[str], width: int = 20) -> str:
+    text = shlex.join(args)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _json_label(labels: Mapping[str, str], key: str) -> list[Any]:
+    try:
+        value = json.loads(labels.get(key) or "[]")
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []
+
+
+def _mounts(container: Any) -> list[dict[str, Any]]:
+    volumes = set(filter(None, container.labels.get(LABEL.VOLUMES, "").split(",")))
+    out = []
+    for m in container.spec.get("mounts") or []:
+        dst = m.get("destination", "")
+        if dst in _DEFAULT_MOUNTS and m.get("type") != "bind":
+            continue
+        if dst in ("/etc/hosts", "/etc/resolv.conf", "/etc/hostname", "/sbin/docker-init"):
+            continue
+        source = m.get("source", "")
+        name = os.path.basename(os.path.dirname(source)) if m.get("type") == "bind" else None
+        kind = "volume" if name in volumes else m.get("type", "")
+        options = m.get("options") or []
+        out.append({
+            "type": kind,
+            "name": name if kind == "volume" else None,
+            "source": source,
+            "destination": dst,
+            "rw": "ro" not in options,
+        })
+    return out
+
+
+def build_record(container: Any, task: Any | None, *, now: float | None = None, trunc: bool = False) -> dict[str, Any]:
+    """The ``ps`` record of one container (``task`` from the same ``Tasks.List``, None when it has none)."""
+    now = time.time() if now is None else now
+    labels = container.labels
+    status = status_of(container, task)
+    pid = task.pid if task is not None and status in ("running", "paused") else None
+    exit_code, finished = _exit(container, task)
+    if status in ("running", "paused"):
+        since = started_at(pid or 0)
+        up = human_ago(now - since) if since else "Less than a second"
+        state = f"Up {up}" + (" (Paused)" if status == "paused" else "")
+    elif status == "exited":
+        ago = f" {human_ago(now - finished)} ago" if finished else ""
+        state = f"Exited ({exit_code if exit_code is not None else 0}){ago}"
+    else:
+        state = "Created"
+    args = command_of(container)
+    return {
+        "id": container.id[:12] if trunc else container.id,
+        "name": labels.get(LABEL.NAME, ""),
+        "image": container.image,
+        "command": short_command(args) if trunc else shlex.join(args),
+        "status": status,
+        "state": state,
+        "created": _iso(container.created_at),
+        "ports": _json_label(labels, LABEL.PORTS),
+        "labels": {k: v for k, v in labels.items() if not k.startswith(_INTERNAL)},
+        "networks": [n for n in labels.get(LABEL.NETWORKS, "").split(",") if n] or _network_mode(labels),
+        "exit_code": exit_code if status == "exited" else None,
+        "pid": pid,
+        "mounts": _mounts(container),
+        "restart": labels.get(LABEL.RESTART, "no"),
+    }
+
+
+def _network_mode(labels: Mapping[str, str]) -> list[str]:
+    mode = labels.get(LABEL.NETWORK)
+    return [mode] if mode in ("host", "none") else []
+
+
+def inspect_record(container: Any, task: Any | None, *, now: float | None = None) -> dict[str, Any]:
+    """The ``ps`` record plus what ``inspect`` adds: times, the process, log path, the OCI spec."""
+    record = build_record(container, task, now=now)
+    labels = container.labels
+    process = container.spec.get("process") or {}
+    pid = record["pid"]
+    _, finished = _exit(container, task)
+    stop_timeout = labels.get(LABEL.STOP_TIMEOUT)
+    record.update({
+        "started_at": _epoch_iso(started_at(pid)) if pid else None,
+        "finished_at": _epoch_iso(finished) if record["status"] == "exited" else None,
+        "hostname": container.spec.get("hostname") or labels.get(LABEL.HOSTNAME, ""),
+        "env": list(process.get("env") or []),
+        "user": process.get("user") or {},
+        "workdir": process.get("cwd", "/"),
+        "tty": bool(process.get("terminal")),
+        "stop_signal": labels.get(LABEL.STOP_SIGNAL, "SIGTERM"),
+        "stop_timeout": int(stop_timeout) if stop_timeout and stop_timeout.lstrip("-").isdigit() else 10,
+        "auto_remove": labels.get(LABEL.AUTO_REMOVE) == "true",
+        "log_path": labels.get(LABEL.LOG_PATH),
+        "runtime": container.runtime,
+        "snapshotter": container.snapshotter,
+        "snapshot_key": container.snapshot_key,
+        "all_labels": dict(labels),
+        "spec": dict(container.spec),
+    })
+    return record
+
+
+def matches_filters(record: dict[str, Any], container: Any, filters: Mapping[str, list[str]]) -> bool:
+    """docker ps ``--filter``: values of one key are alternatives (OR), different keys all apply (AND)."""
+    for key, values in filters.items():
+        if not any(_match_one(key, v, record, container) for v in values):
+            return False
+    return True
+
+
+def _match_one(key: str, value: str, record: dict[str, Any], container: Any) -> bool:
+    if key == "id":
+        return container.id.startswith(value)
+    if key == "name":
+        return value in record["name"]
+    if key == "status":
+        return record["status"] == value
+    if key == "label":
+        k, eq, v = value.partition("=")
+        return k in container.labels and (not eq or container.labels[k] == v)
+    if key == "ancestor":
+        image = container.image
+        return image == value or image.endswith("/" + value) or image.split("/")[-1] in (value, value + ":latest")
+    if key == "exited":
+        return record["status"] == "exited" and str(record["exit_code"]) == value
+    if key == "volume":
+        return any(m.get("name") == value or m["destination"] == value for m in record["mounts"])
+    if key == "network":
+        return value in record["networks"]
+    return False

@@ -1,0 +1,290 @@
+"""The OCI runtime spec of a container: containerd 1.6's default spec, then the image config, then flags.
+
+The base is what ``oci.WithDefaultSpec()`` plus ``WithDefaultUnixDevices`` build in containerd 1.6
+(see reference/containerd-client.md §5); the image config contributes Env, Entrypoint/Cmd, WorkingDir,
+User and StopSignal the way ``WithImageConfigArgs`` does; the create flags come last. Everything here is
+pure: the one thing read from the image's root filesystem (``/etc/passwd`` and ``/etc/group``, to
+resolve a user name) is passed in as a function.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import stat
+from collections.abc import Callable
+from typing import Any
+
+from ctrd.errors import InvalidArgument
+from managers.options import CreateOptions
+
+__all__ = ["ALL_CAPS", "DEFAULT_CAPS", "DEFAULT_PATH", "build_spec", "default_spec", "image_args", "merge_env", "resolve_user"]
+
+OCI_VERSION = "1.0.2-dev"
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_CAPS = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
+    "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+]
+ALL_CAPS = sorted(
+    set(DEFAULT_CAPS)
+    | {
+        "CAP_AUDIT_CONTROL", "CAP_AUDIT_READ", "CAP_BLOCK_SUSPEND", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+        "CAP_DAC_READ_SEARCH", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_LEASE", "CAP_LINUX_IMMUTABLE",
+        "CAP_MAC_ADMIN", "CAP_MAC_OVERRIDE", "CAP_NET_ADMIN", "CAP_NET_BROADCAST", "CAP_PERFMON",
+        "CAP_SYSLOG", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_MODULE", "CAP_SYS_NICE", "CAP_SYS_PACCT",
+        "CAP_SYS_PTRACE", "CAP_SYS_RAWIO", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG",
+        "CAP_WAKE_ALARM",
+    }
+)
+_MASKED = [
+    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
+]
+_READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+_DEFAULT_DEVICES = [  # WithDefaultUnixDevices: null, random, full, tty, zero, urandom, console, pts, ptmx
+    (1, 3), (1, 8), (1, 7), (5, 0), (1, 5), (1, 9), (5, 1), (136, None), (5, 2),
+]
+#: Devices runc creates itself; a privileged container gets every other host device on top.
+_RUNC_DEVICES = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/console", "/dev/ptmx"}
+
+ReadFile = Callable[[str], "bytes | None"]
+
+
+def default_spec(namespace: str, container_id: str) -> dict[str, Any]:
+    """containerd 1.6's ``WithDefaultSpec`` + ``WithDefaultUnixDevices`` for ``/<namespace>/<id>``."""
+    devices: list[dict[str, Any]] = [{"allow": False, "access": "rwm"}]
+    for major, minor in _DEFAULT_DEVICES:
+        rule: dict[str, Any] = {"allow": True, "type": "c", "major": major, "access": "rwm"}
+        if minor is not None:
+            rule["minor"] = minor
+        devices.append(rule)
+    return {
+        "ociVersion": OCI_VERSION,
+        "root": {"path": "rootfs"},
+        "process": {
+            "terminal": False,
+            "user": {"uid": 0, "gid": 0},
+            "args": [],
+            "env": [DEFAULT_PATH],
+            "cwd": "/",
+            "capabilities": {k: list(DEFAULT_CAPS) for k in ("bounding", "effective", "permitted")},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": True,
+        },
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        ],
+        "linux": {
+            "cgroupsPath": f"/{namespace}/{container_id}",
+            "resources": {"devices": devices},
+            "namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network")],
+            "maskedPaths": list(_MASKED),
+            "readonlyPaths": list(_READONLY),
+        },
+    }
+
+
+def merge_env(base: list[str], overrides: list[str]) -> list[str]:
+    """``base`` with each ``K=V`` of ``overrides`` replacing the same key in place, or appended."""
+    out = list(base)
+    index = {item.partition("=")[0]: i for i, item in enumerate(out)}
+    for item in overrides:
+        key = item.partition("=")[0]
+        if key in index:
+            out[index[key]] = item
+        else:
+            index[key] = len(out)
+            out.append(item)
+    return out
+
+
+def image_args(image_config: dict[str, Any], args: list[str], entrypoint: list[str] | None) -> list[str]:
+    """Docker's rule: the entrypoint (``--entrypoint`` or the image's) plus the user's args, or the image's
+    Cmd when no args are given and the entrypoint was not overridden."""
+    if entrypoint is None:
+        ep = list(image_config.get("Entrypoint") or [])
+        cmd = list(args) if args else list(image_config.get("Cmd") or [])
+    else:
+        ep = list(entrypoint)
+        cmd = list(args)
+    result = ep + cmd
+    if not result:
+        raise InvalidArgument("no command specified: the image has no Cmd or Entrypoint; give one after the image")
+    return result
+
+
+def resolve_user(user: str, read_file: ReadFile) -> dict[str, Any]:
+    """``uid``, ``uid:gid``, ``name``, ``name:group`` → an OCI user, names looked up in the rootfs."""
+    name, _, group = user.partition(":")
+    passwd = _table(read_file("/etc/passwd"))
+    groups = _table(read_file("/etc/group"))
+    username = None
+    if name.isdigit():
+        uid = int(name)
+        gid = 0
+        for entry in passwd:
+            if entry[2:3] == [name]:
+                username, gid = entry[0], _num(entry[3] if len(entry) > 3 else "0")
+                break
+    else:
+        entry = next((e for e in passwd if e[0] == name and len(e) > 3), None)
+        if entry is None:
+            raise InvalidArgument(f"--user {user}: no user {name!r} in the image's /etc/passwd")
+        username, uid, gid = name, _num(entry[2]), _num(entry[3])
+    if group:
+        if group.isdigit():
+            gid = int(group)
+        else:
+            found = next((g for g in groups if g[0] == group and len(g) > 2), None)
+            if found is None:
+                raise InvalidArgument(f"--user {user}: no group {group!r} in the image's /etc/group")
+            gid = _num(found[2])
+    extra = {gid}
+    if username is not None and not group:
+        for g in groups:
+            if len(g) > 3 and username in g[3].split(",") and g[2].isdigit():
+                extra.add(int(g[2]))
+    return {"uid": uid, "gid": gid, "additionalGids": sorted(extra)}
+
+
+def _table(data: bytes | None) -> list[list[str]]:
+    if not data:
+        return []
+    return [line.split(":") for line in data.decode(errors="replace").splitlines() if line and not line.startswith("#")]
+
+
+def _num(text: str) -> int:
+    return int(text) if text.isdigit() else 0
+
+
+def _caps(add: list[str], drop: list[str], privileged: bool) -> list[str]:
+    def norm(cap: str, flag: str) -> str:
+        c = cap.strip().upper()
+        if c == "ALL":
+            return c
+        c = c if c.startswith("CAP_") else "CAP_" + c
+        if c not in ALL_CAPS:
+            raise InvalidArgument(f"{flag} {cap}: unknown capability")
+        return c
+
+    adds = [norm(c, "--cap-add") for c in add]
+    drops = [norm(c, "--cap-drop") for c in drop]
+    caps = list(ALL_CAPS) if privileged or "ALL" in adds else list(DEFAULT_CAPS)
+    if "ALL" in drops:
+        caps = []
+    caps = [c for c in caps if c not in drops]
+    caps += [c for c in adds if c != "ALL" and c not in caps]
+    return caps
+
+
+def _host_devices() -> list[dict[str, Any]]:
+    devices = []
+    for entry in sorted(os.scandir("/dev"), key=lambda e: e.name):
+        path = entry.path
+        if path in _RUNC_DEVICES:
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        kind = "c" if stat.S_ISCHR(st.st_mode) else "b" if stat.S_ISBLK(st.st_mode) else None
+        if kind is None:
+            continue
+        devices.append({
+            "path": path, "type": kind, "major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev),
+            "fileMode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid,
+        })
+    return devices
+
+
+def build_spec(
+    opts: CreateOptions,
+    *,
+    namespace: str,
+    container_id: str,
+    image_config: dict[str, Any],
+    read_file: ReadFile,
+    hostname: str,
+    mounts: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    network_mode: str = "cni",
+) -> dict[str, Any]:
+    """The complete spec for ``opts`` on an image whose OCI config section is ``image_config``.
+
+    ``mounts`` (volumes, tmpfs, the network's /etc files) replace default mounts at the same destination.
+    With ``network_mode`` "host" the network namespace is shared with the host.
+    """
+    spec = default_spec(namespace, container_id)
+    process = spec["process"]
+    linux = spec["linux"]
+    process["env"] = merge_env(list(image_config.get("Env") or [DEFAULT_PATH]), [f"HOSTNAME={hostname}"])
+    if opts.tty:
+        process["env"] = merge_env(process["env"], ["TERM=xterm"])
+    process["env"] = merge_env(process["env"], opts.env)
+    args = image_args(image_config, opts.args, opts.entrypoint)
+    if opts.init_path is not None:
+        args = ["/sbin/docker-init", "--", *args]
+    process["args"] = args
+    process["cwd"] = opts.workdir or image_config.get("WorkingDir") or "/"
+    if not process["cwd"].startswith("/"):
+        raise InvalidArgument(f"--workdir {process['cwd']}: must be an absolute path")
+    process["terminal"] = opts.tty
+    user = opts.user if opts.user is not None else image_config.get("User") or ""
+    if user:
+        process["user"] = resolve_user(user, read_file)
+    spec["hostname"] = hostname
+
+    caps = _caps(opts.cap_add, opts.cap_drop, opts.privileged)
+    process["capabilities"] = {k: list(caps) for k in ("bounding", "effective", "permitted")}
+    if opts.ulimits:
+        by_type = {r["type"]: r for r in process["rlimits"]}
+        for u in opts.ulimits:
+            by_type[u.type] = {"type": u.type, "hard": u.hard, "soft": u.soft}
+        process["rlimits"] = list(by_type.values())
+
+    resources = linux["resources"]
+    if opts.memory is not None:
+        resources["memory"] = {"limit": opts.memory}
+    if opts.cpus is not None:
+        resources["cpu"] = {"quota": int(opts.cpus * 100_000), "period": 100_000}
+    if opts.pids_limit is not None:
+        resources["pids"] = {"limit": opts.pids_limit}
+    if opts.privileged:
+        process["noNewPrivileges"] = False
+        resources["devices"] = [{"allow": True, "access": "rwm"}]
+        linux["devices"] = _host_devices()
+        linux["maskedPaths"] = []
+        linux["readonlyPaths"] = []
+        for m in spec["mounts"]:
+            if m["destination"] == "/sys":
+                m["options"] = [o for o in m["options"] if o != "ro"]
+    if opts.read_only:
+        spec["root"]["readonly"] = True
+    if network_mode == "host":
+        linux["namespaces"] = [ns for ns in linux["namespaces"] if ns["type"] != "network"]
+
+    extra = list(mounts)
+    if opts.shm_size is not None:
+        extra.append({
+            "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={max(opts.shm_size // 1024, 1)}k"],
+        })
+    if opts.init_path is not None:
+        extra.append({"destination": "/sbin/docker-init", "type": "bind", "source": opts.init_path, "options": ["rbind", "ro"]})
+    spec["mounts"] = _merge_mounts(spec["mounts"], extra)
+    if opts.annotations:
+        spec["annotations"] = dict(opts.annotations)
+    return spec
+
+
+def _merge_mounts(defaults: list[dict[str, Any]], extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    taken = {os.path.normpath(m["destination"]) for m in extra}
+    kept = [m for m in defaults if os.path.normpath(m["destination"]) not in taken]
+    return kept + [copy.deepcopy(m) for m in extra]

@@ -1,1 +1,167 @@
-"""Declarations of the networks commands (filled in by the networks manager work)."""
+"""Declarations of the network commands: ``network create ls inspect rm prune connect disconnect``.
+
+Records are documented in docs/commands/networks.md; the manager is ``managers.networks.NetworkManager``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pouchsh.signature import Example, Flag, Param, command
+
+__all__: list[str] = []
+
+_CAT = "network"
+
+
+def _pairs(items: list[str], what: str, *, need_value: bool) -> dict[str, str]:
+    from ctrd.errors import InvalidArgument
+
+    out: dict[str, str] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not key or (need_value and not eq):
+            raise InvalidArgument(f"invalid {what} {item!r}: use KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def _named(ctx: Any, given: list[str]) -> list[str]:
+    if given:
+        return list(given)
+    value = ctx.input
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value] if isinstance(value, (str, dict)) else list(value)
+    return [item["name"] if isinstance(item, dict) else str(item) for item in items]
+
+
+@command(
+    "network create",
+    help="Create a bridge network with its own subnet",
+    description=(
+        "Without --subnet a free /24 is chosen that overlaps no other network and no host route. "
+        "A subnet that overlaps another network or a host route is refused (conflict)."
+    ),
+    params=[Param("name", type="network", help="Network name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)")],
+    flags=[
+        Flag("driver", short="d", type="string", default="bridge", help="Network driver (only bridge)"),
+        Flag("subnet", type="string", help="Subnet in CIDR form, e.g. 10.10.0.0/24"),
+        Flag("gateway", type="string", help="Gateway address (default: the subnet's first address)"),
+        Flag("ip-range", type="string", help="Allocate container addresses from this sub-range (CIDR)"),
+        Flag("internal", help="No gateway, no masquerading, no published ports"),
+        Flag("label", short="l", type="string", repeat=True, help="Set metadata (KEY=VALUE)"),
+        Flag("opt", short="o", type="string", repeat=True,
+             help="Driver option: com.docker.network.driver.mtu=N (or mtu=N), com.docker.network.bridge.name=DEV"),
+    ],
+    examples=[
+        Example("network create shop", "A network with an automatically chosen subnet"),
+        Example("network create --subnet 10.10.0.0/24 --gateway 10.10.0.1 shop", "With a given subnet"),
+        Example("network create --internal backend", "A network with no way out"),
+    ],
+    category=_CAT,
+)
+def network_create(
+    ctx: Any, name: str, driver: str, subnet: str | None, gateway: str | None, ip_range: str | None,
+    internal: bool, label: list[str], opt: list[str],
+) -> dict[str, Any]:
+    return ctx.managers.networks.create(
+        name, driver=driver, subnet=subnet, gateway=gateway, ip_range=ip_range, internal=internal,
+        labels=_pairs(label, "label", need_value=False), options=_pairs(opt, "option", need_value=True),
+    )
+
+
+@command(
+    "network ls",
+    help="List networks (the predefined host and none included)",
+    aliases=["network list"],
+    flags=[
+        Flag("quiet", short="q", help="Only names"),
+        Flag("filter", short="f", type="string", repeat=True,
+             help="Filter: name=SUBSTR, id=PREFIX, driver=bridge, label=KEY[=VALUE], type=builtin|custom"),
+    ],
+    examples=[Example("network ls", "Every network"),
+              Example("network ls --filter type=custom", "Only user-made networks")],
+    category=_CAT,
+)
+def network_ls(ctx: Any, quiet: bool, filter: list[str]) -> list[Any]:
+    records = ctx.managers.networks.list(filters=filter)
+    return [r["name"] for r in records] if quiet else records
+
+
+@command(
+    "network inspect",
+    help="Show networks in detail, with the containers attached",
+    params=[Param("names", type="network", rest=True, help="Network names or ids")],
+    examples=[Example("network inspect bridge", "The default network"),
+              Example("(network inspect shop).containers | select name ip", "Who is on shop, at which address")],
+    category=_CAT,
+)
+def network_inspect(ctx: Any, names: list[str]) -> Any:
+    from ctrd.errors import InvalidArgument
+
+    if not names:
+        raise InvalidArgument("network inspect: give at least one network name")
+    records = [ctx.managers.networks.inspect(n) for n in names]
+    return records[0] if len(records) == 1 else records
+
+
+@command(
+    "network rm",
+    help="Remove networks no container is attached to",
+    aliases=["network remove"],
+    params=[Param("names", type="network", rest=True, help="Network names or ids (or piped records)")],
+    flags=[Flag("force", short="f", help="A missing network is not an error")],
+    examples=[Example("network rm shop", "Remove the network shop")],
+    input="any",
+    category=_CAT,
+)
+def network_rm(ctx: Any, names: list[str], force: bool) -> list[str]:
+    from ctrd.errors import InvalidArgument
+
+    targets = _named(ctx, names)
+    if not targets:
+        if ctx.input is not None or force:
+            return []
+        raise InvalidArgument("network rm: give at least one network name")
+    return ctx.managers.networks.remove(targets, force=force)
+
+
+@command(
+    "network prune",
+    help="Remove every user network no container is attached to",
+    flags=[
+        Flag("force", short="f", help="Do not ask (pouchsh never asks; accepted for docker's scripts)"),
+        Flag("filter", type="string", repeat=True, help="Only networks matching (label=KEY[=VALUE], name=…)"),
+    ],
+    examples=[Example("network prune", "Remove unused networks")],
+    category=_CAT,
+)
+def network_prune(ctx: Any, force: bool, filter: list[str]) -> dict[str, Any]:
+    return ctx.managers.networks.prune(filters=filter)
+
+
+@command(
+    "network connect",
+    help="Attach a running container to one more network",
+    params=[Param("network", type="network", help="Network name"),
+            Param("container", type="container", help="Container name or id")],
+    flags=[Flag("ip", type="string", help="The container's address on that network")],
+    examples=[Example("network connect shop web", "web joins shop (and is reachable there by name)")],
+    category=_CAT,
+)
+def network_connect(ctx: Any, network: str, container: str, ip: str | None) -> dict[str, Any]:
+    return ctx.managers.networks.connect(network, container, ip=ip)
+
+
+@command(
+    "network disconnect",
+    help="Detach a container from a network",
+    params=[Param("network", type="network", help="Network name"),
+            Param("container", type="container", help="Container name or id")],
+    flags=[Flag("force", short="f", help="Not connected is not an error")],
+    examples=[Example("network disconnect shop web", "web leaves shop")],
+    category=_CAT,
+)
+def network_disconnect(ctx: Any, network: str, container: str, force: bool) -> dict[str, Any]:
+    return ctx.managers.networks.disconnect(network, container, force=force)

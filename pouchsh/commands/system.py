@@ -1,1 +1,186 @@
-"""Declarations of the system commands (filled in by the system manager work)."""
+"""Declarations of the system commands: ``info version events system df|prune|containerd`` and
+``namespace ls|create|rm|use``.
+
+Records are documented in docs/commands/system.md; the manager is ``managers.system.SystemManager``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from pouchsh.signature import Example, Flag, Param, command
+from pouchsh.values import Size, Stream, parse_duration
+
+__all__ = ["parse_time"]
+
+_CAT = "system"
+
+
+def parse_time(text: str, *, forward: bool, flag: str) -> datetime:
+    """``--since``/``--until``: an RFC 3339 time, Unix seconds, or a duration (before now for --since,
+    after now for --until, since containerd keeps no event history to look back into)."""
+    from ctrd.errors import InvalidArgument
+
+    text = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text) and float(text) > 10**8:
+        return datetime.fromtimestamp(float(text), UTC)
+    try:
+        span = parse_duration(text).seconds
+    except ValueError:
+        pass
+    else:
+        return datetime.fromtimestamp(time.time() + (span if forward else -span), UTC)
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidArgument(f"{flag} {text!r}: use a time (2026-01-02T15:04:05Z), Unix seconds or a duration (10m)") from None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+@command(
+    "info",
+    help="containerd, runtime and the counts of containers, images, volumes and networks",
+    aliases=["system info"],
+    examples=[Example("info", "Everything at a glance"), Example("(info).containers_running", "How many run")],
+    category=_CAT,
+)
+def info(ctx: Any) -> dict[str, Any]:
+    record = ctx.managers.system.info()
+    record["memory"] = Size(record["memory"])
+    return record
+
+
+@command(
+    "version",
+    help="pouchsh's version and containerd's version and revision",
+    examples=[Example("version", "Client and server versions")],
+    category=_CAT,
+)
+def version(ctx: Any) -> dict[str, Any]:
+    return ctx.managers.system.version()
+
+
+@command(
+    "system containerd",
+    help="Which containerd pouchsh uses, where, and whether pouchsh started (manages) it",
+    examples=[Example("system containerd", "The containerd in use")],
+    category=_CAT,
+)
+def system_containerd(ctx: Any) -> dict[str, Any]:
+    return ctx.managers.system.containerd()
+
+
+@command(
+    "system df",
+    help="Disk use of images, containers and volumes, and how much prune would reclaim",
+    examples=[Example("system df", "One row per kind"),
+              Example("system df | where type == volumes | get reclaimable", "Reclaimable volume space")],
+    category=_CAT,
+)
+def system_df(ctx: Any) -> list[dict[str, Any]]:
+    rows = ctx.managers.system.df()
+    for row in rows:
+        row["size"] = Size(row["size"])
+        row["reclaimable"] = Size(row["reclaimable"])
+    return rows
+
+
+@command(
+    "system prune",
+    help="Remove stopped containers, unused networks and dangling images (and more with -a, --volumes)",
+    flags=[
+        Flag("all", short="a", help="Every unused image, not only dangling ones (and every unused volume with --volumes)"),
+        Flag("volumes", help="Also unused volumes"),
+        Flag("force", short="f", help="Do not ask (pouchsh never asks; accepted for docker's scripts)"),
+    ],
+    examples=[Example("system prune", "The usual clean-up"),
+              Example("system prune -a --volumes", "Everything no container uses")],
+    category=_CAT,
+)
+def system_prune(ctx: Any, all: bool, volumes: bool, force: bool) -> dict[str, Any]:
+    return ctx.managers.system.prune(all=all, volumes=volumes)
+
+
+@command(
+    "events",
+    help="Stream containerd's events as records (type action id name time attributes)",
+    description=(
+        "The stream starts now (containerd keeps no history) and runs until Ctrl-C, until --until, or "
+        "until a later filter such as `first` stops reading."
+    ),
+    aliases=["system events"],
+    flags=[
+        Flag("filter", short="f", type="string", repeat=True,
+             help="type=, action= (or event=), container= (id or name), image=; repeated keys are OR'd"),
+        Flag("since", type="string", help="Drop events stamped before this time or duration ago"),
+        Flag("until", type="string", help="Stop at this time, or after this duration"),
+    ],
+    examples=[
+        Example("events | where action == die | first 3", "Wait for three containers to exit"),
+        Example("events --filter container=web --until 30s", "Events of web for 30 seconds"),
+    ],
+    category=_CAT,
+)
+def events(ctx: Any, filter: list[str], since: str | None, until: str | None) -> Stream:
+    records = ctx.managers.system.events(
+        filters=filter,
+        since=parse_time(since, forward=False, flag="--since") if since else None,
+        until=parse_time(until, forward=True, flag="--until") if until else None,
+        cancel=getattr(ctx, "cancel", None),
+    )
+    return Stream(records, close=getattr(records, "close", None))
+
+
+@command(
+    "namespace ls",
+    help="List containerd namespaces (current marks the one in use)",
+    aliases=["namespace list"],
+    flags=[Flag("quiet", short="q", help="Only names")],
+    examples=[Example("namespace ls", "Every namespace")],
+    category=_CAT,
+)
+def namespace_ls(ctx: Any, quiet: bool) -> list[Any]:
+    records = ctx.managers.system.namespaces()
+    return [r["name"] for r in records] if quiet else records
+
+
+@command(
+    "namespace create",
+    help="Create a containerd namespace",
+    params=[Param("name", type="namespace", help="Namespace name")],
+    flags=[Flag("label", short="l", type="string", repeat=True, help="Set metadata (KEY=VALUE)")],
+    examples=[Example("namespace create staging", "A namespace for staging")],
+    category=_CAT,
+)
+def namespace_create(ctx: Any, name: str, label: list[str]) -> dict[str, Any]:
+    return ctx.managers.system.namespace_create(name, labels=label)
+
+
+@command(
+    "namespace rm",
+    help="Remove empty namespaces",
+    aliases=["namespace remove"],
+    params=[Param("names", type="namespace", rest=True, help="Namespace names")],
+    examples=[Example("namespace rm staging", "Remove the (empty) namespace staging")],
+    category=_CAT,
+)
+def namespace_rm(ctx: Any, names: list[str]) -> list[str]:
+    from ctrd.errors import InvalidArgument
+
+    if not names:
+        raise InvalidArgument("namespace rm: give at least one namespace name")
+    return ctx.managers.system.namespace_remove(names)
+
+
+@command(
+    "namespace use",
+    help="Use a namespace for the rest of the session or script",
+    params=[Param("name", type="namespace", help="Namespace name (it must exist)")],
+    examples=[Example("namespace use staging; ps", "Containers of staging")],
+    category=_CAT,
+)
+def namespace_use(ctx: Any, name: str) -> dict[str, Any]:
+    return ctx.managers.system.namespace_use(name)

@@ -1,0 +1,389 @@
+"""System: what containerd and the data root hold (``info``, ``version``, ``system df``), housekeeping
+(``system prune``), the event stream (``events``) and containerd namespaces (``namespace …``).
+
+An event record (``events``)::
+
+    type        container, task, image, snapshot, namespace or content (from the topic)
+    action      docker's word where there is one (create start die destroy pause unpause oom exec_create
+                exec_start exec_die), else the topic's last part (update, delete, prepare …)
+    id          the container id (or image name, snapshot key, namespace name)
+    name        the container's pouchsh name when known, else ""
+    time        RFC 3339 UTC time, nanoseconds included
+    attributes  the rest of the payload, values as strings (``exit_code`` for ``die``), plus ``namespace``
+                and ``topic``
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import platform
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ctrd.errors import Conflict, Interrupted, InvalidArgument, NotFound, PouchError
+from managers.records import LABEL, status_of
+from managers.volumes import parse_filters, parse_labels
+
+if TYPE_CHECKING:
+    from managers import Managers
+
+__all__ = ["SystemManager", "event_record"]
+
+RUNTIME = "io.containerd.runc.v2"
+SNAPSHOTTER = "overlayfs"
+_TASK_ACTIONS = {"exit": "die", "paused": "pause", "resumed": "unpause", "exec-added": "exec_create",
+                 "exec-started": "exec_start"}
+_CONTAINER_ACTIONS = {"delete": "destroy"}
+EVENT_FILTERS = ("type", "action", "event", "container", "id", "name", "image", "namespace")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pouchsh")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "unknown"
+
+
+def _cgroup_driver() -> tuple[str, int]:
+    version = 2 if Path("/sys/fs/cgroup/cgroup.controllers").exists() else 1
+    return ("cgroupfs", version)
+
+
+def event_record(event: Any, names: dict[str, str]) -> dict[str, Any]:
+    """A containerd event as an ``events`` record (see the module docstring)."""
+    group, _, last = event.topic.strip("/").partition("/")
+    kind = {"tasks": "task", "containers": "container", "images": "image", "snapshot": "snapshot",
+            "namespaces": "namespace", "content": "content"}.get(group, group)
+    payload = dict(event.payload)
+    action = last
+    ident = ""
+    if kind == "task":
+        ident = payload.get("container_id", "")
+        action = _TASK_ACTIONS.get(last, last)
+        if last == "exit" and payload.get("id") and payload.get("id") != ident:
+            action = "exec_die"
+        if last == "exit":
+            payload["exit_code"] = payload.get("exit_status", 0)
+        kind = "container"
+    elif kind == "container":
+        ident = payload.get("id", "")
+        action = _CONTAINER_ACTIONS.get(last, last)
+    elif kind in ("image", "namespace"):
+        ident = payload.get("name", "")
+    elif kind == "snapshot":
+        ident = payload.get("key", "")
+    elif kind == "content":
+        ident = payload.get("digest", "")
+    attributes = {k: _text(v) for k, v in payload.items() if k not in ("raw",) and v not in (None, "", {}, [])}
+    attributes["namespace"] = event.namespace
+    attributes["topic"] = event.topic
+    stamp = event.timestamp or datetime.now(UTC)
+    return {
+        "type": kind,
+        "action": action,
+        "id": ident,
+        "name": names.get(ident, ""),
+        "time": stamp.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z",
+        "attributes": attributes,
+    }
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return ",".join(f"{k}={_text(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _event_matches(record: dict[str, Any], filters: dict[str, list[str]]) -> bool:
+    for key, wanted in filters.items():
+        if key == "type":
+            ok = record["type"] in wanted
+        elif key in ("action", "event"):
+            ok = record["action"] in wanted
+        elif key in ("container", "id", "name"):
+            ok = any(record["id"] == w or record["name"] == w or (len(w) >= 3 and record["id"].startswith(w))
+                     for w in wanted)
+        elif key == "image":
+            ok = record["attributes"].get("image") in wanted or (record["type"] == "image" and record["id"] in wanted)
+        elif key == "namespace":
+            ok = record["attributes"].get("namespace") in wanted
+        else:
+            raise InvalidArgument(f"unknown event filter {key!r} (use {', '.join(EVENT_FILTERS)})")
+        if not ok:
+            return False
+    return True
+
+
+class SystemManager:
+    def __init__(self, facade: Managers) -> None:
+        self.facade = facade
+
+    # -- what is there ---------------------------------------------------------------------------------
+
+    def _containers_and_tasks(self) -> list[tuple[Any, Any]]:
+        client = self.facade.ctrd
+        containers = client.containers.list()
+        tasks = {t.container_id: t for t in client.tasks.list()}
+        return [(c, tasks.get(c.id)) for c in containers]
+
+    def info(self) -> dict[str, Any]:
+        client = self.facade.ctrd
+        version = client.version()
+        states = {"running": 0, "paused": 0, "exited": 0, "created": 0}
+        pairs = self._containers_and_tasks()
+        for c, t in pairs:
+            status = status_of(c, t)
+            states[status] = states.get(status, 0) + 1
+        plugins = client.introspection.plugins()
+        snapshotters = [p.id for p in plugins if p.type == "io.containerd.snapshotter.v1" and p.ok]
+        driver, cgroup_version = _cgroup_driver()
+        daemon = self.containerd()
+        return {
+            "containerd_version": version.version,
+            "containerd_revision": version.revision,
+            "containerd_address": daemon["address"],
+            "containerd_managed": daemon["managed"],
+            "runtime": RUNTIME,
+            "snapshotter": SNAPSHOTTER if SNAPSHOTTER in snapshotters else (snapshotters[0] if snapshotters else ""),
+            "snapshotters": snapshotters,
+            "cgroup_driver": driver,
+            "cgroup_version": cgroup_version,
+            "containers": len(pairs),
+            "containers_running": states["running"],
+            "containers_paused": states["paused"],
+            "containers_stopped": states["exited"] + states["created"],
+            "images": len(client.images.list()),
+            "volumes": len(self.facade.volumes.list()),
+            "networks": len(self.facade.networks.list()),
+            "namespace": self.facade.namespace,
+            "data_root": str(self.facade.root),
+            "kernel_version": platform.release(),
+            "operating_system": _os_name(),
+            "architecture": platform.machine(),
+            "cpus": os.cpu_count() or 0,
+            "memory": _mem_total(),
+        }
+
+    def version(self) -> dict[str, Any]:
+        server = self.facade.ctrd.version()
+        return {
+            "client_version": _version(),
+            "python_version": platform.python_version(),
+            "os": platform.system().lower(),
+            "arch": platform.machine(),
+            "containerd_version": server.version,
+            "containerd_revision": server.revision,
+        }
+
+    def containerd(self) -> dict[str, Any]:
+        """Which containerd pouchsh uses, where, and whether pouchsh manages (started) it."""
+        import ctrd
+
+        info = ctrd.daemon_info(self.facade.address, data_root=self.facade.root, run_root=self.facade.run_root)
+        return {
+            "source": info.source,
+            "address": info.address,
+            "managed": info.managed,
+            "running": info.running,
+            "pid": info.pid,
+            "config": info.config,
+            "log": info.log,
+            "root": info.root,
+            "state": info.state,
+        }
+
+    def df(self) -> list[dict[str, Any]]:
+        """Disk use by images, containers (their writable layers) and volumes, with what prune reclaims."""
+        client = self.facade.ctrd
+        pairs = self._containers_and_tasks()
+        used_images = {c.image for c, _ in pairs}
+        image_rows = []
+        for image in client.images.list():
+            try:
+                size = client.images.spec(image).size
+            except PouchError:
+                size = image.target.size
+            image_rows.append((image.name, size))
+        images_size = sum(s for _, s in image_rows)
+        images_reclaimable = sum(s for n, s in image_rows if n not in used_images)
+        container_sizes = []
+        for c, t in pairs:
+            try:
+                size = client.snapshots.usage(c.snapshot_key, snapshotter=c.snapshotter or SNAPSHOTTER).size
+            except (PouchError, AttributeError):
+                size = 0
+            container_sizes.append((status_of(c, t), size))
+        volumes = self.facade.volumes.usage()
+        return [
+            _df_row("images", len(image_rows), sum(1 for n, _ in image_rows if n in used_images),
+                    images_size, images_reclaimable),
+            _df_row("containers", len(pairs), sum(1 for s, _ in container_sizes if s in ("running", "paused")),
+                    sum(s for _, s in container_sizes),
+                    sum(s for st, s in container_sizes if st not in ("running", "paused"))),
+            _df_row("volumes", len(volumes), sum(1 for v in volumes if v["containers"]),
+                    sum(v["size"] for v in volumes), sum(v["size"] for v in volumes if not v["containers"])),
+        ]
+
+    def prune(self, *, all: bool = False, volumes: bool = False) -> dict[str, Any]:
+        """Stopped containers, unused networks, dangling (``all``: unused) images, and with ``volumes``
+        unused volumes (anonymous ones; every unused one with ``all``)."""
+        out: dict[str, Any] = {}
+        out["containers"] = self.facade.containers.prune()
+        out["networks"] = self.facade.networks.prune()
+        out["images"] = self.facade.images.prune(all=all)
+        if volumes:
+            out["volumes"] = self.facade.volumes.prune(all=all)
+        return out
+
+    # -- events ----------------------------------------------------------------------------------------
+
+    def events(
+        self,
+        *,
+        filters: list[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Events of the current namespace as records, from now on (containerd keeps no history, so
+        ``since`` only drops events stamped earlier); ``until`` ends the stream at that time.
+
+        The subscription is open when this returns; closing the iterator (``.close()``) ends it, and a
+        set ``cancel`` ends it with Interrupted.
+        """
+        wanted = parse_filters(filters)
+        for key in wanted:
+            if key not in EVENT_FILTERS:
+                raise InvalidArgument(f"unknown event filter {key!r} (use {', '.join(EVENT_FILTERS)})")
+        client = self.facade.ctrd
+        subscription = client.events.subscribe()
+        try:
+            early = _until_live(subscription, client)
+            names = {c.id: (c.labels or {}).get(LABEL.NAME, "") for c in client.containers.list()}
+        except BaseException:
+            subscription.close()
+            raise
+        stop = threading.Event()
+
+        def watchdog() -> None:
+            # Wakes the blocked stream read when Ctrl-C is pressed or the deadline passes.
+            while not stop.wait(0.1):
+                if (cancel is not None and cancel.is_set()) or (until is not None and datetime.now(UTC) >= until):
+                    subscription.close()
+                    return
+
+        if cancel is not None or until is not None:
+            threading.Thread(target=watchdog, name="pouchsh-events-watchdog", daemon=True).start()
+        return self._event_records(itertools.chain(early, subscription), subscription, names, wanted, since,
+                                   cancel, stop, client)
+
+    def _event_records(
+        self, events: Iterator[Any], subscription: Any, names: dict[str, str], wanted: dict[str, list[str]],
+        since: datetime | None, cancel: threading.Event | None, stop: threading.Event, client: Any,
+    ) -> Iterator[dict[str, Any]]:
+        try:
+            for event in events:
+                if event.topic.startswith("/pouchsh/"):
+                    continue
+                if since is not None and event.timestamp is not None and event.timestamp < since:
+                    continue
+                if event.topic == "/containers/create":
+                    cid = event.payload.get("id", "")
+                    try:
+                        names[cid] = (client.containers.get(cid).labels or {}).get(LABEL.NAME, "")
+                    except NotFound:
+                        pass
+                record = event_record(event, names)
+                if _event_matches(record, wanted):
+                    yield record
+            if cancel is not None and cancel.is_set():
+                raise Interrupted("events: interrupted")
+        finally:
+            stop.set()
+            subscription.close()
+
+    # -- namespaces ------------------------------------------------------------------------------------
+
+    def namespaces(self) -> list[dict[str, Any]]:
+        current = self.facade.namespace
+        return [
+            {"name": n.name, "labels": dict(n.labels), "current": n.name == current}
+            for n in sorted(self.facade.client.namespaces.list(), key=lambda n: n.name)
+        ]
+
+    def namespace_create(self, name: str, *, labels: list[str] | None = None) -> dict[str, Any]:
+        ns = self.facade.client.namespaces.create(name, parse_labels(labels))
+        return {"name": ns.name, "labels": dict(ns.labels), "current": ns.name == self.facade.namespace}
+
+    def namespace_remove(self, names: list[str]) -> list[str]:
+        """Remove empty namespaces: containerd refuses one that still holds anything, and pouchsh one that
+        still has volumes."""
+        for name in names:
+            self.facade.client.namespaces.get(name)
+            volumes_state = Path(self.facade.root) / "state" / name / "volumes.json"
+            if volumes_state.exists() and "\"name\"" in volumes_state.read_text():
+                raise Conflict(f"namespace {name} still has volumes", hint=f"namespace use {name}; volume prune -a")
+        for name in names:
+            try:
+                self.facade.client.namespaces.delete(name)
+            except Conflict as e:
+                raise Conflict(
+                    f"namespace {name} is not empty (containers, images, content or snapshots remain)",
+                    hint=f"namespace use {name}, then remove what it holds",
+                ) from e
+        return names
+
+    def namespace_use(self, name: str) -> dict[str, Any]:
+        """Make ``name`` the namespace of every later command; it must exist (``namespace create``)."""
+        ns = self.facade.client.namespaces.get(name)
+        self.facade.namespace = ns.name
+        return {"name": ns.name, "labels": dict(ns.labels), "current": True}
+
+
+def _until_live(subscription: Any, client: Any) -> list[Any]:
+    """Publish a marker and read until it comes back, so the stream is known to be live on return (the
+    Subscribe call itself is not acknowledged); real events read on the way are kept."""
+    token = client.events.publish_marker()
+    early = []
+    for event in subscription:
+        if event.topic.startswith("/pouchsh/"):
+            if (event.payload.get("labels") or {}).get("pouchsh/sync") == token:
+                return early
+            continue
+        early.append(event)
+    raise Interrupted("events: the subscription ended before it was live")
+
+
+def _df_row(kind: str, total: int, active: int, size: int, reclaimable: int) -> dict[str, Any]:
+    return {"type": kind, "total": total, "active": active, "size": size, "reclaimable": reclaimable}
+
+
+def _os_name() -> str:
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.partition("=")[2].strip('"')
+    except OSError:
+        pass
+    return platform.system()
+
+
+def _mem_total() -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+

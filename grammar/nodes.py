@@ -1,0 +1,278 @@
+"""The AST of the pouch language: frozen dataclasses, each with the :class:`Span` of source it came from.
+
+Every node's first field is ``span``; spans never take part in equality, so two parses of the same program
+printed differently compare equal. Bare words, strings and literals keep their source ``text`` so that the
+printer reproduces them exactly and the checker can coerce a word to a flag's declared type from what the
+user wrote (``--memory 64m`` is a size although ``64m`` alone reads as a duration).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+__all__ = [
+    "Assign", "Binary", "Block", "Break", "Closure", "Command", "Continue", "Def", "Exit", "Expr",
+    "External", "For", "If", "Let", "ListExpr", "Literal", "Member", "Node", "Not", "ParamDecl",
+    "Pipeline", "Program", "Range", "RecordExpr", "Return", "Source", "Span", "Stmt", "Str", "Sub",
+    "Try", "Var", "While", "Word",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of one source file. Lines and columns count from 1; offsets from 0, ``end`` exclusive."""
+
+    file: str
+    start: int
+    end: int
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def to(self, other: Span) -> Span:
+        """The span from the start of this one to the end of ``other``."""
+        return Span(self.file, self.start, other.end, self.line, self.column, other.end_line, other.end_column)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    span: Span = field(compare=False, repr=False)
+
+
+# ---------------------------------------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True, slots=True)
+class Literal(Node):
+    """A number, size, duration, ``true``, ``false`` or ``null``. ``kind`` is int, float, size, duration,
+    bool or null; ``value`` is the Python value (bytes for a size, nanoseconds for a duration)."""
+
+    kind: str
+    value: Any
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Word(Node):
+    """A bare word. ``parts`` are literal strings and, where the word holds ``$x`` or a quoted segment
+    with one, the expressions to interpolate."""
+
+    text: str
+    parts: tuple[Any, ...]
+
+    @property
+    def is_static(self) -> bool:
+        return all(isinstance(p, str) for p in self.parts)
+
+    @property
+    def value(self) -> str:
+        """The word's string when it interpolates nothing."""
+        return "".join(p for p in self.parts if isinstance(p, str))
+
+
+@dataclass(frozen=True, slots=True)
+class Str(Node):
+    """A quoted string; ``text`` is the source including quotes, ``parts`` as for :class:`Word`."""
+
+    text: str
+    parts: tuple[Any, ...]
+
+    @property
+    def is_static(self) -> bool:
+        return all(isinstance(p, str) for p in self.parts)
+
+    @property
+    def value(self) -> str:
+        return "".join(p for p in self.parts if isinstance(p, str))
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One step of a cell path: a field name or a list index; ``optional`` for ``field?``."""
+
+    key: str | int
+    optional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Var(Node):
+    name: str
+    path: tuple[Member, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ListExpr(Node):
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordExpr(Node):
+    fields: tuple[tuple[str, Expr], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Closure(Node):
+    params: tuple[str, ...]
+    body: Block
+
+
+@dataclass(frozen=True, slots=True)
+class Sub(Node):
+    """``(pipeline)`` used as a value."""
+
+    pipeline: Pipeline
+
+
+@dataclass(frozen=True, slots=True)
+class Range(Node):
+    """``lo..hi``, inclusive."""
+
+    lo: Expr
+    hi: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Binary(Node):
+    op: str
+    left: Expr
+    right: Expr
+    op_span: Span = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Not(Node):
+    operand: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Command(Node):
+    """A command call: its first word and the rest of its words, unbound. The checker resolves
+    multi-word names (``network create``) and binds arguments to the command's signature."""
+
+    name: Word
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class External(Node):
+    """``^program args``: a host program."""
+
+    program: str
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline(Node):
+    """``a | b | c``. The first element may be an expression; the rest are calls."""
+
+    elements: tuple[Expr, ...]
+
+
+Expr = Union[Literal, Word, Str, Var, ListExpr, RecordExpr, Closure, Sub, Range, Binary, Not, Command, External]
+
+# ---------------------------------------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True, slots=True)
+class Block(Node):
+    body: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Let(Node):
+    name: str
+    value: Pipeline
+    name_span: Span = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Assign(Node):
+    target: Var
+    value: Pipeline
+
+
+@dataclass(frozen=True, slots=True)
+class If(Node):
+    cond: Expr
+    then: Block
+    orelse: Block | If | None
+
+
+@dataclass(frozen=True, slots=True)
+class For(Node):
+    var: str
+    iterable: Expr
+    body: Block
+
+
+@dataclass(frozen=True, slots=True)
+class While(Node):
+    cond: Expr
+    body: Block
+
+
+@dataclass(frozen=True, slots=True)
+class ParamDecl(Node):
+    """A parameter of a ``def``: ``kind`` is ``param`` (``name``, ``name?``), ``flag`` (``--name(-n)``)
+    or ``rest`` (``...name``). ``type`` is None when not written."""
+
+    kind: str
+    name: str
+    type: str | None = None
+    default: Expr | None = None
+    optional: bool = False
+    short: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Def(Node):
+    name: str
+    params: tuple[ParamDecl, ...]
+    body: Block
+
+
+@dataclass(frozen=True, slots=True)
+class Try(Node):
+    body: Block
+    catch_name: str | None
+    handler: Block | None
+
+
+@dataclass(frozen=True, slots=True)
+class Return(Node):
+    value: Pipeline | None
+
+
+@dataclass(frozen=True, slots=True)
+class Break(Node):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Continue(Node):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Exit(Node):
+    code: Expr | None
+
+
+@dataclass(frozen=True, slots=True)
+class Source(Node):
+    path: Word | Str
+
+
+Stmt = Union[Let, Assign, If, For, While, Def, Try, Return, Break, Continue, Exit, Source, Pipeline]
+
+
+@dataclass(frozen=True, slots=True)
+class Program(Node):
+    body: tuple[Stmt, ...]
+    file: str = field(default="<input>", compare=False)
+    text: str = field(default="", compare=False, repr=False)

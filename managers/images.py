@@ -205,7 +205,7 @@ class ImageManager:
             "name": image.name,
             "repo_tags": [reference.familiar(n) for n in named if reference.parse(n).tag],
             "repo_digests": sorted(
-                {f"{reference.familiar(reference.parse(n).repository)}@{image.target.digest}" for n in named}
+                {f"{reference.parse(n).familiar_repository}@{image.target.digest}" for n in named}
             ),
             "digest": image.target.digest,
             "media_type": image.target.media_type,
@@ -304,7 +304,7 @@ class ImageManager:
         parsed = reference.parse(ref)
         want = parse_platform(platform) if platform else HOST_PLATFORM
         registry = self._registry(parsed.domain, insecure, cancel)
-        with self._client.lease() as leased:
+        with self._client.lease(sync_delete=True) as leased:
             root = registry.resolve(parsed.path, parsed.object)
             distribution.fetch(leased, registry, parsed.path, root, want, progress=progress, cancel=cancel)
             spec = self._spec(Image(str(parsed), root), want, client=leased)
@@ -368,7 +368,7 @@ class ImageManager:
         ``name`` names images the archive leaves unnamed (a bare ``ref.name`` tag is joined to it).
         """
         base = str(reference.parse(name)) if name else None
-        with self._client.lease() as leased:
+        with self._client.lease(sync_delete=True) as leased:
             archive = read_archive(stream, _ContentSink(leased), base_name=base, cancel=cancel)
             for image in archive.images:
                 self._label_tree(leased, image.target, archive.documents)
@@ -441,7 +441,7 @@ class ImageManager:
         name = str(reference.parse(ref)) if ref else None
         want = parse_platform(platform) if platform else HOST_PLATFORM
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        with self._client.lease() as leased:
+        with self._client.lease(sync_delete=True) as leased:
             layer_source = _LayerSource(stream)
             layer_digest = leased.content.write(layer_source, ref=f"import-{os.getpid()}-{id(layer_source)}")
             diff_id, compressed, size = layer_source.finish()
@@ -560,7 +560,7 @@ class ImageManager:
         repository, tag = UNNAMED, UNNAMED
         if _parses(image.name):
             parsed = reference.parse(image.name)
-            repository = reference.familiar(parsed.repository)
+            repository = parsed.familiar_repository
             tag = parsed.tag or UNNAMED
         return {
             "name": image.name,

@@ -56,6 +56,13 @@ class Reference:
         return f"{self.domain}/{self.path}"
 
     @property
+    def familiar_repository(self) -> str:
+        """``busybox`` for docker.io/library/busybox, ``me/app`` for docker.io/me/app; others in full."""
+        if self.domain != DEFAULT_DOMAIN:
+            return self.repository
+        return self.path.removeprefix("library/") if self.path.count("/") == 1 else self.path
+
+    @property
     def object(self) -> str:
         """What a registry is asked for under ``/manifests/``: the digest when pinned, else the tag."""
         return self.digest or self.tag or DEFAULT_TAG

@@ -1,0 +1,82 @@
+"""Fixtures of the image tests: an image manager on the test namespace, and Debian's docker-registry on
+127.0.0.1 at a free port (filesystem storage in a temp dir), started per test module and stopped after."""
+
+from __future__ import annotations
+
+import http.client
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REGISTRY_BINARY = "/usr/bin/docker-registry"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _answers(address: str) -> bool:
+    try:
+        conn = http.client.HTTPConnection(address, timeout=1)
+        conn.request("GET", "/v2/")
+        ok = conn.getresponse().status == 200
+        conn.close()
+        return ok
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``127.0.0.1:PORT`` of a running docker-registry with empty storage."""
+    if shutil.which(REGISTRY_BINARY) is None:
+        pytest.fail(f"{REGISTRY_BINARY} is missing (Debian package docker-registry)")
+    base = tmp_path_factory.mktemp("registry")
+    address = f"127.0.0.1:{_free_port()}"
+    config = base / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log: {level: error}\n"
+        f"storage: {{filesystem: {{rootdirectory: {base / 'data'}}}, delete: {{enabled: true}}}}\n"
+        f"http: {{addr: {address}}}\n"
+    )
+    proc = subprocess.Popen(
+        [REGISTRY_BINARY, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not _answers(address):
+            if proc.poll() is not None:
+                pytest.fail(f"docker-registry exited: {proc.stderr.read().decode()[-500:]}")  # type: ignore[union-attr]
+            if time.monotonic() > deadline:
+                pytest.fail("docker-registry did not answer within 20s")
+            time.sleep(0.05)
+        yield address
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def managers(containerd_address: str, namespace: str, tmp_path: Path) -> Iterator[object]:
+    from managers import Managers
+
+    facade = Managers(address=containerd_address, namespace=namespace, root=tmp_path / "root", run_root=tmp_path / "run")
+    yield facade
+    facade.close()
+
+
+@pytest.fixture
+def images(managers: object) -> object:
+    return managers.images  # type: ignore[attr-defined]

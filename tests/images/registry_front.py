@@ -1,0 +1,148 @@
+"""A small HTTP front for Debian's docker-registry, on loopback, for the paths the registry itself cannot show.
+
+It forwards every ``/v2/`` request to the real registry (the Host header is passed on, so upload locations
+point back at the front) and can:
+
+- demand a Bearer token (``auth="bearer"``), issuing challenges with a realm served by the front itself at
+  ``/token``, which checks Basic credentials when ``credentials`` is set and grants the scope asked for;
+- demand Basic credentials (``auth="basic"``);
+- corrupt blob downloads (``corrupt_blobs``: a flipped byte, same length);
+- cut the first download of each blob after half its bytes (``drop_first_download``), to make clients resume.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class RegistryFront:
+    def __init__(self, upstream: str, *, auth: str | None = None, credentials: tuple[str, str] | None = None) -> None:
+        self.upstream = upstream
+        self.auth = auth
+        self.credentials = credentials
+        self.corrupt_blobs = False
+        self.drop_first_download = False
+        self.token_requests: list[dict[str, str]] = []
+        self.ranges: list[str] = []
+        self._dropped: set[str] = set()
+        self._tokens: dict[str, str] = {}
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> RegistryFront:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _basic_ok(self, header: str | None) -> bool:
+        if self.credentials is None:
+            return True
+        expected = "Basic " + base64.b64encode(":".join(self.credentials).encode()).decode()
+        return header == expected
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _reply(self, status: int, headers: dict[str, str], body: bytes = b"") -> None:
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def _token(self, query: dict[str, list[str]]) -> None:
+                front.token_requests.append({k: v[0] for k, v in query.items()})
+                if not front._basic_ok(self.headers.get("Authorization")):
+                    self._reply(401, {"Content-Type": "application/json"}, b'{"details":"bad credentials"}')
+                    return
+                scope = query.get("scope", [""])[0]
+                token = f"tok-{len(front._tokens)}"
+                front._tokens[token] = scope
+                self._reply(200, {"Content-Type": "application/json"}, json.dumps({"token": token}).encode())
+
+            def _authorized(self, path: str) -> bool:
+                header = self.headers.get("Authorization") or ""
+                if front.auth == "basic":
+                    if header.startswith("Basic ") and front._basic_ok(header):
+                        return True
+                    self._challenge('Basic realm="test"')
+                    return False
+                parts = path.split("/")
+                repo = "/".join(parts[2:-2]) if len(parts) > 4 else ""
+                action = "pull" if self.command in ("GET", "HEAD") else "pull,push"
+                scope = f"repository:{repo}:{action}" if repo else ""
+                granted = front._tokens.get(header.removeprefix("Bearer ")) if header.startswith("Bearer ") else None
+                if granted is not None and (not scope or _covers(granted, repo, action)):
+                    return True
+                realm = f"http://{front.address}/token"
+                params = f'realm="{realm}",service="front"' + (f',scope="{scope}"' if scope else "")
+                self._challenge(f"Bearer {params}")
+                return False
+
+            def _challenge(self, value: str) -> None:
+                body = b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}'
+                self._reply(401, {"WWW-Authenticate": value, "Content-Type": "application/json"}, body)
+
+            def _handle(self) -> None:
+                url = urllib.parse.urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                if url.path == "/token":
+                    self._token(urllib.parse.parse_qs(url.query))
+                    return
+                if front.auth and not self._authorized(url.path):
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("authorization", "connection")}
+                if "/blobs/sha256:" in url.path and self.command == "GET" and "Range" in headers:
+                    front.ranges.append(headers["Range"])
+                conn = http.client.HTTPConnection(front.upstream, timeout=30)
+                conn.request(self.command, self.path, body=body or None, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                conn.close()
+                out = {k: v for k, v in resp.getheaders() if k.lower() not in ("content-length", "connection", "transfer-encoding")}
+                is_blob = "/blobs/sha256:" in url.path and self.command == "GET" and resp.status in (200, 206)
+                if is_blob and front.corrupt_blobs and data:
+                    data = bytes([data[0] ^ 0xFF]) + data[1:]
+                if is_blob and front.drop_first_download and url.path not in front._dropped and len(data) > 2:
+                    front._dropped.add(url.path)
+                    self.send_response(resp.status)
+                    for k, v in out.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self._reply(resp.status, out, data)
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
+
+        return Handler
+
+
+def _covers(granted: str, repo: str, action: str) -> bool:
+    _, _, rest = granted.partition(":")
+    name, _, actions = rest.rpartition(":")
+    return name == repo and set(action.split(",")) <= set(actions.split(","))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import signal as _signal
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -71,9 +71,10 @@ class Process:
     stderr: str
 
     @classmethod
-    def from_proto(cls, p: task_pb2.Process) -> Process:
+    def from_proto(cls, p: task_pb2.Process, container_id: str = "") -> Process:
+        # containerd 1.6 leaves container_id empty in Get and List; an init process's id is the container's.
         return cls(
-            container_id=p.container_id,
+            container_id=p.container_id or container_id or p.id,
             id=p.id,
             pid=p.pid,
             status=STATUSES.get(p.status, "unknown"),
@@ -288,9 +289,7 @@ class Tasks(Service):
             pb.GetRequest(container_id=container_id, exec_id=exec_id),
             f"task {_name(container_id, exec_id)}",
         )
-        process = Process.from_proto(reply.process)
-        # containerd leaves container_id empty in Get's answer; it is the one we asked about.
-        return process if process.container_id else replace(process, container_id=container_id)
+        return Process.from_proto(reply.process, container_id)
 
     def list(self, filter: str = "") -> list[Process]:
         """The init process of every task in the namespace."""

@@ -143,7 +143,7 @@ class Registry:
         length = resp.getheader("Content-Length")
         if obj.startswith("sha256:"):
             digest = obj
-        if not digest or not media_type or length is None:
+        if not digest or not media_type or not length or int(length) <= 0:
             data, media_type, digest = self.get_manifest(repo, obj)
             return Descriptor(media_type, digest, len(data))
         return Descriptor(media_type, digest, int(length))

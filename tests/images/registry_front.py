@@ -65,7 +65,8 @@ class RegistryFront:
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
+                if "Content-Length" not in headers:
+                    self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(body)
@@ -88,7 +89,8 @@ class RegistryFront:
                     self._challenge('Basic realm="test"')
                     return False
                 parts = path.split("/")
-                repo = "/".join(parts[2:-2]) if len(parts) > 4 else ""
+                kinds = [i for i, p in enumerate(parts) if p in ("blobs", "manifests", "tags")]
+                repo = "/".join(parts[2 : kinds[-1]]) if kinds else ""
                 action = "pull" if self.command in ("GET", "HEAD") else "pull,push"
                 scope = f"repository:{repo}:{action}" if repo else ""
                 granted = front._tokens.get(header.removeprefix("Bearer ")) if header.startswith("Bearer ") else None
@@ -120,7 +122,8 @@ class RegistryFront:
                 resp = conn.getresponse()
                 data = resp.read()
                 conn.close()
-                out = {k: v for k, v in resp.getheaders() if k.lower() not in ("content-length", "connection", "transfer-encoding")}
+                dropped = ("connection", "transfer-encoding") + (() if self.command == "HEAD" else ("content-length",))
+                out = {k: v for k, v in resp.getheaders() if k.lower() not in dropped}
                 is_blob = "/blobs/sha256:" in url.path and self.command == "GET" and resp.status in (200, 206)
                 if is_blob and front.corrupt_blobs and data:
                     data = bytes([data[0] ^ 0xFF]) + data[1:]

@@ -1,0 +1,3 @@
+"""Fixtures: see tests/networks/fixtures.py."""
+
+from tests.networks.fixtures import mgr  # noqa: F401

@@ -140,19 +140,20 @@ class ContainerManager:
     # -- images -----------------------------------------------------------------------------------
 
     def _image(self, ref: str, pull: str) -> _Image:
-        images = self._optional("images")
-        if images is None:
-            raise InvalidArgument("images are not available yet in this build of pouchsh")
-        found = images.ensure(ref, pull=pull)
-        get = (lambda k: found.get(k)) if isinstance(found, dict) else (lambda k: getattr(found, k, None))
-        config = get("config") or {}
-        section = config.get("config") if isinstance(config.get("config"), dict) else config
-        chain = get("chain_id")
-        if not chain:
-            from managers.oci import chain_id
-
-            chain = chain_id(list((config.get("rootfs") or {}).get("diff_ids") or []))
-        return _Image(name=get("name"), config=dict(section or {}), chain_id=chain)
+        info = self.facade.images.ensure(ref, pull=pull)
+        cfg = info.config
+        # The OCI image-spec spelling, which the spec builder reads (as containerd's WithImageConfig does).
+        config: dict[str, Any] = {
+            "Env": list(cfg.env),
+            "Cmd": list(cfg.cmd) if cfg.cmd is not None else None,
+            "Entrypoint": list(cfg.entrypoint) if cfg.entrypoint is not None else None,
+            "WorkingDir": cfg.working_dir,
+            "User": cfg.user,
+            "StopSignal": cfg.stop_signal,
+            "ExposedPorts": {p: {} for p in cfg.exposed_ports},
+            "Volumes": {v: {} for v in cfg.volumes},
+        }
+        return _Image(name=info.name, config=config, chain_id=info.chain_id)
 
     # -- queries ----------------------------------------------------------------------------------
 
@@ -169,7 +170,8 @@ class ContainerManager:
         """``ps``: running and paused containers (``all`` for every one), newest first."""
         parsed = _parse_filters(filters)
         containers = self.client.containers.list()
-        tasks = {t.container_id: t for t in self.client.tasks.list()}
+        # Tasks.List names each init process by ``id`` and leaves ``container_id`` empty.
+        tasks = {t.container_id or t.id: t for t in self.client.tasks.list()}
         now = time.time()
         if latest:
             last = 1
@@ -409,7 +411,7 @@ class ContainerManager:
             exit = self.client.tasks.delete(c.id)
         except NotFound:
             return None
-        finished = exit.exited_at or datetime.now(timezone.utc)
+        finished = exit.exited_at if exit.exited_at and exit.exited_at.year > 1970 else datetime.now(timezone.utc)
         self.client.containers.update(
             c.id,
             labels={

@@ -155,7 +155,7 @@ def status_of(container: Any, task: Any | None) -> str:
 def _exit(container: Any, task: Any | None) -> tuple[int | None, float | None]:
     """The exit code and time of the last run: the stopped task's, or what pouchsh saved on task delete."""
     if task is not None and task.status == "stopped":
-        at = task.exited_at.timestamp() if task.exited_at else None
+        at = task.exited_at.timestamp() if task.exited_at and task.exited_at.year > 1970 else None
         return task.exit_status, at
     if task is None and LABEL.EXIT_CODE in container.labels:
         try:

@@ -1,0 +1,63 @@
+"""Fixtures for the container tests: a ``Managers`` facade on the test's namespace with its own data root.
+
+``mgr`` is that facade with busybox imported; ``pouchsh(...)`` runs ``python -m pouchsh -c`` in a
+subprocess against the same containerd, namespace and data root.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def roots(tmp_path: Path) -> tuple[Path, Path]:
+    root, run = tmp_path / "root", tmp_path / "run"
+    root.mkdir()
+    run.mkdir()
+    return root, run
+
+
+@pytest.fixture
+def mgr(containerd_address: str, namespace: str, busybox_image: str, roots: tuple[Path, Path]) -> Iterator[Any]:
+    from managers import Managers
+
+    root, run = roots
+    facade = Managers(address=containerd_address, namespace=namespace, root=root, run_root=run)
+    yield facade
+    # Network attachments live on the host: detach whatever a test left attached before the namespace goes.
+    try:
+        for c in facade.ctrd.containers.list():
+            try:
+                facade.networks.detach(c.id)
+            except Exception:  # noqa: BLE001 - best effort; the namespace purge reports the rest
+                pass
+    finally:
+        facade.close()
+
+
+def new_facade(address: str, namespace: str, roots: tuple[Path, Path]) -> Any:
+    from managers import Managers
+
+    return Managers(address=address, namespace=namespace, root=roots[0], run_root=roots[1])
+
+
+@pytest.fixture
+def pouchsh(containerd_address: str, namespace: str, busybox_image: str, roots: tuple[Path, Path]):  # type: ignore[no-untyped-def]
+    """Run ``pouchsh -c SCRIPT`` against the test containerd; returns the CompletedProcess."""
+
+    def run(script: str, *, input: bytes | None = None, timeout: float = 60, extra: list[str] | None = None) -> subprocess.CompletedProcess[bytes]:
+        env = dict(os.environ)
+        env.update({"POUCHSH_ROOT": str(roots[0]), "POUCHSH_RUN": str(roots[1])})
+        env.pop("CONTAINERD_NAMESPACE", None)
+        cmd = [sys.executable, "-m", "pouchsh", "--address", containerd_address, "--namespace", namespace,
+               *(extra or []), "-c", script]
+        return subprocess.run(cmd, input=input or b"", capture_output=True, timeout=timeout, env=env, check=False)
+
+    return run

@@ -246,7 +246,7 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     def word(self, c: list[Any]) -> Word:
         return _word(c[0])
 
-    default_word = word
+    default_word = arg_word = word
 
     def range(self, c: list[Any]) -> Range:
         return Range(_span(c[0], c[2]), c[0], c[2])
@@ -270,6 +270,8 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         if dot < 0:
             return Var(_tok_span(tok), text[1:])
         return Var(_tok_span(tok), text[1:dot], strings.parse_path(text[dot:]))
+
+    arg_var = var
 
     def literal(self, c: list[Any]) -> Literal:
         tok = c[0]
@@ -297,8 +299,8 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         parts = strings.split_double(text[1:-1], tok.start_pos + 1, _current().span, _parse_sub)
         return Str(_tok_span(tok), text, parts)
 
-    default_literal = literal
-    default_string = string
+    default_literal = arg_literal = literal
+    default_string = arg_string = string
 
     def subexpr(self, c: list[Any]) -> Sub:
         return Sub(_span(c[0], c[2]), c[1])

@@ -276,7 +276,8 @@ def _wait_until_serving(
     client = Client(str(embedded.socket))
     try:
         while True:
-            if (proc is not None and proc.poll() is not None) or not _is_live_containerd(pid):
+            # Our own child is judged by poll(): right after fork its /proc/<pid>/exe is still python.
+            if proc.poll() is not None if proc is not None else not _is_live_containerd(pid):
                 raise PouchRuntimeError(
                     f"containerd exited while starting; see {embedded.log}{_last_line(embedded.log)}"
                 )

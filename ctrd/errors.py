@@ -123,6 +123,13 @@ def from_grpc(err: grpc.RpcError, what: str = "") -> PouchError:
             details = details[: -len(suffix)]
             break
     cls = _TABLE.get(code, PouchRuntimeError)
+    if cls is PouchRuntimeError:
+        # Some containerd services wrap Go context errors instead of mapping them (Events.Subscribe
+        # answers UNKNOWN "subscription error: context deadline exceeded" when its deadline races ours).
+        if details.endswith("context deadline exceeded"):
+            cls = Timeout
+        elif details.endswith("context canceled"):
+            cls = Interrupted
     if cls is Unavailable and not what.startswith("containerd"):
         details = f"containerd is not answering ({details})"
     message = f"{what}: {details}" if what else details

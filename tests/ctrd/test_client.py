@@ -151,3 +151,46 @@ def test_introspection_lists_the_plugins_we_need(ctrd_client: ctrd.Client) -> No
     plugins = {(p.type, p.id): p for p in ctrd_client.introspection.plugins()}
     assert plugins[("io.containerd.snapshotter.v1", "overlayfs")].ok
     assert ("io.containerd.grpc.v1", "cri") not in plugins or not plugins[("io.containerd.grpc.v1", "cri")].ok
+
+
+@pytest.mark.containerd
+def test_cancelled_stream_ends_quietly(ns_client: ctrd.Client) -> None:
+    import threading
+
+    stub = ns_client.stub(events_pb2_grpc.EventsStub)
+    stream = ns_client.stream(stub.Subscribe, events_pb2.SubscribeRequest(), "events")
+    received: list[object] = []
+    reader = threading.Thread(target=lambda: received.extend(stream))
+    reader.start()
+    ns_client.namespaces.set_labels(ns_client.namespace or "", {"poke": "1"})
+    stream.cancel()
+    reader.join(10)
+    assert not reader.is_alive()
+
+
+@pytest.mark.containerd
+def test_future_result_and_cancel(ns_client: ctrd.Client) -> None:
+    stub = ns_client.stub(events_pb2_grpc.EventsStub)
+    from google.protobuf.empty_pb2 import Empty  # noqa: F401  (Version takes Empty)
+
+    from ctrd.api.services.version.v1 import version_pb2_grpc
+
+    version = ns_client.future(ns_client.stub(version_pb2_grpc.VersionStub).Version, Empty(), "containerd version")
+    assert version.result(timeout=10).version
+    assert version.done() and version.exception() is None
+    # A unary call that cannot complete: Events.Forward without a namespace-valid envelope still answers,
+    # so use Subscribe's unary sibling-less service instead: Tasks.Wait on a missing task fails NotFound.
+    from ctrd.api.services.tasks.v1 import tasks_pb2, tasks_pb2_grpc
+
+    wait = ns_client.future(ns_client.stub(tasks_pb2_grpc.TasksStub).Wait, tasks_pb2.WaitRequest(container_id="nope"), "task wait nope")
+    with pytest.raises(NotFound, match="task wait nope"):
+        wait.result(timeout=10)
+    assert isinstance(wait.exception(), NotFound)
+    del stub
+
+
+def test_wrapped_context_errors_map_like_their_codes() -> None:
+    late = FakeRpcError(grpc.StatusCode.UNKNOWN, "subscription error: context deadline exceeded")
+    assert type(errors.from_grpc(late, "events")) is Timeout
+    gone = FakeRpcError(grpc.StatusCode.UNKNOWN, "failed: context canceled")
+    assert type(errors.from_grpc(gone, "events")) is Interrupted

@@ -97,3 +97,21 @@ def test_socket_path_too_long_is_refused(tmp_path: Path) -> None:
     deep = Embedded(tmp_path / "r", tmp_path / ("x" * 100))
     with pytest.raises(InvalidArgument, match="shorter run root"):
         start_embedded(deep)
+
+
+@pytest.mark.containerd
+def test_same_client_reaches_a_restarted_containerd(roots: Embedded) -> None:
+    start_embedded(roots)
+    client = ctrd.Client(str(roots.socket))
+    try:
+        first = client.version()
+        old_pid = roots.pid()
+        stop_embedded(roots)
+        with pytest.raises(Unavailable):
+            client.version(timeout=5)
+        start_embedded(roots)
+        assert roots.pid() != old_pid
+        # The channel reconnects by itself (100 ms backoff); no new client is needed.
+        assert client.version(wait_for_ready=True, timeout=5) == first
+    finally:
+        client.close()

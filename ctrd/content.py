@@ -18,7 +18,7 @@ from ctrd.api.services.content.v1 import content_pb2 as pb
 from ctrd.api.services.content.v1 import content_pb2_grpc
 from ctrd.convert import to_datetime
 from ctrd.descriptors import Descriptor, check_digest, sha256_digest
-from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, PouchError, Timeout, Unavailable
+from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PouchError, Timeout, Unavailable
 from ctrd.service import Service
 
 __all__ = ["CHUNK", "Content", "Info"]
@@ -50,8 +50,6 @@ class Content(Service):
         return _info(self.client.call(self.stub.Info, pb.InfoRequest(digest=digest), f"content {digest}").info)
 
     def exists(self, digest: str) -> bool:
-        from ctrd.errors import NotFound
-
         try:
             self.info(digest)
         except NotFound:

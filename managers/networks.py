@@ -129,6 +129,21 @@ def remove_isolation_rules(bridge: str) -> None:
                 subprocess.run(["iptables", "-w", "-D", *words[1:]], capture_output=True, check=False)
 
 
+def teardown_masquerade(network: str, cni_id: str) -> None:
+    """Remove the bridge plugin's per-container MASQUERADE chain. The plugin (1.1.1) finds the addresses to
+    clean up by deleting the container's interface, so once the network namespace is gone (a container
+    that exited by itself) its DEL leaves the chain behind; the chain's name is derived the same way here
+    (libcni's FormatChainName: "CNI-" + sha512(network + id)[:24])."""
+    chain = "CNI-" + hashlib.sha512((network + cni_id).encode()).hexdigest()[:24]
+    proc = subprocess.run(["iptables", "-w", "-t", "nat", "-S", "POSTROUTING"], capture_output=True, text=True, check=False)
+    for line in proc.stdout.splitlines():
+        words = shlex.split(line)
+        if words[:1] == ["-A"] and words[-2:] == ["-j", chain]:
+            subprocess.run(["iptables", "-w", "-t", "nat", "-D", *words[1:]], capture_output=True, check=False)
+    for flag in ("-F", "-X"):
+        subprocess.run(["iptables", "-w", "-t", "nat", flag, chain], capture_output=True, check=False)
+
+
 def link_exists(name: str) -> bool:
     return Path("/sys/class/net", name).exists()
 
@@ -254,10 +269,8 @@ class NetworkManager:
         for every other data root choosing one; the bridge plugin adopts it on the first ADD."""
         dev = record["bridge"]
         if not link_exists(dev):
-            cmd = ["link", "add", "name", dev, "type", "bridge"]
-            if record["mtu"]:
-                cmd += ["mtu", str(record["mtu"])]
-            _ip(cmd)
+            mtu = ["mtu", str(record["mtu"])] if record["mtu"] else []
+            _ip(["link", "add", "name", dev, *mtu, "type", "bridge"])
         if record["gateway"]:
             prefix = ipaddress.ip_network(record["subnet"]).prefixlen
             have = _ip(["-4", "addr", "show", "dev", dev]).stdout
@@ -538,6 +551,8 @@ class NetworkManager:
                 self.plugins.delete(itf["conflist"], att, caps, itf["result"])
             except PouchError as e:
                 first = first or e
+            if not netns and itf["conflist"]["plugins"][0].get("ipMasq"):
+                teardown_masquerade(name, att.container_id)
         if first is not None:
             raise first
 

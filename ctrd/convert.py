@@ -9,11 +9,13 @@ from google.protobuf.timestamp_pb2 import Timestamp
 __all__ = ["rfc3339", "to_datetime"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: Go's zero time.Time (0001-01-01T00:00:00Z), which containerd sends for "not yet" (exited_at of a live task)
+_GO_ZERO_TIME = -62135596800
 
 
 def to_datetime(ts: Timestamp) -> datetime | None:
     """A protobuf Timestamp as an aware UTC datetime; None for the zero value containerd sends for "unset"."""
-    if ts.seconds == 0 and ts.nanos == 0:
+    if (ts.seconds == 0 or ts.seconds == _GO_ZERO_TIME) and ts.nanos == 0:
         return None
     return ts.ToDatetime(tzinfo=timezone.utc)
 

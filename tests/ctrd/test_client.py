@@ -169,24 +169,20 @@ def test_cancelled_stream_ends_quietly(ns_client: ctrd.Client) -> None:
 
 
 @pytest.mark.containerd
-def test_future_result_and_cancel(ns_client: ctrd.Client) -> None:
-    stub = ns_client.stub(events_pb2_grpc.EventsStub)
-    from google.protobuf.empty_pb2 import Empty  # noqa: F401  (Version takes Empty)
+def test_future_results_and_errors(ns_client: ctrd.Client) -> None:
+    from google.protobuf.empty_pb2 import Empty
 
+    from ctrd.api.services.tasks.v1 import tasks_pb2, tasks_pb2_grpc
     from ctrd.api.services.version.v1 import version_pb2_grpc
 
     version = ns_client.future(ns_client.stub(version_pb2_grpc.VersionStub).Version, Empty(), "containerd version")
     assert version.result(timeout=10).version
     assert version.done() and version.exception() is None
-    # A unary call that cannot complete: Events.Forward without a namespace-valid envelope still answers,
-    # so use Subscribe's unary sibling-less service instead: Tasks.Wait on a missing task fails NotFound.
-    from ctrd.api.services.tasks.v1 import tasks_pb2, tasks_pb2_grpc
-
-    wait = ns_client.future(ns_client.stub(tasks_pb2_grpc.TasksStub).Wait, tasks_pb2.WaitRequest(container_id="nope"), "task wait nope")
+    tasks = ns_client.stub(tasks_pb2_grpc.TasksStub)
+    wait = ns_client.future(tasks.Wait, tasks_pb2.WaitRequest(container_id="nope"), "task wait nope")
     with pytest.raises(NotFound, match="task wait nope"):
         wait.result(timeout=10)
     assert isinstance(wait.exception(), NotFound)
-    del stub
 
 
 def test_wrapped_context_errors_map_like_their_codes() -> None:

@@ -4,11 +4,11 @@ Every variant answers the same three questions Tasks.Create and Tasks.Exec ask (
 ``stderr`` strings and ``terminal``) and follows the same life cycle, driven by ctrd.tasks:
 
     io = FifoIO.open(fifo_root, "web", stdin=True)     # FIFOs made, readers opened non-blocking
-    tasks.create(..., io=io)                            # the shim now holds the write ends
-    io.created()                                        # readers switch to blocking; pumps may start
+    tasks.create(..., io=io)                            # the shim now holds the write ends;
+                                                        # tasks.create calls io.created(): readers block
+    ... wait, start ...
     io.attach(stdout=sys.stdout.buffer, stdin=src, close_stdin=lambda: tasks.close_io(...))
-    ... start, wait ...
-    io.wait(deadline)                                   # stdout/stderr drained to EOF
+    io.wait(timeout)                                    # stdout/stderr drained to EOF
     io.close()                                          # fds closed, directory removed (always)
 
 The open order is the one containerd's reference client uses and the one that works from Python (see
@@ -187,7 +187,7 @@ class FifoIO(TaskIO):
     ) -> None:
         """Start copying: FIFO output to ``stdout``/``stderr`` (and ``sink``), ``stdin`` into the task.
 
-        Call after ``created()``. Output with no destination is still read and dropped, so the process
+        Call after the task (or exec) has started. Output with no destination is still read and dropped, so the process
         never blocks on a full pipe. With a terminal, everything arrives on ``stdout``. Once ``stdin`` is
         exhausted (or absent, when the task has a stdin FIFO) our write end is closed and ``close_stdin``
         (Tasks.CloseIO) is called so the process sees EOF.

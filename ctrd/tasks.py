@@ -4,11 +4,15 @@ The order that does not lose output or an exit (see docs/ctrd.md, "Runtime"):
 
     io = FifoIO.open(fifo_root, cid, stdin=True)      # or NullIO(), LogIO(binary_log_uri(...))
     tasks.create(cid, rootfs=mounts, io=io)           # shim holds the FIFOs; io.created() is called
-    io.attach(stdout=..., stderr=..., stdin=..., close_stdin=lambda: tasks.close_io(cid))
     exit = tasks.wait(cid)                            # issued BEFORE start, so a fast exit is seen
     tasks.start(cid)
+    io.attach(stdout=..., stderr=..., stdin=..., close_stdin=lambda: tasks.close_io(cid))
     status = exit.result()
     io.wait(); tasks.delete(cid); io.close()
+
+attach after start: output waits in the FIFOs meanwhile (nothing is lost), and stdin's EOF (CloseIO) must
+not reach a terminal before start, which would hang the process up. For exec the shim opens the FIFOs
+only at start.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from ctrd.api.types.task import task_pb2
 from ctrd.connection import Pending
 from ctrd.containers import spec_any, validate_id
 from ctrd.convert import to_datetime
-from ctrd.errors import InvalidArgument
+from ctrd.errors import Conflict, InvalidArgument, PouchRuntimeError
 from ctrd.service import Service
 from ctrd.stdio import NullIO, TaskIO
 
@@ -225,10 +229,16 @@ class Tasks(Service):
         self.client.call(self.stub.Kill, request, f"task kill {_name(container_id, exec_id)}")
 
     def delete(self, container_id: str) -> Exit:
-        """Delete a stopped (or created) task; returns how its init process ended."""
-        reply = self.client.call(
-            self.stub.Delete, pb.DeleteTaskRequest(container_id=container_id), f"task delete {container_id}"
-        )
+        """Delete a stopped (or created) task; returns how its init process ended. A running or paused
+        task is a Conflict (containerd itself answers "unknown")."""
+        what = f"task delete {container_id}"
+        try:
+            reply = self.client.call(self.stub.Delete, pb.DeleteTaskRequest(container_id=container_id), what)
+        except PouchRuntimeError as err:
+            status = self.get(container_id).status
+            if status in ("running", "paused", "pausing"):
+                raise Conflict(f"{what}: the task is {status}; stop it first") from err
+            raise
         return Exit(exit_status=reply.exit_status, exited_at=to_datetime(reply.exited_at), pid=reply.pid)
 
     def delete_process(self, container_id: str, exec_id: str) -> Exit:

@@ -5,7 +5,8 @@ An event record (``events``)::
 
     type        container, task, image, snapshot, namespace or content (from the topic)
     action      docker's word where there is one (create start die destroy pause unpause oom exec_create
-                exec_start exec_die), else the topic's last part (update, delete, prepare …)
+                exec_start exec_die), task_create / task_delete for the task's own life cycle, else the
+                topic's last part (update, delete, prepare …)
     id          the container id (or image name, snapshot key, namespace name)
     name        the container's pouchsh name when known, else ""
     time        RFC 3339 UTC time, nanoseconds included
@@ -35,8 +36,9 @@ __all__ = ["SystemManager", "event_record"]
 
 RUNTIME = "io.containerd.runc.v2"
 SNAPSHOTTER = "overlayfs"
-_TASK_ACTIONS = {"exit": "die", "paused": "pause", "resumed": "unpause", "exec-added": "exec_create",
-                 "exec-started": "exec_start"}
+_TASK_ACTIONS = {"create": "task_create", "delete": "task_delete", "exit": "die", "paused": "pause",
+                 "resumed": "unpause", "exec-added": "exec_create", "exec-started": "exec_start",
+                 "checkpointed": "checkpoint"}
 _CONTAINER_ACTIONS = {"delete": "destroy"}
 EVENT_FILTERS = ("type", "action", "event", "container", "id", "name", "image", "namespace")
 

@@ -14,7 +14,7 @@ import hashlib
 import io
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from ctrd.errors import (
     Interrupted,
@@ -118,7 +118,7 @@ def _blob(
     ref = f"{kind}-{desc.digest}"
     source = _BlobSource(registry, repo, desc, kind, progress, cancel)
     try:
-        client.content.write(source, expected=desc.digest, total=desc.size, ref=ref)
+        client.content.write(cast(IO[bytes], source), expected=desc.digest, total=desc.size, ref=ref)
     except InvalidArgument as exc:
         # The server's commit check: the bytes do not hash to the digest the manifest promised.
         raise PouchRuntimeError(

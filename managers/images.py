@@ -19,6 +19,7 @@ Image records (what ``images`` returns, one per name):
 
 from __future__ import annotations
 
+import builtins
 import fnmatch
 import hashlib
 import io
@@ -32,7 +33,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from ctrd.errors import Conflict, InvalidArgument, NotFound, PouchError
 from ctrd.images import HOST_PLATFORM, Image, ImageSpec
@@ -183,7 +184,7 @@ class ImageManager:
 
     # ------------------------------------------------------------------ listing
 
-    def list(self, *, filters: Iterable[str] = ()) -> list[dict[str, Any]]:
+    def list(self, *, filters: Iterable[str] = ()) -> builtins.list[dict[str, Any]]:
         """One record per image name (see the module doc), newest first, filtered docker-style."""
         predicates = [self._filter(f) for f in filters]
         records = []
@@ -223,7 +224,7 @@ class ImageManager:
             "labels": dict(image.labels),
         }
 
-    def history(self, ref: str) -> list[dict[str, Any]]:
+    def history(self, ref: str) -> builtins.list[dict[str, Any]]:
         """The config's history, newest first, each step paired with the layer it made (if any)."""
         spec = self._spec(self._find(ref))
         layers = list(spec.layers)
@@ -254,7 +255,7 @@ class ImageManager:
         created = self._client.images.put(str(ref), image.target, dict(image.labels))
         return self._record(created)
 
-    def remove(self, refs: Iterable[str], *, force: bool = False) -> list[dict[str, Any]]:
+    def remove(self, refs: Iterable[str], *, force: bool = False) -> builtins.list[dict[str, Any]]:
         """``rmi``: untag each name; the content goes with the last name. An image a container uses is
         refused unless ``force``; an id with several names is refused unless ``force``."""
         images = self._client.images.list()
@@ -362,7 +363,7 @@ class ImageManager:
 
     def load(
         self, stream: IO[bytes], *, name: str | None = None, cancel: threading.Event | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         """Load a Docker or OCI archive (every image in it); returns one record per name created.
 
         ``name`` names images the archive leaves unnamed (a bare ``ref.name`` tag is joined to it).
@@ -372,7 +373,7 @@ class ImageManager:
             archive = read_archive(stream, _ContentSink(leased), base_name=base, cancel=cancel)
             for image in archive.images:
                 self._label_tree(leased, image.target, archive.documents)
-            planned: list[tuple[str, Descriptor]] = []
+            planned: builtins.list[tuple[str, Descriptor]] = []
             for image in archive.images:
                 names = image.names or (_unnamed(image.target),)
                 try:
@@ -394,8 +395,8 @@ class ImageManager:
         cancel: threading.Event | None = None,
     ) -> dict[str, Any]:
         """Write the images to ``path`` (atomically: a temp file renamed at the end) or to ``stream``."""
-        exports: list[ExportImage] = []
-        blobs: list[Descriptor] = []
+        exports: builtins.list[ExportImage] = []
+        blobs: builtins.list[Descriptor] = []
         for ref in refs:
             image = self._find(ref)
             spec = self._spec(image)
@@ -443,7 +444,9 @@ class ImageManager:
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         with self._client.lease(sync_delete=True) as leased:
             layer_source = _LayerSource(stream)
-            layer_digest = leased.content.write(layer_source, ref=f"import-{os.getpid()}-{id(layer_source)}")
+            layer_digest = leased.content.write(
+                cast(IO[bytes], layer_source), ref=f"import-{os.getpid()}-{id(layer_source)}"
+            )
             diff_id, compressed, size = layer_source.finish()
             layer = Descriptor(OCI_LAYER_GZIP if compressed else OCI_LAYER, layer_digest, size)
             config = {
@@ -508,7 +511,7 @@ class ImageManager:
             raise InvalidArgument(f"image id prefix {ref} is ambiguous ({len(ids)} images)")
         return matches[0]
 
-    def _by_id(self, text: str) -> list[Image]:
+    def _by_id(self, text: str) -> builtins.list[Image]:
         prefix = text.removeprefix("sha256:")
         out = []
         for image in self._client.images.list():
@@ -520,7 +523,7 @@ class ImageManager:
                 out.append(image)
         return out
 
-    def _victims(self, ref: str, images: list[Image], force: bool) -> list[Image]:
+    def _victims(self, ref: str, images: builtins.list[Image], force: bool) -> builtins.list[Image]:
         image = self._find(ref)
         if _looks_like_id(ref.strip()) and not _names_ref(ref, image):
             same = [i for i in images if i.target.digest == image.target.digest]
@@ -532,7 +535,7 @@ class ImageManager:
             return same
         return [image]
 
-    def _used_targets(self, images: list[Image]) -> dict[str, str]:
+    def _used_targets(self, images: builtins.list[Image]) -> dict[str, str]:
         """target digest → a container using it, over every container of the namespace."""
         by_name = {i.name: i.target.digest for i in images}
         used: dict[str, str] = {}
@@ -637,7 +640,9 @@ class _ContentSink:
     def put(self, ref: str, chunks: Iterable[bytes], size: int, expected: str | None) -> str:
         ref = f"load-{expected}" if expected else f"load-{os.getpid()}-{ref}"
         try:
-            return self._client.content.write(_IterReader(chunks), expected=expected, total=size, ref=ref)
+            return self._client.content.write(
+                cast(IO[bytes], _IterReader(chunks)), expected=expected, total=size, ref=ref
+            )
         except InvalidArgument as exc:
             raise InvalidArgument(
                 f"corrupt archive: {ref.removeprefix('load-')} does not match its digest"

@@ -39,7 +39,9 @@ def _refs(ctx: Any, given: list[str]) -> list[str]:
     if value is None:
         return []
     items = value if isinstance(value, list) else [value] if isinstance(value, (str, dict)) else list(value)
-    return [(item.get("name") or item.get("id")) if isinstance(item, dict) else str(item) for item in items]
+    return [
+        str(item.get("name") or item.get("id")) if isinstance(item, dict) else str(item) for item in items
+    ]
 
 
 def _short(image_id: str) -> str:

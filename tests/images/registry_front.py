@@ -18,6 +18,7 @@ import json
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 
 class RegistryFront:
@@ -38,7 +39,7 @@ class RegistryFront:
     def address(self) -> str:
         return f"127.0.0.1:{self._server.server_address[1]}"
 
-    def __enter__(self) -> RegistryFront:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

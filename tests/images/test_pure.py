@@ -95,7 +95,7 @@ def test_write_then_read_archive_round_trip() -> None:
 
 
 def test_writer_refuses_content_that_does_not_match() -> None:
-    descs, image, blobs = _image_blobs()
+    descs, image, _blobs = _image_blobs()
     with pytest.raises(InvalidArgument, match="content store returned"):
         write_archive(io.BytesIO(), [image], descs, lambda d: [b"x" * d.size])
 

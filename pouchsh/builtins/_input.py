@@ -81,9 +81,13 @@ def _step(value: Any, name: str, optional: bool, path: str, cmd: str) -> Any:
 
 
 def key_function(ctx: Any, key: Any, cmd: str) -> Callable[[Any], Any]:
-    """A string key is a cell path into each item; anything else is a closure called with the item."""
+    """A string (or int) key is a cell path into each item; a closure is called with the item."""
     if key is None:
         return lambda item: item
+    if isinstance(key, int) and not isinstance(key, bool):
+        key = str(key)
     if isinstance(key, str):
         return lambda item: follow(item, key, cmd)
-    return lambda item: ctx.call(key, item)
+    if callable(key):
+        return lambda item: ctx.call(key, item)
+    raise InvalidArgument(f"{cmd}: the key must be a field name or a closure, got {type_name(key)}")

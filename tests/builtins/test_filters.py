@@ -134,3 +134,9 @@ def test_where_calls_the_closure_once_per_item():
     ctx = FakeContext([1, 2, 3])
     invoke("where", lambda x: x > 1, ctx=ctx)
     assert ctx.calls == 3
+
+
+def test_keys_are_paths_or_closures():
+    assert invoke("sort-by", 1, input=[[0, 2], [0, 1]]) == [[0, 1], [0, 2]]
+    with pytest.raises(InvalidArgument, match="group-by: the key must be a field name or a closure, got bool"):
+        invoke("group-by", True, input=ROWS)

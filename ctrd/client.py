@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ctrd.snapshots import Snapshots
     from ctrd.tasks import Tasks
 
-__all__ = ["NAMESPACE_HEADER", "LEASE_HEADER", "Client", "Version"]
+__all__ = ["LEASE_HEADER", "NAMESPACE_HEADER", "Client", "Version"]
 
 T = TypeVar("T")
 

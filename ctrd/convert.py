@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 __all__ = ["rfc3339", "to_datetime"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Go's zero time.Time (0001-01-01T00:00:00Z), which containerd sends for "not yet" (exited_at of a live task)
 _GO_ZERO_TIME = -62135596800
 
@@ -17,9 +17,9 @@ def to_datetime(ts: Timestamp) -> datetime | None:
     """A protobuf Timestamp as an aware UTC datetime; None for the zero value containerd sends for "unset"."""
     if (ts.seconds == 0 or ts.seconds == _GO_ZERO_TIME) and ts.nanos == 0:
         return None
-    return ts.ToDatetime(tzinfo=timezone.utc)
+    return ts.ToDatetime(tzinfo=UTC)
 
 
 def rfc3339(when: datetime) -> str:
     """The timestamp format containerd's labels use (``containerd.io/gc.expire``)."""
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

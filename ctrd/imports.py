@@ -90,7 +90,7 @@ def import_oci_layout(
     if path.is_dir():
         return _import(client, _Layout(path, None), name, unpack, snapshotter)
     try:
-        tar = tarfile.open(path)
+        tar = tarfile.open(path)  # noqa: SIM115 (closed below; the open itself is what may fail)
     except (OSError, tarfile.TarError) as err:
         raise InvalidArgument(f"{path}: not an OCI layout directory or tar archive ({err})") from None
     with tar:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ctrd.api.services.leases.v1 import leases_pb2 as pb
 from ctrd.api.services.leases.v1 import leases_pb2_grpc
@@ -42,7 +42,7 @@ class Leases(Service):
         """Create lease ``lease_id``; ``expire`` sets ``containerd.io/gc.expire`` to now + expire."""
         all_labels = dict(labels or {})
         if expire is not None:
-            all_labels[EXPIRE_LABEL] = rfc3339(datetime.now(timezone.utc) + expire)
+            all_labels[EXPIRE_LABEL] = rfc3339(datetime.now(UTC) + expire)
         reply = self.client.call(
             self.stub.Create, pb.CreateRequest(id=lease_id, labels=all_labels), f"lease create {lease_id}"
         )

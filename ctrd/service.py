@@ -8,7 +8,6 @@ own module, never raw protobuf.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -19,7 +18,7 @@ __all__ = ["Service"]
 
 class Service:
     #: the generated ``…Stub`` class this wrapper drives
-    stub_class: ClassVar[Callable[[Any], Any]]
+    stub_class: ClassVar[type[Any]]
 
     def __init__(self, client: Client) -> None:
         self.client = client

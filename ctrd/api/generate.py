@@ -56,9 +56,9 @@ HEADER = "// Derived from containerd v1.6.20 {src}: gogoproto/fieldpath options 
 
 def strip(text: str, src: str) -> str:
     """containerd's proto text → ours: same wire format, no gogoproto, imports under ``ctrd/api``."""
-    text = re.sub(r'^import weak "[^"]+";\n', "", text, flags=re.M)
-    text = re.sub(r"^\s*option \((?:gogoproto|containerd\.plugin)\.[^;]*;\n", "", text, flags=re.M)
-    text = re.sub(r"\s*\[\(gogoproto\.[^\]]*\]", "", text, flags=re.S)
+    text = re.sub(r'^import weak "[^"]+";\n', "", text, flags=re.MULTILINE)
+    text = re.sub(r"^\s*option \((?:gogoproto|containerd\.plugin)\.[^;]*;\n", "", text, flags=re.MULTILINE)
+    text = re.sub(r"\s*\[\(gogoproto\.[^\]]*\]", "", text, flags=re.DOTALL)
     for theirs, ours in SOURCES.items():
         text = text.replace(f'import "github.com/containerd/containerd/{theirs}";', f'import "ctrd/api/{ours}";')
     text = text.replace(f'import "{STATUS_PROTO}";', f'import "ctrd/api/{STATUS_PROTO}";')
@@ -81,13 +81,12 @@ def proto_files() -> list[str]:
 
 def generate(out: Path) -> None:
     """Compile every ctrd/api proto into ``out`` (the repository root for an in-place build)."""
-    from grpc_tools import protoc
-
     import grpc_tools
+    from grpc_tools import protoc
 
     out.mkdir(parents=True, exist_ok=True)
     well_known = Path(grpc_tools.__file__).parent / "_proto"
-    args = ["protoc", f"-I{REPO}", f"-I{well_known}", f"--python_out={out}", f"--grpc_python_out={out}"]
+    args = ["protoc", f"-I{REPO}", f"-I{well_known}", f"--python_out={out}", f"--pyi_out={out}", f"--grpc_python_out={out}"]
     if protoc.main(args + proto_files()) != 0:
         raise SystemExit("protoc failed")
     # Every directory holding generated modules is a regular package, so setuptools packages it.

@@ -13,13 +13,13 @@ API = REPO / "ctrd" / "api"
 CONTAINERD_SOURCES = Path("/usr/share/gocode/src/github.com/containerd/containerd")
 
 sys.path.insert(0, str(API))
-import generate  # noqa: E402
+import generate
 
 sys.path.pop(0)
 
 # Lines that name the generator's version, not the protos: a newer grpcio-tools changes only these.
 VERSION_STAMP = re.compile(
-    r"^(# Protobuf Python Version: .*|GRPC_GENERATED_VERSION = .*|    \d+,|    ''?,?)$", re.M
+    r"^(# Protobuf Python Version: .*|GRPC_GENERATED_VERSION = .*|    \d+,|    ''?,?)$", re.MULTILINE
 )
 
 
@@ -28,7 +28,8 @@ def normalised(path: Path) -> str:
 
 
 def generated_files(root: Path) -> set[Path]:
-    return {p.relative_to(root) for p in (root / "ctrd" / "api").rglob("*_pb2*.py")}
+    api = root / "ctrd" / "api"
+    return {p.relative_to(root) for pattern in ("*_pb2*.py", "*_pb2.pyi") for p in api.rglob(pattern)}
 
 
 def test_committed_stubs_are_not_stale(tmp_path: Path) -> None:

@@ -175,3 +175,21 @@ def test_images_filters(images, busybox_image) -> None:
     assert images.list(filters=["dangling=true"]) == []
     with pytest.raises(InvalidArgument, match="unknown filter"):
         images.list(filters=["colour=red"])
+
+
+def test_saved_archive_is_accepted_by_ctr_import(images, ns_client, busybox_image, containerd_address, namespace, tmp_path) -> None:
+    import shutil
+    import subprocess
+
+    ctr = shutil.which("ctr")
+    if ctr is None:
+        pytest.fail("ctr (Debian package containerd) is missing")
+    before = images.inspect("busybox")
+    images.save(["busybox"], path=str(tmp_path / "bb.tar"))
+    images.remove(["busybox"])
+    subprocess.run(
+        [ctr, "--address", containerd_address, "-n", namespace, "images", "import", str(tmp_path / "bb.tar")],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    after = images.inspect("busybox")
+    assert (after["digest"], after["id"]) == (before["digest"], before["id"])

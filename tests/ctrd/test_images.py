@@ -56,20 +56,17 @@ def test_import_and_unpack_a_two_layer_image(ns_client: ctrd.Client, two_layer_l
 def test_unpacked_rootfs_holds_both_layers(ns_client: ctrd.Client, two_layer_layout: Path) -> None:
     (image,) = import_oci_layout(ns_client, two_layer_layout)
     spec = ns_client.images.spec(image)
-    mounts = ns_client.snapshots.view("inspect", spec.chain_id)
-    try:
-        with tempfile.TemporaryDirectory() as target:
-            (mount,) = mounts
-            subprocess.run(
-                ["mount", "-t", mount.type, "-o", ",".join(mount.options), mount.source, target], check=True
-            )
-            try:
-                assert (Path(target) / "data" / "hello.txt").read_bytes() == HELLO_TEXT
-                assert (Path(target) / "bin" / "sh").is_symlink()
-            finally:
-                subprocess.run(["umount", target], check=True)
-    finally:
-        ns_client.snapshots.remove("inspect")
+    # Under a lease: a snapshot nothing refers to is fair game for the garbage collector.
+    with ns_client.lease() as leased, tempfile.TemporaryDirectory() as target:
+        mounts = leased.snapshots.view("inspect", spec.chain_id)
+        (mount,) = mounts
+        subprocess.run(["mount", "-t", mount.type, "-o", ",".join(mount.options), mount.source, target], check=True)
+        try:
+            assert (Path(target) / "data" / "hello.txt").read_bytes() == HELLO_TEXT
+            assert (Path(target) / "bin" / "sh").is_symlink()
+        finally:
+            subprocess.run(["umount", target], check=True)
+            leased.snapshots.remove("inspect")
 
 
 @pytest.mark.containerd

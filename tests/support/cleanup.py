@@ -41,21 +41,26 @@ def purge_namespace(root: Client, namespace: str, *, stop_timeout: float = 10.0)
     return problems
 
 
-def _remove_snapshots(client: Client, snapshotter: str, problems: list[str]) -> None:
-    """Leaves first: a snapshot with children cannot be removed."""
+def _remove_snapshots(client: Client, snapshotter: str, problems: list[str], passes: int = 20) -> None:
+    """Leaves first (a snapshot with children cannot go), re-listing after each pass."""
     try:
         remaining = client.snapshots.list(snapshotter=snapshotter)
     except PouchError:
         return  # snapshotter not loaded here
-    while remaining:
+    errors: list[str] = []
+    for _ in range(passes):
+        if not remaining:
+            return
         parents = {s.parent for s in remaining}
-        leaves = [s for s in remaining if s.name not in parents]
-        for snap in leaves:
+        errors = []
+        for snap in remaining:
+            if snap.name in parents:
+                continue
             try:
                 client.snapshots.remove(snap.name, snapshotter=snapshotter)
             except NotFound:
                 pass
             except PouchError as err:
-                problems.append(f"snapshot remove {snap.name}: {err}")
-                return
+                errors.append(f"snapshot remove {snap.name}: {err}")
         remaining = client.snapshots.list(snapshotter=snapshotter)
+    problems.extend(errors or [f"snapshots left in {snapshotter}: {[s.name for s in remaining]}"])

@@ -231,7 +231,7 @@ class ContainerManager:
             if volume_names:
                 volumes = self.facade.volumes
                 undo.append(lambda: volumes.release(cid, volume_names, remove_anonymous=True))
-            labels = self._labels(opts, image, cid, hostname, plan, volume_names)
+            labels = self._labels(opts, image, cid, reservation.name, hostname, plan, volume_names)
             state_dir = self._state_dir(cid)
             undo.append(lambda: shutil.rmtree(state_dir, ignore_errors=True))
             state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -329,13 +329,14 @@ class ContainerManager:
         return list(mounts), list(names)
 
     def _labels(
-        self, opts: CreateOptions, image: _Image, cid: str, hostname: str, plan: Any | None, volumes: list[str]
+        self, opts: CreateOptions, image: _Image, cid: str, name: str, hostname: str, plan: Any | None,
+        volumes: list[str],
     ) -> dict[str, str]:
         stop_signal = opts.stop_signal or image.config.get("StopSignal") or "SIGTERM"
         stop_signal = parse_signal(stop_signal, "--stop-signal")[0]
         labels = dict(opts.labels)
         labels.update({
-            LABEL.NAME: opts.name or "",
+            LABEL.NAME: name,
             LABEL.RESTART: opts.restart,
             LABEL.STOP_SIGNAL: stop_signal,
             LABEL.CONTAINERD_STOP_SIGNAL: stop_signal,
@@ -367,8 +368,10 @@ class ContainerManager:
     # -- starting and reaping tasks ----------------------------------------------------------------
 
     def _plan_for(self, c: Any) -> Any | None:
+        """The network plan to start ``c`` with again (its hosts, resolv.conf and hostname files are
+        written anew); None for a container created while networking was not available."""
         networks = self._optional("networks")
-        if networks is None or c.labels.get(LABEL.NETWORK) in (None, "none") and LABEL.NETWORKS not in c.labels:
+        if networks is None or LABEL.NETCONFIG not in c.labels:
             return None
         return networks.plan_from_labels(c.id, dict(c.labels))
 
@@ -892,7 +895,7 @@ class ContainerManager:
     ) -> Any:
         """``exec``: run a process in a running container, based on its own process spec (user,
         capabilities, rlimits carry over). Foreground: the exit status; ``detach``: {exec_id, pid}."""
-        from managers.spec import ALL_CAPS, merge_env, resolve_user
+        from managers.spec import current_caps, merge_env, resolve_user
 
         if not args:
             raise InvalidArgument("exec: a command is required")
@@ -912,7 +915,7 @@ class ContainerManager:
             root = Path(f"/proc/{task.pid}/root")
             process["user"] = resolve_user(user, lambda p: _read_under(root, p))
         if privileged:
-            process["capabilities"] = {k: list(ALL_CAPS) for k in ("bounding", "effective", "permitted")}
+            process["capabilities"] = {k: current_caps() for k in ("bounding", "effective", "permitted")}
             process["noNewPrivileges"] = False
         exec_id = "exec-" + secrets.token_hex(8)
         tasks = self.client.tasks

@@ -51,6 +51,7 @@ class LABEL:
     INTERACTIVE = "pouchsh/interactive"
     PORTS = "pouchsh/ports"  # JSON list of {host_ip, host_port, container_port, protocol}
     NETWORKS = "pouchsh/networks"  # comma-separated CNI network names
+    NETCONFIG = "pouchsh/netconfig"  # JSON: ip, hostname, dns, add_hosts
     CONTAINERD_STOP_SIGNAL = "io.containerd.image.config.stop-signal"
     RESTART_STATUS = "containerd.io/restart.status"
     RESTART_LOGURI = "containerd.io/restart.loguri"
@@ -278,6 +279,8 @@ def inspect_record(container: Any, task: Any | None, *, now: float | None = None
 def matches_filters(record: dict[str, Any], container: Any, filters: Mapping[str, list[str]]) -> bool:
     """docker ps ``--filter``: values of one key are alternatives (OR), different keys all apply (AND)."""
     for key, values in filters.items():
+        if key in ("before", "since", "until"):
+            continue  # ordering filters: they compare containers with each other (the manager does it)
         if not any(_match_one(key, v, record, container) for v in values):
             return False
     return True

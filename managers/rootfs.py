@@ -117,11 +117,20 @@ try:
         with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as tar:
             tar.add(path, arcname=name, recursive=True)
     else:
+        target, rename = path, None
         if not os.path.isdir(path):
-            sys.stderr.write("destination " + path + " is not a directory in the container")
-            sys.exit(3)
+            # docker cp: a destination that does not exist names the copy, inside an existing directory
+            target = posixpath.dirname(path.rstrip("/")) or "/"
+            rename = posixpath.basename(path.rstrip("/"))
+            if not os.path.isdir(target) or not rename:
+                sys.stderr.write("destination directory " + target + " does not exist in the container")
+                sys.exit(3)
         with tarfile.open(fileobj=sys.stdin.buffer, mode="r|*") as tar:
-            tar.extractall(path, filter="tar")
+            for member in tar:
+                if rename:
+                    top, sep, rest = member.name.partition("/")
+                    member.name = rename + sep + rest
+                tar.extract(member, target, filter="tar")
 except (OSError, tarfile.TarError) as e:
     sys.stderr.write(str(e))
     sys.exit(4)

@@ -38,6 +38,16 @@ ALL_CAPS = sorted(
         "CAP_WAKE_ALARM",
     }
 )
+#: capability numbers (linux/capability.h), to read which ones this process may hand on
+_CAP_NUMBERS = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
+    "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+    "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+]
 _MASKED = [
     "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
     "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
@@ -165,6 +175,17 @@ def _num(text: str) -> int:
     return int(text) if text.isdigit() else 0
 
 
+def current_caps() -> list[str]:
+    """The capabilities this process can give a container (its bounding set), as containerd's
+    ``WithPrivileged`` takes them: asking runc for more fails with "unable to apply caps"."""
+    try:
+        with open("/proc/self/status") as f:
+            bounding = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd:"))
+    except (OSError, StopIteration, ValueError):
+        return list(ALL_CAPS)
+    return [name for bit, name in enumerate(_CAP_NUMBERS) if bounding >> bit & 1]
+
+
 def _caps(add: list[str], drop: list[str], privileged: bool) -> list[str]:
     def norm(cap: str, flag: str) -> str:
         c = cap.strip().upper()
@@ -177,7 +198,7 @@ def _caps(add: list[str], drop: list[str], privileged: bool) -> list[str]:
 
     adds = [norm(c, "--cap-add") for c in add]
     drops = [norm(c, "--cap-drop") for c in drop]
-    caps = list(ALL_CAPS) if privileged or "ALL" in adds else list(DEFAULT_CAPS)
+    caps = current_caps() if privileged or "ALL" in adds else list(DEFAULT_CAPS)
     if "ALL" in drops:
         caps = []
     caps = [c for c in caps if c not in drops]

@@ -160,17 +160,25 @@ class VolumeManager:
         driver: str = "local",
         labels: dict[str, str] | None = None,
         options: dict[str, str] | None = None,
-        anonymous: bool = False,
     ) -> dict[str, Any]:
-        """Create a volume, or return the existing one of that name if it was made the same way
-        (docker's behaviour, which makes ``volume create x`` safe to repeat)."""
+        """Create a volume (an anonymous one, with a random name, when ``name`` is None), or return the
+        existing one of that name if it was made the same way (docker's behaviour, which makes
+        ``volume create x`` safe to repeat)."""
+        return self._create(name, driver=driver, labels=labels, options=options)[0]
+
+    def _create(
+        self, name: str | None, *, driver: str = "local", labels: dict[str, str] | None = None,
+        options: dict[str, str] | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """``create``, also saying whether this call made the volume (False: it existed)."""
         if driver not in DRIVERS:
             raise InvalidArgument(f"volume driver {driver!r} is not supported (only: {', '.join(DRIVERS)})")
         labels = dict(labels or {})
         options = dict(options or {})
         self._check_options(options)
+        anonymous = name is None
         if name is None:
-            name, anonymous = secrets.token_hex(32), True
+            name = secrets.token_hex(32)
         validate_volume_name(name)
         with self._store().update() as doc:
             volumes = doc.setdefault("volumes", {})
@@ -178,12 +186,12 @@ class VolumeManager:
             if existing is not None:
                 if (labels and labels != existing["labels"]) or (options and options != existing["options"]):
                     raise AlreadyExists(f"volume {name} already exists with other labels or options")
-                return existing
+                return dict(existing), False
             data = self._dir(name) / "_data"
             data.mkdir(parents=True, exist_ok=True)
             record = self._record(name, labels, options, anonymous)
             volumes[name] = record
-        return dict(record)
+        return dict(record), True
 
     def list(self, *, filters: list[str] | None = None) -> list[dict[str, Any]]:
         wanted = parse_filters(filters)
@@ -328,9 +336,9 @@ class VolumeManager:
                 if r.kind == "volume":
                     name = r.source
                     if not name or name not in known:
-                        record = self.create(name or None)
+                        record, made = self._create(name or None)
                         name = record["name"]
-                        if record.get("anonymous") or name not in known:
+                        if made:
                             created.append(name)
                         known[name] = record
                     names.append(name)

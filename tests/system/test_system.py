@@ -93,3 +93,22 @@ def test_namespaces(mgr: Any) -> None:
     with pytest.raises(NotFound):
         sysm.namespace_use(name)
     assert mgr.namespace == original
+
+
+def test_system_prune_removes_exactly_what_is_unused(mgr: Any, busybox_image: str) -> None:
+    from tests.networks.fixtures import run, unique
+    from tests.networks.test_networks import free_subnet
+
+    mgr.networks.create("unused", subnet=free_subnet(mgr), options={"bridge": unique()})
+    mgr.volumes.create("named")
+    anon = mgr.volumes.create()["name"]
+    keep = run_detached(mgr, busybox_image, "sleep", "300", name="keep", volumes=["kept:/k"])
+    code, _ = run(mgr, busybox_image, "true", name="done")
+    assert code == 0
+    result = mgr.system.prune(volumes=True)
+    assert [r["name"] for r in mgr.containers.list(all=True)] == ["keep"]
+    assert "unused" not in [n["name"] for n in mgr.networks.list()]
+    assert result["volumes"]["volumes_deleted"] == [anon]
+    assert {v["name"] for v in mgr.volumes.list()} == {"named", "kept"}
+    assert [i.name for i in mgr.ctrd.images.list()] == [busybox_image]  # used by keep
+    mgr.containers.remove([keep["id"]], force=True)

@@ -332,13 +332,22 @@ class NetworkManager:
     def remove(self, refs: list[str], *, force: bool = False) -> list[str]:
         """Remove networks no container is attached to (in any namespace); the bridge device and the
         IPAM leases go with them. Nothing is removed unless all can be."""
-        with self.cni_lock, self.store.update() as doc:
+        with self.cni_lock:
+            targets = self._unregister(refs, force)
+            for net in targets:
+                self._destroy(net)
+        return [n["name"] for n in targets]
+
+    def _unregister(self, refs: list[str], force: bool) -> list[dict[str, Any]]:
+        with self.store.update() as doc:
             targets = []
             for ref in refs:
                 if ref in PREDEFINED:
                     raise InvalidArgument(f"{ref} is a predefined network and cannot be removed")
                 try:
-                    targets.append(self._get(ref, doc))
+                    net = self._get(ref, doc)
+                    if net not in targets:
+                        targets.append(net)
                 except NotFound:
                     if not force:
                         raise
@@ -350,9 +359,7 @@ class NetworkManager:
                                    hint="remove or disconnect them first")
             for net in targets:
                 del doc["networks"][net["name"]]
-        for net in targets:
-            self._destroy(net)
-        return [n["name"] for n in targets]
+        return targets
 
     def _destroy(self, net: dict[str, Any]) -> None:
         if link_exists(net["bridge"]):

@@ -68,9 +68,11 @@ def parse_ports(specs: Iterable[str]) -> list[dict[str, Any]]:
             raise InvalidArgument(f"{what}: use [IP:][HOST:]CONTAINER[/PROTO]")
         if host_ip:
             try:
-                host_ip = str(ipaddress.ip_address(host_ip))
+                address = ipaddress.ip_address(host_ip)
             except ValueError:
                 raise InvalidArgument(f"{what}: {host_ip!r} is not an IP address") from None
+            # 0.0.0.0 means every address, as an empty host IP does: one spelling, so clashes are found
+            host_ip = "" if address.is_unspecified else str(address)
         cports = _range(container, what)
         hports = _range(host, what) if host else [0] * len(cports)
         if len(hports) != len(cports):

@@ -25,6 +25,7 @@ def m(host_ip: str, hp: int, cp: int, proto: str = "tcp") -> dict:
         ("80", [m("", 0, 80)]),
         ("8000-8001:80-81", [m("", 8000, 80), m("", 8001, 81)]),
         ("[::1]:8080:80", [m("::1", 8080, 80)]),
+        ("0.0.0.0:8080:80", [m("", 8080, 80)]),
     ],
 )
 def test_port_specs(spec: str, expected: list) -> None:

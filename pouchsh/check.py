@@ -1,0 +1,781 @@
+"""The checker: everything that can be known about a program before it runs, checked before it runs.
+
+It resolves each call against the command table (and the program's own ``def`` s), binds its words to
+parameters and flags by docker's rules, coerces the arguments it can already see, and tracks variables
+through scopes. Every error found is reported, not only the first; one error and nothing runs.
+
+Its output, :class:`Checked`, is what the evaluator walks: the program plus a :class:`Binding` for every
+call and the parsed programs of ``source`` statements.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import grammar
+from ctrd.errors import InvalidArgument, PouchError
+from grammar.nodes import (
+    Assign, Binary, Block, Break, Closure, Command as CallNode, Continue, Def, Exit, External, For, If, Let,
+    ListExpr, Literal, Member, Not, Pipeline, Program, Range, RecordExpr, Return, Source, Span,
+    Str, Sub, Try, Var, While, Word,
+)
+from pouchsh.coerce import STRING_TYPES, coerce
+from pouchsh.errors import CheckError, ParseError, gather
+from pouchsh.signature import Command, CommandTable, Flag, Param
+
+__all__ = [
+    "Arg", "BUILTIN_VARIABLES", "Binding", "CheckScope", "Checked", "KEYWORDS", "UserCommand", "check",
+    "parse_source",
+]
+
+KEYWORDS = frozenset(
+    "let if else for in while def return break continue try catch exit source and or not true false null".split()
+)
+#: Variables every program has: the environment, the script's arguments, the last container's status.
+BUILTIN_VARIABLES = ("env", "args", "status")
+_DEF_TYPES = {
+    "string": "string", "str": "string", "int": "int", "float": "float", "number": "number", "bool": "bool",
+    "size": "size", "filesize": "size", "duration": "duration", "list": "list", "table": "list",
+    "record": "record", "closure": "closure", "any": "any", "path": "path",
+}
+_ROW_OPS = frozenset({"==", "!=", "<", "<=", ">", ">=", "=~", "!~", "in"})
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One bound argument: a constant (already coerced) or an expression to evaluate and coerce."""
+
+    span: Span
+    type: str
+    choices: tuple[str, ...] = ()
+    node: Any = None
+    const: Any = None
+    what: str = ""
+
+
+@dataclass(frozen=True)
+class UserCommand:
+    """A ``def``: its node and the signature it declares, so calls to it bind like any command's."""
+
+    node: Def
+    signature: Command
+    defaults: dict[str, Any]
+
+
+@dataclass
+class Binding:
+    """A call bound to its command: ``args`` maps each dest to an Arg, a list of Args (rest parameters,
+    repeatable flags) or a default value."""
+
+    command: Command
+    args: dict[str, Any]
+    help: bool = False
+    user: UserCommand | None = None
+
+
+@dataclass
+class Checked:
+    program: Program
+    bindings: dict[int, Binding] = field(default_factory=dict)
+    sourced: dict[int, Checked] = field(default_factory=dict)
+
+
+class CheckScope:
+    """Names visible at one point: variables and defs, with the enclosing scope behind."""
+
+    def __init__(self, parent: CheckScope | None = None) -> None:
+        self.parent = parent
+        self.vars: set[str] = set()
+        self.defs: dict[str, UserCommand] = {}
+
+    @classmethod
+    def root(cls) -> CheckScope:
+        scope = cls()
+        scope.vars.update(BUILTIN_VARIABLES)
+        return scope
+
+    def has_var(self, name: str) -> bool:
+        s: CheckScope | None = self
+        while s is not None:
+            if name in s.vars:
+                return True
+            s = s.parent
+        return False
+
+    def find_def(self, name: str) -> UserCommand | None:
+        s: CheckScope | None = self
+        while s is not None:
+            if name in s.defs:
+                return s.defs[name]
+            s = s.parent
+        return None
+
+    def all_vars(self) -> set[str]:
+        out: set[str] = set()
+        s: CheckScope | None = self
+        while s is not None:
+            out |= s.vars
+            s = s.parent
+        return out
+
+    def all_defs(self) -> set[str]:
+        out: set[str] = set()
+        s: CheckScope | None = self
+        while s is not None:
+            out |= set(s.defs)
+            s = s.parent
+        return out
+
+
+@dataclass(frozen=True)
+class _Where:
+    """What surrounds a statement: loops, a def, a closure."""
+
+    loop: bool = False
+    def_: bool = False
+    closure: bool = False
+    file: str = "<input>"
+
+
+def parse_source(text: str, filename: str) -> Program:
+    """Parse, turning syntax errors into ParseErrors (all of them, gathered)."""
+    try:
+        return grammar.parse(text, filename)
+    except grammar.SyntaxErrors as e:
+        raise gather([ParseError(i.message, span=i.span, hint=i.hint) for i in e.issues]) from None
+
+
+def check(program: Program, table: CommandTable, scope: CheckScope | None = None,
+          sources: dict[str, str] | None = None) -> Checked:
+    """Check ``program``; raises the CheckErrors found (gathered). ``scope`` persists across REPL lines
+    (it gains the program's top-level variables and defs); ``sources`` receives the text of every
+    file that ``source`` reads, for error display."""
+    checker = _Checker(table, sources if sources is not None else {})
+    scope = scope or CheckScope.root()
+    out = checker.program(program, scope, stack=())
+    if checker.errors:
+        raise gather(checker.errors)
+    return out
+
+
+class _Checker:
+    def __init__(self, table: CommandTable, sources: dict[str, str]) -> None:
+        self.table = table
+        self.sources = sources
+        self.errors: list[PouchError] = []
+
+    def error(self, message: str, span: Span, hint: str | None = None) -> None:
+        self.errors.append(CheckError(message, span=span, hint=hint))
+
+    # ------------------------------------------------------------------------------------------ blocks
+
+    def program(self, program: Program, scope: CheckScope, stack: tuple[str, ...]) -> Checked:
+        out = Checked(program)
+        self.out = out
+        self.stack = stack + (program.file,)
+        self.block(program.body, scope, _Where(file=program.file), new_scope=False)
+        return out
+
+    def block(self, body: tuple[Any, ...], scope: CheckScope, where: _Where, new_scope: bool = True) -> None:
+        inner = CheckScope(scope) if new_scope else scope
+        for stmt in body:
+            if isinstance(stmt, Def):
+                self.declare_def(stmt, inner)
+        for stmt in body:
+            self.stmt(stmt, inner, where)
+
+    def declare_def(self, node: Def, scope: CheckScope) -> None:
+        if node.name in scope.defs and scope.defs[node.name].node is not node:
+            self.error(f"`{node.name}` is defined twice in this block", node.span)
+            return
+        if node.name in KEYWORDS:
+            self.error(f"`{node.name}` is a keyword and cannot name a command", node.span)
+        params: list[Param] = []
+        flags: list[Flag] = []
+        defaults: dict[str, Any] = {}
+        seen: set[str] = set()
+        for p in node.params:
+            typ = "any"
+            if p.type is not None:
+                if p.type not in _DEF_TYPES:
+                    self.error(f"unknown type `{p.type}`", p.span, hint="types: " + ", ".join(sorted(set(_DEF_TYPES.values()))))
+                else:
+                    typ = _DEF_TYPES[p.type]
+            dest = p.name.replace("-", "_")
+            if dest in seen:
+                self.error(f"`{p.name}` is declared twice", p.span)
+                continue
+            seen.add(dest)
+            if p.default is not None:
+                defaults[dest] = p.default
+            if p.kind == "flag":
+                flag_type = typ if p.type is not None and typ != "bool" else "switch"
+                try:
+                    flags.append(Flag(p.name, type=flag_type, short=p.short))
+                except ValueError as e:
+                    self.error(str(e), p.span)
+            else:
+                params.append(Param(p.name, type=typ, required=not p.optional and p.kind != "rest",
+                                    rest=p.kind == "rest"))
+        try:
+            sig = Command(name=node.name, fn=_user_command, help=f"defined at {node.span}",
+                          params=tuple(params), flags=tuple(flags), category="user")
+        except ValueError as e:
+            self.error(str(e), node.span)
+            return
+        scope.defs[node.name] = UserCommand(node, sig, defaults)
+
+    # ------------------------------------------------------------------------------------------ statements
+
+    def stmt(self, s: Any, scope: CheckScope, where: _Where) -> None:
+        if isinstance(s, Pipeline):
+            self.pipeline(s, scope, where)
+        elif isinstance(s, Let):
+            if s.name in KEYWORDS:
+                self.error(f"`{s.name}` is a keyword and cannot name a variable", s.name_span)
+            self.pipeline(s.value, scope, where)
+            scope.vars.add(s.name)
+        elif isinstance(s, Assign):
+            self.assign(s, scope, where)
+        elif isinstance(s, If):
+            self.expr(s.cond, scope, where)
+            self.block(s.then.body, scope, where)
+            if isinstance(s.orelse, If):
+                self.stmt(s.orelse, scope, where)
+            elif s.orelse is not None:
+                self.block(s.orelse.body, scope, where)
+        elif isinstance(s, For):
+            self.expr(s.iterable, scope, where)
+            inner = CheckScope(scope)
+            inner.vars.add(s.var)
+            self.block(s.body.body, inner, _replace(where, loop=True))
+        elif isinstance(s, While):
+            self.expr(s.cond, scope, where)
+            self.block(s.body.body, scope, _replace(where, loop=True))
+        elif isinstance(s, Def):
+            self.def_body(s, scope, where)
+        elif isinstance(s, Try):
+            self.block(s.body.body, scope, where)
+            if s.handler is not None:
+                inner = CheckScope(scope)
+                if s.catch_name:
+                    inner.vars.add(s.catch_name)
+                self.block(s.handler.body, inner, where)
+        elif isinstance(s, Return):
+            if not (where.def_ or where.closure):
+                self.error("`return` outside a def", s.span)
+            if s.value is not None:
+                self.pipeline(s.value, scope, where)
+        elif isinstance(s, (Break, Continue)):
+            if not where.loop:
+                word = "break" if isinstance(s, Break) else "continue"
+                self.error(f"`{word}` outside a loop", s.span)
+        elif isinstance(s, Exit):
+            if s.code is not None:
+                self.expr(s.code, scope, where)
+        elif isinstance(s, Source):
+            self.source(s, scope, where)
+        else:  # pragma: no cover - the grammar makes no other statements
+            raise TypeError(type(s).__name__)
+
+    def assign(self, s: Assign, scope: CheckScope, where: _Where) -> None:
+        target = s.target
+        self.pipeline(s.value, scope, where)
+        if target.name == "env":
+            if len(target.path) != 1 or not isinstance(target.path[0].key, str):
+                self.error("assign to one environment variable: `$env.NAME = value`", target.span)
+            return
+        if target.path:
+            self.error("only a variable can be assigned, not a field", target.span,
+                       hint=f"build a new value: `${target.name} = ...`")
+            return
+        if target.name in BUILTIN_VARIABLES:
+            self.error(f"`${target.name}` cannot be assigned", target.span)
+        elif not scope.has_var(target.name):
+            self.error(f"cannot assign to `${target.name}`: it is not declared", target.span,
+                       hint=f"declare it first: `let {target.name} = ...`")
+
+    def def_body(self, s: Def, scope: CheckScope, where: _Where) -> None:
+        user = scope.find_def(s.name)
+        inner = CheckScope(scope)
+        for p in s.params:
+            inner.vars.add(p.name.replace("-", "_"))
+            if p.default is not None:
+                self.expr(p.default, scope, where)
+        if user is not None:
+            for name, default in user.defaults.items():
+                if isinstance(default, (Word, Literal, Str)):
+                    self.static_default(user, name, default)
+        self.block(s.body.body, inner, _Where(def_=True, file=where.file))
+
+    def static_default(self, user: UserCommand, dest: str, node: Any) -> None:
+        for spec in (*user.signature.params, *user.signature.flags):
+            if spec.dest == dest and spec.type not in ("switch", "any"):
+                value = _static(node, spec.type)
+                if value is not _DYNAMIC:
+                    try:
+                        coerce(value, spec.type)
+                    except InvalidArgument as e:
+                        self.error(f"default of `{spec.name}`: {e.message}", node.span)
+
+    def source(self, s: Source, scope: CheckScope, where: _Where) -> None:
+        if not s.path.is_static:
+            self.error("`source` needs a file name written out, not computed", s.path.span)
+            return
+        name = s.path.value
+        base = os.path.dirname(where.file) if where.file and not where.file.startswith("<") else os.getcwd()
+        path = os.path.normpath(os.path.join(base, os.path.expanduser(name)))
+        if path in self.stack:
+            self.error(f"`{name}` sources itself", s.span)
+            return
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as e:
+            self.error(f"cannot read `{name}`: {e.strerror or e}", s.path.span)
+            return
+        self.sources[path] = text
+        try:
+            program = parse_source(text, path)
+        except ParseError as e:
+            self.errors.extend([e, *getattr(e, "others", ())])
+            return
+        saved_out, saved_stack = self.out, self.stack
+        sub = self.program(program, scope, self.stack)
+        self.out, self.stack = saved_out, saved_stack
+        self.out.sourced[id(s)] = sub
+        # The sourced file's calls are bound in its own Checked; the evaluator reads both.
+        self.out.bindings.update(sub.bindings)
+
+    # ------------------------------------------------------------------------------------------ pipelines
+
+    def pipeline(self, p: Pipeline, scope: CheckScope, where: _Where) -> None:
+        for i, element in enumerate(p.elements):
+            if isinstance(element, CallNode):
+                self.call(element, scope, where, piped=i > 0)
+            elif isinstance(element, External):
+                for a in element.args:
+                    self.expr(a, scope, where)
+            else:
+                self.expr(element, scope, where)
+
+    def resolve(self, node: CallNode, scope: CheckScope) -> tuple[Command, int, UserCommand | None] | None:
+        if not node.name.is_static:
+            self.error("a command name cannot be computed", node.name.span,
+                       hint="call a closure held in a variable with `do $closure` style commands, or use ^program")
+            return None
+        first = node.name.value
+        user = scope.find_def(first)
+        if user is not None:
+            return user.signature, 1, user
+        words = [first]
+        for a in node.args:
+            if isinstance(a, Word) and a.is_static and not a.value.startswith("-"):
+                words.append(a.value)
+            else:
+                break
+            if len(words) >= 3:
+                break
+        found = self.table.match(words)
+        if found is not None:
+            return found[0], found[1], None
+        if self.table.is_prefix(first) and len(words) > 1:
+            wanted = f"{first} {words[1]}"
+            guess = difflib.get_close_matches(wanted, [n for n in self.table.names() if n.startswith(first + " ")],
+                                              n=1, cutoff=0.5)
+            span = node.name.span.to(node.args[0].span)
+            self.error(f"unknown command `{wanted}`", span, hint=f"did you mean `{guess[0]}`?" if guess else
+                       f"`help {first}` lists the `{first}` commands")
+            return None
+        if self.table.is_prefix(first):
+            self.error(f"`{first}` needs a subcommand", node.name.span, hint=f"`help {first}` lists them")
+            return None
+        candidates = list(self.table.names()) + sorted(scope.all_defs())
+        guess = difflib.get_close_matches(first, candidates, n=1, cutoff=0.6)
+        hint = f"did you mean `{guess[0]}`?" if guess else "`help` lists the commands; run a host program with `^name`"
+        self.error(f"unknown command `{first}`", node.name.span, hint=hint)
+        return None
+
+    def call(self, node: CallNode, scope: CheckScope, where: _Where, piped: bool) -> None:
+        resolved = self.resolve(node, scope)
+        if resolved is None:
+            for a in node.args:
+                self.expr(a, scope, where)
+            return
+        cmd, used, user = resolved
+        binding = self.bind(node, cmd, node.args[used - 1:], scope, where)
+        if binding is None:
+            return
+        binding.user = user
+        if piped and cmd.input == "none" and not binding.help:
+            self.error(f"`{cmd.name}` takes no input from a pipe", node.name.span)
+        self.out.bindings[id(node)] = binding
+
+    # ------------------------------------------------------------------------------------------ binding
+
+    def bind(self, node: CallNode, cmd: Command, args: tuple[Any, ...], scope: CheckScope,
+             where: _Where) -> Binding | None:
+        errors_before = len(self.errors)
+        self.scope, self.where = scope, where
+        values: dict[str, Any] = {}
+        for f in cmd.flags:
+            values[f.dest] = [] if f.repeat else f.default_value()
+        positional: list[Any] = []
+        help_wanted = False
+        flags_on = True
+        i = 0
+        while i < len(args):
+            a = args[i]
+            i += 1
+            text = _flag_text(a) if flags_on else None
+            if text is None:
+                positional.append(a)
+                if not cmd.interspersed:
+                    flags_on = False
+                continue
+            if text == "--":
+                flags_on = False
+                continue
+            if text in ("--help", "-h"):
+                help_wanted = True
+                continue
+            if text.startswith("--"):
+                name, eq, _ = text.partition("=")
+                flag = cmd.flag(name)
+                if flag is None:
+                    self.unknown_flag(cmd, name, a.span)
+                    continue
+                if eq:
+                    value_node = _after_equals(a)
+                elif flag.takes_value:
+                    if i >= len(args):
+                        self.error(f"`{cmd.name}`: flag `{name}` needs a value", a.span)
+                        continue
+                    value_node = args[i]
+                    i += 1
+                else:
+                    value_node = None
+                self.set_flag(cmd, flag, name, value_node, a.span, values)
+                continue
+            # one or more short flags: -d, -dit, -p8080:80, -p 8080:80
+            letters = text[1:]
+            j = 0
+            while j < len(letters):
+                spelling = "-" + letters[j]
+                flag = cmd.flag(spelling)
+                if flag is None:
+                    self.unknown_flag(cmd, spelling if len(letters) > 1 else text, a.span)
+                    break
+                if flag.takes_value:
+                    rest = letters[j + 1:]
+                    if rest:
+                        value_node = _suffix_word(a, len(text) - len(rest))
+                    elif i < len(args):
+                        value_node = args[i]
+                        i += 1
+                    else:
+                        self.error(f"`{cmd.name}`: flag `{spelling}` needs a value", a.span)
+                        break
+                    self.set_flag(cmd, flag, spelling, value_node, a.span, values)
+                    break
+                self.set_flag(cmd, flag, spelling, None, a.span, values)
+                j += 1
+        if help_wanted:
+            return Binding(cmd, {}, help=True)
+        self.bind_positional(node, cmd, positional, values, scope, where)
+        if len(self.errors) > errors_before:
+            return None
+        return Binding(cmd, values)
+
+    def unknown_flag(self, cmd: Command, spelling: str, span: Span) -> None:
+        guess = cmd.suggest_flag(spelling)
+        hint = f"did you mean `{guess}`?" if guess else f"`{cmd.name} --help` lists its flags"
+        self.error(f"`{cmd.name}`: unknown flag `{spelling}`", span, hint=hint)
+
+    def set_flag(self, cmd: Command, flag: Flag, spelling: str, value_node: Any, span: Span,
+                 values: dict[str, Any]) -> None:
+        if not flag.takes_value:
+            if value_node is None:
+                arg: Any = True
+            else:
+                arg = self.make_arg(cmd, f"flag `{spelling}`", value_node, "bool", ())
+        else:
+            arg = self.make_arg(cmd, f"flag `{spelling}`", value_node, flag.type, flag.choices)
+        if arg is None:
+            return
+        if flag.repeat:
+            values[flag.dest].append(arg)
+        else:
+            values[flag.dest] = arg
+
+    def make_arg(self, cmd: Command, what: str, node: Any, typ: str, choices: tuple[str, ...]) -> Arg | None:
+        scope, where = self.scope, self.where
+        self.expr(node, scope, where)
+        self.scope, self.where = scope, where  # a nested call rebinds them
+        value = _static(node, typ)
+        if value is _DYNAMIC:
+            return Arg(node.span, typ, choices, node=node, what=what)
+        try:
+            return Arg(node.span, typ, choices, const=coerce(value, typ, choices), what=what)
+        except InvalidArgument as e:
+            self.error(f"`{cmd.name}`: {what} {e.message}", node.span)
+            return None
+
+    def bind_positional(self, node: CallNode, cmd: Command, positional: list[Any], values: dict[str, Any],
+                        scope: CheckScope, where: _Where) -> None:
+        params = cmd.params
+        k = 0
+        for idx, p in enumerate(params):
+            if p.rest:
+                rest = [self.make_arg(cmd, f"argument `{p.name}`", a, p.type, ()) for a in positional[k:]]
+                values[p.dest] = [r for r in rest if r is not None]
+                k = len(positional)
+                continue
+            if p.type == "closure" and k < len(positional) and not isinstance(positional[k], (Closure, Var)):
+                needed_after = sum(1 for q in params[idx + 1:] if q.required and not q.rest)
+                take = max(1, len(positional) - k - needed_after)
+                words = positional[k:k + take]
+                closure = self.row_condition(cmd, words, scope, where)
+                self.scope, self.where = scope, where
+                k += take
+                if closure is not None:
+                    values[p.dest] = Arg(closure.span, "closure", node=closure, what=f"argument `{p.name}`")
+                continue
+            if k < len(positional):
+                arg = self.make_arg(cmd, f"argument `{p.name}`", positional[k], p.type, ())
+                k += 1
+                if arg is not None:
+                    values[p.dest] = arg
+            elif p.required:
+                self.error(f"`{cmd.name}`: missing argument `{p.name}`", node.span,
+                           hint=f"usage: {cmd.usage}")
+            else:
+                values[p.dest] = p.default
+        if k < len(positional):
+            extra = positional[k]
+            shown = extra.text if isinstance(extra, (Word, Str, Literal)) else "value"
+            hint = f"usage: {cmd.usage}"
+            if shown in ("&&", "||", ">", ">>", "2>&1", "<"):
+                hint = "pouch has no `&&`, `||` or redirections: use separate statements, `try`, and `| save`-style commands"
+            self.error(f"`{cmd.name}`: unexpected argument {_show(extra)}", extra.span, hint=hint)
+
+    # ------------------------------------------------------------------------------------------ row conditions
+
+    def row_condition(self, cmd: Command, words: list[Any], scope: CheckScope, where: _Where) -> Closure | None:
+        """``status == running and size > 1MiB`` → ``{|it| $it.status == running and $it.size > 1MiB}``."""
+        parser = _RowParser(words)
+        try:
+            expr = parser.parse()
+        except _RowError as e:
+            self.error(f"`{cmd.name}`: {e.message}", e.span,
+                       hint="write a row condition as `field == value`, or a closure `{|x| ...}`")
+            return None
+        span = words[0].span.to(words[-1].span)
+        body = Block(span, (Pipeline(span, (expr,)),))
+        closure = Closure(span, ("it",), body)
+        self.expr(closure, scope, where)
+        return closure
+
+    # ------------------------------------------------------------------------------------------ expressions
+
+    def expr(self, e: Any, scope: CheckScope, where: _Where) -> None:
+        if isinstance(e, Var):
+            if not scope.has_var(e.name):
+                names = sorted(scope.all_vars())
+                guess = difflib.get_close_matches(e.name, names, n=1, cutoff=0.6)
+                hint = f"did you mean `${guess[0]}`?" if guess else None
+                if e.name == "it":
+                    hint = "`$it` is the item inside a closure without parameters"
+                self.error(f"undefined variable `${e.name}`", e.span, hint=hint)
+        elif isinstance(e, (Word, Str)):
+            for part in e.parts:
+                if not isinstance(part, str):
+                    self.expr(part, scope, where)
+        elif isinstance(e, Literal):
+            pass
+        elif isinstance(e, Pipeline):
+            self.pipeline(e, scope, where)
+        elif isinstance(e, Sub):
+            self.pipeline(e.pipeline, scope, where)
+        elif isinstance(e, ListExpr):
+            for item in e.items:
+                self.expr(item, scope, where)
+        elif isinstance(e, RecordExpr):
+            seen: set[str] = set()
+            for key, value in e.fields:
+                if key in seen:
+                    self.error(f"record key `{key}` appears twice", value.span)
+                seen.add(key)
+                self.expr(value, scope, where)
+        elif isinstance(e, Closure):
+            inner = CheckScope(scope)
+            inner.vars.update(e.params or ("it",))
+            self.block(e.body.body, inner, _Where(closure=True, file=where.file), new_scope=False)
+        elif isinstance(e, Range):
+            self.expr(e.lo, scope, where)
+            self.expr(e.hi, scope, where)
+        elif isinstance(e, Binary):
+            self.expr(e.left, scope, where)
+            self.expr(e.right, scope, where)
+        elif isinstance(e, Not):
+            self.expr(e.operand, scope, where)
+        elif isinstance(e, (CallNode, External)):
+            self.pipeline(Pipeline(e.span, (e,)), scope, where)
+        else:  # pragma: no cover
+            raise TypeError(type(e).__name__)
+
+
+def _replace(where: _Where, **changes: Any) -> _Where:
+    return _Where(**{**where.__dict__, **changes})
+
+
+def _user_command(ctx: Any, **kwargs: Any) -> Any:  # pragma: no cover - the evaluator runs defs itself
+    raise PouchError("a def is run by the evaluator")
+
+
+def _show(node: Any) -> str:
+    if isinstance(node, (Word, Str, Literal)):
+        return f"`{node.text}`"
+    return "value"
+
+
+# ------------------------------------------------------------------------------------------ static values
+
+_DYNAMIC = object()
+
+
+def _static(node: Any, typ: str) -> Any:
+    """The argument's value when it is known before the run (as text where the type reads text)."""
+    if isinstance(node, (Word, Str)):
+        return node.value if node.is_static else _DYNAMIC
+    if isinstance(node, Literal):
+        if typ in STRING_TYPES or (typ in ("size", "duration") and node.kind in ("size", "duration")):
+            return node.text
+        if typ == "any":
+            return _DYNAMIC  # the evaluator gives sizes and durations their types
+        return node.value
+    return _DYNAMIC
+
+
+def _flag_text(node: Any) -> str | None:
+    """The flag a word spells (``--name``, ``--name=...``, ``-dit``), or None for a positional."""
+    if not isinstance(node, Word):
+        return None
+    head = node.parts[0] if node.parts else ""
+    if not isinstance(head, str) or not head.startswith("-") or head == "-":
+        return None
+    if node.is_static:
+        return node.value
+    # --name=$x: the flag part must be written out before the `=`
+    if head.startswith("--") and "=" in head:
+        return head
+    return None
+
+
+def _after_equals(node: Word) -> Word:
+    """The value part of ``--name=value`` as a word of its own (keeping any interpolation)."""
+    head = node.parts[0]
+    cut = head.index("=") + 1
+    parts = ((head[cut:],) if head[cut:] else ()) + node.parts[1:]
+    text = node.text[node.text.index("=") + 1:]
+    return Word(_shift(node.span, node.text.index("=") + 1), text, parts or ("",))
+
+
+def _suffix_word(node: Word, offset: int) -> Word:
+    """``-p8080:80`` → the word ``8080:80``."""
+    value = node.value[offset:]
+    return Word(_shift(node.span, offset), value, (value,))
+
+
+def _shift(span: Span, n: int) -> Span:
+    return Span(span.file, span.start + n, span.end, span.line, span.column + n, span.end_line, span.end_column)
+
+
+# ------------------------------------------------------------------------------------------ row conditions
+
+
+class _RowError(Exception):
+    def __init__(self, message: str, span: Span) -> None:
+        super().__init__(message)
+        self.message = message
+        self.span = span
+
+
+def _op(node: Any) -> str | None:
+    if isinstance(node, Word) and node.is_static and node.value in _ROW_OPS | {"and", "or", "not"}:
+        return node.value
+    return None
+
+
+class _RowParser:
+    """A row condition from argument values: or / and / not over comparisons; a bare field on the left."""
+
+    def __init__(self, words: list[Any]) -> None:
+        self.words = words
+        self.i = 0
+
+    def peek(self) -> Any:
+        return self.words[self.i] if self.i < len(self.words) else None
+
+    def parse(self) -> Any:
+        e = self.or_()
+        if self.peek() is not None:
+            raise _RowError(f"unexpected {_show(self.peek())} in the condition", self.peek().span)
+        return e
+
+    def or_(self) -> Any:
+        left = self.and_()
+        while _op(self.peek()) == "or":
+            op = self.words[self.i]
+            self.i += 1
+            right = self.and_()
+            left = Binary(left.span.to(right.span), "or", left, right, op.span)
+        return left
+
+    def and_(self) -> Any:
+        left = self.not_()
+        while _op(self.peek()) == "and":
+            op = self.words[self.i]
+            self.i += 1
+            right = self.not_()
+            left = Binary(left.span.to(right.span), "and", left, right, op.span)
+        return left
+
+    def not_(self) -> Any:
+        if _op(self.peek()) == "not":
+            op = self.words[self.i]
+            self.i += 1
+            operand = self.not_()
+            return Not(op.span.to(operand.span), operand)
+        return self.comparison()
+
+    def comparison(self) -> Any:
+        left = self.operand(field=True)
+        op = self.peek()
+        if _op(op) in _ROW_OPS:
+            self.i += 1
+            right = self.operand(field=False)
+            return Binary(left.span.to(right.span), op.value, left, right, op.span)
+        return left
+
+    def operand(self, field: bool) -> Any:
+        node = self.peek()
+        if node is None:
+            last = self.words[-1]
+            raise _RowError("the condition ends too soon", last.span)
+        if _op(node) is not None:
+            raise _RowError(f"expected a value, found `{node.value}`", node.span)
+        self.i += 1
+        if field and isinstance(node, Word) and node.is_static:
+            path = tuple(_member(p) for p in node.value.split("."))
+            return Var(node.span, "it", path)
+        return node
+
+
+def _member(text: str) -> Member:
+    optional = text.endswith("?")
+    key = text[:-1] if optional else text
+    return Member(int(key) if key.isdigit() else key, optional)

@@ -1,0 +1,275 @@
+"""The command line::
+
+    pouchsh [OPTIONS] FILE.pouch [ARGS...]     run a script ($args holds ARGS)
+    pouchsh [OPTIONS] -c STRING [ARGS...]      run a string
+    pouchsh [OPTIONS] - [ARGS...]              run standard input (also when stdin is a pipe)
+    pouchsh [OPTIONS]                          the interactive prompt (stdin is a terminal)
+
+Options: --check (parse and check only), --dry-run (print the manager calls, make none), --json (every
+displayed value as one JSON document per line), --debug (Python tracebacks), --address ADDR
+(env CONTAINERD_ADDRESS), -n/--namespace NS (env CONTAINERD_NAMESPACE, default ``default``).
+
+Exit status: 0 success; 1 a runtime error; 2 a parse or check error or a bad command line; 130 Ctrl-C;
+``exit N`` gives N; otherwise the status of the last statement's foreground container (``run`` without
+``-d``), like ``docker run``. No Python traceback reaches the user without ``--debug``.
+
+This module imports only what a script run needs: no prompt_toolkit, rich or pygments, and grpc only
+when a command reaches containerd.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import traceback
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+__all__ = ["Options", "UsageError", "main", "parse_args", "run"]
+
+USAGE = """\
+usage: pouchsh [--check] [--dry-run] [--json] [--debug] [--address ADDR] [-n NAMESPACE]
+               [FILE.pouch | -c STRING | -] [ARGS...]
+
+Run a pouch script, or start the interactive prompt when standard input is a terminal.
+
+  FILE.pouch         run this script; ARGS become $args
+  -c STRING          run STRING
+  -                  run the script read from standard input
+  --check            parse and check only; run nothing
+  --dry-run          print the manager calls the script would make, without making them
+  --json             print every displayed value as one JSON document per line
+  --debug            show Python tracebacks of internal errors
+  --address ADDR     containerd socket (env CONTAINERD_ADDRESS)
+  -n, --namespace NS containerd namespace (env CONTAINERD_NAMESPACE, default: default)
+  -h, --help         show this help
+  --version          show the version
+"""
+
+
+class UsageError(Exception):
+    pass
+
+
+@dataclass
+class Options:
+    script: str | None = None  # a file name, or "-" for stdin
+    command: str | None = None  # -c STRING
+    args: list[str] = field(default_factory=list)
+    check: bool = False
+    dry_run: bool = False
+    json: bool = False
+    debug: bool = False
+    address: str | None = None
+    namespace: str | None = None
+    help: bool = False
+    version: bool = False
+
+
+def parse_args(argv: list[str]) -> Options:
+    """Options stop at the script (or ``-c STRING``); what follows is the script's."""
+    opts = Options()
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        i += 1
+        if a in ("-h", "--help"):
+            opts.help = True
+        elif a == "--version":
+            opts.version = True
+        elif a == "--check":
+            opts.check = True
+        elif a == "--dry-run":
+            opts.dry_run = True
+        elif a == "--json":
+            opts.json = True
+        elif a == "--debug":
+            opts.debug = True
+        elif a in ("--address", "-n", "--namespace", "-c"):
+            if i >= len(argv):
+                raise UsageError(f"{a} needs a value")
+            value = argv[i]
+            i += 1
+            if a == "--address":
+                opts.address = value
+            elif a == "-c":
+                opts.command = value
+                opts.args = argv[i:]
+                return opts
+            else:
+                opts.namespace = value
+        elif a.startswith("--address="):
+            opts.address = a.partition("=")[2]
+        elif a.startswith("--namespace="):
+            opts.namespace = a.partition("=")[2]
+        elif a.startswith("-c") and len(a) > 2:
+            opts.command = a[2:]
+            opts.args = argv[i:]
+            return opts
+        elif a == "-" or not a.startswith("-"):
+            opts.script = a
+            opts.args = argv[i:]
+            return opts
+        elif a == "--":
+            if i < len(argv):
+                opts.script = argv[i]
+                opts.args = argv[i + 1:]
+            return opts
+        else:
+            raise UsageError(f"unknown option {a}")
+    return opts
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("pouchsh")
+    except Exception:  # noqa: BLE001 - not installed as a distribution
+        return "unknown"
+
+
+def run(
+    argv: list[str],
+    *,
+    stdin: IO[bytes],
+    stdout: IO[bytes],
+    stderr: IO[bytes],
+    env: dict[str, str] | None = None,
+    is_terminal: bool = False,
+    stdin_is_terminal: bool = False,
+    cancel: threading.Event | None = None,
+) -> int:
+    """Everything ``pouchsh`` does, on the given streams; returns the exit status. Tests call this."""
+    env = dict(os.environ) if env is None else env
+
+    def say(text: str) -> None:
+        stderr.write((text + "\n").encode())
+        stderr.flush()
+
+    try:
+        opts = parse_args(argv)
+    except UsageError as e:
+        say(f"error: {e}\n\n{USAGE}")
+        return 2
+    if opts.help:
+        stdout.write(USAGE.encode())
+        return 0
+    if opts.version:
+        stdout.write(f"pouchsh {_version()}\n".encode())
+        return 0
+    namespace = opts.namespace or env.get("CONTAINERD_NAMESPACE") or "default"
+    address = opts.address or env.get("CONTAINERD_ADDRESS") or None
+
+    if opts.command is not None:
+        text, filename = opts.command, "<command>"
+    elif opts.script == "-" or (opts.script is None and not stdin_is_terminal):
+        text, filename = stdin.read().decode("utf-8", errors="replace"), "<stdin>"
+    elif opts.script is not None:
+        try:
+            with open(opts.script, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as e:
+            say(f"error: cannot read {opts.script}: {e.strerror or e}")
+            return 2
+        filename = opts.script
+    else:
+        return _repl(opts, namespace, address, env)
+
+    from pouchsh.scope import Runtime
+    from pouchsh.session import Session, exit_code
+
+    if opts.dry_run:
+        from pouchsh.dryrun import Recorder
+
+        def managers() -> Any:
+            return Recorder(stdout, namespace=namespace, address=address)
+    else:
+        def managers() -> Any:
+            from managers import Managers
+
+            return Managers(address=address, namespace=namespace)
+
+    runtime = Runtime(
+        managers_factory=managers, stdout=stdout, stderr=stderr, stdin=stdin, is_terminal=is_terminal,
+        json_output=opts.json, env=env, args=opts.args, cancel=cancel, dry_run=opts.dry_run,
+    )
+    session = Session(runtime, debug=opts.debug)
+    from ctrd.errors import PouchError
+    from pouchsh.eval import ExitRequest
+
+    try:
+        checked = session.compile(text, filename)
+        if opts.check:
+            return 0
+        session.execute(checked)
+    except ExitRequest as e:
+        return e.code
+    except PouchError as e:
+        if opts.debug and e.__cause__ is not None:
+            stderr.write("".join(traceback.format_exception(e.__cause__)).encode())
+        say(session.format(e))
+        return exit_code(e)
+    except RecursionError:
+        say("error[runtime]: the program nests too deeply")
+        return 1
+    return runtime.statement_status
+
+
+def _repl(opts: Options, namespace: str, address: str | None, env: dict[str, str]) -> int:
+    from pouchsh import repl
+
+    main = getattr(repl, "main", None)
+    if main is None:
+        sys.stderr.write("error: the interactive prompt is not available in this build\n")
+        return 2
+    return int(main(namespace=namespace, address=address, json_output=opts.json, dry_run=opts.dry_run,
+                    debug=opts.debug) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``pouchsh`` program: :func:`run` on the process's streams, with Ctrl-C and broken pipes
+    handled and no traceback unless ``--debug``."""
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv[: argv.index("-c") if "-c" in argv else len(argv)]
+    cancel = threading.Event()
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        # The first Ctrl-C asks the running statement to stop; a second one stops waiting for it.
+        cancel.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    stdin_tty = _isatty(sys.stdin)
+    interactive = stdin_tty and not any(a in ("-c", "-") or a.endswith(".pouch") or not a.startswith("-")
+                                        for a in argv)
+    if not interactive:
+        signal.signal(signal.SIGINT, on_sigint)
+    try:
+        return run(
+            argv, stdin=sys.stdin.buffer, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer,
+            is_terminal=_isatty(sys.stdout), stdin_is_terminal=stdin_tty, cancel=cancel,
+        )
+    except KeyboardInterrupt:
+        sys.stderr.write("error[interrupted]: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`pouchsh -c ps | head -1`): stop quietly, like a program killed by SIGPIPE.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback without --debug
+        if debug:
+            traceback.print_exc()
+        sys.stderr.write(f"error[runtime]: internal error: {type(e).__name__}: {e}\n")
+        if not debug:
+            sys.stderr.write("  = help: run again with --debug to see where\n")
+        return 1
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False

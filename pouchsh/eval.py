@@ -1,0 +1,543 @@
+"""The evaluator: walks a checked program and produces values.
+
+Which values are shown: a pipeline statement's value that nothing captures is displayed at the top level
+and inside the blocks of ``if``/``for``/``while``/``try`` there; inside a ``def`` every statement but the
+last is displayed the same way (the last value is the def's result); inside a closure nothing is
+displayed and the last value is the result.
+
+A failing command stops the program unless a ``try`` catches it; the error keeps the span of the call
+or statement that failed. Ctrl-C sets ``runtime.cancel``; every statement and loop turn checks it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ctrd.errors import Interrupted, InvalidArgument, PouchError, PouchRuntimeError
+from grammar.nodes import (
+    Assign, Binary, Break, Closure, Command as CallNode, Continue, Def, Exit, External, For, If, Let, ListExpr,
+    Literal, Not, Pipeline, Range, RecordExpr, Return, Source, Str, Sub, Try, Var, While, Word,
+)
+from pouchsh.check import Arg, Binding, Checked
+from pouchsh.coerce import coerce
+from pouchsh.errors import error_record
+from pouchsh.scope import CallContext, ClosureValue, DefValue, Runtime, Scope
+from pouchsh.values import Duration, Size, Stream, parse_duration, parse_size, type_name
+
+__all__ = ["ExitRequest", "Interpreter", "to_text", "truthy"]
+
+
+class ExitRequest(Exception):
+    """``exit N``: unwinds everything; the command line exits with ``code``."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class _Break(Exception):
+    pass
+
+
+class _Continue(Exception):
+    pass
+
+
+class _Return(Exception):
+    def __init__(self, value: Any) -> None:
+        super().__init__()
+        self.value = value
+
+
+def truthy(value: Any) -> bool:
+    """Conditions: false, null, 0, "" and empty lists and records are false; everything else is true."""
+    if isinstance(value, Stream):
+        return True
+    return bool(value)
+
+
+def to_text(value: Any) -> str:
+    """A value inside a string or as a host program's argument."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (Size, Duration, int, float)):
+        return str(value)
+    from pouchsh.render import inline
+
+    return inline(value)
+
+
+class Interpreter:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+        self.bindings: dict[int, Binding] = {}
+        self.sourced: dict[int, Checked] = {}
+
+    # -------------------------------------------------------------------------------------- programs
+
+    def run(self, checked: Checked, scope: Scope, *, show: bool = True) -> Any:
+        """Run a checked program in ``scope`` (the session's top scope); returns the last value when
+        ``show`` is False (the REPL and ``eval`` use that)."""
+        self.bindings.update(checked.bindings)
+        self.sourced.update(checked.sourced)
+        return self.block(checked.program.body, scope, show=show, want=not show, top=True)
+
+    def block(self, stmts: tuple[Any, ...], scope: Scope, *, show: bool, want: bool, top: bool = False) -> Any:
+        for s in stmts:
+            if isinstance(s, Def):
+                scope.defs[s.name] = DefValue(s, None, scope)
+        result = None
+        last = len(stmts) - 1
+        cancel = self.rt.cancel
+        for i, s in enumerate(stmts):
+            if cancel.is_set():
+                raise Interrupted("interrupted", span=s.span)
+            if top:
+                self.rt.statement_status = 0
+            try:
+                value = self.stmt(s, scope, show, want and i == last)
+            except PouchError as e:
+                raise e.with_span(s.span)
+            if want and i == last:
+                result = value
+            elif show and value is not None:
+                self.rt.display(value)
+        return result
+
+    # -------------------------------------------------------------------------------------- statements
+
+    def stmt(self, s: Any, scope: Scope, show: bool, want: bool) -> Any:
+        if isinstance(s, Pipeline):
+            return self.pipeline(s, scope)
+        if isinstance(s, Let):
+            scope.declare(s.name, self.pipeline(s.value, scope))
+            return None
+        if isinstance(s, Assign):
+            value = self.pipeline(s.value, scope)
+            if s.target.name == "env":
+                self.rt.env[str(s.target.path[0].key)] = to_text(value)
+            else:
+                scope.assign(s.target.name, value)
+            return None
+        if isinstance(s, If):
+            node: Any = s
+            while isinstance(node, If):
+                if truthy(self.expr(node.cond, scope)):
+                    return self.block(node.then.body, Scope(scope), show=show, want=want)
+                node = node.orelse
+            if node is not None:
+                return self.block(node.body, Scope(scope), show=show, want=want)
+            return None
+        if isinstance(s, For):
+            self.for_loop(s, scope, show)
+            return None
+        if isinstance(s, While):
+            while truthy(self.expr(s.cond, scope)):
+                if self.rt.cancel.is_set():
+                    raise Interrupted("interrupted", span=s.span)
+                try:
+                    self.block(s.body.body, Scope(scope), show=show, want=False)
+                except _Break:
+                    break
+                except _Continue:
+                    continue
+            return None
+        if isinstance(s, Def):
+            return None
+        if isinstance(s, Try):
+            return self.try_stmt(s, scope, show, want)
+        if isinstance(s, Return):
+            raise _Return(None if s.value is None else self.pipeline(s.value, scope))
+        if isinstance(s, Break):
+            raise _Break()
+        if isinstance(s, Continue):
+            raise _Continue()
+        if isinstance(s, Exit):
+            code = 0 if s.code is None else coerce(self.expr(s.code, scope), "int")
+            raise ExitRequest(code)
+        if isinstance(s, Source):
+            sub = self.sourced[id(s)]
+            return self.block(sub.program.body, scope, show=show, want=False)
+        raise TypeError(type(s).__name__)  # pragma: no cover
+
+    def for_loop(self, s: For, scope: Scope, show: bool) -> None:
+        items = self.expr(s.iterable, scope)
+        if items is None:
+            return
+        if isinstance(items, dict):
+            items = [{"key": k, "value": v} for k, v in items.items()]
+        elif not isinstance(items, (list, tuple, Stream)):
+            raise InvalidArgument(f"`for` needs a list, range or stream, got {type_name(items)}",
+                                  span=s.iterable.span)
+        cancel = self.rt.cancel
+        try:
+            for item in items:
+                if cancel.is_set():
+                    raise Interrupted("interrupted", span=s.span)
+                inner = Scope(scope)
+                inner.declare(s.var, item)
+                try:
+                    self.block(s.body.body, inner, show=show, want=False)
+                except _Break:
+                    break
+                except _Continue:
+                    continue
+        finally:
+            if isinstance(items, Stream):
+                items.close()
+
+    def try_stmt(self, s: Try, scope: Scope, show: bool, want: bool) -> Any:
+        try:
+            return self.block(s.body.body, Scope(scope), show=show, want=want)
+        except Interrupted:
+            raise
+        except PouchError as e:
+            if s.handler is None:
+                return None
+            inner = Scope(scope)
+            if s.catch_name:
+                inner.declare(s.catch_name, error_record(e))
+            return self.block(s.handler.body, inner, show=show, want=want)
+
+    # -------------------------------------------------------------------------------------- pipelines
+
+    def pipeline(self, p: Pipeline, scope: Scope) -> Any:
+        value: Any = None
+        piped = False
+        for element in p.elements:
+            if isinstance(element, CallNode):
+                value = self.call(element, scope, value, piped)
+            elif isinstance(element, External):
+                value = self.external(element, scope, value, piped)
+            else:
+                value = self.expr(element, scope)
+            piped = True
+        return value
+
+    def arg(self, a: Any, scope: Scope) -> Any:
+        if isinstance(a, Arg):
+            if a.node is None:
+                return a.const
+            value = self.expr(a.node, scope)
+            try:
+                return coerce(value, a.type, a.choices)
+            except InvalidArgument as e:
+                e.message = f"{a.what} {e.message}" if a.what else e.message
+                e.args = (e.message,)
+                raise e.with_span(a.span)
+        if isinstance(a, list):
+            return [self.arg(x, scope) for x in a]
+        return a
+
+    def call(self, node: CallNode, scope: Scope, input: Any, piped: bool) -> Any:
+        binding = self.bindings[id(node)]
+        cmd = binding.command
+        if binding.help:
+            from pouchsh.helptext import format_help
+
+            return format_help(cmd)
+        kwargs = {dest: self.arg(a, scope) for dest, a in binding.args.items()}
+        if binding.user is not None:
+            return self.call_def(node, binding, kwargs, scope, input)
+        ctx = CallContext(self.rt, input, piped, self.call_value)
+        try:
+            return cmd.fn(ctx, **kwargs)
+        except PouchError as e:
+            raise e.with_span(node.span)
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted", span=node.span) from None
+        except RecursionError:
+            raise PouchRuntimeError("too deeply nested", span=node.span) from None
+        except Exception as e:  # noqa: BLE001 - a bug in a command must still reach the user as an error
+            raise PouchRuntimeError(f"{cmd.name}: internal error: {type(e).__name__}: {e}",
+                                    span=node.span) from e
+
+    def call_def(self, node: CallNode, binding: Binding, kwargs: dict[str, Any], scope: Scope, input: Any) -> Any:
+        user = binding.user
+        assert user is not None
+        found = scope.find_def(user.node.name)
+        home = found.scope if found is not None else scope
+        inner = Scope(home)
+        inner.declare("in", input)
+        for spec in (*user.signature.params, *user.signature.flags):
+            value = kwargs.get(spec.dest)
+            if spec.dest in user.defaults and (value is None or (spec.rest and value == [])):
+                value = self.expr(user.defaults[spec.dest], home)
+                if spec.type not in ("switch", "any"):
+                    try:
+                        value = coerce(value, spec.type)
+                    except InvalidArgument as e:
+                        raise e.with_span(user.defaults[spec.dest].span)
+            inner.declare(spec.dest, value)
+        try:
+            return self.block(user.node.body.body, inner, show=True, want=True)
+        except _Return as r:
+            return r.value
+        except RecursionError:
+            raise PouchRuntimeError(f"`{user.node.name}` calls itself too deeply", span=node.span) from None
+
+    def call_value(self, closure: Any, *args: Any) -> Any:
+        """``ctx.call``: run a closure (or any callable value) with arguments."""
+        if not callable(closure):
+            raise InvalidArgument(f"expected a closure, got {type_name(closure)}")
+        return closure(*args)
+
+    def run_closure(self, c: ClosureValue, args: tuple[Any, ...]) -> Any:
+        inner = Scope(c.scope)
+        params = c.node.params or ("it",)
+        for i, name in enumerate(params):
+            inner.declare(name, args[i] if i < len(args) else None)
+        try:
+            return self.block(c.node.body.body, inner, show=False, want=True)
+        except _Return as r:
+            return r.value
+
+    def external(self, node: External, scope: Scope, input: Any, piped: bool) -> Any:
+        argv = [node.program]
+        for a in node.args:
+            value = self.expr(a, scope)
+            if isinstance(value, list):
+                argv.extend(to_text(v) for v in value)
+            else:
+                argv.append(to_text(value))
+        if self.rt.dry_run:
+            self.rt.stdout.write(("host: " + " ".join(argv) + "\n").encode())
+            return ""
+        from pouchsh.host import encode_input, run_host
+
+        data = encode_input(input) if piped else None
+        try:
+            return run_host(argv, data, self.rt.cwd, self.rt.env, cancel=self.rt.cancel, stderr=self.rt.stderr)
+        except PouchError as e:
+            raise e.with_span(node.span)
+
+    # -------------------------------------------------------------------------------------- expressions
+
+    def expr(self, e: Any, scope: Scope) -> Any:
+        if isinstance(e, Literal):
+            if e.kind == "size":
+                return Size(e.value)
+            if e.kind == "duration":
+                return Duration(e.value)
+            return e.value
+        if isinstance(e, Var):
+            return self.var(e, scope)
+        if isinstance(e, (Word, Str)):
+            if len(e.parts) == 1 and isinstance(e.parts[0], str):
+                return e.parts[0]
+            return "".join(p if isinstance(p, str) else to_text(self.part(p, scope)) for p in e.parts)
+        if isinstance(e, Binary):
+            return self.binary(e, scope)
+        if isinstance(e, Sub):
+            return self.pipeline(e.pipeline, scope)
+        if isinstance(e, ListExpr):
+            return [self.expr(x, scope) for x in e.items]
+        if isinstance(e, RecordExpr):
+            return {k: self.expr(v, scope) for k, v in e.fields}
+        if isinstance(e, Closure):
+            return ClosureValue(e, scope, self.run_closure)
+        if isinstance(e, Range):
+            return self.range(e, scope)
+        if isinstance(e, Not):
+            return not truthy(self.expr(e.operand, scope))
+        if isinstance(e, Pipeline):
+            return self.pipeline(e, scope)
+        if isinstance(e, (CallNode, External)):
+            return self.pipeline(Pipeline(e.span, (e,)), scope)
+        raise TypeError(type(e).__name__)  # pragma: no cover
+
+    def part(self, p: Any, scope: Scope) -> Any:
+        return self.pipeline(p, scope) if isinstance(p, Pipeline) else self.expr(p, scope)
+
+    def var(self, e: Var, scope: Scope) -> Any:
+        name = e.name
+        path = e.path
+        if name == "env":
+            if not path:
+                return dict(self.rt.env)
+            key = path[0].key
+            if isinstance(key, str) and key in self.rt.env:
+                value: Any = self.rt.env[key]
+            elif path[0].optional:
+                return None
+            else:
+                raise PouchRuntimeError(f"environment variable `{key}` is not set", span=e.span)
+            return follow(value, path[1:], e)
+        if name == "args":
+            value = self.rt.args
+        elif name == "status":
+            value = self.rt.status
+        else:
+            try:
+                value = scope.lookup(name)
+            except KeyError:
+                raise PouchRuntimeError(f"undefined variable `${name}`", span=e.span) from None
+        return follow(value, path, e) if path else value
+
+    def range(self, e: Range, scope: Scope) -> list[int]:
+        lo, hi = self.expr(e.lo, scope), self.expr(e.hi, scope)
+        for v, node in ((lo, e.lo), (hi, e.hi)):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise InvalidArgument(f"a range needs ints, got {type_name(v)}", span=node.span)
+        return list(range(lo, hi + 1)) if lo <= hi else list(range(lo, hi - 1, -1))
+
+    def binary(self, e: Binary, scope: Scope) -> Any:
+        op = e.op
+        if op == "and":
+            return truthy(self.expr(e.left, scope)) and truthy(self.expr(e.right, scope))
+        if op == "or":
+            return truthy(self.expr(e.left, scope)) or truthy(self.expr(e.right, scope))
+        left, right = self.expr(e.left, scope), self.expr(e.right, scope)
+        try:
+            return operate(op, left, right)
+        except PouchError as err:
+            raise err.with_span(e.op_span)
+
+
+def follow(value: Any, path: tuple[Any, ...], node: Any) -> Any:
+    """``$x.a.0.b?``: fields of records, items of lists, a column of a table."""
+    for m in path:
+        key = m.key
+        if value is None and m.optional:
+            return None
+        if isinstance(value, Stream):
+            value = list(value)
+        if isinstance(value, dict):
+            if key in value or (isinstance(key, int) and str(key) in value):
+                value = value[key] if key in value else value[str(key)]
+                continue
+            try:
+                value = value[key]  # a record that makes up missing fields (dry-run placeholders)
+                continue
+            except KeyError:
+                pass
+            if m.optional:
+                return None
+            raise PouchRuntimeError(f"no field `{key}` in the record", span=node.span,
+                                    hint="fields: " + ", ".join(map(str, value)) if value else None)
+        if isinstance(value, (list, tuple)):
+            if isinstance(key, int):
+                if -len(value) <= key < len(value):
+                    value = value[key]
+                    continue
+                if m.optional:
+                    return None
+                raise PouchRuntimeError(f"index {key} is out of range (the list has {len(value)} items)",
+                                        span=node.span)
+            if all(isinstance(row, dict) for row in value):
+                value = [row.get(key) for row in value]
+                continue
+        if m.optional:
+            return None
+        raise PouchRuntimeError(f"cannot take `{key}` of a {type_name(value)}", span=node.span)
+    return value
+
+
+_NUMBER = (int, float)
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, _NUMBER) and not isinstance(v, bool)
+
+
+def _align(left: Any, right: Any) -> tuple[Any, Any]:
+    """Let a size or duration meet a string written with units (``"1GB"``)."""
+    if isinstance(left, Size) and isinstance(right, str):
+        return left, _parse(parse_size, right)
+    if isinstance(left, Duration) and isinstance(right, str):
+        return left, _parse(parse_duration, right)
+    if isinstance(right, Size) and isinstance(left, str):
+        return _parse(parse_size, left), right
+    if isinstance(right, Duration) and isinstance(left, str):
+        return _parse(parse_duration, left), right
+    return left, right
+
+
+def _parse(fn: Any, text: str) -> Any:
+    try:
+        return fn(text)
+    except ValueError as e:
+        raise InvalidArgument(str(e)) from None
+
+
+def operate(op: str, left: Any, right: Any) -> Any:
+    """A binary operator on two values (not ``and``/``or``, which short-circuit)."""
+    if op in ("==", "!="):
+        left, right = _align(left, right) if isinstance(left, str) != isinstance(right, str) else (left, right)
+        equal = left == right
+        return equal if op == "==" else not equal
+    if op in ("<", "<=", ">", ">="):
+        left, right = _align(left, right)
+        if not ((_number(left) and _number(right)) or (isinstance(left, str) and isinstance(right, str))):
+            raise InvalidArgument(f"cannot compare {type_name(left)} with {type_name(right)}")
+        if op == "<":
+            return left < right
+        if op == "<=":
+            return left <= right
+        if op == ">":
+            return left > right
+        return left >= right
+    if op in ("=~", "!~"):
+        if not isinstance(right, str):
+            raise InvalidArgument(f"`{op}` needs a pattern string on the right, got {type_name(right)}")
+        try:
+            found = re.search(right, to_text(left)) is not None
+        except re.error as err:
+            raise InvalidArgument(f"bad pattern {right!r}: {err}") from None
+        return found if op == "=~" else not found
+    if op == "in":
+        if isinstance(right, str):
+            return to_text(left) in right
+        if isinstance(right, (list, tuple, dict)):
+            return left in right
+        raise InvalidArgument(f"`in` needs a list, record or string on the right, got {type_name(right)}")
+    return _arith(op, left, right)
+
+
+def _arith(op: str, left: Any, right: Any) -> Any:
+    if op == "+":
+        if isinstance(left, str) and isinstance(right, str):
+            return left + right
+        if isinstance(left, list) and isinstance(right, list):
+            return left + right
+        if isinstance(left, dict) and isinstance(right, dict):
+            return {**left, **right}
+    if not (_number(left) and _number(right)):
+        raise InvalidArgument(f"cannot apply `{op}` to {type_name(left)} and {type_name(right)}")
+    unit = None
+    for cls in (Size, Duration):
+        if isinstance(left, cls) or isinstance(right, cls):
+            if (isinstance(left, cls) and isinstance(right, cls)) or op in ("*", "/", "mod") or op in ("+", "-"):
+                unit = cls
+    if isinstance(left, Size) and isinstance(right, Duration) or isinstance(left, Duration) and isinstance(right, Size):
+        raise InvalidArgument(f"cannot apply `{op}` to {type_name(left)} and {type_name(right)}")
+    if op == "+":
+        result = left + right
+    elif op == "-":
+        result = left - right
+    elif op == "*":
+        if unit is not None and isinstance(left, unit) and isinstance(right, unit):
+            raise InvalidArgument(f"cannot multiply two {type_name(left)}s")
+        result = left * right
+    elif op == "/":
+        if right == 0:
+            raise InvalidArgument("division by zero")
+        if unit is not None and isinstance(left, unit) and isinstance(right, unit):
+            return left / right
+        result = left / right
+        if unit is not None or (isinstance(left, int) and isinstance(right, int) and result.is_integer()):
+            result = int(result)
+    elif op == "mod":
+        if right == 0:
+            raise InvalidArgument("division by zero")
+        result = left % right
+    else:  # pragma: no cover
+        raise InvalidArgument(f"unknown operator {op}")
+    if unit is not None and isinstance(result, (int, float)):
+        return unit(int(result))
+    return result

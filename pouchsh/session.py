@@ -1,0 +1,105 @@
+"""A session: one top scope that sources are parsed, checked and run in, one after the other.
+
+The command line runs a script as one source; the REPL runs each input as one source in the same session,
+so variables and defs carry over (``Session`` is the REPL's ``Engine``). A source that fails to parse or
+check runs nothing and leaves the session as it was.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from ctrd.errors import Interrupted, PouchError
+from grammar.nodes import Program
+from pouchsh.check import CheckScope, Checked, check, parse_source
+from pouchsh.errors import CheckError, ParseError, format_error
+from pouchsh.eval import ExitRequest, Interpreter
+from pouchsh.scope import Runtime, Scope
+from pouchsh.signature import CommandTable
+
+__all__ = ["Session", "exit_code"]
+
+
+def exit_code(err: PouchError) -> int:
+    """The process exit status for an error that stopped a script."""
+    if isinstance(err, (ParseError, CheckError)):
+        return 2
+    if isinstance(err, Interrupted):
+        return 130
+    return 1
+
+
+class Session:
+    def __init__(self, runtime: Runtime, table: CommandTable | None = None, *, debug: bool = False) -> None:
+        if table is None:
+            from pouchsh.commands import load
+
+            table = load()
+        self.rt = runtime
+        self.table = table
+        self.debug = debug
+        self.check_scope = CheckScope.root()
+        self.scope = Scope()
+        self.interp = Interpreter(runtime)
+        #: source text by file name, for showing errors
+        self.sources: dict[str, str] = {}
+
+    # -------------------------------------------------------------------------------------- stages
+
+    def parse(self, text: str, filename: str) -> Program:
+        self.sources[filename] = text
+        return parse_source(text, filename)
+
+    def check(self, program: Program) -> Checked:
+        """Check against the session's names; on failure the session's names are left as they were."""
+        saved_vars, saved_defs = set(self.check_scope.vars), dict(self.check_scope.defs)
+        try:
+            return check(program, self.table, self.check_scope, self.sources)
+        except PouchError:
+            self.check_scope.vars, self.check_scope.defs = saved_vars, saved_defs
+            raise
+
+    def compile(self, text: str, filename: str) -> Checked:
+        return self.check(self.parse(text, filename))
+
+    def execute(self, checked: Checked) -> None:
+        """Run a checked source, displaying what its statements leave. Raises PouchError or ExitRequest."""
+        self.interp.run(checked, self.scope)
+
+    def format(self, err: PouchError) -> str:
+        return format_error(err, self.sources)
+
+    # -------------------------------------------------------------------------------------- the REPL's Engine
+
+    @property
+    def namespace(self) -> str:
+        return str(getattr(self.rt.managers, "namespace", "default")) if self.rt._managers is not None \
+            else self.rt.env.get("CONTAINERD_NAMESPACE") or "default"
+
+    def run(self, source: str, cancel: threading.Event) -> int:
+        """Parse, check and run one input; print values and errors; return its status.
+        Raises ``pouchsh.repl.Exit`` for ``exit N``."""
+        self.rt.cancel = cancel
+        self.rt.statement_status = 0
+        try:
+            self.execute(self.compile(source, "<repl>"))
+        except ExitRequest as e:
+            from pouchsh.repl import Exit
+
+            raise Exit(e.code) from None
+        except PouchError as e:
+            self.rt.stderr.write((self.format(e) + "\n").encode())
+            self.rt.stderr.flush()
+            return exit_code(e)
+        except KeyboardInterrupt:
+            err = Interrupted("interrupted")
+            self.rt.stderr.write((self.format(err) + "\n").encode())
+            return 130
+        return self.rt.statement_status
+
+    def variables(self) -> Mapping[str, Any]:
+        out = dict(self.scope.vars)
+        out.setdefault("status", self.rt.status)
+        return out

@@ -237,6 +237,11 @@ class Watcher:
         self.stop()
 
     @property
+    def running(self) -> bool:
+        """Whether the watching thread is alive (started and not stopped)."""
+        return self._thread.is_alive()
+
+    @property
     def generation(self) -> int:
         return self._generation
 

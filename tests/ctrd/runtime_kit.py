@@ -59,13 +59,23 @@ def oci_spec(namespace: str, container_id: str, args: list[str], *, terminal: bo
 
 
 def make_container(
-    client: ctrd.Client, image: str, container_id: str, args: list[str], *, terminal: bool = False
+    client: ctrd.Client,
+    image: str,
+    container_id: str,
+    args: list[str],
+    *,
+    terminal: bool = False,
+    binds: dict[str, str] | None = None,
 ) -> list[Mount]:
     """Snapshot and container record made under one lease, as containerd's own client does; returns
-    the rootfs mounts for Tasks.Create."""
+    the rootfs mounts for Tasks.Create. ``binds``: host path → container path."""
     chain = client.images.spec(image).chain_id
     assert client.namespace is not None
     spec = oci_spec(client.namespace, container_id, args, terminal=terminal)
+    for source, destination in (binds or {}).items():
+        spec["mounts"].append(
+            {"destination": destination, "type": "bind", "source": source, "options": ["rbind"]}
+        )
     with client.lease() as leased:
         mounts = leased.snapshots.prepare(container_id, chain)
         leased.containers.create(container_id, spec=spec, image=image, labels={"test": "runtime"})

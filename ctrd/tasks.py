@@ -17,6 +17,7 @@ only at start.
 
 from __future__ import annotations
 
+import builtins
 import signal as _signal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -161,14 +162,19 @@ def signal_number(sig: str | int) -> int:
 
 
 def _mount(m: Any) -> mount_pb2.Mount:
+    """A rootfs mount from a ctrd Mount record, a protobuf Mount or a dict with the same keys."""
     if isinstance(m, mount_pb2.Mount):
         return m
-    get = m.get if isinstance(m, Mapping) else lambda k, d=None: getattr(m, k, d)
+    fields = (
+        m
+        if isinstance(m, Mapping)
+        else {k: getattr(m, k, None) for k in ("type", "source", "target", "options")}
+    )
     return mount_pb2.Mount(
-        type=get("type", ""),
-        source=get("source", ""),
-        target=get("target", "") or "",
-        options=list(get("options", ()) or ()),
+        type=fields.get("type") or "",
+        source=fields.get("source") or "",
+        target=fields.get("target") or "",
+        options=list(fields.get("options") or ()),
     )
 
 
@@ -301,19 +307,19 @@ class Tasks(Service):
         )
         return Process.from_proto(reply.process, container_id)
 
-    def list(self, filter: str = "") -> list[Process]:
+    def list(self, filter: str = "") -> builtins.list[Process]:
         """The init process of every task in the namespace."""
         reply = self.client.call(self.stub.List, pb.ListTasksRequest(filter=filter), "task list")
         return [Process.from_proto(p) for p in reply.tasks]
 
-    def pids(self, container_id: str) -> list[int]:
+    def pids(self, container_id: str) -> builtins.list[int]:
         """Host pids of all processes in the task."""
         reply = self.client.call(
             self.stub.ListPids, pb.ListPidsRequest(container_id=container_id), f"task pids {container_id}"
         )
         return [p.pid for p in reply.processes]
 
-    def metrics(self, container_ids: Iterable[str] = ()) -> list[Metrics]:
+    def metrics(self, container_ids: Iterable[str] = ()) -> builtins.list[Metrics]:
         """Cgroup metrics of the given tasks (all tasks of the namespace when none are given)."""
         filters = [f"id=={cid}" for cid in container_ids]
         reply = self.client.call(self.stub.Metrics, pb.MetricsRequest(filters=filters), "task metrics")
@@ -382,6 +388,7 @@ def _find_field(buf: bytes, wanted: int) -> int | bytes | None:
         while pos < len(buf):
             key, pos = _varint(buf, pos)
             number, wire = key >> 3, key & 7
+            value: int | bytes
             if wire == 0:
                 value, pos = _varint(buf, pos)
             elif wire == 2:

@@ -336,7 +336,7 @@ _V1 = "io.containerd.cgroups.v1.Metrics"
 _V2 = "io.containerd.cgroups.v2.Metrics"
 
 # field paths (message field numbers) in containerd/cgroups stats/v1 and v2/stats metrics.proto
-_PATHS = {
+_PATHS: dict[str, dict[str, tuple[int, ...]]] = {
     _V1: {
         "cpu_ns": (3, 1, 1),  # cpu.usage.total (ns)
         "memory_bytes": (4, 33, 2),  # memory.usage.usage
@@ -356,14 +356,18 @@ _PATHS = {
 
 def _metrics(container_id: str, timestamp: datetime | None, data: any_pb2.Any) -> Metrics:
     paths = _PATHS.get(data.type_url, {})
-    figures: dict[str, int | None] = {}
-    for name in ("cpu_ns", "memory_bytes", "memory_limit", "pids", "pids_limit"):
-        path = paths.get(name)
-        figures[name] = _read_path(data.value, path) if path else None
-    if data.type_url == _V2 and figures["cpu_ns"] is not None:
-        figures["cpu_ns"] *= 1000
+    figures: dict[str, int | None] = {name: _read_path(data.value, path) for name, path in paths.items()}
+    cpu = figures.get("cpu_ns")
     return Metrics(
-        container_id=container_id, timestamp=timestamp, type_url=data.type_url, raw=data.value, **figures
+        container_id=container_id,
+        timestamp=timestamp,
+        type_url=data.type_url,
+        raw=data.value,
+        cpu_ns=cpu * 1000 if cpu is not None and data.type_url == _V2 else cpu,
+        memory_bytes=figures.get("memory_bytes"),
+        memory_limit=figures.get("memory_limit"),
+        pids=figures.get("pids"),
+        pids_limit=figures.get("pids_limit"),
     )
 
 

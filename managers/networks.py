@@ -28,6 +28,7 @@ A network record (``network inspect``)::
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import ipaddress
@@ -69,7 +70,7 @@ NAME_LABEL = "pouchsh/name"
 MTU_OPTIONS = ("com.docker.network.driver.mtu", "mtu")
 BRIDGE_OPTIONS = ("com.docker.network.bridge.name", "bridge")
 #: the candidate pool for automatic subnets: 10.4.0.0/24, 10.4.1.0/24, … (nerdctl's default first)
-AUTO_POOL = ipaddress.ip_network("10.4.0.0/14")
+AUTO_POOL = ipaddress.IPv4Network("10.4.0.0/14")
 #: host-wide, so two data roots choosing subnets at once do not pick the same one
 SUBNET_LOCK = Path("/run/lock/pouchsh-subnets.lock")
 
@@ -115,7 +116,7 @@ def host_routes() -> list[tuple[ipaddress.IPv4Network, str]]:
         for r in json.loads(proc.stdout or "[]"):
             if r.get("dst") in (None, "default"):
                 continue
-            out.append((ipaddress.ip_network(r["dst"], strict=False), r.get("dev", "")))
+            out.append((ipaddress.IPv4Network(r["dst"], strict=False), str(r.get("dev", ""))))
     return out
 
 
@@ -257,7 +258,7 @@ class NetworkManager:
                 raise Conflict(f"subnet {net} overlaps the host route {route} on {dev or 'the host'}")
 
     def _free_subnet(self, networks: Any, ours: set[str]) -> ipaddress.IPv4Network:
-        taken = [ipaddress.ip_network(n["subnet"]) for n in networks]
+        taken = [ipaddress.IPv4Network(n["subnet"]) for n in networks]
         taken += [r for r, dev in host_routes() if dev not in ours]
         for candidate in AUTO_POOL.subnets(new_prefix=24):
             if not any(candidate.overlaps(t) for t in taken):
@@ -322,14 +323,14 @@ class NetworkManager:
         doc = self.store.read()
         return self._public(self._get(ref, doc), doc)
 
-    def list(self, *, filters: list[str] | None = None) -> list[dict[str, Any]]:
+    def list(self, *, filters: builtins.list[str] | None = None) -> builtins.list[dict[str, Any]]:
         wanted = parse_filters(filters)
         doc = self.store.read()
         records = [self._public(n, doc) for n in sorted(doc.get("networks", {}).values(), key=lambda n: n["name"])]
         records += [self._predefined(n) for n in PREDEFINED]
         return [r for r in records if _network_matches(r, wanted)]
 
-    def remove(self, refs: list[str], *, force: bool = False) -> list[str]:
+    def remove(self, refs: builtins.list[str], *, force: bool = False) -> builtins.list[str]:
         """Remove networks no container is attached to (in any namespace); the bridge device and the
         IPAM leases go with them. Nothing is removed unless all can be."""
         with self.cni_lock:
@@ -338,7 +339,7 @@ class NetworkManager:
                 self._destroy(net)
         return [n["name"] for n in targets]
 
-    def _unregister(self, refs: list[str], force: bool) -> list[dict[str, Any]]:
+    def _unregister(self, refs: builtins.list[str], force: bool) -> builtins.list[dict[str, Any]]:
         with self.store.update() as doc:
             targets = []
             for ref in refs:
@@ -367,7 +368,7 @@ class NetworkManager:
         remove_isolation_rules(net["bridge"])
         shutil.rmtree(self.ipam_dir / net["name"], ignore_errors=True)
 
-    def prune(self, *, filters: list[str] | None = None) -> dict[str, Any]:
+    def prune(self, *, filters: builtins.list[str] | None = None) -> dict[str, Any]:
         """Remove every user network with no container attached (the default ``bridge`` stays)."""
         wanted = parse_filters(filters)
         doc = self.store.read()
@@ -377,7 +378,7 @@ class NetworkManager:
             if r["driver"] == "bridge" and r["name"] != DEFAULT_NETWORK and r["name"] not in attached
             and _network_matches(r, wanted)
         ]
-        removed: list[str] = []
+        removed: builtins.list[str] = []
         for name in names:
             with contextlib.suppress(Conflict, NotFound):
                 removed += self.remove([name])
@@ -390,13 +391,13 @@ class NetworkManager:
         container_id: str,
         *,
         network: str,
-        ports: list[str],
+        ports: builtins.list[str],
         publish_all: bool,
-        exposed_ports: list[str],
+        exposed_ports: builtins.list[str],
         ip: str | None,
         hostname: str,
-        dns: list[str],
-        add_hosts: list[str],
+        dns: builtins.list[str],
+        add_hosts: builtins.list[str],
     ) -> NetworkPlan:
         """Validate a container's network settings and write its hosts, resolv.conf and hostname files.
         No network attachment is made (``attach`` does that); ``detach`` removes the files again."""
@@ -468,7 +469,7 @@ class NetworkManager:
         plan.labels[LABELS["networks"]] = ",".join(plan.networks)
         return plan
 
-    def _published(self, doc: dict[str, Any], exclude: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    def _published(self, doc: dict[str, Any], exclude: str | None = None) -> builtins.list[tuple[str, dict[str, Any]]]:
         return [(a["name"], p) for key, a in doc.get("attachments", {}).items() if key != exclude for p in a["ports"]]
 
     def _resolve_container(self, ref: str) -> str:
@@ -483,7 +484,7 @@ class NetworkManager:
             return matches[0]
         raise NotFound(f"--network container:{ref}: no such container")
 
-    def _write_files(self, container_id: str, plan: NetworkPlan) -> list[dict[str, Any]]:
+    def _write_files(self, container_id: str, plan: NetworkPlan) -> builtins.list[dict[str, Any]]:
         if plan.mode == "container":
             # Share the other container's files, so its /etc/hosts updates are seen here as well.
             return netfiles.spec_mounts(self._files_dir(plan.join or ""))
@@ -512,7 +513,7 @@ class NetworkManager:
             self._detach_locked(container_id, keep_files=True)
             doc = self.store.read()
             portmod.clashes(plan.ports, self._published(doc, exclude=key))
-            entry = {
+            entry: dict[str, Any] = {
                 "namespace": self.namespace, "id": container_id, "name": self._container_name(container_id),
                 "hostname": plan.hostname, "netns": netns_path, "ports": plan.ports,
                 "add_hosts": plan.add_hosts, "interfaces": {},
@@ -536,7 +537,7 @@ class NetworkManager:
             return container_id[:12]
 
     def _add(self, entry: dict[str, Any], net: dict[str, Any], ifname: str, ip: str | None,
-             mappings: list[dict[str, Any]]) -> None:
+             mappings: builtins.list[dict[str, Any]]) -> None:
         conflist = bridge_conflist(net, self.ipam_dir)
         att = Attachment(f"{entry['namespace']}-{entry['id']}", entry["netns"], ifname,
                          (("IP", ip),) if ip else ())
@@ -673,11 +674,11 @@ class NetworkManager:
         self._set_networks_label(cid, list(entry["interfaces"]))
         return _networks_record(entry)
 
-    def _set_networks_label(self, container_id: str, names: list[str]) -> None:
+    def _set_networks_label(self, container_id: str, names: builtins.list[str]) -> None:
         with contextlib.suppress(NotFound):
             self.facade.ctrd.containers.update(container_id, labels={LABELS["networks"]: ",".join(names)})
 
-    def ipam_leases(self, network: str) -> list[str]:
+    def ipam_leases(self, network: str) -> builtins.list[str]:
         """The addresses host-local holds for ``network`` (a test and ``system df`` aid)."""
         directory = self.ipam_dir / network
         if not directory.is_dir():
@@ -694,7 +695,7 @@ def _parse_subnet(text: str) -> ipaddress.IPv4Network:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError:
         raise InvalidArgument(f"--subnet {text!r} is not a CIDR subnet (e.g. 10.10.0.0/24)") from None
-    if net.version != 4:
+    if not isinstance(net, ipaddress.IPv4Network):
         raise InvalidArgument("--subnet: only IPv4 subnets are supported")
     if ipaddress.ip_interface(text).ip != net.network_address:
         raise InvalidArgument(f"--subnet {text}: host bits are set (did you mean {net}?)")

@@ -356,7 +356,7 @@ def _until_live(subscription: Any, client: Any) -> list[Any]:
     """Publish a marker and read until it comes back, so the stream is known to be live on return (the
     Subscribe call itself is not acknowledged); real events read on the way are kept."""
     token = client.events.publish_marker()
-    early = []
+    early: list[Any] = []
     for event in subscription:
         if event.topic.startswith("/pouchsh/"):
             if (event.payload.get("labels") or {}).get("pouchsh/sync") == token:

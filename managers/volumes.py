@@ -20,6 +20,7 @@ A volume record (``volume inspect``)::
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import secrets
@@ -193,7 +194,7 @@ class VolumeManager:
             volumes[name] = record
         return dict(record), True
 
-    def list(self, *, filters: list[str] | None = None) -> list[dict[str, Any]]:
+    def list(self, *, filters: builtins.list[str] | None = None) -> builtins.list[dict[str, Any]]:
         wanted = parse_filters(filters)
         records = sorted(self._store().read().get("volumes", {}).values(), key=lambda r: r["name"])
         used = self._users_by_volume() if "dangling" in wanted else {}
@@ -209,7 +210,7 @@ class VolumeManager:
     def exists(self, name: str) -> bool:
         return name in self._store().read().get("volumes", {})
 
-    def remove(self, names: list[str], *, force: bool = False) -> list[str]:
+    def remove(self, names: builtins.list[str], *, force: bool = False) -> builtins.list[str]:
         """Remove volumes; a volume in use by any container is refused (naming the containers), also
         with ``force``, which only makes a missing volume not an error. Nothing is removed unless all can be."""
         known = self._store().read().get("volumes", {})
@@ -226,11 +227,11 @@ class VolumeManager:
             raise Conflict(f"volume in use: {detail}", hint="remove those containers first")
         return self._delete(targets)
 
-    def _delete(self, names: list[str]) -> list[str]:
-        done: list[str] = []
+    def _delete(self, names: builtins.list[str]) -> builtins.list[str]:
+        done: builtins.list[str] = []
         with self._store().update() as doc:
             volumes = doc.setdefault("volumes", {})
-            trash: list[Path] = []
+            trash: builtins.list[Path] = []
             for name in names:
                 if volumes.pop(name, None) is None:
                     continue
@@ -246,7 +247,7 @@ class VolumeManager:
             shutil.rmtree(path, ignore_errors=True)
         return done
 
-    def prune(self, *, all: bool = False, filters: list[str] | None = None) -> dict[str, Any]:
+    def prune(self, *, all: bool = False, filters: builtins.list[str] | None = None) -> dict[str, Any]:
         """Remove unused volumes: anonymous ones, or every unused one with ``all`` (docker ≥ 23)."""
         wanted = parse_filters(filters)
         users = self._users_by_volume()
@@ -259,7 +260,7 @@ class VolumeManager:
         deleted = self._delete([r["name"] for r in victims])
         return {"volumes_deleted": sorted(deleted), "space_reclaimed": reclaimed}
 
-    def usage(self) -> list[dict[str, Any]]:
+    def usage(self) -> builtins.list[dict[str, Any]]:
         """Each volume with its size and how many containers use it (for ``system df``)."""
         users = self._users_by_volume()
         out = []
@@ -273,12 +274,12 @@ class VolumeManager:
 
     # -- who uses what -------------------------------------------------------------------------------
 
-    def _containers(self) -> list[Any]:
+    def _containers(self) -> builtins.list[Any]:
         return list(self.facade.ctrd.containers.list())
 
-    def _users_by_volume(self, exclude: str | None = None) -> dict[str, list[str]]:
+    def _users_by_volume(self, exclude: str | None = None) -> dict[str, builtins.list[str]]:
         """volume name → names of the containers using it, from one Containers.List."""
-        users: dict[str, list[str]] = {}
+        users: dict[str, builtins.list[str]] = {}
         for c in self._containers():
             if c.id == exclude:
                 continue
@@ -293,19 +294,19 @@ class VolumeManager:
         self,
         container_id: str,
         *,
-        volumes: list[str],
-        mounts: list[str],
-        tmpfs: list[str],
-        image_volumes: list[str],
-        volumes_from: list[str],
-    ) -> tuple[list[dict[str, Any]], list[str]]:
+        volumes: builtins.list[str],
+        mounts: builtins.list[str],
+        tmpfs: builtins.list[str],
+        image_volumes: builtins.list[str],
+        volumes_from: builtins.list[str],
+    ) -> tuple[builtins.list[dict[str, Any]], builtins.list[str]]:
         """OCI mounts for a new container and the names of the volumes it uses.
 
         Everything is parsed and checked first (specs, names, bind sources, duplicate targets, the
         ``--volumes-from`` containers); only then are missing named volumes and the anonymous ones
         created, and if that fails midway the ones made here are removed again.
         """
-        requests: list[MountRequest] = []
+        requests: builtins.list[MountRequest] = []
         requests += [parse_volume(v) for v in volumes]
         requests += [parse_mount(m) for m in mounts]
         requests += [parse_tmpfs(t) for t in tmpfs]
@@ -328,9 +329,9 @@ class VolumeManager:
         inherited = [m for m in inherited if seen.get(m["destination"]) == "volumes-from"]
 
         known = self._store().read().get("volumes", {})
-        created: list[str] = []
-        names: list[str] = []
-        oci: list[dict[str, Any]] = []
+        created: builtins.list[str] = []
+        names: builtins.list[str] = []
+        oci: builtins.list[dict[str, Any]] = []
         try:
             for r in requests:
                 if r.kind == "volume":
@@ -360,7 +361,7 @@ class VolumeManager:
                 names.append(m["volume"])
         return oci, list(dict.fromkeys(names))
 
-    def _volumes_from(self, refs: list[str], self_id: str) -> list[dict[str, Any]]:
+    def _volumes_from(self, refs: builtins.list[str], self_id: str) -> builtins.list[dict[str, Any]]:
         """The volume and bind mounts of other containers, ``NAME[:ro|rw]`` each."""
         if not refs:
             return []
@@ -372,7 +373,7 @@ class VolumeManager:
             name = (c.labels or {}).get("pouchsh/name")
             if name:
                 by_name[name] = c
-        out: list[dict[str, Any]] = []
+        out: builtins.list[dict[str, Any]] = []
         for ref in refs:
             target, _, mode = ref.partition(":")
             if mode not in ("", "ro", "rw"):
@@ -400,7 +401,7 @@ class VolumeManager:
                 out.append({**m, "options": options + (["ro"] if readonly else []), "volume": volume})
         return out
 
-    def release(self, container_id: str, names: list[str], *, remove_anonymous: bool) -> None:
+    def release(self, container_id: str, names: builtins.list[str], *, remove_anonymous: bool) -> None:
         """A container is gone: with ``remove_anonymous`` (``rm -v``), remove its anonymous volumes that
         no other container uses. Named volumes always stay."""
         if not remove_anonymous or not names:

@@ -94,3 +94,25 @@ def test_a_read_only_bind_mount_is_read_only(mgr: Any, busybox_image: str, tmp_p
     code, out = run(mgr, busybox_image, "sh", "-c", "cat /site/in && echo y > /site/out", volumes=[f"{host}:/site:ro"], rm=True)
     assert code != 0 and out.startswith("x")
     assert not (host / "out").exists()
+
+
+def test_a_cni_failure_during_run_leaves_nothing(mgr: Any, busybox_image: str) -> None:
+    import subprocess
+
+    from ctrd.errors import PouchError
+
+    bridge = unique()
+    mgr.networks.create("broken", subnet=free_subnet(mgr), options={"bridge": bridge})
+    # The bridge plugin refuses a device of that name that is not a bridge: ADD fails after task create.
+    subprocess.run(["ip", "link", "del", bridge], check=True)
+    subprocess.run(["ip", "link", "add", bridge, "type", "veth", "peer", "name", bridge + "p"], check=True)
+    with pytest.raises(PouchError, match="bridge"):
+        run_detached(mgr, busybox_image, "sleep", "300", name="doomed", network="broken", volumes=["/anon"])
+    assert mgr.ctrd.containers.list() == []
+    assert mgr.ctrd.tasks.list() == []
+    assert [s.name for s in mgr.ctrd.snapshots.list() if not s.name.startswith("sha256:")] == []
+    assert mgr.networks.ipam_leases("broken") == []
+    assert mgr.networks.store.read().get("attachments", {}) == {}
+    assert mgr.volumes.list() == []
+    mgr.networks.remove(["broken"])
+    assert not Path("/sys/class/net", bridge).exists()

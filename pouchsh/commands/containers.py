@@ -364,7 +364,7 @@ def container_ps(ctx: Any, all: bool, quiet: bool, last: int | None, latest: boo
     "inspect",
     help="Everything about containers: the ps record plus times, process, log path and OCI spec",
     params=[_MANY],
-    examples=[Example("inspect web", "Inspect web"), Example("(inspect web).spec.process.args", "The command line")],
+    examples=[Example("inspect web", "Inspect web"), Example("inspect web | get spec.process.args", "The command line")],
     aliases=_aliases("inspect"),
     input="any",
     category=_CAT,

@@ -190,7 +190,9 @@ class FifoIO(TaskIO):
         Call after the task (or exec) has started. Output with no destination is still read and dropped, so the process
         never blocks on a full pipe. With a terminal, everything arrives on ``stdout``. Once ``stdin`` is
         exhausted (or absent, when the task has a stdin FIFO) our write end is closed and ``close_stdin``
-        (Tasks.CloseIO) is called so the process sees EOF.
+        (Tasks.CloseIO) is called so the process sees EOF. With a terminal the shim turns that EOF into a
+        hang-up of the pty; before Tasks.Start it leaves a process that can no longer start, which is why
+        callers attach after start.
         """
         if self._pump is not None:
             raise PouchRuntimeError("stdio already attached")

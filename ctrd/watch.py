@@ -338,9 +338,15 @@ class Watcher:
             for event in subscription:
                 if event.timestamp is not None and event.timestamp < listed_at:
                     continue  # already reflected in the lists
-                record = self._fetch(event.payload["id"]) if event.topic == "/containers/create" else None
+                record = (
+                    self._fetch(event.payload.get("id", "")) if event.topic == "/containers/create" else None
+                )
                 with self._cond:
-                    if self._cache.apply(event, record):
+                    try:
+                        changed = self._cache.apply(event, record)
+                    except KeyError:
+                        changed = False  # a foreign publisher's payload under a containerd topic: not ours
+                    if changed:
                         self._bump()
             return synced
         finally:

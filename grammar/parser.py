@@ -429,14 +429,17 @@ def _describe(name: str) -> str:
 
 def _token_text(tok: Token) -> str:
     if tok.type == "_NL":
-        return "a new line"
+        return "end of line"
     if tok.type == "$END":
         return "end of input"
     return f"`{tok}`"
 
 
 def _expected(names: Any) -> str:
-    described = sorted({_describe(n) for n in names if not n.startswith("__")})
+    names = [n for n in names if not n.startswith("__")]
+    if len(names) > 1:
+        names = [n for n in names if n != "_NL"]
+    described = sorted({_describe(n) for n in names})
     if len(described) > 6:
         return ""
     if len(described) == 1:

@@ -266,7 +266,7 @@ class Interpreter:
         inner.declare("in", input)
         for spec in (*user.signature.params, *user.signature.flags):
             value = kwargs.get(spec.dest)
-            if spec.dest in user.defaults and (value is None or (spec.rest and value == [])):
+            if spec.dest in user.defaults and (value is None or (getattr(spec, "rest", False) and value == [])):
                 value = self.expr(user.defaults[spec.dest], home)
                 if spec.type not in ("switch", "any"):
                     try:

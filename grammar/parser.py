@@ -251,6 +251,8 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     def range(self, c: list[Any]) -> Range:
         return Range(_span(c[0], c[2]), c[0], c[2])
 
+    arg_range = range
+
     # -- expressions
     def or_expr(self, c: list[Any]) -> Any:
         return _fold(c)

@@ -254,6 +254,9 @@ class Interpreter:
         except RecursionError:
             raise PouchRuntimeError("too deeply nested", span=node.span) from None
         except Exception as e:  # noqa: BLE001 - a bug in a command must still reach the user as an error
+            if self.rt.dry_run:
+                # The command's calls are printed; what it would make of their results is unknowable.
+                return None
             raise PouchRuntimeError(f"{cmd.name}: internal error: {type(e).__name__}: {e}",
                                     span=node.span) from e
 

@@ -108,3 +108,45 @@ def test_interactive_tty_run_with_pexpect(containerd_address: str, namespace: st
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 9
+
+
+def test_ctrl_c_stops_the_foreground_container(containerd_address: str, namespace: str, busybox_image: str, roots: Any, pouchsh: Any) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = dict(os.environ, POUCHSH_ROOT=str(roots[0]), POUCHSH_RUN=str(roots[1]))
+    script = "run --name fg busybox sh -c \"trap 'echo got-term; exit 4' TERM; echo ready; while true; do sleep 0.1; done\""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pouchsh", "--address", containerd_address, "--namespace", namespace, "-c", script],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"ready\n"
+    time.sleep(0.2)  # the trap is set before "ready" is printed; this only lets the loop start
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert b"got-term" in out and b"error[interrupted]" in err
+    ps = pouchsh("ps -a | select name status exit_code", extra=["--json"])
+    assert json.loads(ps.stdout) == [{"name": "fg", "status": "exited", "exit_code": 4}]
+
+
+def test_logs_follow_and_tail(pouchsh: Any) -> None:
+    assert pouchsh("run -d --name f busybox sh -c 'echo one; echo two; sleep 1; echo three'").returncode == 0
+    result = pouchsh("logs -f f")
+    assert result.returncode == 0 and result.stdout == b"one\ntwo\nthree\n"
+    assert pouchsh("logs -n 1 f").stdout == b"three\n"
+    assert pouchsh("logs --since 1h f | lines | length", extra=["--json"]).stdout.strip() == b"3"
+
+
+def test_init_needs_an_init_binary_or_says_so(pouchsh: Any) -> None:
+    import shutil
+
+    result = pouchsh("run --init --rm busybox true")
+    if any(shutil.which(n) for n in ("docker-init", "tini", "tini-static", "catatonit")):
+        assert result.returncode == 0, result.stderr
+    else:
+        assert result.returncode == 1 and b"--init: no init binary" in result.stderr

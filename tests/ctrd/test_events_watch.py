@@ -105,6 +105,7 @@ def test_cache_converges_after_containerd_is_killed_and_restarted(
         pid = own_containerd.pid()
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)  # our child (start_embedded spawned it): gone for sure before the restart
         start_embedded(own_containerd, timeout=WAIT)
         assert own_containerd.pid() != pid
 

@@ -438,6 +438,10 @@ class ContainerManager:
         io, uri = self._log_io(c, tty)
         self._start_task(c, io, plan)
         self._set_restart_status(c, "running", uri)
+        if c.labels.get(LABEL.AUTO_REMOVE) == "true":
+            from managers.autoremove import spawn
+
+            spawn(self.client.address, self.namespace, Path(self.facade.root), Path(self.facade.run_root), c.id)
 
     def _foreground(self, c: Any, plan: Any | None, stdio: Stdio, *, interactive: bool, started: list[bool]) -> int:
         """Run the task attached to ``stdio`` (output also into the JSON log) until it exits."""

@@ -376,3 +376,11 @@ def test_entrypoint_hostname_and_env_file(mgr: Any, tmp_path: Path) -> None:
         detach=False, stdio=out,
     )
     assert code == 0 and out.stdout.getvalue() == b"yes myhost myhost\n"
+
+
+def test_detached_rm_removes_the_container_after_it_exits(mgr: Any, roots: Any) -> None:
+    mgr.containers.run(opts("sh", "-c", "sleep 0.3", rm=True, name="brief", volumes=["/anon"]), detach=True)
+    assert [r["name"] for r in mgr.containers.list()] == ["brief"]
+    _wait_for(lambda: mgr.containers.list(all=True) == [], timeout=20)
+    _wait_for(lambda: leftovers(mgr, roots) == EMPTY)
+    assert mgr.volumes.list() == []  # its anonymous volume went with it, as with docker's --rm

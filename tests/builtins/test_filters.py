@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from builtin_ctx import FakeContext, invoke
 
 from ctrd.errors import InvalidArgument
 from pouchsh.values import Size, Stream
+from tests.builtins.builtin_ctx import FakeContext, invoke
 
 ROWS = [
     {"name": "web", "n": 3, "labels": {"app": "shop"}},

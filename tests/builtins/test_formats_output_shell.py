@@ -6,10 +6,10 @@ import os
 import threading
 
 import pytest
-from builtin_ctx import FakeContext, invoke
 
 from ctrd.errors import Interrupted, InvalidArgument, NotFound
 from pouchsh.values import Duration, Size, Stream
+from tests.builtins.builtin_ctx import FakeContext, invoke
 
 
 def test_to_json_writes_sizes_and_durations_as_integers():

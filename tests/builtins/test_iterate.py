@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 
 import pytest
-from builtin_ctx import FakeContext, invoke
 
 from ctrd.errors import Interrupted, InvalidArgument, NotFound
 from pouchsh.values import Stream
+from tests.builtins.builtin_ctx import FakeContext, invoke
 
 
 def test_each_maps_and_drops_nulls_unless_asked():

@@ -60,8 +60,8 @@ def _should_run(buffer: Buffer, is_complete: Callable[[str], bool]) -> bool:
     text = buffer.text
     if not text.strip():
         return True
-    # Enter in the middle of a finished multi-line input edits it; at the end it runs it.
-    if not buffer.document.is_cursor_at_the_end and buffer.document.text_after_cursor.strip():
+    # Enter inside a multi-line input edits it (as in IPython); on one line it runs wherever the cursor is.
+    if "\n" in text and buffer.document.text_after_cursor.strip():
         return False
     if text.endswith("\\"):
         return False

@@ -7,8 +7,10 @@ The stream has no replay; after an error, subscribe again and re-list (ctrd.watc
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +24,7 @@ from ctrd.api.events import namespace_pb2
 from ctrd.api.services.events.v1 import events_pb2, events_pb2_grpc
 from ctrd.connection import CallStream
 from ctrd.convert import to_datetime
-from ctrd.errors import InvalidArgument
+from ctrd.errors import Interrupted, InvalidArgument, PouchError, Timeout
 from ctrd.service import Service
 
 __all__ = ["SYNC_TOPIC", "Event", "Events", "Subscription", "decode_payload", "message_to_dict"]
@@ -157,3 +159,61 @@ class Events(Service):
         )
         self.client.call(self.stub.Publish, request, "event publish")
         return token
+
+    def wait_live(self, subscription: Subscription, *, timeout: float | None = None) -> builtins.list[Event]:
+        """Block until ``subscription`` (opened on this namespaced client) is certainly registered.
+
+        Publishes markers until one comes back; a marker published before containerd registered the
+        stream is lost, so they are repeated (after 50 ms, doubling up to 1 s). Returns the other events
+        that arrived meanwhile, in order. On ``timeout`` the subscription is closed and Timeout raised; if
+        the stream ends first, Interrupted (or the stream's own error).
+        """
+        if not self.client.namespace:
+            raise InvalidArgument(
+                "wait_live needs a client bound to a namespace (markers are published in it)"
+            )
+        tokens: set[str] = set()
+        seen = threading.Event()
+        failure: builtins.list[PouchError] = []
+
+        def publish() -> None:
+            delay = 0.05
+            while not seen.is_set():
+                try:
+                    tokens.add(self.publish_marker())
+                except PouchError as err:
+                    failure.append(err)
+                    subscription.close()  # containerd is not answering: end the wait below
+                    return
+                if seen.wait(delay):
+                    return
+                delay = min(delay * 2, 1.0)
+
+        timed_out = threading.Event()
+
+        def expire() -> None:
+            timed_out.set()
+            subscription.close()
+
+        timer = threading.Timer(timeout, expire) if timeout is not None else None
+        publisher = threading.Thread(target=publish, name="ctrd-event-markers", daemon=True)
+        early: builtins.list[Event] = []
+        try:
+            if timer is not None:
+                timer.start()
+            publisher.start()
+            for event in subscription:
+                if event.topic != SYNC_TOPIC:
+                    early.append(event)
+                elif event.payload.get("labels", {}).get("pouchsh/sync") in tokens:
+                    return early
+        finally:
+            seen.set()
+            if timer is not None:
+                timer.cancel()
+            publisher.join()
+        if failure:
+            raise failure[0]
+        if timed_out.is_set():
+            raise Timeout(f"event subscription not live within {timeout:g}s")
+        raise Interrupted("event subscription ended before it was live")

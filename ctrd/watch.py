@@ -299,32 +299,13 @@ class Watcher:
 
     def _session(self) -> bool:
         """One subscribe-list-apply run; returns whether it got as far as a sync."""
-        from ctrd.events import SYNC_TOPIC
-
-        events = self.client.events
-        subscription = events.subscribe()
+        subscription = self.client.events.subscribe()
         with self._cond:
             self._subscription = subscription
-        if self._stopping.is_set():
-            subscription.close()
-            return False
-        marker_seen = threading.Event()
-        token_box: list[str] = []
-        publisher = threading.Thread(
-            target=self._publish_markers, args=(token_box, marker_seen), name="ctrd-watch-marker", daemon=True
-        )
-        publisher.start()
-        synced = False
         try:
-            for event in subscription:
-                if (
-                    event.topic == SYNC_TOPIC
-                    and event.payload.get("labels", {}).get("pouchsh/sync") in token_box
-                ):
-                    marker_seen.set()
-                    break
-            else:
+            if self._stopping.is_set():
                 return False
+            self.client.events.wait_live(subscription)  # what came before is in the lists below
             listed_at = datetime.now(UTC)
             containers = self.client.containers.list()
             tasks = self.client.tasks.list()
@@ -334,7 +315,6 @@ class Watcher:
                 self.syncs += 1
                 self.last_error = None
                 self._bump()
-            synced = True
             for event in subscription:
                 if event.timestamp is not None and event.timestamp < listed_at:
                     continue  # already reflected in the lists
@@ -348,25 +328,9 @@ class Watcher:
                         changed = False  # a foreign publisher's payload under a containerd topic: not ours
                     if changed:
                         self._bump()
-            return synced
+            return True
         finally:
-            marker_seen.set()
             subscription.close()
-            publisher.join()
-
-    def _publish_markers(self, token_box: list[str], seen: threading.Event) -> None:
-        # A marker published before the server registered our subscription is lost; publish again
-        # until one comes back (or the stream fails, which also sets ``seen``).
-        events = self.client.events
-        delay = 0.05
-        while not seen.is_set() and not self._stopping.is_set():
-            try:
-                token_box.append(events.publish_marker())
-            except PouchError as err:
-                self.last_error = err
-            if seen.wait(delay):
-                return
-            delay = min(delay * 2, 1.0)
 
     def _fetch(self, container_id: str) -> Container | None:
         try:

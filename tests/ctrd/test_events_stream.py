@@ -7,34 +7,14 @@ import threading
 import pytest
 
 import ctrd
-from ctrd.events import SYNC_TOPIC, Event, Subscription
+from ctrd.errors import InvalidArgument, Timeout
+from ctrd.events import Event, Subscription
 from ctrd.stdio import NullIO
 from tests.ctrd.runtime_kit import make_container, remove_container
 
 pytestmark = pytest.mark.containerd
 
 WAIT = 60
-
-
-def wait_until_live(client: ctrd.Client, subscription: Subscription) -> None:
-    """Publish markers until one comes back through ``subscription`` (then it is certainly live)."""
-    tokens: list[str] = []
-    seen = threading.Event()
-
-    def publish() -> None:
-        while not seen.wait(0.05 if tokens else 0):
-            tokens.append(client.events.publish_marker())
-
-    publisher = threading.Thread(target=publish, daemon=True)
-    publisher.start()
-    try:
-        for event in subscription:
-            if event.topic == SYNC_TOPIC and event.payload["labels"].get("pouchsh/sync") in tokens:
-                return
-    finally:
-        seen.set()
-        publisher.join()
-    raise AssertionError("the subscription ended before the marker came back")
 
 
 def collect_until(subscription: Subscription, last_topic: str) -> list[Event]:
@@ -54,7 +34,7 @@ def collect_until(subscription: Subscription, last_topic: str) -> list[Event]:
 
 def test_lifecycle_events_arrive_in_order_and_decoded(ns_client: ctrd.Client, busybox_image: str) -> None:
     with ns_client.events.subscribe() as subscription:
-        wait_until_live(ns_client, subscription)
+        ns_client.events.wait_live(subscription, timeout=WAIT)
         mounts = make_container(ns_client, busybox_image, "ev1", ["sh", "-c", "exit 7"])
         ns_client.tasks.create("ev1", rootfs=mounts, io=NullIO())
         exit_future = ns_client.tasks.wait("ev1")
@@ -93,7 +73,7 @@ def test_filters_and_namespace_scope(
     try:
         other_client = ctrd_client.with_namespace(other)
         with ns_client.events.subscribe(['topic~="^/(containers|pouchsh)/"']) as subscription:
-            wait_until_live(ns_client, subscription)
+            ns_client.events.wait_live(subscription, timeout=WAIT)
             other_client.containers.create("elsewhere", spec={"ociVersion": "1.0.2"}, snapshot_key="")
             make_container(ns_client, busybox_image, "here", ["true"])
             remove_container(ns_client, "here")
@@ -109,7 +89,7 @@ def test_filters_and_namespace_scope(
 
 def test_closing_ends_the_iteration_from_another_thread(ns_client: ctrd.Client) -> None:
     subscription = ns_client.events.subscribe()
-    wait_until_live(ns_client, subscription)
+    ns_client.events.wait_live(subscription, timeout=WAIT)
     ended = threading.Event()
 
     def consume() -> None:
@@ -121,3 +101,13 @@ def test_closing_ends_the_iteration_from_another_thread(ns_client: ctrd.Client) 
     consumer.start()
     subscription.close()
     assert ended.wait(WAIT)
+
+
+def test_wait_live_times_out_when_markers_cannot_arrive(
+    ns_client: ctrd.Client, ctrd_client: ctrd.Client
+) -> None:
+    subscription = ns_client.events.subscribe(['topic=="/tasks/oom"'])  # filters the markers out
+    with pytest.raises(Timeout):
+        ns_client.events.wait_live(subscription, timeout=0.3)
+    with pytest.raises(InvalidArgument):
+        ctrd_client.events.wait_live(subscription)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from pouchsh.signature import Command, CommandTable, Flag, Param
@@ -15,6 +16,7 @@ _CATEGORY_ORDER = (
     "system", "filters", "formats", "shell",
 )
 _HINT = "Run `help COMMAND` or `COMMAND --help` for its flags and examples."
+_WRAP = 100
 _INPUT = {"list": "a table or list", "any": "any value"}
 
 
@@ -22,7 +24,7 @@ def format_help(cmd: Command) -> str:
     """Usage, description, every parameter and flag (short form, type, default, help) and the examples."""
     out = [f"{cmd.name} - {cmd.help}", "", "Usage:", f"  {cmd.usage}"]
     if cmd.description:
-        out += ["", cmd.description]
+        out += ["", *(textwrap.fill(para, width=_WRAP) for para in cmd.description.split("\n\n"))]
     if cmd.aliases:
         out += ["", "Aliases: " + ", ".join(cmd.aliases)]
     if cmd.input in _INPUT:
@@ -49,7 +51,8 @@ def format_overview(table: CommandTable) -> str:
         groups.setdefault(cmd.category, []).append(cmd)
     out: list[str] = []
     for category in sorted(groups, key=_category_rank):
-        out += [f"{category}:", *_columns([(c.name, c.help) for c in groups[category]]), ""]
+        cmds = sorted(groups[category], key=lambda c: c.name)
+        out += [f"{category}:", *_columns([(c.name, c.help) for c in cmds]), ""]
     out.append(_HINT)
     return "\n".join(out)
 

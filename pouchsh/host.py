@@ -53,7 +53,8 @@ def run_host(
     program = _resolve(argv[0], cwd, env)
     try:
         proc = subprocess.Popen(
-            [program, *argv[1:]],
+            argv,
+            executable=program,
             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -63,3 +63,7 @@ def test_encode_input():
     assert encode_input("x") == b"x"
     assert encode_input(["a", "b"]) == b"a\nb\n"
     assert encode_input({"a": 1}) == b'{"a":1}\n'
+
+
+def test_the_program_sees_its_name_as_given():
+    assert run_host(["sh", "-c", 'echo "$0"'], None, "/", ENV) == "sh"

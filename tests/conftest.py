@@ -30,6 +30,19 @@ import pytest
 from tests.support.images import build_busybox_layout, build_two_layer_layout
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", help="also run the long variants (marked slow)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="long variant: run with --slow")
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(skip)
+
+
 def _unavailable(reason: str) -> None:
     message = f"containerd is not available for the tests: {reason}"
     if os.environ.get("CI"):

@@ -253,6 +253,12 @@ class ContainerManager:
                 )
                 if plan is not None and plan.mode == "container":
                     self._join_network(spec, plan.join)
+                if plan is not None and plan.mode == "cni" and opts.restart != "no":
+                    from managers.nethook import hooks
+
+                    spec["hooks"] = hooks(self.client.address, self.namespace, Path(self.facade.root),
+                                          Path(self.facade.run_root))
+                    labels[LABEL.NET_HOOKS] = "true"
                 container = leased.containers.create(
                     cid,
                     spec=spec,
@@ -391,7 +397,8 @@ class ContainerManager:
         networks = self._optional("networks") if plan is not None else None
         pid = tasks.create(cid, rootfs=mounts, io=io)
         try:
-            if networks is not None and plan.mode == "cni":
+            # With hooks (restartable containers) runc's createRuntime hook has attached it already.
+            if networks is not None and plan.mode == "cni" and c.labels.get(LABEL.NET_HOOKS) != "true":
                 networks.attach(cid, f"/proc/{pid}/ns/net", plan)
             if on_created is not None:
                 on_created()

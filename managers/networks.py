@@ -564,11 +564,12 @@ class NetworkManager:
         if first is not None:
             raise first
 
-    def detach(self, container_id: str) -> None:
-        """CNI DEL of every attachment of the container, and its hosts/resolv.conf/hostname files gone.
+    def detach(self, container_id: str, *, keep_files: bool = False) -> None:
+        """CNI DEL of every attachment of the container, and its hosts/resolv.conf/hostname files gone
+        (kept with ``keep_files``, for a task that containerd's restart monitor recreates at once).
         Idempotent: detaching a container with nothing attached does nothing."""
         with self.cni_lock:
-            self._detach_locked(container_id, keep_files=False)
+            self._detach_locked(container_id, keep_files=keep_files)
 
     def _detach_locked(self, container_id: str, *, keep_files: bool) -> None:
         key = self._key(container_id)

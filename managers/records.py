@@ -52,6 +52,7 @@ class LABEL:
     PORTS = "pouchsh/ports"  # JSON list of {host_ip, host_port, container_port, protocol}
     NETWORKS = "pouchsh/networks"  # comma-separated CNI network names
     NETCONFIG = "pouchsh/netconfig"  # JSON: ip, hostname, dns, add_hosts
+    NET_HOOKS = "pouchsh/net-hooks"  # "true": OCI hooks do CNI ADD/DEL (restartable containers)
     CONTAINERD_STOP_SIGNAL = "io.containerd.image.config.stop-signal"
     RESTART_STATUS = "containerd.io/restart.status"
     RESTART_LOGURI = "containerd.io/restart.loguri"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from typing import Any
 
 from pouchsh.signature import Command, CommandTable, Flag, Param
@@ -24,6 +23,8 @@ def format_help(cmd: Command) -> str:
     """Usage, description, every parameter and flag (short form, type, default, help) and the examples."""
     out = [f"{cmd.name} - {cmd.help}", "", "Usage:", f"  {cmd.usage}"]
     if cmd.description:
+        import textwrap
+
         out += ["", *(textwrap.fill(para, width=_WRAP) for para in cmd.description.split("\n\n"))]
     if cmd.aliases:
         out += ["", "Aliases: " + ", ".join(cmd.aliases)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from ctrd.errors import NotFound
-from pouchsh.helptext import format_group, format_help, format_overview
 from pouchsh.signature import Example, Param, command
 
 
@@ -22,6 +21,7 @@ from pouchsh.signature import Example, Param, command
 )
 def help_(ctx: Any, command: list[str]) -> str:
     from pouchsh.commands import load
+    from pouchsh.helptext import format_group, format_help, format_overview
 
     table = load()
     if not command:

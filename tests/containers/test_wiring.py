@@ -105,3 +105,26 @@ def test_host_network(mgr: Any) -> None:
     out = stdio()
     code = mgr.containers.run(opts("hostname", network="host", rm=True), detach=False, stdio=out)
     assert code == 0 and out.stdout.getvalue().strip() == socket.gethostname().encode()
+
+
+def test_a_restartable_container_gets_its_network_back_when_containerd_restarts_it(mgr: Any, roots: Any) -> None:
+    c = mgr.containers
+    script = "ip -4 addr show eth0 | grep -c inet; sleep 0.5; exit 1"
+    record = c.run(opts("sh", "-c", script, name="phoenix", network="bridge", restart="always"), detach=True)
+    assert c.inspect("phoenix")["spec"]["hooks"]["createRuntime"]
+    first = record["pid"]
+    # containerd's restart monitor looks every 10 s; the new task must come up on the network by itself.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = c.list(all=True)[0]
+        if now["status"] == "running" and now["pid"] != first:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("containerd did not restart the container")
+    deadline = time.monotonic() + 10
+    while c.logs("phoenix").split() != ["1", "1"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert c.logs("phoenix").split() == ["1", "1"]  # an address on eth0 both times
+    c.remove(["phoenix"], force=True)
+    assert leftovers(mgr, roots) == EMPTY

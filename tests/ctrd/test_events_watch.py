@@ -20,11 +20,10 @@ from ctrd.watch import Watcher
 from tests.ctrd.runtime_kit import kill_and_remove, make_container, remove_container
 from tests.support.cleanup import purge_namespace
 
-pytestmark = pytest.mark.containerd
-
 WAIT = 60
 
 
+@pytest.mark.containerd
 def test_cache_follows_a_container_through_its_life(ns_client: ctrd.Client, busybox_image: str) -> None:
     make_container(ns_client, busybox_image, "before", ["true"])
     with Watcher(ns_client) as watcher:
@@ -53,6 +52,7 @@ def test_cache_follows_a_container_through_its_life(ns_client: ctrd.Client, busy
     assert not watcher.running
 
 
+@pytest.mark.containerd
 def test_watcher_needs_a_namespace(ctrd_client: ctrd.Client) -> None:
     with pytest.raises(InvalidArgument):
         Watcher(ctrd_client)
@@ -78,6 +78,7 @@ def own_containerd() -> Iterator[Embedded]:
         assert not problems
 
 
+@pytest.mark.containerd
 def test_cache_converges_after_containerd_is_killed_and_restarted(
     own_containerd: Embedded, busybox_layout: Path, tmp_path: Path
 ) -> None:
@@ -121,3 +122,17 @@ def test_cache_converges_after_containerd_is_killed_and_restarted(
         assert stopped.tasks["survivor"].exit_status == 7
     client.tasks.delete("survivor")
     remove_container(client, "survivor")
+
+
+def test_watcher_without_containerd_keeps_retrying_and_stops(tmp_path: Path) -> None:
+    client = ctrd.Client(str(tmp_path / "nobody.sock")).with_namespace("ns")
+    try:
+        watcher = Watcher(client, min_backoff=0.01, max_backoff=0.05).start()
+        with pytest.raises(Timeout, match="not synced"):
+            watcher.wait_synced(0.3)
+        assert watcher.last_error is not None and watcher.last_error.kind == "unavailable"
+        assert not watcher.snapshot().synced
+        watcher.stop()
+        assert not watcher.running
+    finally:
+        client.close()

@@ -7,6 +7,7 @@ probe) and `LiveNames` (completion's source of live object names).
 
 from __future__ import annotations
 
+from pouchsh.repl.app import main, welcome
 from pouchsh.repl.live import LiveNames
 from pouchsh.repl.loop import Engine, Exit, Repl
 from pouchsh.repl.session import build_session, history_path, open_history
@@ -20,5 +21,7 @@ __all__ = [
     "Repl",
     "build_session",
     "history_path",
+    "main",
     "open_history",
+    "welcome",
 ]

@@ -77,6 +77,7 @@ class Repl:
     def execute(self, text: str) -> int:
         """Run one input in a worker thread; Ctrl-C cancels it and returns within about a second."""
         cancel = threading.Event()
+        done = threading.Event()  # not Thread.join: a join that Ctrl-C interrupts can report a live thread dead
         outcome: dict[str, Any] = {}
 
         def work() -> None:
@@ -84,16 +85,17 @@ class Repl:
                 outcome["status"] = self.engine.run(text, cancel)
             except BaseException as err:  # noqa: BLE001 - handed to the main thread, re-raised there
                 outcome["error"] = err
+            finally:
+                done.set()
 
-        worker = threading.Thread(target=work, name="pouchsh-eval", daemon=True)
-        worker.start()
+        threading.Thread(target=work, name="pouchsh-eval", daemon=True).start()
         try:
-            while worker.is_alive():
-                worker.join(0.1)
+            while not done.wait(0.1):
+                pass
         except KeyboardInterrupt:
             cancel.set()
             try:
-                worker.join(CANCEL_GRACE)
+                done.wait(CANCEL_GRACE)
             except KeyboardInterrupt:
                 pass  # a second Ctrl-C only means "faster": the prompt comes back now
             if "status" in outcome:

@@ -48,6 +48,7 @@ class ContainerdStatus:
         return self._answer.detail
 
     def start(self) -> None:
+        """Probe every interval from now on (call `check_now` first for an answer straight away)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="pouchsh-status", daemon=True)
             self._thread.start()
@@ -72,9 +73,8 @@ class ContainerdStatus:
         return self._changed.wait(timeout)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stop.wait(self._interval):
             self.check_now()
-            self._stop.wait(self._interval)
 
 
 def toolbar_text(status: ContainerdStatus, namespace: str, last_status: int | None) -> list[tuple[str, str]]:

@@ -112,14 +112,12 @@ def test_uris(tmp_path: Path) -> None:
     assert file_log_uri(tmp_path / "x.log") == f"file://{tmp_path}/x.log"
 
 
-def test_logger_process_speaks_the_shim_protocol(tmp_path: Path) -> None:
-    """fd 5 closed when ready, fd 3/4 copied as stdout/stderr until EOF, exit 0."""
-    log = tmp_path / "c.log"
+def spawn_logger(log: Path) -> tuple[subprocess.Popen[bytes], int, int]:
+    """pouchsh-logger with the shim's fd layout: 3 = stdout, 4 = stderr, 5 = ready; returns the process,
+    our stdout and stderr write ends, after it has signalled ready."""
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     ready_r, ready_w = os.pipe()
-
-    # The shim's layout: fd 3 = stdout, fd 4 = stderr, fd 5 = ready; nothing else of ours inherited.
     redirect = f"3<&{out_r} 4<&{err_r} 5>&{ready_w} {out_r}<&- {err_r}<&- {ready_w}>&-"
     proc = subprocess.Popen(
         ["/bin/bash", "-c", f'exec "$0" "$@" {redirect}', sys.executable, "-m", "ctrd.logger"]
@@ -130,6 +128,14 @@ def test_logger_process_speaks_the_shim_protocol(tmp_path: Path) -> None:
     for fd in (out_r, err_r, ready_w):
         os.close(fd)
     assert os.read(ready_r, 1) == b""  # the logger closed its ready fd
+    os.close(ready_r)
+    return proc, out_w, err_w
+
+
+def test_logger_process_speaks_the_shim_protocol(tmp_path: Path) -> None:
+    """Copies fd 3/4 as stdout/stderr until EOF on both, then exits 0."""
+    log = tmp_path / "c.log"
+    proc, out_w, err_w = spawn_logger(log)
     os.write(out_w, b"hello\n")
     os.write(err_w, b"oops\n")
     os.write(out_w, b"bye")
@@ -138,3 +144,16 @@ def test_logger_process_speaks_the_shim_protocol(tmp_path: Path) -> None:
     assert proc.wait(timeout=30) == 0
     got = sorted((r["stream"], r["log"]) for r in read_records(log))
     assert got == [("stderr", "oops\n"), ("stdout", "bye"), ("stdout", "hello\n")]
+
+
+def test_logger_on_sigterm_keeps_what_is_in_the_pipes(tmp_path: Path) -> None:
+    log = tmp_path / "c.log"
+    proc, out_w, err_w = spawn_logger(log)
+    os.write(out_w, b"last words\n")
+    os.write(err_w, b"partial")
+    proc.terminate()  # what the shim does on Tasks.Delete; our write ends stay open
+    assert proc.wait(timeout=30) == 0
+    os.close(out_w)
+    os.close(err_w)
+    got = sorted((r["stream"], r["log"]) for r in read_records(log))
+    assert got == [("stderr", "partial"), ("stdout", "last words\n")]

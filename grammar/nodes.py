@@ -123,9 +123,10 @@ class Closure(Node):
 
 @dataclass(frozen=True, slots=True)
 class Sub(Node):
-    """``(pipeline)`` used as a value."""
+    """``(pipeline)`` used as a value, with a cell path when written ``(pipeline).field.0``."""
 
     pipeline: Pipeline
+    path: tuple[Member, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

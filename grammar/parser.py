@@ -33,7 +33,7 @@ GRAMMAR_PATH = Path(__file__).with_name("pouch.lark")
 MAX_ERRORS = 10
 
 _OPENERS = {"LPAR": "(", "LSQB": "[", "LBRACE": "{", "RECORD_OPEN": "{"}
-_CLOSERS = {"RPAR", "RSQB", "RBRACE"}
+_CLOSERS = {"RPAR", "RPAR_PATH", "RSQB", "RBRACE"}
 
 _SIZE_UNITS = {
     "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4,
@@ -305,7 +305,8 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     default_string = arg_string = string
 
     def subexpr(self, c: list[Any]) -> Sub:
-        return Sub(_span(c[0], c[2]), c[1])
+        close = str(c[2])
+        return Sub(_span(c[0], c[2]), c[1], strings.parse_path(close[1:]) if len(close) > 1 else ())
 
     def list(self, c: list[Any]) -> ListExpr:
         return ListExpr(_span(c[0], c[-1]), tuple(x for x in c[1:-1] if not isinstance(x, Token)))
@@ -415,7 +416,7 @@ _DESCRIBE = {
     "SIZE": "a size", "DURATION": "a duration", "STRING_DQ": "a string", "STRING_SQ": "a string",
     "KEY": "a record key", "CARET_WORD": "`^program`", "FLAG_NAME": "a flag", "SHORT_FLAG": "`(-x)`",
     "REST_NAME": "`...rest`", "COMP_OP": "a comparison", "ADD_OP": "`+` or `-`", "MUL_OP": "`*`, `/` or `mod`",
-    "RECORD_OPEN": "`{`", "_NL": "a new line", "_SEMI": "`;`", "$END": "the end of input",
+    "RECORD_OPEN": "`{`", "RPAR_PATH": "`)`", "_NL": "a new line", "_SEMI": "`;`", "$END": "the end of input",
 }
 
 

@@ -111,7 +111,7 @@ def _expr(e: Any, depth: int) -> str:
         body = _block(e.body, depth)
         return "{" + params + body[1:]
     if isinstance(e, Sub):
-        return f"({_expr(e.pipeline, depth)})"
+        return f"({_expr(e.pipeline, depth)}){_path(e.path)}"
     if isinstance(e, Range):
         return f"{_expr(e.lo, depth)}..{_expr(e.hi, depth)}"
     if isinstance(e, Binary):

@@ -534,9 +534,13 @@ class _Checker:
                 values[p.dest] = [r for r in rest if r is not None]
                 k = len(positional)
                 continue
-            if p.type == "closure" and k < len(positional) and not isinstance(positional[k], (Closure, Var)):
-                needed_after = sum(1 for q in params[idx + 1:] if q.required and not q.rest)
-                take = max(1, len(positional) - k - needed_after)
+            needed_after = sum(1 for q in params[idx + 1:] if q.required and not q.rest)
+            take = max(1, len(positional) - k - needed_after)
+            # A closure parameter takes a closure (or a variable holding one) as it is; anything else,
+            # or several words, is a row condition (`where size > 1MiB`, `where $it =~ error`).
+            if p.type == "closure" and k < len(positional) and not (
+                isinstance(positional[k], Closure) or (isinstance(positional[k], Var) and take == 1)
+            ):
                 words = positional[k:k + take]
                 closure = self.row_condition(cmd, words, scope, where)
                 self.scope, self.where = scope, where

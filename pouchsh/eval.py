@@ -337,7 +337,8 @@ class Interpreter:
         if isinstance(e, Binary):
             return self.binary(e, scope)
         if isinstance(e, Sub):
-            return self.pipeline(e.pipeline, scope)
+            value = self.pipeline(e.pipeline, scope)
+            return follow(value, e.path, e) if e.path else value
         if isinstance(e, ListExpr):
             return [self.expr(x, scope) for x in e.items]
         if isinstance(e, RecordExpr):

@@ -7,7 +7,7 @@ probe) and `LiveNames` (completion's source of live object names).
 
 from __future__ import annotations
 
-from pouchsh.repl.app import main, welcome
+from pouchsh.repl.app import Shell, main, welcome
 from pouchsh.repl.live import LiveNames
 from pouchsh.repl.loop import Engine, Exit, Repl
 from pouchsh.repl.session import build_session, history_path, open_history
@@ -19,6 +19,7 @@ __all__ = [
     "Exit",
     "LiveNames",
     "Repl",
+    "Shell",
     "build_session",
     "history_path",
     "main",

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.history import History
 
 from pouchsh.completion import PouchCompleter
 from pouchsh.repl.diagnostics import highlight_error
@@ -26,7 +27,7 @@ from pouchsh.repl.names import ContainerNames, list_loaders
 from pouchsh.repl.session import build_session, history_path, open_history
 from pouchsh.repl.toolbar import ContainerdStatus, toolbar_text
 
-__all__ = ["WELCOME", "main", "welcome"]
+__all__ = ["WELCOME", "Shell", "main", "welcome"]
 
 WELCOME = "pouchsh {version}: containers on containerd. Type `help` for the commands, `help CMD` for one; Ctrl-D exits."
 
@@ -104,6 +105,84 @@ def _prompt(namespace: Callable[[], str]) -> Callable[[], StyleAndTextTuples]:
     return message
 
 
+class Shell:
+    """The interactive shell, assembled: language session, prompt session, status probe, live names."""
+
+    def __init__(
+        self,
+        *,
+        namespace: str = "default",
+        address: str | None = None,
+        json_output: bool = False,
+        dry_run: bool = False,
+        debug: bool = False,
+        history: History | None = None,
+    ) -> None:
+        import grammar
+
+        self.dry_run = dry_run
+        self.engine = _engine(namespace, address, json_output, dry_run, debug)
+        self.containers = ContainerNames(self._managers, self.namespace)
+        self.names = LiveNames(list_loaders(self._managers), live={"container": self.containers})
+        self.status = ContainerdStatus(self._probe, address_hint=address or "")
+        self.session = build_session(
+            completer=PouchCompleter(self.engine.table, names=self.names, scope=self.engine.variables),
+            is_complete=grammar.is_complete,
+            prompt=_prompt(self.namespace),
+            toolbar=self.toolbar,
+            history=history if history is not None else open_history(history_path()),
+        )
+        self.repl = Repl(self.session, self.engine, after_command=self.names.refresh)
+        self.status.on_change = self.session.app.invalidate
+
+    def namespace(self) -> str:
+        return str(self.engine.namespace)
+
+    def toolbar(self) -> StyleAndTextTuples:
+        if self.dry_run:
+            return [("class:toolbar", f" dry run: no containerd calls  namespace {self.namespace()} ")]
+        return toolbar_text(self.status, self.namespace(), self.repl.last_status)
+
+    def warm_up(self) -> None:
+        """Everything slow, in order; run in a background thread by `start`."""
+        import grammar
+
+        grammar.is_complete("ps")  # builds the parser tables before the first Enter
+        if self.dry_run:
+            return
+        self.status.check_now()
+        self.status.start()
+        self.names.start()
+        if self.status.up:
+            try:
+                self.containers.start()
+            except Exception:  # noqa: BLE001 - retried on the first completion that needs it
+                pass
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.warm_up, name="pouchsh-warm-up", daemon=True)
+        thread.start()
+        return thread
+
+    def run(self) -> int:
+        """Start the background work, greet, and read until Ctrl-D or ``exit``."""
+        self.start()
+        print(welcome())
+        try:
+            return self.repl.loop()
+        finally:
+            self.status.stop()
+            self.names.stop()
+
+    def _managers(self) -> Any:
+        return self.engine.rt.managers
+
+    def _probe(self) -> str:
+        client = self._managers().client
+        client.version(timeout=2.0)
+        return str(client.address)
+
+
 def main(
     *,
     namespace: str = "default",
@@ -115,61 +194,5 @@ def main(
     """Run the interactive prompt until Ctrl-D or ``exit``; returns the exit status."""
     # Ctrl-C while a command runs must raise KeyboardInterrupt in this thread (see loop.Repl.execute).
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    engine = _engine(namespace, address, json_output, dry_run, debug)
-    runtime = engine.rt
-
-    def current_namespace() -> str:
-        return str(engine.namespace)
-
-    def managers() -> Any:
-        return runtime.managers
-
-    def probe() -> str:
-        client = managers().client
-        client.version(timeout=2.0)
-        return str(client.address)
-
-    containers = ContainerNames(managers, current_namespace)
-    names = LiveNames(list_loaders(managers), live={"container": containers})
-    status = ContainerdStatus(probe, address_hint=address or "")
-    completer = PouchCompleter(engine.table, names=names, scope=engine.variables)
-
-    import grammar
-
-    repl: Repl | None = None
-
-    def toolbar() -> StyleAndTextTuples:
-        if dry_run:
-            return [("class:toolbar", f" dry run: no containerd calls  namespace {current_namespace()} ")]
-        return toolbar_text(status, current_namespace(), repl.last_status if repl else None)
-
-    session = build_session(
-        completer=completer,
-        is_complete=grammar.is_complete,
-        prompt=_prompt(current_namespace),
-        toolbar=toolbar,
-        history=open_history(history_path()),
-    )
-    repl = Repl(session, engine, after_command=names.refresh)
-    status.on_change = session.app.invalidate
-
-    def warm_up() -> None:
-        grammar.is_complete("ps")  # builds the parser tables before the first Enter
-        if dry_run:
-            return
-        status.check_now()
-        status.start()
-        names.start()
-        if status.up:
-            try:
-                containers.start()
-            except Exception:  # noqa: BLE001 - retried on the first completion that needs it
-                pass
-
-    threading.Thread(target=warm_up, name="pouchsh-warm-up", daemon=True).start()
-    print(welcome())
-    try:
-        return repl.loop()
-    finally:
-        status.stop()
-        names.stop()
+    shell = Shell(namespace=namespace, address=address, json_output=json_output, dry_run=dry_run, debug=debug)
+    return shell.run()

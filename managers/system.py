@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ctrd.errors import Conflict, Interrupted, InvalidArgument, NotFound, PouchError
 from managers.records import LABEL, status_of
+from managers.store import Store
 from managers.volumes import parse_filters, parse_labels
 
 if TYPE_CHECKING:
@@ -332,8 +333,7 @@ class SystemManager:
         still has volumes."""
         for name in names:
             self.facade.client.namespaces.get(name)
-            volumes_state = Path(self.facade.root) / "state" / name / "volumes.json"
-            if volumes_state.exists() and "\"name\"" in volumes_state.read_text():
+            if Store(Path(self.facade.root) / "state" / name / "volumes.json").read().get("volumes"):
                 raise Conflict(f"namespace {name} still has volumes", hint=f"namespace use {name}; volume prune -a")
         for name in names:
             try:

@@ -31,15 +31,17 @@ def mgr(containerd_address: str, namespace: str, busybox_image: str, roots: tupl
     root, run = roots
     facade = Managers(address=containerd_address, namespace=namespace, root=root, run_root=run)
     yield facade
-    # Network attachments live on the host: detach whatever a test left attached before the namespace goes.
     try:
-        for c in facade.ctrd.containers.list():
-            try:
-                facade.networks.detach(c.id)
-            except Exception:  # noqa: BLE001 - best effort; the namespace purge reports the rest
-                pass
+        _remove_all(facade)
     finally:
         facade.close()
+
+
+def _remove_all(facade: Any) -> None:
+    """Remove what a test left with the manager itself (snapshot before record, network detached, volumes
+    released), rather than leaving containers for the namespace purge and containerd's GC to race over."""
+    for c in facade.ctrd.containers.list():
+        facade.containers._destroy(c, True)
 
 
 def new_facade(address: str, namespace: str, roots: tuple[Path, Path]) -> Any:
@@ -49,7 +51,7 @@ def new_facade(address: str, namespace: str, roots: tuple[Path, Path]) -> Any:
 
 
 @pytest.fixture
-def pouchsh(containerd_address: str, namespace: str, busybox_image: str, roots: tuple[Path, Path]):  # type: ignore[no-untyped-def]
+def pouchsh(containerd_address: str, namespace: str, busybox_image: str, roots: tuple[Path, Path]) -> Iterator[Any]:
     """Run ``pouchsh -c SCRIPT`` against the test containerd; returns the CompletedProcess."""
 
     def run(script: str, *, input: bytes | None = None, timeout: float = 60, extra: list[str] | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -60,4 +62,9 @@ def pouchsh(containerd_address: str, namespace: str, busybox_image: str, roots: 
                *(extra or []), "-c", script]
         return subprocess.run(cmd, input=input or b"", capture_output=True, timeout=timeout, env=env, check=False)
 
-    return run
+    yield run
+    facade = new_facade(containerd_address, namespace, roots)
+    try:
+        _remove_all(facade)
+    finally:
+        facade.close()

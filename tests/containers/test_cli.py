@@ -72,7 +72,8 @@ def test_exec_and_inspect(pouchsh: Any) -> None:
     assert pouchsh("rm box").returncode == 0
 
 
-def test_name_race_between_two_processes(containerd_address: str, namespace: str, busybox_image: str, roots: Any) -> None:
+def test_name_race_between_two_processes(containerd_address: str, namespace: str, busybox_image: str, roots: Any,
+                                        pouchsh: Any) -> None:
     import os
     import subprocess
     import sys

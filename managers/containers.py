@@ -917,7 +917,10 @@ class ContainerManager:
         process = dict(c.spec.get("process") or {})
         process["args"] = [str(a) for a in args]
         process["terminal"] = bool(tty) and not detach
-        process["env"] = merge_env(list(process.get("env") or []), list(env))
+        base_env = list(process.get("env") or [])
+        if process["terminal"] and not any(e.startswith("TERM=") for e in base_env):
+            base_env.append("TERM=xterm")  # as docker exec -t
+        process["env"] = merge_env(base_env, list(env))
         if workdir:
             if not workdir.startswith("/"):
                 raise InvalidArgument(f"--workdir {workdir}: must be an absolute path")

@@ -384,3 +384,38 @@ def test_detached_rm_removes_the_container_after_it_exits(mgr: Any, roots: Any) 
     _wait_for(lambda: mgr.containers.list(all=True) == [], timeout=20)
     _wait_for(lambda: leftovers(mgr, roots) == EMPTY)
     assert mgr.volumes.list() == []  # its anonymous volume went with it, as with docker's --rm
+
+
+def test_start_attached_and_stop_signal(mgr: Any) -> None:
+    c = mgr.containers
+    c.create(opts("sh", "-c", "echo attached; exit 6", name="later"))
+    out = stdio()
+    assert c.start(["later"], attach=True, stdio=out) == 6 and out.stdout.getvalue() == b"attached\n"
+    out = stdio()
+    assert c.start(["later"], attach=True, stdio=out) == 6  # again, from exited
+    assert c.logs("later").splitlines() == ["attached", "attached"]
+
+    c.run(opts("sh", "-c", "trap 'echo usr1; exit 0' USR1; while true; do sleep 0.1; done", name="sig",
+               stop_signal="USR1", stop_timeout=20), detach=True)
+    _wait_for(lambda: c.top("sig") != [] and any("sleep" in p["cmd"] for p in c.top("sig")))
+    assert c.inspect("sig")["stop_signal"] == "SIGUSR1" and c.inspect("sig")["stop_timeout"] == 20
+    assert c.stop(["sig"])[0]["exit_code"] == 0
+    assert "usr1" in c.logs("sig")
+
+
+def test_runtime_given_as_a_path(mgr: Any) -> None:
+    import shutil
+
+    runc = shutil.which("runc")
+    assert runc is not None
+    out = stdio()
+    assert mgr.containers.run(opts("echo", "via-path", runtime=runc, rm=True), detach=False, stdio=out) == 0
+    assert out.stdout.getvalue() == b"via-path\n"
+
+
+def test_exec_with_a_tty(mgr: Any) -> None:
+    c = mgr.containers
+    c.run(opts("sleep", "60", name="box"), detach=True)
+    out = stdio()
+    assert c.exec("box", ["sh", "-c", "[ -t 1 ] && echo tty; echo $TERM"], tty=True, stdio=out) == 0
+    assert out.stdout.getvalue().replace(b"\r", b"").splitlines() == [b"tty", b"xterm"]

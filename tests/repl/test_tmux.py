@@ -1,0 +1,130 @@
+"""End to end in a real terminal: pouchsh in tmux against the test containerd.
+
+Keys go in with ``send-keys`` and the screen comes back with ``capture-pane``; every wait is a poll with
+a deadline on what the screen shows.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = [
+    pytest.mark.containerd,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+
+class Terminal:
+    """One tmux server of our own (``-L``), one window running pouchsh."""
+
+    def __init__(self, command: str, env: dict[str, str]) -> None:
+        self.server = f"pouchsh-test-{uuid.uuid4().hex[:8]}"
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        script = f"env {exports} {command}; echo EXITED:$?; sleep 600"
+        self.tmux("new-session", "-d", "-s", "t", "-x", "160", "-y", "50", script)
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.server, *args], capture_output=True, text=True,
+                              check=True, timeout=10).stdout
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", "t", *keys)
+
+    def type(self, text: str) -> None:
+        self.tmux("send-keys", "-t", "t", "-l", text)
+
+    def screen(self, *, colour: bool = False) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "t", "-S", "-200", *(["-e"] if colour else []))
+
+    def wait_for(self, check: Callable[[str], bool], what: str, *, timeout: float = 20,
+                 colour: bool = False) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen(colour=colour)
+            if check(screen):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; the screen:\n{screen}")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.server, "kill-server"], capture_output=True, check=False)
+
+
+@pytest.fixture
+def terminal(containerd_address: str, namespace: str, busybox_image: str, tmp_path: Path) -> Iterator[Terminal]:
+    env = {
+        "POUCHSH_ROOT": str(tmp_path / "root"),
+        "POUCHSH_RUN": str(tmp_path / "run"),
+        "XDG_DATA_HOME": str(tmp_path / "xdg"),
+        "TERM": "xterm-256color",
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    }
+    base = [sys.executable, "-m", "pouchsh", "--address", containerd_address, "--namespace", namespace]
+    # a container to list and to complete by name
+    subprocess.run([*base, "-c", "run -d --name webfront busybox sleep 300"], env={**os.environ, **env},
+                   check=True, capture_output=True, timeout=60)
+    term = Terminal(" ".join(shlex.quote(part) for part in base), env)
+    try:
+        yield term
+    finally:
+        term.close()
+        subprocess.run([*base, "-c", "ps -a | rm -f"], env={**os.environ, **env}, capture_output=True,
+                       timeout=60, check=False)
+
+
+def prompts(screen: str) -> int:
+    return sum(1 for line in screen.splitlines() if line.startswith("pouch("))
+
+
+def test_a_session_in_a_real_terminal(terminal: Terminal, namespace: str) -> None:
+    screen = terminal.wait_for(lambda s: f"pouch({namespace})>" in s, "the first prompt")
+    assert "Type `help`" in screen
+    terminal.wait_for(lambda s: " up " in s, "the toolbar to show containerd up")
+
+    # ps lists the container (two columns: the full ps table folds its cells at this width)
+    terminal.type("ps | select name status")
+    terminal.keys("Enter")
+    terminal.wait_for(lambda s: "webfront" in s and prompts(s) >= 2, "ps to list webfront")
+
+    # Tab completes the live container name (from the watch cache)
+    terminal.type("inspect webf")
+    terminal.keys("Tab")
+    terminal.wait_for(lambda s: "inspect webfront" in s, "Tab to complete the container name")
+    terminal.keys("C-u")
+
+    # an error is shown in colour with a caret under the span
+    terminal.type("rnu busybox")
+    terminal.keys("Enter")
+    screen = terminal.wait_for(lambda s: "error[check]" in s and "^^^" in s, "the check error",
+                               colour=True)
+    headline = next(line for line in screen.splitlines() if "error[check]" in line)
+    caret = next(line for line in screen.splitlines() if "^^^" in line)
+    assert "31m" in headline and "31m" in caret  # red (tmux re-encodes the SGR sequences)
+    assert "did you mean `run`?" in screen
+
+    # Ctrl-C interrupts a long sleep and the prompt comes back
+    before = prompts(terminal.screen())
+    terminal.type("sleep 1m")
+    terminal.keys("Enter")
+    terminal.wait_for(lambda s: s.rstrip().splitlines()[-1].endswith("sleep 1m") or "sleep 1m" in s,
+                      "the sleep to start")
+    terminal.keys("C-c")
+    started = time.monotonic()
+    terminal.wait_for(lambda s: "interrupted" in s and prompts(s) > before, "the prompt after Ctrl-C")
+    assert time.monotonic() - started < 20
+
+    # Ctrl-D leaves with the last command's status, as bash does (here the interrupted sleep's)
+    terminal.keys("C-d")
+    screen = terminal.wait_for(lambda s: "EXITED:" in s, "pouchsh to exit")
+    assert "EXITED:130" in screen

@@ -16,6 +16,7 @@ Life cycle, and what undoes what when a step fails (nothing half-made is left be
 
 from __future__ import annotations
 
+import builtins
 import os
 import secrets
 import shutil
@@ -25,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -166,7 +167,7 @@ class ContainerManager:
         filters: Iterable[str] = (),
         no_trunc: bool = False,
         quiet: bool = False,
-    ) -> list[Any]:
+    ) -> builtins.list[Any]:
         """``ps``: running and paused containers (``all`` for every one), newest first."""
         parsed = _parse_filters(filters)
         containers = self.client.containers.list()
@@ -175,7 +176,7 @@ class ContainerManager:
         now = time.time()
         if latest:
             last = 1
-        rows: list[tuple[Any, dict[str, Any]]] = []
+        rows: builtins.list[tuple[Any, dict[str, Any]]] = []
         for c in containers:
             record = rec.build_record(c, tasks.get(c.id), now=now)
             rows.append((c, record))
@@ -217,7 +218,7 @@ class ContainerManager:
     def _create(self, opts: CreateOptions) -> tuple[Any, Any]:
         image = self._image(opts.image, opts.pull)
         cid = new_id()
-        undo: list[Callable[[], None]] = []
+        undo: builtins.list[Callable[[], None]] = []
         try:
             reservation = self._reserve(opts.name, cid)
             undo.append(reservation.release)
@@ -288,7 +289,7 @@ class ContainerManager:
         raise Conflict("could not reserve a generated container name; give one with --name")
 
     def _plan(self, cid: str, opts: CreateOptions, image: _Image, hostname: str) -> Any | None:
-        wanted = opts.publish or opts.publish_all or opts.ip or opts.dns or opts.add_host
+        wanted = bool(opts.publish or opts.publish_all or opts.ip or opts.dns or opts.add_host)
         wanted = wanted or opts.network not in ("bridge", "", None)
         networks = self._optional("networks")
         if networks is None:
@@ -316,7 +317,7 @@ class ContainerManager:
                 ns["path"] = f"/proc/{task.pid}/ns/net"
         spec["mounts"] = [m for m in spec["mounts"] if m["destination"] not in ("/etc/hosts", "/etc/resolv.conf")]
 
-    def _volumes(self, cid: str, opts: CreateOptions, image: _Image) -> tuple[list[dict[str, Any]], list[str]]:
+    def _volumes(self, cid: str, opts: CreateOptions, image: _Image) -> tuple[builtins.list[dict[str, Any]], builtins.list[str]]:
         image_volumes = list((image.config.get("Volumes") or {}).keys())
         wanted = opts.volumes or opts.mounts or opts.tmpfs or opts.volumes_from or image_volumes
         if not wanted:
@@ -336,7 +337,7 @@ class ContainerManager:
 
     def _labels(
         self, opts: CreateOptions, image: _Image, cid: str, name: str, hostname: str, plan: Any | None,
-        volumes: list[str],
+        volumes: builtins.list[str],
     ) -> dict[str, str]:
         stop_signal = opts.stop_signal or image.config.get("StopSignal") or "SIGTERM"
         stop_signal = parse_signal(stop_signal, "--stop-signal")[0]
@@ -398,7 +399,8 @@ class ContainerManager:
         pid = tasks.create(cid, rootfs=mounts, io=io)
         try:
             # With hooks (restartable containers) runc's createRuntime hook has attached it already.
-            if networks is not None and plan.mode == "cni" and c.labels.get(LABEL.NET_HOOKS) != "true":
+            hooked = c.labels.get(LABEL.NET_HOOKS) == "true"
+            if networks is not None and plan is not None and plan.mode == "cni" and not hooked:
                 networks.attach(cid, f"/proc/{pid}/ns/net", plan)
             if on_created is not None:
                 on_created()
@@ -421,13 +423,13 @@ class ContainerManager:
             exit = self.client.tasks.delete(c.id)
         except NotFound:
             return None
-        finished = exit.exited_at if exit.exited_at and exit.exited_at.year > 1970 else datetime.now(timezone.utc)
+        finished = exit.exited_at if exit.exited_at and exit.exited_at.year > 1970 else datetime.now(UTC)
         self.client.containers.update(
             c.id,
             labels={
                 LABEL.STARTED: "true",
                 LABEL.EXIT_CODE: str(exit.exit_status),
-                LABEL.FINISHED_AT: finished.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+                LABEL.FINISHED_AT: finished.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             },
         )
         return exit.exit_status
@@ -450,7 +452,7 @@ class ContainerManager:
 
             spawn(self.client.address, self.namespace, Path(self.facade.root), Path(self.facade.run_root), c.id)
 
-    def _foreground(self, c: Any, plan: Any | None, stdio: Stdio, *, interactive: bool, started: list[bool]) -> int:
+    def _foreground(self, c: Any, plan: Any | None, stdio: Stdio, *, interactive: bool, started: builtins.list[bool]) -> int:
         """Run the task attached to ``stdio`` (output also into the JSON log) until it exits."""
         from ctrd.logger import JsonLogWriter
         from ctrd.stdio import FifoIO
@@ -522,7 +524,7 @@ class ContainerManager:
         if detach and opts.rm and opts.restart != "no":
             raise InvalidArgument("--rm and --restart cannot be combined")
         c, plan = self._create(opts)
-        started: list[bool] = []
+        started: builtins.list[bool] = []
         try:
             if detach:
                 self._start_detached(c, plan)
@@ -546,7 +548,7 @@ class ContainerManager:
         if auto_remove:
             self._destroy(c, True)
 
-    def start(self, refs: list[str], *, attach: bool = False, interactive: bool = False, stdio: Stdio | None = None) -> Any:
+    def start(self, refs: builtins.list[str], *, attach: bool = False, interactive: bool = False, stdio: Stdio | None = None) -> Any:
         """``start``: start created or exited containers. With ``attach`` (one container) runs it in the
         foreground like ``run`` and returns its exit status; otherwise the records."""
         if attach or interactive:
@@ -589,7 +591,7 @@ class ContainerManager:
 
     # -- stop, kill, pause ------------------------------------------------------------------------
 
-    def stop(self, refs: list[str], *, timeout: int | None = None, signal: str | None = None) -> list[dict[str, Any]]:
+    def stop(self, refs: builtins.list[str], *, timeout: int | None = None, signal: str | None = None) -> builtins.list[dict[str, Any]]:
         """``stop``: the stop signal, then SIGKILL after ``timeout`` seconds (the container's
         --stop-timeout, default 10). Stopped containers release their network and task."""
         out = []
@@ -619,7 +621,7 @@ class ContainerManager:
                 wait.result(timeout=30)
         self._reap(c)
 
-    def restart(self, refs: list[str], *, timeout: int | None = None) -> list[dict[str, Any]]:
+    def restart(self, refs: builtins.list[str], *, timeout: int | None = None) -> builtins.list[dict[str, Any]]:
         out = []
         for ref in refs:
             c = self._get(ref)
@@ -629,7 +631,7 @@ class ContainerManager:
             out.append(self._record(c.id))
         return out
 
-    def kill(self, refs: list[str], *, signal: str = "SIGKILL") -> list[dict[str, Any]]:
+    def kill(self, refs: builtins.list[str], *, signal: str = "SIGKILL") -> builtins.list[dict[str, Any]]:
         """``kill``: send ``signal`` to each running container's main process."""
         name, _ = parse_signal(signal, "--signal")
         out = []
@@ -644,10 +646,10 @@ class ContainerManager:
             out.append(self._record(c.id))
         return out
 
-    def pause(self, refs: list[str]) -> list[dict[str, Any]]:
+    def pause(self, refs: builtins.list[str]) -> builtins.list[dict[str, Any]]:
         return [self._pause(ref, True) for ref in refs]
 
-    def unpause(self, refs: list[str]) -> list[dict[str, Any]]:
+    def unpause(self, refs: builtins.list[str]) -> builtins.list[dict[str, Any]]:
         return [self._pause(ref, False) for ref in refs]
 
     def _pause(self, ref: str, pause: bool) -> dict[str, Any]:
@@ -663,17 +665,15 @@ class ContainerManager:
 
     # -- remove -----------------------------------------------------------------------------------
 
-    def remove(self, refs: list[str], *, force: bool = False, volumes: bool = False) -> list[str]:
+    def remove(self, refs: builtins.list[str], *, force: bool = False, volumes: bool = False) -> builtins.list[str]:
         """``rm``: remove containers (running ones only with ``force``); returns their ids."""
         removed = []
         for ref in refs:
             c = self._get(ref)
             task = self._task(c.id)
-            if task is not None and task.status in ("running", "paused", "pausing", "created") and task.pid:
-                if not force:
-                    raise Conflict(
-                        f"container {self._name_of(c)} is {task.status}: stop it first or use rm -f"
-                    )
+            status = task.status if task is not None and task.pid else "stopped"
+            if status in ("running", "paused", "pausing", "created") and not force:
+                raise Conflict(f"container {self._name_of(c)} is {status}: stop it first or use rm -f")
             self._destroy(c, volumes)
             removed.append(c.id)
         return removed
@@ -741,7 +741,7 @@ class ContainerManager:
 
     # -- wait, rename, update ---------------------------------------------------------------------
 
-    def wait(self, refs: list[str], *, cancel: threading.Event | None = None) -> list[int]:
+    def wait(self, refs: builtins.list[str], *, cancel: threading.Event | None = None) -> builtins.list[int]:
         """``wait``: block until each container exits; their exit statuses."""
         cancel = cancel or threading.Event()
         codes = []
@@ -787,13 +787,13 @@ class ContainerManager:
 
     def update(
         self,
-        refs: list[str],
+        refs: builtins.list[str],
         *,
         memory: int | None = None,
         cpus: float | None = None,
         pids_limit: int | None = None,
         restart: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         """``update``: change resource limits (applied to a running task at once) or the restart policy."""
         probe = CreateOptions.parse("-", memory=memory, cpus=cpus, pids_limit=pids_limit, restart=restart)
         if memory is None and cpus is None and pids_limit is None and restart is None:
@@ -864,7 +864,7 @@ class ContainerManager:
 
         return lines()
 
-    def top(self, ref: str, ps_args: list[str] | None = None) -> list[dict[str, Any]]:
+    def top(self, ref: str, ps_args: builtins.list[str] | None = None) -> builtins.list[dict[str, Any]]:
         """``top``: the container's processes, from the host's /proc (or ``ps ARGS`` when given)."""
         c = self._get(ref)
         task = self._task(c.id)
@@ -875,7 +875,7 @@ class ContainerManager:
             return _ps_table(ps_args, pids)
         return [_proc_row(pid) for pid in pids if os.path.exists(f"/proc/{pid}")]
 
-    def port(self, ref: str, private_port: str | None = None) -> list[dict[str, Any]]:
+    def port(self, ref: str, private_port: str | None = None) -> builtins.list[dict[str, Any]]:
         """``port``: the published ports ({container_port, protocol, host_ip, host_port})."""
         c = self._get(ref)
         ports = rec.build_record(c, None)["ports"]
@@ -893,12 +893,12 @@ class ContainerManager:
     def exec(
         self,
         ref: str,
-        args: list[str],
+        args: builtins.list[str],
         *,
         detach: bool = False,
         interactive: bool = False,
         tty: bool = False,
-        env: list[str] = (),  # type: ignore[assignment]
+        env: builtins.list[str] = (),  # type: ignore[assignment]
         workdir: str | None = None,
         user: str | None = None,
         privileged: bool = False,
@@ -956,7 +956,7 @@ class ContainerManager:
                 stdin=stdio.stdin if interactive else None,
                 close_stdin=lambda: tasks.close_io(c.id, exec_id),
             )
-            resize = lambda w, h: tasks.resize_pty(c.id, w, h, exec_id=exec_id)  # noqa: E731
+            resize = lambda w, h: tasks.resize_pty(c.id, w, h, exec_id=exec_id)
             with terminal_session(stdio.terminal if process["terminal"] else None, resize):
                 future = tasks.wait(c.id, exec_id)
                 tasks.start(c.id, exec_id)

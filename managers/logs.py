@@ -15,12 +15,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ctrd.errors import InvalidArgument
 
-__all__ = ["LogEntry", "parse_time", "read_entries", "follow_entries"]
+__all__ = ["LogEntry", "follow_entries", "parse_time", "read_entries"]
 
 _POLL = 0.1
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h|d)$")
@@ -45,7 +45,7 @@ def _stamp_ns(stamp: str) -> int:
         raise ValueError(stamp)
     base = datetime.fromisoformat(m.group(1) + (m.group(3) or "Z").replace("Z", "+00:00"))
     if base.tzinfo is None:
-        base = base.replace(tzinfo=timezone.utc)
+        base = base.replace(tzinfo=UTC)
     nanos = int((m.group(2) or "0").ljust(9, "0"))
     return int(base.timestamp()) * 10**9 + nanos
 

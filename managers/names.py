@@ -19,10 +19,9 @@ import fcntl
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 

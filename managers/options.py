@@ -11,15 +11,16 @@ import os
 import re
 import shutil
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ctrd.errors import InvalidArgument
 
 __all__ = [
-    "CreateOptions",
     "RESERVED_LABEL_PREFIXES",
+    "CreateOptions",
     "Ulimit",
     "parse_env",
     "parse_key_values",

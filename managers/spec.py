@@ -145,18 +145,18 @@ def resolve_user(user: str, read_file: ReadFile) -> dict[str, Any]:
                 username, gid = entry[0], _num(entry[3] if len(entry) > 3 else "0")
                 break
     else:
-        entry = next((e for e in passwd if e[0] == name and len(e) > 3), None)
-        if entry is None:
+        found = [e for e in passwd if e[0] == name and len(e) > 3]
+        if not found:
             raise InvalidArgument(f"--user {user}: no user {name!r} in the image's /etc/passwd")
-        username, uid, gid = name, _num(entry[2]), _num(entry[3])
+        username, uid, gid = name, _num(found[0][2]), _num(found[0][3])
     if group:
         if group.isdigit():
             gid = int(group)
         else:
-            found = next((g for g in groups if g[0] == group and len(g) > 2), None)
-            if found is None:
+            match = [g for g in groups if g[0] == group and len(g) > 2]
+            if not match:
                 raise InvalidArgument(f"--user {user}: no group {group!r} in the image's /etc/group")
-            gid = _num(found[2])
+            gid = _num(match[0][2])
     extra = {gid}
     if username is not None and not group:
         for g in groups:

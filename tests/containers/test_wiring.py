@@ -37,7 +37,7 @@ def test_volumes_binds_and_tmpfs(mgr: Any, roots: Any, tmp_path: Path) -> None:
     assert c.run(opts("cat", "/data/x", volumes_from=["writer:ro"], rm=True), detach=False, stdio=out) == 0
     assert out.stdout.getvalue() == b"kept\n"
 
-    anonymous = [m["name"] for m in record["mounts"] if m["destination"] == "/anon"][0]
+    anonymous = next(m["name"] for m in record["mounts"] if m["destination"] == "/anon")
     c.remove(["writer"], volumes=True)
     names = [v["name"] for v in mgr.volumes.list()]
     assert "store" in names and anonymous not in names  # named volumes stay, anonymous ones go with -v

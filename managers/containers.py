@@ -120,10 +120,7 @@ class ContainerManager:
 
     def resolve(self, ref: str) -> str:
         """The id of the container ``ref`` names (an id, a name or a unique id prefix)."""
-        if isinstance(ref, dict):
-            ref = ref.get("id") or ref.get("name") or ""
-        if not isinstance(ref, str) or not ref:
-            raise InvalidArgument(f"not a container reference: {ref!r}")
+        ref = _ref_text(ref)
         if len(ref) == 64:
             try:
                 return self.client.containers.get(ref).id
@@ -134,6 +131,20 @@ class ContainerManager:
 
     def _get(self, ref: str) -> Any:
         return self.client.containers.get(self.resolve(ref))
+
+    def _get_all(self, refs: Iterable[Any]) -> builtins.list[Any]:
+        """The containers ``refs`` name, all resolved before any is acted on, from at most one
+        Containers.List (a pipeline of a hundred short ids is one call, not a hundred)."""
+        texts = [_ref_text(r) for r in refs]
+        if all(len(t) == 64 for t in texts):
+            try:
+                return [self.client.containers.get(t) for t in texts]
+            except (NotFound, InvalidArgument):
+                pass
+        containers = self.client.containers.list()
+        by_id = {c.id: c for c in containers}
+        entries = [(c.id, c.labels.get(LABEL.NAME, "")) for c in containers]
+        return [by_id[resolve(t, entries)] for t in texts]
 
     def _record(self, cid: str) -> dict[str, Any]:
         return rec.build_record(self.client.containers.get(cid), self._task(cid))
@@ -554,7 +565,7 @@ class ContainerManager:
         if attach or interactive:
             if len(refs) != 1:
                 raise InvalidArgument("start -a/-i takes exactly one container")
-            c = self._prepare_start(refs[0])
+            c = self._prepare_start(self._get(refs[0]))
             if c is None:
                 raise Conflict(f"container {refs[0]} is already running")
             if stdio is None:
@@ -567,18 +578,15 @@ class ContainerManager:
             self._finish(c, c.labels.get(LABEL.AUTO_REMOVE) == "true")
             return code
         out = []
-        for ref in refs:
-            c = self._prepare_start(ref)
+        for found in self._get_all(refs):
+            c = self._prepare_start(found)
             if c is not None:
                 self._start_detached(c, self._plan_for(c))
-                out.append(self._record(c.id))
-            else:
-                out.append(self._record(self.resolve(ref)))
+            out.append(self._record(found.id))
         return out
 
-    def _prepare_start(self, ref: str) -> Any | None:
+    def _prepare_start(self, c: Any) -> Any | None:
         """The container, its old task reaped; None when it is running already."""
-        c = self._get(ref)
         task = self._task(c.id)
         if task is not None:
             if task.status == "running":
@@ -595,8 +603,7 @@ class ContainerManager:
         """``stop``: the stop signal, then SIGKILL after ``timeout`` seconds (the container's
         --stop-timeout, default 10). Stopped containers release their network and task."""
         out = []
-        for ref in refs:
-            c = self._get(ref)
+        for c in self._get_all(refs):
             self._stop(c, timeout=timeout, signal=signal)
             out.append(self._record(c.id))
         return out
@@ -623,8 +630,7 @@ class ContainerManager:
 
     def restart(self, refs: builtins.list[str], *, timeout: int | None = None) -> builtins.list[dict[str, Any]]:
         out = []
-        for ref in refs:
-            c = self._get(ref)
+        for c in self._get_all(refs):
             self._stop(c, timeout=timeout)
             c = self.client.containers.get(c.id)
             self._start_detached(c, self._plan_for(c))
@@ -635,8 +641,7 @@ class ContainerManager:
         """``kill``: send ``signal`` to each running container's main process."""
         name, _ = parse_signal(signal, "--signal")
         out = []
-        for ref in refs:
-            c = self._get(ref)
+        for c in self._get_all(refs):
             task = self._task(c.id)
             if task is None or task.status not in ("running", "paused"):
                 raise Conflict(f"container {self._name_of(c)} is not running")
@@ -647,13 +652,12 @@ class ContainerManager:
         return out
 
     def pause(self, refs: builtins.list[str]) -> builtins.list[dict[str, Any]]:
-        return [self._pause(ref, True) for ref in refs]
+        return [self._pause(c, True) for c in self._get_all(refs)]
 
     def unpause(self, refs: builtins.list[str]) -> builtins.list[dict[str, Any]]:
-        return [self._pause(ref, False) for ref in refs]
+        return [self._pause(c, False) for c in self._get_all(refs)]
 
-    def _pause(self, ref: str, pause: bool) -> dict[str, Any]:
-        c = self._get(ref)
+    def _pause(self, c: Any, pause: bool) -> dict[str, Any]:
         task = self._task(c.id)
         status = task.status if task is not None else None
         if pause and status != "running":
@@ -668,8 +672,7 @@ class ContainerManager:
     def remove(self, refs: builtins.list[str], *, force: bool = False, volumes: bool = False) -> builtins.list[str]:
         """``rm``: remove containers (running ones only with ``force``); returns their ids."""
         removed = []
-        for ref in refs:
-            c = self._get(ref)
+        for c in self._get_all(refs):
             task = self._task(c.id)
             status = task.status if task is not None and task.pid else "stopped"
             if status in ("running", "paused", "pausing", "created") and not force:
@@ -745,8 +748,7 @@ class ContainerManager:
         """``wait``: block until each container exits; their exit statuses."""
         cancel = cancel or threading.Event()
         codes = []
-        for ref in refs:
-            c = self._get(ref)
+        for c in self._get_all(refs):
             task = self._task(c.id)
             if task is None:
                 code = c.labels.get(LABEL.EXIT_CODE)
@@ -799,8 +801,7 @@ class ContainerManager:
         if memory is None and cpus is None and pids_limit is None and restart is None:
             raise InvalidArgument("update: nothing to change (give --memory, --cpus, --pids-limit or --restart)")
         out = []
-        for ref in refs:
-            c = self._get(ref)
+        for c in self._get_all(refs):
             spec = dict(c.spec)
             resources = dict((spec.get("linux") or {}).get("resources") or {})
             if probe.memory is not None:
@@ -1035,6 +1036,15 @@ class _Stopped(Exception):
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+
+
+def _ref_text(ref: Any) -> str:
+    """A container reference as text: a string, or a record's ``id`` (or ``name``)."""
+    if isinstance(ref, dict):
+        ref = ref.get("id") or ref.get("name") or ""
+    if not isinstance(ref, str) or not ref:
+        raise InvalidArgument(f"not a container reference: {ref!r}")
+    return ref
 
 
 def _quiet(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:

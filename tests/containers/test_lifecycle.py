@@ -416,3 +416,29 @@ def test_exec_with_a_tty(mgr: Any) -> None:
     out = stdio()
     assert c.exec("box", ["sh", "-c", "[ -t 1 ] && echo tty; echo $TERM"], tty=True, stdio=out) == 0
     assert out.stdout.getvalue().replace(b"\r", b"").splitlines() == [b"tty", b"xterm"]
+
+
+def test_many_short_ids_resolve_with_one_list(mgr: Any, roots: Any) -> None:
+    for i in range(3):
+        mgr.containers.create(opts("true", name=f"m{i}"))
+    short = mgr.containers.list(all=True, quiet=True)
+    lists: list[str] = []
+    client = mgr.ctrd
+    original = client.call
+
+    def counting(method: Any, request: Any, what: str, **kw: Any) -> Any:
+        if what == "container list":
+            lists.append(what)
+        return original(method, request, what, **kw)
+
+    client.call = counting  # type: ignore[method-assign]
+    try:
+        with pytest.raises(NotFound):
+            mgr.containers.remove([*short, "missing"])  # resolved first: nothing removed
+        assert len(mgr.containers.list(all=True)) == 3
+        lists.clear()
+        assert len(mgr.containers.remove(short)) == 3
+    finally:
+        del client.call
+    assert lists == ["container list"]
+    assert leftovers(mgr, roots) == EMPTY

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ctrd.errors import (
     AlreadyExists,
@@ -991,8 +991,13 @@ class ContainerManager:
 
     # -- cp ---------------------------------------------------------------------------------------
 
-    def copy(self, source: str, destination: str, *, cwd: str = ".") -> dict[str, Any]:
-        """``cp``: copy between the host and a container; one side is ``CONTAINER:PATH``."""
+    def copy(
+        self, source: str, destination: str, *, cwd: str = ".", stdin: BinaryIO | None = None,
+        stdout: BinaryIO | None = None,
+    ) -> dict[str, Any]:
+        """``cp``: copy between the host and a container; one side is ``CONTAINER:PATH``. ``-`` as the
+        host side is a tar stream: written to ``stdout``, or read from ``stdin`` and extracted into a
+        directory of the container."""
         from managers import rootfs
 
         src_ref, src_path = _split_cp(source)
@@ -1003,17 +1008,29 @@ class ContainerManager:
             c = self._get(src_ref)
             with self._container_root(c) as root:
                 data = rootfs.tar_from(root, src_path)
-            host = Path(cwd, destination)
-            _extract_on_host(data, host)
-            return {"container": c.id, "source": src_path, "destination": str(host), "size": len(data)}
+            if destination == "-":
+                if stdout is None:
+                    raise InvalidArgument("cp: no standard output to write the tar stream to")
+                stdout.write(data)
+                stdout.flush()
+                target = "-"
+            else:
+                target = str(Path(cwd, destination))
+                _extract_on_host(data, Path(target))
+            return {"container": c.id, "source": src_path, "destination": target, "size": len(data)}
         c = self._get(dst_ref or "")
-        host = Path(cwd, source)
-        if not os.path.lexists(host):
-            raise NotFound(f"cp: no such file or directory: {source}")
-        data = _tar_host(host)
+        if source == "-":
+            if stdin is None:
+                raise InvalidArgument("cp: no standard input to read the tar stream from")
+            data, origin = stdin.read(), "-"
+        else:
+            host = Path(cwd, source)
+            if not os.path.lexists(host):
+                raise NotFound(f"cp: no such file or directory: {source}")
+            data, origin = _tar_host(host), str(host)
         with self._container_root(c, writable=True) as root:
-            rootfs.untar_into(root, dst_path, data)
-        return {"container": c.id, "source": str(host), "destination": dst_path, "size": len(data)}
+            rootfs.untar_into(root, dst_path, data, rename=source != "-")
+        return {"container": c.id, "source": origin, "destination": dst_path, "size": len(data)}
 
     def _container_root(self, c: Any, *, writable: bool = False) -> Any:
         from contextlib import nullcontext
@@ -1128,7 +1145,7 @@ def _created_before(record: dict[str, Any], until: str) -> bool:
 
 def _split_cp(arg: str) -> tuple[str | None, str]:
     """``web:/etc/x`` → ("web", "/etc/x"); a host path (``./a:b``, ``/x``) → (None, path)."""
-    if arg.startswith(("/", ".", "~")):
+    if arg == "-" or arg.startswith(("/", ".", "~")):
         return None, arg
     ref, sep, path = arg.partition(":")
     if not sep or not ref:

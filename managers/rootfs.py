@@ -118,6 +118,9 @@ try:
             tar.add(path, arcname=name, recursive=True)
     else:
         target, rename = path, None
+        if not os.path.isdir(path) and mode == "extract":
+            sys.stderr.write("destination " + path + " is not a directory in the container")
+            sys.exit(3)
         if not os.path.isdir(path):
             # docker cp: a destination that does not exist names the copy, inside an existing directory
             target = posixpath.dirname(path.rstrip("/")) or "/"
@@ -151,7 +154,7 @@ def _helper(mode: str, root: Path, path: str, data: bytes | None = None) -> byte
         raise NotFound(message)
     if proc.returncode == 3:
         raise InvalidArgument(message)
-    if proc.returncode == 4 and mode == "in":
+    if proc.returncode == 4 and mode != "out":
         raise InvalidArgument(f"copying into {path}: {message}")
     if proc.returncode != 0:
         raise PouchRuntimeError(f"copying {path}: {message or 'tar failed'}")
@@ -164,6 +167,8 @@ def tar_from(root: Path, path: str) -> bytes:
     return _helper("out", root, path)
 
 
-def untar_into(root: Path, path: str, data: bytes) -> None:
-    """Extract a tar stream into directory ``path`` of the container; members must stay inside it."""
-    _helper("in", root, path, data)
+def untar_into(root: Path, path: str, data: bytes, *, rename: bool = True) -> None:
+    """Extract a tar stream into ``path`` of the container; members must stay inside it. With
+    ``rename``, a ``path`` that does not exist names the copy of the archive's top entry (docker cp's
+    rule for ``cp FILE c:/dir/newname``); without, ``path`` must be a directory."""
+    _helper("in" if rename else "extract", root, path, data)

@@ -151,3 +151,23 @@ def test_init_needs_an_init_binary_or_says_so(pouchsh: Any) -> None:
         assert result.returncode == 0, result.stderr
     else:
         assert result.returncode == 1 and b"--init: no init binary" in result.stderr
+
+
+def test_cp_tar_streams(pouchsh: Any, tmp_path: Any) -> None:
+    import io
+    import tarfile
+
+    assert pouchsh("run -d --name box busybox sleep 60").returncode == 0
+    out = pouchsh("cp box:/etc -")
+    assert out.returncode == 0, out.stderr
+    with tarfile.open(fileobj=io.BytesIO(out.stdout)) as tar:
+        assert "etc/passwd" in tar.getnames()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("streamed.txt")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"abc"))
+    assert pouchsh("cp - box:/tmp", input=buf.getvalue()).returncode == 0
+    assert pouchsh("exec box cat /tmp/streamed.txt").stdout == b"abc"
+    bad = pouchsh("cp - box:/tmp", input=b"not a tar at all" * 64)
+    assert bad.returncode == 1 and b"error[invalid-argument]" in bad.stderr

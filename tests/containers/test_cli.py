@@ -93,7 +93,7 @@ def test_interactive_tty_run_with_pexpect(containerd_address: str, namespace: st
     import os
     import sys
 
-    pexpect = pytest.importorskip("pexpect")
+    import pexpect
     env = dict(os.environ, POUCHSH_ROOT=str(roots[0]), POUCHSH_RUN=str(roots[1]))
     child = pexpect.spawn(
         sys.executable,

@@ -128,3 +128,23 @@ def test_a_restartable_container_gets_its_network_back_when_containerd_restarts_
     assert c.logs("phoenix").split() == ["1", "1"]  # an address on eth0 both times
     c.remove(["phoenix"], force=True)
     assert leftovers(mgr, roots) == EMPTY
+
+
+def test_mount_dns_add_host_and_ip(mgr: Any, roots: Any, tmp_path: Path) -> None:
+    import ipaddress
+
+    subnet = ipaddress.ip_network(mgr.networks.ensure_default()["subnet"])
+    ip = str(subnet.network_address + 200)
+    (tmp_path / "data").mkdir()
+    out = stdio()
+    code = mgr.containers.run(
+        opts("sh", "-c", "cat /etc/resolv.conf /etc/hosts; ip -4 addr show eth0; ls /m",
+             network="bridge", dns=["192.0.2.53"], add_host=["db.example:192.0.2.7"], ip=ip,
+             mounts=[f"type=bind,source={tmp_path / 'data'},target=/m,readonly"], rm=True),
+        detach=False, stdio=out,
+    )
+    text = out.stdout.getvalue().decode()
+    assert code == 0, out.stderr.getvalue()
+    assert "nameserver 192.0.2.53" in text and "192.0.2.7" in text and "db.example" in text
+    assert f"inet {ip}/" in text
+    assert leftovers(mgr, roots) == EMPTY

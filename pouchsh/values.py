@@ -96,7 +96,10 @@ def parse_size(text: str) -> Size:
     m = SIZE_RE.match(t)
     if not m:
         raise ValueError(f"not a size: {text!r} (use e.g. 512k, 64MiB, 1GB)")
-    return Size(int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]))
+    try:
+        return Size(int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]))
+    except OverflowError:  # float("9" * 400) is inf
+        raise ValueError(f"size out of range: {text!r}") from None
 
 
 def parse_duration(text: str) -> Duration:
@@ -104,12 +107,15 @@ def parse_duration(text: str) -> Duration:
     t = text.strip()
     try:
         return Duration(int(float(t) * 1_000_000_000))
-    except ValueError:
+    except (ValueError, OverflowError):  # "inf" and "1e400" parse as floats, then cannot be ints
         pass
     m = DURATION_RE.match(t)
     if not m:
         raise ValueError(f"not a duration: {text!r} (use e.g. 500ms, 10s, 2m, 1h)")
-    return Duration(int(float(m.group(1)) * _DURATION_UNITS[m.group(2)]))
+    try:
+        return Duration(int(float(m.group(1)) * _DURATION_UNITS[m.group(2)]))
+    except OverflowError:
+        raise ValueError(f"duration out of range: {text!r}") from None
 
 
 def format_size(n: int) -> str:

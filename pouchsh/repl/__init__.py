@@ -7,13 +7,14 @@ probe) and `LiveNames` (completion's source of live object names).
 
 from __future__ import annotations
 
-from pouchsh.repl.app import Shell, main, welcome
+from pouchsh.repl.app import WELCOME, Shell, main
 from pouchsh.repl.live import LiveNames
 from pouchsh.repl.loop import Engine, Exit, Repl
 from pouchsh.repl.session import build_session, history_path, open_history
 from pouchsh.repl.toolbar import ContainerdStatus
 
 __all__ = [
+    "WELCOME",
     "ContainerdStatus",
     "Engine",
     "Exit",
@@ -24,5 +25,4 @@ __all__ = [
     "history_path",
     "main",
     "open_history",
-    "welcome",
 ]

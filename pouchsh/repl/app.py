@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
@@ -27,19 +27,11 @@ from pouchsh.repl.names import ContainerNames, list_loaders
 from pouchsh.repl.session import build_session, history_path, open_history
 from pouchsh.repl.toolbar import ContainerdStatus, toolbar_text
 
-__all__ = ["WELCOME", "Shell", "main", "welcome"]
+__all__ = ["WELCOME", "Shell", "main"]
 
-WELCOME = "pouchsh {version}: containers on containerd. Type `help` for the commands, `help CMD` for one; Ctrl-D exits."
-
-
-def welcome() -> str:
-    try:
-        from importlib.metadata import version
-
-        v = version("pouchsh")
-    except Exception:  # noqa: BLE001 - running from a source tree that is not installed
-        v = "(dev)"
-    return WELCOME.format(version=v)
+#: Printed once at start. No version number: reading it (importlib.metadata) costs ~25 ms of start-up;
+#: ``version`` prints it.
+WELCOME = "pouchsh: containers on containerd. Type `help` for the commands, `help CMD` for one; Ctrl-D exits."
 
 
 class LiveStream(io.RawIOBase):
@@ -106,7 +98,12 @@ def _prompt(namespace: Callable[[], str]) -> Callable[[], StyleAndTextTuples]:
 
 
 class Shell:
-    """The interactive shell, assembled: language session, prompt session, status probe, live names."""
+    """The interactive shell, assembled: language session, prompt session, status probe, live names.
+
+    The language session (which loads the grammar, and with it Lark) is built by the warm-up thread,
+    not before the first prompt; the shell stands in for it as the loop's `Engine` and waits for it
+    only when the first input is run.
+    """
 
     def __init__(
         self,
@@ -118,36 +115,62 @@ class Shell:
         debug: bool = False,
         history: History | None = None,
     ) -> None:
-        import grammar
+        from pouchsh.commands import load
 
         self.dry_run = dry_run
-        self.engine = _engine(namespace, address, json_output, dry_run, debug)
-        self.containers = ContainerNames(self._managers, self.namespace)
+        self._settings = (namespace, address, json_output, dry_run, debug)
+        self._engine: Any = None
+        self._engine_lock = threading.Lock()
+        self.containers = ContainerNames(self._managers, self.current_namespace)
         self.names = LiveNames(list_loaders(self._managers), live={"container": self.containers})
         self.status = ContainerdStatus(self._probe, address_hint=address or "")
         self.session = build_session(
-            completer=PouchCompleter(self.engine.table, names=self.names, scope=self.engine.variables),
-            is_complete=grammar.is_complete,
-            prompt=_prompt(self.namespace),
+            completer=PouchCompleter(load(), names=self.names, scope=self.variables),
+            is_complete=_is_complete,
+            prompt=_prompt(self.current_namespace),
             toolbar=self.toolbar,
             history=history if history is not None else open_history(history_path()),
         )
-        self.repl = Repl(self.session, self.engine, after_command=self.names.refresh)
+        self.repl = Repl(self.session, self, after_command=self.names.refresh)
         self.status.on_change = self.session.app.invalidate
 
+    # -- the language session, and the Engine protocol on top of it ------------------------------
+
+    @property
+    def engine(self) -> Any:
+        """The language session (a ``pouchsh.session.Session``), built on first use."""
+        if self._engine is None:
+            with self._engine_lock:
+                if self._engine is None:
+                    self._engine = _engine(*self._settings)
+        return self._engine
+
+    @property
     def namespace(self) -> str:
-        return str(self.engine.namespace)
+        return self.current_namespace()
+
+    def current_namespace(self) -> str:
+        engine = self._engine
+        return str(engine.namespace) if engine is not None else self._settings[0]
+
+    def run(self, source: str, cancel: threading.Event) -> int:
+        return int(self.engine.run(source, cancel))
+
+    def variables(self) -> Mapping[str, Any]:
+        engine = self._engine
+        return engine.variables() if engine is not None else {}
+
+    # -- the parts around the prompt ---------------------------------------------------------------
 
     def toolbar(self) -> StyleAndTextTuples:
         if self.dry_run:
-            return [("class:toolbar", f" dry run: no containerd calls  namespace {self.namespace()} ")]
-        return toolbar_text(self.status, self.namespace(), self.repl.last_status)
+            return [("class:toolbar", f" dry run: no containerd calls  namespace {self.current_namespace()} ")]
+        return toolbar_text(self.status, self.current_namespace(), self.repl.last_status)
 
     def warm_up(self) -> None:
         """Everything slow, in order; run in a background thread by `start`."""
-        import grammar
-
-        grammar.is_complete("ps")  # builds the parser tables before the first Enter
+        self.engine  # noqa: B018 - builds the session: grammar tables, checker, evaluator
+        _is_complete("ps")
         if self.dry_run:
             return
         self.status.check_now()
@@ -164,10 +187,10 @@ class Shell:
         thread.start()
         return thread
 
-    def run(self) -> int:
+    def loop(self) -> int:
         """Start the background work, greet, and read until Ctrl-D or ``exit``."""
         self.start()
-        print(welcome())
+        print(WELCOME)
         try:
             return self.repl.loop()
         finally:
@@ -183,6 +206,12 @@ class Shell:
         return str(client.address)
 
 
+def _is_complete(text: str) -> bool:
+    import grammar  # imported on first Enter (or by the warm-up), not before the first prompt
+
+    return bool(grammar.is_complete(text))
+
+
 def main(
     *,
     namespace: str = "default",
@@ -195,4 +224,4 @@ def main(
     # Ctrl-C while a command runs must raise KeyboardInterrupt in this thread (see loop.Repl.execute).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     shell = Shell(namespace=namespace, address=address, json_output=json_output, dry_run=dry_run, debug=debug)
-    return shell.run()
+    return shell.loop()

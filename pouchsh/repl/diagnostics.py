@@ -10,11 +10,6 @@ from __future__ import annotations
 
 import re
 
-from pygments import highlight as _pygments_highlight
-from pygments.formatters.terminal import TerminalFormatter
-
-from pouchsh.lexer import PouchLexer
-
 __all__ = ["highlight_error"]
 
 RED, BOLD_RED, BLUE, CYAN, RESET = "\x1b[31m", "\x1b[1;31m", "\x1b[34m", "\x1b[36m", "\x1b[0m"
@@ -42,7 +37,12 @@ def _line(line: str) -> str:
     if m := _GUTTER.match(line):
         return f"{BLUE}{m[1]}{RESET}"
     if m := _SOURCE.match(line):
-        code = _pygments_highlight(m[2], PouchLexer(), TerminalFormatter()).rstrip("\n")
+        from pygments import highlight
+        from pygments.formatters.terminal import TerminalFormatter
+
+        from pouchsh.lexer import PouchLexer
+
+        code = highlight(m[2], PouchLexer(), TerminalFormatter()).rstrip("\n")
         return f"{BLUE}{m[1]}{RESET}{code}"
     if m := _HELP.match(line):
         return f"{CYAN}{m[1]}{RESET}{m[2]}"

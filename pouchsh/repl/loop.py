@@ -73,6 +73,8 @@ class Repl:
                 self.last_status = self.execute(text)
             except Exit as leave:
                 return leave.code
+            except KeyboardInterrupt:  # Ctrl-C in the instant between reading and running
+                self.last_status = 130
 
     def execute(self, text: str) -> int:
         """Run one input in a worker thread; Ctrl-C cancels it and returns within about a second."""
@@ -88,8 +90,8 @@ class Repl:
             finally:
                 done.set()
 
-        threading.Thread(target=work, name="pouchsh-eval", daemon=True).start()
         try:
+            threading.Thread(target=work, name="pouchsh-eval", daemon=True).start()
             while not done.wait(0.1):
                 pass
         except KeyboardInterrupt:

@@ -20,7 +20,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.input.base import PipeInput
 from prompt_toolkit.output import DummyOutput
 
-from pouchsh.repl import Shell, welcome
+from pouchsh.repl import WELCOME, Shell
 
 CTRL_D = "\x04"
 
@@ -122,7 +122,7 @@ def test_ctrl_c_cancels_a_running_command_and_the_prompt_comes_back(
 
 
 def test_welcome_says_how_to_get_help() -> None:
-    assert "help" in welcome() and "Ctrl-D" in welcome()
+    assert "`help`" in WELCOME and "Ctrl-D" in WELCOME
 
 
 def test_the_toolbar_shows_address_and_state(shell: Shell) -> None:

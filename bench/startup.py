@@ -1,0 +1,176 @@
+"""Start-up: `pouchsh -c version` against `ctr version` and `xonsh -c true`, and time to a usable prompt.
+
+Script start-up is timed as whole processes, interleaved (pouchsh, ctr, xonsh, pouchsh, ...) so that load
+from other processes hits all alike; figures are medians. xonsh is installed with pip into a venv of its
+own under the user's cache dir (kept for the next run); where pip cannot install it the figure is
+skipped with a note. The interactive figure spawns ``pouchsh`` on a pseudo-terminal (answering the
+cursor-position queries a terminal would), times until the prompt is drawn, then types one key and
+times its echo, which shows whether anything slow blocks the first keystroke. A last figure counts the
+heavy UI modules (prompt_toolkit, rich, pygments) that ``-c version`` imports: the script path must
+import none. Targets: script start-up < 120 ms; time to prompt < 200 ms.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench import Env, Figure
+from bench.common import REPO, interleave, median
+
+SCRIPT_TARGET_MS = 120
+PROMPT_TARGET_MS = 200
+UI_MODULES = ("prompt_toolkit", "rich", "pygments")
+_CPR_REQUEST = b"\x1b[6n"
+
+
+def xonsh_binary() -> tuple[Path | None, str]:
+    """A xonsh in a venv of its own, installed on first use; (None, why) when that is impossible."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pouchsh-bench" / "xonsh-venv"
+    binary = cache / "bin" / "xonsh"
+    if binary.exists():
+        return binary, ""
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(cache)], check=True, capture_output=True, timeout=120)
+        subprocess.run([str(cache / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "xonsh"],
+                       check=True, capture_output=True, timeout=300)
+    except (subprocess.SubprocessError, OSError) as err:
+        detail = err.stderr.decode()[-300:] if isinstance(err, subprocess.CalledProcessError) and err.stderr else str(err)
+        return None, f"xonsh could not be pip-installed into a venv here: {detail.strip()}"
+    return (binary, "") if binary.exists() else (None, "pip installed xonsh without a xonsh program")
+
+
+def _run(argv: list[str], env: dict[str, str] | None = None) -> None:
+    subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env=env, check=True, cwd=REPO)
+
+
+def ui_imports(argv: list[str], env: dict[str, str]) -> list[str]:
+    """The top-level UI packages that a run of ``argv`` (a ``python ...`` command) imports."""
+    proc = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], capture_output=True, text=True, env=env,
+                          stdin=subprocess.DEVNULL, cwd=REPO, check=False)
+    found = set()
+    for line in proc.stderr.splitlines():
+        name = line.rsplit("|", 1)[-1].strip()
+        top = name.split(".", 1)[0]
+        if top in UI_MODULES:
+            found.add(top)
+    return sorted(found)
+
+
+def prompt_latency(argv: list[str], env: dict[str, str], timeout: float = 20.0) -> tuple[float, float]:
+    """Seconds from spawn to the prompt on a pty, and from the first key typed to its echo."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the shell under test
+        os.chdir(REPO)
+        os.execvpe(argv[0], argv, {**env, "TERM": "xterm-256color"})
+    start = time.perf_counter()
+    seen = b""
+    to_prompt = echo = float("nan")
+    try:
+        deadline = start + timeout
+        while time.perf_counter() < deadline:
+            chunk = _read(fd, deadline)
+            seen += chunk
+            if _CPR_REQUEST in chunk:
+                os.write(fd, b"\x1b[1;1R")
+            if re.search(rb"pouch\([^)]*\)>", seen):
+                to_prompt = time.perf_counter() - start
+                break
+        typed = time.perf_counter()
+        os.write(fd, b"Q")
+        seen = b""
+        while time.perf_counter() < deadline:
+            seen += _read(fd, deadline)
+            if b"Q" in seen:
+                echo = time.perf_counter() - typed
+                break
+        os.write(fd, b"\x15\x04")  # Ctrl-U, Ctrl-D: leave
+        _drain_until_exit(fd, pid)
+    finally:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    return to_prompt, echo
+
+
+def _read(fd: int, deadline: float) -> bytes:
+    ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.perf_counter()))
+    if not ready:
+        return b""
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # the child closed the pty
+        return b""
+
+
+def _drain_until_exit(fd: int, pid: int) -> None:
+    deadline = time.perf_counter() + 10
+    while time.perf_counter() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return
+        _read(fd, time.perf_counter() + 0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+
+
+def run(env: Env) -> list[Figure]:
+    if not env.pouchsh_available():
+        return []
+    env.compile_sources()
+    namespace = env.namespace("startup")
+    penv = env.pouchsh_env()
+    pouchsh = env.pouchsh_argv(namespace, "-c", "version")
+    ctr = env.ctr_argv(namespace, "version")
+    rounds = 5 if env.quick else 30
+
+    contenders = {
+        "pouchsh": lambda: _run(pouchsh, penv),
+        "ctr": lambda: _run(ctr),
+    }
+    xonsh, why_not = xonsh_binary()
+    if xonsh is not None:
+        xonsh_argv = [str(xonsh), "--no-rc", "-c", "true"]
+        contenders["xonsh"] = lambda: _run(xonsh_argv)
+    for fn in contenders.values():  # warm the page cache and the byte-code caches
+        fn()
+    samples = interleave(contenders, rounds)
+    ms = {name: median(values) * 1000 for name, values in samples.items()}
+
+    figures = [
+        Figure("pouchsh -c version, start-up median", ms["pouchsh"], "ms", reference=ms["ctr"],
+               reference_name="ctr version", target=f"< {SCRIPT_TARGET_MS} ms",
+               met=ms["pouchsh"] < SCRIPT_TARGET_MS, note=f"{rounds} interleaved runs each"),
+    ]
+    if "xonsh" in ms:
+        figures.append(Figure("pouchsh -c version vs xonsh --no-rc -c true", ms["pouchsh"], "ms",
+                              reference=ms["xonsh"], reference_name="xonsh -c true",
+                              note=f"{rounds} interleaved runs each"))
+    else:
+        figures.append(Figure("xonsh --no-rc -c true", float("nan"), "ms", note=f"skipped: {why_not}"))
+
+    repl_argv = env.pouchsh_argv(namespace)
+    history = env.base / "xdg"
+    repl_env = {**penv, "XDG_DATA_HOME": str(history)}
+    prompt_latency(repl_argv, repl_env)  # warm-up
+    latencies = [prompt_latency(repl_argv, repl_env) for _ in range(3 if env.quick else 10)]
+    to_prompt = median([p for p, _ in latencies]) * 1000
+    echo = median([e for _, e in latencies]) * 1000
+    figures.append(Figure("interactive: time to a usable prompt (pty), median", to_prompt, "ms",
+                          target=f"< {PROMPT_TARGET_MS} ms", met=to_prompt < PROMPT_TARGET_MS,
+                          note=f"{len(latencies)} launches; containerd up"))
+    figures.append(Figure("interactive: echo of the first key typed at the prompt, median", echo, "ms",
+                          note="typed as soon as the prompt shows, while the background warm-up runs"))
+
+    heavy = ui_imports(pouchsh, penv)
+    figures.append(Figure("UI modules imported by pouchsh -c version", len(heavy), "modules", target="0",
+                          met=not heavy, note=", ".join(heavy) or "none of " + ", ".join(UI_MODULES)))
+    return figures

@@ -41,6 +41,8 @@ _TASK_ACTIONS = {"create": "task_create", "delete": "task_delete", "exit": "die"
                  "resumed": "unpause", "exec-added": "exec_create", "exec-started": "exec_start",
                  "checkpointed": "checkpoint"}
 _CONTAINER_ACTIONS = {"delete": "destroy"}
+#: how long ``events`` waits for its subscription to be registered (ctrd's markers prove it)
+LIVE_TIMEOUT = 10.0
 EVENT_FILTERS = ("type", "action", "event", "container", "id", "name", "image", "namespace")
 
 
@@ -271,7 +273,7 @@ class SystemManager:
         client = self.facade.ctrd
         subscription = client.events.subscribe()
         try:
-            early = _until_live(subscription, client)
+            early = client.events.wait_live(subscription, timeout=LIVE_TIMEOUT)
             names = {c.id: (c.labels or {}).get(LABEL.NAME, "") for c in client.containers.list()}
         except BaseException:
             subscription.close()
@@ -350,20 +352,6 @@ class SystemManager:
         ns = self.facade.client.namespaces.get(name)
         self.facade.namespace = ns.name
         return {"name": ns.name, "labels": dict(ns.labels), "current": True}
-
-
-def _until_live(subscription: Any, client: Any) -> list[Any]:
-    """Publish a marker and read until it comes back, so the stream is known to be live on return (the
-    Subscribe call itself is not acknowledged); real events read on the way are kept."""
-    token = client.events.publish_marker()
-    early: list[Any] = []
-    for event in subscription:
-        if event.topic.startswith("/pouchsh/"):
-            if (event.payload.get("labels") or {}).get("pouchsh/sync") == token:
-                return early
-            continue
-        early.append(event)
-    raise Interrupted("events: the subscription ended before it was live")
 
 
 def _df_row(kind: str, total: int, active: int, size: int, reclaimable: int) -> dict[str, Any]:

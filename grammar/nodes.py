@@ -9,7 +9,7 @@ user wrote (``--memory 64m`` is a size although ``64m`` alone reads as a duratio
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 __all__ = [
     "Assign", "Binary", "Block", "Break", "Closure", "Command", "Continue", "Def", "Exit", "Expr",
@@ -19,9 +19,9 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    """A region of one source file. Lines and columns count from 1; offsets from 0, ``end`` exclusive."""
+class Span(NamedTuple):
+    """A region of one source file. Lines and columns count from 1; offsets from 0, ``end`` exclusive.
+    (A named tuple rather than a dataclass: the parser makes one per node, and this is the cheap kind.)"""
 
     file: str
     start: int

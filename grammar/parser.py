@@ -20,7 +20,7 @@ from typing import Any
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from grammar import strings
+from grammar import fastparse, strings
 from grammar.nodes import (
     Assign, Binary, Block, Break, Closure, Command, Continue, Def, Exit, External, For, If, Let, ListExpr,
     Literal, Not, ParamDecl, Pipeline, Program, Range, RecordExpr, Return, Source, Span, Str, Sub, Try, Var,
@@ -131,6 +131,23 @@ def _number(text: str) -> tuple[float | int, str]:
     while not text[i - 1].isdigit():
         i -= 1
     return (float(text[:i]) if "." in text[:i] else int(text[:i])), text[i:]
+
+
+def make_literal(kind: str, text: str, span: Span) -> Literal:
+    """A literal from its terminal (NUMBER SIZE DURATION TRUE FALSE NULL) and text."""
+    if kind == "NUMBER":
+        if "." in text:
+            return Literal(span, "float", float(text), text)
+        return Literal(span, "int", int(text), text)
+    if kind == "SIZE":
+        n, unit = _number(text)
+        return Literal(span, "size", int(n * _SIZE_UNITS[unit.lower()]), text)
+    if kind == "DURATION":
+        n, unit = _number(text)
+        return Literal(span, "duration", int(n * _DURATION_UNITS[unit]), text)
+    if kind == "NULL":
+        return Literal(span, "null", None, text)
+    return Literal(span, "bool", kind == "TRUE", text)
 
 
 def _fold(children: list[Any]) -> Any:
@@ -277,21 +294,7 @@ class _Builder(Transformer):  # type: ignore[type-arg]
 
     def literal(self, c: list[Any]) -> Literal:
         tok = c[0]
-        text = str(tok)
-        kind = tok.type
-        value: Any
-        if kind == "NUMBER":
-            value = float(text) if "." in text else int(text)
-            return Literal(_tok_span(tok), "float" if "." in text else "int", value, text)
-        if kind == "SIZE":
-            n, unit = _number(text)
-            return Literal(_tok_span(tok), "size", int(n * _SIZE_UNITS[unit.lower()]), text)
-        if kind == "DURATION":
-            n, unit = _number(text)
-            return Literal(_tok_span(tok), "duration", int(n * _DURATION_UNITS[unit]), text)
-        if kind == "NULL":
-            return Literal(_tok_span(tok), "null", None, text)
-        return Literal(_tok_span(tok), "bool", kind == "TRUE", text)
+        return make_literal(tok.type, str(tok), _tok_span(tok))
 
     def string(self, c: list[Any]) -> Str:
         tok = c[0]
@@ -379,7 +382,7 @@ def _cache_path(strict: bool) -> str | bool:
 
 def build(strict: bool = False) -> Lark:
     """A new parser. ``strict=True`` (tests) makes Lark refuse any grammar conflict or regex collision."""
-    return Lark(
+    lark = Lark(
         GRAMMAR_PATH.read_text(),
         parser="lalr",
         lexer="contextual",
@@ -390,6 +393,8 @@ def build(strict: bool = False) -> Lark:
         cache=_cache_path(strict),
         maybe_placeholders=False,
     )
+    fastparse.init({name: lark.get_terminal(name).pattern.to_regexp() for name in fastparse.TERMINALS})
+    return lark
 
 
 def configure(*, strict: bool) -> None:
@@ -519,23 +524,32 @@ def _blank(text: str, span: Span) -> str | None:
     return "\n".join(lines)
 
 
-def _parse_once(text: str, file: str) -> tuple[Any, ...]:
-    _state.source = _Source(text, file)
+def _parse_once(text: str, file: str, fast: bool) -> tuple[Any, ...]:
+    _state.source = source = _Source(text, file)
     try:
-        return _parser().parse(text, start="start")
+        lark = _parser()
+        if fast:
+            try:
+                return fastparse.parse_program(text, file, make_literal)
+            except (fastparse.Bail, SyntaxIssue):
+                pass
+        return lark.parse(text, start="start")
     finally:
         _state.source = None
 
 
-def parse(text: str, filename: str = "<input>") -> Program:
-    """Parse a whole source. Raises :class:`SyntaxErrors` with every error found."""
+def parse(text: str, filename: str = "<input>", *, reference: bool = False) -> Program:
+    """Parse a whole source. Raises :class:`SyntaxErrors` with every error found.
+
+    Valid input is read by the fast path (grammar/fastparse.py) unless ``reference`` asks for the Lark
+    parser alone; both give the same AST."""
     outer = getattr(_state, "source", None)
     issues: list[SyntaxIssue] = []
     work = text
     try:
         while True:
             try:
-                body = _parse_once(work, filename)
+                body = _parse_once(work, filename, fast=not reference and not issues)
             except UnexpectedInput as e:
                 issue = _issue(e, work, filename)
             except SyntaxIssue as e:

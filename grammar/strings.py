@@ -21,6 +21,8 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", '"': '"', "$
 _VAR_RE = re.compile(r"\$([A-Za-z_]\w*)((?:\.(?:[A-Za-z_]\w*|\d+)\??)*)")
 _BRACED_RE = re.compile(r"\$\{([A-Za-z_]\w*)((?:\.(?:[A-Za-z_][\w-]*|\d+)\??)*)\}")
 
+_PLAIN = re.compile(r"[$\"'\\]")
+
 SpanAt = Callable[[int, int], Span]
 ParseSub = Callable[[int, int], Any]
 
@@ -125,7 +127,7 @@ def split_single(body: str) -> tuple[Any, ...]:
 def split_word(text: str, base: int, span_at: SpanAt, parse_sub: ParseSub) -> tuple[Any, ...]:
     """Parts of a bare word: ``$x`` interpolates, quoted segments lose their quotes (a double-quoted one
     interpolates), and a backslash keeps the next character as it is."""
-    if not any(c in text for c in "$\"'\\"):
+    if _PLAIN.search(text) is None:
         return (text,)
     out = _Parts()
     i, n = 0, len(text)

@@ -11,6 +11,7 @@ call and the parsed programs of ``source`` statements.
 from __future__ import annotations
 
 import difflib
+import gc
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -155,7 +156,14 @@ def check(program: Program, table: CommandTable, scope: CheckScope | None = None
     file that ``source`` reads, for error display."""
     checker = _Checker(table, sources if sources is not None else {})
     scope = scope or CheckScope.root()
-    out = checker.program(program, scope, stack=())
+    # Checking makes many small objects and frees none: the cyclic collector would only rescan them.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        out = checker.program(program, scope, stack=())
+    finally:
+        if collecting:
+            gc.enable()
     if checker.errors:
         raise gather(checker.errors)
     return out
@@ -420,9 +428,7 @@ class _Checker:
              where: _Where) -> Binding | None:
         errors_before = len(self.errors)
         self.scope, self.where = scope, where
-        values: dict[str, Any] = {}
-        for f in cmd.flags:
-            values[f.dest] = [] if f.repeat else f.default_value()
+        values = {dest: ([] if repeat else default) for dest, repeat, default in _flag_defaults(cmd)}
         positional: list[Any] = []
         help_wanted = False
         flags_on = True
@@ -630,6 +636,17 @@ class _Checker:
             self.pipeline(Pipeline(e.span, (e,)), scope, where)
         else:  # pragma: no cover
             raise TypeError(type(e).__name__)
+
+
+_DEFAULTS: dict[int, tuple[Command, list[tuple[str, bool, Any]]]] = {}
+
+
+def _flag_defaults(cmd: Command) -> list[tuple[str, bool, Any]]:
+    """(dest, repeatable, default) of each flag; made once per command (run has dozens of flags)."""
+    found = _DEFAULTS.get(id(cmd))
+    if found is None or found[0] is not cmd:
+        found = _DEFAULTS[id(cmd)] = (cmd, [(f.dest, f.repeat, f.default_value()) for f in cmd.flags])
+    return found[1]
 
 
 def _replace(where: _Where, **changes: Any) -> _Where:

@@ -1,0 +1,920 @@
+"""The fast path: a hand-written recursive-descent parser for valid programs.
+
+``pouch.lark`` defines the language and the Lark parser (grammar/parser.py) is the reference: it reports
+syntax errors, decides whether input is complete and feeds completion. Lark's LALR engine costs about
+15 µs per token in Python, too slow for the 30,000 lines/s goal, so valid input is parsed here first,
+with the Lark terminals' own regular expressions, into exactly the AST the Lark parser builds (spans
+included; tests/lang/test_fastparse.py compares the two on generated and mutated programs).
+
+The rule of this module: wherever it is not certain to read the input as Lark's contextual lexer and
+LALR parser would, it gives up (:class:`Bail`) and the caller parses with Lark. So it may be slower
+than it could be on unusual input, never different.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+from bisect import bisect_right
+from typing import Any
+
+from grammar import strings
+from grammar.nodes import (
+    Assign, Binary, Block, Break, Closure, Command, Continue, Def, Exit, External, For, If, Let, ListExpr,
+    Literal, Not, ParamDecl, Pipeline, Range, RecordExpr, Return, Source, Span, Str, Sub, Try, Var, While,
+    Word,
+)
+
+__all__ = ["Bail", "parse_program"]
+
+
+class Bail(Exception):
+    """Not certain: parse with Lark instead."""
+
+
+_R: dict[str, re.Pattern[str]] = {}
+
+
+def init(terminal_regex: dict[str, str]) -> None:
+    """Compile the terminals' patterns, as the Lark parser has them."""
+    for name, pattern in terminal_regex.items():
+        _R[name] = re.compile(pattern)
+    # An argument in one match, tried in the lexer's order: KEY (priority 4), the literals (2), WORD (0).
+    alternatives = "|".join(f"(?P<{k}>{terminal_regex[k]})" for k in ("KEY", "NUMBER", "SIZE", "DURATION", "WORD"))
+    _R["ARG"] = re.compile(f"[ \\t\\f]*(?:{alternatives})")
+
+
+TERMINALS = ("WORD", "NUMBER", "SIZE", "DURATION", "VAR", "STRING_DQ", "STRING_SQ", "CARET_WORD", "NAME",
+             "FLAG_NAME", "SHORT_FLAG", "REST_NAME", "KEY", "RECORD_OPEN", "RANGE", "RPAR_PATH", "COMP_OP",
+             "ADD_OP", "MUL_OP")
+
+_STMT_KEYWORDS = frozenset({"let", "if", "for", "while", "def", "try", "return", "break", "continue", "exit",
+                            "source", "not", "true", "false", "null"})
+_LITERAL_WORDS = {"true": "TRUE", "false": "FALSE", "null": "NULL"}
+_SPACE = " \t\f"
+_WS = re.compile(r"[ \t\f]+")
+_NL = re.compile(r"(?:\r?\n[\t ]*)+")
+_PIPE_CONT = re.compile(r"(?:\r?\n[ \t]*)+(?=\|)")
+_ELSE_CONT = re.compile(r"(?:\r?\n[ \t]*)+(?=(?:else|catch)(?![^\s|;()\[\]{}]))")
+_LINE_CONT = re.compile(r"\\[ \t]*\r?\n")
+_KEYWORD_OPS = re.compile(r"(?:and|or|in|not|mod)(?![\w-])")
+_ARG_END = frozenset("|;)]}\n")
+_DIGITS = frozenset("0123456789")
+_NEWLINE = re.compile("\n")
+_SPECIAL = re.compile(r"[$\"'\\]")  # a word with these needs strings.split_word
+
+
+class _Parser:
+    def __init__(self, text: str, file: str, literal: Any) -> None:
+        self.t = text
+        self.n = len(text)
+        self.pos = 0
+        self.file = file
+        self.make_literal = literal  # (kind, text, span) -> Literal
+        starts = [0]
+        starts.extend(m.end() for m in _NEWLINE.finditer(text))
+        starts.append(len(text) + 2)  # a sentinel: every offset has a next line start
+        self.starts = starts
+        self.li = 0
+        self.span_at = self.span
+
+    # ---------------------------------------------------------------------------------- lexing helpers
+
+    def skip(self, drop: bool) -> None:
+        """Skip what Lark ignores; in ``drop`` mode (inside ( ) [ ] and records) newlines too."""
+        t, n = self.t, self.n
+        pos = self.pos
+        while pos < n:
+            c = t[pos]
+            if c in _SPACE:
+                pos = _WS.match(t, pos).end()  # type: ignore[union-attr]
+            elif c == "#":
+                nl = t.find("\n", pos)
+                pos = n if nl < 0 else nl
+            elif c == "\\":
+                m = _LINE_CONT.match(t, pos)
+                if m is None:
+                    break
+                pos = m.end()
+            elif c == "\n" or c == "\r":
+                m = _PIPE_CONT.match(t, pos) or _ELSE_CONT.match(t, pos)
+                if m is not None:
+                    pos = m.end()
+                elif drop:
+                    m = _NL.match(t, pos)
+                    if m is None:
+                        raise Bail()
+                    pos = m.end()
+                else:
+                    break
+            else:
+                break
+        self.pos = pos
+
+    def peek(self) -> str:
+        return self.t[self.pos] if self.pos < self.n else ""
+
+    def span(self, start: int, end: int) -> Span:
+        """As Lark counts: 1-based line and column of ``start``; of ``end`` (exclusive) likewise."""
+        ls = self.starts
+        i = self.li
+        if not ls[i] <= start < ls[i + 1]:
+            i = self.li = bisect_right(ls, start) - 1
+        line = i + 1
+        base = ls[i]
+        if end < ls[i + 1]:
+            return Span(self.file, start, end, line, start - base + 1, line, end - base + 1)
+        j = bisect_right(ls, end) - 1
+        return Span(self.file, start, end, line, start - base + 1, j + 1, end - ls[j] + 1)
+
+    def match(self, name: str) -> re.Match[str] | None:
+        return _R[name].match(self.t, self.pos, self.n)
+
+    def expect(self, ch: str) -> int:
+        if self.pos < self.n and self.t[self.pos] == ch:
+            self.pos += 1
+            return self.pos - 1
+        raise Bail()
+
+    def at_separator(self) -> bool:
+        """At a newline (not a continuation), `;`, or the end."""
+        c = self.peek()
+        return c in ("", ";", "\n", "\r")
+
+    def word_here(self) -> re.Match[str] | None:
+        return _R["WORD"].match(self.t, self.pos, self.n)
+
+    # ---------------------------------------------------------------------------------- statements
+
+    def statements(self, closer: str) -> tuple[Any, ...]:
+        """``_stmts`` up to ``closer`` ("" for the end of input), which is not consumed."""
+        out: list[Any] = []
+        t = self.t
+        while True:
+            self.skip(False)
+            c = self.peek()
+            if c == closer:
+                return tuple(out)
+            if c == "":
+                raise Bail()
+            if c == ";":
+                self.pos += 1
+                continue
+            if c == "\n" or c == "\r":
+                m = _NL.match(t, self.pos)
+                if m is None:
+                    raise Bail()
+                self.pos = m.end()
+                continue
+            out.append(self.statement())
+            self.skip(False)
+            c = self.peek()
+            if c != closer and c not in (";", "\n", "\r"):
+                raise Bail()
+
+    def statement(self) -> Any:
+        start = self.pos
+        m = self.word_here() if self.number_match() is None else None
+        if m is not None:
+            w = m.group()
+            if w in _STMT_KEYWORDS:
+                end = m.end()
+                if w == "let":
+                    return self.let(start, end)
+                if w == "if":
+                    return self.if_stmt(start, end)
+                if w == "for":
+                    return self.for_stmt(start, end)
+                if w == "while":
+                    self.pos = end
+                    cond = self.expr(False)
+                    body = self.block()
+                    return While(self.span(start, body.span.end), cond, body)
+                if w == "def":
+                    return self.def_stmt(start, end)
+                if w == "try":
+                    return self.try_stmt(start, end)
+                if w == "return":
+                    self.pos = end
+                    value = self.optional_pipeline()
+                    return Return(self.span(start, value.span.end if value else end), value)
+                if w == "break":
+                    self.pos = end
+                    return Break(self.span(start, end))
+                if w == "continue":
+                    self.pos = end
+                    return Continue(self.span(start, end))
+                if w == "exit":
+                    self.pos = end
+                    self.skip(False)
+                    if self.at_separator() or self.peek() == "}":
+                        return Exit(self.span(start, end), None)
+                    code = self.expr(False)
+                    return Exit(self.span(start, code.span.end), code)
+                if w == "source":
+                    return self.source(start, end)
+                # not / true / false / null start an expression
+        if self.peek() == "$":
+            m = self.match("VAR")
+            if m is None:
+                raise Bail()
+            after = m.end()
+            self.pos = after
+            self.skip(False)
+            if self.peek() == "=" and not self.match("COMP_OP"):
+                self.pos += 1
+                value = self.pipeline(False)
+                target = self.var_node(m.group(), start, after)
+                return Assign(self.span(start, value.span.end), target, value)
+            self.pos = start
+        return self.pipeline(False, stmt_start=True)
+
+    def let(self, start: int, end: int) -> Let:
+        self.pos = end
+        self.skip(False)
+        m = self.match("NAME")
+        if m is None:
+            raise Bail()
+        name_start, name_end = m.span()
+        self.pos = name_end
+        self.skip(False)
+        self.expect("=")
+        value = self.pipeline(False)
+        return Let(self.span(start, value.span.end), m.group(), value, self.span(name_start, name_end))
+
+    def if_stmt(self, start: int, end: int) -> If:
+        self.pos = end
+        cond = self.expr(False)
+        then = self.block()
+        orelse: Any = None
+        save = self.pos
+        self.skip(False)
+        m = self.word_here()
+        if m is not None and m.group() == "else":
+            self.pos = m.end()
+            self.skip(False)
+            m2 = self.word_here()
+            if m2 is not None and m2.group() == "if":
+                orelse = self.if_stmt(m2.start(), m2.end())
+            else:
+                orelse = self.block()
+        else:
+            self.pos = save
+            self.no_else_after_block()
+        last = orelse.span.end if orelse is not None else then.span.end
+        return If(self.span(start, last), cond, then, orelse)
+
+    def no_else_after_block(self) -> None:
+        """After any block Lark's lexer takes `else`/`catch` as keywords; where they do not belong, bail."""
+        save = self.pos
+        self.skip(False)
+        m = self.word_here()
+        if m is not None and m.group() in ("else", "catch"):
+            raise Bail()
+        self.pos = save
+
+    def for_stmt(self, start: int, end: int) -> For:
+        self.pos = end
+        self.skip(False)
+        m = self.match("NAME")
+        if m is None:
+            raise Bail()
+        self.pos = m.end()
+        self.skip(False)
+        w = self.word_here()
+        if w is None or w.group() != "in":
+            raise Bail()
+        self.pos = w.end()
+        iterable = self.expr(False)
+        body = self.block()
+        self.no_else_after_block()
+        return For(self.span(start, body.span.end), m.group(), iterable, body)
+
+    def def_stmt(self, start: int, end: int) -> Def:
+        self.pos = end
+        self.skip(False)
+        m = self.match("NAME")
+        if m is None:
+            raise Bail()
+        self.pos = m.end()
+        self.skip(False)
+        params = self.def_params()
+        body = self.block()
+        self.no_else_after_block()
+        return Def(self.span(start, body.span.end), m.group(), params, body)
+
+    def def_params(self) -> tuple[ParamDecl, ...]:
+        self.expect("[")
+        out: list[ParamDecl] = []
+        while True:
+            self.skip(True)
+            c = self.peek()
+            if c == "]":
+                self.pos += 1
+                return tuple(out)
+            if c == ",":
+                self.pos += 1
+                continue
+            start = self.pos
+            kind = "param"
+            short = None
+            optional = False
+            m = self.match("NAME")
+            if m is not None:
+                name = m.group()
+            else:
+                m = self.match("FLAG_NAME")
+                if m is not None:
+                    kind, name = "flag", m.group()[2:]
+                else:
+                    m = self.match("REST_NAME")
+                    if m is None:
+                        raise Bail()
+                    kind, name = "rest", m.group()[3:]
+            self.pos = last = m.end()
+            self.skip(True)
+            if kind == "param" and self.peek() == "?":
+                self.pos += 1
+                last = self.pos
+                optional = True
+                self.skip(True)
+            if kind == "flag" and self.peek() == "(":
+                s = self.match("SHORT_FLAG")
+                if s is None:
+                    raise Bail()
+                short = s.group()[2:-1]
+                self.pos = last = s.end()
+                self.skip(True)
+            typ = None
+            default = None
+            if self.peek() == ":":
+                self.pos += 1
+                self.skip(True)
+                t = self.match("NAME")
+                if t is None:
+                    raise Bail()
+                typ = t.group()
+                self.pos = last = t.end()
+                self.skip(True)
+            if self.peek() == "=" and kind != "rest":
+                self.pos += 1
+                self.skip(True)
+                default = self.default_value()
+                last = default.span.end
+            if kind == "param":
+                decl = ParamDecl(self.span(start, last), "param", name, typ, default,
+                                 optional or default is not None)
+            elif kind == "flag":
+                decl = ParamDecl(self.span(start, last), "flag", name, typ, default, True, short)
+            else:
+                decl = ParamDecl(self.span(start, last), "rest", name, typ, None, True)
+            out.append(decl)
+
+    def default_value(self) -> Any:
+        c = self.peek()
+        if c == '"' or c == "'":
+            return self.string()
+        lit = self.number()
+        if lit is not None:
+            return lit
+        m = self.word_here()
+        if m is None:
+            raise Bail()
+        if m.group() in _LITERAL_WORDS:
+            self.pos = m.end()
+            return self.make_literal(_LITERAL_WORDS[m.group()], m.group(), self.span(m.start(), m.end()))
+        return self.word(m)
+
+    def try_stmt(self, start: int, end: int) -> Try:
+        self.pos = end
+        body = self.block()
+        save = self.pos
+        self.skip(False)
+        m = self.word_here()
+        if m is None or m.group() != "catch":
+            self.pos = save
+            self.no_else_after_block()
+            return Try(self.span(start, body.span.end), body, None, None)
+        self.pos = m.end()
+        self.skip(False)
+        name = None
+        if self.peek() != "{":
+            n = self.match("NAME")
+            if n is None:
+                raise Bail()
+            name = n.group()
+            self.pos = n.end()
+        handler = self.block()
+        self.no_else_after_block()
+        return Try(self.span(start, handler.span.end), body, name, handler)
+
+    def source(self, start: int, end: int) -> Source:
+        self.pos = end
+        self.skip(False)
+        c = self.peek()
+        if c == '"' or c == "'":
+            path: Any = self.string()
+        else:
+            m = self.word_here()
+            if m is None:
+                raise Bail()
+            path = self.word(m)
+        return Source(self.span(start, path.span.end), path)
+
+    def block(self) -> Block:
+        self.skip(False)
+        if self.peek() != "{" or self.match("RECORD_OPEN"):
+            raise Bail()
+        start = self.pos
+        self.pos += 1
+        body = self.statements("}")
+        self.pos += 1
+        return Block(self.span(start, self.pos), body)
+
+    def optional_pipeline(self) -> Pipeline | None:
+        self.skip(False)
+        if self.at_separator() or self.peek() == "}":
+            return None
+        return self.pipeline(False)
+
+    # ---------------------------------------------------------------------------------- pipelines
+
+    def pipeline(self, drop: bool, stmt_start: bool = False) -> Pipeline:
+        self.skip(drop)
+        start = self.pos
+        elements = [self.head(drop, stmt_start)]
+        while True:
+            self.skip(drop)
+            if self.peek() != "|":
+                break
+            self.pos += 1
+            self.skip(drop)
+            elements.append(self.call(drop))
+        return Pipeline(self.span(start, elements[-1].span.end), tuple(elements))
+
+    def head(self, drop: bool, stmt_start: bool) -> Any:
+        c = self.peek()
+        if c == "^":
+            return self.call(drop)
+        if c and c not in "$\"'([{" and (c not in _DIGITS and c != "-" or self.number_match() is None):
+            m = self.word_here()
+            if m is None:
+                raise Bail()
+            w = m.group()
+            if w in _STMT_KEYWORDS:
+                if w in _LITERAL_WORDS or w == "not":
+                    return self.expr(drop)
+                if stmt_start:
+                    raise Bail()
+            return self.command(m, drop)
+        return self.expr(drop)
+
+    def command(self, m: re.Match[str], drop: bool) -> Command:
+        name = self.word(m)
+        args = self.args(drop)
+        return Command(self.span(m.start(), args[-1].span.end if args else name.span.end), name, tuple(args))
+
+    def call(self, drop: bool) -> Any:
+        start = self.pos
+        if self.peek() == "^":
+            m = self.match("CARET_WORD")
+            if m is None:
+                raise Bail()
+            self.pos = m.end()
+            args = self.args(drop)
+            end = args[-1].span.end if args else m.end()
+            return External(self.span(start, end), m.group()[1:], tuple(args))
+        m = self.word_here()
+        if m is None or self.number_match() is not None:
+            raise Bail()
+        return self.command(m, drop)
+
+    def args(self, drop: bool) -> list[Any]:
+        out: list[Any] = []
+        bracketed = False
+        plain = _R["ARG"]
+        t = self.t
+        while True:
+            if not bracketed:
+                # The common case in one match: spaces, then a word or a number.
+                m = plain.match(t, self.pos, self.n)
+                if m is not None:
+                    kind = m.lastgroup
+                    if kind == "KEY":
+                        raise Bail()
+                    start, end = m.span(kind)
+                    text = m.group(kind)
+                    if kind == "WORD":
+                        if text in _LITERAL_WORDS:
+                            self.pos = end
+                            out.append(self.make_literal(_LITERAL_WORDS[text], text, self.span(start, end)))
+                        else:
+                            self.pos = end
+                            parts = (text,) if _SPECIAL.search(text) is None else \
+                                strings.split_word(text, start, self.span, self.sub_pipeline)
+                            out.append(Word(self.span(start, end), text, parts))
+                        continue
+                    self.pos = end
+                    lit = self.make_literal(kind, text, self.span(start, end))
+                    out.append(self.maybe_range(lit, drop) if t.startswith("..", end) else lit)
+                    continue
+            self.skip(drop)
+            c = self.peek()
+            if c == "" or c in _ARG_END or c == "\r":
+                return out
+            if c == ",":
+                raise Bail()
+            if bracketed and (self.match("COMP_OP") or self.match("ADD_OP") or self.match("MUL_OP")
+                              or _KEYWORD_OPS.match(self.t, self.pos)):
+                raise Bail()
+            if self.match("KEY"):
+                raise Bail()
+            arg, bracketed = self.arg(drop)
+            out.append(arg)
+
+    def arg(self, drop: bool) -> tuple[Any, bool]:
+        """One ``_arg``; and whether it ended with a bracket (whose lexer state expressions share)."""
+        c = self.peek()
+        if c == '"' or c == "'":
+            return self.string(), False
+        if c in "([{":
+            value = self.bracketed()
+            if isinstance(value, Sub):
+                return self.maybe_range(value, drop), True
+            return value, True
+        if c == "$":
+            m = self.match("VAR")
+            if m is None:
+                raise Bail()
+            self.pos = m.end()
+            return self.maybe_range(self.var_node(m.group(), m.start(), m.end()), drop), False
+        lit = self.number()
+        if lit is not None:
+            return self.maybe_range(lit, drop), False
+        m = self.word_here()
+        if m is None:
+            raise Bail()
+        if m.group() in _LITERAL_WORDS:
+            self.pos = m.end()
+            return self.make_literal(_LITERAL_WORDS[m.group()], m.group(), self.span(m.start(), m.end())), False
+        return self.word(m), False
+
+    def maybe_range(self, lo: Any, drop: bool) -> Any:
+        save = self.pos
+        self.skip(drop)
+        m = self.match("RANGE")
+        if m is None:
+            self.pos = save
+            return lo
+        self.pos = m.end()
+        c = self.peek()
+        if c == "$":
+            v = self.match("VAR")
+            if v is None:
+                raise Bail()
+            self.pos = v.end()
+            hi: Any = self.var_node(v.group(), v.start(), v.end())
+        elif c == "(":
+            hi = self.bracketed()
+        else:
+            hi = self.number()
+            if hi is None:
+                raise Bail()
+        return Range(self.span(lo.span.start, hi.span.end), lo, hi)
+
+    # ---------------------------------------------------------------------------------- expressions
+
+    def expr(self, drop: bool) -> Any:
+        left = self.and_expr(drop)
+        while self.keyword_op("or", drop):
+            op_start = self.pos
+            self.pos += 2
+            right = self.and_expr(drop)
+            left = Binary(self.span(left.span.start, right.span.end), "or", left, right,
+                          self.span(op_start, op_start + 2))
+        return left
+
+    def and_expr(self, drop: bool) -> Any:
+        left = self.not_expr(drop)
+        while self.keyword_op("and", drop):
+            op_start = self.pos
+            self.pos += 3
+            right = self.not_expr(drop)
+            left = Binary(self.span(left.span.start, right.span.end), "and", left, right,
+                          self.span(op_start, op_start + 3))
+        return left
+
+    def keyword_op(self, word: str, drop: bool) -> bool:
+        self.skip(drop)
+        t, pos = self.t, self.pos
+        if not t.startswith(word, pos):
+            return False
+        nxt = t[pos + len(word)] if pos + len(word) < self.n else ""
+        if nxt == "" or nxt in " \t":
+            return True
+        raise Bail()
+
+    def not_expr(self, drop: bool) -> Any:
+        self.skip(drop)
+        m = self.word_here()
+        if m is not None and m.group() == "not":
+            start = self.pos
+            self.pos = m.end()
+            operand = self.not_expr(drop)
+            return Not(self.span(start, operand.span.end), operand)
+        return self.comparison(drop)
+
+    def comparison(self, drop: bool) -> Any:
+        left = self.sum(drop)
+        self.skip(drop)
+        m = self.match("COMP_OP")
+        if m is not None:
+            op = m.group()
+        else:
+            w = self.word_here()
+            if w is None or w.group() != "in":
+                return left
+            op = "in"
+            m = w
+        op_span = self.span(m.start(), m.end())
+        self.pos = m.end()
+        self.skip(drop)
+        if self.operand_start():
+            right = self.sum(drop)
+        else:
+            w = self.word_here()
+            if w is None:
+                raise Bail()
+            if w.group() in _LITERAL_WORDS:
+                self.pos = w.end()
+                right = self.make_literal(_LITERAL_WORDS[w.group()], w.group(), self.span(w.start(), w.end()))
+            else:
+                right = self.word(w)
+        self.skip(drop)
+        if self.match("COMP_OP"):
+            raise Bail()
+        return Binary(self.span(left.span.start, right.span.end), op, left, right, op_span)
+
+    def operand_start(self) -> bool:
+        c = self.peek()
+        if c and c in "$\"'([{":
+            return True
+        if self.number_match() is not None:
+            return True
+        m = self.word_here()
+        return m is not None and m.group() in _LITERAL_WORDS
+
+    def sum(self, drop: bool) -> Any:
+        left = self.product(drop)
+        while True:
+            self.skip(drop)
+            m = self.match("ADD_OP")
+            if m is None:
+                return left
+            self.pos = m.end()
+            right = self.product(drop)
+            left = Binary(self.span(left.span.start, right.span.end), m.group(), left, right,
+                          self.span(m.start(), m.end()))
+
+    def product(self, drop: bool) -> Any:
+        left = self.range(drop)
+        while True:
+            self.skip(drop)
+            m = self.match("MUL_OP")
+            if m is None:
+                return left
+            self.pos = m.end()
+            right = self.range(drop)
+            left = Binary(self.span(left.span.start, right.span.end), m.group(), left, right,
+                          self.span(m.start(), m.end()))
+
+    def range(self, drop: bool) -> Any:
+        lo = self.operand(drop)
+        m = self.match("RANGE")
+        if m is None:
+            save = self.pos
+            self.skip(drop)
+            m = self.match("RANGE")
+            if m is None:
+                self.pos = save
+                return lo
+        self.pos = m.end()
+        hi = self.operand(drop)
+        return Range(self.span(lo.span.start, hi.span.end), lo, hi)
+
+    def operand(self, drop: bool) -> Any:
+        self.skip(drop)
+        c = self.peek()
+        if c == "$":
+            m = self.match("VAR")
+            if m is None:
+                raise Bail()
+            self.pos = m.end()
+            return self.var_node(m.group(), m.start(), m.end())
+        if c == '"' or c == "'":
+            return self.string()
+        if c and c in "([{":
+            return self.bracketed()
+        lit = self.number()
+        if lit is not None:
+            return lit
+        m = self.word_here()
+        if m is not None and m.group() in _LITERAL_WORDS:
+            self.pos = m.end()
+            return self.make_literal(_LITERAL_WORDS[m.group()], m.group(), self.span(m.start(), m.end()))
+        raise Bail()
+
+    # ---------------------------------------------------------------------------------- values
+
+    def number_match(self) -> tuple[str, re.Match[str]] | None:
+        """A NUMBER, SIZE or DURATION literal here (not consumed), or None."""
+        c = self.peek()
+        if not c or (c not in _DIGITS and c != "-"):
+            return None
+        for kind in ("NUMBER", "SIZE", "DURATION"):
+            m = self.match(kind)
+            if m is not None:
+                return kind, m
+        return None
+
+    def number(self) -> Any:
+        """A NUMBER, SIZE or DURATION literal here (consumed), or None."""
+        found = self.number_match()
+        if found is None:
+            return None
+        kind, m = found
+        self.pos = m.end()
+        return self.make_literal(kind, m.group(), self.span(m.start(), m.end()))
+
+    def string(self) -> Str:
+        start = self.pos
+        if self.t[start] == "'":
+            m = self.match("STRING_SQ")
+            if m is None:
+                raise Bail()
+            self.pos = m.end()
+            text = m.group()
+            return Str(self.span(start, m.end()), text, strings.split_single(text[1:-1]))
+        m = self.match("STRING_DQ")
+        if m is None:
+            raise Bail()
+        self.pos = m.end()
+        text = m.group()
+        parts = strings.split_double(text[1:-1], start + 1, self.span_at, self.sub_pipeline)
+        return Str(self.span(start, m.end()), text, parts)
+
+    def word(self, m: re.Match[str]) -> Word:
+        start, end = m.span()
+        self.pos = end
+        text = m.group()
+        if _SPECIAL.search(text) is None:
+            return Word(self.span(start, end), text, (text,))
+        return Word(self.span(start, end), text, strings.split_word(text, start, self.span_at, self.sub_pipeline))
+
+    def var_node(self, text: str, start: int, end: int) -> Var:
+        dot = text.find(".")
+        if dot < 0:
+            return Var(self.span(start, end), text[1:])
+        return Var(self.span(start, end), text[1:dot], strings.parse_path(text[dot:]))
+
+    def sub_pipeline(self, start: int, end: int) -> Pipeline:
+        """``$( ... )`` inside a string: parsed in place, as Lark's ``interp`` rule would."""
+        if "#" in self.t[start:end]:
+            raise Bail()
+        saved_pos, saved_n = self.pos, self.n
+        self.pos, self.n = start, end
+        try:
+            self.skip_blank()
+            p = self.pipeline(False)
+            self.skip_blank()
+            if self.pos != end:
+                raise Bail()
+        finally:
+            self.pos, self.n = saved_pos, saved_n
+        return p
+
+    def skip_blank(self) -> None:
+        while self.pos < self.n and self.t[self.pos] in " \t\f\n":
+            self.pos += 1
+
+    def bracketed(self) -> Any:
+        c = self.peek()
+        start = self.pos
+        if c == "(":
+            self.pos += 1
+            p = self.pipeline(True)
+            self.skip(True)
+            if self.peek() != ")":
+                raise Bail()
+            m = self.match("RPAR_PATH")
+            if m is not None:
+                self.pos = m.end()
+                return Sub(self.span(start, self.pos), p, strings.parse_path(m.group()[1:]))
+            self.pos += 1
+            return Sub(self.span(start, self.pos), p)
+        if c == "[":
+            self.pos += 1
+            items: list[Any] = []
+            while True:
+                self.skip(True)
+                c = self.peek()
+                if c == "]":
+                    self.pos += 1
+                    return ListExpr(self.span(start, self.pos), tuple(items))
+                if c == ",":
+                    self.pos += 1
+                    continue
+                if c == "" or c in ")}|;":
+                    raise Bail()
+                if self.match("KEY"):
+                    raise Bail()
+                item, bracketed = self.arg(True)
+                if bracketed:
+                    self.skip(True)
+                    if self.match("COMP_OP") or self.match("ADD_OP") or self.match("MUL_OP") \
+                            or _KEYWORD_OPS.match(self.t, self.pos):
+                        raise Bail()
+                items.append(item)
+        if self.match("RECORD_OPEN"):
+            return self.record()
+        return self.closure()
+
+    def record(self) -> RecordExpr:
+        start = self.pos
+        self.pos += 1
+        fields: list[tuple[str, Any]] = []
+        while True:
+            self.skip(True)
+            c = self.peek()
+            if c == "}":
+                self.pos += 1
+                return RecordExpr(self.span(start, self.pos), tuple(fields))
+            if c == ",":
+                self.pos += 1
+                continue
+            if c == '"' or c == "'":
+                key = self.string().value
+            else:
+                m = self.match("KEY")
+                if m is None:
+                    raise Bail()
+                key = m.group()
+                self.pos = m.end()
+            self.skip(True)
+            self.expect(":")
+            self.skip(True)
+            if self.peek() in ("", ",", "}", ")", "]", "|", ";"):
+                raise Bail()
+            value, bracketed = self.arg(True)
+            if bracketed:
+                self.skip(True)
+                if self.match("COMP_OP") or self.match("ADD_OP") or self.match("MUL_OP") \
+                        or _KEYWORD_OPS.match(self.t, self.pos):
+                    raise Bail()
+            fields.append((key, value))
+
+    def closure(self) -> Any:
+        start = self.pos
+        self.pos += 1
+        params: tuple[str, ...] | None = None
+        save = self.pos
+        self.skip(False)
+        if self.peek() == "|":
+            self.pos += 1
+            names: list[str] = []
+            while True:
+                self.skip(False)
+                if self.peek() == "|":
+                    self.pos += 1
+                    break
+                if names:
+                    self.expect(",")
+                    self.skip(False)
+                m = self.match("NAME")
+                if m is None:
+                    raise Bail()
+                names.append(m.group())
+                self.pos = m.end()
+            params = tuple(names)
+        else:
+            self.pos = save
+        body = self.statements("}")
+        self.pos += 1
+        span = self.span(start, self.pos)
+        if params is None and not body:
+            return RecordExpr(span, ())
+        return Closure(span, params or (), Block(span, body))
+
+
+def parse_program(text: str, file: str, literal: Any) -> tuple[Any, ...]:
+    """The statements of ``text``; raises Bail when Lark must decide."""
+    if not _R:
+        raise Bail()
+    # The parse makes many small objects and frees none: the cyclic collector would only rescan them.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _Parser(text, file, literal).statements("")
+    finally:
+        if collecting:
+            gc.enable()

@@ -1,9 +1,11 @@
 """Parser and checker speed: a generated 10,000-line script parsed and checked, in lines per second.
 
 The script mixes what real scripts hold (lets, container commands with docker flags, pipelines with
-filters and closures, if/for/def/try, string interpolation, records and lists) and is checked against the
-full command table. Timed in this process on one core, best of several rounds after a warm-up; the grammar
-tables come from Lark's cache as they do at start-up. Target: ≥ 30,000 lines/s parse + check.
+filters and closures, if/for/def/try, string interpolation, records and lists; about 14 tokens a line)
+and is checked against the full command table. Timed in this process as CPU time of its one thread (so
+other load on the machine counts less than in wall time), best of several rounds after a warm-up; the
+grammar tables come from Lark's cache as they do at start-up. The Lark parser alone (``reference=True``,
+what the fast path falls back to) is measured beside it. Target: ≥ 30,000 lines/s parse + check.
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ def script(lines: int) -> str:
     return "".join(out)
 
 
-def measure(text: str, rounds: int) -> tuple[float, float]:
-    """Best seconds for parse alone and for parse + check."""
+def measure(text: str, rounds: int, *, reference: bool = False) -> tuple[float, float]:
+    """Best CPU seconds for parse alone and for parse + check."""
     import grammar
     from pouchsh.check import check
     from pouchsh.commands import load
@@ -54,11 +56,11 @@ def measure(text: str, rounds: int) -> tuple[float, float]:
     grammar.parse("echo warm-up")
     best_parse = best_total = float("inf")
     for _ in range(rounds):
-        t0 = time.perf_counter()
-        program = grammar.parse(text, "bench.pouch")
-        t1 = time.perf_counter()
+        t0 = time.process_time()
+        program = grammar.parse(text, "bench.pouch", reference=reference)
+        t1 = time.process_time()
         check(program, table)
-        t2 = time.perf_counter()
+        t2 = time.process_time()
         best_parse = min(best_parse, t1 - t0)
         best_total = min(best_total, t2 - t0)
     return best_parse, best_total
@@ -69,16 +71,19 @@ def run(env: Env) -> list[Figure]:
     text = script(lines)
     count = text.count("\n")
     parse_s, total_s = measure(text, 2 if env.quick else 5)
+    lark_parse_s, lark_total_s = measure(text, 1, reference=True)
     rate = count / total_s
     import grammar
 
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for _ in range(200):
         grammar.parse("ps -a | where status == exited | each {|c| rm $c.id }")
-    one_liner_us = (time.perf_counter() - t0) / 200 * 1e6
+    one_liner_us = (time.process_time() - t0) / 200 * 1e6
     return [
-        Figure(f"parse + check, {count:,}-line script", rate, "lines/s", target=f"≥ {TARGET:,} lines/s",
-               met=rate >= TARGET, note=f"parse alone {count / parse_s:,.0f} lines/s; best of rounds"),
+        Figure(f"parse + check, {count:,}-line script", rate, "lines/s", reference=count / lark_total_s,
+               reference_name="with the Lark parser alone", target=f"≥ {TARGET:,} lines/s", met=rate >= TARGET,
+               note=f"parse alone {count / parse_s:,.0f} lines/s (Lark alone {count / lark_parse_s:,.0f}); "
+                    f"check alone {count / (total_s - parse_s):,.0f} lines/s; CPU time, best of rounds"),
         Figure("parse a one-liner pipeline", one_liner_us, "µs"),
     ]
 

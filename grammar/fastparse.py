@@ -51,12 +51,13 @@ TERMINALS = ("WORD", "NUMBER", "SIZE", "DURATION", "VAR", "STRING_DQ", "STRING_S
 _STMT_KEYWORDS = frozenset({"let", "if", "for", "while", "def", "try", "return", "break", "continue", "exit",
                             "source", "not", "true", "false", "null"})
 _LITERAL_WORDS = {"true": "TRUE", "false": "FALSE", "null": "NULL"}
-_SPACE = " \t\f"
-_WS = re.compile(r"[ \t\f]+")
 _NL = re.compile(r"(?:\r?\n[\t ]*)+")
-_PIPE_CONT = re.compile(r"(?:\r?\n[ \t]*)+(?=\|)")
-_ELSE_CONT = re.compile(r"(?:\r?\n[ \t]*)+(?=(?:else|catch)(?![^\s|;()\[\]{}]))")
-_LINE_CONT = re.compile(r"\\[ \t]*\r?\n")
+# What Lark ignores (WS, COMMENT, LINE_CONT, PIPE_CONT, ELSE_CONT), and in drop mode newlines as well.
+_IGNORED = re.compile(
+    r"(?:[ \t\f]+|#[^\n]*|\\[ \t]*\r?\n|(?:\r?\n[ \t]*)+(?=\||(?:else|catch)(?![^\s|;()\[\]{}])))*"
+)
+_IGNORED_DROP = re.compile(r"(?:[ \t\f]+|#[^\n]*|\\[ \t]*\r?\n|(?:\r?\n[\t ]*)+)*")
+_SKIPPABLE = frozenset(" \t\f#\\\n\r")
 _KEYWORD_OPS = re.compile(r"(?:and|or|in|not|mod)(?![\w-])")
 _ARG_END = frozenset("|;)]}\n")
 _DIGITS = frozenset("0123456789")
@@ -82,34 +83,12 @@ class _Parser:
 
     def skip(self, drop: bool) -> None:
         """Skip what Lark ignores; in ``drop`` mode (inside ( ) [ ] and records) newlines too."""
-        t, n = self.t, self.n
         pos = self.pos
-        while pos < n:
-            c = t[pos]
-            if c in _SPACE:
-                pos = _WS.match(t, pos).end()  # type: ignore[union-attr]
-            elif c == "#":
-                nl = t.find("\n", pos)
-                pos = n if nl < 0 else nl
-            elif c == "\\":
-                m = _LINE_CONT.match(t, pos)
-                if m is None:
-                    break
-                pos = m.end()
-            elif c == "\n" or c == "\r":
-                m = _PIPE_CONT.match(t, pos) or _ELSE_CONT.match(t, pos)
-                if m is not None:
-                    pos = m.end()
-                elif drop:
-                    m = _NL.match(t, pos)
-                    if m is None:
-                        raise Bail()
-                    pos = m.end()
-                else:
-                    break
-            else:
-                break
-        self.pos = pos
+        if pos < self.n and self.t[pos] in _SKIPPABLE:
+            end = (_IGNORED_DROP if drop else _IGNORED).match(self.t, pos, self.n).end()  # type: ignore[union-attr]
+            if end < self.n and self.t[end] == "\r":
+                raise Bail()
+            self.pos = end
 
     def peek(self) -> str:
         return self.t[self.pos] if self.pos < self.n else ""

@@ -97,6 +97,13 @@ class Session:
             err = Interrupted("interrupted")
             self.rt.stderr.write((self.format(err) + "\n").encode())
             return 130
+        except Exception as e:  # noqa: BLE001 - a bug must not end the prompt, nor show a traceback
+            if self.debug:
+                import traceback
+
+                self.rt.stderr.write("".join(traceback.format_exception(e)).encode())
+            self.rt.stderr.write(f"error[runtime]: internal error: {type(e).__name__}: {e}\n".encode())
+            return 1
         return self.rt.statement_status
 
     def variables(self) -> Mapping[str, Any]:

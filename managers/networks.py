@@ -71,6 +71,8 @@ MTU_OPTIONS = ("com.docker.network.driver.mtu", "mtu")
 BRIDGE_OPTIONS = ("com.docker.network.bridge.name", "bridge")
 #: the candidate pool for automatic subnets: 10.4.0.0/24, 10.4.1.0/24, … (nerdctl's default first)
 AUTO_POOL = ipaddress.IPv4Network("10.4.0.0/14")
+#: the start of a pouchsh bridge's alias: ``pouchsh network <name>@<data root>``
+ALIAS_PREFIX = "pouchsh network "
 #: host-wide, so two data roots choosing subnets at once do not pick the same one
 SUBNET_LOCK = Path("/run/lock/pouchsh-subnets.lock")
 
@@ -143,6 +145,33 @@ def teardown_masquerade(network: str, cni_id: str) -> None:
             subprocess.run(["iptables", "-w", "-t", "nat", "-D", *words[1:]], capture_output=True, check=False)
     for flag in ("-F", "-X"):
         subprocess.run(["iptables", "-w", "-t", "nat", flag, chain], capture_output=True, check=False)
+
+
+def reclaim_orphan_bridges() -> list[str]:
+    """Delete the bridges of pouchsh networks whose data root or network no longer exists (a removed
+    test root, a deleted /var/lib/pouchsh), so their routes stop reserving subnets. A bridge that still
+    has a port is left alone. Runs under SUBNET_LOCK, which every network creation holds, so a bridge
+    being made right now (its root's state not yet written) is never taken for an orphan."""
+    removed = []
+    for alias_file in Path("/sys/class/net").glob("*/ifalias"):
+        try:
+            alias = alias_file.read_text().strip()
+        except OSError:
+            continue
+        if not alias.startswith(ALIAS_PREFIX):
+            continue
+        name, _, root = alias[len(ALIAS_PREFIX):].partition("@")
+        dev = alias_file.parent.name
+        try:
+            owned = name in json.loads((Path(root) / "networks" / "state.json").read_text()).get("networks", {})
+        except (OSError, ValueError):
+            owned = False
+        if owned or any((alias_file.parent / "brif").iterdir()):
+            continue
+        _ip(["link", "del", dev], check=False)
+        remove_isolation_rules(dev)
+        removed.append(dev)
+    return removed
 
 
 def link_exists(name: str) -> bool:
@@ -223,6 +252,7 @@ class NetworkManager:
         made: str | None = None
         try:
             with self.cni_lock, FileLock(SUBNET_LOCK), self.store.update() as doc:
+                reclaim_orphan_bridges()
                 networks = doc.setdefault("networks", {})
                 if name in networks:
                     raise AlreadyExists(f"network {name} already exists")
@@ -267,11 +297,13 @@ class NetworkManager:
 
     def _make_bridge(self, record: dict[str, Any]) -> None:
         """The bridge exists (with its gateway address) from create on, so its route marks the subnet taken
-        for every other data root choosing one; the bridge plugin adopts it on the first ADD."""
+        for every other data root choosing one; the bridge plugin adopts it on the first ADD. Its alias
+        names the data root and network, so a bridge whose root is gone can be found and reclaimed."""
         dev = record["bridge"]
         if not link_exists(dev):
             mtu = ["mtu", str(record["mtu"])] if record["mtu"] else []
             _ip(["link", "add", "name", dev, *mtu, "type", "bridge"])
+        _ip(["link", "set", "dev", dev, "alias", f"{ALIAS_PREFIX}{record['name']}@{self.facade.root}"])
         if record["gateway"]:
             prefix = ipaddress.ip_network(record["subnet"]).prefixlen
             have = _ip(["-4", "addr", "show", "dev", dev]).stdout

@@ -201,3 +201,19 @@ def test_a_failing_add_leaves_nothing(mgr: Any) -> None:
     assert n.ipam_leases("failnet") == []
     assert n.store.read().get("attachments", {}) == {}
     n.detach("d" * 64)
+
+
+def test_bridges_of_a_vanished_data_root_are_reclaimed(mgr: Any, tmp_path: Path) -> None:
+    import shutil
+
+    from tests.networks.fixtures import make_managers
+
+    other = make_managers(mgr.address, mgr.namespace, tmp_path / "other")
+    bridge = unique()
+    other.networks.create("left", subnet=free_subnet(mgr), options={"bridge": bridge})
+    mgr.networks.create("mine", subnet=free_subnet(mgr), options={"bridge": unique()})
+    assert Path("/sys/class/net", bridge).exists()  # its root still holds it
+    shutil.rmtree(other.root)
+    mgr.networks.create("again", subnet=free_subnet(mgr), options={"bridge": unique()})
+    assert not Path("/sys/class/net", bridge).exists()
+    other.close()

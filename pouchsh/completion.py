@@ -26,8 +26,8 @@ from pouchsh.lexer import PouchLexer
 from pouchsh.signature import Command, CommandTable, Flag, Param
 
 __all__ = [
-    "CursorContext",
     "LIVE_KINDS",
+    "CursorContext",
     "NameSource",
     "NoNames",
     "PouchCompleter",
@@ -216,7 +216,7 @@ class PouchCompleter(Completer):
             yield from self._flags(cmd, args, word)
             return
         param = _param_at(cmd, args)
-        if param is not None:
+        if param is not None and not _names_a_new_object(cmd, param):
             yield from self._values(param, word, event)
 
     def _flags(self, cmd: Command, args: list[str], prefix: str) -> Iterator[Completion]:
@@ -361,6 +361,11 @@ def _param_at(cmd: Command, args: list[str]) -> Param | None:
         if param.rest or i == index:
             return param
     return None
+
+
+def _names_a_new_object(cmd: Command, param: Param) -> bool:
+    """``volume create NAME``: the name is new, so existing names are no help."""
+    return cmd.name.endswith(" create") and param is cmd.params[0]
 
 
 def _is_number(word: str) -> bool:

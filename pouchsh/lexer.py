@@ -13,6 +13,8 @@ pushed.
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from pygments.lexer import RegexLexer, bygroups, default, include
 from pygments.token import (
     Comment,
@@ -42,12 +44,11 @@ class PouchLexer(RegexLexer):
     """Lexer for pouch scripts (``.pouch``) and the pouchsh prompt."""
 
     name = "Pouch"
-    aliases = ["pouch", "pouchsh"]
-    filenames = ["*.pouch"]
-    mimetypes = ["text/x-pouch"]
-    url = "https://github.com/pouchsh/pouchsh"
+    aliases: ClassVar[list[str]] = ["pouch", "pouchsh"]
+    filenames: ClassVar[list[str]] = ["*.pouch"]
+    mimetypes: ClassVar[list[str]] = ["text/x-pouch"]
 
-    tokens = {
+    tokens: ClassVar[dict[str, list[Any]]] = {
         "root": [
             (r"\n", Whitespace),
             (r"[ \t\r]+", Whitespace),

@@ -8,6 +8,7 @@ warm up in one background thread while the user types.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
 import os
 import signal
@@ -177,10 +178,9 @@ class Shell:
         self.status.start()
         self.names.start()
         if self.status.up:
-            try:
+            # on failure the first completion that needs container names tries again
+            with contextlib.suppress(Exception):
                 self.containers.start()
-            except Exception:  # noqa: BLE001 - retried on the first completion that needs it
-                pass
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.warm_up, name="pouchsh-warm-up", daemon=True)

@@ -70,7 +70,7 @@ class LiveNames:
                 continue
             try:
                 names = tuple(sorted({n for n in loader() if n}))
-            except Exception:  # noqa: BLE001 - containerd down or a manager missing: keep the old list
+            except Exception:  # noqa: BLE001, S112 - containerd down or a manager missing: keep the old list
                 continue
             self._lists[kind] = names
         self.refreshed.set()

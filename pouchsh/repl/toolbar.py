@@ -10,6 +10,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+
 __all__ = ["ContainerdStatus", "Probe", "toolbar_text"]
 
 #: Dials containerd (or not) and returns its address; raises when it does not answer.
@@ -77,15 +79,16 @@ class ContainerdStatus:
             self.check_now()
 
 
-def toolbar_text(status: ContainerdStatus, namespace: str, last_status: int | None) -> list[tuple[str, str]]:
+def toolbar_text(status: ContainerdStatus, namespace: str, last_status: int | None) -> StyleAndTextTuples:
     """The toolbar as prompt_toolkit formatted text."""
+    state: tuple[str, str]
     if status.up is None:
         state = ("class:toolbar.pending", " connecting… ")
     elif status.up:
         state = ("class:toolbar.up", " up ")
     else:
         state = ("class:toolbar.down", " down ")
-    parts: list[tuple[str, str]] = [
+    parts: StyleAndTextTuples = [
         ("class:toolbar", " containerd "),
         ("class:toolbar.address", status.address or "(default)"),
         ("class:toolbar", " "),

@@ -48,6 +48,8 @@ command("images", help="List images", table=TABLE)(_noop)
 command("cp", help="Copy files", params=[Param("src", type="path"), Param("dst", type="path")], table=TABLE)(_noop)
 command("namespace use", help="Switch namespace", params=[Param("name", complete="namespace")],
         table=TABLE)(_noop)
+command("volume create", help="Create a volume", params=[Param("name", required=False, complete="volume")],
+        table=TABLE)(_noop)
 command("where", help="Keep items", params=[Param("condition", type="any")], table=TABLE)(_noop)
 
 NAMES = StaticNames({
@@ -103,6 +105,10 @@ def test_live_names_where_the_signature_says() -> None:
     assert complete("network rm ") == ["backend", "bridge"]
     assert complete("namespace use c") == ["ci"]
     assert complete("run --restart o") == ["on-failure"]
+
+
+def test_no_existing_names_for_the_name_of_a_new_object() -> None:
+    assert complete("volume create d") == []
 
 
 def test_no_flag_or_name_completion_after_the_image_of_run() -> None:

@@ -122,4 +122,4 @@ class Store:
             before = copy.deepcopy(doc)
             yield doc
             if doc != before:
-                write_atomic(self.path, json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n", 0o600)
+                write_atomic(self.path, json.dumps(doc, indent=1).encode() + b"\n", 0o600)

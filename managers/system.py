@@ -41,6 +41,7 @@ _TASK_ACTIONS = {"create": "task_create", "delete": "task_delete", "exit": "die"
                  "resumed": "unpause", "exec-added": "exec_create", "exec-started": "exec_start",
                  "checkpointed": "checkpoint"}
 _CONTAINER_ACTIONS = {"delete": "destroy"}
+DEFAULT_NAMESPACE = "default"
 #: how long ``events`` waits for its subscription to be registered (ctrd's markers prove it)
 LIVE_TIMEOUT = 10.0
 EVENT_FILTERS = ("type", "action", "event", "container", "id", "name", "image", "namespace")
@@ -348,10 +349,18 @@ class SystemManager:
         return names
 
     def namespace_use(self, name: str) -> dict[str, Any]:
-        """Make ``name`` the namespace of every later command; it must exist (``namespace create``)."""
-        ns = self.facade.client.namespaces.get(name)
-        self.facade.namespace = ns.name
-        return {"name": ns.name, "labels": dict(ns.labels), "current": True}
+        """Make ``name`` the namespace of every later command. It must exist (``namespace create``), so a
+        typo does not silently start an empty namespace; ``default`` is always allowed, as containerd
+        makes it on first use."""
+        try:
+            ns = self.facade.client.namespaces.get(name)
+            labels = dict(ns.labels)
+        except NotFound:
+            if name != DEFAULT_NAMESPACE:
+                raise
+            labels = {}
+        self.facade.namespace = name
+        return {"name": name, "labels": labels, "current": True}
 
 
 def _df_row(kind: str, total: int, active: int, size: int, reclaimable: int) -> dict[str, Any]:

@@ -23,7 +23,8 @@ def _fake_user(m: Any, cid: str, volumes: list[str], name: str) -> None:
 def test_create_ls_inspect_rm(mgr: Any) -> None:
     v = mgr.volumes
     record = v.create("data", labels={"app": "shop"})
-    assert set(record) >= {"name", "driver", "mountpoint", "labels", "created", "scope"}
+    fields = ["name", "driver", "mountpoint", "labels", "options", "scope", "created", "anonymous"]
+    assert list(record) == fields
     assert record["name"] == "data" and record["driver"] == "local" and record["scope"] == "local"
     assert Path(record["mountpoint"]).is_dir()
     assert Path(record["mountpoint"]) == mgr.root / "volumes" / mgr.namespace / "data" / "_data"
@@ -32,6 +33,7 @@ def test_create_ls_inspect_rm(mgr: Any) -> None:
         v.create("data", labels={"app": "other"})
     v.create("logs")
     assert [r["name"] for r in v.list()] == ["data", "logs"]
+    assert list(v.list()[0]) == fields  # the documented order survives the store
     assert [r["name"] for r in v.list(filters=["label=app=shop"])] == ["data"]
     assert [r["name"] for r in v.list(filters=["name=lo"])] == ["logs"]
     assert v.inspect("data") == record

@@ -217,3 +217,29 @@ def test_bridges_of_a_vanished_data_root_are_reclaimed(mgr: Any, tmp_path: Path)
     mgr.networks.create("again", subnet=free_subnet(mgr), options={"bridge": unique()})
     assert not Path("/sys/class/net", bridge).exists()
     other.close()
+
+
+def test_plan_modes_and_publish_all(mgr: Any) -> None:
+    n = mgr.networks
+    n.create("pub", subnet=free_subnet(mgr), options={"bridge": unique()})
+    plan = _plan(mgr, "pub", "f" * 64, publish_all=True, exposed_ports=["80/tcp", "53/udp"], ports=["8080:80"])
+    published = json.loads(plan.labels["pouchsh/ports"])
+    assert [(p["container_port"], p["protocol"]) for p in published] == [(80, "tcp"), (53, "udp")]
+    assert published[0]["host_port"] == 8080 and published[1]["host_port"] > 0  # -P picked a free port
+    n.detach("f" * 64)
+    for mode in ("host", "none"):
+        plan = _plan(mgr, mode, "f" * 64)
+        assert (plan.mode, plan.networks) == (mode, [])
+        assert n.attach("f" * 64, "/nonexistent", plan) == {}
+        with pytest.raises(InvalidArgument):
+            _plan(mgr, mode, "f" * 64, ports=["80"])
+        n.detach("f" * 64)
+    mgr.ctrd.containers.create("a" * 64, spec={"ociVersion": "1.0.2"}, labels={"pouchsh/name": "peer"})
+    plan = _plan(mgr, "container:peer", "f" * 64)
+    assert plan.mode == "container" and plan.join == "a" * 64
+    assert {m["source"] for m in plan.spec_mounts} == {
+        str(mgr.root / "containers" / mgr.namespace / ("a" * 64) / f) for f in ("hosts", "resolv.conf", "hostname")
+    }
+    with pytest.raises(NotFound):
+        _plan(mgr, "container:nobody", "f" * 64)
+    mgr.ctrd.containers.delete("a" * 64)

@@ -20,8 +20,33 @@ from typing import Any
 
 from grammar import strings
 from grammar.nodes import (
-    Assign, Binary, Block, Break, Closure, Command, Continue, Def, Exit, External, For, If, Let, ListExpr,
-    Literal, Not, ParamDecl, Pipeline, Range, RecordExpr, Return, Source, Span, Str, Sub, Try, Var, While,
+    Assign,
+    Binary,
+    Block,
+    Break,
+    Closure,
+    Command,
+    Continue,
+    Def,
+    Exit,
+    External,
+    For,
+    If,
+    Let,
+    ListExpr,
+    Not,
+    ParamDecl,
+    Pipeline,
+    Range,
+    RecordExpr,
+    Return,
+    Source,
+    Span,
+    Str,
+    Sub,
+    Try,
+    Var,
+    While,
     Word,
 )
 
@@ -478,7 +503,7 @@ class _Parser:
                 # The common case in one match: spaces, then a word or a number.
                 m = plain.match(t, self.pos, self.n)
                 if m is not None:
-                    kind = m.lastgroup
+                    kind = m.lastgroup or ""
                     if kind == "KEY":
                         raise Bail()
                     start, end = m.span(kind)

@@ -9,7 +9,7 @@ user wrote (``--memory 64m`` is a size although ``64m`` alone reads as a duratio
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple
 
 __all__ = [
     "Assign", "Binary", "Block", "Break", "Closure", "Command", "Continue", "Def", "Exit", "Expr",
@@ -174,7 +174,7 @@ class Pipeline(Node):
     elements: tuple[Expr, ...]
 
 
-Expr = Union[Literal, Word, Str, Var, ListExpr, RecordExpr, Closure, Sub, Range, Binary, Not, Command, External]
+Expr = Literal | Word | Str | Var | ListExpr | RecordExpr | Closure | Sub | Range | Binary | Not | Command | External
 
 # ---------------------------------------------------------------------------------------------- statements
 
@@ -269,7 +269,7 @@ class Source(Node):
     path: Word | Str
 
 
-Stmt = Union[Let, Assign, If, For, While, Def, Try, Return, Break, Continue, Exit, Source, Pipeline]
+Stmt = Let | Assign | If | For | While | Def | Try | Return | Break | Continue | Exit | Source | Pipeline
 
 
 @dataclass(frozen=True, slots=True)

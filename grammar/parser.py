@@ -22,9 +22,36 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from grammar import fastparse, strings
 from grammar.nodes import (
-    Assign, Binary, Block, Break, Closure, Command, Continue, Def, Exit, External, For, If, Let, ListExpr,
-    Literal, Not, ParamDecl, Pipeline, Program, Range, RecordExpr, Return, Source, Span, Str, Sub, Try, Var,
-    While, Word,
+    Assign,
+    Binary,
+    Block,
+    Break,
+    Closure,
+    Command,
+    Continue,
+    Def,
+    Exit,
+    External,
+    For,
+    If,
+    Let,
+    ListExpr,
+    Literal,
+    Not,
+    ParamDecl,
+    Pipeline,
+    Program,
+    Range,
+    RecordExpr,
+    Return,
+    Source,
+    Span,
+    Str,
+    Sub,
+    Try,
+    Var,
+    While,
+    Word,
 )
 
 __all__ = ["MAX_ERRORS", "SyntaxErrors", "SyntaxIssue", "build", "configure", "is_complete", "parse"]
@@ -96,7 +123,8 @@ def _current() -> _Source:
 
 
 def _tok_span(t: Token) -> Span:
-    return Span(_current().file, t.start_pos, t.end_pos, t.line, t.column, t.end_line, t.end_column)
+    # The lexer sets every position of the tokens it makes (Lark types them as optional).
+    return Span(_current().file, t.start_pos, t.end_pos, t.line, t.column, t.end_line, t.end_column)  # type: ignore[arg-type]
 
 
 def _sp(x: Any) -> Span:
@@ -116,14 +144,14 @@ def _parse_sub(start: int, end: int) -> Pipeline:
     col = start - (prefix.rfind("\n") + 1)
     padded = " " * (start - newlines - col) + "\n" * newlines + " " * col + src.text[start:end]
     try:
-        return _parser().parse(padded, start="interp")
+        return _parser().parse(padded, start="interp")  # type: ignore[return-value]
     except UnexpectedInput as e:
         raise _issue(e, padded, src.file) from None
 
 
 def _word(tok: Token) -> Word:
     text = str(tok)
-    return Word(_tok_span(tok), text, strings.split_word(text, tok.start_pos, _current().span, _parse_sub))
+    return Word(_tok_span(tok), text, strings.split_word(text, tok.start_pos or 0, _current().span, _parse_sub))
 
 
 def _number(text: str) -> tuple[float | int, str]:
@@ -162,35 +190,38 @@ def _stmts(children: list[Any]) -> tuple[Any, ...]:
     return tuple(c for c in children if not isinstance(c, Token))
 
 
+Children = list[Any]  # a reduction's children (``list`` is also a rule name below)
+
+
 class _Builder(Transformer):  # type: ignore[type-arg]
     """Reductions → AST nodes. Method names are the grammar's rule names."""
 
-    def start(self, c: list[Any]) -> tuple[Any, ...]:
+    def start(self, c: Children) -> tuple[Any, ...]:
         return _stmts(c)
 
-    def interp(self, c: list[Any]) -> Pipeline:
+    def interp(self, c: Children) -> Pipeline:
         return c[0]
 
-    def let(self, c: list[Any]) -> Let:
+    def let(self, c: Children) -> Let:
         return Let(_span(c[0], c[3]), str(c[1]), c[3], _tok_span(c[1]))
 
-    def assign(self, c: list[Any]) -> Assign:
+    def assign(self, c: Children) -> Assign:
         return Assign(_span(c[0], c[2]), self.var([c[0]]), c[2])
 
-    def if_stmt(self, c: list[Any]) -> If:
+    def if_stmt(self, c: Children) -> If:
         orelse = c[4] if len(c) > 3 else None
         return If(_span(c[0], c[-1]), c[1], c[2], orelse)
 
-    def for_stmt(self, c: list[Any]) -> For:
+    def for_stmt(self, c: Children) -> For:
         return For(_span(c[0], c[4]), str(c[1]), c[3], c[4])
 
-    def while_stmt(self, c: list[Any]) -> While:
+    def while_stmt(self, c: Children) -> While:
         return While(_span(c[0], c[2]), c[1], c[2])
 
-    def def_stmt(self, c: list[Any]) -> Def:
+    def def_stmt(self, c: Children) -> Def:
         return Def(_span(c[0], c[3]), str(c[1]), c[2], c[3])
 
-    def try_stmt(self, c: list[Any]) -> Try:
+    def try_stmt(self, c: Children) -> Try:
         name = None
         handler = None
         if len(c) > 2:
@@ -199,30 +230,30 @@ class _Builder(Transformer):  # type: ignore[type-arg]
                 name = str(c[3])
         return Try(_span(c[0], c[-1]), c[1], name, handler)
 
-    def return_stmt(self, c: list[Any]) -> Return:
+    def return_stmt(self, c: Children) -> Return:
         return Return(_span(c[0], c[-1]), c[1] if len(c) > 1 else None)
 
-    def break_stmt(self, c: list[Any]) -> Break:
+    def break_stmt(self, c: Children) -> Break:
         return Break(_tok_span(c[0]))
 
-    def continue_stmt(self, c: list[Any]) -> Continue:
+    def continue_stmt(self, c: Children) -> Continue:
         return Continue(_tok_span(c[0]))
 
-    def exit_stmt(self, c: list[Any]) -> Exit:
+    def exit_stmt(self, c: Children) -> Exit:
         return Exit(_span(c[0], c[-1]), c[1] if len(c) > 1 else None)
 
-    def source_stmt(self, c: list[Any]) -> Source:
+    def source_stmt(self, c: Children) -> Source:
         return Source(_span(c[0], c[1]), c[1])
 
-    def block(self, c: list[Any]) -> Block:
+    def block(self, c: Children) -> Block:
         return Block(_span(c[0], c[-1]), _stmts(c))
 
     # -- def parameters
-    def def_params(self, c: list[Any]) -> tuple[ParamDecl, ...]:
+    def def_params(self, c: Children) -> tuple[ParamDecl, ...]:
         return tuple(p for p in c if isinstance(p, ParamDecl))
 
     @staticmethod
-    def _decl_tail(c: list[Any], i: int) -> tuple[str | None, Any]:
+    def _decl_tail(c: Children, i: int) -> tuple[str | None, Any]:
         typ = default = None
         while i < len(c):
             if c[i].type == "COLON":
@@ -232,12 +263,12 @@ class _Builder(Transformer):  # type: ignore[type-arg]
             i += 2
         return typ, default
 
-    def param_decl(self, c: list[Any]) -> ParamDecl:
+    def param_decl(self, c: Children) -> ParamDecl:
         optional = len(c) > 1 and isinstance(c[1], Token) and c[1].type == "OPTIONAL"
         typ, default = self._decl_tail(c, 2 if optional else 1)
         return ParamDecl(_span(c[0], c[-1]), "param", str(c[0]), typ, default, optional or default is not None)
 
-    def flag_decl(self, c: list[Any]) -> ParamDecl:
+    def flag_decl(self, c: Children) -> ParamDecl:
         short = None
         i = 1
         if len(c) > 1 and isinstance(c[1], Token) and c[1].type == "SHORT_FLAG":
@@ -246,43 +277,43 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         typ, default = self._decl_tail(c, i)
         return ParamDecl(_span(c[0], c[-1]), "flag", str(c[0])[2:], typ, default, True, short)
 
-    def rest_decl(self, c: list[Any]) -> ParamDecl:
+    def rest_decl(self, c: Children) -> ParamDecl:
         typ, _ = self._decl_tail(c, 1)
         return ParamDecl(_span(c[0], c[-1]), "rest", str(c[0])[3:], typ, None, True)
 
     # -- pipelines
-    def pipeline(self, c: list[Any]) -> Pipeline:
+    def pipeline(self, c: Children) -> Pipeline:
         return Pipeline(_span(c[0], c[-1]), tuple(c[0::2]))
 
-    def command(self, c: list[Any]) -> Command:
+    def command(self, c: Children) -> Command:
         return Command(_span(c[0], c[-1]), _word(c[0]), tuple(c[1:]))
 
-    def external(self, c: list[Any]) -> External:
+    def external(self, c: Children) -> External:
         return External(_span(c[0], c[-1]), str(c[0])[1:], tuple(c[1:]))
 
-    def word(self, c: list[Any]) -> Word:
+    def word(self, c: Children) -> Word:
         return _word(c[0])
 
     default_word = arg_word = word
 
-    def range(self, c: list[Any]) -> Range:
+    def range(self, c: Children) -> Range:
         return Range(_span(c[0], c[2]), c[0], c[2])
 
     arg_range = range
 
     # -- expressions
-    def or_expr(self, c: list[Any]) -> Any:
+    def or_expr(self, c: Children) -> Any:
         return _fold(c)
 
     and_expr = sum = product = or_expr
 
-    def comparison(self, c: list[Any]) -> Binary:
+    def comparison(self, c: Children) -> Binary:
         return Binary(_span(c[0], c[2]), str(c[1]), c[0], c[2], _tok_span(c[1]))
 
-    def not_op(self, c: list[Any]) -> Not:
+    def not_op(self, c: Children) -> Not:
         return Not(_span(c[0], c[1]), c[1])
 
-    def var(self, c: list[Any]) -> Var:
+    def var(self, c: Children) -> Var:
         tok = c[0]
         text = str(tok)
         dot = text.find(".")
@@ -292,11 +323,11 @@ class _Builder(Transformer):  # type: ignore[type-arg]
 
     arg_var = var
 
-    def literal(self, c: list[Any]) -> Literal:
+    def literal(self, c: Children) -> Literal:
         tok = c[0]
         return make_literal(tok.type, str(tok), _tok_span(tok))
 
-    def string(self, c: list[Any]) -> Str:
+    def string(self, c: Children) -> Str:
         tok = c[0]
         text = str(tok)
         if tok.type == "STRING_SQ":
@@ -307,21 +338,21 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     default_literal = arg_literal = literal
     default_string = arg_string = string
 
-    def subexpr(self, c: list[Any]) -> Sub:
+    def subexpr(self, c: Children) -> Sub:
         close = str(c[2])
         return Sub(_span(c[0], c[2]), c[1], strings.parse_path(close[1:]) if len(close) > 1 else ())
 
-    def list(self, c: list[Any]) -> ListExpr:
+    def list(self, c: Children) -> ListExpr:
         return ListExpr(_span(c[0], c[-1]), tuple(x for x in c[1:-1] if not isinstance(x, Token)))
 
-    def record(self, c: list[Any]) -> RecordExpr:
+    def record(self, c: Children) -> RecordExpr:
         return RecordExpr(_span(c[0], c[-1]), tuple(x for x in c[1:-1] if not isinstance(x, Token)))
 
-    def field(self, c: list[Any]) -> tuple[str, Any]:
+    def field(self, c: Children) -> tuple[str, Any]:
         key = c[0].value if isinstance(c[0], Str) else str(c[0])
         return (key, c[2])
 
-    def closure(self, c: list[Any]) -> Closure | RecordExpr:
+    def closure(self, c: Children) -> Closure | RecordExpr:
         params: tuple[str, ...] = ()
         body = c[1:-1]
         if not body:
@@ -330,7 +361,7 @@ class _Builder(Transformer):  # type: ignore[type-arg]
             params, body = body[0], body[1:]
         return Closure(_span(c[0], c[-1]), params, Block(_span(c[0], c[-1]), _stmts(body)))
 
-    def closure_params(self, c: list[Any]) -> tuple[str, ...]:
+    def closure_params(self, c: Children) -> tuple[str, ...]:
         return tuple(str(t) for t in c if t.type == "NAME")
 
 
@@ -352,9 +383,8 @@ class _Nesting:
                     continue
             elif t in _OPENERS:
                 drop.append(t != "LBRACE")
-            elif t in _CLOSERS:
-                if drop:
-                    drop.pop()
+            elif t in _CLOSERS and drop:
+                drop.pop()
             yield tok
 
 
@@ -460,7 +490,7 @@ def _unclosed(text: str) -> tuple[str, int] | None:
     stack: list[tuple[str, int]] = []
     for tok in lex(text):
         if tok.type in _OPENERS:
-            stack.append((_OPENERS[tok.type], tok.start_pos))
+            stack.append((_OPENERS[tok.type], tok.start_pos or 0))
         elif tok.type in _CLOSERS and stack:
             stack.pop()
     return stack[-1] if stack else None
@@ -469,7 +499,7 @@ def _unclosed(text: str) -> tuple[str, int] | None:
 def _issue(e: UnexpectedInput, text: str, file: str) -> SyntaxIssue:
     src = _Source(text, file)
     if isinstance(e, UnexpectedCharacters):
-        pos = e.pos_in_stream
+        pos = e.pos_in_stream or 0
         ch = text[pos]
         if ch in "\"'":
             end = text.find("\n", pos)
@@ -525,7 +555,7 @@ def _blank(text: str, span: Span) -> str | None:
 
 
 def _parse_once(text: str, file: str, fast: bool) -> tuple[Any, ...]:
-    _state.source = source = _Source(text, file)
+    _state.source = _Source(text, file)
     try:
         lark = _parser()
         if fast:
@@ -533,7 +563,7 @@ def _parse_once(text: str, file: str, fast: bool) -> tuple[Any, ...]:
                 return fastparse.parse_program(text, file, make_literal)
             except (fastparse.Bail, SyntaxIssue):
                 pass
-        return lark.parse(text, start="start")
+        return lark.parse(text, start="start")  # type: ignore[return-value]
     finally:
         _state.source = None
 
@@ -574,7 +604,7 @@ def is_complete(text: str) -> bool:
     ``|`` or ``\\``: the REPL then asks for another line. Invalid input is complete (it is submitted
     and its error shown)."""
     stripped = text.rstrip()
-    if stripped.endswith("\\") or stripped.endswith("|"):
+    if stripped.endswith(("\\", "|")):
         return False
     _state.source = _Source(text, "<input>")
     try:
@@ -582,8 +612,9 @@ def is_complete(text: str) -> bool:
     except UnexpectedToken as e:
         return e.token.type != "$END"
     except UnexpectedCharacters as e:
-        if text[e.pos_in_stream] in "\"'":
-            return text.find(text[e.pos_in_stream], e.pos_in_stream + 1) >= 0
+        pos = e.pos_in_stream or 0
+        if text[pos] in "\"'":
+            return text.find(text[pos], pos + 1) >= 0
         return True
     except SyntaxIssue as e:
         return "not closed" not in e.message
@@ -602,9 +633,8 @@ def lex(text: str) -> list[Token]:
     saved = getattr(_state, "source", None)
     _state.source = _Source(text, "<input>")
     try:
-        for tok in ip.iter_parse():
-            out.append(tok)
-    except Exception:  # noqa: BLE001 - a completer's view of half-typed input; errors are expected
+        out.extend(ip.iter_parse())
+    except Exception:  # noqa: BLE001, S110 - a completer's view of half-typed input; errors are expected
         pass
     finally:
         _state.source = saved

@@ -19,21 +19,57 @@ from typing import Any
 import grammar
 from ctrd.errors import InvalidArgument, PouchError
 from grammar.nodes import (
-    Assign, Binary, Block, Break, Closure, Command as CallNode, Continue, Def, Exit, External, For, If, Let,
-    ListExpr, Literal, Member, Not, Pipeline, Program, Range, RecordExpr, Return, Source, Span,
-    Str, Sub, Try, Var, While, Word,
+    Assign,
+    Binary,
+    Block,
+    Break,
+    Closure,
+    Continue,
+    Def,
+    Exit,
+    External,
+    For,
+    If,
+    Let,
+    ListExpr,
+    Literal,
+    Member,
+    Not,
+    Pipeline,
+    Program,
+    Range,
+    RecordExpr,
+    Return,
+    Source,
+    Span,
+    Str,
+    Sub,
+    Try,
+    Var,
+    While,
+    Word,
+)
+from grammar.nodes import (
+    Command as CallNode,
 )
 from pouchsh.coerce import STRING_TYPES, coerce
 from pouchsh.errors import CheckError, ParseError, gather
 from pouchsh.signature import Command, CommandTable, Flag, Param
 
 __all__ = [
-    "Arg", "BUILTIN_VARIABLES", "Binding", "CheckScope", "Checked", "KEYWORDS", "UserCommand", "check",
+    "BUILTIN_VARIABLES",
+    "KEYWORDS",
+    "Arg",
+    "Binding",
+    "CheckScope",
+    "Checked",
+    "UserCommand",
+    "check",
     "parse_source",
 ]
 
 KEYWORDS = frozenset(
-    "let if else for in while def return break continue try catch exit source and or not true false null".split()
+    ["let", "if", "else", "for", "in", "while", "def", "return", "break", "continue", "try", "catch", "exit", "source", "and", "or", "not", "true", "false", "null"]
 )
 #: Variables every program has: the environment, the script's arguments, the last container's status.
 BUILTIN_VARIABLES = ("env", "args", "status")
@@ -320,7 +356,8 @@ class _Checker:
         self.block(s.body.body, inner, _Where(def_=True, file=where.file))
 
     def static_default(self, user: UserCommand, dest: str, node: Any) -> None:
-        for spec in (*user.signature.params, *user.signature.flags):
+        specs: tuple[Param | Flag, ...] = (*user.signature.params, *user.signature.flags)
+        for spec in specs:
             if spec.dest == dest and spec.type not in ("switch", "any"):
                 value = _static(node, spec.type)
                 if value is not _DYNAMIC:

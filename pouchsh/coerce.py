@@ -81,7 +81,7 @@ def _coerce(value: Any, typ: str) -> Any:
             return value.lower() == "true"
         raise _fail(value, "bool")
     if typ == "size":
-        if isinstance(value, Duration) or isinstance(value, bool):
+        if isinstance(value, (Duration, bool)):
             raise _fail(value, typ)
         if isinstance(value, (int, float)):
             return Size(int(value))

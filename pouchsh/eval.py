@@ -16,13 +16,40 @@ from typing import Any
 
 from ctrd.errors import Interrupted, InvalidArgument, PouchError, PouchRuntimeError
 from grammar.nodes import (
-    Assign, Binary, Break, Closure, Command as CallNode, Continue, Def, Exit, External, For, If, Let, ListExpr,
-    Literal, Not, Pipeline, Range, RecordExpr, Return, Source, Str, Sub, Try, Var, While, Word,
+    Assign,
+    Binary,
+    Break,
+    Closure,
+    Continue,
+    Def,
+    Exit,
+    External,
+    For,
+    If,
+    Let,
+    ListExpr,
+    Literal,
+    Not,
+    Pipeline,
+    Range,
+    RecordExpr,
+    Return,
+    Source,
+    Str,
+    Sub,
+    Try,
+    Var,
+    While,
+    Word,
+)
+from grammar.nodes import (
+    Command as CallNode,
 )
 from pouchsh.check import Arg, Binding, Checked
 from pouchsh.coerce import coerce
 from pouchsh.errors import error_record
 from pouchsh.scope import CallContext, ClosureValue, DefValue, Runtime, Scope
+from pouchsh.signature import Flag, Param
 from pouchsh.values import Duration, Size, Stream, parse_duration, parse_size, type_name
 
 __all__ = ["ExitRequest", "Interpreter", "to_text", "truthy"]
@@ -253,7 +280,7 @@ class Interpreter:
             raise Interrupted("interrupted", span=node.span) from None
         except RecursionError:
             raise PouchRuntimeError("too deeply nested", span=node.span) from None
-        except Exception as e:  # noqa: BLE001 - a bug in a command must still reach the user as an error
+        except Exception as e:
             if self.rt.dry_run:
                 # The command's calls are printed; what it would make of their results is unknowable.
                 return None
@@ -267,7 +294,8 @@ class Interpreter:
         home = found.scope if found is not None else scope
         inner = Scope(home)
         inner.declare("in", input)
-        for spec in (*user.signature.params, *user.signature.flags):
+        specs: tuple[Param | Flag, ...] = (*user.signature.params, *user.signature.flags)
+        for spec in specs:
             value = kwargs.get(spec.dest)
             if spec.dest in user.defaults and (value is None or (getattr(spec, "rest", False) and value == [])):
                 value = self.expr(user.defaults[spec.dest], home)
@@ -513,13 +541,11 @@ def _arith(op: str, left: Any, right: Any) -> Any:
             return {**left, **right}
     if not (_number(left) and _number(right)):
         raise InvalidArgument(f"cannot apply `{op}` to {type_name(left)} and {type_name(right)}")
-    unit = None
-    for cls in (Size, Duration):
-        if isinstance(left, cls) or isinstance(right, cls):
-            if (isinstance(left, cls) and isinstance(right, cls)) or op in ("*", "/", "mod") or op in ("+", "-"):
-                unit = cls
-    if isinstance(left, Size) and isinstance(right, Duration) or isinstance(left, Duration) and isinstance(right, Size):
+    sizes = isinstance(left, Size) or isinstance(right, Size)
+    durations = isinstance(left, Duration) or isinstance(right, Duration)
+    if sizes and durations:
         raise InvalidArgument(f"cannot apply `{op}` to {type_name(left)} and {type_name(right)}")
+    unit: type[Size | Duration] | None = Size if sizes else Duration if durations else None
     if op == "+":
         result = left + right
     elif op == "-":

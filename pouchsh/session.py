@@ -13,7 +13,7 @@ from typing import Any
 
 from ctrd.errors import Interrupted, PouchError
 from grammar.nodes import Program
-from pouchsh.check import CheckScope, Checked, check, parse_source
+from pouchsh.check import Checked, CheckScope, check, parse_source
 from pouchsh.errors import CheckError, ParseError, format_error
 from pouchsh.eval import ExitRequest, Interpreter
 from pouchsh.scope import Runtime, Scope

@@ -92,7 +92,7 @@ def test_runtime_error_stops_the_script() -> None:
 def test_no_traceback_for_a_broken_program_and_interrupt() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-m", "pouchsh", "-c", "echo ("], capture_output=True, text=True,
-                          env=env, timeout=60)
+                          env=env, timeout=60, check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     proc = subprocess.Popen([sys.executable, "-m", "pouchsh", "-c", "echo start; sleep 30s"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

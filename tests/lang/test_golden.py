@@ -23,7 +23,7 @@ import pytest
 from tests.lang.conftest import run_cli
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
-_MARKER = re.compile(r"^# --- (output|error|exit (\d+)) ---$", re.M)
+_MARKER = re.compile(r"^# --- (output|error|exit (\d+)) ---$", re.MULTILINE)
 
 
 def split_case(text: str) -> tuple[str, dict[str, str]]:
@@ -50,7 +50,7 @@ def _expected_code(sections: dict[str, str]) -> int:
 def test_case(case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for other in CASES.glob("*.pouch"):
         (tmp_path / other.name).write_text(split_case(other.read_text())[0])
-    source, sections = split_case(case.read_text())
+    _, sections = split_case(case.read_text())
     monkeypatch.chdir(tmp_path)
     result = run_cli([case.name])
     assert result.out == sections.get("output", "")
@@ -62,5 +62,5 @@ def test_there_is_a_case_per_error_kind() -> None:
     kinds = set()
     for case in CASES.glob("*.pouch"):
         _, sections = split_case(case.read_text())
-        kinds |= set(re.findall(r"^error\[([a-z-]+)\]", sections.get("error", ""), re.M))
+        kinds |= set(re.findall(r"^error\[([a-z-]+)\]", sections.get("error", ""), re.MULTILINE))
     assert {"parse", "check", "runtime", "invalid-argument", "not-found"} <= kinds

@@ -66,7 +66,7 @@ class Recorder:
 
 
 class _Path:
-    __slots__ = ("_rec", "_path")
+    __slots__ = ("_path", "_rec")
 
     def __init__(self, rec: Recorder, path: str) -> None:
         self._rec = rec

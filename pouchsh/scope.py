@@ -24,7 +24,7 @@ class Scope:
     """Variables and defs of one block; lookups walk outwards. Each closure call and each ``par-each``
     item gets a fresh child scope, so concurrent calls never share their locals."""
 
-    __slots__ = ("vars", "defs", "parent")
+    __slots__ = ("defs", "parent", "vars")
 
     def __init__(self, parent: Scope | None = None) -> None:
         self.vars: dict[str, Any] = {}
@@ -65,7 +65,7 @@ class Scope:
 class DefValue:
     """A ``def`` at run time: its declaration and the scope it was defined in."""
 
-    __slots__ = ("node", "user", "scope")
+    __slots__ = ("node", "scope", "user")
 
     def __init__(self, node: Def, user: UserCommand | None, scope: Scope) -> None:
         self.node = node
@@ -76,7 +76,7 @@ class DefValue:
 class ClosureValue:
     """A closure: its code and the scope it captured. Calling it runs it (``ctx.call(c, item)``)."""
 
-    __slots__ = ("node", "scope", "_run")
+    __slots__ = ("_run", "node", "scope")
 
     def __init__(self, node: Closure, scope: Scope, run: Callable[[ClosureValue, tuple[Any, ...]], Any]) -> None:
         self.node = node
@@ -149,7 +149,7 @@ class Runtime:
 class CallContext:
     """The ``ctx`` of one command call."""
 
-    __slots__ = ("_rt", "input", "has_input", "_call")
+    __slots__ = ("_call", "_rt", "has_input", "input")
 
     def __init__(self, rt: Runtime, input: Any, has_input: bool, call: Callable[..., Any]) -> None:
         self._rt = rt

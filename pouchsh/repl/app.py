@@ -68,7 +68,15 @@ def _engine(namespace: str, address: str | None, json_output: bool, dry_run: boo
     from pouchsh.session import Session
 
     class ReplSession(Session):
-        """The language's session, with its errors coloured for the terminal."""
+        """The language's session, with its errors coloured for the terminal, and each input under a
+        name of its own (``<repl:3>``), so that an error a cancelled command reports after the next
+        input has been read still quotes its own source line."""
+
+        inputs = 0
+
+        def compile(self, text: str, filename: str) -> Any:
+            self.inputs += 1
+            return super().compile(text, f"<repl:{self.inputs}>" if filename == "<repl>" else filename)
 
         def format(self, err: Any) -> str:
             return highlight_error(super().format(err))
@@ -166,7 +174,8 @@ class Shell:
     def toolbar(self) -> StyleAndTextTuples:
         if self.dry_run:
             return [("class:toolbar", f" dry run: no containerd calls  namespace {self.current_namespace()} ")]
-        return toolbar_text(self.status, self.current_namespace(), self.repl.last_status)
+        running = self.containers.running() if self.status.up else None
+        return toolbar_text(self.status, self.current_namespace(), self.repl.last_status, running)
 
     def warm_up(self) -> None:
         """Everything slow, in order; run in a background thread by `start`."""

@@ -102,7 +102,7 @@ class Repl:
                 pass  # a second Ctrl-C only means "faster": the prompt comes back now
             if "status" in outcome:
                 return int(outcome["status"])
-            print("interrupted", file=self.err)
+            print("interrupted (still stopping in the background)", file=self.err)
             return 130
         finally:
             if self.after_command is not None:

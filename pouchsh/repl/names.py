@@ -43,6 +43,16 @@ class ContainerNames:
         self._cached = (namespace, snapshot.generation, names)
         return names
 
+    def running(self) -> int | None:
+        """How many containers of the current namespace run now; None while the cache is not live."""
+        watcher = self._watcher
+        if watcher is None or watcher.namespace != self._namespace():
+            return None
+        snapshot = watcher.snapshot()
+        if not snapshot.synced:
+            return None
+        return sum(1 for task in snapshot.tasks.values() if task.status == "running")
+
     def start(self) -> None:
         """Start the watcher for the current namespace, in the caller's thread (it dials containerd)."""
         from ctrd.watch import Watcher

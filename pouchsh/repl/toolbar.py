@@ -79,7 +79,9 @@ class ContainerdStatus:
             self.check_now()
 
 
-def toolbar_text(status: ContainerdStatus, namespace: str, last_status: int | None) -> StyleAndTextTuples:
+def toolbar_text(
+    status: ContainerdStatus, namespace: str, last_status: int | None, running: int | None = None
+) -> StyleAndTextTuples:
     """The toolbar as prompt_toolkit formatted text."""
     state: tuple[str, str]
     if status.up is None:
@@ -95,6 +97,8 @@ def toolbar_text(status: ContainerdStatus, namespace: str, last_status: int | No
         state,
         ("class:toolbar", f"  namespace {namespace}"),
     ]
+    if running is not None:
+        parts.append(("class:toolbar", f"  {running} running"))
     if status.up is False and status.detail:
         parts.append(("class:toolbar.detail", f"  {status.detail}"))
     if last_status:

@@ -54,6 +54,7 @@ def test_warm_up_reaches_containerd(shell: Shell, containerd_address: str) -> No
 def test_container_names_follow_the_watch_cache(shell: Shell) -> None:
     assert shell.run("let c = run -d --name lively-one busybox sleep 60", threading.Event()) == 0
     eventually(lambda: complete(shell, "stop liv") == ["lively-one"], "the new container completes")
+    eventually(lambda: "1 running" in "".join(t for _, t in shell.toolbar()), "the toolbar counts it")
     assert shell.run("rm -f lively-one", threading.Event()) == 0
     eventually(lambda: complete(shell, "stop liv") == [], "the removed container is gone")
 

@@ -6,6 +6,7 @@ No containerd is needed: these inputs use only the language and the shell builti
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -131,3 +132,26 @@ def test_the_toolbar_shows_address_and_state(shell: Shell) -> None:
     shell.status.check_now()
     text = "".join(t for _, t in shell.toolbar())
     assert " down " in text and "namespace default" in text
+
+
+def test_each_input_is_named_so_late_errors_quote_their_own_line(shell: Shell) -> None:
+    from ctrd.errors import PouchError
+
+    with pytest.raises(PouchError) as first:
+        shell.engine.compile("rnu busybox", "<repl>")
+    shell.engine.compile("echo fine", "<repl>")  # the next input, read while the first still reports
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", shell.engine.format(first.value))
+    assert "--> <repl:1>:1:1" in shown and "1 | rnu busybox" in shown
+
+
+def test_output_goes_through_the_current_sys_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from pouchsh.repl.app import LiveStream
+
+    stream = LiveStream("stdout")
+    replaced = io.StringIO()
+    monkeypatch.setattr("sys.stdout", replaced)  # what patch_stdout does while the prompt is up
+    stream.write("caf\u00e9 \u2713\n".encode()[:4])  # a character split across writes
+    stream.write("caf\u00e9 \u2713\n".encode()[4:])
+    assert replaced.getvalue() == "caf\u00e9 \u2713\n"

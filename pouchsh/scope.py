@@ -134,6 +134,11 @@ class Runtime:
                     self._managers = self._managers_factory()
         return self._managers
 
+    @property
+    def managers_built(self) -> bool:
+        """Whether anything has reached the managers yet (the REPL's toolbar must not dial containerd)."""
+        return self._managers is not None
+
     def set_status(self, code: int) -> None:
         self.status = int(code)
         self.statement_status = int(code)

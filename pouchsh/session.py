@@ -75,8 +75,9 @@ class Session:
 
     @property
     def namespace(self) -> str:
-        return str(getattr(self.rt.managers, "namespace", "default")) if self.rt._managers is not None \
-            else self.rt.env.get("CONTAINERD_NAMESPACE") or "default"
+        if self.rt.managers_built:
+            return str(getattr(self.rt.managers, "namespace", "default"))
+        return self.rt.env.get("CONTAINERD_NAMESPACE") or "default"
 
     def run(self, source: str, cancel: threading.Event) -> int:
         """Parse, check and run one input; print values and errors; return its status.

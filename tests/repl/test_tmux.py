@@ -75,6 +75,8 @@ def terminal(containerd_address: str, namespace: str, busybox_image: str, tmp_pa
     subprocess.run([*base, "-c", "run -d --name webfront busybox sleep 300"], env={**os.environ, **env},
                    check=True, capture_output=True, timeout=60)
     term = Terminal(" ".join(shlex.quote(part) for part in base), env)
+    term.script = lambda script: subprocess.run([*base, "-c", script], env={**os.environ, **env},  # type: ignore[attr-defined]
+                                                capture_output=True, text=True, timeout=60, check=False)
     try:
         yield term
     finally:
@@ -128,3 +130,25 @@ def test_a_session_in_a_real_terminal(terminal: Terminal, namespace: str) -> Non
     terminal.keys("C-d")
     screen = terminal.wait_for(lambda s: "EXITED:" in s, "pouchsh to exit")
     assert "EXITED:130" in screen
+
+
+def test_ctrl_c_sends_a_foreground_container_its_stop_signal(terminal: Terminal, namespace: str) -> None:
+    terminal.wait_for(lambda s: f"pouch({namespace})>" in s, "the first prompt")
+    terminal.type("run --name fg --stop-timeout 1 busybox sleep 600")
+    terminal.keys("Enter")
+    # running: the toolbar is gone and containerd has the container
+    terminal.wait_for(lambda s: s.rstrip().splitlines()[-1].endswith("sleep 600"), "the run to start")
+    deadline = time.monotonic() + 20
+    while "running" not in terminal.script("ps | where name == fg | get status").stdout:  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, "the foreground container never ran"
+        time.sleep(0.1)
+    before = prompts(terminal.screen())
+    terminal.keys("C-c")
+    started = time.monotonic()
+    terminal.wait_for(lambda s: prompts(s) > before, "the prompt after Ctrl-C")
+    assert time.monotonic() - started < 5
+    # sleep as PID 1 ignores SIGTERM: the manager kills it once the stop timeout (1 s) has passed
+    deadline = time.monotonic() + 20
+    while "exited" not in terminal.script("ps -a | where name == fg | get status").stdout:  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, "the foreground container was not stopped"
+        time.sleep(0.1)

@@ -46,15 +46,18 @@ def script(lines: int) -> str:
     return "".join(out)
 
 
-def measure(text: str, rounds: int, *, reference: bool = False) -> tuple[float, float]:
-    """Best CPU seconds for parse alone and for parse + check."""
+def measure(text: str, rounds: int, *, reference: bool = False) -> tuple[float, float, float]:
+    """Best CPU seconds for parse alone, check alone, and both as ``pouchsh --check`` does them
+    (``Session.compile``)."""
     import grammar
     from pouchsh.check import check
     from pouchsh.commands import load
+    from pouchsh.scope import Runtime
+    from pouchsh.session import Session
 
     table = load()
     grammar.parse("echo warm-up")
-    best_parse = best_total = float("inf")
+    best_parse = best_check = best_total = float("inf")
     for _ in range(rounds):
         t0 = time.process_time()
         program = grammar.parse(text, "bench.pouch", reference=reference)
@@ -62,16 +65,21 @@ def measure(text: str, rounds: int, *, reference: bool = False) -> tuple[float, 
         check(program, table)
         t2 = time.process_time()
         best_parse = min(best_parse, t1 - t0)
-        best_total = min(best_total, t2 - t0)
-    return best_parse, best_total
+        best_check = min(best_check, t2 - t1)
+        if not reference:
+            session = Session(Runtime(managers_factory=lambda: None, env={}), table)
+            t3 = time.process_time()
+            session.compile(text, "bench.pouch")
+            best_total = min(best_total, time.process_time() - t3)
+    return best_parse, best_check, (best_total if not reference else best_parse + best_check)
 
 
 def run(env: Env) -> list[Figure]:
     lines = 2_000 if env.quick else 10_000
     text = script(lines)
     count = text.count("\n")
-    parse_s, total_s = measure(text, 2 if env.quick else 5)
-    lark_parse_s, lark_total_s = measure(text, 1, reference=True)
+    parse_s, check_s, total_s = measure(text, 2 if env.quick else 5)
+    lark_parse_s, _, lark_total_s = measure(text, 1, reference=True)
     rate = count / total_s
     import grammar
 
@@ -83,7 +91,7 @@ def run(env: Env) -> list[Figure]:
         Figure(f"parse + check, {count:,}-line script", rate, "lines/s", reference=count / lark_total_s,
                reference_name="with the Lark parser alone", target=f"≥ {TARGET:,} lines/s", met=rate >= TARGET,
                note=f"parse alone {count / parse_s:,.0f} lines/s (Lark alone {count / lark_parse_s:,.0f}); "
-                    f"check alone {count / (total_s - parse_s):,.0f} lines/s; CPU time, best of rounds"),
+                    f"check alone {count / check_s:,.0f} lines/s; CPU time, best of rounds"),
         Figure("parse a one-liner pipeline", one_liner_us, "µs"),
     ]
 

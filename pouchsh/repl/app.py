@@ -133,12 +133,14 @@ class Shell:
         self.containers = ContainerNames(self._managers, self.current_namespace)
         self.names = LiveNames(list_loaders(self._managers), live={"container": self.containers})
         self.status = ContainerdStatus(self._probe, address_hint=address or "")
+        self.table = load()
         self.session = build_session(
-            completer=PouchCompleter(load(), names=self.names, scope=self.variables),
+            completer=PouchCompleter(self.table, names=self.names, scope=self.variables),
             is_complete=_is_complete,
             prompt=_prompt(self.current_namespace),
             toolbar=self.toolbar,
             history=history if history is not None else open_history(history_path()),
+            known_command=self.known_command,
         )
         self.repl = Repl(self.session, self, after_command=self.names.refresh)
         self.status.on_change = self.session.app.invalidate
@@ -164,6 +166,13 @@ class Shell:
 
     def run(self, source: str, cancel: threading.Event) -> int:
         return int(self.engine.run(source, cancel))
+
+    def known_command(self, name: str) -> bool:
+        """A declared command, the first word of one (``network``), or a ``def`` of this session."""
+        if self.table.get(name) is not None or self.table.is_prefix(name):
+            return True
+        engine = self._engine
+        return engine is not None and name in getattr(engine.check_scope, "defs", {})
 
     def variables(self) -> Mapping[str, Any]:
         engine = self._engine

@@ -19,6 +19,7 @@ from prompt_toolkit.lexers import PygmentsLexer
 from prompt_toolkit.styles import Style
 
 from pouchsh.lexer import PouchLexer
+from pouchsh.repl.highlight import CommandAwareLexer
 from pouchsh.repl.keys import build_key_bindings
 
 __all__ = ["STYLE", "build_session", "continuation", "history_path", "open_history"]
@@ -39,6 +40,7 @@ STYLE = Style.from_dict(
         "pygments.number": "ansibrightblue",
         "pygments.operator": "ansibrightmagenta",
         "pygments.comment": "ansibrightblack italic",
+        "unknown-command": "ansired bold",
         "prompt": "ansigreen",
         "prompt.namespace": "ansibrightgreen bold",
         "continuation": "ansibrightblack",
@@ -85,13 +87,18 @@ def build_session(
     prompt: Callable[[], StyleAndTextTuples],
     toolbar: Callable[[], StyleAndTextTuples] | None = None,
     history: History | None = None,
+    known_command: Callable[[str], bool] | None = None,
 ) -> PromptSession[str]:
-    """A PromptSession wired for pouch: multi-line, highlighted, completed in a thread."""
+    """A PromptSession wired for pouch: multi-line, highlighted, completed in a thread.
+
+    With ``known_command``, command words that it rejects are shown as unknown while typing.
+    """
+    lexer = CommandAwareLexer(known_command) if known_command is not None else PygmentsLexer(PouchLexer)
     return PromptSession(
         message=prompt,
         multiline=True,
         prompt_continuation=continuation,
-        lexer=PygmentsLexer(PouchLexer),
+        lexer=lexer,
         style=STYLE,
         include_default_pygments_style=False,
         completer=completer,

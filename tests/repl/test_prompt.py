@@ -150,3 +150,24 @@ def test_tab_completes_a_command_and_a_live_name(pipe: PipeInput) -> None:
     pipe.send_text("\r")
     thread.join(5)
     assert result["text"] == "rm web-frontend"
+
+
+def test_unknown_command_words_are_marked_while_typing() -> None:
+    from prompt_toolkit.document import Document
+
+    from pouchsh.repl.highlight import UNKNOWN_COMMAND, CommandAwareLexer
+
+    known = {"ps", "rm", "network", "network ls", "up"}
+    lexer = CommandAwareLexer(lambda name: name in known)
+
+    def marked(text: str) -> list[str]:
+        line = lexer.lex_document(Document(text))(0)
+        return [t for style, t, *_ in line if UNKNOWN_COMMAND in style]
+
+    assert marked("ps -a | rm x") == []
+    assert marked("rnu busybox") == ["rnu"]
+    assert marked("network ls") == []
+    assert marked("network lss") == ["lss"]
+    assert marked("def up [] { ps }; up") == []
+    assert marked("def down [] { ps }") == []  # the name being defined is not a call
+    assert marked("run --name for busybox") == ["run"]  # an argument is never a command word

@@ -58,9 +58,13 @@ class ContainerNames:
         from ctrd.watch import Watcher
 
         namespace = self._namespace()
-        client = self._managers().client.with_namespace(namespace)
+        self.attach(Watcher(self._managers().client.with_namespace(namespace)).start())
+
+    def attach(self, watcher: Any) -> None:
+        """Read names from ``watcher`` (a started ``ctrd.watch.Watcher``) from now on; the previous
+        one, if any, is stopped in the background."""
         with self._lock:
-            old, self._watcher = self._watcher, Watcher(client).start()
+            old, self._watcher = self._watcher, watcher
             self._starting = False
         if old is not None:
             threading.Thread(target=old.stop, name="pouchsh-watch-stop", daemon=True).start()

@@ -156,13 +156,50 @@ def test_cursor_context(text: str, words: tuple[str, ...], word: str) -> None:
     assert (ctx.words, ctx.word) == (words, word)
 
 
-def test_a_thousand_containers(capsys: pytest.CaptureFixture[str]) -> None:
-    names = StaticNames({"container": [f"app-{i:04d}" for i in range(1000)]})
+class SyntheticWatcher:
+    """A ``ctrd.watch.Watcher`` stand-in holding a fixed snapshot (the cache's own data types)."""
+
+    def __init__(self, namespace: str, count: int) -> None:
+        from ctrd.watch import CacheSnapshot, ContainerState, TaskState
+
+        containers = {
+            f"{i:064x}": ContainerState(id=f"{i:064x}", image="busybox", labels={"pouchsh/name": f"app-{i:04d}"})
+            for i in range(count)
+        }
+        tasks = {cid: TaskState(container_id=cid, status="running") for cid in list(containers)[::2]}
+        self.namespace = namespace
+        self.generation = 1
+        self._snapshot = CacheSnapshot(namespace=namespace, generation=1, synced=True,
+                                       containers=containers, tasks=tasks)
+
+    def snapshot(self) -> object:
+        return self._snapshot
+
+    def stop(self) -> None:
+        pass
+
+
+def test_a_thousand_containers_from_the_watch_cache(capsys: pytest.CaptureFixture[str]) -> None:
+    from pouchsh.repl.live import LiveNames
+    from pouchsh.repl.names import ContainerNames
+
+    containers = ContainerNames(managers=lambda: None, namespace=lambda: "default")
+    containers.attach(SyntheticWatcher("default", 1000))
+    names = LiveNames({}, live={"container": containers})
+    completer = PouchCompleter(TABLE, names=names)
+
+    def complete_rm(prefix: str) -> list[str]:
+        return [c.text for c in completer.get_completions(Document("rm " + prefix), CompleteEvent())]
+
     start = time.perf_counter()
-    got = complete("rm app-09", names)
-    elapsed = time.perf_counter() - start
-    assert got == [f"app-{i:04d}" for i in range(900, 1000)]
-    assert len(complete("rm ", names)) == 1000
-    # a figure, not a pass/fail: the budget is 50 ms per completion
+    first = complete_rm("app-09")  # builds the sorted names of this cache generation
+    cold = time.perf_counter() - start
+    start = time.perf_counter()
+    again = complete_rm("app-09")
+    warm = time.perf_counter() - start
+    assert first == again == [f"app-{i:04d}" for i in range(900, 1000)]
+    assert len(complete_rm("")) == 1000
+    assert containers.running() == 500
+    # figures, not pass/fail: the budget is 50 ms per completion
     with capsys.disabled():
-        print(f"\ncompletion over 1,000 containers: {elapsed * 1000:.2f} ms")
+        print(f"\ncompletion over 1,000 containers: first {cold * 1000:.2f} ms, then {warm * 1000:.2f} ms")

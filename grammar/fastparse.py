@@ -520,7 +520,9 @@ class _Parser:
                         continue
                     self.pos = end
                     lit = self.make_literal(kind, text, self.span(start, end))
-                    out.append(self.maybe_range(lit, drop) if t.startswith("..", end) else lit)
+                    value = self.maybe_range(lit, drop)
+                    out.append(value)
+                    bracketed = _ends_with_paren(value)
                     continue
             self.skip(drop)
             c = self.peek()
@@ -528,13 +530,19 @@ class _Parser:
                 return out
             if c == ",":
                 raise Bail()
-            if bracketed and (self.match("COMP_OP") or self.match("ADD_OP") or self.match("MUL_OP")
-                              or _KEYWORD_OPS.match(self.t, self.pos)):
-                raise Bail()
+            if bracketed:
+                self.no_operator_after_bracket()
             if self.match("KEY"):
                 raise Bail()
             arg, bracketed = self.arg(drop)
             out.append(arg)
+
+    def no_operator_after_bracket(self) -> None:
+        """After `)`, `]` or `}` Lark's lexer is in a state that expressions share, where an operator
+        (or `..`) is an operator token even in an argument list: there, give up."""
+        if (self.match("COMP_OP") or self.match("ADD_OP") or self.match("MUL_OP") or self.match("RANGE")
+                or _KEYWORD_OPS.match(self.t, self.pos, self.n)):
+            raise Bail()
 
     def arg(self, drop: bool) -> tuple[Any, bool]:
         """One ``_arg``; and whether it ended with a bracket (whose lexer state expressions share)."""
@@ -551,10 +559,12 @@ class _Parser:
             if m is None:
                 raise Bail()
             self.pos = m.end()
-            return self.maybe_range(self.var_node(m.group(), m.start(), m.end()), drop), False
+            value = self.maybe_range(self.var_node(m.group(), m.start(), m.end()), drop)
+            return value, _ends_with_paren(value)
         lit = self.number()
         if lit is not None:
-            return self.maybe_range(lit, drop), False
+            value = self.maybe_range(lit, drop)
+            return value, _ends_with_paren(value)
         m = self.word_here()
         if m is None:
             raise Bail()
@@ -835,9 +845,7 @@ class _Parser:
                 item, bracketed = self.arg(True)
                 if bracketed:
                     self.skip(True)
-                    if self.match("COMP_OP") or self.match("ADD_OP") or self.match("MUL_OP") \
-                            or _KEYWORD_OPS.match(self.t, self.pos):
-                        raise Bail()
+                    self.no_operator_after_bracket()
                 items.append(item)
         if self.match("RECORD_OPEN"):
             return self.record()
@@ -872,9 +880,7 @@ class _Parser:
             value, bracketed = self.arg(True)
             if bracketed:
                 self.skip(True)
-                if self.match("COMP_OP") or self.match("ADD_OP") or self.match("MUL_OP") \
-                        or _KEYWORD_OPS.match(self.t, self.pos):
-                    raise Bail()
+                self.no_operator_after_bracket()
             fields.append((key, value))
 
     def closure(self) -> Any:
@@ -908,6 +914,11 @@ class _Parser:
         if params is None and not body:
             return RecordExpr(span, ())
         return Closure(span, params or (), Block(span, body))
+
+
+def _ends_with_paren(value: Any) -> bool:
+    """``1..(n)`` ends with `)`, after which Lark's lexer state is shared with expressions."""
+    return isinstance(value, Range) and isinstance(value.hi, Sub)
 
 
 def parse_program(text: str, file: str, literal: Any) -> tuple[Any, ...]:

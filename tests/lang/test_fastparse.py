@@ -80,7 +80,10 @@ def test_generated_programs(source: str) -> None:
     same_as_lark(source)
 
 
-_CHARS = st.sampled_from(list("ab1 \n|;()[]{}\"'$#.,=+-*/<>!~:?^\\") + ["and ", " or ", "in", "else", "--x", "{a: "])
+_CHARS = st.sampled_from(list("ab1 \n|;()[]{}\"'$#.,=+-*/<>!~:?^\\") + [
+    "and ", " or ", "in", "else", "catch", "--x", "-d", "{a: ", "..", " ..", "$(", "(1)", "{|x| ", "let ", "if ",
+    "for ", "def f [", "try {", "not ", "64MiB", "\\\n", "\n| ",
+])
 
 
 @_SETTINGS

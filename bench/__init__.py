@@ -30,7 +30,8 @@ class Figure:
     "containers/s", "MiB", "lines/s", "fds"); ``reference`` the same quantity for the reference path named
     ``reference_name`` ("ctr run --rm"), measured in the same run; ``target`` the goal in words
     ("≤ 0.85× ctr"); ``met`` whether it was reached (None: no target); ``note``: anything a reader needs
-    (the sample count, where the time goes).
+    (the sample count, where the time goes); ``paired_ratio``: the median of per-round ratios, when the
+    benchmark measured both sides round by round (steadier than a ratio of medians on a busy machine).
     """
 
     name: str
@@ -41,10 +42,13 @@ class Figure:
     target: str = ""
     met: bool | None = None
     note: str = ""
+    paired_ratio: float | None = None
 
     @property
     def ratio(self) -> float | None:
-        """value / reference (None without a reference)."""
+        """The paired ratio if measured, else value / reference (None without a reference)."""
+        if self.paired_ratio is not None:
+            return self.paired_ratio
         if self.reference is None or self.reference == 0:
             return None
         return self.value / self.reference

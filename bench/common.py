@@ -27,7 +27,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Env", "interleave", "median", "percentile", "fds", "rss_mib", "threads", "timed", "machine"]
+__all__ = ["Env", "interleave", "median", "paired", "percentile", "fds", "rss_mib", "threads", "timed", "machine"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -232,6 +232,11 @@ def interleave(contenders: dict[str, Callable[[], float | None]], rounds: int) -
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
+
+
+def paired(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """(median of a_i / b_i, median of a_i - b_i) over rounds measured side by side."""
+    return statistics.median(x / y for x, y in zip(a, b)), statistics.median(x - y for x, y in zip(a, b))
 
 
 def percentile(values: Sequence[float], p: float) -> float:

@@ -280,6 +280,8 @@ class Interpreter:
             raise Interrupted("interrupted", span=node.span) from None
         except RecursionError:
             raise PouchRuntimeError("too deeply nested", span=node.span) from None
+        except BrokenPipeError:
+            raise  # the reader of our output went away: the command line ends quietly
         except Exception as e:
             if self.rt.dry_run:
                 # The command's calls are printed; what it would make of their results is unknowable.

@@ -117,3 +117,15 @@ def test_status_is_the_exit_code_of_the_last_statement(monkeypatch) -> None:
     assert run_cli(["-c", "fake-run"]).code == 5
     assert run_cli(["-c", "fake-run; echo $status"]).out == "5\n"
     assert run_cli(["-c", "fake-run; echo after"]).code == 0
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "pouchsh", "-c", "for i in 1..100000 { print $i }"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"1\n"
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 141
+    assert err == b""

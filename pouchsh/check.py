@@ -345,6 +345,7 @@ class _Checker:
     def def_body(self, s: Def, scope: CheckScope, where: _Where) -> None:
         user = scope.find_def(s.name)
         inner = CheckScope(scope)
+        inner.vars.add("in")  # the value piped into the call
         for p in s.params:
             inner.vars.add(p.name.replace("-", "_"))
             if p.default is not None:

@@ -266,7 +266,7 @@ class _Checker:
                                     rest=p.kind == "rest"))
         try:
             sig = Command(name=node.name, fn=_user_command, help=f"defined at {node.span}",
-                          params=tuple(params), flags=tuple(flags), category="user")
+                          params=tuple(params), flags=tuple(flags), category="user", input="any")
         except ValueError as e:
             self.error(str(e), node.span)
             return

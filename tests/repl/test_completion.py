@@ -203,3 +203,17 @@ def test_a_thousand_containers_from_the_watch_cache(capsys: pytest.CaptureFixtur
     # figures, not pass/fail: the budget is 50 ms per completion
     with capsys.disabled():
         print(f"\ncompletion over 1,000 containers: first {cold * 1000:.2f} ms, then {warm * 1000:.2f} ms")
+
+
+@pytest.mark.parametrize("text", [
+    "ps -a | wh", "let x = run --na", "run --name=we", "network cr", "if $x == 1 { rm ",
+    "for i in 1..3 { stop w", "try { rm a } catch e { ", "run -d --name x busybox sleep 10\nrm ",
+    "each {|c| inspect ", "volume create data; volume rm d",
+])
+def test_cursor_context_agrees_with_the_grammar(text: str) -> None:
+    """The lexer-based view (which also works inside ``"$( )"`` and before Lark has loaded) and the
+    grammar's ``word_at`` see the same command words and the same word under the cursor."""
+    import grammar
+
+    ours, theirs = cursor_context(text), grammar.word_at(text, len(text))
+    assert (ours.words, ours.word) == (theirs.command, theirs.prefix)

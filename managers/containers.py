@@ -407,7 +407,13 @@ class ContainerManager:
         tasks = self.client.tasks
         mounts = self.client.snapshots.mounts(c.snapshot_key)
         networks = self._optional("networks") if plan is not None else None
-        pid = tasks.create(cid, rootfs=mounts, io=io)
+        try:
+            pid = tasks.create(cid, rootfs=mounts, io=io)
+        except AlreadyExists:
+            # A task half-made when containerd died during an earlier Tasks.Create: Tasks.Get calls it
+            # not-found, but Tasks.Delete clears it (and says not-found too), so the create can go on.
+            _quiet(tasks.delete, cid)
+            pid = tasks.create(cid, rootfs=mounts, io=io)
         try:
             # With hooks (restartable containers) runc's createRuntime hook has attached it already.
             hooked = c.labels.get(LABEL.NET_HOOKS) == "true"
@@ -717,6 +723,15 @@ class ContainerManager:
         if name:
             _quiet(self._names().release, name, cid)
         shutil.rmtree(self._state_dir(cid), ignore_errors=True)
+        self._remove_fifo_dirs(cid)
+
+    def _remove_fifo_dirs(self, cid: str) -> None:
+        """FIFO directories of foreground runs and execs whose pouchsh died before closing them (they are
+        named after the process id, which starts with the container id)."""
+        root = self._fifo_root
+        for pattern in (f"{cid[:32]}-*", f"{cid[:20]}-exec-*"):
+            for stale in root.glob(pattern):
+                shutil.rmtree(stale, ignore_errors=True)
 
     def prune(self, *, filters: Iterable[str] = ()) -> dict[str, Any]:
         """``container prune``: remove every stopped container (created or exited)."""
@@ -932,7 +947,7 @@ class ContainerManager:
         if privileged:
             process["capabilities"] = {k: current_caps() for k in ("bounding", "effective", "permitted")}
             process["noNewPrivileges"] = False
-        exec_id = "exec-" + secrets.token_hex(8)
+        exec_id = f"{c.id[:20]}-exec-{secrets.token_hex(6)}"  # the container in it: see _remove_fifo_dirs
         tasks = self.client.tasks
         if detach:
             from ctrd.stdio import NullIO

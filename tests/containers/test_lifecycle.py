@@ -442,3 +442,14 @@ def test_many_short_ids_resolve_with_one_list(mgr: Any, roots: Any) -> None:
         del client.call
     assert lists == ["container list"]
     assert leftovers(mgr, roots) == EMPTY
+
+
+def test_rm_reclaims_fifo_directories_a_killed_pouchsh_left(mgr: Any, roots: Any) -> None:
+    cid = mgr.containers.create(opts("true", name="orphan"))["id"]
+    fifo_root = roots[1] / "fifo" / mgr.namespace
+    for name in (f"{cid[:32]}-abc123", f"{cid[:20]}-exec-0a1b2c-def456"):
+        (fifo_root / name).mkdir(parents=True)
+    (fifo_root / "someone-else-xyz").mkdir()
+    mgr.containers.remove(["orphan"])
+    assert sorted(p.name for p in fifo_root.iterdir()) == ["someone-else-xyz"]
+    (fifo_root / "someone-else-xyz").rmdir()

@@ -87,11 +87,6 @@ def test_killed_during_a_foreground_run(cli: Any, spawn: Any, facade: Any, roots
     assert left == {k: v for k, v in EMPTY.items() if k != "fifos"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: the FIFO directory of a foreground run whose pouchsh was killed stays under "
-    "$POUCHSH_RUN/fifo/<namespace>/ after the container is gone: system prune does not reclaim it",
-)
 def test_killed_during_a_foreground_run_prune_reclaims_the_fifos(cli: Any, spawn: Any, facade: Any, roots: tuple[Path, Path]) -> None:
     _kill_foreground_run(cli, spawn, facade)
     assert leftovers(facade, roots)["fifos"] == []

@@ -141,6 +141,8 @@ def image_inspect(ctx: Any, image: list[str]) -> Any:
 
     refs = _refs(ctx, image)
     if not refs:
+        if ctx.has_input:  # an empty selection piped in removes nothing, like an empty xargs
+            return []
         raise InvalidArgument("image inspect needs at least one image")
     records = [_sized(ctx.managers.images.inspect(ref)) for ref in refs]
     return records[0] if len(records) == 1 and len(image) <= 1 else records
@@ -197,6 +199,8 @@ def rmi(ctx: Any, image: list[str], force: bool) -> list[dict[str, Any]]:
 
     refs = _refs(ctx, image)
     if not refs:
+        if ctx.has_input:  # an empty selection piped in removes nothing, like an empty xargs
+            return []
         raise InvalidArgument("rmi needs at least one image")
     return ctx.managers.images.remove(refs, force=force)
 
@@ -226,7 +230,7 @@ def image_prune(ctx: Any, all: bool, force: bool) -> dict[str, Any]:
     ],
     examples=[
         Example("load -i busybox.tar", "Load every image in busybox.tar"),
-        Example("^cat busybox.tar | load", "Load from stdin"),
+        Example("load", "Load from pouchsh's standard input: pouchsh -c load < busybox.tar"),
     ],
     category=_CAT,
 )
@@ -343,6 +347,7 @@ def push(ctx: Any, image: str, quiet: bool, insecure_registry: bool) -> dict[str
         Flag("password-stdin", help="Read the password from stdin"),
         _INSECURE,
     ],
+    input="any",
     examples=[
         Example("^cat token.txt | login -u ci --password-stdin localhost:5000", "Log in non-interactively")
     ],
@@ -361,7 +366,9 @@ def login(
     if password_stdin:
         if password:
             raise InvalidArgument("--password and --password-stdin exclude each other")
-        password = ctx.stdin.read().decode().rstrip("\r\n")
+        # A piped value (``^cat token.txt | login``) is the password; otherwise pouchsh's own stdin.
+        raw = ctx.input if ctx.has_input else ctx.stdin.read().decode()
+        password = str(raw).rstrip("\r\n")
     if not username:
         if not ctx.is_terminal:
             raise InvalidArgument("login needs -u USERNAME when not on a terminal")

@@ -62,11 +62,25 @@ _R: dict[str, re.Pattern[str]] = {}
 
 def init(terminal_regex: dict[str, str]) -> None:
     """Compile the terminals' patterns, as the Lark parser has them."""
-    for name, pattern in terminal_regex.items():
-        _R[name] = re.compile(pattern)
+    global _R
+    compiled = {name: re.compile(pattern) for name, pattern in terminal_regex.items()}
     # An argument in one match, tried in the lexer's order: KEY (priority 4), the literals (2), WORD (0).
     alternatives = "|".join(f"(?P<{k}>{terminal_regex[k]})" for k in ("KEY", "NUMBER", "SIZE", "DURATION", "WORD"))
-    _R["ARG"] = re.compile(f"[ \\t\\f]*(?:{alternatives})")
+    compiled["ARG"] = re.compile(f"[ \\t\\f]*(?:{alternatives})")
+    _R = compiled  # one assignment: a parse in another thread sees all the patterns or none
+
+
+def _load() -> None:
+    """The patterns from the generated table (grammar/terminals.py) while it matches pouch.lark, which
+    spares loading Lark; else from the Lark parser, whose build calls :func:`init`."""
+    from grammar import terminals
+
+    if terminals.current():
+        init(terminals.PATTERNS)
+    else:
+        from grammar import lalr
+
+        lalr.parser()
 
 
 TERMINALS = ("WORD", "NUMBER", "SIZE", "DURATION", "VAR", "STRING_DQ", "STRING_SQ", "CARET_WORD", "NAME",
@@ -924,7 +938,7 @@ def _ends_with_paren(value: Any) -> bool:
 def parse_program(text: str, file: str, literal: Any) -> tuple[Any, ...]:
     """The statements of ``text``; raises Bail when Lark must decide."""
     if not _R:
-        raise Bail()
+        _load()
     # The parse makes many small objects and frees none: the cyclic collector would only rescan them.
     collecting = gc.isenabled()
     gc.disable()

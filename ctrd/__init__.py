@@ -17,7 +17,11 @@ if TYPE_CHECKING:
     from ctrd.client import Client, Version
     from ctrd.daemon import DaemonInfo, connect, daemon_info
 
-__all__ = ["Client", "DaemonInfo", "Version", "connect", "daemon_info"]
+__all__ = ["Client", "DaemonInfo", "Version", "__version__", "connect", "daemon_info"]
+
+#: The release of pouchsh (its four packages ship together). Kept in the lowest layer so that every layer
+#: can read it without importlib.metadata (~25 ms at start-up); pyproject.toml reads it from here.
+__version__ = "0.1.0"
 
 _LAZY = {
     "Client": "ctrd.client",

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import ctrd
 from ctrd.errors import Conflict, Interrupted, InvalidArgument, NotFound, PouchError
 from managers.records import LABEL, status_of
 from managers.store import Store
@@ -45,15 +46,6 @@ DEFAULT_NAMESPACE = "default"
 #: how long ``events`` waits for its subscription to be registered (ctrd's markers prove it)
 LIVE_TIMEOUT = 10.0
 EVENT_FILTERS = ("type", "action", "event", "container", "id", "name", "image", "namespace")
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("pouchsh")
-    except PackageNotFoundError:  # running from a checkout that was never installed
-        return "unknown"
 
 
 def _cgroup_driver() -> tuple[str, int]:
@@ -183,7 +175,7 @@ class SystemManager:
     def version(self) -> dict[str, Any]:
         server = self.facade.ctrd.version()
         return {
-            "client_version": _version(),
+            "client_version": ctrd.__version__,
             "python_version": platform.python_version(),
             "os": platform.system().lower(),
             "arch": platform.machine(),

@@ -122,15 +122,6 @@ def parse_args(argv: list[str]) -> Options:
     return opts
 
 
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("pouchsh")
-    except Exception:  # noqa: BLE001 - not installed as a distribution
-        return "unknown"
-
-
 def run(
     argv: list[str],
     *,
@@ -158,7 +149,9 @@ def run(
         stdout.write(USAGE.encode())
         return 0
     if opts.version:
-        stdout.write(f"pouchsh {_version()}\n".encode())
+        from ctrd import __version__
+
+        stdout.write(f"pouchsh {__version__}\n".encode())
         return 0
     namespace = opts.namespace or env.get("CONTAINERD_NAMESPACE") or "default"
     address = opts.address or env.get("CONTAINERD_ADDRESS") or None

@@ -6,8 +6,9 @@ Every variant answers the same three questions Tasks.Create and Tasks.Exec ask (
     io = FifoIO.open(fifo_root, "web", stdin=True)     # FIFOs made, readers opened non-blocking
     tasks.create(..., io=io)                            # the shim now holds the write ends;
                                                         # tasks.create calls io.created(): readers block
+    io.attach_output(stdout=sys.stdout.buffer)          # may start before Start (a pty loses unread output)
     ... wait, start ...
-    io.attach(stdout=sys.stdout.buffer, stdin=src, close_stdin=lambda: tasks.close_io(...))
+    io.attach_input(src, close_stdin=lambda: tasks.close_io(...))   # only after Start
     io.wait(timeout)                                    # stdout/stderr drained to EOF
     io.close()                                          # fds closed, directory removed (always)
 
@@ -17,6 +18,9 @@ are opened (``O_NONBLOCK``, which succeeds with no writer) before Create; a read
 "no writer" as EOF, so nothing is read until ``created()``. The stdin writer's open blocks until the
 shim opens the read end, so it runs in a thread. The shim keeps its own write handle on stdin, so the
 container sees EOF only after Tasks.CloseIO: ``close_stdin`` is called once the source is exhausted.
+With a terminal the shim turns that EOF into a hang-up of the pty, and one that arrives before
+Tasks.Start leaves a task that can never start: so input is attached only after Start, while output may
+be attached as soon as Create has returned.
 """
 
 from __future__ import annotations
@@ -145,6 +149,7 @@ class FifoIO(TaskIO):
             for path in io._paths.values():
                 if path is not None:
                     os.mkfifo(path, 0o700)
+            io._wake_r, io._wake_w = os.pipe2(os.O_CLOEXEC)
             for name in ("stdout", "stderr"):
                 path = io._paths[name]
                 if path is not None:
@@ -185,31 +190,47 @@ class FifoIO(TaskIO):
         sink: OutputSink | None = None,
         close_stdin: Callable[[], None] | None = None,
     ) -> None:
-        """Start copying: FIFO output to ``stdout``/``stderr`` (and ``sink``), ``stdin`` into the task.
+        """``attach_output`` and ``attach_input`` at once: call it after the task (or exec) has started."""
+        self.attach_output(stdout=stdout, stderr=stderr, sink=sink)
+        self.attach_input(stdin, close_stdin=close_stdin)
 
-        Call after the task (or exec) has started. Output with no destination is still read and dropped, so the process
-        never blocks on a full pipe. With a terminal, everything arrives on ``stdout``. Once ``stdin`` is
-        exhausted (or absent, when the task has a stdin FIFO) our write end is closed and ``close_stdin``
-        (Tasks.CloseIO) is called so the process sees EOF. With a terminal the shim turns that EOF into a
-        hang-up of the pty; before Tasks.Start it leaves a process that can no longer start, which is why
-        callers attach after start.
+    def attach_output(
+        self,
+        *,
+        stdout: BinaryIO | None = None,
+        stderr: BinaryIO | None = None,
+        sink: OutputSink | None = None,
+    ) -> None:
+        """Start copying FIFO output to ``stdout``/``stderr`` (and ``sink``); with a terminal everything
+        arrives on ``stdout``.
+
+        Any time after ``created()``: before Tasks.Start is best with a terminal, whose output the kernel
+        may drop if nobody reads it before the process exits. Output with no destination is still read
+        and dropped, so the process never blocks on a full pipe.
         """
         if self._pump is not None:
-            raise PouchRuntimeError("stdio already attached")
-        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC)
+            raise PouchRuntimeError("stdio output already attached")
         targets = {"stdout": stdout, "stderr": stderr}
         self._pump = threading.Thread(
             target=self._copy_out, args=(targets, sink), name=f"stdio-{self.directory.name}", daemon=True
         )
         self._pump.start()
-        if self._paths["stdin"] is not None:
-            self._copier = threading.Thread(
-                target=self._copy_in,
-                args=(stdin, close_stdin),
-                name=f"stdin-{self.directory.name}",
-                daemon=True,
-            )
-            self._copier.start()
+
+    def attach_input(self, stdin: BinaryIO | None, *, close_stdin: Callable[[], None] | None = None) -> None:
+        """Start forwarding ``stdin`` into the task; once it is exhausted (at once when None) close our
+        write end and call ``close_stdin`` (Tasks.CloseIO) so the process sees EOF.
+
+        Only after Tasks.Start: with a terminal the shim turns that EOF into a hang-up of the pty, and
+        before Start that leaves a process that can never start. A no-op when the task has no stdin FIFO.
+        """
+        if self._paths["stdin"] is None or self._closed:
+            return
+        if self._copier is not None:
+            raise PouchRuntimeError("stdin already attached")
+        self._copier = threading.Thread(
+            target=self._copy_in, args=(stdin, close_stdin), name=f"stdin-{self.directory.name}", daemon=True
+        )
+        self._copier.start()
 
     def _copy_out(self, targets: dict[str, BinaryIO | None], sink: OutputSink | None) -> None:
         sel = selectors.DefaultSelector()

@@ -482,18 +482,16 @@ class ContainerManager:
         io = FifoIO.open(self._fifo_root, cid, stdin=interactive, terminal=tty)
         try:
 
-            def attach() -> None:
-                io.attach(
-                    stdout=stdio.stdout,
-                    stderr=None if tty else stdio.stderr,
-                    stdin=stdio.stdin if interactive else None,
-                    sink=writer.write,
-                    close_stdin=lambda: tasks.close_io(cid),
-                )
+            def attach_output() -> None:
+                io.attach_output(stdout=stdio.stdout, stderr=None if tty else stdio.stderr, sink=writer.write)
 
             with terminal_session(stdio.terminal if tty else None, lambda w, h: tasks.resize_pty(cid, w, h)):
-                exit_future = self._start_task(c, io, plan, on_created=attach)
+                # Output is read from before Start (a pty drops what nobody read when the process exits);
+                # stdin only after it: its EOF (CloseIO) reaching a terminal task before Start hangs the
+                # task up for good, and an empty stdin gets there at once.
+                exit_future = self._start_task(c, io, plan, on_created=attach_output)
                 started.append(True)
+                io.attach_input(stdio.stdin if interactive else None, close_stdin=lambda: tasks.close_io(cid))
                 self._set_restart_status(c, "running")
                 code = self._wait_foreground(c, exit_future, stdio)
             try:
@@ -966,16 +964,13 @@ class ContainerManager:
         try:
             tasks.exec(c.id, exec_id, process, io=io)
             created = True
-            io.attach(
-                stdout=stdio.stdout,
-                stderr=None if process["terminal"] else stdio.stderr,
-                stdin=stdio.stdin if interactive else None,
-                close_stdin=lambda: tasks.close_io(c.id, exec_id),
-            )
+            io.attach_output(stdout=stdio.stdout, stderr=None if process["terminal"] else stdio.stderr)
             resize = lambda w, h: tasks.resize_pty(c.id, w, h, exec_id=exec_id)
             with terminal_session(stdio.terminal if process["terminal"] else None, resize):
                 future = tasks.wait(c.id, exec_id)
                 tasks.start(c.id, exec_id)
+                # stdin (and its EOF) only once the process runs, as for run -i -t (see _foreground)
+                io.attach_input(stdio.stdin if interactive else None, close_stdin=lambda: tasks.close_io(c.id, exec_id))
                 status = self._wait_exec(c, exec_id, future, stdio)
             try:
                 io.wait(10)

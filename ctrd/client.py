@@ -23,6 +23,7 @@ from google.protobuf import empty_pb2
 from ctrd import connection as _conn
 from ctrd.api.services.version.v1 import version_pb2_grpc
 from ctrd.connection import CallStream, Connection, Pending
+from ctrd.owner import OWNER_LABEL, this_process
 
 if TYPE_CHECKING:
     from ctrd.containers import Containers
@@ -109,9 +110,11 @@ class Client:
         """Create a lease, yield a view carrying it, delete the lease on exit (also on error).
 
         Whatever content and snapshots are created through the yielded view stay protected from GC until
-        the lease is gone; ``expire`` bounds that if this process dies first.
+        the lease is gone; ``expire`` bounds that if this process dies first, and the lease's
+        ``pouchsh/owner`` label (ctrd.owner) lets ``system prune`` delete it sooner once this process is gone.
         """
-        lease = self.leases.create(new_lease_id(), labels=labels, expire=expire)
+        owned = {OWNER_LABEL: this_process().label(), **(labels or {})}
+        lease = self.leases.create(new_lease_id(), labels=owned, expire=expire)
         try:
             yield self.with_lease(lease.id)
         finally:

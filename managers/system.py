@@ -234,14 +234,35 @@ class SystemManager:
 
     def prune(self, *, all: bool = False, volumes: bool = False) -> dict[str, Any]:
         """Stopped containers, unused networks, dangling (``all``: unused) images, and with ``volumes``
-        unused volumes (anonymous ones; every unused one with ``all``)."""
+        unused volumes (anonymous ones; every unused one with ``all``); first the leases of dead pouchsh
+        processes, so that what they were writing is collected too."""
         out: dict[str, Any] = {}
+        out["leases"] = self._prune_leases()
         out["containers"] = self.facade.containers.prune()
         out["networks"] = self.facade.networks.prune()
         out["images"] = self.facade.images.prune(all=all)
         if volumes:
             out["volumes"] = self.facade.volumes.prune(all=all)
         return out
+
+    def _prune_leases(self) -> dict[str, Any]:
+        """Delete the leases whose owner (a pouchsh process on this host, ctrd.owner) is gone: a load or
+        pull that was SIGKILLed leaves one, protecting its partial content for the lease's 24 hours.
+        Leases of live processes and leases without the owner label (ctr's, nerdctl's) are kept."""
+        from ctrd.owner import OWNER_LABEL, is_gone
+
+        client = self.facade.ctrd
+        deleted = []
+        for lease in client.leases.list():
+            if not is_gone(lease.labels.get(OWNER_LABEL)):
+                continue
+            try:
+                # sync: containerd collects what only this lease held before the image prune looks
+                client.leases.delete(lease.id, sync=True)
+            except NotFound:
+                continue  # another prune got there first
+            deleted.append(lease.id)
+        return {"deleted": deleted, "count": len(deleted)}
 
     # -- events ----------------------------------------------------------------------------------------
 

@@ -159,11 +159,6 @@ def test_killed_during_load(cli: Any, spawn: Any, facade: Any, tmp_path: Path) -
     _ok(cli("-c", f"run --rm --network none {BIG} true"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: the lease of a load/pull whose pouchsh was killed (ctrd Client.lease, gc.expire 24 h) "
-    "keeps its partial content for a day: system prune does not remove leases of dead processes",
-)
 def test_killed_during_load_prune_reclaims_the_lease(cli: Any, spawn: Any, facade: Any, tmp_path: Path) -> None:
     _kill_load(cli, spawn, facade, tmp_path)
     assert facade.ctrd.leases.list() == []

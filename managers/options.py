@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import signal
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,12 +72,13 @@ def parse_signal(value: str | int, flag: str = "--signal") -> tuple[str, int]:
     return sig.name, int(sig)
 
 
-def parse_key_values(items: list[str], flag: str) -> dict[str, str]:
-    """``["a=1", "b"]`` → {"a": "1", "b": ""} (docker's label and annotation syntax)."""
+def parse_key_values(items: Iterable[str] | None, flag: str, *, need_value: bool = False) -> dict[str, str]:
+    """``["a=1", "b"]`` → {"a": "1", "b": ""} (docker's label and annotation syntax); with ``need_value``
+    a bare ``KEY`` is refused (driver options)."""
     out: dict[str, str] = {}
-    for item in items:
-        key, _, value = str(item).partition("=")
-        if not key:
+    for item in items or ():
+        key, eq, value = str(item).partition("=")
+        if not key or (need_value and not eq) or "\x00" in str(item):
             raise InvalidArgument(f"{flag} {item!r}: expected KEY=VALUE")
         out[key] = value
     return out

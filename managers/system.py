@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 import ctrd
 from ctrd.errors import Conflict, Interrupted, InvalidArgument, NotFound, PouchError
+from managers.options import parse_key_values
 from managers.records import LABEL, status_of
 from managers.store import Store
-from managers.volumes import parse_filters, parse_labels
+from managers.volumes import parse_filters
 
 if TYPE_CHECKING:
     from managers import Managers
@@ -341,7 +342,7 @@ class SystemManager:
         ]
 
     def namespace_create(self, name: str, *, labels: list[str] | None = None) -> dict[str, Any]:
-        ns = self.facade.client.namespaces.create(name, parse_labels(labels))
+        ns = self.facade.client.namespaces.create(name, parse_key_values(labels, "--label"))
         return {"name": ns.name, "labels": dict(ns.labels), "current": ns.name == self.facade.namespace}
 
     def namespace_remove(self, names: list[str]) -> list[str]:

@@ -43,7 +43,7 @@ from managers.store import Store
 if TYPE_CHECKING:
     from managers import Managers
 
-__all__ = ["VOLUMES_LABEL", "VolumeManager", "dir_size", "parse_labels"]
+__all__ = ["VOLUMES_LABEL", "VolumeManager", "dir_size"]
 
 #: container label listing the volumes a container uses, comma-separated
 VOLUMES_LABEL = "pouchsh/volumes"
@@ -52,17 +52,6 @@ DRIVERS = ("local",)
 
 def now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def parse_labels(items: list[str] | None, what: str = "label") -> dict[str, str]:
-    """``KEY=VALUE`` (or ``KEY`` for an empty value) into a record; keys must be non-empty and unique."""
-    out: dict[str, str] = {}
-    for item in items or []:
-        key, _, value = item.partition("=")
-        if not key or "\x00" in item:
-            raise InvalidArgument(f"invalid {what} {item!r}: use KEY=VALUE")
-        out[key] = value
-    return out
 
 
 def dir_size(path: Path) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pouchsh.commands.common import one_or_all, targets
 from pouchsh.signature import Example, Flag, Param, command
 from pouchsh.values import Stream
 
@@ -23,39 +24,9 @@ def _aliases(name: str, *more: str) -> list[str]:
     return [f"container {name}", *more]
 
 
-def _refs(ctx: Any, given: list[str] | str | None) -> tuple[list[Any], bool]:
+def _refs(ctx: Any, given: list[str]) -> tuple[list[str], bool]:
     """Containers from the arguments, else the piped input; and whether exactly one was named directly."""
-    if isinstance(given, str):
-        return [given], True
-    if given:
-        return list(given), len(given) == 1
-    value = ctx.input
-    if value is None:
-        from ctrd.errors import InvalidArgument
-
-        raise InvalidArgument("no container given (name one, or pipe containers in)")
-    if isinstance(value, (str, dict)):
-        items = [value]
-    else:
-        items = list(value)
-        if isinstance(value, Stream):
-            value.close()
-    refs = []
-    for item in items:
-        if isinstance(item, dict):
-            ref = item.get("id") or item.get("name")
-            if not ref:
-                from ctrd.errors import InvalidArgument
-
-                raise InvalidArgument("piped record has no id or name field")
-            refs.append(ref)
-        else:
-            refs.append(str(item))
-    return refs, False
-
-
-def _one_or_all(results: list[Any], single: bool) -> Any:
-    return results[0] if single and len(results) == 1 else results
+    return targets(ctx, given, "container", keys=("id", "name")), len(given or ()) == 1
 
 
 def _stdio(ctx: Any) -> Any:
@@ -230,7 +201,7 @@ def container_start(ctx: Any, containers: list[str], attach: bool, interactive: 
         code = ctx.managers.containers.start(refs, attach=True, interactive=interactive, stdio=_stdio(ctx))
         ctx.set_status(code)
         return None
-    return _one_or_all(ctx.managers.containers.start(refs), single)
+    return one_or_all(ctx.managers.containers.start(refs), single)
 
 
 @command(
@@ -248,7 +219,7 @@ def container_start(ctx: Any, containers: list[str], attach: bool, interactive: 
 )
 def container_stop(ctx: Any, containers: list[str], time: int | None, signal: str | None) -> Any:
     refs, single = _refs(ctx, containers)
-    return _one_or_all(ctx.managers.containers.stop(refs, timeout=time, signal=signal), single)
+    return one_or_all(ctx.managers.containers.stop(refs, timeout=time, signal=signal), single)
 
 
 @command(
@@ -263,7 +234,7 @@ def container_stop(ctx: Any, containers: list[str], time: int | None, signal: st
 )
 def container_restart(ctx: Any, containers: list[str], time: int | None) -> Any:
     refs, single = _refs(ctx, containers)
-    return _one_or_all(ctx.managers.containers.restart(refs, timeout=time), single)
+    return one_or_all(ctx.managers.containers.restart(refs, timeout=time), single)
 
 
 @command(
@@ -278,7 +249,7 @@ def container_restart(ctx: Any, containers: list[str], time: int | None) -> Any:
 )
 def container_kill(ctx: Any, containers: list[str], signal: str) -> Any:
     refs, single = _refs(ctx, containers)
-    return _one_or_all(ctx.managers.containers.kill(refs, signal=signal), single)
+    return one_or_all(ctx.managers.containers.kill(refs, signal=signal), single)
 
 
 @command(
@@ -292,7 +263,7 @@ def container_kill(ctx: Any, containers: list[str], signal: str) -> Any:
 )
 def container_pause(ctx: Any, containers: list[str]) -> Any:
     refs, single = _refs(ctx, containers)
-    return _one_or_all(ctx.managers.containers.pause(refs), single)
+    return one_or_all(ctx.managers.containers.pause(refs), single)
 
 
 @command(
@@ -306,7 +277,7 @@ def container_pause(ctx: Any, containers: list[str]) -> Any:
 )
 def container_unpause(ctx: Any, containers: list[str]) -> Any:
     refs, single = _refs(ctx, containers)
-    return _one_or_all(ctx.managers.containers.unpause(refs), single)
+    return one_or_all(ctx.managers.containers.unpause(refs), single)
 
 
 @command(
@@ -328,7 +299,7 @@ def container_unpause(ctx: Any, containers: list[str]) -> Any:
 )
 def container_rm(ctx: Any, containers: list[str], force: bool, volumes: bool) -> Any:
     refs, single = _refs(ctx, containers)
-    return _one_or_all(ctx.managers.containers.remove(refs, force=force, volumes=volumes), single)
+    return one_or_all(ctx.managers.containers.remove(refs, force=force, volumes=volumes), single)
 
 
 # -- queries ---------------------------------------------------------------------------------------
@@ -371,7 +342,7 @@ def container_ps(ctx: Any, all: bool, quiet: bool, last: int | None, latest: boo
 )
 def container_inspect(ctx: Any, containers: list[str]) -> Any:
     refs, single = _refs(ctx, containers)
-    return _one_or_all([ctx.managers.containers.inspect(r) for r in refs], single)
+    return one_or_all([ctx.managers.containers.inspect(r) for r in refs], single)
 
 
 @command(
@@ -429,7 +400,7 @@ def container_wait(ctx: Any, containers: list[str]) -> Any:
     codes = ctx.managers.containers.wait(refs, cancel=ctx.cancel)
     if codes:
         ctx.set_status(codes[-1])
-    return _one_or_all(codes, single)
+    return one_or_all(codes, single)
 
 
 @command(
@@ -493,7 +464,7 @@ def container_port(ctx: Any, container: str, private_port: str | None) -> list[d
 def container_update(ctx: Any, containers: list[str], memory: Any, cpus: Any, pids_limit: int | None, restart: str | None) -> Any:
     refs, single = _refs(ctx, containers)
     result = ctx.managers.containers.update(refs, memory=memory, cpus=cpus, pids_limit=pids_limit, restart=restart)
-    return _one_or_all(result, single)
+    return one_or_all(result, single)
 
 
 @command(

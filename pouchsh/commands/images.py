@@ -12,12 +12,15 @@ import getpass
 import os
 from typing import IO, Any
 
+from pouchsh.commands.common import one_or_all, targets
 from pouchsh.signature import Example, Flag, Param, command
 from pouchsh.values import Size
 
 __all__: list[str] = []
 
 _CAT = "image"
+#: A piped image record names its image by name, or by id when it has none.
+_KEYS = ("name", "id")
 _INSECURE = Flag(
     "insecure-registry",
     help="Allow plain HTTP (and untrusted TLS) to this registry; loopback registries are always allowed",
@@ -29,19 +32,6 @@ def _sized(record: dict[str, Any], *keys: str) -> dict[str, Any]:
         if isinstance(record.get(key), int) and not isinstance(record.get(key), bool):
             record[key] = Size(record[key])
     return record
-
-
-def _refs(ctx: Any, given: list[str]) -> list[str]:
-    """Images from the arguments, else from the piped input (strings, or records with ``name`` or ``id``)."""
-    if given:
-        return list(given)
-    value = ctx.input
-    if value is None:
-        return []
-    items = value if isinstance(value, list) else [value] if isinstance(value, (str, dict)) else list(value)
-    return [
-        str(item.get("name") or item.get("id")) if isinstance(item, dict) else str(item) for item in items
-    ]
 
 
 def _short(image_id: str) -> str:
@@ -137,15 +127,9 @@ def images(ctx: Any, quiet: bool, all: bool, digests: bool, no_trunc: bool, filt
     category=_CAT,
 )
 def image_inspect(ctx: Any, image: list[str]) -> Any:
-    from ctrd.errors import InvalidArgument
-
-    refs = _refs(ctx, image)
-    if not refs:
-        if ctx.has_input:  # an empty selection piped in removes nothing, like an empty xargs
-            return []
-        raise InvalidArgument("image inspect needs at least one image")
+    refs = targets(ctx, image, "image", keys=_KEYS)
     records = [_sized(ctx.managers.images.inspect(ref)) for ref in refs]
-    return records[0] if len(records) == 1 and len(image) <= 1 else records
+    return one_or_all(records, len(image) <= 1)
 
 
 @command(
@@ -195,14 +179,8 @@ def tag(ctx: Any, source: str, target: str) -> dict[str, Any]:
     category=_CAT,
 )
 def rmi(ctx: Any, image: list[str], force: bool) -> list[dict[str, Any]]:
-    from ctrd.errors import InvalidArgument
-
-    refs = _refs(ctx, image)
-    if not refs:
-        if ctx.has_input:  # an empty selection piped in removes nothing, like an empty xargs
-            return []
-        raise InvalidArgument("rmi needs at least one image")
-    return ctx.managers.images.remove(refs, force=force)
+    refs = targets(ctx, image, "image", keys=_KEYS)
+    return ctx.managers.images.remove(refs, force=force) if refs else []
 
 
 @command(

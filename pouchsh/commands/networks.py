@@ -7,33 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pouchsh.commands.common import one_or_all, targets
 from pouchsh.signature import Example, Flag, Param, command
 
 __all__: list[str] = []
 
 _CAT = "network"
-
-
-def _pairs(items: list[str], what: str, *, need_value: bool) -> dict[str, str]:
-    from ctrd.errors import InvalidArgument
-
-    out: dict[str, str] = {}
-    for item in items:
-        key, eq, value = item.partition("=")
-        if not key or (need_value and not eq):
-            raise InvalidArgument(f"invalid {what} {item!r}: use KEY=VALUE")
-        out[key] = value
-    return out
-
-
-def _named(ctx: Any, given: list[str]) -> list[str]:
-    if given:
-        return list(given)
-    value = ctx.input
-    if value is None:
-        return []
-    items = value if isinstance(value, list) else [value] if isinstance(value, (str, dict)) else list(value)
-    return [item["name"] if isinstance(item, dict) else str(item) for item in items]
 
 
 @command(
@@ -65,9 +44,11 @@ def network_create(
     ctx: Any, name: str, driver: str, subnet: str | None, gateway: str | None, ip_range: str | None,
     internal: bool, label: list[str], opt: list[str],
 ) -> dict[str, Any]:
+    from managers.options import parse_key_values
+
     return ctx.managers.networks.create(
         name, driver=driver, subnet=subnet, gateway=gateway, ip_range=ip_range, internal=internal,
-        labels=_pairs(label, "label", need_value=False), options=_pairs(opt, "option", need_value=True),
+        labels=parse_key_values(label, "--label"), options=parse_key_values(opt, "--opt", need_value=True),
     )
 
 
@@ -102,8 +83,7 @@ def network_inspect(ctx: Any, names: list[str]) -> Any:
 
     if not names:
         raise InvalidArgument("network inspect: give at least one network name")
-    records = [ctx.managers.networks.inspect(n) for n in names]
-    return records[0] if len(records) == 1 else records
+    return one_or_all([ctx.managers.networks.inspect(n) for n in names], len(names) == 1)
 
 
 @command(
@@ -117,14 +97,8 @@ def network_inspect(ctx: Any, names: list[str]) -> Any:
     category=_CAT,
 )
 def network_rm(ctx: Any, names: list[str], force: bool) -> list[str]:
-    from ctrd.errors import InvalidArgument
-
-    targets = _named(ctx, names)
-    if not targets:
-        if ctx.input is not None or force:
-            return []
-        raise InvalidArgument("network rm: give at least one network name")
-    return ctx.managers.networks.remove(targets, force=force)
+    refs = targets(ctx, names, "network", required=not force)  # -f: nothing to remove is no error
+    return ctx.managers.networks.remove(refs, force=force) if refs else []
 
 
 @command(

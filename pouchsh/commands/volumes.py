@@ -7,23 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from pouchsh.commands.common import one_or_all, targets
 from pouchsh.signature import Example, Flag, Param, command
 from pouchsh.values import Size
 
 __all__: list[str] = []
 
 _CAT = "volume"
-
-
-def _named(ctx: Any, given: list[str]) -> list[str]:
-    """Names from the arguments, else from the piped input (strings, or records with a ``name``)."""
-    if given:
-        return list(given)
-    value = ctx.input
-    if value is None:
-        return []
-    items = value if isinstance(value, list) else list(value) if not isinstance(value, (str, dict)) else [value]
-    return [item["name"] if isinstance(item, dict) else str(item) for item in items]
 
 
 @command(
@@ -46,20 +36,10 @@ def _named(ctx: Any, given: list[str]) -> list[str]:
     category=_CAT,
 )
 def volume_create(ctx: Any, name: str | None, driver: str, label: list[str], opt: list[str]) -> dict[str, Any]:
-    from ctrd.errors import InvalidArgument
+    from managers.options import parse_key_values
 
-    labels: dict[str, str] = {}
-    for item in label:
-        key, _, value = item.partition("=")
-        if not key:
-            raise InvalidArgument(f"invalid label {item!r}: use KEY=VALUE")
-        labels[key] = value
-    options: dict[str, str] = {}
-    for item in opt:
-        key, eq, value = item.partition("=")
-        if not key or not eq:
-            raise InvalidArgument(f"invalid option {item!r}: use KEY=VALUE")
-        options[key] = value
+    labels = parse_key_values(label, "--label")
+    options = parse_key_values(opt, "--opt", need_value=True)
     return ctx.managers.volumes.create(name, driver=driver, labels=labels, options=options)
 
 
@@ -99,8 +79,7 @@ def volume_inspect(ctx: Any, names: list[str]) -> Any:
 
     if not names:
         raise InvalidArgument("volume inspect: give at least one volume name")
-    records = [ctx.managers.volumes.inspect(n) for n in names]
-    return records[0] if len(records) == 1 else records
+    return one_or_all([ctx.managers.volumes.inspect(n) for n in names], len(names) == 1)
 
 
 @command(
@@ -117,14 +96,8 @@ def volume_inspect(ctx: Any, names: list[str]) -> Any:
     category=_CAT,
 )
 def volume_rm(ctx: Any, names: list[str], force: bool) -> list[str]:
-    from ctrd.errors import InvalidArgument
-
-    targets = _named(ctx, names)
-    if not targets:
-        if ctx.input is not None or force:
-            return []
-        raise InvalidArgument("volume rm: give at least one volume name")
-    return ctx.managers.volumes.remove(targets, force=force)
+    refs = targets(ctx, names, "volume", required=not force)  # -f: nothing to remove is no error
+    return ctx.managers.volumes.remove(refs, force=force) if refs else []
 
 
 @command(

@@ -42,6 +42,7 @@ from ctrd.errors import (
 )
 from managers import records as rec
 from managers.console import Stdio, terminal_session
+from managers.filters import parse_filters
 from managers.names import NameStore, generate_name, new_id, resolve, validate_name
 from managers.options import CreateOptions, parse_signal
 from managers.records import LABEL
@@ -53,6 +54,8 @@ __all__ = ["ContainerManager", "Stdio"]
 
 DEFAULT_STOP_TIMEOUT = 10
 _POLL = 0.2
+#: ``ps``/``container prune`` ``--filter`` keys (before/since/until order containers by creation time)
+FILTERS = ("id", "name", "label", "status", "ancestor", "exited", "volume", "network", "before", "since", "until")
 
 
 @dataclass
@@ -1121,15 +1124,10 @@ def _update_task(client: Any, cid: str, resources: dict[str, Any]) -> None:
 
 
 def _parse_filters(items: Iterable[str]) -> dict[str, list[str]]:
-    known = ("id", "name", "label", "status", "ancestor", "exited", "volume", "network", "before", "since", "until")
-    out: dict[str, list[str]] = {}
-    for item in items:
-        key, eq, value = str(item).partition("=")
-        if not eq or key not in known:
-            raise InvalidArgument(f"--filter {item!r}: expected KEY=VALUE with KEY one of {', '.join(known)}")
-        if key == "status" and value not in ("created", "running", "paused", "exited"):
+    out = parse_filters(items, FILTERS, "containers")
+    for value in out.get("status", []):
+        if value not in ("created", "running", "paused", "exited"):
             raise InvalidArgument(f"--filter status={value}: expected created, running, paused or exited")
-        out.setdefault(key, []).append(value)
     return out
 
 

@@ -29,7 +29,7 @@ import tarfile
 import tempfile
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +42,7 @@ from ctrd.unpack import is_unpacked, unpack
 from managers import distribution, reference
 from managers.archive import ExportImage, read_archive, write_archive
 from managers.credentials import CredentialStore, server_domain
+from managers.filters import label_matches, parse_filters, truth
 from managers.oci import (
     INDEX_TYPES,
     OCI_CONFIG,
@@ -67,6 +68,8 @@ __all__ = ["PULL_POLICIES", "ImageConfig", "ImageInfo", "ImageManager"]
 
 PULL_POLICIES = ("always", "missing", "never")
 UNNAMED = "<none>"
+#: ``images --filter`` keys
+FILTERS = ("reference", "label", "dangling", "before", "since")
 _UPLOAD_CHUNK = 16 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -186,7 +189,8 @@ class ImageManager:
 
     def list(self, *, filters: Iterable[str] = ()) -> builtins.list[dict[str, Any]]:
         """One record per image name (see the module doc), newest first, filtered docker-style."""
-        predicates = [self._filter(f) for f in filters]
+        parsed = parse_filters(filters, FILTERS, "images", switches=("dangling",))
+        predicates = [self._filter(key, value) for key, values in parsed.items() for value in values]
         records = []
         for image in self._client.images.list():
             record = self._record(image)
@@ -608,10 +612,8 @@ class ImageManager:
         for kid in kids:
             self._label_tree(client, kid, documents)
 
-    def _filter(self, text: str) -> Any:
-        key, sep, value = text.partition("=")
-        if not sep:
-            raise InvalidArgument(f"invalid filter {text!r}: use KEY=VALUE")
+    def _filter(self, key: str, value: str) -> Callable[[dict[str, Any]], bool]:
+        """One ``--filter`` as a predicate on records; every one given must hold."""
         if key == "reference":
             return lambda r: (
                 fnmatch.fnmatchcase(reference.familiar(r["name"]), value)
@@ -619,16 +621,12 @@ class ImageManager:
                 or fnmatch.fnmatchcase(r["repository"], value)
             )
         if key == "label":
-            k, has_value, v = value.partition("=")
-            return lambda r: k in r["labels"] and (not has_value or r["labels"][k] == v)
+            return lambda r: label_matches(r["labels"], value)
         if key == "dangling":
-            if value not in ("true", "false"):
-                raise InvalidArgument("filter dangling takes true or false")
-            return lambda r: (r["repository"] == UNNAMED) == (value == "true")
-        if key in ("before", "since"):
-            pivot = self._record(self._find(value))["created"]
-            return (lambda r: r["created"] < pivot) if key == "before" else (lambda r: r["created"] > pivot)
-        raise InvalidArgument(f"unknown filter {key!r}: use reference, label, dangling, before or since")
+            dangling = truth(key, value)
+            return lambda r: (r["repository"] == UNNAMED) == dangling
+        pivot = self._record(self._find(value))["created"]  # before, since
+        return (lambda r: r["created"] < pivot) if key == "before" else (lambda r: r["created"] > pivot)
 
 
 class _ContentSink:

@@ -46,9 +46,10 @@ from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, Pouc
 from managers import netfiles
 from managers import ports as portmod
 from managers.cni import Attachment, Plugins, bridge_conflist, result_addresses
+from managers.filters import id_matches, label_matches, name_matches, parse_filters
 from managers.mountspec import VOLUME_NAME_RE
 from managers.store import FileLock, Store
-from managers.volumes import now_rfc3339, parse_filters
+from managers.volumes import now_rfc3339
 
 if TYPE_CHECKING:
     from managers import Managers
@@ -69,6 +70,8 @@ LABELS = {
 NAME_LABEL = "pouchsh/name"
 MTU_OPTIONS = ("com.docker.network.driver.mtu", "mtu")
 BRIDGE_OPTIONS = ("com.docker.network.bridge.name", "bridge")
+#: ``network ls``/``network prune`` ``--filter`` keys
+FILTERS = ("name", "id", "driver", "label", "type")
 #: the candidate pool for automatic subnets: 10.4.0.0/24, 10.4.1.0/24, … (nerdctl's default first)
 AUTO_POOL = ipaddress.IPv4Network("10.4.0.0/14")
 #: the start of a pouchsh bridge's alias: ``pouchsh network <name>@<data root>``
@@ -356,7 +359,7 @@ class NetworkManager:
         return self._public(self._get(ref, doc), doc)
 
     def list(self, *, filters: builtins.list[str] | None = None) -> builtins.list[dict[str, Any]]:
-        wanted = parse_filters(filters)
+        wanted = parse_filters(filters, FILTERS, "networks")
         doc = self.store.read()
         records = [self._public(n, doc) for n in sorted(doc.get("networks", {}).values(), key=lambda n: n["name"])]
         records += [self._predefined(n) for n in PREDEFINED]
@@ -402,7 +405,7 @@ class NetworkManager:
 
     def prune(self, *, filters: builtins.list[str] | None = None) -> dict[str, Any]:
         """Remove every user network with no container attached (the default ``bridge`` stays)."""
-        wanted = parse_filters(filters)
+        wanted = parse_filters(filters, FILTERS, "networks")
         doc = self.store.read()
         attached = {n for a in doc.get("attachments", {}).values() for n in a["interfaces"]}
         names = [
@@ -790,27 +793,21 @@ def _check_ip(ip: str, net: dict[str, Any]) -> str:
 
 
 def _network_matches(record: dict[str, Any], filters: dict[str, list[str]]) -> bool:
+    """Values of one key are alternatives, except labels: every label given must match."""
     for key, wanted in filters.items():
         if key == "name":
-            if not any(w in record["name"] for w in wanted):
-                return False
+            ok = any(name_matches(record["name"], w) for w in wanted)
         elif key == "id":
-            if not any(record["id"].startswith(w) for w in wanted):
-                return False
+            ok = any(id_matches(record["id"], w) for w in wanted)
         elif key == "driver":
-            if record["driver"] not in wanted:
-                return False
+            ok = record["driver"] in wanted
         elif key == "label":
-            for w in wanted:
-                k, eq, v = w.partition("=")
-                if k not in record["labels"] or (eq and record["labels"][k] != v):
-                    return False
-        elif key == "type":
-            kind = "builtin" if record["name"] in PREDEFINED or record["name"] == DEFAULT_NETWORK else "custom"
-            if kind not in wanted:
-                return False
-        else:
-            raise InvalidArgument(f"unknown network filter {key!r} (use name, id, driver, label, type)")
+            ok = all(label_matches(record["labels"], w) for w in wanted)
+        else:  # type
+            builtin = record["name"] in PREDEFINED or record["name"] == DEFAULT_NETWORK
+            ok = ("builtin" if builtin else "custom") in wanted
+        if not ok:
+            return False
     return True
 
 

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from managers.filters import id_matches, label_matches, name_matches
+
 __all__ = [
     "LABEL",
     "build_record",
@@ -289,14 +291,13 @@ def matches_filters(record: dict[str, Any], container: Any, filters: Mapping[str
 
 def _match_one(key: str, value: str, record: dict[str, Any], container: Any) -> bool:
     if key == "id":
-        return container.id.startswith(value)
+        return id_matches(container.id, value)
     if key == "name":
-        return value in record["name"]
+        return name_matches(record["name"], value)
     if key == "status":
         return record["status"] == value
     if key == "label":
-        k, eq, v = value.partition("=")
-        return k in container.labels and (not eq or container.labels[k] == v)
+        return label_matches(container.labels, value)
     if key == "ancestor":
         image = container.image
         return image == value or image.endswith("/" + value) or image.split("/")[-1] in (value, value + ":latest")

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ctrd
-from ctrd.errors import Conflict, Interrupted, InvalidArgument, NotFound, PouchError
+from ctrd.errors import Conflict, Interrupted, NotFound, PouchError
+from managers.filters import parse_filters
 from managers.options import parse_key_values
 from managers.records import LABEL, status_of
 from managers.store import Store
-from managers.volumes import parse_filters
 
 if TYPE_CHECKING:
     from managers import Managers
@@ -114,10 +114,8 @@ def _event_matches(record: dict[str, Any], filters: dict[str, list[str]]) -> boo
                      for w in wanted)
         elif key == "image":
             ok = record["attributes"].get("image") in wanted or (record["type"] == "image" and record["id"] in wanted)
-        elif key == "namespace":
+        else:  # namespace
             ok = record["attributes"].get("namespace") in wanted
-        else:
-            raise InvalidArgument(f"unknown event filter {key!r} (use {', '.join(EVENT_FILTERS)})")
         if not ok:
             return False
     return True
@@ -281,10 +279,7 @@ class SystemManager:
         The subscription is open when this returns; closing the iterator (``.close()``) ends it, and a
         set ``cancel`` ends it with Interrupted.
         """
-        wanted = parse_filters(filters)
-        for key in wanted:
-            if key not in EVENT_FILTERS:
-                raise InvalidArgument(f"unknown event filter {key!r} (use {', '.join(EVENT_FILTERS)})")
+        wanted = parse_filters(filters, EVENT_FILTERS, "events")
         client = self.facade.ctrd
         subscription = client.events.subscribe()
         try:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from managers.filters import label_matches, name_matches, parse_filters, truth
 from managers.mountspec import (
     MountRequest,
     parse_mount,
@@ -48,6 +49,8 @@ __all__ = ["VOLUMES_LABEL", "VolumeManager", "dir_size"]
 #: container label listing the volumes a container uses, comma-separated
 VOLUMES_LABEL = "pouchsh/volumes"
 DRIVERS = ("local",)
+#: ``volume ls``/``volume prune`` ``--filter`` keys
+FILTERS = ("name", "driver", "label", "dangling")
 
 
 def now_rfc3339() -> str:
@@ -72,36 +75,19 @@ def dir_size(path: Path) -> int:
 
 
 def _matches(record: dict[str, Any], filters: dict[str, list[str]], used: set[str]) -> bool:
+    """Values of one key are alternatives, except labels: every label given must match."""
     for key, wanted in filters.items():
         if key == "name":
-            if not any(w in record["name"] for w in wanted):
-                return False
+            ok = any(name_matches(record["name"], w) for w in wanted)
         elif key == "driver":
-            if record["driver"] not in wanted:
-                return False
+            ok = record["driver"] in wanted
         elif key == "label":
-            for w in wanted:
-                k, eq, v = w.partition("=")
-                if k not in record["labels"] or (eq and record["labels"][k] != v):
-                    return False
-        elif key == "dangling":
-            dangling = record["name"] not in used
-            if any((w.lower() in ("1", "true")) != dangling for w in wanted):
-                return False
-        else:
-            raise InvalidArgument(f"unknown volume filter {key!r} (use name, driver, label, dangling)")
+            ok = all(label_matches(record["labels"], w) for w in wanted)
+        else:  # dangling
+            ok = all(truth(key, w) == (record["name"] not in used) for w in wanted)
+        if not ok:
+            return False
     return True
-
-
-def parse_filters(items: list[str] | None) -> dict[str, list[str]]:
-    """``--filter key=value`` (repeatable) into ``{key: [values]}``; values of one key are OR'd."""
-    out: dict[str, list[str]] = {}
-    for item in items or []:
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise InvalidArgument(f"invalid filter {item!r}: use KEY=VALUE")
-        out.setdefault(key, []).append(value)
-    return out
 
 
 class VolumeManager:
@@ -184,7 +170,7 @@ class VolumeManager:
         return dict(record), True
 
     def list(self, *, filters: builtins.list[str] | None = None) -> builtins.list[dict[str, Any]]:
-        wanted = parse_filters(filters)
+        wanted = parse_filters(filters, FILTERS, "volumes", switches=("dangling",))
         records = sorted(self._store().read().get("volumes", {}).values(), key=lambda r: r["name"])
         used = self._users_by_volume() if "dangling" in wanted else {}
         return [r for r in records if _matches(r, wanted, set(used))]
@@ -238,7 +224,7 @@ class VolumeManager:
 
     def prune(self, *, all: bool = False, filters: builtins.list[str] | None = None) -> dict[str, Any]:
         """Remove unused volumes: anonymous ones, or every unused one with ``all`` (docker ≥ 23)."""
-        wanted = parse_filters(filters)
+        wanted = parse_filters(filters, FILTERS, "volumes", switches=("dangling",))
         users = self._users_by_volume()
         records = self._store().read().get("volumes", {}).values()
         victims = [

@@ -39,6 +39,19 @@ class Span(NamedTuple):
         return f"{self.file}:{self.line}:{self.column}"
 
 
+def _is_static(parts: tuple[Any, ...]) -> bool:
+    # Most words are one literal part; the checker asks this of every argument.
+    if len(parts) == 1:
+        return type(parts[0]) is str
+    return all(isinstance(p, str) for p in parts)
+
+
+def _text_of(parts: tuple[Any, ...]) -> str:
+    if len(parts) == 1 and type(parts[0]) is str:
+        return parts[0]  # type: ignore[no-any-return]
+    return "".join(p for p in parts if isinstance(p, str))
+
+
 @dataclass(frozen=True, slots=True)
 class Node:
     span: Span = field(compare=False, repr=False)
@@ -67,12 +80,12 @@ class Word(Node):
 
     @property
     def is_static(self) -> bool:
-        return all(isinstance(p, str) for p in self.parts)
+        return _is_static(self.parts)
 
     @property
     def value(self) -> str:
         """The word's string when it interpolates nothing."""
-        return "".join(p for p in self.parts if isinstance(p, str))
+        return _text_of(self.parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +97,11 @@ class Str(Node):
 
     @property
     def is_static(self) -> bool:
-        return all(isinstance(p, str) for p in self.parts)
+        return _is_static(self.parts)
 
     @property
     def value(self) -> str:
-        return "".join(p for p in self.parts if isinstance(p, str))
+        return _text_of(self.parts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 
-from pouchsh.render import display, encode_json, render, render_table
+import pytest
+
+from pouchsh.render import display, encode_json, inline, render, render_table
 from pouchsh.values import Duration, Size, Stream
 
 TABLE = [
@@ -96,3 +99,60 @@ def test_display_of_null_writes_nothing():
     display(None, out)
     display([], out)
     assert out.getvalue() == ""
+
+
+def _ps_rows(count: int) -> list[dict]:
+    """Rows shaped like ``ps --no-trunc``: 13 fields, 64-character ids, nested ports, labels and networks."""
+    return [
+        {
+            "id": f"{i:x}" * 64,
+            "name": f"web-{i}",
+            "image": "docker.io/library/busybox:latest",
+            "command": "httpd -f -p 80 -h /www",
+            "created": "2025-01-02T15:04:05Z",
+            "status": "running",
+            "state": "Up 2 minutes",
+            "ports": [{"host_ip": "0.0.0.0", "host_port": 8080 + i, "container_port": 80, "protocol": "tcp"}],
+            "labels": {"app": "shop", "tier": "web", "owner": "team-a"},
+            "networks": {"bridge": {"ip": f"10.4.0.{i + 2}", "mac": "aa:bb:cc:dd:ee:ff"}},
+            "pid": 1234 + i,
+            "exit_code": 0,
+            "size": Size(123456 * (i + 1)),
+        }
+        for i in range(1, count + 1)
+    ]
+
+
+@pytest.mark.parametrize("width", [100, 160])
+def test_a_wide_terminal_table_keeps_every_cell_on_its_row(width):
+    rows = _ps_rows(3)
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", render(rows, terminal=True, width=width)).splitlines()
+    assert all(len(line) <= width for line in lines)
+    header, rule, *body = lines
+    assert set(rule) == {"─"}
+    hint = [line for line in body if "more column" in line]
+    body = [line for line in body if line not in hint]
+    assert len(body) == len(rows)  # one line a row: nothing folded onto a next line
+    shown = header.split()
+    assert shown[:3] == ["id", "name", "image"] and len(shown) >= 6
+    if len(shown) < 13:  # columns left out: a final … column and one hint line saying how many
+        hidden = 13 - (len(shown) - 1)
+        assert shown[-1] == "…" and len(hint) == 1 and hint[0].startswith(f"{hidden} more column")
+        assert hint[0].endswith("; use `select` to choose")
+    else:
+        assert not hint
+    for row, line in zip(rows, body):
+        cells = line.split("   ")
+        cells = [c.strip() for c in cells if c.strip()]
+        fields = [f for f in shown if f != "…"]
+        assert len(cells) == len(shown)
+        for field, cell in zip(fields, cells):
+            full = inline(row[field])
+            assert cell == full or (cell.endswith("…") and full.startswith(cell[:-1])), (field, cell)
+            assert len(cell) >= min(len(full), len(field), 6)  # cut with an ellipsis, never a sliver
+
+
+def test_a_narrow_terminal_still_shows_the_first_column():
+    text = re.sub(r"\x1b\[[0-9;]*m", "", render(_ps_rows(1), terminal=True, width=12))
+    lines = text.splitlines()
+    assert len(lines) == 4 and lines[2].startswith("1111") and all(len(line) <= 12 for line in lines)

@@ -42,7 +42,8 @@ for i in 1..{rounds} {
 """
 CLEAN = {
     "create": {"already-exists"},
-    "rename": {"not-found", "already-exists"},
+    # conflict: another process renamed the same container to the same new name first ("already named")
+    "rename": {"not-found", "already-exists", "conflict"},
     "run": {"already-exists"},
     "volume-create": set(),
     "network-create": {"already-exists"},

@@ -108,7 +108,7 @@ def run(env: Env) -> list[Figure]:
 
 
 def _xargs(ids: bytes, *argv: str) -> None:
-    proc = subprocess.run(["xargs", "-P", "8", *argv], input=ids, capture_output=True)
+    proc = subprocess.run(["xargs", "-P", "8", *argv], input=ids, capture_output=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"xargs {' '.join(argv)[:120]} failed: {proc.stderr.decode()[-1000:]}")
 

@@ -27,7 +27,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Env", "interleave", "median", "paired", "percentile", "fds", "rss_mib", "threads", "timed", "machine"]
+__all__ = ["Env", "fds", "interleave", "machine", "median", "paired", "percentile", "rss_mib", "threads", "timed"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -167,7 +167,7 @@ class Env:
     def pouchsh(self, namespace: str, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[bytes]:
         proc = subprocess.run(
             self.pouchsh_argv(namespace, *args), capture_output=True, env=self.pouchsh_env(),
-            stdin=subprocess.DEVNULL, timeout=timeout, cwd=REPO,
+            stdin=subprocess.DEVNULL, timeout=timeout, cwd=REPO, check=False,
         )
         if check and proc.returncode != 0:
             raise RuntimeError(f"pouchsh {' '.join(args)[:200]} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
@@ -282,7 +282,7 @@ def machine() -> str:
     versions = []
     for argv in (["containerd", "--version"], ["runc", "--version"]):
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            out = subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.split("\n")[0]
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False).stdout.split("\n")[0]
             versions.append(" ".join(out.split()[:3]))
     load = os.getloadavg()[0]
     return (

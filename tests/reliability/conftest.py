@@ -93,6 +93,6 @@ def pouchsh_env(roots: tuple[Path, Path], **extra: str) -> dict[str, str]:
 def cli(containerd_address: str, namespace: str, busybox_image: str, roots: tuple[Path, Path]) -> Callable[..., subprocess.CompletedProcess[bytes]]:
     def run(*args: str, input: bytes = b"", timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
         argv = [sys.executable, "-m", "pouchsh", "--address", containerd_address, "--namespace", namespace, *args]
-        return subprocess.run(argv, input=input, capture_output=True, timeout=timeout, env=pouchsh_env(roots), cwd=REPO)
+        return subprocess.run(argv, input=input, capture_output=True, timeout=timeout, env=pouchsh_env(roots), cwd=REPO, check=False)
 
     return run

@@ -9,13 +9,12 @@ being written).
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import random
 import subprocess
 import sys
 import tarfile
-import io
 import time
 from collections.abc import Callable
 from pathlib import Path

@@ -102,6 +102,7 @@ _ARG_END = frozenset("|;)]}\n")
 _DIGITS = frozenset("0123456789")
 _NEWLINE = re.compile("\n")
 _SPECIAL = re.compile(r"[$\"'\\]")  # a word with these needs strings.split_word
+_new_tuple = tuple.__new__
 
 
 class _Parser:
@@ -140,10 +141,11 @@ class _Parser:
             i = self.li = bisect_right(ls, start) - 1
         line = i + 1
         base = ls[i]
+        # tuple.__new__ skips the named tuple's Python-level __new__: a span per node adds up.
         if end < ls[i + 1]:
-            return Span(self.file, start, end, line, start - base + 1, line, end - base + 1)
+            return _new_tuple(Span, (self.file, start, end, line, start - base + 1, line, end - base + 1))
         j = bisect_right(ls, end) - 1
-        return Span(self.file, start, end, line, start - base + 1, j + 1, end - ls[j] + 1)
+        return _new_tuple(Span, (self.file, start, end, line, start - base + 1, j + 1, end - ls[j] + 1))
 
     def match(self, name: str) -> re.Match[str] | None:
         return _R[name].match(self.t, self.pos, self.n)

@@ -302,3 +302,18 @@ def test_follow_sees_new_lines_and_rotation_and_ends_when_stopped(tmp_path: Path
     running.clear()
     assert list(it) == []
     assert seen == ["old\n", "new\n", "rotated\n"]
+
+
+# -- declarations ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("verb", ["run", "create"])
+def test_run_flags_that_name_live_objects_complete_them(verb: str) -> None:
+    from pouchsh.commands import load
+
+    cmd = load().get(verb)
+    assert cmd is not None
+    kinds = {f.name: f.complete or f.type for f in cmd.flags}
+    assert kinds["network"] == "network" and kinds["volume"] == "volume"
+    assert kinds["volumes-from"] == "container"
+    assert [p.type for p in cmd.params][:1] == ["image"]

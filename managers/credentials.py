@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
-import fcntl
 import json
-import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from ctrd.errors import InvalidArgument
 from managers.reference import DEFAULT_DOMAIN
+from managers.store import FileLock, write_atomic
 
 __all__ = ["CredentialStore", "server_domain"]
 
@@ -41,6 +37,7 @@ def server_domain(server: str | None) -> str:
 class CredentialStore:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = FileLock(path.with_suffix(".lock"))
 
     def get(self, domain: str) -> tuple[str, str] | None:
         """(username, password) stored for ``domain``, or None."""
@@ -57,14 +54,14 @@ class CredentialStore:
         if not username or ":" in username:
             raise InvalidArgument("the username must be non-empty and contain no ':'")
         auth = base64.b64encode(f"{username}:{password}".encode()).decode()
-        with self._locked():
+        with self._lock:
             auths = self._read()
             auths[domain] = {"auth": auth}
             self._write(auths)
 
     def remove(self, domain: str) -> bool:
         """Forget ``domain``; False when nothing was stored for it."""
-        with self._locked():
+        with self._lock:
             auths = self._read()
             if auths.pop(domain, None) is None:
                 return False
@@ -85,24 +82,4 @@ class CredentialStore:
         return dict(auths) if isinstance(auths, dict) else {}
 
     def _write(self, auths: dict[str, dict[str, str]]) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=".auth-", dir=self.path.parent)  # mkstemp creates it 0600
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump({"auths": auths}, f, indent=2, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+        write_atomic(self.path, json.dumps({"auths": auths}, indent=2, sort_keys=True).encode(), 0o600)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from pouchsh.render import inline
 from pouchsh.signature import Command, CommandTable, Flag, Param
-from pouchsh.values import Duration, Size, format_duration, format_size
 
 __all__ = ["format_group", "format_help", "format_overview"]
 
@@ -81,7 +79,7 @@ def _param_row(p: Param) -> tuple[str, str]:
     if not p.required:
         notes.append("optional")
     if p.default is not None:
-        notes.append(f"default: {_show(p.default)}")
+        notes.append(f"default: {inline(p.default)}")
     return (label, f"{p.help}  ({', '.join(notes)})" if p.help else f"({', '.join(notes)})")
 
 
@@ -97,16 +95,6 @@ def _flag_row(f: Flag) -> tuple[str, str]:
     if f.repeat:
         notes.append("repeatable")
     if f.takes_value and f.default is not None and f.default != []:
-        notes.append(f"default: {_show(f.default)}")
+        notes.append(f"default: {inline(f.default)}")
     text = f.help + (f"  ({'; '.join(notes)})" if notes else "")
     return (spelled, text)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Size):
-        return format_size(value)
-    if isinstance(value, Duration):
-        return format_duration(value)
-    return str(value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ctrd.errors import InvalidArgument
@@ -127,16 +128,7 @@ def sort_by(ctx: Any, key: Any, reverse: bool) -> list[Any]:
     category="filters",
 )
 def first(ctx: Any, n: int | None) -> Any:
-    _non_negative("first", n)
-    source = items(ctx, "first")
-    try:
-        taken = list(itertools.islice(source, 1 if n is None else n))
-    finally:
-        if isinstance(source, Stream):
-            source.close()
-    if n is None:
-        return taken[0] if taken else None
-    return taken
+    return _end(ctx, "first", n, itertools.islice)
 
 
 @command(
@@ -151,16 +143,7 @@ def first(ctx: Any, n: int | None) -> Any:
     category="filters",
 )
 def last(ctx: Any, n: int | None) -> Any:
-    _non_negative("last", n)
-    source = items(ctx, "last")
-    try:
-        taken = list(deque(source, maxlen=1 if n is None else n))
-    finally:
-        if isinstance(source, Stream):
-            source.close()
-    if n is None:
-        return taken[0] if taken else None
-    return taken
+    return _end(ctx, "last", n, lambda source, count: deque(source, maxlen=count))
 
 
 @command(
@@ -245,6 +228,20 @@ def group_by(ctx: Any, key: Any) -> dict[str, list[Any]]:
 )
 def reverse(ctx: Any) -> list[Any]:
     return materialize(ctx, "reverse")[::-1]
+
+
+def _end(ctx: Any, cmd: str, n: int | None, take: Callable[[Iterable[Any], int], Iterable[Any]]) -> Any:
+    """``first``/``last``: the item (null when none) without n, else a list of n; a stream is closed."""
+    _non_negative(cmd, n)
+    source = items(ctx, cmd)
+    try:
+        taken = list(take(source, 1 if n is None else n))
+    finally:
+        if isinstance(source, Stream):
+            source.close()
+    if n is None:
+        return taken[0] if taken else None
+    return taken
 
 
 def _non_negative(cmd: str, n: int | None) -> None:

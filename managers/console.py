@@ -15,7 +15,7 @@ import termios
 import threading
 import tty
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -77,7 +77,5 @@ def terminal_session(fd: int | None, resize: Callable[[int, int], None]) -> Iter
 
 
 def _quiet(fn: Callable[[int, int], None], cols: int, rows: int) -> None:
-    try:
+    with suppress(Exception):  # the process may have exited; a lost resize is harmless
         fn(cols, rows)
-    except Exception:  # noqa: BLE001 - the process may have exited; a lost resize is harmless
-        pass

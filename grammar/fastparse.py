@@ -118,14 +118,20 @@ class _Parser:
         self.starts = starts
         self.li = 0
         self.span_at = self.span
+        self.word_key = (-1, -1)
+        self.word_match: re.Match[str] | None = None
 
     # ---------------------------------------------------------------------------------- lexing helpers
 
     def skip(self, drop: bool) -> None:
         """Skip what Lark ignores; in ``drop`` mode (inside ( ) [ ] and records) newlines too."""
         pos = self.pos
-        if pos < self.n and self.t[pos] in _SKIPPABLE:
-            end = (_IGNORED_DROP if drop else _IGNORED).match(self.t, pos, self.n).end()  # type: ignore[union-attr]
+        t = self.t
+        if pos < self.n and t[pos] in _SKIPPABLE:
+            if t[pos] == " " and (pos + 1 == self.n or t[pos + 1] not in _SKIPPABLE):
+                self.pos = pos + 1  # the common case, one space between two tokens, without the regex
+                return
+            end = (_IGNORED_DROP if drop else _IGNORED).match(t, pos, self.n).end()  # type: ignore[union-attr]
             if end < self.n and self.t[end] == "\r":
                 raise Bail()
             self.pos = end
@@ -162,7 +168,12 @@ class _Parser:
         return c in ("", ";", "\n", "\r")
 
     def word_here(self) -> re.Match[str] | None:
-        return _R["WORD"].match(self.t, self.pos, self.n)
+        # Asked again at the same place as parsing descends (statement, then head...): remember the last.
+        key = (self.pos, self.n)
+        if key != self.word_key:
+            self.word_key = key
+            self.word_match = _R["WORD"].match(self.t, self.pos, self.n)
+        return self.word_match
 
     # ---------------------------------------------------------------------------------- statements
 
@@ -646,7 +657,7 @@ class _Parser:
 
     def not_expr(self, drop: bool) -> Any:
         self.skip(drop)
-        m = self.word_here()
+        m = self.word_here() if self.t.startswith("not", self.pos) else None
         if m is not None and m.group() == "not":
             start = self.pos
             self.pos = m.end()
@@ -661,7 +672,7 @@ class _Parser:
         if m is not None:
             op = m.group()
         else:
-            w = self.word_here()
+            w = self.word_here() if self.t.startswith("in", self.pos) else None
             if w is None or w.group() != "in":
                 return left
             op = "in"

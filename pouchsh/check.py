@@ -466,7 +466,10 @@ class _Checker:
              where: _Where) -> Binding | None:
         errors_before = len(self.errors)
         self.scope, self.where = scope, where
-        values = {dest: ([] if repeat else default) for dest, repeat, default in _flag_defaults(cmd)}
+        defaults, repeated = _flag_defaults(cmd)
+        values = defaults.copy()
+        for dest in repeated:
+            values[dest] = []
         positional: list[Any] = []
         help_wanted = False
         flags_on = True
@@ -676,15 +679,18 @@ class _Checker:
             raise TypeError(type(e).__name__)
 
 
-_DEFAULTS: dict[int, tuple[Command, list[tuple[str, bool, Any]]]] = {}
+_DEFAULTS: dict[int, tuple[Command, dict[str, Any], tuple[str, ...]]] = {}
 
 
-def _flag_defaults(cmd: Command) -> list[tuple[str, bool, Any]]:
-    """(dest, repeatable, default) of each flag; made once per command (run has dozens of flags)."""
+def _flag_defaults(cmd: Command) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The default of each flag by dest, and the dests of repeatable flags (each call gets new lists
+    for those); made once per command (run has dozens of flags)."""
     found = _DEFAULTS.get(id(cmd))
     if found is None or found[0] is not cmd:
-        found = _DEFAULTS[id(cmd)] = (cmd, [(f.dest, f.repeat, f.default_value()) for f in cmd.flags])
-    return found[1]
+        defaults = {f.dest: (None if f.repeat else f.default_value()) for f in cmd.flags}
+        repeated = tuple(f.dest for f in cmd.flags if f.repeat)
+        found = _DEFAULTS[id(cmd)] = (cmd, defaults, repeated)
+    return found[1], found[2]
 
 
 def _replace(where: _Where, **changes: Any) -> _Where:

@@ -23,7 +23,6 @@ import os
 import signal
 import sys
 import threading
-import traceback
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -202,6 +201,8 @@ def run(
         return e.code
     except PouchError as e:
         if opts.debug and e.__cause__ is not None:
+            import traceback
+
             stderr.write("".join(traceback.format_exception(e.__cause__)).encode())
         say(session.format(e))
         return exit_code(e)
@@ -254,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         return 141
     except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback without --debug
         if debug:
+            import traceback
+
             traceback.print_exc()
         sys.stderr.write(f"error[runtime]: internal error: {type(e).__name__}: {e}\n")
         if not debug:

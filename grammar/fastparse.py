@@ -181,8 +181,8 @@ class _Parser:
         """``_stmts`` up to ``closer`` ("" for the end of input), which is not consumed."""
         out: list[Any] = []
         t = self.t
+        self.skip(False)
         while True:
-            self.skip(False)
             c = self.peek()
             if c == closer:
                 return tuple(out)
@@ -190,18 +190,19 @@ class _Parser:
                 raise Bail()
             if c == ";":
                 self.pos += 1
-                continue
-            if c == "\n" or c == "\r":
+            elif c == "\n" or c == "\r":
                 m = _NL.match(t, self.pos)
                 if m is None:
                     raise Bail()
                 self.pos = m.end()
-                continue
-            out.append(self.statement())
+            else:
+                out.append(self.statement())
+                self.skip(False)
+                c = self.peek()
+                if c != closer and c not in (";", "\n", "\r"):
+                    raise Bail()
+                continue  # skipped already (skipping twice changes nothing)
             self.skip(False)
-            c = self.peek()
-            if c != closer and c not in (";", "\n", "\r"):
-                raise Bail()
 
     def statement(self) -> Any:
         start = self.pos

@@ -101,6 +101,10 @@ _KEYWORD_OPS = re.compile(r"(?:and|or|in|not|mod)(?![\w-])")
 _ARG_END = frozenset("|;)]}\n")
 _DIGITS = frozenset("0123456789")
 _NEWLINE = re.compile("\n")
+# The first characters of the operator terminals (COMP_OP, ADD_OP, MUL_OP): elsewhere no regex is tried.
+_COMP_FIRST = frozenset("=!<>")
+_ADD_FIRST = frozenset("+-")
+_MUL_FIRST = frozenset("*/m")
 _SPECIAL = re.compile(r"[$\"'\\]")  # a word with these needs strings.split_word
 _new_tuple = tuple.__new__
 
@@ -669,7 +673,7 @@ class _Parser:
     def comparison(self, drop: bool) -> Any:
         left = self.sum(drop)
         self.skip(drop)
-        m = self.match("COMP_OP")
+        m = self.match("COMP_OP") if self.peek() in _COMP_FIRST else None
         if m is not None:
             op = m.group()
         else:
@@ -710,7 +714,7 @@ class _Parser:
         left = self.product(drop)
         while True:
             self.skip(drop)
-            m = self.match("ADD_OP")
+            m = self.match("ADD_OP") if self.peek() in _ADD_FIRST else None
             if m is None:
                 return left
             self.pos = m.end()
@@ -722,7 +726,7 @@ class _Parser:
         left = self.range(drop)
         while True:
             self.skip(drop)
-            m = self.match("MUL_OP")
+            m = self.match("MUL_OP") if self.peek() in _MUL_FIRST else None
             if m is None:
                 return left
             self.pos = m.end()
@@ -732,11 +736,11 @@ class _Parser:
 
     def range(self, drop: bool) -> Any:
         lo = self.operand(drop)
-        m = self.match("RANGE")
+        m = self.match("RANGE") if self.peek() == "." else None
         if m is None:
             save = self.pos
             self.skip(drop)
-            m = self.match("RANGE")
+            m = self.match("RANGE") if self.peek() == "." else None
             if m is None:
                 self.pos = save
                 return lo

@@ -10,3 +10,20 @@ def test_the_terminal_table_matches_the_grammar() -> None:
     assert terminals.current()
     with open(terminals.__file__, encoding="utf-8") as f:
         assert f.read() == terminals.generate()
+
+
+def test_the_fast_path_knows_the_first_characters_of_the_operators() -> None:
+    # fastparse tries an operator's regex only after one of these characters.
+    import re
+    import string
+
+    from grammar import fastparse
+
+    firsts = {"COMP_OP": fastparse._COMP_FIRST, "ADD_OP": fastparse._ADD_FIRST, "MUL_OP": fastparse._MUL_FIRST,
+              "RANGE": frozenset(".")}
+    for name, first in firsts.items():
+        pattern = re.compile(terminals.PATTERNS[name])
+        for c in string.printable:
+            if c not in first:
+                for rest in ("= x", "~ x", " x", "od x", ". x", ".x", "x"):
+                    assert pattern.match(c + rest) is None, (name, c + rest)

@@ -57,17 +57,28 @@ class Bail(Exception):
     """Not certain: parse with Lark instead."""
 
 
+#: the terminals' patterns as Lark has them (set by :func:`init`), and those compiled so far: each is
+#: compiled on first use, since a one-line script needs few of them.
+_SOURCES: dict[str, str] = {}
 _R: dict[str, re.Pattern[str]] = {}
 
 
 def init(terminal_regex: dict[str, str]) -> None:
-    """Compile the terminals' patterns, as the Lark parser has them."""
-    global _R
-    compiled = {name: re.compile(pattern) for name, pattern in terminal_regex.items()}
+    """Take the terminals' patterns, as the Lark parser has them."""
+    global _SOURCES, _R
+    sources = dict(terminal_regex)
     # An argument in one match, tried in the lexer's order: KEY (priority 4), the literals (2), WORD (0).
     alternatives = "|".join(f"(?P<{k}>{terminal_regex[k]})" for k in ("KEY", "NUMBER", "SIZE", "DURATION", "WORD"))
-    compiled["ARG"] = re.compile(f"[ \\t\\f]*(?:{alternatives})")
-    _R = compiled  # one assignment: a parse in another thread sees all the patterns or none
+    sources["ARG"] = f"[ \\t\\f]*(?:{alternatives})"
+    # A parse in another thread may still compile into the old table: from the same patterns.
+    _SOURCES, _R = sources, {}
+
+
+def _compiled(name: str) -> re.Pattern[str]:
+    pattern = _R.get(name)
+    if pattern is None:
+        pattern = _R[name] = re.compile(_SOURCES[name])
+    return pattern
 
 
 def _load() -> None:
@@ -123,6 +134,7 @@ class _Parser:
         self.li = 0
         self.span_at = self.span
         self.word_key = (-1, -1)
+        self.word_re = _compiled("WORD")
         self.word_match: re.Match[str] | None = None
 
     # ---------------------------------------------------------------------------------- lexing helpers
@@ -158,7 +170,11 @@ class _Parser:
         return _new_tuple(Span, (self.file, start, end, line, start - base + 1, j + 1, end - ls[j] + 1))
 
     def match(self, name: str) -> re.Match[str] | None:
-        return _R[name].match(self.t, self.pos, self.n)
+        try:
+            pattern = _R[name]
+        except KeyError:
+            pattern = _compiled(name)
+        return pattern.match(self.t, self.pos, self.n)
 
     def expect(self, ch: str) -> int:
         if self.pos < self.n and self.t[self.pos] == ch:
@@ -176,7 +192,7 @@ class _Parser:
         key = (self.pos, self.n)
         if key != self.word_key:
             self.word_key = key
-            self.word_match = _R["WORD"].match(self.t, self.pos, self.n)
+            self.word_match = self.word_re.match(self.t, self.pos, self.n)
         return self.word_match
 
     # ---------------------------------------------------------------------------------- statements
@@ -528,7 +544,7 @@ class _Parser:
     def args(self, drop: bool) -> list[Any]:
         out: list[Any] = []
         bracketed = False
-        plain = _R["ARG"]
+        plain = _compiled("ARG")
         t = self.t
         while True:
             if not bracketed:
@@ -955,7 +971,7 @@ def _ends_with_paren(value: Any) -> bool:
 
 def parse_program(text: str, file: str, literal: Any) -> tuple[Any, ...]:
     """The statements of ``text``; raises Bail when Lark must decide."""
-    if not _R:
+    if not _SOURCES:
         _load()
     # The parse makes many small objects and frees none: the cyclic collector would only rescan them.
     collecting = gc.isenabled()

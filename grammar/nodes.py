@@ -8,7 +8,7 @@ user wrote (``--memory 64m`` is a size although ``64m`` alone reads as a duratio
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
 __all__ = [
@@ -52,15 +52,52 @@ def _text_of(parts: tuple[Any, ...]) -> str:
     return "".join(p for p in parts if isinstance(p, str))
 
 
-@dataclass(frozen=True, slots=True)
+#: How every node class is declared. ``__eq__``, ``__hash__`` and ``__repr__`` are Node's, for all of them,
+#: the same as dataclass would generate per class: generating them (by exec, per class) was a third of the
+#: cost of importing this module, which every script run pays.
+_node = dataclass(frozen=True, slots=True, repr=False, eq=False)
+
+
+@_node
 class Node:
     span: Span = field(compare=False, repr=False)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        names = _compared(self.__class__)
+        return tuple(getattr(self, n) for n in names) == tuple(getattr(other, n) for n in names)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, n) for n in _compared(self.__class__)))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in _shown(self.__class__))
+        return f"{self.__class__.__qualname__}({shown})"
+
+
+_COMPARED: dict[type, tuple[str, ...]] = {}
+_SHOWN: dict[type, tuple[str, ...]] = {}
+
+
+def _compared(cls: type) -> tuple[str, ...]:
+    names = _COMPARED.get(cls)
+    if names is None:
+        names = _COMPARED[cls] = tuple(f.name for f in fields(cls) if f.compare)
+    return names
+
+
+def _shown(cls: type) -> tuple[str, ...]:
+    names = _SHOWN.get(cls)
+    if names is None:
+        names = _SHOWN[cls] = tuple(f.name for f in fields(cls) if f.repr)
+    return names
 
 
 # ---------------------------------------------------------------------------------------------- expressions
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Literal(Node):
     """A number, size, duration, ``true``, ``false`` or ``null``. ``kind`` is int, float, size, duration,
     bool or null; ``value`` is the Python value (bytes for a size, nanoseconds for a duration)."""
@@ -70,7 +107,7 @@ class Literal(Node):
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Word(Node):
     """A bare word. ``parts`` are literal strings and, where the word holds ``$x`` or a quoted segment
     with one, the expressions to interpolate."""
@@ -88,7 +125,7 @@ class Word(Node):
         return _text_of(self.parts)
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Str(Node):
     """A quoted string; ``text`` is the source including quotes, ``parts`` as for :class:`Word`."""
 
@@ -112,29 +149,29 @@ class Member:
     optional: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Var(Node):
     name: str
     path: tuple[Member, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class ListExpr(Node):
     items: tuple[Expr, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class RecordExpr(Node):
     fields: tuple[tuple[str, Expr], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Closure(Node):
     params: tuple[str, ...]
     body: Block
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Sub(Node):
     """``(pipeline)`` used as a value, with a cell path when written ``(pipeline).field.0``."""
 
@@ -142,7 +179,7 @@ class Sub(Node):
     path: tuple[Member, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Range(Node):
     """``lo..hi``, inclusive."""
 
@@ -150,7 +187,7 @@ class Range(Node):
     hi: Expr
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Binary(Node):
     op: str
     left: Expr
@@ -158,12 +195,12 @@ class Binary(Node):
     op_span: Span = field(compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Not(Node):
     operand: Expr
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Command(Node):
     """A command call: its first word and the rest of its words, unbound. The checker resolves
     multi-word names (``network create``) and binds arguments to the command's signature."""
@@ -172,7 +209,7 @@ class Command(Node):
     args: tuple[Expr, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class External(Node):
     """``^program args``: a host program."""
 
@@ -180,7 +217,7 @@ class External(Node):
     args: tuple[Expr, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Pipeline(Node):
     """``a | b | c``. The first element may be an expression; the rest are calls."""
 
@@ -192,45 +229,45 @@ Expr = Literal | Word | Str | Var | ListExpr | RecordExpr | Closure | Sub | Rang
 # ---------------------------------------------------------------------------------------------- statements
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Block(Node):
     body: tuple[Stmt, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Let(Node):
     name: str
     value: Pipeline
     name_span: Span = field(compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Assign(Node):
     target: Var
     value: Pipeline
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class If(Node):
     cond: Expr
     then: Block
     orelse: Block | If | None
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class For(Node):
     var: str
     iterable: Expr
     body: Block
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class While(Node):
     cond: Expr
     body: Block
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class ParamDecl(Node):
     """A parameter of a ``def``: ``kind`` is ``param`` (``name``, ``name?``), ``flag`` (``--name(-n)``)
     or ``rest`` (``...name``). ``type`` is None when not written."""
@@ -243,41 +280,41 @@ class ParamDecl(Node):
     short: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Def(Node):
     name: str
     params: tuple[ParamDecl, ...]
     body: Block
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Try(Node):
     body: Block
     catch_name: str | None
     handler: Block | None
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Return(Node):
     value: Pipeline | None
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Break(Node):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Continue(Node):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Exit(Node):
     code: Expr | None
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Source(Node):
     path: Word | Str
 
@@ -285,7 +322,7 @@ class Source(Node):
 Stmt = Let | Assign | If | For | While | Def | Try | Return | Break | Continue | Exit | Source | Pipeline
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Program(Node):
     body: tuple[Stmt, ...]
     file: str = field(default="<input>", compare=False)

@@ -47,6 +47,7 @@ from managers import netfiles
 from managers import ports as portmod
 from managers.cni import Attachment, Plugins, bridge_conflist, result_addresses
 from managers.filters import id_matches, label_matches, name_matches, parse_filters
+from managers.labels import validate_labels
 from managers.mountspec import VOLUME_NAME_RE
 from managers.store import FileLock, Store
 from managers.volumes import now_rfc3339
@@ -222,6 +223,24 @@ class NetworkManager:
         labels: dict[str, str] | None = None,
         options: dict[str, str] | None = None,
     ) -> dict[str, Any]:
+        """Create a bridge network; ``labels`` are the user's, held to the rule of every user label."""
+        validate_labels(labels or {})
+        return self._create(name, driver=driver, subnet=subnet, gateway=gateway, ip_range=ip_range,
+                            internal=internal, labels=labels, options=options)
+
+    def _create(
+        self,
+        name: str,
+        *,
+        driver: str = "bridge",
+        subnet: str | None = None,
+        gateway: str | None = None,
+        ip_range: str | None = None,
+        internal: bool = False,
+        labels: dict[str, str] | None = None,
+        options: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """``create`` without the user-label rule, for the default network's own marker label."""
         if name in PREDEFINED:
             raise AlreadyExists(f"network {name} is predefined")
         if not VOLUME_NAME_RE.match(name or "") or len(name) > 64:
@@ -320,7 +339,7 @@ class NetworkManager:
         if DEFAULT_NETWORK in doc.get("networks", {}):
             return doc["networks"][DEFAULT_NETWORK]
         try:
-            self.create(DEFAULT_NETWORK, labels={"pouchsh/default-network": "true"})
+            self._create(DEFAULT_NETWORK, labels={"pouchsh/default-network": "true"})
         except AlreadyExists:
             pass  # another process made it first
         return self.store.read()["networks"][DEFAULT_NETWORK]

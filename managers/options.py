@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ctrd.errors import InvalidArgument
+from managers.labels import validate_labels
 
 __all__ = [
-    "RESERVED_LABEL_PREFIXES",
     "CreateOptions",
     "Ulimit",
     "parse_env",
@@ -28,10 +28,8 @@ __all__ = [
     "parse_ulimit",
 ]
 
-RESERVED_LABEL_PREFIXES = ("pouchsh/", "containerd.io/", "io.containerd.")
 RESTART_POLICIES = ("no", "always", "unless-stopped")
 PULL_POLICIES = ("always", "missing", "never")
-_LABEL_MAX = 4096
 _ENV_KEY = re.compile(r"^[^=\s]+$")
 _INIT_BINARIES = ("docker-init", "tini", "tini-static", "catatonit")
 RUNC = "io.containerd.runc.v2"
@@ -82,14 +80,6 @@ def parse_key_values(items: Iterable[str] | None, flag: str, *, need_value: bool
             raise InvalidArgument(f"{flag} {item!r}: expected KEY=VALUE")
         out[key] = value
     return out
-
-
-def validate_labels(labels: Mapping[str, str]) -> None:
-    for key, value in labels.items():
-        if key.startswith(RESERVED_LABEL_PREFIXES):
-            raise InvalidArgument(f"label {key!r}: the prefixes {', '.join(RESERVED_LABEL_PREFIXES)} are reserved")
-        if len(key.encode()) + len(value.encode()) > _LABEL_MAX:
-            raise InvalidArgument(f"label {key!r}: key and value together exceed {_LABEL_MAX} bytes")
 
 
 def parse_env(items: list[str], environ: Mapping[str, str], flag: str = "--env") -> list[str]:

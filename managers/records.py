@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from managers.filters import id_matches, label_matches, name_matches
+from managers.labels import RESERVED_LABEL_PREFIXES
 
 __all__ = [
     "LABEL",
@@ -60,7 +61,7 @@ class LABEL:
     RESTART_LOGURI = "containerd.io/restart.loguri"
 
 
-_INTERNAL = ("pouchsh/", "containerd.io/", "io.containerd.", "nerdctl/")
+_INTERNAL = (*RESERVED_LABEL_PREFIXES, "nerdctl/")
 _DEFAULT_MOUNTS = {"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/run"}
 
 

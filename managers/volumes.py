@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from managers.filters import label_matches, name_matches, parse_filters, truth
+from managers.labels import validate_labels
 from managers.mountspec import (
     MountRequest,
     parse_mount,
@@ -140,6 +141,7 @@ class VolumeManager:
         """Create a volume (an anonymous one, with a random name, when ``name`` is None), or return the
         existing one of that name if it was made the same way (docker's behaviour, which makes
         ``volume create x`` safe to repeat)."""
+        validate_labels(labels or {})
         return self._create(name, driver=driver, labels=labels, options=options)[0]
 
     def _create(

@@ -52,15 +52,12 @@ def test_reserved_label_prefixes_are_refused_on_containers(shell: Any, prefix: s
     assert shell.facade.ctrd.containers.list() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: volume and network create keep any label (they live in pouchsh's own store, so containerd's "
-    "GC never sees them), while container create refuses the reserved prefixes",
-)
+@pytest.mark.parametrize("label", ["containerd.io/gc.root=x", "io.containerd.x=1", "pouchsh/name=x", "k" * 100 + "=" + "v" * 4000])
 @pytest.mark.parametrize("command", ["volume create --label {label} v1", "network create --label {label} n1"])
-def test_reserved_label_prefixes_are_refused_on_volumes_and_networks(shell: Any, command: str) -> None:
-    assert shell.kind(command.format(label="containerd.io/gc.root=x")) == "invalid-argument"
+def test_reserved_and_over_long_labels_are_refused_on_volumes_and_networks(shell: Any, command: str, label: str) -> None:
+    assert shell.kind(command.format(label=label)) == "invalid-argument"
     assert shell.run("volume ls | length").strip() == "0"
+    assert shell.run("network ls | where name == n1 | length").strip() == "0"
 
 
 def test_over_long_labels_are_refused(shell: Any) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import os
-import platform
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -134,6 +134,8 @@ class SystemManager:
         return [(c, tasks.get(c.id)) for c in containers]
 
     def info(self) -> dict[str, Any]:
+        import platform
+
         client = self.facade.ctrd
         version = client.version()
         states = {"running": 0, "paused": 0, "exited": 0, "created": 0}
@@ -175,9 +177,10 @@ class SystemManager:
         server = self.facade.ctrd.version()
         return {
             "client_version": ctrd.__version__,
-            "python_version": platform.python_version(),
-            "os": platform.system().lower(),
-            "arch": platform.machine(),
+            # what platform would read, without importing it (~1.5 ms of a `version` run)
+            "python_version": sys.version.split()[0],
+            "os": os.uname().sysname.lower(),
+            "arch": os.uname().machine,
             "containerd_version": server.version,
             "containerd_revision": server.revision,
         }
@@ -377,6 +380,8 @@ def _df_row(kind: str, total: int, active: int, size: int, reclaimable: int) -> 
 
 
 def _os_name() -> str:
+    import platform
+
     try:
         for line in Path("/etc/os-release").read_text().splitlines():
             if line.startswith("PRETTY_NAME="):

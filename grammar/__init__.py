@@ -16,12 +16,31 @@ Nodes are in :mod:`grammar.nodes`. ``pouch.lark`` defines the syntax; the Lark p
 
 from __future__ import annotations
 
-from grammar.completion import Token, WordAt, tokens, word_at
+from typing import TYPE_CHECKING, Any
+
 from grammar.nodes import Program, Span
 from grammar.parser import SyntaxErrors, SyntaxIssue, is_complete, parse
-from grammar.printer import to_source
+
+if TYPE_CHECKING:
+    from grammar.completion import Token, WordAt, tokens, word_at
+    from grammar.printer import to_source
 
 __all__ = [
     "Program", "Span", "SyntaxErrors", "SyntaxIssue", "Token", "WordAt", "is_complete", "parse", "to_source",
     "tokens", "word_at",
 ]
+
+# What a script run does not need loads on first use (the REPL's completion, the printer).
+_LAZY = {"Token": "grammar.completion", "WordAt": "grammar.completion", "tokens": "grammar.completion",
+         "word_at": "grammar.completion", "to_source": "grammar.printer"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'grammar' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

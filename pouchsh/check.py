@@ -14,7 +14,7 @@ import difflib
 import gc
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import grammar
 from ctrd.errors import InvalidArgument, PouchError
@@ -54,6 +54,7 @@ from grammar.nodes import (
 )
 from pouchsh.coerce import STRING_TYPES, coerce
 from pouchsh.errors import CheckError, ParseError, gather
+from pouchsh.masking import Secrets
 from pouchsh.signature import Command, CommandTable, Flag, Param
 
 __all__ = [
@@ -81,9 +82,9 @@ _DEF_TYPES = {
 _ROW_OPS = frozenset({"==", "!=", "<", "<=", ">", ">=", "=~", "!~", "in"})
 
 
-@dataclass(frozen=True)
-class Arg:
-    """One bound argument: a constant (already coerced) or an expression to evaluate and coerce."""
+class Arg(NamedTuple):
+    """One bound argument: a constant (already coerced) or an expression to evaluate and coerce.
+    (A named tuple: the checker makes one per argument, and this kind is the cheapest to make.)"""
 
     span: Span
     type: str
@@ -186,11 +187,12 @@ def parse_source(text: str, filename: str) -> Program:
 
 
 def check(program: Program, table: CommandTable, scope: CheckScope | None = None,
-          sources: dict[str, str] | None = None) -> Checked:
+          sources: dict[str, str] | None = None, secrets: Secrets | None = None) -> Checked:
     """Check ``program``; raises the CheckErrors found (gathered). ``scope`` persists across REPL lines
     (it gains the program's top-level variables and defs); ``sources`` receives the text of every
-    file that ``source`` reads, for error display."""
-    checker = _Checker(table, sources if sources is not None else {})
+    file that ``source`` reads, for error display; ``secrets`` the place of every secret flag's value,
+    also when checking fails."""
+    checker = _Checker(table, sources if sources is not None else {}, secrets)
     scope = scope or CheckScope.root()
     # Checking makes many small objects and frees none: the cyclic collector would only rescan them.
     collecting = gc.isenabled()
@@ -206,9 +208,10 @@ def check(program: Program, table: CommandTable, scope: CheckScope | None = None
 
 
 class _Checker:
-    def __init__(self, table: CommandTable, sources: dict[str, str]) -> None:
+    def __init__(self, table: CommandTable, sources: dict[str, str], secrets: Secrets | None = None) -> None:
         self.table = table
         self.sources = sources
+        self.secrets = secrets
         self.errors: list[PouchError] = []
 
     def error(self, message: str, span: Span, hint: str | None = None) -> None:
@@ -544,6 +547,8 @@ class _Checker:
 
     def set_flag(self, cmd: Command, flag: Flag, spelling: str, value_node: Any, span: Span,
                  values: dict[str, Any]) -> None:
+        if flag.secret and self.secrets is not None and value_node is not None and not isinstance(value_node, Var):
+            self.secrets.add(value_node.span)
         if not flag.takes_value:
             if value_node is None:
                 arg: Any = True

@@ -14,9 +14,12 @@ A parse or check of one source reports every error it found: the first is raised
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ctrd.errors import PouchError
+
+if TYPE_CHECKING:
+    from pouchsh.masking import Secrets
 
 __all__ = ["CheckError", "ParseError", "error_record", "format_error", "gather"]
 
@@ -50,7 +53,7 @@ def _source_line(span: Any, sources: Mapping[str, str]) -> str | None:
     return lines[span.line - 1].rstrip("\r")
 
 
-def _one(err: PouchError, sources: Mapping[str, str]) -> str:
+def _one(err: PouchError, sources: Mapping[str, str], secrets: Secrets | None) -> str:
     out = [f"error[{err.kind}]: {err.message}"]
     span = err.span
     if span is not None and getattr(span, "file", None) is not None:
@@ -60,8 +63,11 @@ def _one(err: PouchError, sources: Mapping[str, str]) -> str:
         if line is not None:
             shown = line.expandtabs(1)
             start = span.column - 1
-            width = (span.end_column - span.column) if span.end_line == span.line else len(shown) - start
-            width = max(1, min(width, max(1, len(shown) - start)))
+            stop = span.end_column - 1 if span.end_line == span.line else len(shown)
+            if secrets is not None:
+                masked = secrets.mask_line(span.file, span.line, shown)
+                shown, start, stop = masked.text, masked.index(start), masked.index(stop, end=True)
+            width = max(1, min(stop - start, max(1, len(shown) - start)))
             out.append(f"{gutter} |")
             out.append(f"{span.line} | {shown}")
             out.append(f"{gutter} | {' ' * start}{'^' * width}")
@@ -72,11 +78,12 @@ def _one(err: PouchError, sources: Mapping[str, str]) -> str:
     return "\n".join(out)
 
 
-def format_error(err: PouchError, sources: Mapping[str, str] | None = None) -> str:
-    """The text for ``err`` and any errors gathered with it, without a trailing newline."""
+def format_error(err: PouchError, sources: Mapping[str, str] | None = None, secrets: Secrets | None = None) -> str:
+    """The text for ``err`` and any errors gathered with it, without a trailing newline; the values of
+    secret flags that ``secrets`` knows are shown as ``***``."""
     sources = sources or {}
     errors: Iterable[PouchError] = [err, *getattr(err, "others", ())]
-    return "\n\n".join(_one(e, sources) for e in errors)
+    return "\n\n".join(_one(e, sources, secrets) for e in errors)
 
 
 def error_record(err: PouchError) -> dict[str, Any]:

@@ -77,7 +77,9 @@ class Param:
 
 @dataclass(frozen=True)
 class Flag:
-    """A flag: ``--name VALUE`` or, with type ``switch``, a bare ``--detach``."""
+    """A flag: ``--name VALUE`` or, with type ``switch``, a bare ``--detach``. A ``secret`` flag's value
+    (a password) is never shown again: error excerpts and ``--dry-run`` print ``***`` for it, and the
+    REPL keeps an input that gives one out of its history file (pouchsh/masking.py)."""
 
     name: str
     type: str = "switch"
@@ -89,12 +91,15 @@ class Flag:
     aliases: tuple[str, ...] = ()
     complete: str | None = None
     dest_name: str | None = None
+    secret: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in VALUE_TYPES:
             raise ValueError(f"flag --{self.name}: unknown type {self.type!r}")
         if self.short is not None and len(self.short) != 1:
             raise ValueError(f"flag --{self.name}: short form must be one character")
+        if self.secret and not self.takes_value:
+            raise ValueError(f"flag --{self.name}: a switch has no value to keep secret")
 
     @property
     def dest(self) -> str:
@@ -161,6 +166,11 @@ class Command:
     def flag(self, spelling: str) -> Flag | None:
         """The flag for ``--name``, ``-n`` or an alias; None when the command has no such flag."""
         return self._by_spelling.get(spelling)
+
+    @property
+    def secret_dests(self) -> tuple[str, ...]:
+        """The argument names that hold secret flag values (``password`` for ``login``)."""
+        return tuple(f.dest for f in self.flags if f.secret)
 
     def suggest_flag(self, spelling: str) -> str | None:
         close = difflib.get_close_matches(spelling, list(self._by_spelling), n=1, cutoff=0.6)

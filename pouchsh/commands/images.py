@@ -321,7 +321,7 @@ def push(ctx: Any, image: str, quiet: bool, insecure_registry: bool) -> dict[str
     params=[Param("server", required=False, help="Registry host (default docker.io)")],
     flags=[
         Flag("username", short="u", type="string", help="Username"),
-        Flag("password", short="p", type="string", help="Password (prefer --password-stdin)"),
+        Flag("password", short="p", type="string", secret=True, help="Password (prefer --password-stdin)"),
         Flag("password-stdin", help="Read the password from stdin"),
         _INSECURE,
     ],

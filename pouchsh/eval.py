@@ -269,6 +269,11 @@ class Interpreter:
 
             return format_help(cmd)
         kwargs = {dest: self.arg(a, scope) for dest, a in binding.args.items()}
+        if self.rt.dry_run and cmd.secret_dests:
+            # The dry-run recorder prints every argument; it must know which values it may not show.
+            conceal = getattr(self.rt.managers, "conceal", None)
+            if conceal is not None:
+                conceal(kwargs[dest] for dest in cmd.secret_dests)
         if binding.user is not None:
             return self.call_def(node, binding, kwargs, scope, input)
         ctx = CallContext(self.rt, input, piped, self.call_value)

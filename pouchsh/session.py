@@ -17,6 +17,7 @@ from grammar.nodes import Program
 from pouchsh.check import Checked, CheckScope, check, parse_source
 from pouchsh.errors import CheckError, ParseError, format_error
 from pouchsh.eval import ExitRequest, Interpreter
+from pouchsh.masking import Secrets
 from pouchsh.scope import Runtime, Scope
 from pouchsh.signature import CommandTable
 
@@ -46,18 +47,25 @@ class Session:
         self.interp = Interpreter(runtime)
         #: source text by file name, for showing errors
         self.sources: dict[str, str] = {}
+        #: where the sources give secret flags their values, masked wherever source is shown
+        self.secrets = Secrets()
 
     # -------------------------------------------------------------------------------------- stages
 
     def parse(self, text: str, filename: str) -> Program:
         self.sources[filename] = text
-        return parse_source(text, filename)
+        self.secrets.forget(filename)
+        try:
+            return parse_source(text, filename)
+        except ParseError:
+            self.secrets.guess(text, filename, self.table)
+            raise
 
     def check(self, program: Program) -> Checked:
         """Check against the session's names; on failure the session's names are left as they were."""
         saved_vars, saved_defs = set(self.check_scope.vars), dict(self.check_scope.defs)
         try:
-            return check(program, self.table, self.check_scope, self.sources)
+            return check(program, self.table, self.check_scope, self.sources, self.secrets)
         except PouchError:
             self.check_scope.vars, self.check_scope.defs = saved_vars, saved_defs
             raise
@@ -78,7 +86,19 @@ class Session:
         self.interp.run(checked, self.scope)
 
     def format(self, err: PouchError) -> str:
-        return format_error(err, self.sources)
+        return format_error(err, self.sources, self.secrets)
+
+    def holds_secret(self, text: str) -> bool:
+        """Whether ``text`` gives a secret flag a value, found by checking it against the session's
+        names in a scratch scope (the session is left as it was) or, when it does not parse, guessed."""
+        found = Secrets()
+        try:
+            check(parse_source(text, "<input>"), self.table, CheckScope(self.check_scope), {}, found)
+        except ParseError:
+            found.guess(text, "<input>", self.table)
+        except PouchError:
+            pass  # the bindings made before checking failed still count
+        return found.holds("<input>")
 
     # -------------------------------------------------------------------------------------- the REPL's Engine
 

@@ -139,7 +139,7 @@ class Shell:
             is_complete=_is_complete,
             prompt=_prompt(self.current_namespace),
             toolbar=self.toolbar,
-            history=history if history is not None else open_history(history_path()),
+            history=history if history is not None else open_history(history_path(), keep=self.keep_in_history),
             known_command=self.known_command,
         )
         self.repl = Repl(self.session, self, after_command=self.names.refresh)
@@ -173,6 +173,14 @@ class Shell:
             return True
         engine = self._engine
         return engine is not None and name in getattr(engine.check_scope, "defs", {})
+
+    def keep_in_history(self, text: str) -> bool:
+        """False for an input that gives a secret flag (``login -p``) its value: it is not written to
+        the history file."""
+        try:
+            return not self.engine.holds_secret(text)
+        except Exception:  # noqa: BLE001 - a fault here must not end the prompt; keeping the input out is safe
+            return False
 
     def variables(self) -> Mapping[str, Any]:
         engine = self._engine

@@ -22,7 +22,7 @@ from pouchsh.lexer import PouchLexer
 from pouchsh.repl.highlight import CommandAwareLexer
 from pouchsh.repl.keys import build_key_bindings
 
-__all__ = ["STYLE", "build_session", "continuation", "history_path", "open_history"]
+__all__ = ["STYLE", "PrivateFileHistory", "build_session", "continuation", "history_path", "open_history"]
 
 # ANSI colour names, so the terminal's own theme decides the exact shades (light and dark both work).
 STYLE = Style.from_dict(
@@ -63,16 +63,30 @@ def history_path(env: os._Environ[str] | dict[str, str] | None = None) -> Path:
     return Path(base) / "pouchsh" / "history"
 
 
-def open_history(path: Path | None) -> History:
-    """File history loaded in a thread (start-up does not wait for it); in memory when unwritable."""
+class PrivateFileHistory(FileHistory):
+    """A history file that an input ``keep`` refuses never reaches (one giving a secret flag its value,
+    ``login -p ...``); such an input stays in this session's in-memory list, for the arrow keys."""
+
+    def __init__(self, filename: str, keep: Callable[[str], bool] | None = None) -> None:
+        super().__init__(filename)
+        self.keep = keep
+
+    def store_string(self, string: str) -> None:
+        if self.keep is None or self.keep(string):
+            super().store_string(string)
+
+
+def open_history(path: Path | None, keep: Callable[[str], bool] | None = None) -> History:
+    """File history loaded in a thread (start-up does not wait for it), storing only what ``keep``
+    accepts; in memory when unwritable. A new file is readable by its owner only (bash's choice)."""
     if path is None:
         return InMemoryHistory()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(exist_ok=True)
+        path.touch(mode=0o600, exist_ok=True)
     except OSError:
         return InMemoryHistory()
-    return ThreadedHistory(FileHistory(str(path)))
+    return ThreadedHistory(PrivateFileHistory(str(path), keep))
 
 
 def continuation(width: int, line_number: int, wrap_count: int) -> StyleAndTextTuples:

@@ -141,11 +141,6 @@ def test_stored_credentials_are_never_printed(cli: Any, roots: tuple[Path, Path]
     ])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: an error's source excerpt (pouchsh/errors.py format_error) repeats a password given "
-    "with -p; docker never echoes it",
-)
 def test_a_password_given_with_p_is_not_echoed(cli: Any) -> None:
     _assert_hidden([cli("-c", f"login -u ci -p {SECRET} 127.0.0.1:9")])
 

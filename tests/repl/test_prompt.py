@@ -7,6 +7,7 @@ key bindings themselves; test_repl.py drives the whole REPL with the real gramma
 from __future__ import annotations
 
 import contextvars
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -171,3 +172,20 @@ def test_unknown_command_words_are_marked_while_typing() -> None:
     assert marked("def up [] { ps }; up") == []
     assert marked("def down [] { ps }") == []  # the name being defined is not a call
     assert marked("run --name for busybox") == ["run"]  # an argument is never a command word
+
+
+def test_an_input_giving_a_password_stays_out_of_the_history_file(pipe: PipeInput, tmp_path: Path) -> None:
+    from pouchsh.repl.app import Shell
+
+    shell = Shell(history=InMemoryHistory())  # builds no containerd connection until a command runs
+    path = tmp_path / "history"
+    session = make_session(history=open_history(path, keep=shell.keep_in_history))
+    ask(pipe, session, "login -u ci -p S3cret-pw localhost:5000\r")
+    ask(pipe, session, "login -u ci --password-stdin localhost:5000\r")
+    ask(pipe, session, "run -p 8080:80 busybox\r")
+    stored = path.read_text()
+    assert "S3cret-pw" not in stored
+    assert "+login -u ci --password-stdin localhost:5000" in stored and "+run -p 8080:80 busybox" in stored
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    # this session's own list (the arrow keys) still has it
+    assert "login -u ci -p S3cret-pw localhost:5000" in session.history.get_strings()

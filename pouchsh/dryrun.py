@@ -8,12 +8,21 @@ and returns a placeholder of the kind the manager method declares (read from its
 ``None``, an empty list, ``0``, an empty string, or a record whose every field reads as
 ``<containers.run.FIELD>`` so a script can go on (``$web.id``). Plumbing arguments (stdio, cancel) are
 not printed.
+
+Secrets are printed as ``***``: arguments whose name says they are one (``password``, ``token``,
+``secret``; a positional is named by the real manager method's signature, imported on the first call),
+fields and keys of those names inside records, and any value the evaluator said came from a secret flag
+(``Recorder.conceal``), wherever it is passed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
+import inspect
+import re
+from collections.abc import Iterable
 from typing import IO, Any
 
 from pouchsh.values import Stream
@@ -28,6 +37,8 @@ _MANAGER_CLASSES = {
     "system": ("managers.system", "SystemManager"),
 }
 _PLUMBING = frozenset({"stdio", "cancel", "stdin", "stdout", "stderr", "progress", "on_progress"})
+_SECRET_NAME = re.compile(r"(^|_)(password|passwd|token|secret)(_|$)", re.IGNORECASE)
+_MASK = "***"
 
 
 class Placeholder(dict):  # type: ignore[type-arg]
@@ -49,6 +60,11 @@ class Recorder:
         self.namespace = namespace
         self.address = address
         self.calls: list[str] = []
+        self._secrets: set[str] = set()
+
+    def conceal(self, values: Iterable[Any]) -> None:
+        """Print ``***`` for each of these values (those of secret flags) in every later call."""
+        self._secrets.update(v for v in values if isinstance(v, str) and v)
 
     def __getattr__(self, name: str) -> _Path:
         if name.startswith("__"):
@@ -56,13 +72,41 @@ class Recorder:
         return _Path(self, name)
 
     def record(self, path: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        shown = [_show(a) for a in args]
-        shown += [f"{k}={_show(v)}" for k, v in kwargs.items() if k not in _PLUMBING]
+        names = _parameter_names(path)
+        shown = [self._show(a, names[i] if i < len(names) else "") for i, a in enumerate(args)]
+        shown += [f"{k}={self._show(v, k)}" for k, v in kwargs.items() if k not in _PLUMBING]
         line = f"{path}({', '.join(shown)})"
         self.calls.append(line)
         self._out.write((line + "\n").encode())
         self._out.flush()
         return _placeholder(path, kwargs)
+
+    def _show(self, value: Any, name: str = "") -> str:
+        """``repr``-like text for an argument named ``name``, its secrets masked."""
+        if value is not None and _SECRET_NAME.search(name) and not isinstance(value, bool):
+            return _MASK
+        if isinstance(value, str):
+            return _MASK if value in self._secrets else repr(value)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            fields = []
+            for f in dataclasses.fields(value):
+                v = getattr(value, f.name)
+                if f.default is not dataclasses.MISSING and v == f.default:
+                    continue
+                if f.default_factory is not dataclasses.MISSING and v == f.default_factory():
+                    continue
+                fields.append(f"{f.name}={self._show(v, f.name)}")
+            return f"{type(value).__name__}({', '.join(fields)})"
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{self._show(k)}: {self._show(v, str(k))}" for k, v in value.items()) + "}"
+        if isinstance(value, list):
+            return f"[{', '.join(self._show(v) for v in value)}]"
+        if isinstance(value, tuple):
+            items = [self._show(v) for v in value]
+            return f"({', '.join(items)}{',' if len(items) == 1 else ''})"
+        if isinstance(value, (int, float, bool, type(None))):
+            return repr(value)
+        return f"<{type(value).__name__}>"
 
 
 class _Path:
@@ -81,23 +125,8 @@ class _Path:
         return self._rec.record(self._path, args, kwargs)
 
 
-def _show(value: Any) -> str:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = []
-        for f in dataclasses.fields(value):
-            v = getattr(value, f.name)
-            if f.default is not dataclasses.MISSING and v == f.default:
-                continue
-            if f.default_factory is not dataclasses.MISSING and v == f.default_factory():
-                continue
-            fields.append(f"{f.name}={_show(v)}")
-        return f"{type(value).__name__}({', '.join(fields)})"
-    if isinstance(value, (str, int, float, bool, type(None), list, tuple, dict)):
-        return repr(value)
-    return f"<{type(value).__name__}>"
-
-
-def _annotation(path: str) -> str | None:
+def _method(path: str) -> Any:
+    """The real manager method a call path names (``images.login``), or None."""
     manager, _, method = path.partition(".")
     where = _MANAGER_CLASSES.get(manager)
     if where is None or not method or "." in method:
@@ -106,7 +135,23 @@ def _annotation(path: str) -> str | None:
         cls = getattr(importlib.import_module(where[0]), where[1])
     except Exception:  # noqa: BLE001 - no manager module yet: fall back to null
         return None
-    fn = getattr(cls, method, None)
+    return getattr(cls, method, None)
+
+
+@functools.cache
+def _parameter_names(path: str) -> tuple[str, ...]:
+    """The names of a manager method's positional parameters, after ``self``."""
+    fn = _method(path)
+    try:
+        params = list(inspect.signature(fn).parameters.values()) if fn is not None else []
+    except (TypeError, ValueError):
+        return ()
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return tuple(p.name for p in params if p.kind in kinds)[1:]
+
+
+def _annotation(path: str) -> str | None:
+    fn = _method(path)
     ann = getattr(fn, "__annotations__", {}).get("return")
     return ann if isinstance(ann, str) else getattr(ann, "__name__", None)
 

@@ -145,10 +145,5 @@ def test_a_password_given_with_p_is_not_echoed(cli: Any) -> None:
     _assert_hidden([cli("-c", f"login -u ci -p {SECRET} 127.0.0.1:9")])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: --dry-run prints images.login(server, user, PASSWORD) with the password read from stdin "
-    "(pouchsh/dryrun.py shows every argument)",
-)
 def test_dry_run_does_not_print_a_password(cli: Any) -> None:
     _assert_hidden([cli("--dry-run", "-c", "login -u ci --password-stdin 127.0.0.1:9", input=f"{SECRET}\n".encode())])

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ctrd.errors import InvalidArgument, PouchError, PouchRuntimeError, Timeout, Unavailable
+from ctrd.private import private_dir
 
 if TYPE_CHECKING:
     from ctrd.client import Client
@@ -223,7 +224,7 @@ def _answers(address: str) -> bool:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -242,11 +243,11 @@ def _binary(binary: str | None) -> str:
 def _spawn(embedded: Embedded, timeout: float, binary: str | None) -> int:
     exe = _binary(binary)
     for directory in (embedded.data_root, embedded.root, embedded.state):
-        directory.mkdir(parents=True, exist_ok=True, mode=0o711)
+        private_dir(directory)  # the socket's directory too: containerd keeps an existing one's mode
     embedded.config.write_text(embedded.config_text())
     embedded.socket.unlink(missing_ok=True)  # a stale socket would make the health check race
     env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
-    with open(embedded.log, "ab") as log:
+    with open(os.open(embedded.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600), "ab") as log:
         proc = subprocess.Popen(
             [exe, "--config", str(embedded.config)],
             stdin=subprocess.DEVNULL,

@@ -68,8 +68,8 @@ class JsonLogWriter:
         self.path = Path(path)
         self.max_size = max_size
         self.max_file = max_file
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = os.open(f"{self.path}.lock", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: what containers print
+        self._lock_fd = os.open(f"{self.path}.lock", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self._fd = -1
         self._partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
 
@@ -141,7 +141,7 @@ class JsonLogWriter:
             if on_disk is not None and (ours.st_ino, ours.st_dev) == (on_disk.st_ino, on_disk.st_dev):
                 return on_disk.st_size
             os.close(self._fd)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         return os.fstat(self._fd).st_size
 
     def _rotate(self) -> None:
@@ -154,7 +154,7 @@ class JsonLogWriter:
                 os.replace(older, f"{self.path}.{n}")
         os.replace(self.path, f"{self.path}.1")
         os.close(self._fd)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
 
 def _cut(line: bytes) -> list[bytes]:

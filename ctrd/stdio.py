@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import BinaryIO, Self
 
 from ctrd.errors import InvalidArgument, PouchError, PouchRuntimeError, Timeout
+from ctrd.private import private_dir
 
 __all__ = ["FifoIO", "LogIO", "NullIO", "OutputSink", "TaskIO"]
 
@@ -142,7 +143,7 @@ class FifoIO(TaskIO):
     ) -> FifoIO:
         """Make the FIFOs and open our ends in the order the shim needs (before Tasks.Create)."""
         root = Path(fifo_root)
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(root)
         directory = Path(tempfile.mkdtemp(prefix=f"{process_id[:32]}-", dir=root))  # mkdtemp makes it 0700
         io = cls(directory, process_id, stdin=stdin, terminal=terminal)
         try:

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from ctrd.private import private_dir
 
 __all__ = [
     "NameStore",
@@ -148,7 +149,7 @@ class NameStore:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.directory)
         fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)

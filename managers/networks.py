@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PouchError, PouchRuntimeError
+from ctrd.private import private_dir
 from managers import netfiles
 from managers import ports as portmod
 from managers.cni import Attachment, Plugins, bridge_conflist, result_addresses
@@ -542,8 +543,9 @@ class NetworkManager:
         if plan.mode == "container":
             # Share the other container's files, so its /etc/hosts updates are seen here as well.
             return netfiles.spec_mounts(self._files_dir(plan.join or ""))
-        directory = self._files_dir(container_id)
-        directory.mkdir(parents=True, exist_ok=True)
+        # The container's state directory: the container manager keeps its log there, so it is private
+        # whichever of the two makes it (the files bind-mounted from it stay readable inside the container).
+        directory = private_dir(self._files_dir(container_id))
         if plan.mode == "host":
             try:
                 hosts = Path("/etc/hosts").read_text()

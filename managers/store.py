@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from ctrd.errors import PouchRuntimeError
+from ctrd.private import PRIVATE_FILE, private_dir
 
 __all__ = ["FileLock", "Store", "write_atomic"]
 
@@ -48,8 +49,8 @@ class FileLock:
     def __enter__(self) -> Self:
         self._mutex.acquire()
         if self._depth == 0:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            private_dir(self.path.parent)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             except BaseException:
@@ -69,9 +70,10 @@ class FileLock:
         self._mutex.release()
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Replace ``path`` with ``data`` so that a reader or a crash sees the old or the new content only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_atomic(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
+    """Replace ``path`` with ``data`` so that a reader or a crash sees the old or the new content only;
+    the file is ``mode`` (root's alone unless said otherwise), in a private directory when one is made."""
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -122,4 +124,4 @@ class Store:
             before = copy.deepcopy(doc)
             yield doc
             if doc != before:
-                write_atomic(self.path, json.dumps(doc, indent=1).encode() + b"\n", 0o600)
+                write_atomic(self.path, json.dumps(doc, indent=1).encode() + b"\n")

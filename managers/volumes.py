@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from ctrd.private import private_dir
 from managers.filters import label_matches, name_matches, parse_filters, truth
 from managers.labels import validate_labels
 from managers.mountspec import (
@@ -165,8 +166,10 @@ class VolumeManager:
                 if (labels and labels != existing["labels"]) or (options and options != existing["options"]):
                     raise AlreadyExists(f"volume {name} already exists with other labels or options")
                 return dict(existing), False
-            data = self._dir(name) / "_data"
-            data.mkdir(parents=True, exist_ok=True)
+            # Only the volume's directory is private: _data is the mount point a container sees, with its
+            # mode, so a container user other than root can still write to a fresh volume's root as in docker.
+            data = private_dir(self._dir(name)) / "_data"
+            data.mkdir(exist_ok=True)
             record = self._record(name, labels, options, anonymous)
             volumes[name] = record
         return dict(record), True

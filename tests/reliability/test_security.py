@@ -147,3 +147,65 @@ def test_a_password_given_with_p_is_not_echoed(cli: Any) -> None:
 
 def test_dry_run_does_not_print_a_password(cli: Any) -> None:
     _assert_hidden([cli("--dry-run", "-c", "login -u ci --password-stdin 127.0.0.1:9", input=f"{SECRET}\n".encode())])
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+#: what must stay readable by others: a volume's _data is the mount point a container user sees, and a
+#: container's hosts, resolv.conf and hostname are bind-mounted into it (each inside a 0700 directory)
+_SHARED = {"_data", "hosts", "resolv.conf", "hostname"}
+
+
+def test_what_pouchsh_makes_under_a_fresh_root_is_private(containerd_address: str, namespace: str, busybox_image: str,
+                                                          tmp_path: Path) -> None:
+    from managers import Managers
+    from tests.reliability.conftest import Shell, detach_all
+
+    root, run = tmp_path / "fresh" / "root", tmp_path / "fresh" / "run"
+    facade = Managers(address=containerd_address, namespace=namespace, root=root, run_root=run)
+    shell = Shell(facade, (root, run))
+    try:
+        shell.run("volume create data; network create --subnet 10.231.7.0/24 permnet")
+        shell.run("run --network none --name web -v data:/data busybox echo hi")
+        facade.images._credentials.put("localhost:5000", "ci", "S3cret-pw")
+        cid = facade.ctrd.containers.list()[0].id
+    finally:
+        shell.run("network rm permnet")
+        detach_all(facade)
+        facade.close()
+    private_dirs = [
+        root, run, root / "state" / namespace, root / "networks", root / "names", root / "names" / namespace,
+        root / "containers", root / "containers" / namespace, root / "containers" / namespace / cid,
+    ]
+    for path in private_dirs:
+        assert _mode(path) == 0o700, f"{path}: {oct(_mode(path))}"
+    secrets = [root / "state" / namespace / "volumes.json", root / "networks" / "state.json", root / "auth.json",
+               root / "containers" / namespace / cid / f"{cid}-json.log", *(root / "names" / namespace).iterdir()]
+    for path in secrets:
+        assert _mode(path) == 0o600, f"{path}: {oct(_mode(path))}"
+    for path in [root, *root.rglob("*"), run, *run.rglob("*")]:
+        if path.is_symlink() or path.name in _SHARED:
+            continue
+        allowed = 0o700 if path.is_dir() else 0o600
+        assert _mode(path) & ~allowed == 0, f"{path} is open to others: {oct(_mode(path))}"
+
+
+def test_the_embedded_containerd_keeps_its_socket_and_state_private() -> None:
+    import shutil
+    import tempfile
+
+    from ctrd.daemon import Embedded, start_embedded, stop_embedded
+
+    base = Path(tempfile.mkdtemp(prefix="perm-", dir="/tmp"))  # a unix socket path must stay short
+    embedded = Embedded(data_root=base / "root", run_root=base / "run")
+    try:
+        start_embedded(embedded, timeout=60)
+        for path in (embedded.data_root, embedded.root, embedded.state, embedded.run_root):
+            assert _mode(path) == 0o700, f"{path}: {oct(_mode(path))}"
+        assert _mode(embedded.socket) & 0o007 == 0
+        assert _mode(embedded.log) == 0o600
+    finally:
+        stop_embedded(embedded)
+        shutil.rmtree(base, ignore_errors=True)

@@ -7,6 +7,7 @@ import io
 
 import pytest
 
+from ctrd.errors import PouchError
 from pouchsh.dryrun import Recorder
 from pouchsh.masking import MaskedLine, Secrets
 from pouchsh.scope import Runtime
@@ -25,7 +26,7 @@ def _session(stdin: bytes = b"") -> tuple[Session, io.BytesIO]:
 
 def _error_text(source: str) -> str:
     session, _ = _session()
-    with pytest.raises(Exception) as info:
+    with pytest.raises(PouchError) as info:
         session.execute(session.compile(source, "t.pouch"))
     return session.format(info.value)
 
@@ -68,9 +69,9 @@ def test_a_source_that_does_not_parse_has_its_secret_guessed() -> None:
 
 def test_a_reused_file_name_forgets_the_old_places() -> None:
     session, _ = _session()
-    with pytest.raises(Exception):
+    with pytest.raises(PouchError):
         session.execute(session.compile(f"login -u ci -p {SECRET} a b", "same"))
-    with pytest.raises(Exception) as info:
+    with pytest.raises(PouchError) as info:
         session.execute(session.compile("ps --bogus-flag-that-is-long", "same"))
     assert "***" not in session.format(info.value)
 

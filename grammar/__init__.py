@@ -10,7 +10,7 @@ Public API::
     to_source(node) -> str                          # AST → source that parses back to an equal AST
 
 Nodes are in :mod:`grammar.nodes`. ``pouch.lark`` defines the syntax; the Lark parser built from it
-(grammar/parser.py) reports errors and serves completion, and a hand-written fast path
+(grammar/lalr.py, loaded on first use) reports errors and serves completion, and a hand-written fast path
 (grammar/fastparse.py) reads valid programs into the same AST (``reference=True`` skips it).
 """
 

@@ -1,10 +1,11 @@
 """The fast path: a hand-written recursive-descent parser for valid programs.
 
-``pouch.lark`` defines the language and the Lark parser (grammar/parser.py) is the reference: it reports
+``pouch.lark`` defines the language and the Lark parser (grammar/lalr.py) is the reference: it reports
 syntax errors, decides whether input is complete and feeds completion. Lark's LALR engine costs about
 15 µs per token in Python, too slow for the 30,000 lines/s goal, so valid input is parsed here first,
-with the Lark terminals' own regular expressions, into exactly the AST the Lark parser builds (spans
-included; tests/lang/test_fastparse.py compares the two on generated and mutated programs).
+with the Lark terminals' own regular expressions (grammar/terminals.py holds them, generated from the
+Lark parser, so a script that parses here never imports Lark), into exactly the AST the Lark parser
+builds (spans included; tests/lang/test_fastparse.py compares the two on generated and mutated programs).
 
 The rule of this module: wherever it is not certain to read the input as Lark's contextual lexer and
 LALR parser would, it gives up (:class:`Bail`) and the caller parses with Lark. So it may be slower

@@ -84,7 +84,7 @@ def _compiled(name: str) -> re.Pattern[str]:
 
 def _load() -> None:
     """The patterns from the generated table (grammar/terminals.py) while it matches pouch.lark, which
-    spares loading Lark; else from the Lark parser, whose build calls :func:`init`."""
+    spares loading Lark; else from the Lark parser."""
     from grammar import terminals
 
     if terminals.current():
@@ -92,7 +92,7 @@ def _load() -> None:
     else:
         from grammar import lalr
 
-        lalr.parser()
+        init(lalr.terminal_patterns(lalr.parser()))
 
 
 TERMINALS = ("WORD", "NUMBER", "SIZE", "DURATION", "VAR", "STRING_DQ", "STRING_SQ", "CARET_WORD", "NAME",

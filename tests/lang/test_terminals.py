@@ -27,3 +27,15 @@ def test_the_fast_path_knows_the_first_characters_of_the_operators() -> None:
             if c not in first:
                 for rest in ("= x", "~ x", " x", "od x", ". x", ".x", "x"):
                     assert pattern.match(c + rest) is None, (name, c + rest)
+
+
+def test_with_a_stale_table_the_patterns_come_from_the_lark_parser(monkeypatch) -> None:
+    import grammar
+    from grammar import fastparse
+
+    monkeypatch.setattr(terminals, "GRAMMAR_CRC", terminals.GRAMMAR_CRC + 1)
+    monkeypatch.setattr(fastparse, "_SOURCES", {})
+    monkeypatch.setattr(fastparse, "_R", {})
+    assert not terminals.current()
+    assert grammar.parse("echo a | where x == 1").body
+    assert {k: v for k, v in fastparse._SOURCES.items() if k != "ARG"} == terminals.PATTERNS

@@ -58,11 +58,18 @@ _POLL = 0.2
 FILTERS = ("id", "name", "label", "status", "ancestor", "exited", "volume", "network", "before", "since", "until")
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Image:
     name: str
+    target: str  # the digest the image record pointed at when resolved
     config: dict[str, Any]  # the OCI image config's "config" section (Env, Cmd, Entrypoint, ...)
     chain_id: str
+
+
+#: Images resolved in this process, by (address, namespace, snapshotter, name, target digest): a run
+#: of the same image again skips reading its manifest and config and checking its unpacked snapshot.
+_IMAGES: dict[tuple[str, str, str, str, str | None], _Image] = {}
+_IMAGES_MAX = 64
 
 
 class ContainerManager:
@@ -95,10 +102,6 @@ class ContainerManager:
     def _names(self) -> NameStore:
         containers = self.client.containers
 
-        def owner_of(name: str) -> str | None:
-            found = containers.list([f'labels."{LABEL.NAME}"=={name}'])
-            return found[0].id if found else None
-
         def exists(cid: str) -> bool:
             try:
                 containers.get(cid)
@@ -106,7 +109,7 @@ class ContainerManager:
                 return False
             return True
 
-        return NameStore(Path(self.facade.root) / "names" / self.namespace, owner_of=owner_of, exists=exists)
+        return NameStore(Path(self.facade.root) / "names" / self.namespace, exists=exists)
 
     def _optional(self, attr: str) -> Any | None:
         """The volume or network manager, or None while that part of pouchsh is not built."""
@@ -155,6 +158,39 @@ class ContainerManager:
     # -- images -----------------------------------------------------------------------------------
 
     def _image(self, ref: str, pull: str) -> _Image:
+        """The image to create from. A name already resolved in this process costs one Images.Get: the
+        record must still exist and point at the same target, else it is resolved afresh (pulled,
+        unpacked) as the first time."""
+        key = self._image_key(ref) if pull != "always" else None
+        if key is not None:
+            try:
+                target = self.client.images.get(key[-1]).target.digest
+            except NotFound:
+                target = None
+            cached = _IMAGES.get((*key, target))
+            if cached is not None:
+                return cached
+        image = self._resolve_image(ref, pull)
+        if key is not None and image.name == key[-1]:
+            if len(_IMAGES) >= _IMAGES_MAX:
+                _IMAGES.pop(next(iter(_IMAGES)))
+            _IMAGES[(*key, image.target)] = image
+        return image
+
+    def _image_key(self, ref: str) -> tuple[str, str, str, str] | None:
+        from managers.reference import normalize
+
+        try:
+            name = normalize(ref)
+        except InvalidArgument:
+            return None  # an image id or id prefix: resolved by the image manager each time
+        return (self.client.address, self.namespace, self.facade.images.snapshotter, name)
+
+    def _forget_image(self, image: _Image) -> None:
+        for key in [k for k, v in _IMAGES.items() if v is image]:
+            del _IMAGES[key]
+
+    def _resolve_image(self, ref: str, pull: str) -> _Image:
         info = self.facade.images.ensure(ref, pull=pull)
         cfg = info.config
         # The OCI image-spec spelling, which the spec builder reads (as containerd's WithImageConfig does).
@@ -168,7 +204,7 @@ class ContainerManager:
             "ExposedPorts": {p: {} for p in cfg.exposed_ports},
             "Volumes": {v: {} for v in cfg.volumes},
         }
-        return _Image(name=info.name, config=config, chain_id=info.chain_id)
+        return _Image(name=info.name, target=info.target, config=config, chain_id=info.chain_id)
 
     # -- queries ----------------------------------------------------------------------------------
 
@@ -226,10 +262,12 @@ class ContainerManager:
 
     def create(self, opts: CreateOptions) -> dict[str, Any]:
         """``create``: make the container (nothing runs). Returns its record."""
-        c, _plan = self._create(opts)
+        c, _plan, _rootfs = self._create(opts)
         return rec.build_record(c, None)
 
-    def _create(self, opts: CreateOptions) -> tuple[Any, Any]:
+    def _create(self, opts: CreateOptions) -> tuple[Any, Any, builtins.list[Any]]:
+        """The container record, its network plan, and the rootfs mounts Snapshots.Prepare returned
+        (a start right after needs no Snapshots.Mounts)."""
         image = self._image(opts.image, opts.pull)
         cid = new_id()
         undo: builtins.list[Callable[[], None]] = []
@@ -251,7 +289,13 @@ class ContainerManager:
             undo.append(lambda: shutil.rmtree(state_dir, ignore_errors=True))
             state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             with self.client.lease() as leased:
-                rootfs = leased.snapshots.prepare(cid, image.chain_id)
+                try:
+                    rootfs = leased.snapshots.prepare(cid, image.chain_id)
+                except NotFound:
+                    # The unpacked layers went away since this process cached the image: unpack again.
+                    self._forget_image(image)
+                    self._resolve_image(opts.image, opts.pull)
+                    rootfs = leased.snapshots.prepare(cid, image.chain_id)
                 undo.append(lambda: _quiet(self.client.snapshots.remove, cid))
                 from managers.rootfs import read_layered
                 from managers.spec import build_spec
@@ -285,7 +329,7 @@ class ContainerManager:
                 )
                 undo.append(lambda: _quiet(self.client.containers.delete, cid))
             reservation.commit()
-            return container, plan
+            return container, plan, rootfs
         except BaseException:
             for step in reversed(undo):
                 _quiet(step)
@@ -404,11 +448,14 @@ class ContainerManager:
         uri = binary_log_uri(c.labels.get(LABEL.LOG_PATH) or self._log_path(c.id), max_size=size, max_file=files)
         return LogIO(uri, terminal=tty), uri
 
-    def _start_task(self, c: Any, io: Any, plan: Any | None, on_created: Callable[[], None] | None = None) -> Any:
+    def _start_task(
+        self, c: Any, io: Any, plan: Any | None, on_created: Callable[[], None] | None = None,
+        rootfs: builtins.list[Any] | None = None,
+    ) -> Any:
         """Create the task, attach its network, issue Wait, start it. Undoes all of it on failure."""
         cid = c.id
         tasks = self.client.tasks
-        mounts = self.client.snapshots.mounts(c.snapshot_key)
+        mounts = rootfs if rootfs is not None else self.client.snapshots.mounts(c.snapshot_key)
         networks = self._optional("networks") if plan is not None else None
         try:
             pid = tasks.create(cid, rootfs=mounts, io=io)
@@ -462,17 +509,20 @@ class ContainerManager:
             labels[LABEL.RESTART_LOGURI] = log_uri
         self.client.containers.update(c.id, labels=labels)
 
-    def _start_detached(self, c: Any, plan: Any | None) -> None:
+    def _start_detached(self, c: Any, plan: Any | None, rootfs: builtins.list[Any] | None = None) -> None:
         tty = c.labels.get(LABEL.TTY) == "true"
         io, uri = self._log_io(c, tty)
-        self._start_task(c, io, plan)
+        self._start_task(c, io, plan, rootfs=rootfs)
         self._set_restart_status(c, "running", uri)
         if c.labels.get(LABEL.AUTO_REMOVE) == "true":
             from managers.autoremove import spawn
 
             spawn(self.client.address, self.namespace, Path(self.facade.root), Path(self.facade.run_root), c.id)
 
-    def _foreground(self, c: Any, plan: Any | None, stdio: Stdio, *, interactive: bool, started: builtins.list[bool]) -> int:
+    def _foreground(
+        self, c: Any, plan: Any | None, stdio: Stdio, *, interactive: bool, started: builtins.list[bool],
+        rootfs: builtins.list[Any] | None = None,
+    ) -> int:
         """Run the task attached to ``stdio`` (output also into the JSON log) until it exits."""
         from ctrd.logger import JsonLogWriter
         from ctrd.stdio import FifoIO
@@ -492,7 +542,7 @@ class ContainerManager:
                 # Output is read from before Start (a pty drops what nobody read when the process exits);
                 # stdin only after it: its EOF (CloseIO) reaching a terminal task before Start hangs the
                 # task up for good, and an empty stdin gets there at once.
-                exit_future = self._start_task(c, io, plan, on_created=attach_output)
+                exit_future = self._start_task(c, io, plan, on_created=attach_output, rootfs=rootfs)
                 started.append(True)
                 io.attach_input(stdio.stdin if interactive else None, close_stdin=lambda: tasks.close_io(cid))
                 self._set_restart_status(c, "running")
@@ -541,16 +591,16 @@ class ContainerManager:
         """
         if detach and opts.rm and opts.restart != "no":
             raise InvalidArgument("--rm and --restart cannot be combined")
-        c, plan = self._create(opts)
+        c, plan, rootfs = self._create(opts)
         started: builtins.list[bool] = []
         try:
             if detach:
-                self._start_detached(c, plan)
+                self._start_detached(c, plan, rootfs)
                 return self._record(c.id)
             if stdio is None:
                 raise InvalidArgument("run without -d needs standard streams")
             try:
-                code = self._foreground(c, plan, stdio, interactive=opts.interactive, started=started)
+                code = self._foreground(c, plan, stdio, interactive=opts.interactive, started=started, rootfs=rootfs)
             except _Stopped as stopped:
                 self._finish(c, opts.rm)
                 raise Interrupted(f"container {self._name_of(c)} stopped (exit status {stopped.status})") from None
@@ -562,9 +612,12 @@ class ContainerManager:
             raise
 
     def _finish(self, c: Any, auto_remove: bool) -> None:
-        self._reap(c)
+        """After the foreground task exited: keep its exit in labels, or (``--rm``) remove it all; the
+        labels would be deleted with the record, so they are not written then."""
         if auto_remove:
-            self._destroy(c, True)
+            self._destroy(c, True, exited=True)
+        else:
+            self._reap(c)
 
     def start(self, refs: builtins.list[str], *, attach: bool = False, interactive: bool = False, stdio: Stdio | None = None) -> Any:
         """``start``: start created or exited containers. With ``attach`` (one container) runs it in the
@@ -688,13 +741,14 @@ class ContainerManager:
             removed.append(c.id)
         return removed
 
-    def _destroy(self, c: Any, remove_volumes: bool) -> None:
-        """Remove a container and everything it owns, whatever state it is in."""
+    def _destroy(self, c: Any, remove_volumes: bool, *, exited: bool = False) -> None:
+        """Remove a container and everything it owns, whatever state it is in. ``exited``: the caller
+        saw its task exit (a foreground ``--rm`` run), so there is nothing to look up or kill."""
         cid = c.id
         tasks = self.client.tasks
         if c.labels.get(LABEL.RESTART_STATUS):
             _quiet(self.client.containers.update, cid, labels={LABEL.RESTART_STATUS: None})
-        task = self._task(cid)
+        task = None if exited else self._task(cid)
         if task is not None and task.status != "stopped":
             if task.status in ("paused", "pausing"):
                 _quiet(tasks.resume, cid)
@@ -707,7 +761,7 @@ class ContainerManager:
         networks = self._optional("networks")
         if networks is not None:
             _quiet(networks.detach, cid)
-        if task is not None:
+        if exited or task is not None:
             try:
                 tasks.delete(cid)
             except NotFound:

@@ -9,8 +9,12 @@ Uniqueness per namespace holds across processes through a reservation file per n
 under an exclusive ``flock`` of ``<root>/names/<namespace>/.lock``, so the check-then-create is atomic.
 While a container is being created its reservation file is itself ``flock``-ed by the creating
 process: a file whose owner is not in containerd is stale (a crashed pouchsh, or an ``rm`` done with
-another tool) and is reclaimed, unless that lock shows a creation still in progress. containerd's
-labels are consulted too, so a container whose file is missing (another data root) still holds its name.
+another tool) and is reclaimed, unless that lock shows a creation still in progress.
+
+The files alone decide, so reserving a name costs no containerd call unless a file is already there
+(then one Containers.Get of its owner). Every pouchsh sharing a data root sees the same files; a
+container labelled with a name by a pouchsh on another data root, or by another tool, does not hold
+that name here.
 """
 
 from __future__ import annotations
@@ -131,20 +135,12 @@ class Reservation:
 class NameStore:
     """The reservation files of one namespace.
 
-    ``in_use(name)`` answers whether containerd has a container labelled with that name (the owner of
-    the manager passes one ``Containers.List`` with a label filter); ``exists(id)`` whether an id is a
-    container. Both are only called under the namespace lock.
+    ``exists(id)`` answers whether an id is a container in containerd (the container manager passes a
+    Containers.Get); it is asked only about the owner of a file already there.
     """
 
-    def __init__(
-        self,
-        directory: Path,
-        *,
-        owner_of: Callable[[str], str | None],
-        exists: Callable[[str], bool],
-    ) -> None:
+    def __init__(self, directory: Path, *, exists: Callable[[str], bool]) -> None:
         self.directory = directory
-        self._owner_of = owner_of
         self._exists = exists
 
     @contextmanager
@@ -165,12 +161,6 @@ class NameStore:
         path = self._path(name)
         with self._locked():
             self._reclaim_if_stale(path, name)
-            owner = self._owner_of(name)
-            if owner is not None and owner != cid:
-                raise AlreadyExists(
-                    f"container name {name!r} is already in use by container {owner[:12]}",
-                    hint="remove that container or choose another name",
-                )
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             except FileExistsError:
@@ -212,9 +202,9 @@ class NameStore:
                 path.unlink(missing_ok=True)
 
     def taken(self, name: str) -> bool:
-        """Whether ``name`` has a live reservation file or a container (used to pick generated names)."""
+        """Whether ``name`` has a live reservation file (used to pick generated names)."""
         try:
             owner = self._path(name).read_text().strip()
         except FileNotFoundError:
-            owner = ""
-        return (bool(owner) and self._exists(owner)) or self._owner_of(name) is not None
+            return False
+        return bool(owner) and self._exists(owner)

@@ -56,7 +56,7 @@ def test_a_name_that_is_an_id_prefix_of_another_container_means_the_name() -> No
 
 
 def _store(tmp_path: Path, live: set[str]) -> NameStore:
-    return NameStore(tmp_path / "names", owner_of=lambda name: None, exists=lambda cid: cid in live)
+    return NameStore(tmp_path / "names", exists=lambda cid: cid in live)
 
 
 def test_reservation_is_exclusive_and_released(tmp_path: Path) -> None:

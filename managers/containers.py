@@ -17,6 +17,7 @@ Life cycle, and what undoes what when a step fails (nothing half-made is left be
 from __future__ import annotations
 
 import builtins
+import fcntl
 import os
 import secrets
 import shutil
@@ -25,6 +26,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +42,7 @@ from ctrd.errors import (
     PouchRuntimeError,
     Timeout,
 )
+from ctrd.private import private_dir
 from managers import records as rec
 from managers.console import Stdio, terminal_session
 from managers.filters import parse_filters
@@ -94,6 +97,9 @@ class ContainerManager:
 
     def _log_path(self, cid: str) -> Path:
         return self._state_dir(cid) / f"{cid}-json.log"
+
+    def _lock_path(self, cid: str) -> Path:
+        return Path(self.facade.run_root) / "locks" / self.namespace / cid
 
     @property
     def _fifo_root(self) -> Path:
@@ -452,7 +458,35 @@ class ContainerManager:
         self, c: Any, io: Any, plan: Any | None, on_created: Callable[[], None] | None = None,
         rootfs: builtins.list[Any] | None = None,
     ) -> Any:
-        """Create the task, attach its network, issue Wait, start it. Undoes all of it on failure."""
+        """Create the task, attach its network, issue Wait, start it. Undoes all of it on failure.
+
+        Runs under the container's lock, which ``_destroy`` takes too: a removal by another process
+        waits until the task is fully started (then kills and deletes it), or happens first (then
+        Tasks.Create finds no container). Without it, a record deleted while its task was being created
+        left a task containerd can no longer delete (Tasks.Delete needs the record): shim, runc init
+        and logger kept running."""
+        with _container_lock(self._lock_path(c.id)):
+            try:
+                return self._start_task_locked(c, io, plan, on_created, rootfs)
+            except PouchError as err:
+                if self._removed(c):
+                    raise NotFound(f"container {self._name_of(c)} was removed while starting") from err
+                raise
+
+    def _removed(self, c: Any) -> bool:
+        """Whether ``c``'s record is gone (another process removed it); False when containerd cannot say."""
+        try:
+            self.client.containers.get(c.id)
+        except NotFound:
+            return True
+        except PouchError:
+            return False
+        return False
+
+    def _start_task_locked(
+        self, c: Any, io: Any, plan: Any | None, on_created: Callable[[], None] | None,
+        rootfs: builtins.list[Any] | None,
+    ) -> Any:
         cid = c.id
         tasks = self.client.tasks
         mounts = rootfs if rootfs is not None else self.client.snapshots.mounts(c.snapshot_key)
@@ -596,7 +630,10 @@ class ContainerManager:
         try:
             if detach:
                 self._start_detached(c, plan, rootfs)
-                return self._record(c.id)
+                try:
+                    return self._record(c.id)
+                except NotFound:
+                    raise NotFound(f"container {self._name_of(c)} was removed while starting") from None
             if stdio is None:
                 raise InvalidArgument("run without -d needs standard streams")
             try:
@@ -744,6 +781,10 @@ class ContainerManager:
     def _destroy(self, c: Any, remove_volumes: bool, *, exited: bool = False) -> None:
         """Remove a container and everything it owns, whatever state it is in. ``exited``: the caller
         saw its task exit (a foreground ``--rm`` run), so there is nothing to look up or kill."""
+        with _container_lock(self._lock_path(c.id), remove=True):
+            self._destroy_locked(c, remove_volumes, exited)
+
+    def _destroy_locked(self, c: Any, remove_volumes: bool, exited: bool) -> None:
         cid = c.id
         tasks = self.client.tasks
         if c.labels.get(LABEL.RESTART_STATUS):
@@ -1129,6 +1170,22 @@ def _ref_text(ref: Any) -> str:
     if not isinstance(ref, str) or not ref:
         raise InvalidArgument(f"not a container reference: {ref!r}")
     return ref
+
+
+@contextmanager
+def _container_lock(path: Path, *, remove: bool = False) -> Iterator[None]:
+    """An exclusive flock on ``path`` (one file per container, under the run root) between processes.
+    ``remove`` unlinks it before unlocking: only a removal does that, and whoever opened the old file
+    meanwhile then finds the container gone in containerd, which is what it must learn anyway."""
+    private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+        if remove:
+            path.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
 
 
 def _quiet(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:

@@ -98,6 +98,11 @@ class ContainerManager:
     def _log_path(self, cid: str) -> Path:
         return self._state_dir(cid) / f"{cid}-json.log"
 
+    @property
+    def _runc_root(self) -> Path:
+        """runc's state root for containers pouchsh creates (the shim adds ``/<namespace>``)."""
+        return Path(self.facade.run_root) / "runc"
+
     def _lock_path(self, cid: str) -> Path:
         return Path(self.facade.run_root) / "locks" / self.namespace / cid
 
@@ -331,7 +336,7 @@ class ContainerManager:
                     snapshot_key=cid,
                     labels=labels,
                     runtime=opts.runtime,
-                    runtime_options=_runtime_options(opts.runtime_binary),
+                    runtime_options=_runtime_options(opts.runtime, opts.runtime_binary, self._runc_root),
                 )
                 undo.append(lambda: _quiet(self.client.containers.delete, cid))
             reservation.commit()
@@ -1214,12 +1219,18 @@ def _log_opts(labels: Any) -> tuple[int, int]:
         return DEFAULT_MAX_SIZE, DEFAULT_MAX_FILE
 
 
-def _runtime_options(binary: str | None) -> bytes:
-    if not binary:
+_RUNC_SHIMS = ("io.containerd.runc.v1", "io.containerd.runc.v2")
+
+
+def _runtime_options(runtime: str, binary: str | None, runc_root: Path) -> bytes:
+    """``containerd.runc.v1.Options`` for the runc shims: the OCI runtime binary, and runc's state
+    directory under pouchsh's run root (runc's default, /run/containerd/runc, belongs to the system's
+    containerd). Other runtimes get none, as ctr sends them."""
+    if runtime not in _RUNC_SHIMS:
         return b""
     from ctrd.api.runc.options import oci_pb2
 
-    return oci_pb2.Options(binary_name=binary).SerializeToString()
+    return oci_pb2.Options(binary_name=binary or "", root=str(runc_root)).SerializeToString()
 
 
 def _update_task(client: Any, cid: str, resources: dict[str, Any]) -> None:

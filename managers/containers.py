@@ -452,11 +452,16 @@ class ContainerManager:
         return networks.plan_from_labels(c.id, dict(c.labels))
 
     def _log_io(self, c: Any, tty: bool) -> Any:
-        from ctrd.logger import binary_log_uri
+        from ctrd.logger import binary_log_uri, logger_launcher
         from ctrd.stdio import LogIO
 
         size, files = _log_opts(c.labels)
-        uri = binary_log_uri(c.labels.get(LABEL.LOG_PATH) or self._log_path(c.id), max_size=size, max_file=files)
+        # The launcher lives in the data root, not the run root: containerd's restart monitor keeps this
+        # URI in a label and uses it again after a reboot, which empties the run root.
+        uri = binary_log_uri(
+            c.labels.get(LABEL.LOG_PATH) or self._log_path(c.id), max_size=size, max_file=files,
+            executable=logger_launcher(Path(self.facade.root) / "bin"),
+        )
         return LogIO(uri, terminal=tty), uri
 
     def _start_task(

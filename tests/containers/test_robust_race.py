@@ -83,7 +83,7 @@ def test_rm_f_while_another_process_runs_it(
         _poll(lambda: _blocked_on_flock(remove.pid) or remove.poll() is not None, "rm -f never waited")
     finally:
         hold.unlink(missing_ok=True)
-    run_out, run_err = run.communicate(timeout=120)
+    _, run_err = run.communicate(timeout=120)
     assert remove is not None
     _, rm_err = remove.communicate(timeout=120)
 

@@ -45,6 +45,14 @@ def run(env: Env) -> list[Figure]:
         raise RuntimeError(f"ps -a showed {len(lines)} lines for {total} containers")
     warm = interleave({"shown": _ms(shown), "counted": _ms(counted), "rpcs": _ms(rpcs)}, 5 if env.quick else 30)
 
+    # A REPL keeps ctrd's watch cache of its namespace: ps then syncs the cache and lists only the tasks.
+    from ctrd.watch import Watcher
+
+    with Watcher(facade.ctrd) as watcher:
+        watcher.wait_synced(60)
+        shown()
+        cached = interleave({"shown": _ms(shown), "counted": _ms(counted)}, 5 if env.quick else 30)
+
     figures = [
         Figure(
             f"ps -a in a warm session ({total} containers, {running} running), displayed as text",
@@ -53,6 +61,14 @@ def run(env: Env) -> list[Figure]:
             met=median(warm["shown"]) <= 20.0,
             note=f"p90 {percentile(warm['shown'], 90):.1f} ms; ps -a | length (no display): "
             f"{median(warm['counted']):.1f} ms",
+        ),
+        Figure(
+            f"ps -a in a warm session with the watch cache (as in the REPL), {total} containers, displayed as text",
+            median(cached["shown"]), "ms", reference=median(warm["rpcs"]),
+            reference_name="Containers.List + Tasks.List alone", target="≤ 20 ms",
+            met=median(cached["shown"]) <= 20.0,
+            note=f"p90 {percentile(cached['shown'], 90):.1f} ms; ps -a | length (no display): "
+            f"{median(cached['counted']):.1f} ms",
         ),
     ]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,7 @@ __all__ = [
     "SPEC_URL",
     "Container",
     "Containers",
+    "JsonSpec",
     "validate_id",
 ]
 
@@ -41,6 +42,35 @@ _ID_MAX = 76
 _ID_RE = re.compile(r"[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*")
 
 
+class JsonSpec(Mapping[str, Any]):
+    """A JSON object decoded on first use: a listing of 500 containers carries 2 MB of OCI specs that
+    ``ps`` (which reads labels) never needs. Read-only, like the rest of ``Container``."""
+
+    __slots__ = ("_raw", "_value")
+
+    def __init__(self, raw: bytes) -> None:
+        self._raw = raw
+        self._value: dict[str, Any] | None = None
+
+    def _decoded(self) -> dict[str, Any]:
+        if self._value is None:
+            value = json.loads(self._raw) if self._raw else {}
+            self._value = value if isinstance(value, dict) else {}
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._decoded()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decoded())
+
+    def __len__(self) -> int:
+        return len(self._decoded())
+
+    def __repr__(self) -> str:
+        return f"JsonSpec({self._decoded()!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class Container:
     """A container record.
@@ -48,7 +78,8 @@ class Container:
     - ``id``: the containerd id (also the snapshot key by default)
     - ``image``: the image name it was made from ("" if none)
     - ``labels``: all labels, pouchsh's own under ``pouchsh/``
-    - ``spec``: the OCI runtime spec as a dict
+    - ``spec``: the OCI runtime spec, a read-only mapping decoded from JSON on first use (``dict(spec)``
+      for a copy to change)
     - ``snapshotter``, ``snapshot_key``: where the rootfs lives
     - ``runtime``: the runtime name (``io.containerd.runc.v2``)
     - ``created_at``, ``updated_at``: set by containerd (UTC)
@@ -68,20 +99,17 @@ class Container:
 
     @classmethod
     def from_proto(cls, c: pb.Container) -> Container:
-        spec: dict[str, Any] = {}
-        if c.spec.value:
-            spec = json.loads(c.spec.value)
         return cls(
             id=c.id,
             image=c.image,
             labels=dict(c.labels),
-            spec=spec,
+            spec=JsonSpec(c.spec.value),
             snapshotter=c.snapshotter,
             snapshot_key=c.snapshot_key,
             runtime=c.runtime.name,
             created_at=to_datetime(c.created_at) if c.HasField("created_at") else None,
             updated_at=to_datetime(c.updated_at) if c.HasField("updated_at") else None,
-            extensions={k: (v.type_url, v.value) for k, v in c.extensions.items()},
+            extensions={k: (v.type_url, v.value) for k, v in c.extensions.items()} if c.extensions else {},
         )
 
 

@@ -11,12 +11,17 @@ The standard list-then-watch pattern, made restart-proof (PouchContainer's event
    and start again at 1: the cache converges to containerd's state after a restart.
 
 ``StateCache`` is the state machine (no I/O); ``Watcher`` runs the loop in a daemon thread and lets
-callers wait, with a deadline, for the cache to reach a state they expect.
+callers wait, with a deadline, for the cache to reach a state they expect. ``Watcher.sync`` makes the
+cache current as of the call: it publishes a marker and waits for it to come back through the stream,
+so every event published before the call (every Containers.Create, Update and Delete that returned)
+has been applied. ``watching(client)`` finds the running watcher of a client's namespace, so that a
+long-lived process can answer from the cache instead of listing.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -24,6 +29,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Self
 
 from ctrd.errors import InvalidArgument, NotFound, PouchError, Timeout
+from ctrd.events import SYNC_TOPIC
 
 if TYPE_CHECKING:
     from ctrd.client import Client
@@ -31,7 +37,18 @@ if TYPE_CHECKING:
     from ctrd.events import Event
     from ctrd.tasks import Process
 
-__all__ = ["CacheSnapshot", "ContainerState", "StateCache", "TaskState", "Watcher"]
+__all__ = ["CacheSnapshot", "ContainerState", "StateCache", "TaskState", "Watcher", "watching"]
+
+#: running watchers by (connection, namespace); see ``watching``
+_RUNNING: dict[tuple[int, str], Watcher] = {}
+_RUNNING_LOCK = threading.Lock()
+
+
+def watching(client: Client) -> Watcher | None:
+    """The running watcher of ``client``'s namespace on the same connection, if one was started."""
+    with _RUNNING_LOCK:
+        watcher = _RUNNING.get((id(client.connection), client.namespace or ""))
+    return watcher if watcher is not None and watcher.running else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +57,8 @@ class ContainerState:
 
     ``exit_status``/``exited_at``: the last exit of its task that this cache saw being deleted (None if
     it saw none; containerd forgets exits once the task is deleted, so after a re-list this is None).
+    ``spec``: the OCI spec as listed or read at creation (decoded on first use); an update event carries
+    no spec, so a spec changed later by Containers.Update is not seen here (labels and image are).
     """
 
     id: str
@@ -48,6 +67,7 @@ class ContainerState:
     created_at: datetime | None = None
     exit_status: int | None = None
     exited_at: datetime | None = None
+    spec: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +200,7 @@ class StateCache:
 
 
 def _container_state(c: Container) -> ContainerState:
-    return ContainerState(id=c.id, image=c.image, labels=dict(c.labels), created_at=c.created_at)
+    return ContainerState(id=c.id, image=c.image, labels=dict(c.labels), created_at=c.created_at, spec=c.spec)
 
 
 def _without(execs: Mapping[str, int], exec_id: str) -> dict[str, int]:
@@ -212,17 +232,24 @@ class Watcher:
         self._cond = threading.Condition()
         self._stopping = threading.Event()
         self._subscription: Any = None
+        # the last sync tokens seen in the stream (other processes publish markers too, so it is bounded)
+        self._markers: deque[str] = deque(maxlen=256)
         self._thread = threading.Thread(target=self._run, name=f"ctrd-watch-{self.namespace}", daemon=True)
 
     # -- public ------------------------------------------------------------------------------------
 
     def start(self) -> Self:
         self._thread.start()
+        with _RUNNING_LOCK:
+            _RUNNING[(id(self.client.connection), self.namespace)] = self
         return self
 
     def stop(self) -> None:
         """End the stream and the thread (waits for the thread)."""
         self._stopping.set()
+        with _RUNNING_LOCK:
+            if _RUNNING.get((id(self.client.connection), self.namespace)) is self:
+                del _RUNNING[(id(self.client.connection), self.namespace)]
         with self._cond:
             subscription = self._subscription
         if subscription is not None:
@@ -258,6 +285,18 @@ class Watcher:
             raise Timeout(
                 f"containerd state of namespace {self.namespace} not as expected within {timeout:g}s ({state})"
             )
+
+    def sync(self, timeout: float) -> CacheSnapshot:
+        """A synced snapshot that holds everything containerd published before this call: a marker is
+        published and waited for in the stream. Timeout if the cache is not synced or the marker does
+        not come back in time (the stream broke; the caller should ask containerd instead)."""
+        if not self._synced:
+            raise Timeout(f"the cache of namespace {self.namespace} is not synced (last error: {self.last_error})")
+        token = self.client.events.publish_marker()
+        with self._cond:
+            if self._cond.wait_for(lambda: token in self._markers and self._synced, timeout):
+                return self._current()
+        raise Timeout(f"the cache of namespace {self.namespace} did not catch up within {timeout:g}s")
 
     def wait_synced(self, timeout: float) -> CacheSnapshot:
         """Block until the stream is live and the lists are applied."""
@@ -316,6 +355,12 @@ class Watcher:
                 self.last_error = None
                 self._bump()
             for event in subscription:
+                if event.topic == SYNC_TOPIC:
+                    token = event.payload.get("labels", {}).get("pouchsh/sync")
+                    with self._cond:
+                        self._markers.append(token)
+                        self._cond.notify_all()
+                    continue
                 if event.timestamp is not None and event.timestamp < listed_at:
                     continue  # already reflected in the lists
                 record = (

@@ -23,6 +23,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
 __all__ = ["ContainerManager", "Stdio"]
 
 DEFAULT_STOP_TIMEOUT = 10
+#: how long ``ps`` waits for the watch cache to catch up before it lists instead
+_SYNC_TIMEOUT = 1.0
 _POLL = 0.2
 #: ``ps``/``container prune`` ``--filter`` keys (before/since/until order containers by creation time)
 FILTERS = ("id", "name", "label", "status", "ancestor", "exited", "volume", "network", "before", "since", "until")
@@ -229,9 +232,15 @@ class ContainerManager:
         no_trunc: bool = False,
         quiet: bool = False,
     ) -> builtins.list[Any]:
-        """``ps``: running and paused containers (``all`` for every one), newest first."""
+        """``ps``: running and paused containers (``all`` for every one), newest first.
+
+        In a long-lived process that keeps ctrd's watch cache of this namespace (the REPL does), the
+        containers come from the cache, brought up to the moment of the call (``Watcher.sync``), and
+        only the tasks are listed; otherwise Containers.List, whose reply carries every OCI spec."""
         parsed = _parse_filters(filters)
-        containers = self.client.containers.list()
+        containers = self._cached_containers()
+        if containers is None:
+            containers = self.client.containers.list()
         # Tasks.List names each init process by ``id`` and leaves ``container_id`` empty.
         tasks = {t.container_id or t.id: t for t in self.client.tasks.list()}
         now = time.time()
@@ -239,7 +248,7 @@ class ContainerManager:
             last = 1
         rows: builtins.list[tuple[Any, dict[str, Any]]] = []
         for c in containers:
-            record = rec.build_record(c, tasks.get(c.id), now=now)
+            record = rec.build_record(c, tasks.get(c.id), now=now, trunc=not no_trunc)
             rows.append((c, record))
         rows.sort(key=lambda r: r[1]["created"] or "", reverse=True)
         if last is not None:
@@ -251,14 +260,22 @@ class ContainerManager:
         rows = [r for r in rows if rec.matches_filters(r[1], r[0], parsed)]
         rows = _before_since(rows, parsed, containers)
         if quiet:
-            return [c.id if no_trunc else c.id[:12] for c, _ in rows]
-        out = []
-        for c, record in rows:
-            if not no_trunc:
-                record["id"] = c.id[:12]
-                record["command"] = rec.short_command(rec.command_of(c))
-            out.append(record)
-        return out
+            return [record["id"] for _, record in rows]
+        return [record for _, record in rows]
+
+    def _cached_containers(self) -> builtins.list[Any] | None:
+        """The containers of the running watch cache, current as of now; None without one (or when it
+        cannot catch up: the caller lists instead)."""
+        watch = sys.modules.get("ctrd.watch")  # not imported: no watcher can be running
+        if watch is None:
+            return None
+        watcher = watch.watching(self.client)
+        if watcher is None:
+            return None
+        try:
+            return list(watcher.sync(_SYNC_TIMEOUT).containers.values())
+        except PouchError:
+            return None
 
     def inspect(self, ref: str) -> dict[str, Any]:
         """Everything about one container (the ``ps`` record plus times, process, log path and spec)."""
@@ -329,6 +346,7 @@ class ContainerManager:
                     spec["hooks"] = hooks(self.client.address, self.namespace, Path(self.facade.root),
                                           Path(self.facade.run_root))
                     labels[LABEL.NET_HOOKS] = "true"
+                labels.update(rec.summary_labels(spec, labels))
                 container = leased.containers.create(
                     cid,
                     spec=spec,

@@ -17,6 +17,7 @@ import shlex
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from managers.filters import id_matches, label_matches, name_matches
@@ -31,6 +32,7 @@ __all__ = [
     "short_command",
     "started_at",
     "status_of",
+    "summary_labels",
 ]
 
 
@@ -56,6 +58,8 @@ class LABEL:
     NETWORKS = "pouchsh/networks"  # comma-separated CNI network names
     NETCONFIG = "pouchsh/netconfig"  # JSON: ip, hostname, dns, add_hosts
     NET_HOOKS = "pouchsh/net-hooks"  # "true": OCI hooks do CNI ADD/DEL (restartable containers)
+    COMMAND = "pouchsh/command"  # JSON list: the process args, so ps needs no spec (absent if too long)
+    MOUNTS = "pouchsh/mounts"  # JSON: the record's mounts table, so ps needs no spec (absent if too long)
     CONTAINERD_STOP_SIGNAL = "io.containerd.image.config.stop-signal"
     RESTART_STATUS = "containerd.io/restart.status"
     RESTART_LOGURI = "containerd.io/restart.loguri"
@@ -65,6 +69,11 @@ _INTERNAL = (*RESERVED_LABEL_PREFIXES, "nerdctl/")
 _DEFAULT_MOUNTS = {"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/run"}
 
 
+#: containerd refuses a label whose key and value exceed this many bytes
+_LABEL_MAX = 4096
+
+
+@cache
 def _clock_ticks() -> int:
     try:
         return os.sysconf("SC_CLK_TCK")
@@ -72,6 +81,7 @@ def _clock_ticks() -> int:
         return 100
 
 
+@cache
 def _boot_time() -> float:
     try:
         with open("/proc/stat") as f:
@@ -172,7 +182,24 @@ def _exit(container: Any, task: Any | None) -> tuple[int | None, float | None]:
 
 
 def command_of(container: Any) -> list[str]:
+    """The process args: from the ``pouchsh/command`` label (no spec decoding), else from the spec."""
+    args = _json_label(container.labels, LABEL.COMMAND)
+    if args is not None:
+        return args
     return list((container.spec.get("process") or {}).get("args") or [])
+
+
+def summary_labels(spec: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, str]:
+    """``pouchsh/command`` and ``pouchsh/mounts`` for a container about to be created with ``spec`` and
+    ``labels``: what ``ps`` shows from the spec, kept where a listing can read it without decoding
+    every spec. A value too long for a containerd label is left out (``ps`` then reads the spec)."""
+    out = {}
+    args = list((spec.get("process") or {}).get("args") or [])
+    for key, value in ((LABEL.COMMAND, args), (LABEL.MOUNTS, _spec_mounts(spec, labels))):
+        text = json.dumps(value, separators=(",", ":"))
+        if len(key) + len(text.encode()) <= _LABEL_MAX:
+            out[key] = text
+    return out
 
 
 def short_command(args: list[str], width: int = 20) -> str:
@@ -180,18 +207,31 @@ def short_command(args: list[str], width: int = 20) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _json_label(labels: Mapping[str, str], key: str) -> list[Any]:
-    try:
-        value = json.loads(labels.get(key) or "[]")
-    except ValueError:
+def _json_label(labels: Mapping[str, str], key: str) -> list[Any] | None:
+    """A JSON list label; None when it is absent or not a list."""
+    text = labels.get(key)
+    if not text:
+        return None
+    if text == "[]":
         return []
-    return value if isinstance(value, list) else []
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, list) else None
 
 
 def _mounts(container: Any) -> list[dict[str, Any]]:
-    volumes = set(filter(None, container.labels.get(LABEL.VOLUMES, "").split(",")))
+    mounts = _json_label(container.labels, LABEL.MOUNTS)
+    if mounts is not None:
+        return mounts
+    return _spec_mounts(container.spec, container.labels)
+
+
+def _spec_mounts(spec: Mapping[str, Any], labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    volumes = set(filter(None, labels.get(LABEL.VOLUMES, "").split(",")))
     out = []
-    for m in container.spec.get("mounts") or []:
+    for m in spec.get("mounts") or []:
         dst = m.get("destination", "")
         if dst in _DEFAULT_MOUNTS and m.get("type") != "bind":
             continue
@@ -236,7 +276,7 @@ def build_record(container: Any, task: Any | None, *, now: float | None = None, 
         "status": status,
         "state": state,
         "created": _iso(container.created_at),
-        "ports": _json_label(labels, LABEL.PORTS),
+        "ports": _json_label(labels, LABEL.PORTS) or [],
         "labels": {k: v for k, v in labels.items() if not k.startswith(_INTERNAL)},
         "networks": [n for n in labels.get(LABEL.NETWORKS, "").split(",") if n] or _network_mode(labels),
         "exit_code": exit_code if status == "exited" else None,

@@ -76,6 +76,7 @@ class _Image:
 #: of the same image again skips reading its manifest and config and checking its unpacked snapshot.
 _IMAGES: dict[tuple[str, str, str, str, str | None], _Image] = {}
 _IMAGES_MAX = 64
+_IMAGES_LOCK = threading.Lock()  # par-each runs creates in threads
 
 
 class ContainerManager:
@@ -181,14 +182,16 @@ class ContainerManager:
                 target = self.client.images.get(key[-1]).target.digest
             except NotFound:
                 target = None
-            cached = _IMAGES.get((*key, target))
+            with _IMAGES_LOCK:
+                cached = _IMAGES.get((*key, target))
             if cached is not None:
                 return cached
         image = self._resolve_image(ref, pull)
         if key is not None and image.name == key[-1]:
-            if len(_IMAGES) >= _IMAGES_MAX:
-                _IMAGES.pop(next(iter(_IMAGES)))
-            _IMAGES[(*key, image.target)] = image
+            with _IMAGES_LOCK:
+                if len(_IMAGES) >= _IMAGES_MAX:
+                    del _IMAGES[next(iter(_IMAGES))]
+                _IMAGES[(*key, image.target)] = image
         return image
 
     def _image_key(self, ref: str) -> tuple[str, str, str, str] | None:
@@ -201,8 +204,9 @@ class ContainerManager:
         return (self.client.address, self.namespace, self.facade.images.snapshotter, name)
 
     def _forget_image(self, image: _Image) -> None:
-        for key in [k for k, v in _IMAGES.items() if v is image]:
-            del _IMAGES[key]
+        with _IMAGES_LOCK:
+            for key in [k for k, v in _IMAGES.items() if v is image]:
+                del _IMAGES[key]
 
     def _resolve_image(self, ref: str, pull: str) -> _Image:
         info = self.facade.images.ensure(ref, pull=pull)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import re
 from bisect import bisect_right
+from collections.abc import Callable
 from typing import Any
 
 from grammar import strings
@@ -728,26 +729,21 @@ class _Parser:
         return m is not None and m.group() in _LITERAL_WORDS
 
     def sum(self, drop: bool) -> Any:
-        left = self.product(drop)
-        while True:
-            self.skip(drop)
-            m = self.match("ADD_OP") if self.peek() in _ADD_FIRST else None
-            if m is None:
-                return left
-            self.pos = m.end()
-            right = self.product(drop)
-            left = Binary(self.span(left.span.start, right.span.end), m.group(), left, right,
-                          self.span(m.start(), m.end()))
+        return self.left_assoc(drop, self.product, "ADD_OP", _ADD_FIRST)
 
     def product(self, drop: bool) -> Any:
-        left = self.range(drop)
+        return self.left_assoc(drop, self.range, "MUL_OP", _MUL_FIRST)
+
+    def left_assoc(self, drop: bool, operand: Callable[[bool], Any], terminal: str, first: frozenset[str]) -> Any:
+        """One level of left-associative binary operators: ``operand (terminal operand)*``."""
+        left = operand(drop)
         while True:
             self.skip(drop)
-            m = self.match("MUL_OP") if self.peek() in _MUL_FIRST else None
+            m = self.match(terminal) if self.peek() in first else None
             if m is None:
                 return left
             self.pos = m.end()
-            right = self.range(drop)
+            right = operand(drop)
             left = Binary(self.span(left.span.start, right.span.end), m.group(), left, right,
                           self.span(m.start(), m.end()))
 

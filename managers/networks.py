@@ -152,11 +152,14 @@ def teardown_masquerade(network: str, cni_id: str) -> None:
         subprocess.run(["iptables", "-w", "-t", "nat", flag, chain], capture_output=True, check=False)
 
 
-def reclaim_orphan_bridges() -> list[str]:
+def reclaim_orphan_bridges(*, under: Path | None = None) -> list[str]:
     """Delete the bridges of pouchsh networks whose data root or network no longer exists (a removed
     test root, a deleted /var/lib/pouchsh), so their routes stop reserving subnets. A bridge that still
     has a port is left alone. Runs under SUBNET_LOCK, which every network creation holds, so a bridge
-    being made right now (its root's state not yet written) is never taken for an orphan."""
+    being made right now (its root's state not yet written) is never taken for an orphan.
+
+    ``under`` also reclaims the bridges of every data root below that folder, whatever their state says:
+    a test run's roots outlive it (pytest keeps its temporary folders), their bridges must not."""
     removed = []
     for alias_file in Path("/sys/class/net").glob("*/ifalias"):
         try:
@@ -170,6 +173,8 @@ def reclaim_orphan_bridges() -> list[str]:
         try:
             owned = name in json.loads((Path(root) / "networks" / "state.json").read_text()).get("networks", {})
         except (OSError, ValueError):
+            owned = False
+        if under is not None and Path(root).is_relative_to(under):
             owned = False
         if owned or any((alias_file.parent / "brif").iterdir()):
             continue

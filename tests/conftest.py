@@ -80,6 +80,19 @@ def containerd_address() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _reclaim_test_bridges(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The CNI bridges of this run's data roots go with the run (their roots stay on disk for debugging)."""
+    yield
+    if os.geteuid() != 0 or not Path("/sys/class/net").is_dir():
+        return
+    from managers.networks import SUBNET_LOCK, reclaim_orphan_bridges
+    from managers.store import FileLock
+
+    with FileLock(SUBNET_LOCK):
+        reclaim_orphan_bridges(under=tmp_path_factory.getbasetemp())
+
+
 @pytest.fixture(scope="session")
 def ctrd_client(containerd_address: str) -> Iterator[object]:
     import ctrd

@@ -1,0 +1,106 @@
+"""Attached runs and execs: the task's stdio on the caller's streams (a pty when asked), output also into
+the JSON log, and Ctrl-C turned into the stop signal (then SIGKILL), as docker does."""
+
+from __future__ import annotations
+
+import builtins
+import time
+from typing import Any
+
+from ctrd.errors import Interrupted, Timeout
+from managers.console import Stdio, terminal_session
+from managers.containerbase import _quiet
+from managers.lifecycle import Lifecycle, _log_opts, _stop_timeout
+from managers.records import LABEL
+
+_POLL = 0.2
+
+
+class Foreground(Lifecycle):
+    """Running a container's task, or an exec, attached to the caller's standard streams."""
+
+    def _foreground(
+        self, c: Any, plan: Any | None, stdio: Stdio, *, interactive: bool, started: builtins.list[bool],
+        rootfs: builtins.list[Any] | None = None,
+    ) -> int:
+        """Run the task attached to ``stdio`` (output also into the JSON log) until it exits."""
+        from ctrd.logger import JsonLogWriter
+        from ctrd.stdio import FifoIO
+
+        cid = c.id
+        tty = c.labels.get(LABEL.TTY) == "true"
+        size, files = _log_opts(c.labels)
+        writer = JsonLogWriter(c.labels.get(LABEL.LOG_PATH) or self._log_path(cid), max_size=size, max_file=files)
+        tasks = self.client.tasks
+        io = FifoIO.open(self._fifo_root, cid, stdin=interactive, terminal=tty)
+        try:
+
+            def attach_output() -> None:
+                io.attach_output(stdout=stdio.stdout, stderr=None if tty else stdio.stderr, sink=writer.write)
+
+            with terminal_session(stdio.terminal if tty else None, lambda w, h: tasks.resize_pty(cid, w, h)):
+                # Output is read from before Start (a pty drops what nobody read when the process exits);
+                # stdin only after it: its EOF (CloseIO) reaching a terminal task before Start hangs the
+                # task up for good, and an empty stdin gets there at once.
+                exit_future = self._start_task(c, io, plan, on_created=attach_output, rootfs=rootfs)
+                started.append(True)
+                io.attach_input(stdio.stdin if interactive else None, close_stdin=lambda: tasks.close_io(cid))
+                self._set_restart_status(c, "running")
+                code = self._wait_foreground(c, exit_future, stdio)
+            try:
+                io.wait(10)
+            except Timeout:
+                pass  # a process that forked a child holding the pty open; the log keeps what came
+        finally:
+            io.close()
+            writer.close()
+        return code
+
+    def _wait_foreground(self, c: Any, exit_future: Any, stdio: Stdio) -> int:
+        """Wait for the exit; on Ctrl-C send the stop signal, then SIGKILL after the stop timeout, like
+        docker. Raises Interrupted after the process has ended if that happened."""
+        deadline: float | None = None
+        killed = False
+        while True:
+            try:
+                status = exit_future.result(timeout=_POLL).exit_status
+                break
+            except Timeout:
+                pass
+            except KeyboardInterrupt:
+                stdio.cancel.set()
+            if stdio.cancel.is_set() and deadline is None:
+                self._set_restart_status(c, "stopped")
+                _quiet(self.client.tasks.kill, c.id, c.labels.get(LABEL.STOP_SIGNAL, "SIGTERM"))
+                deadline = time.monotonic() + _stop_timeout(c.labels)
+            if deadline is not None and not killed and time.monotonic() > deadline:
+                _quiet(self.client.tasks.kill, c.id, "SIGKILL", all=True)
+                killed = True
+        if deadline is not None:
+            raise _Stopped(status)
+        return status
+
+    def _wait_exec(self, c: Any, exec_id: str, future: Any, stdio: Stdio) -> int:
+        interrupted = False
+        while True:
+            try:
+                status = future.result(timeout=_POLL).exit_status
+                break
+            except Timeout:
+                pass
+            except KeyboardInterrupt:
+                stdio.cancel.set()
+            if stdio.cancel.is_set() and not interrupted:
+                interrupted = True
+                _quiet(self.client.tasks.kill, c.id, "SIGKILL", exec_id=exec_id)
+        if interrupted:
+            raise Interrupted(f"exec in {self._name_of(c)} interrupted")
+        return status
+
+
+class _Stopped(Exception):
+    """The foreground process ended after Ctrl-C made us stop it."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status

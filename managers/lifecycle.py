@@ -1,0 +1,440 @@
+"""The container life cycle's internals: create (and its undo), task start and reap, stop, destroy.
+
+What undoes what when a step fails is in managers.containers' docstring; every step that takes or leaves
+a task runs under the container's lock (managers.containerbase._container_lock)."""
+
+from __future__ import annotations
+
+import builtins
+import shutil
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PouchError, Timeout
+from managers import records as rec
+from managers.containerbase import _container_lock, _quiet
+from managers.imagecache import ImageCache, _Image
+from managers.names import generate_name, new_id, validate_name
+from managers.options import CreateOptions, parse_signal
+from managers.records import LABEL
+
+DEFAULT_STOP_TIMEOUT = 10
+
+
+class Lifecycle(ImageCache):
+    """Making, starting, reaping, stopping and destroying containers and their tasks."""
+
+    # -- create -----------------------------------------------------------------------------------
+
+    def _create(self, opts: CreateOptions) -> tuple[Any, Any, builtins.list[Any]]:
+        """The container record, its network plan, and the rootfs mounts Snapshots.Prepare returned
+        (a start right after needs no Snapshots.Mounts)."""
+        image = self._image(opts.image, opts.pull)
+        cid = new_id()
+        undo: builtins.list[Callable[[], None]] = []
+        try:
+            reservation = self._reserve(opts.name, cid)
+            undo.append(reservation.release)
+            mode = opts.network or "bridge"
+            hostname = opts.hostname or (socket.gethostname() if mode == "host" else cid[:12])
+            plan = self._plan(cid, opts, image, hostname)
+            if plan is not None:
+                networks = self.facade.networks
+                undo.append(lambda: networks.detach(cid))
+            mounts, volume_names = self._volumes(cid, opts, image)
+            if volume_names:
+                volumes = self.facade.volumes
+                undo.append(lambda: volumes.release(cid, volume_names, remove_anonymous=True))
+            labels = self._labels(opts, image, cid, reservation.name, hostname, plan, volume_names)
+            state_dir = self._state_dir(cid)
+            undo.append(lambda: shutil.rmtree(state_dir, ignore_errors=True))
+            state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with self.client.lease() as leased:
+                try:
+                    rootfs = leased.snapshots.prepare(cid, image.chain_id)
+                except NotFound:
+                    # The unpacked layers went away since this process cached the image: unpack again.
+                    self._forget_image(image)
+                    self._resolve_image(opts.image, opts.pull)
+                    rootfs = leased.snapshots.prepare(cid, image.chain_id)
+                undo.append(lambda: _quiet(self.client.snapshots.remove, cid))
+                from managers.rootfs import read_layered
+                from managers.spec import build_spec
+
+                spec = build_spec(
+                    opts,
+                    namespace=self.namespace,
+                    container_id=cid,
+                    image_config=image.config,
+                    read_file=lambda path: read_layered(rootfs, path),
+                    hostname=hostname,
+                    mounts=[*mounts, *(plan.spec_mounts if plan is not None else [])],
+                    network_mode=plan.mode if plan is not None else "none",
+                )
+                if plan is not None and plan.mode == "container":
+                    self._join_network(spec, plan.join)
+                if plan is not None and plan.mode == "cni" and opts.restart != "no":
+                    from managers.nethook import hooks
+
+                    spec["hooks"] = hooks(self.client.address, self.namespace, Path(self.facade.root),
+                                          Path(self.facade.run_root))
+                    labels[LABEL.NET_HOOKS] = "true"
+                labels.update(rec.summary_labels(spec, labels))
+                container = leased.containers.create(
+                    cid,
+                    spec=spec,
+                    image=image.name,
+                    snapshot_key=cid,
+                    labels=labels,
+                    runtime=opts.runtime,
+                    runtime_options=_runtime_options(opts.runtime, opts.runtime_binary, self._runc_root),
+                )
+                undo.append(lambda: _quiet(self.client.containers.delete, cid))
+            reservation.commit()
+            return container, plan, rootfs
+        except BaseException:
+            for step in reversed(undo):
+                _quiet(step)
+            raise
+
+    def _reserve(self, name: str | None, cid: str) -> Any:
+        store = self._names()
+        if name is not None:
+            return store.reserve(validate_name(name), cid)
+        for _ in range(5):
+            try:
+                return store.reserve(generate_name(store.taken), cid)
+            except AlreadyExists:
+                continue  # another process took the generated name a moment ago
+        raise Conflict("could not reserve a generated container name; give one with --name")
+
+    def _plan(self, cid: str, opts: CreateOptions, image: _Image, hostname: str) -> Any | None:
+        wanted = bool(opts.publish or opts.publish_all or opts.ip or opts.dns or opts.add_host)
+        wanted = wanted or opts.network not in ("bridge", "", None)
+        networks = self._optional("networks")
+        if networks is None:
+            if wanted:
+                raise InvalidArgument("networking (--network, -p, -P, --ip, --dns, --add-host) is not available yet")
+            return None
+        return networks.plan(
+            cid,
+            network=opts.network or "bridge",
+            ports=list(opts.publish),
+            publish_all=opts.publish_all,
+            exposed_ports=list((image.config.get("ExposedPorts") or {}).keys()),
+            ip=opts.ip,
+            hostname=hostname,
+            dns=list(opts.dns),
+            add_hosts=list(opts.add_host),
+        )
+
+    def _join_network(self, spec: dict[str, Any], other: str | None) -> None:
+        task = self._task(other or "")
+        if task is None or task.status not in ("running", "paused"):
+            raise Conflict(f"--network container:{other}: that container is not running")
+        for ns in spec["linux"]["namespaces"]:
+            if ns["type"] == "network":
+                ns["path"] = f"/proc/{task.pid}/ns/net"
+        spec["mounts"] = [m for m in spec["mounts"] if m["destination"] not in ("/etc/hosts", "/etc/resolv.conf")]
+
+    def _volumes(self, cid: str, opts: CreateOptions, image: _Image) -> tuple[builtins.list[dict[str, Any]], builtins.list[str]]:
+        image_volumes = list((image.config.get("Volumes") or {}).keys())
+        wanted = opts.volumes or opts.mounts or opts.tmpfs or opts.volumes_from or image_volumes
+        if not wanted:
+            return [], []
+        volumes = self._optional("volumes")
+        if volumes is None:
+            raise InvalidArgument("volumes (-v, --mount, --tmpfs, --volumes-from) are not available yet")
+        mounts, names = volumes.container_mounts(
+            cid,
+            volumes=list(opts.volumes),
+            mounts=list(opts.mounts),
+            tmpfs=list(opts.tmpfs),
+            image_volumes=image_volumes,
+            volumes_from=list(opts.volumes_from),
+        )
+        return list(mounts), list(names)
+
+    def _labels(
+        self, opts: CreateOptions, image: _Image, cid: str, name: str, hostname: str, plan: Any | None,
+        volumes: builtins.list[str],
+    ) -> dict[str, str]:
+        stop_signal = opts.stop_signal or image.config.get("StopSignal") or "SIGTERM"
+        stop_signal = parse_signal(stop_signal, "--stop-signal")[0]
+        labels = dict(opts.labels)
+        labels.update({
+            LABEL.NAME: name,
+            LABEL.RESTART: opts.restart,
+            LABEL.STOP_SIGNAL: stop_signal,
+            LABEL.CONTAINERD_STOP_SIGNAL: stop_signal,
+            LABEL.LOG_PATH: str(self._log_path(cid)),
+            LABEL.HOSTNAME: hostname,
+            LABEL.TTY: str(opts.tty).lower(),
+            LABEL.INTERACTIVE: str(opts.interactive).lower(),
+        })
+        from ctrd.logger import DEFAULT_MAX_FILE, DEFAULT_MAX_SIZE
+
+        size = opts.log_max_size or DEFAULT_MAX_SIZE
+        files = opts.log_max_file if opts.log_max_size else DEFAULT_MAX_FILE
+        labels[LABEL.LOG_OPTS] = f"max-size={size},max-file={files}"
+        if opts.stop_timeout is not None:
+            labels[LABEL.STOP_TIMEOUT] = str(opts.stop_timeout)
+        if opts.rm:
+            labels[LABEL.AUTO_REMOVE] = "true"
+        if volumes:
+            labels[LABEL.VOLUMES] = ",".join(volumes)
+        if plan is not None:
+            labels.update(plan.labels)
+        else:
+            labels[LABEL.NETWORK] = "none"
+        return labels
+
+    # -- starting and reaping tasks ---------------------------------------------------------------
+
+    def _plan_for(self, c: Any) -> Any | None:
+        """The network plan to start ``c`` with again (its hosts, resolv.conf and hostname files are
+        written anew); None for a container created while networking was not available."""
+        networks = self._optional("networks")
+        if networks is None or LABEL.NETCONFIG not in c.labels:
+            return None
+        return networks.plan_from_labels(c.id, dict(c.labels))
+
+    def _log_io(self, c: Any, tty: bool) -> Any:
+        from ctrd.logger import binary_log_uri, logger_launcher
+        from ctrd.stdio import LogIO
+
+        size, files = _log_opts(c.labels)
+        # The launcher lives in the data root, not the run root: containerd's restart monitor keeps this
+        # URI in a label and uses it again after a reboot, which empties the run root.
+        uri = binary_log_uri(
+            c.labels.get(LABEL.LOG_PATH) or self._log_path(c.id), max_size=size, max_file=files,
+            executable=logger_launcher(Path(self.facade.root) / "bin"),
+        )
+        return LogIO(uri, terminal=tty), uri
+
+    def _start_task(
+        self, c: Any, io: Any, plan: Any | None, on_created: Callable[[], None] | None = None,
+        rootfs: builtins.list[Any] | None = None,
+    ) -> Any:
+        """Create the task, attach its network, issue Wait, start it. Undoes all of it on failure.
+
+        Runs under the container's lock, which ``_destroy`` takes too: a removal by another process
+        waits until the task is fully started (then kills and deletes it), or happens first (then
+        Tasks.Create finds no container). Without it, a record deleted while its task was being created
+        left a task containerd can no longer delete (Tasks.Delete needs the record): shim, runc init
+        and logger kept running."""
+        with _container_lock(self._lock_path(c.id)):
+            try:
+                return self._start_task_locked(c, io, plan, on_created, rootfs)
+            except PouchError as err:
+                if self._removed(c):
+                    raise NotFound(f"container {self._name_of(c)} was removed while starting") from err
+                raise
+
+    def _removed(self, c: Any) -> bool:
+        """Whether ``c``'s record is gone (another process removed it); False when containerd cannot say."""
+        try:
+            self.client.containers.get(c.id)
+        except NotFound:
+            return True
+        except PouchError:
+            return False
+        return False
+
+    def _start_task_locked(
+        self, c: Any, io: Any, plan: Any | None, on_created: Callable[[], None] | None,
+        rootfs: builtins.list[Any] | None,
+    ) -> Any:
+        cid = c.id
+        tasks = self.client.tasks
+        mounts = rootfs if rootfs is not None else self.client.snapshots.mounts(c.snapshot_key)
+        networks = self._optional("networks") if plan is not None else None
+        try:
+            pid = tasks.create(cid, rootfs=mounts, io=io)
+        except AlreadyExists:
+            # A task half-made when containerd died during an earlier Tasks.Create: Tasks.Get calls it
+            # not-found, but Tasks.Delete clears it (and says not-found too), so the create can go on.
+            _quiet(tasks.delete, cid)
+            pid = tasks.create(cid, rootfs=mounts, io=io)
+        try:
+            # With hooks (restartable containers) runc's createRuntime hook has attached it already.
+            hooked = c.labels.get(LABEL.NET_HOOKS) == "true"
+            if networks is not None and plan is not None and plan.mode == "cni" and not hooked:
+                networks.attach(cid, f"/proc/{pid}/ns/net", plan)
+            if on_created is not None:
+                on_created()
+            exit_future = tasks.wait(cid)
+            tasks.start(cid)
+        except BaseException:
+            if networks is not None:
+                _quiet(networks.detach, cid)
+            _quiet(tasks.kill, cid, "SIGKILL")
+            _quiet(tasks.delete, cid)
+            raise
+        return exit_future
+
+    def _reap(self, c: Any) -> int | None:
+        """Release a finished task: network detached, task deleted, its exit kept in labels."""
+        networks = self._optional("networks")
+        if networks is not None:
+            _quiet(networks.detach, c.id)
+        try:
+            exit = self.client.tasks.delete(c.id)
+        except NotFound:
+            return None
+        finished = exit.exited_at if exit.exited_at and exit.exited_at.year > 1970 else datetime.now(UTC)
+        self.client.containers.update(
+            c.id,
+            labels={
+                LABEL.STARTED: "true",
+                LABEL.EXIT_CODE: str(exit.exit_status),
+                LABEL.FINISHED_AT: finished.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            },
+        )
+        return exit.exit_status
+
+    def _set_restart_status(self, c: Any, status: str | None, log_uri: str | None = None) -> None:
+        if c.labels.get(LABEL.RESTART, "no") == "no":
+            return
+        labels: dict[str, str | None] = {LABEL.RESTART_STATUS: status}
+        if log_uri is not None:
+            labels[LABEL.RESTART_LOGURI] = log_uri
+        self.client.containers.update(c.id, labels=labels)
+
+    def _start_detached(self, c: Any, plan: Any | None, rootfs: builtins.list[Any] | None = None) -> None:
+        tty = c.labels.get(LABEL.TTY) == "true"
+        io, uri = self._log_io(c, tty)
+        self._start_task(c, io, plan, rootfs=rootfs)
+        self._set_restart_status(c, "running", uri)
+        if c.labels.get(LABEL.AUTO_REMOVE) == "true":
+            from managers.autoremove import spawn
+
+            spawn(self.client.address, self.namespace, Path(self.facade.root), Path(self.facade.run_root), c.id)
+
+    def _finish(self, c: Any, auto_remove: bool) -> None:
+        """After the foreground task exited: keep its exit in labels, or (``--rm``) remove it all; the
+        labels would be deleted with the record, so they are not written then."""
+        if auto_remove:
+            self._destroy(c, True, exited=True)
+        else:
+            self._reap(c)
+
+    def _prepare_start(self, c: Any) -> Any | None:
+        """The container, its old task reaped; None when it is running already."""
+        task = self._task(c.id)
+        if task is not None:
+            if task.status == "running":
+                return None
+            if task.status in ("paused", "pausing"):
+                raise Conflict(f"container {self._name_of(c)} is paused: unpause it instead")
+            self._reap(c)
+            c = self.client.containers.get(c.id)
+        return c
+
+    # -- stop and remove --------------------------------------------------------------------------
+
+    def _stop(self, c: Any, *, timeout: int | None = None, signal: str | None = None) -> None:
+        tasks = self.client.tasks
+        self._set_restart_status(c, "stopped")
+        task = self._task(c.id)
+        if task is None:
+            return
+        if task.status in ("running", "paused", "pausing"):
+            if task.status != "running":
+                _quiet(tasks.resume, c.id)
+            wait = tasks.wait(c.id)
+            sig = parse_signal(signal, "--signal")[0] if signal else c.labels.get(LABEL.STOP_SIGNAL, "SIGTERM")
+            limit = _stop_timeout(c.labels) if timeout is None else timeout
+            _quiet(tasks.kill, c.id, sig)
+            try:
+                wait.result(timeout=max(limit, 0) if limit >= 0 else None)
+            except Timeout:
+                _quiet(tasks.kill, c.id, "SIGKILL", all=True)
+                wait.result(timeout=30)
+        self._reap(c)
+
+    def _destroy(self, c: Any, remove_volumes: bool, *, exited: bool = False) -> None:
+        """Remove a container and everything it owns, whatever state it is in. ``exited``: the caller
+        saw its task exit (a foreground ``--rm`` run), so there is nothing to look up or kill."""
+        with _container_lock(self._lock_path(c.id), remove=True):
+            self._destroy_locked(c, remove_volumes, exited)
+
+    def _destroy_locked(self, c: Any, remove_volumes: bool, exited: bool) -> None:
+        cid = c.id
+        tasks = self.client.tasks
+        if c.labels.get(LABEL.RESTART_STATUS):
+            _quiet(self.client.containers.update, cid, labels={LABEL.RESTART_STATUS: None})
+        task = None if exited else self._task(cid)
+        if task is not None and task.status != "stopped":
+            if task.status in ("paused", "pausing"):
+                _quiet(tasks.resume, cid)
+            wait = tasks.wait(cid)
+            _quiet(tasks.kill, cid, "SIGKILL", all=True)
+            try:
+                wait.result(timeout=30)
+            except PouchError:
+                pass
+        networks = self._optional("networks")
+        if networks is not None:
+            _quiet(networks.detach, cid)
+        if exited or task is not None:
+            try:
+                tasks.delete(cid)
+            except NotFound:
+                pass
+        try:
+            self.client.snapshots.remove(c.snapshot_key or cid)
+        except NotFound:
+            pass
+        self.client.containers.delete(cid)
+        names = [n for n in c.labels.get(LABEL.VOLUMES, "").split(",") if n]
+        if names:
+            _quiet(self.facade.volumes.release, cid, names, remove_anonymous=remove_volumes)
+        name = c.labels.get(LABEL.NAME)
+        if name:
+            _quiet(self._names().release, name, cid)
+        shutil.rmtree(self._state_dir(cid), ignore_errors=True)
+        self._remove_fifo_dirs(cid)
+
+    def _remove_fifo_dirs(self, cid: str) -> None:
+        """FIFO directories of foreground runs and execs whose pouchsh died before closing them (they are
+        named after the process id, which starts with the container id)."""
+        root = self._fifo_root
+        for pattern in (f"{cid[:32]}-*", f"{cid[:20]}-exec-*"):
+            for stale in root.glob(pattern):
+                shutil.rmtree(stale, ignore_errors=True)
+
+
+def _stop_timeout(labels: Any) -> int:
+    text = labels.get(LABEL.STOP_TIMEOUT)
+    try:
+        return int(text) if text is not None else DEFAULT_STOP_TIMEOUT
+    except ValueError:
+        return DEFAULT_STOP_TIMEOUT
+
+
+def _log_opts(labels: Any) -> tuple[int, int]:
+    from ctrd.logger import DEFAULT_MAX_FILE, DEFAULT_MAX_SIZE
+
+    opts = dict(item.partition("=")[::2] for item in labels.get(LABEL.LOG_OPTS, "").split(",") if item)
+    try:
+        return int(opts.get("max-size", DEFAULT_MAX_SIZE)), int(opts.get("max-file", DEFAULT_MAX_FILE))
+    except ValueError:
+        return DEFAULT_MAX_SIZE, DEFAULT_MAX_FILE
+
+
+_RUNC_SHIMS = ("io.containerd.runc.v1", "io.containerd.runc.v2")
+
+
+def _runtime_options(runtime: str, binary: str | None, runc_root: Path) -> bytes:
+    """``containerd.runc.v1.Options`` for the runc shims: the OCI runtime binary, and runc's state
+    directory under pouchsh's run root (runc's default, /run/containerd/runc, belongs to the system's
+    containerd). Other runtimes get none, as ctr sends them."""
+    if runtime not in _RUNC_SHIMS:
+        return b""
+    from ctrd.api.runc.options import oci_pb2
+
+    return oci_pb2.Options(binary_name=binary or "", root=str(runc_root)).SerializeToString()

@@ -178,6 +178,13 @@ class _Parser:
             pattern = _compiled(name)
         return pattern.match(self.t, self.pos, self.n)
 
+    def need(self, name: str) -> re.Match[str]:
+        """``match`` where the terminal must be: without it, the fast path gives up."""
+        m = self.match(name)
+        if m is None:
+            raise Bail()
+        return m
+
     def expect(self, ch: str) -> int:
         if self.pos < self.n and self.t[self.pos] == ch:
             self.pos += 1
@@ -269,9 +276,7 @@ class _Parser:
                     return self.source(start, end)
                 # not / true / false / null start an expression
         if self.peek() == "$":
-            m = self.match("VAR")
-            if m is None:
-                raise Bail()
+            m = self.need("VAR")
             after = m.end()
             self.pos = after
             self.skip(False)
@@ -286,9 +291,7 @@ class _Parser:
     def let(self, start: int, end: int) -> Let:
         self.pos = end
         self.skip(False)
-        m = self.match("NAME")
-        if m is None:
-            raise Bail()
+        m = self.need("NAME")
         name_start, name_end = m.span()
         self.pos = name_end
         self.skip(False)
@@ -330,9 +333,7 @@ class _Parser:
     def for_stmt(self, start: int, end: int) -> For:
         self.pos = end
         self.skip(False)
-        m = self.match("NAME")
-        if m is None:
-            raise Bail()
+        m = self.need("NAME")
         self.pos = m.end()
         self.skip(False)
         w = self.word_here()
@@ -347,9 +348,7 @@ class _Parser:
     def def_stmt(self, start: int, end: int) -> Def:
         self.pos = end
         self.skip(False)
-        m = self.match("NAME")
-        if m is None:
-            raise Bail()
+        m = self.need("NAME")
         self.pos = m.end()
         self.skip(False)
         params = self.def_params()
@@ -381,9 +380,7 @@ class _Parser:
                 if m is not None:
                     kind, name = "flag", m.group()[2:]
                 else:
-                    m = self.match("REST_NAME")
-                    if m is None:
-                        raise Bail()
+                    m = self.need("REST_NAME")
                     kind, name = "rest", m.group()[3:]
             self.pos = last = m.end()
             self.skip(True)
@@ -393,9 +390,7 @@ class _Parser:
                 optional = True
                 self.skip(True)
             if kind == "flag" and self.peek() == "(":
-                s = self.match("SHORT_FLAG")
-                if s is None:
-                    raise Bail()
+                s = self.need("SHORT_FLAG")
                 short = s.group()[2:-1]
                 self.pos = last = s.end()
                 self.skip(True)
@@ -404,9 +399,7 @@ class _Parser:
             if self.peek() == ":":
                 self.pos += 1
                 self.skip(True)
-                t = self.match("NAME")
-                if t is None:
-                    raise Bail()
+                t = self.need("NAME")
                 typ = t.group()
                 self.pos = last = t.end()
                 self.skip(True)
@@ -453,9 +446,7 @@ class _Parser:
         self.skip(False)
         name = None
         if self.peek() != "{":
-            n = self.match("NAME")
-            if n is None:
-                raise Bail()
+            n = self.need("NAME")
             name = n.group()
             self.pos = n.end()
         handler = self.block()
@@ -531,9 +522,7 @@ class _Parser:
     def call(self, drop: bool) -> Any:
         start = self.pos
         if self.peek() == "^":
-            m = self.match("CARET_WORD")
-            if m is None:
-                raise Bail()
+            m = self.need("CARET_WORD")
             self.pos = m.end()
             args = self.args(drop)
             end = args[-1].span.end if args else m.end()
@@ -605,9 +594,7 @@ class _Parser:
                 return self.maybe_range(value, drop), True
             return value, True
         if c == "$":
-            m = self.match("VAR")
-            if m is None:
-                raise Bail()
+            m = self.need("VAR")
             self.pos = m.end()
             value = self.maybe_range(self.var_node(m.group(), m.start(), m.end()), drop)
             return value, _ends_with_paren(value)
@@ -633,9 +620,7 @@ class _Parser:
         self.pos = m.end()
         c = self.peek()
         if c == "$":
-            v = self.match("VAR")
-            if v is None:
-                raise Bail()
+            v = self.need("VAR")
             self.pos = v.end()
             hi: Any = self.var_node(v.group(), v.start(), v.end())
         elif c == "(":
@@ -765,9 +750,7 @@ class _Parser:
         self.skip(drop)
         c = self.peek()
         if c == "$":
-            m = self.match("VAR")
-            if m is None:
-                raise Bail()
+            m = self.need("VAR")
             self.pos = m.end()
             return self.var_node(m.group(), m.start(), m.end())
         if c == '"' or c == "'":
@@ -808,15 +791,11 @@ class _Parser:
     def string(self) -> Str:
         start = self.pos
         if self.t[start] == "'":
-            m = self.match("STRING_SQ")
-            if m is None:
-                raise Bail()
+            m = self.need("STRING_SQ")
             self.pos = m.end()
             text = m.group()
             return Str(self.span(start, m.end()), text, strings.split_single(text[1:-1]))
-        m = self.match("STRING_DQ")
-        if m is None:
-            raise Bail()
+        m = self.need("STRING_DQ")
         self.pos = m.end()
         text = m.group()
         parts = strings.split_double(text[1:-1], start + 1, self.span_at, self.sub_pipeline)
@@ -912,9 +891,7 @@ class _Parser:
             if c == '"' or c == "'":
                 key = self.string().value
             else:
-                m = self.match("KEY")
-                if m is None:
-                    raise Bail()
+                m = self.need("KEY")
                 key = m.group()
                 self.pos = m.end()
             self.skip(True)
@@ -945,9 +922,7 @@ class _Parser:
                 if names:
                     self.expect(",")
                     self.skip(False)
-                m = self.match("NAME")
-                if m is None:
-                    raise Bail()
+                m = self.need("NAME")
                 names.append(m.group())
                 self.pos = m.end()
             params = tuple(names)

@@ -107,38 +107,37 @@ class Literal(Node):
     text: str
 
 
+class _Interpolated(Node):
+    """What a bare word and a quoted string share: literal ``parts`` and expressions to interpolate."""
+
+    __slots__ = ()
+    parts: tuple[Any, ...]
+
+    @property
+    def is_static(self) -> bool:
+        return _is_static(self.parts)
+
+    @property
+    def value(self) -> str:
+        """The string when it interpolates nothing."""
+        return _text_of(self.parts)
+
+
 @_node
-class Word(Node):
+class Word(_Interpolated):
     """A bare word. ``parts`` are literal strings and, where the word holds ``$x`` or a quoted segment
     with one, the expressions to interpolate."""
 
     text: str
     parts: tuple[Any, ...]
 
-    @property
-    def is_static(self) -> bool:
-        return _is_static(self.parts)
-
-    @property
-    def value(self) -> str:
-        """The word's string when it interpolates nothing."""
-        return _text_of(self.parts)
-
 
 @_node
-class Str(Node):
+class Str(_Interpolated):
     """A quoted string; ``text`` is the source including quotes, ``parts`` as for :class:`Word`."""
 
     text: str
     parts: tuple[Any, ...]
-
-    @property
-    def is_static(self) -> bool:
-        return _is_static(self.parts)
-
-    @property
-    def value(self) -> str:
-        return _text_of(self.parts)
 
 
 @dataclass(frozen=True, slots=True)

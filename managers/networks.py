@@ -231,22 +231,6 @@ class NetworkManager:
     ) -> dict[str, Any]:
         """Create a bridge network; ``labels`` are the user's, held to the rule of every user label."""
         validate_labels(labels or {})
-        return self._create(name, driver=driver, subnet=subnet, gateway=gateway, ip_range=ip_range,
-                            internal=internal, labels=labels, options=options)
-
-    def _create(
-        self,
-        name: str,
-        *,
-        driver: str = "bridge",
-        subnet: str | None = None,
-        gateway: str | None = None,
-        ip_range: str | None = None,
-        internal: bool = False,
-        labels: dict[str, str] | None = None,
-        options: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
-        """``create`` without the user-label rule, for the default network's own marker label."""
         if name in PREDEFINED:
             raise AlreadyExists(f"network {name} is predefined")
         if not VOLUME_NAME_RE.match(name or "") or len(name) > 64:
@@ -345,7 +329,7 @@ class NetworkManager:
         if DEFAULT_NETWORK in doc.get("networks", {}):
             return doc["networks"][DEFAULT_NETWORK]
         try:
-            self._create(DEFAULT_NETWORK, labels={"pouchsh/default-network": "true"})
+            self.create(DEFAULT_NETWORK)
         except AlreadyExists:
             pass  # another process made it first
         return self.store.read()["networks"][DEFAULT_NETWORK]

@@ -33,31 +33,6 @@ def run(env: Env) -> list[Figure]:
     logs.mkdir(exist_ok=True)
     rounds = iter(range(10**6))
 
-    def pouchsh_cycle(jobs: int) -> tuple[float, float]:
-        start = time.perf_counter()
-        out = env.pouchsh(ns, "-c", f"1..{n} | par-each --jobs {jobs} {{ run -d --network none busybox sleep 600 }} | length")
-        provisioned = time.perf_counter() - start
-        _expect_count(out.stdout, n, "started")
-        start = time.perf_counter()
-        out = env.pouchsh(ns, "-c", f"ps -a -q | par-each --jobs {jobs} {{|id| rm -f $id }} | length")
-        removed = time.perf_counter() - start
-        _expect_count(out.stdout, n, "removed")
-        _expect_empty(env, ns)
-        return provisioned, removed
-
-    def ctr_cycle(log_uri: str) -> tuple[float, float]:
-        r = next(rounds)
-        ids = "\n".join(f"c{r}-{i}" for i in range(n)).encode()
-        start = time.perf_counter()
-        _xargs(ids, "-I{}", *env.ctr_argv(ns, "run", "-d", "--log-uri", log_uri, IMAGE, "{}", "sleep", "600"))
-        provisioned = time.perf_counter() - start
-        start = time.perf_counter()
-        _xargs(ids, "-n", "1", *env.ctr_argv(ns, "tasks", "rm", "-f"))
-        _xargs(ids, "-n", "1", *env.ctr_argv(ns, "containers", "rm"))
-        removed = time.perf_counter() - start
-        _expect_empty(env, ns)
-        return provisioned, removed
-
     phases: dict[str, list[tuple[float, float]]] = {}
 
     def contender(name: str, fn: object) -> object:
@@ -68,11 +43,14 @@ def run(env: Env) -> list[Figure]:
 
         return measure
 
-    contenders = {f"pouchsh -j{j}": contender(f"pouchsh -j{j}", lambda j=j: pouchsh_cycle(j)) for j in JOBS}
-    contenders["ctr -P8"] = contender("ctr -P8", lambda: ctr_cycle(f"file://{logs}/{{}}.log"))
+    contenders = {
+        f"pouchsh -j{j}": contender(f"pouchsh -j{j}", lambda j=j: pouchsh_cycle(env, ns, n, j)) for j in JOBS
+    }
+    contenders["ctr -P8"] = contender("ctr -P8", lambda: ctr_cycle(env, ns, n, file_log(logs), next(rounds)))
     # The same, with pouchsh's logger (what every detached pouchsh container runs): the cost of the design.
-    logger = f"binary://{Path(sys.executable).parent / 'pouchsh-logger'}?path={logs}/{{}}-json.log"
-    contenders["ctr -P8 pouchsh-logger"] = contender("ctr -P8 pouchsh-logger", lambda: ctr_cycle(logger))
+    contenders["ctr -P8 pouchsh-logger"] = contender(
+        "ctr -P8 pouchsh-logger", lambda: ctr_cycle(env, ns, n, pouchsh_logger(logs), next(rounds))
+    )
     interleave(contenders, env.rounds)  # type: ignore[arg-type]
 
     def rate(name: str, phase: int | None) -> float:
@@ -105,6 +83,45 @@ def run(env: Env) -> list[Figure]:
         note="what the per-container logger process costs ctr itself; pouchsh runs it for every detached container",
     ))
     return figures
+
+
+def pouchsh_cycle(env: Env, ns: str, n: int, jobs: int) -> tuple[float, float]:
+    """Start ``n`` detached containers with one pouchsh script, remove them with another: (seconds, seconds)."""
+    start = time.perf_counter()
+    out = env.pouchsh(ns, "-c", f"1..{n} | par-each --jobs {jobs} {{ run -d --network none busybox sleep 600 }} | length")
+    provisioned = time.perf_counter() - start
+    _expect_count(out.stdout, n, "started")
+    start = time.perf_counter()
+    out = env.pouchsh(ns, "-c", f"ps -a -q | par-each --jobs {jobs} {{|id| rm -f $id }} | length")
+    removed = time.perf_counter() - start
+    _expect_count(out.stdout, n, "removed")
+    _expect_empty(env, ns)
+    return provisioned, removed
+
+
+def ctr_cycle(env: Env, ns: str, n: int, log_uri: str, tag: int) -> tuple[float, float]:
+    """The same with ``xargs -P 8`` over ``ctr run -d`` (containers ``c<tag>-<i>``), then ``ctr tasks rm -f``
+    and ``ctr containers rm``: (seconds, seconds)."""
+    ids = "\n".join(f"c{tag}-{i}" for i in range(n)).encode()
+    start = time.perf_counter()
+    _xargs(ids, "-I{}", *env.ctr_argv(ns, "run", "-d", "--log-uri", log_uri, IMAGE, "{}", "sleep", "600"))
+    provisioned = time.perf_counter() - start
+    start = time.perf_counter()
+    _xargs(ids, "-n", "1", *env.ctr_argv(ns, "tasks", "rm", "-f"))
+    _xargs(ids, "-n", "1", *env.ctr_argv(ns, "containers", "rm"))
+    removed = time.perf_counter() - start
+    _expect_empty(env, ns)
+    return provisioned, removed
+
+
+def file_log(logs: Path) -> str:
+    """ctr's log URI template (xargs puts the container id for ``{}``): the shim appends to a file."""
+    return f"file://{logs}/{{}}.log"
+
+
+def pouchsh_logger(logs: Path) -> str:
+    """ctr's log URI template running pouchsh's console-script logger, as ``binary://``."""
+    return f"binary://{Path(sys.executable).parent / 'pouchsh-logger'}?path={logs}/{{}}-json.log"
 
 
 def _xargs(ids: bytes, *argv: str) -> None:

@@ -217,9 +217,12 @@ class Lifecycle(ImageCache):
 
     def _start_task(
         self, c: Any, io: Any, plan: Any | None, on_created: Callable[[], None] | None = None,
-        rootfs: builtins.list[Any] | None = None,
+        rootfs: builtins.list[Any] | None = None, *, wait: bool = True,
     ) -> Any:
-        """Create the task, attach its network, issue Wait, start it. Undoes all of it on failure.
+        """Create the task, attach its network, issue Wait (unless ``wait`` is False: nobody waits for
+        a detached task, and a Wait left pending costs containerd and the shim a call each until this
+        process exits), start it; returns the exit future (None without ``wait``). Undoes all of it on
+        failure.
 
         Runs under the container's lock, which ``_destroy`` takes too: a removal by another process
         waits until the task is fully started (then kills and deletes it), or happens first (then
@@ -228,7 +231,7 @@ class Lifecycle(ImageCache):
         and logger kept running."""
         with _container_lock(self._lock_path(c.id)):
             try:
-                return self._start_task_locked(c, io, plan, on_created, rootfs)
+                return self._start_task_locked(c, io, plan, on_created, rootfs, wait)
             except PouchError as err:
                 if self._removed(c):
                     raise NotFound(f"container {self._name_of(c)} was removed while starting") from err
@@ -246,7 +249,7 @@ class Lifecycle(ImageCache):
 
     def _start_task_locked(
         self, c: Any, io: Any, plan: Any | None, on_created: Callable[[], None] | None,
-        rootfs: builtins.list[Any] | None,
+        rootfs: builtins.list[Any] | None, wait: bool,
     ) -> Any:
         cid = c.id
         tasks = self.client.tasks
@@ -266,7 +269,7 @@ class Lifecycle(ImageCache):
                 networks.attach(cid, f"/proc/{pid}/ns/net", plan)
             if on_created is not None:
                 on_created()
-            exit_future = tasks.wait(cid)
+            exit_future = tasks.wait(cid) if wait else None
             tasks.start(cid)
         except BaseException:
             if networks is not None:
@@ -307,7 +310,7 @@ class Lifecycle(ImageCache):
     def _start_detached(self, c: Any, plan: Any | None, rootfs: builtins.list[Any] | None = None) -> None:
         tty = c.labels.get(LABEL.TTY) == "true"
         io, uri = self._log_io(c, tty)
-        self._start_task(c, io, plan, rootfs=rootfs)
+        self._start_task(c, io, plan, rootfs=rootfs, wait=False)
         self._set_restart_status(c, "running", uri)
         if c.labels.get(LABEL.AUTO_REMOVE) == "true":
             from managers.autoremove import spawn

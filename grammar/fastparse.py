@@ -50,9 +50,39 @@ from grammar.nodes import (
     Var,
     While,
     Word,
+    maker,
 )
 
 __all__ = ["Bail", "parse_program"]
+
+# The nodes are made by grammar.nodes' makers: the classes' arguments, without the class call.
+_Assign = maker(Assign)
+_Binary = maker(Binary)
+_Block = maker(Block)
+_Break = maker(Break)
+_Closure = maker(Closure)
+_Command = maker(Command)
+_Continue = maker(Continue)
+_Def = maker(Def)
+_Exit = maker(Exit)
+_External = maker(External)
+_For = maker(For)
+_If = maker(If)
+_Let = maker(Let)
+_ListExpr = maker(ListExpr)
+_Not = maker(Not)
+_ParamDecl = maker(ParamDecl)
+_Pipeline = maker(Pipeline)
+_Range = maker(Range)
+_RecordExpr = maker(RecordExpr)
+_Return = maker(Return)
+_Source = maker(Source)
+_Str = maker(Str)
+_Sub = maker(Sub)
+_Try = maker(Try)
+_Var = maker(Var)
+_While = maker(While)
+_Word = maker(Word)
 
 
 class Bail(Exception):
@@ -250,7 +280,7 @@ class _Parser:
                     self.pos = end
                     cond = self.expr(False)
                     body = self.block()
-                    return While(self.span(start, body.span.end), cond, body)
+                    return _While(self.span(start, body.span.end), cond, body)
                 if w == "def":
                     return self.def_stmt(start, end)
                 if w == "try":
@@ -258,20 +288,20 @@ class _Parser:
                 if w == "return":
                     self.pos = end
                     value = self.optional_pipeline()
-                    return Return(self.span(start, value.span.end if value else end), value)
+                    return _Return(self.span(start, value.span.end if value else end), value)
                 if w == "break":
                     self.pos = end
-                    return Break(self.span(start, end))
+                    return _Break(self.span(start, end))
                 if w == "continue":
                     self.pos = end
-                    return Continue(self.span(start, end))
+                    return _Continue(self.span(start, end))
                 if w == "exit":
                     self.pos = end
                     self.skip(False)
                     if self.at_separator() or self.peek() == "}":
-                        return Exit(self.span(start, end), None)
+                        return _Exit(self.span(start, end), None)
                     code = self.expr(False)
-                    return Exit(self.span(start, code.span.end), code)
+                    return _Exit(self.span(start, code.span.end), code)
                 if w == "source":
                     return self.source(start, end)
                 # not / true / false / null start an expression
@@ -284,7 +314,7 @@ class _Parser:
                 self.pos += 1
                 value = self.pipeline(False)
                 target = self.var_node(m.group(), start, after)
-                return Assign(self.span(start, value.span.end), target, value)
+                return _Assign(self.span(start, value.span.end), target, value)
             self.pos = start
         return self.pipeline(False, stmt_start=True)
 
@@ -297,7 +327,7 @@ class _Parser:
         self.skip(False)
         self.expect("=")
         value = self.pipeline(False)
-        return Let(self.span(start, value.span.end), m.group(), value, self.span(name_start, name_end))
+        return _Let(self.span(start, value.span.end), m.group(), value, self.span(name_start, name_end))
 
     def if_stmt(self, start: int, end: int) -> If:
         self.pos = end
@@ -319,7 +349,7 @@ class _Parser:
             self.pos = save
             self.no_else_after_block()
         last = orelse.span.end if orelse is not None else then.span.end
-        return If(self.span(start, last), cond, then, orelse)
+        return _If(self.span(start, last), cond, then, orelse)
 
     def no_else_after_block(self) -> None:
         """After any block Lark's lexer takes `else`/`catch` as keywords; where they do not belong, bail."""
@@ -343,7 +373,7 @@ class _Parser:
         iterable = self.expr(False)
         body = self.block()
         self.no_else_after_block()
-        return For(self.span(start, body.span.end), m.group(), iterable, body)
+        return _For(self.span(start, body.span.end), m.group(), iterable, body)
 
     def def_stmt(self, start: int, end: int) -> Def:
         self.pos = end
@@ -354,7 +384,7 @@ class _Parser:
         params = self.def_params()
         body = self.block()
         self.no_else_after_block()
-        return Def(self.span(start, body.span.end), m.group(), params, body)
+        return _Def(self.span(start, body.span.end), m.group(), params, body)
 
     def def_params(self) -> tuple[ParamDecl, ...]:
         self.expect("[")
@@ -409,12 +439,12 @@ class _Parser:
                 default = self.default_value()
                 last = default.span.end
             if kind == "param":
-                decl = ParamDecl(self.span(start, last), "param", name, typ, default,
+                decl = _ParamDecl(self.span(start, last), "param", name, typ, default,
                                  optional or default is not None)
             elif kind == "flag":
-                decl = ParamDecl(self.span(start, last), "flag", name, typ, default, True, short)
+                decl = _ParamDecl(self.span(start, last), "flag", name, typ, default, True, short)
             else:
-                decl = ParamDecl(self.span(start, last), "rest", name, typ, None, True)
+                decl = _ParamDecl(self.span(start, last), "rest", name, typ, None, True)
             out.append(decl)
 
     def default_value(self) -> Any:
@@ -441,7 +471,7 @@ class _Parser:
         if m is None or m.group() != "catch":
             self.pos = save
             self.no_else_after_block()
-            return Try(self.span(start, body.span.end), body, None, None)
+            return _Try(self.span(start, body.span.end), body, None, None)
         self.pos = m.end()
         self.skip(False)
         name = None
@@ -451,7 +481,7 @@ class _Parser:
             self.pos = n.end()
         handler = self.block()
         self.no_else_after_block()
-        return Try(self.span(start, handler.span.end), body, name, handler)
+        return _Try(self.span(start, handler.span.end), body, name, handler)
 
     def source(self, start: int, end: int) -> Source:
         self.pos = end
@@ -464,7 +494,7 @@ class _Parser:
             if m is None:
                 raise Bail()
             path = self.word(m)
-        return Source(self.span(start, path.span.end), path)
+        return _Source(self.span(start, path.span.end), path)
 
     def block(self) -> Block:
         self.skip(False)
@@ -474,7 +504,7 @@ class _Parser:
         self.pos += 1
         body = self.statements("}")
         self.pos += 1
-        return Block(self.span(start, self.pos), body)
+        return _Block(self.span(start, self.pos), body)
 
     def optional_pipeline(self) -> Pipeline | None:
         self.skip(False)
@@ -495,7 +525,7 @@ class _Parser:
             self.pos += 1
             self.skip(drop)
             elements.append(self.call(drop))
-        return Pipeline(self.span(start, elements[-1].span.end), tuple(elements))
+        return _Pipeline(self.span(start, elements[-1].span.end), tuple(elements))
 
     def head(self, drop: bool, stmt_start: bool) -> Any:
         c = self.peek()
@@ -517,7 +547,7 @@ class _Parser:
     def command(self, m: re.Match[str], drop: bool) -> Command:
         name = self.word(m)
         args = self.args(drop)
-        return Command(self.span(m.start(), args[-1].span.end if args else name.span.end), name, tuple(args))
+        return _Command(self.span(m.start(), args[-1].span.end if args else name.span.end), name, tuple(args))
 
     def call(self, drop: bool) -> Any:
         start = self.pos
@@ -526,7 +556,7 @@ class _Parser:
             self.pos = m.end()
             args = self.args(drop)
             end = args[-1].span.end if args else m.end()
-            return External(self.span(start, end), m.group()[1:], tuple(args))
+            return _External(self.span(start, end), m.group()[1:], tuple(args))
         m = self.word_here()
         if m is None or self.number_match() is not None:
             raise Bail()
@@ -555,7 +585,7 @@ class _Parser:
                             self.pos = end
                             parts = (text,) if _SPECIAL.search(text) is None else \
                                 strings.split_word(text, start, self.span, self.sub_pipeline)
-                            out.append(Word(self.span(start, end), text, parts))
+                            out.append(_Word(self.span(start, end), text, parts))
                         continue
                     self.pos = end
                     lit = self.make_literal(kind, text, self.span(start, end))
@@ -629,7 +659,7 @@ class _Parser:
             hi = self.number()
             if hi is None:
                 raise Bail()
-        return Range(self.span(lo.span.start, hi.span.end), lo, hi)
+        return _Range(self.span(lo.span.start, hi.span.end), lo, hi)
 
     # ---------------------------------------------------------------------------------- expressions
 
@@ -639,7 +669,7 @@ class _Parser:
             op_start = self.pos
             self.pos += 2
             right = self.and_expr(drop)
-            left = Binary(self.span(left.span.start, right.span.end), "or", left, right,
+            left = _Binary(self.span(left.span.start, right.span.end), "or", left, right,
                           self.span(op_start, op_start + 2))
         return left
 
@@ -649,7 +679,7 @@ class _Parser:
             op_start = self.pos
             self.pos += 3
             right = self.not_expr(drop)
-            left = Binary(self.span(left.span.start, right.span.end), "and", left, right,
+            left = _Binary(self.span(left.span.start, right.span.end), "and", left, right,
                           self.span(op_start, op_start + 3))
         return left
 
@@ -670,7 +700,7 @@ class _Parser:
             start = self.pos
             self.pos = m.end()
             operand = self.not_expr(drop)
-            return Not(self.span(start, operand.span.end), operand)
+            return _Not(self.span(start, operand.span.end), operand)
         return self.comparison(drop)
 
     def comparison(self, drop: bool) -> Any:
@@ -702,7 +732,7 @@ class _Parser:
         self.skip(drop)
         if self.match("COMP_OP"):
             raise Bail()
-        return Binary(self.span(left.span.start, right.span.end), op, left, right, op_span)
+        return _Binary(self.span(left.span.start, right.span.end), op, left, right, op_span)
 
     def operand_start(self) -> bool:
         c = self.peek()
@@ -729,7 +759,7 @@ class _Parser:
                 return left
             self.pos = m.end()
             right = operand(drop)
-            left = Binary(self.span(left.span.start, right.span.end), m.group(), left, right,
+            left = _Binary(self.span(left.span.start, right.span.end), m.group(), left, right,
                           self.span(m.start(), m.end()))
 
     def range(self, drop: bool) -> Any:
@@ -744,7 +774,7 @@ class _Parser:
                 return lo
         self.pos = m.end()
         hi = self.operand(drop)
-        return Range(self.span(lo.span.start, hi.span.end), lo, hi)
+        return _Range(self.span(lo.span.start, hi.span.end), lo, hi)
 
     def operand(self, drop: bool) -> Any:
         self.skip(drop)
@@ -794,26 +824,26 @@ class _Parser:
             m = self.need("STRING_SQ")
             self.pos = m.end()
             text = m.group()
-            return Str(self.span(start, m.end()), text, strings.split_single(text[1:-1]))
+            return _Str(self.span(start, m.end()), text, strings.split_single(text[1:-1]))
         m = self.need("STRING_DQ")
         self.pos = m.end()
         text = m.group()
         parts = strings.split_double(text[1:-1], start + 1, self.span_at, self.sub_pipeline)
-        return Str(self.span(start, m.end()), text, parts)
+        return _Str(self.span(start, m.end()), text, parts)
 
     def word(self, m: re.Match[str]) -> Word:
         start, end = m.span()
         self.pos = end
         text = m.group()
         if _SPECIAL.search(text) is None:
-            return Word(self.span(start, end), text, (text,))
-        return Word(self.span(start, end), text, strings.split_word(text, start, self.span_at, self.sub_pipeline))
+            return _Word(self.span(start, end), text, (text,))
+        return _Word(self.span(start, end), text, strings.split_word(text, start, self.span_at, self.sub_pipeline))
 
     def var_node(self, text: str, start: int, end: int) -> Var:
         dot = text.find(".")
         if dot < 0:
-            return Var(self.span(start, end), text[1:])
-        return Var(self.span(start, end), text[1:dot], strings.parse_path(text[dot:]))
+            return _Var(self.span(start, end), text[1:])
+        return _Var(self.span(start, end), text[1:dot], strings.parse_path(text[dot:]))
 
     def sub_pipeline(self, start: int, end: int) -> Pipeline:
         """``$( ... )`` inside a string: parsed in place, as Lark's ``interp`` rule would."""
@@ -847,9 +877,9 @@ class _Parser:
             m = self.match("RPAR_PATH")
             if m is not None:
                 self.pos = m.end()
-                return Sub(self.span(start, self.pos), p, strings.parse_path(m.group()[1:]))
+                return _Sub(self.span(start, self.pos), p, strings.parse_path(m.group()[1:]))
             self.pos += 1
-            return Sub(self.span(start, self.pos), p)
+            return _Sub(self.span(start, self.pos), p)
         if c == "[":
             self.pos += 1
             items: list[Any] = []
@@ -858,7 +888,7 @@ class _Parser:
                 c = self.peek()
                 if c == "]":
                     self.pos += 1
-                    return ListExpr(self.span(start, self.pos), tuple(items))
+                    return _ListExpr(self.span(start, self.pos), tuple(items))
                 if c == ",":
                     self.pos += 1
                     continue
@@ -884,7 +914,7 @@ class _Parser:
             c = self.peek()
             if c == "}":
                 self.pos += 1
-                return RecordExpr(self.span(start, self.pos), tuple(fields))
+                return _RecordExpr(self.span(start, self.pos), tuple(fields))
             if c == ",":
                 self.pos += 1
                 continue
@@ -932,8 +962,8 @@ class _Parser:
         self.pos += 1
         span = self.span(start, self.pos)
         if params is None and not body:
-            return RecordExpr(span, ())
-        return Closure(span, params or (), Block(span, body))
+            return _RecordExpr(span, ())
+        return _Closure(span, params or (), _Block(span, body))
 
 
 def _ends_with_paren(value: Any) -> bool:

@@ -8,14 +8,15 @@ user wrote (``--memory 64m`` is a size although ``64m`` alone reads as a duratio
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import MISSING, FrozenInstanceError, dataclass, field, fields
 from typing import Any, NamedTuple
 
 __all__ = [
     "Assign", "Binary", "Block", "Break", "Closure", "Command", "Continue", "Def", "Exit", "Expr",
     "External", "For", "If", "Let", "ListExpr", "Literal", "Member", "Node", "Not", "ParamDecl",
     "Pipeline", "Program", "Range", "RecordExpr", "Return", "Source", "Span", "Stmt", "Str", "Sub",
-    "Try", "Var", "While", "Word",
+    "Try", "Var", "While", "Word", "maker",
 ]
 
 
@@ -52,15 +53,41 @@ def _text_of(parts: tuple[Any, ...]) -> str:
     return "".join(p for p in parts if isinstance(p, str))
 
 
-#: How every node class is declared. ``__eq__``, ``__hash__`` and ``__repr__`` are Node's, for all of them,
-#: the same as dataclass would generate per class: generating them (by exec, per class) was a third of the
-#: cost of importing this module, which every script run pays.
-_node = dataclass(frozen=True, slots=True, repr=False, eq=False)
+#: How every node class is declared. What ``dataclass(frozen=True)`` would generate per class by exec — a
+#: compiled ``__init__``, ``__setattr__`` and ``__delattr__``, plus ``__eq__``, ``__hash__`` and ``__repr__`` —
+#: is Node's, once for all of them (:func:`_finish` below), which makes this module, imported by every
+#: script run, several times cheaper to import. The classes are frozen dataclasses all the same: assigning
+#: a field raises FrozenInstanceError, ``__dataclass_params__.frozen`` is true, and ``fields``, ``replace``
+#: and ``asdict`` work.
+_dataclass = dataclass(slots=True, init=False, repr=False, eq=False)
+_UNDOCUMENTED: set[str] = set()
+
+
+def _node(cls: type) -> type:
+    if not cls.__doc__:
+        # dataclass would write the docstring from inspect.signature, which without an __init__ yet
+        # takes the slow road; _finish writes the same text.
+        _UNDOCUMENTED.add(cls.__qualname__)
+        cls.__doc__ = cls.__qualname__
+    return _dataclass(cls)
 
 
 @_node
 class Node:
     span: Span = field(compare=False, repr=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __getstate__(self) -> list[Any]:
+        return [getattr(self, f.name) for f in fields(self)]
+
+    def __setstate__(self, state: list[Any]) -> None:
+        for f, value in zip(fields(self), state, strict=True):
+            object.__setattr__(self, f.name, value)
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
@@ -326,3 +353,71 @@ class Program(Node):
     body: tuple[Stmt, ...]
     file: str = field(default="<input>", compare=False)
     text: str = field(default="", compare=False, repr=False)
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class _Frozen:
+    """Only for its ``__dataclass_params__``: those of a frozen dataclass declared like the nodes."""
+
+
+def _template(arity: int) -> Callable[..., tuple[Callable[..., Any], Callable[..., Any]]]:
+    """For classes of ``arity`` fields: a function of (class, one setter per field) returning the class's
+    ``__init__`` and its maker, with parameters named ``a0``, ``a1``... until :func:`_finish` renames them.
+    Compiled once per arity, not once per class (compiling was two fifths of importing the grammar)."""
+    found = _TEMPLATES.get(arity)
+    if found is None:
+        args = ", ".join(f"a{k}" for k in range(arity))
+        stores = "".join(f"\n        s{k}(self, a{k})" for k in range(arity))
+        setters = ", ".join(f"s{k}" for k in range(arity))
+        source = (f"def template(cls, {setters}):\n"
+                  f"    def __init__(self, {args}) -> None:{stores}\n"
+                  f"    def make({args}):\n        self = new(cls){stores}\n        return self\n"
+                  f"    return __init__, make\n")
+        namespace: dict[str, Any] = {"new": object.__new__}
+        exec(source, namespace)  # noqa: S102 - our own generated text, as dataclasses does
+        found = _TEMPLATES[arity] = namespace["template"]
+    return found
+
+
+_TEMPLATES: dict[int, Callable[..., tuple[Callable[..., Any], Callable[..., Any]]]] = {}
+
+
+def _finish(classes: list[type[Node]]) -> dict[type[Node], Callable[..., Any]]:
+    """Give every node class its ``__init__`` and frozen dataclass parameters; return a maker per class.
+
+    The ``__init__`` stores each field through its slot's descriptor: a frozen dataclass's calls
+    ``object.__setattr__`` per field, which looks the attribute up first. A maker takes the same arguments
+    and skips the class call and ``__init__`` altogether; the fast path, which makes most nodes, uses those."""
+    makers = {}
+    for cls in classes:
+        found = fields(cls)
+        names = tuple(f.name for f in found)
+        init, make = _template(len(names))(cls, *(getattr(cls, n).__set__ for n in names))
+        # the fields' names, so that keywords work (dataclasses.replace passes them)
+        init.__code__ = init.__code__.replace(co_varnames=("self", *names))
+        make.__code__ = make.__code__.replace(co_varnames=(*names, "self"))
+        defaults = tuple(f.default for f in found if f.default is not MISSING) or None
+        init.__defaults__ = make.__defaults__ = defaults
+        init.__qualname__ = f"{cls.__qualname__}.__init__"
+        make.__qualname__ = make.__name__ = f"make_{cls.__name__}"
+        init.__module__ = make.__module__ = __name__
+        cls.__init__ = init  # type: ignore[misc]
+        cls.__dataclass_params__ = _Frozen.__dataclass_params__  # type: ignore[attr-defined]
+        if cls.__qualname__ in _UNDOCUMENTED:
+            shown = ", ".join(f"{f.name}: {f.type!r}" + ("" if f.default is MISSING else f" = {f.default!r}")
+                              for f in found)
+            cls.__doc__ = f"{cls.__qualname__}({shown})"
+        makers[cls] = make
+    return makers
+
+
+_MAKERS = _finish([
+    Node, Literal, Word, Str, Var, ListExpr, RecordExpr, Closure, Sub, Range, Binary, Not, Command, External,
+    Pipeline, Block, Let, Assign, If, For, While, ParamDecl, Def, Try, Return, Break, Continue, Exit, Source,
+    Program,
+])
+
+
+def maker(cls: type[Node]) -> Callable[..., Any]:
+    """A function that makes a ``cls`` from the arguments its constructor takes, faster than the class call."""
+    return _MAKERS[cls]

@@ -13,16 +13,21 @@ The order that does not lose output or an exit (see docs/ctrd.md, "Runtime"):
 attach after start: output waits in the FIFOs meanwhile (nothing is lost), and stdin's EOF (CloseIO) must
 not reach a terminal before start, which would hang the process up. For exec the shim opens the FIFOs
 only at start.
+
+What create, start, pause, resume, delete and an init process's Wait return is written through to the
+watch cache of this connection and namespace when one runs (ctrd.watch): the shim's own events reach it
+later, so without that a ``run -d web; ps`` could show web as created.
 """
 
 from __future__ import annotations
 
 import builtins
 import signal as _signal
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf import any_pb2
 
@@ -37,6 +42,9 @@ from ctrd.convert import to_datetime
 from ctrd.errors import Conflict, InvalidArgument, PouchRuntimeError
 from ctrd.service import Service
 from ctrd.stdio import NullIO, TaskIO
+
+if TYPE_CHECKING:
+    from ctrd.watch import Watcher
 
 __all__ = ["PROCESS_URL", "STATUSES", "Exit", "ExitFuture", "Metrics", "Process", "Tasks", "signal_number"]
 
@@ -205,6 +213,7 @@ class Tasks(Service):
         )
         reply = self.client.call(self.stub.Create, request, f"task create {container_id}")
         io.created()
+        self._written("/tasks/create", container_id=container_id, pid=reply.pid)
         return reply.pid
 
     def start(self, container_id: str, exec_id: str = "") -> int:
@@ -214,6 +223,8 @@ class Tasks(Service):
             pb.StartRequest(container_id=container_id, exec_id=exec_id),
             f"task start {_name(container_id, exec_id)}",
         )
+        if not exec_id:
+            self._written("/tasks/start", container_id=container_id, pid=reply.pid)
         return reply.pid
 
     def wait(self, container_id: str, exec_id: str = "") -> ExitFuture:
@@ -223,6 +234,19 @@ class Tasks(Service):
             pb.WaitRequest(container_id=container_id, exec_id=exec_id),
             f"task wait {_name(container_id, exec_id)}",
         )
+        watcher = None if exec_id else self._watcher()
+        pid = watcher.task_pid(container_id) if watcher is not None else 0
+        if watcher is not None and pid:  # the exit is written through for the task shown now only
+
+            def written(done: Pending[Any], watcher: Watcher = watcher) -> None:
+                if done.exception() is None:
+                    reply = done.result()
+                    watcher.write("/tasks/exit", {
+                        "container_id": container_id, "id": container_id, "pid": pid,
+                        "exit_status": reply.exit_status, "exited_at": to_datetime(reply.exited_at),
+                    })
+
+            pending.add_done_callback(written)
         return ExitFuture(pending)
 
     def kill(
@@ -245,7 +269,12 @@ class Tasks(Service):
             if status in ("running", "paused", "pausing"):
                 raise Conflict(f"{what}: the task is {status}; stop it first") from err
             raise
-        return Exit(exit_status=reply.exit_status, exited_at=to_datetime(reply.exited_at), pid=reply.pid)
+        exit = Exit(exit_status=reply.exit_status, exited_at=to_datetime(reply.exited_at), pid=reply.pid)
+        self._written(
+            "/tasks/delete", container_id=container_id, id="", pid=exit.pid,
+            exit_status=exit.exit_status, exited_at=exit.exited_at,
+        )
+        return exit
 
     def delete_process(self, container_id: str, exec_id: str) -> Exit:
         """Delete an exited exec'd process."""
@@ -260,11 +289,13 @@ class Tasks(Service):
         self.client.call(
             self.stub.Pause, pb.PauseTaskRequest(container_id=container_id), f"task pause {container_id}"
         )
+        self._written("/tasks/paused", container_id=container_id)
 
     def resume(self, container_id: str) -> None:
         self.client.call(
             self.stub.Resume, pb.ResumeTaskRequest(container_id=container_id), f"task resume {container_id}"
         )
+        self._written("/tasks/resumed", container_id=container_id)
 
     def exec(
         self, container_id: str, exec_id: str, process: Mapping[str, Any], *, io: TaskIO | None = None
@@ -324,6 +355,17 @@ class Tasks(Service):
         filters = [f"id=={cid}" for cid in container_ids]
         reply = self.client.call(self.stub.Metrics, pb.MetricsRequest(filters=filters), "task metrics")
         return [_metrics(m.id, to_datetime(m.timestamp), m.data) for m in reply.metrics]
+
+
+    def _watcher(self) -> Watcher | None:
+        watch = sys.modules.get("ctrd.watch")  # not imported: no watcher can be running
+        return watch.watching(self.client) if watch is not None else None
+
+    def _written(self, topic: str, **payload: Any) -> None:
+        """Write an RPC's outcome through to the running watch cache of this namespace, if any."""
+        watcher = self._watcher()
+        if watcher is not None:
+            watcher.write(topic, payload)
 
 
 def _name(container_id: str, exec_id: str) -> str:

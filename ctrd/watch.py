@@ -16,6 +16,15 @@ cache current as of the call: it publishes a marker and waits for it to come bac
 so every event published before the call (every Containers.Create, Update and Delete that returned)
 has been applied. ``watching(client)`` finds the running watcher of a client's namespace, so that a
 long-lived process can answer from the cache instead of listing.
+
+Task events are different: each shim sends them after (or while) it answers the RPC, so the stream can
+lag behind a Tasks.Start that already returned. ctrd.tasks therefore writes the outcome of this
+process's own task RPCs through to the watcher of its connection and namespace (``Watcher.write``, an
+event known before the stream brings it). A write-through is pinned over the stream's state of that
+task until the stream reaches it; positions are compared per task as (pid, step), the step being
+created < started < paused/resumed (one step each) < stopped < deleted, and the pid telling a task
+apart from the container's earlier or later ones. So a stale event never undoes a newer write-through,
+and changes made by other processes arrive through the stream as before.
 """
 
 from __future__ import annotations
@@ -109,14 +118,55 @@ class CacheSnapshot:
         return "created" if container_id in self.containers else None
 
 
+#: a task's step in its life (see the module docstring); pause and resume add one each, so a paused
+#: task's step is odd and a running one's even
+CREATED, STARTED, STOPPED, DELETED = 0, 2, 1 << 40, (1 << 40) + 1
+#: events that move a task's init process along its life
+_MOVES = frozenset(("/tasks/create", "/tasks/start", "/tasks/paused", "/tasks/resumed", "/tasks/exit", "/tasks/delete"))
+
+
+@dataclass(slots=True)
+class _Written:
+    """A write-through not yet reached by the stream: the task as this process's RPC left it (None:
+    deleted), its position, and whether the stream has already been in that task (its pid)."""
+
+    task: TaskState | None
+    pid: int
+    step: int
+    entered: bool
+    order: int
+
+
 class StateCache:
-    """The state machine: a full reset from lists, then one event at a time. Not thread-safe."""
+    """The state machine: a full reset from lists, then one event at a time, and write-throughs of this
+    process's own task RPCs pinned over it (``write``). Not thread-safe.
+
+    ``tasks`` is the state as the stream (and the last list) has it; ``view_tasks()`` the state to show,
+    with the write-throughs the stream has not reached yet.
+    """
 
     def __init__(self) -> None:
         self.containers: dict[str, ContainerState] = {}
         self.tasks: dict[str, TaskState] = {}
+        # the stream's last position of each container's task, kept after a delete (to compare with)
+        self._at: dict[str, tuple[int, int]] = {}
+        self._written: dict[str, _Written] = {}
+        self._writes = 0
 
-    def reset(self, containers: Iterable[Container], tasks: Iterable[Process]) -> None:
+    @property
+    def pinned(self) -> frozenset[str]:
+        """The containers whose shown task is a write-through the stream has not reached yet."""
+        return frozenset(self._written)
+
+    @property
+    def writes(self) -> int:
+        """How many write-throughs were made (a mark for ``reset``'s ``keep_after``)."""
+        return self._writes
+
+    def reset(self, containers: Iterable[Container], tasks: Iterable[Process], keep_after: int | None = None) -> None:
+        """Replace the state with fresh lists. Write-throughs made before the lists were taken are
+        dropped (the lists hold them); those numbered above ``keep_after`` (made while listing) stay
+        until the lists or the stream show them."""
         exits = {cid: (c.exit_status, c.exited_at) for cid, c in self.containers.items()}
         self.containers = {c.id: _container_state(c) for c in containers}
         for cid, (status, at) in exits.items():
@@ -132,6 +182,70 @@ class StateCache:
             )
             for p in tasks
         }
+        self._at = {cid: (t.pid, _LISTED_STEP.get(t.status, STARTED)) for cid, t in self.tasks.items()}
+        kept = {}
+        for cid, w in self._written.items():
+            if keep_after is None or w.order <= keep_after:
+                continue
+            listed = self.tasks.get(cid)
+            if listed is None and w.task is not None:
+                w.entered = False  # listed before the RPC: the stream will bring it
+            elif listed is not None and listed.pid == w.pid and not _reached(listed, w):
+                w.entered = True
+            else:
+                continue  # the lists show it, or a later task than it
+            kept[cid] = w
+        self._written = kept
+
+    def view_tasks(self) -> dict[str, TaskState]:
+        """The tasks to show: the stream's, with the write-throughs it has not reached yet."""
+        tasks = dict(self.tasks)
+        for cid, w in self._written.items():
+            if w.task is None:
+                tasks.pop(cid, None)
+            else:
+                tasks[cid] = w.task
+        return tasks
+
+    def pid_of(self, container_id: str) -> int:
+        """The pid of the container's task as shown (0 if none)."""
+        w = self._written.get(container_id)
+        if w is not None:
+            return w.pid if w.task is not None else 0
+        task = self.tasks.get(container_id)
+        return task.pid if task is not None else 0
+
+    def write(self, topic: str, payload: Mapping[str, Any]) -> bool:
+        """Pin what one of this process's own task RPCs did, given as the event it will cause (a
+        ``/tasks/*`` topic and its payload), over the stream's state until the stream reaches it.
+        Returns whether the shown state changed. A write the stream (or an earlier write) has already
+        passed is ignored, and so is a pause, resume or exit of a task other than the one shown (a
+        Wait that ended after its task was deleted)."""
+        p = payload
+        cid = p["container_id"]
+        if topic not in _MOVES or p.get("id", "") not in ("", cid):
+            return False
+        w = self._written.get(cid)
+        if w is not None:
+            shown, pid, step = w.task, w.pid, w.step
+        else:
+            shown = self.tasks.get(cid)
+            pid, step = self._at.get(cid, (0, -1))
+        if topic in ("/tasks/paused", "/tasks/resumed", "/tasks/exit") and (
+            shown is None or p.get("pid", pid) != pid
+        ):
+            return False
+        task, new_pid, new_step, exit = _move(shown, pid, step, topic, p)
+        if new_pid == pid and new_step <= step:
+            return False  # already there, or past it
+        at = self._at.get(cid)
+        if at is not None and at[0] == new_pid and at[1] >= new_step:
+            return False  # the stream is already there
+        self._writes += 1
+        self._written[cid] = _Written(task, new_pid, new_step, at is not None and at[0] == new_pid, self._writes)
+        if exit is not None:
+            self._set_exit(cid, *exit)
+        return True
 
     def apply(self, event: Event, record: Container | None = None) -> bool:
         """Apply one event; ``record`` is the freshly read container for ``/containers/create``
@@ -150,34 +264,17 @@ class StateCache:
             return self._set_container(state)
         if topic == "/containers/delete":
             self.tasks.pop(p["id"], None)
+            self._at.pop(p["id"], None)
+            self._written.pop(p["id"], None)
             return self.containers.pop(p["id"], None) is not None
         if not topic.startswith("/tasks/"):
             return False
         cid = p["container_id"]
+        if topic in _MOVES and p.get("id", "") in ("", cid):
+            return self._move(cid, topic, p)
         task = self.tasks.get(cid) or TaskState(container_id=cid, status="unknown")
-        if topic == "/tasks/create":
-            task = TaskState(container_id=cid, status="created", pid=p["pid"])
-        elif topic == "/tasks/start":
-            task = replace(task, status="running", pid=p["pid"])
-        elif topic == "/tasks/exit":
-            if p["id"] in ("", cid):
-                task = replace(task, status="stopped", exit_status=p["exit_status"], exited_at=p["exited_at"])
-            else:
-                task = replace(task, execs=_without(task.execs, p["id"]))
-        elif topic == "/tasks/delete":
-            if p["id"] not in ("", cid):  # an exec'd process was deleted; the task stays
-                return self._set_task(replace(task, execs=_without(task.execs, p["id"])))
-            gone = self.tasks.pop(cid, None)
-            container = self.containers.get(cid)
-            if container is not None:
-                self.containers[cid] = replace(
-                    container, exit_status=p["exit_status"], exited_at=p["exited_at"]
-                )
-            return gone is not None or container is not None
-        elif topic == "/tasks/paused":
-            task = replace(task, status="paused")
-        elif topic == "/tasks/resumed":
-            task = replace(task, status="running")
+        if topic in ("/tasks/exit", "/tasks/delete"):  # of an exec'd process: the task stays
+            task = replace(task, execs=_without(task.execs, p["id"]))
         elif topic == "/tasks/oom":
             task = replace(task, oom=True)
         elif topic == "/tasks/exec-added":
@@ -186,7 +283,42 @@ class StateCache:
             task = replace(task, execs={**task.execs, p["exec_id"]: p["pid"]})
         else:
             return False
-        return self._set_task(task)
+        changed = self._set_task(task)
+        w = self._written.get(cid)
+        if w is not None and w.task is not None and w.pid == task.pid:
+            w.task = replace(w.task, oom=task.oom, execs=task.execs)  # what the write-through does not know
+        return changed
+
+    def _move(self, cid: str, topic: str, p: Mapping[str, Any]) -> bool:
+        """A stream event moving the init process: applied to the stream's state in order; then the
+        write-through of the task (if any) is dropped once the stream has reached or passed it."""
+        pid, step = self._at.get(cid, (0, -1))
+        task, pid, step, exit = _move(self.tasks.get(cid), pid, step, topic, p)
+        self._at[cid] = (pid, step)
+        if task is None:
+            changed = self.tasks.pop(cid, None) is not None
+        else:
+            changed = self._set_task(task)
+        w = self._written.get(cid)
+        if w is not None:
+            if w.pid == pid:
+                w.entered = True
+                if step < w.step:
+                    return False  # a stale event: the write-through stays in front
+            elif not w.entered:
+                return False  # an event of the container's earlier task
+            del self._written[cid]  # the stream has reached or passed the write-through
+            changed = self.tasks.get(cid) != w.task
+        if exit is not None:
+            changed = self._set_exit(cid, *exit) or changed
+        return changed
+
+    def _set_exit(self, cid: str, status: int, at: datetime | None) -> bool:
+        container = self.containers.get(cid)
+        if container is None:
+            return False
+        self.containers[cid] = replace(container, exit_status=status, exited_at=at)
+        return True
 
     def _set_container(self, state: ContainerState) -> bool:
         changed = self.containers.get(state.id) != state
@@ -197,6 +329,50 @@ class StateCache:
         changed = self.tasks.get(task.container_id) != task
         self.tasks[task.container_id] = task
         return changed
+
+
+#: the step a listed task is at (a listed running task may have been paused and resumed before)
+_LISTED_STEP = {"created": CREATED, "running": STARTED, "paused": STARTED + 1, "pausing": STARTED + 1, "stopped": STOPPED}
+
+
+def _reached(listed: TaskState, w: _Written) -> bool:
+    """Whether a listed task of the same pid shows the write-through (pause steps compared by status:
+    a list does not count them)."""
+    if w.task is None:
+        return False
+    step = _LISTED_STEP.get(listed.status, STARTED)
+    if STARTED <= w.step < STOPPED and STARTED <= step < STOPPED:
+        return listed.status == w.task.status
+    return step >= w.step
+
+
+def _move(
+    task: TaskState | None, pid: int, step: int, topic: str, p: Mapping[str, Any]
+) -> tuple[TaskState | None, int, int, tuple[int, datetime | None] | None]:
+    """One init-process event applied to ``task`` at position (``pid``, ``step``): the task after it
+    (None once deleted), its new position, and the exit to record on the container (a delete's)."""
+    cid = p["container_id"]
+    if task is None:
+        task = TaskState(container_id=cid, status="unknown", pid=pid)
+    if topic == "/tasks/create":
+        return TaskState(container_id=cid, status="created", pid=p["pid"]), p["pid"], CREATED, None
+    if topic == "/tasks/start":
+        return replace(task, status="running", pid=p["pid"]), p["pid"], STARTED, None
+    if topic == "/tasks/paused":
+        return replace(task, status="paused"), task.pid, _next(step, odd=True), None
+    if topic == "/tasks/resumed":
+        return replace(task, status="running"), task.pid, _next(step, odd=False), None
+    if topic == "/tasks/exit":
+        stopped = replace(task, status="stopped", exit_status=p["exit_status"], exited_at=p["exited_at"])
+        return stopped, p["pid"] or task.pid, STOPPED, None
+    # /tasks/delete
+    return None, p["pid"] or task.pid, DELETED, (p["exit_status"], p["exited_at"])
+
+
+def _next(step: int, *, odd: bool) -> int:
+    """The next pause (odd) or resume (even) step after ``step``."""
+    step = max(step, STARTED) + 1
+    return step if (step % 2 == 1) == odd else step + 1
 
 
 def _container_state(c: Container) -> ContainerState:
@@ -302,6 +478,18 @@ class Watcher:
         """Block until the stream is live and the lists are applied."""
         return self.wait_for(lambda _s: True, timeout)
 
+    def write(self, topic: str, payload: Mapping[str, Any]) -> None:
+        """Show at once what a task RPC of this process did, as the ``/tasks/*`` event it will cause
+        (``StateCache.write``); ctrd.tasks calls it for the watcher of its connection and namespace."""
+        with self._cond:
+            if self._cache.write(topic, payload):
+                self._bump()
+
+    def task_pid(self, container_id: str) -> int:
+        """The pid of the container's task as the cache shows it (0 if none)."""
+        with self._cond:
+            return self._cache.pid_of(container_id)
+
     # -- the loop ----------------------------------------------------------------------------------
 
     def _current(self) -> CacheSnapshot:
@@ -311,7 +499,7 @@ class Watcher:
                 generation=self._generation,
                 synced=self._synced,
                 containers=MappingProxyType(dict(self._cache.containers)),
-                tasks=MappingProxyType(dict(self._cache.tasks)),
+                tasks=MappingProxyType(self._cache.view_tasks()),
             )
         return self._snapshot
 
@@ -345,11 +533,13 @@ class Watcher:
             if self._stopping.is_set():
                 return False
             self.client.events.wait_live(subscription)  # what came before is in the lists below
+            with self._cond:
+                mark = self._cache.writes
             listed_at = datetime.now(UTC)
             containers = self.client.containers.list()
             tasks = self.client.tasks.list()
             with self._cond:
-                self._cache.reset(containers, tasks)
+                self._cache.reset(containers, tasks, keep_after=mark)
                 self._synced = True
                 self.syncs += 1
                 self.last_error = None

@@ -22,7 +22,7 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -68,14 +68,18 @@ class ContainerManager(Foreground):
         """``ps``: running and paused containers (``all`` for every one), newest first.
 
         In a long-lived process that keeps ctrd's watch cache of this namespace (the REPL does), the
-        containers come from the cache, brought up to the moment of the call (``Watcher.sync``), and
-        only the tasks are listed; otherwise Containers.List, whose reply carries every OCI spec."""
+        containers and their tasks come from the cache, brought up to the moment of the call
+        (``Watcher.sync``; this process's own task calls are written through to it at once, other
+        processes' task changes arrive with their shims' events); otherwise Containers.List, whose reply
+        carries every OCI spec, and Tasks.List, which asks every shim for its task's state."""
         parsed = _parse_filters(filters)
-        containers = self._cached_containers()
-        if containers is None:
-            containers = self.client.containers.list()
-        # Tasks.List names each init process by ``id`` and leaves ``container_id`` empty.
-        tasks = {t.container_id or t.id: t for t in self.client.tasks.list()}
+        cached = self._cached_state()
+        if cached is None:
+            containers: builtins.list[Any] = self.client.containers.list()
+            # Tasks.List names each init process by ``id`` and leaves ``container_id`` empty.
+            tasks: Mapping[str, Any] = {t.container_id or t.id: t for t in self.client.tasks.list()}
+        else:
+            containers, tasks = builtins.list(cached.containers.values()), cached.tasks
         now = time.time()
         if latest:
             last = 1
@@ -96,9 +100,9 @@ class ContainerManager(Foreground):
             return [record["id"] for _, record in rows]
         return [record for _, record in rows]
 
-    def _cached_containers(self) -> builtins.list[Any] | None:
-        """The containers of the running watch cache, current as of now; None without one (or when it
-        cannot catch up: the caller lists instead)."""
+    def _cached_state(self) -> Any | None:
+        """The running watch cache's snapshot (``ctrd.watch.CacheSnapshot``), current as of now; None
+        without one (or when it cannot catch up: the caller lists instead)."""
         watch = sys.modules.get("ctrd.watch")  # not imported: no watcher can be running
         if watch is None:
             return None
@@ -106,7 +110,7 @@ class ContainerManager(Foreground):
         if watcher is None:
             return None
         try:
-            return list(watcher.sync(_SYNC_TIMEOUT).containers.values())
+            return watcher.sync(_SYNC_TIMEOUT)
         except PouchError:
             return None
 
@@ -411,7 +415,7 @@ class ContainerManager(Foreground):
     def port(self, ref: str, private_port: str | None = None) -> builtins.list[dict[str, Any]]:
         """``port``: the published ports ({container_port, protocol, host_ip, host_port})."""
         c = self._get(ref)
-        ports = rec.build_record(c, None)["ports"]
+        ports = rec.ports_of(c)
         if private_port:
             number, _, proto = str(private_port).partition("/")
             if not number.isdigit():

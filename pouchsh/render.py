@@ -186,23 +186,20 @@ def _plain_table(rows: list[dict[str, Any]]) -> str:
     columns = table_columns(rows)
     if not columns:
         return ""
-    # column by column: one pass over a column's values gives its cells, width and alignment
+    # column by column: one pass over a column's values gives its cells, width, alignment and padding
     titles = [_one_line(c) for c in columns]
-    cells: list[list[str]] = []
-    widths: list[int] = []
-    right: list[bool] = []
+    padded: list[list[str]] = []
     for title, c in zip(titles, columns):
         values = [row.get(c) for row in rows]
-        column = [_cell(v) for v in values]
-        cells.append(column)
-        widths.append(max(len(title), *map(len, column)))
-        right.append(all(v is None or is_numeric(v) for v in values))
-
-    def line(texts: Iterable[str]) -> str:
-        parts = [t.rjust(w) if r else t.ljust(w) for t, w, r in zip(texts, widths, right)]
-        return "  ".join(parts).rstrip()
-
-    return "\n".join([line(titles), *map(line, zip(*cells))])
+        # a one-line string (most cells) is its own text: tested here, not in a call per cell
+        column = [v if type(v) is str and "\n" not in v and "\r" not in v else _cell(v) for v in values]
+        column.insert(0, title)
+        width = max(map(len, column))
+        if all(v is None or is_numeric(v) for v in values):
+            padded.append([t.rjust(width) for t in column])
+        else:
+            padded.append([t.ljust(width) for t in column])
+    return "\n".join(["  ".join(parts).rstrip() for parts in zip(*padded)])
 
 
 def _cell(value: Any) -> str:

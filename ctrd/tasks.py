@@ -343,6 +343,12 @@ class Tasks(Service):
         reply = self.client.call(self.stub.List, pb.ListTasksRequest(filter=filter), "task list")
         return [Process.from_proto(p) for p in reply.tasks]
 
+    def list_later(self, filter: str = "") -> Callable[[], builtins.list[Process]]:
+        """Tasks.List started now in the background (containerd asks every shim for its task's state,
+        so a caller can do other work meanwhile); the returned function waits and returns as ``list``."""
+        pending = self.client.future(self.stub.List, pb.ListTasksRequest(filter=filter), "task list")
+        return lambda: [Process.from_proto(p) for p in pending.result().tasks]
+
     def pids(self, container_id: str) -> builtins.list[int]:
         """Host pids of all processes in the task."""
         reply = self.client.call(

@@ -75,9 +75,10 @@ class ContainerManager(Foreground):
         parsed = _parse_filters(filters)
         cached = self._cached_state()
         if cached is None:
+            listed_tasks = self.client.tasks.list_later()  # containerd answers it while we decode below
             containers: builtins.list[Any] = self.client.containers.list()
             # Tasks.List names each init process by ``id`` and leaves ``container_id`` empty.
-            tasks: Mapping[str, Any] = {t.container_id or t.id: t for t in self.client.tasks.list()}
+            tasks: Mapping[str, Any] = {t.container_id or t.id: t for t in listed_tasks()}
         else:
             containers, tasks = builtins.list(cached.containers.values()), cached.tasks
         now = time.time()

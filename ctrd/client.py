@@ -18,12 +18,8 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from google.protobuf import empty_pb2
-
 from ctrd import connection as _conn
-from ctrd.api.services.version.v1 import version_pb2_grpc
 from ctrd.connection import CallStream, Connection, Pending
-from ctrd.owner import OWNER_LABEL, this_process
 
 if TYPE_CHECKING:
     from ctrd.containers import Containers
@@ -43,7 +39,6 @@ T = TypeVar("T")
 
 NAMESPACE_HEADER = "containerd-namespace"
 LEASE_HEADER = "containerd-lease"
-EMPTY = empty_pb2.Empty()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +108,8 @@ class Client:
         the lease is gone; ``expire`` bounds that if this process dies first, and the lease's
         ``pouchsh/owner`` label (ctrd.owner) lets ``system prune`` delete it sooner once this process is gone.
         """
+        from ctrd.owner import OWNER_LABEL, this_process  # with pathlib: not needed by what takes no lease
+
         owned = {OWNER_LABEL: this_process().label(), **(labels or {})}
         lease = self.leases.create(new_lease_id(), labels=owned, expire=expire)
         try:
@@ -165,8 +162,13 @@ class Client:
     # -- services ----------------------------------------------------------------------------------
 
     def version(self, *, timeout: float | None = None, wait_for_ready: bool | None = None) -> Version:
+        # Stubs load with their service, as the wrappers below do: a `ps` never loads Version's.
+        from google.protobuf.empty_pb2 import Empty
+
+        from ctrd.api.services.version.v1 import version_pb2_grpc
+
         stub = self.stub(version_pb2_grpc.VersionStub)
-        reply = self.call(stub.Version, EMPTY, "containerd version", timeout=timeout, wait_for_ready=wait_for_ready)
+        reply = self.call(stub.Version, Empty(), "containerd version", timeout=timeout, wait_for_ready=wait_for_ready)
         return Version(version=reply.version, revision=reply.revision)
 
     @cached_property

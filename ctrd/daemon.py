@@ -12,20 +12,19 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ctrd.errors import InvalidArgument, PouchError, PouchRuntimeError, Timeout, Unavailable
-from ctrd.private import private_dir
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ctrd.client import Client
 
 __all__ = ["DaemonInfo", "Embedded", "connect", "daemon_info", "start_embedded", "stop_embedded", "system_socket"]
@@ -147,7 +146,7 @@ def connect(
     system = system_socket()
     if _answers(system):
         return Client(system)
-    embedded = Embedded(Path(data_root), Path(run_root))
+    embedded = _embedded(data_root, run_root)
     start_embedded(embedded, timeout=timeout, binary=binary)
     return Client(str(embedded.socket))
 
@@ -162,7 +161,7 @@ def daemon_info(address: str | None = None, *, data_root: Path | str, run_root: 
     system = system_socket()
     if _answers(system):
         return DaemonInfo("system", system, managed=False, running=True)
-    embedded = Embedded(Path(data_root), Path(run_root))
+    embedded = _embedded(data_root, run_root)
     pid = embedded.pid()
     return DaemonInfo(
         "embedded",
@@ -209,6 +208,12 @@ def stop_embedded(embedded: Embedded, *, timeout: float = 15.0) -> bool:
 # -- internals ---------------------------------------------------------------------------------------
 
 
+def _embedded(data_root: Path | str, run_root: Path | str) -> Embedded:
+    from pathlib import Path  # only here: a containerd found running needs no paths (pathlib is ~3 ms)
+
+    return Embedded(Path(data_root), Path(run_root))
+
+
 def _answers(address: str) -> bool:
     """Does something accept connections on this unix socket? (A plain connect: no gRPC, microseconds.)"""
     path = address.removeprefix("unix://").removeprefix("unix:")
@@ -224,6 +229,8 @@ def _answers(address: str) -> bool:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
+    from ctrd.private import private_dir  # and pathlib: only the embedded containerd's files need them
+
     private_dir(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
@@ -234,6 +241,8 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _binary(binary: str | None) -> str:
+    import shutil  # with bz2 and lzma, ~2 ms that a start finding containerd running never needs
+
     found = shutil.which(binary or "containerd")
     if found is None:
         raise Unavailable(f"containerd is not installed (no {binary or 'containerd'} on PATH): {INSTALL_HINT}")
@@ -241,6 +250,8 @@ def _binary(binary: str | None) -> str:
 
 
 def _spawn(embedded: Embedded, timeout: float, binary: str | None) -> int:
+    from ctrd.private import private_dir
+
     exe = _binary(binary)
     for directory in (embedded.data_root, embedded.root, embedded.state):
         private_dir(directory)  # the socket's directory too: containerd keeps an existing one's mode

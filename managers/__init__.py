@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import ctrd
 
 __all__ = ["Managers", "default_root", "default_run_root"]
@@ -20,12 +21,24 @@ __all__ = ["Managers", "default_root", "default_run_root"]
 
 def default_root() -> Path:
     """The data root: ``$POUCHSH_ROOT`` or /var/lib/pouchsh."""
-    return Path(os.environ.get("POUCHSH_ROOT") or "/var/lib/pouchsh")
+    from pathlib import Path
+
+    return Path(_root_setting())
 
 
 def default_run_root() -> Path:
     """Runtime state (sockets, FIFOs, locks that need not survive a reboot): ``$POUCHSH_RUN`` or /run/pouchsh."""
-    return Path(os.environ.get("POUCHSH_RUN") or "/run/pouchsh")
+    from pathlib import Path
+
+    return Path(_run_root_setting())
+
+
+def _root_setting() -> str:
+    return os.environ.get("POUCHSH_ROOT") or "/var/lib/pouchsh"
+
+
+def _run_root_setting() -> str:
+    return os.environ.get("POUCHSH_RUN") or "/run/pouchsh"
 
 
 class Managers:
@@ -39,15 +52,31 @@ class Managers:
     ) -> None:
         self.address = address
         self.namespace = namespace
-        self.root = root or default_root()
-        self.run_root = run_root or default_run_root()
+        # Kept as given until a manager asks for a Path: pathlib (with urllib.parse and ipaddress, ~3% of
+        # a `pouchsh -c version`) is not needed to reach a containerd that already runs.
+        self._root: str | Path = root or _root_setting()
+        self._run_root: str | Path = run_root or _run_root_setting()
+
+    @cached_property
+    def root(self) -> Path:
+        """The data root: the one given, else ``$POUCHSH_ROOT`` or /var/lib/pouchsh."""
+        from pathlib import Path
+
+        return Path(self._root)
+
+    @cached_property
+    def run_root(self) -> Path:
+        """Runtime state: the one given, else ``$POUCHSH_RUN`` or /run/pouchsh."""
+        from pathlib import Path
+
+        return Path(self._run_root)
 
     @cached_property
     def client(self) -> ctrd.Client:
         """The containerd client, dialled (and an embedded containerd started) on first use."""
         import ctrd
 
-        return ctrd.connect(self.address, data_root=self.root, run_root=self.run_root)
+        return ctrd.connect(self.address, data_root=self._root, run_root=self._run_root)
 
     @property
     def ctrd(self) -> ctrd.Client:

@@ -8,7 +8,6 @@ compares sizes.
 
 from __future__ import annotations
 
-import getpass
 import os
 from typing import IO, Any
 
@@ -354,6 +353,8 @@ def login(
     if password is None:
         if not ctx.is_terminal:
             raise InvalidArgument("login needs --password-stdin or -p when not on a terminal")
+        import getpass  # and termios: only an interactive login asks
+
         password = getpass.getpass("Password: ")
     return ctx.managers.images.login(server, username, password, insecure=insecure_registry)
 

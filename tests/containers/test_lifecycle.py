@@ -145,17 +145,21 @@ def test_ps_is_one_list_of_containers_and_one_of_tasks(mgr: Any) -> None:
         mgr.containers.create(opts("true", name=f"n{i}"))
     calls: list[str] = []
     client = mgr.ctrd
-    original = client.call
+    original_call, original_future = client.call, client.future
 
-    def counting(method: Any, request: Any, what: str, **kw: Any) -> Any:
-        calls.append(what)
-        return original(method, request, what, **kw)
+    def counting(original: Any) -> Any:
+        def call(method: Any, request: Any, what: str, **kw: Any) -> Any:
+            calls.append(what)
+            return original(method, request, what, **kw)
 
-    client.call = counting  # type: ignore[method-assign]
+        return call
+
+    client.call = counting(original_call)  # type: ignore[method-assign]
+    client.future = counting(original_future)  # type: ignore[method-assign]  # Tasks.List runs alongside
     try:
         assert len(mgr.containers.list(all=True)) == 3
     finally:
-        del client.call
+        del client.call, client.future
     assert sorted(calls) == ["container list", "task list"]
 
 

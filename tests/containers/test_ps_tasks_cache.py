@@ -5,9 +5,7 @@ killed and restarted the tasks are listed again."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,11 +14,11 @@ from typing import Any
 import pytest
 
 import ctrd
-from ctrd.daemon import Embedded, start_embedded, stop_embedded
+from ctrd.daemon import Embedded, start_embedded
 from ctrd.imports import import_oci_layout
 from ctrd.watch import Watcher
 from tests.containers.helpers import opts
-from tests.support.cleanup import purge_namespace
+from tests.ctrd.test_events_watch import own_containerd  # noqa: F401  (the fixture: a containerd of its own)
 
 pytestmark = pytest.mark.containerd
 
@@ -111,32 +109,12 @@ def test_cached_records_equal_listed_ones_through_a_life(mgr: Any, watched: Watc
     assert {r["name"]: r["status"] for r in cached} == {"a": "paused", "b": "created", "c": "exited"}
 
 
-@pytest.fixture
-def own_containerd() -> Iterator[Embedded]:
-    """A containerd of this test's own, since the test kills it (the session's is shared)."""
-    base = Path(tempfile.mkdtemp(prefix="pt-", dir="/tmp"))
-    embedded = Embedded(data_root=base / "root", run_root=base / "run")
-    start_embedded(embedded, timeout=60)
-    try:
-        yield embedded
-    finally:
-        start_embedded(embedded, timeout=60)  # in case the test left it dead
-        client = ctrd.Client(str(embedded.socket))
-        try:
-            problems = purge_namespace(client, "pst")
-        finally:
-            client.close()
-            stop_embedded(embedded)
-            shutil.rmtree(base, ignore_errors=True)
-        assert not problems
-
-
-def test_a_containerd_restart_lists_the_tasks_again(own_containerd: Embedded, busybox_layout: Path, tmp_path: Path) -> None:
+def test_a_containerd_restart_lists_the_tasks_again(own_containerd: Embedded, busybox_layout: Path, tmp_path: Path) -> None:  # noqa: F811
     from managers import Managers
 
     (tmp_path / "root").mkdir()
     (tmp_path / "run").mkdir()
-    facade = Managers(address=str(own_containerd.socket), namespace="pst", root=tmp_path / "root", run_root=tmp_path / "run")
+    facade = Managers(address=str(own_containerd.socket), namespace="watch", root=tmp_path / "root", run_root=tmp_path / "run")
     try:
         import_oci_layout(facade.ctrd, busybox_layout)
         with Watcher(facade.ctrd) as watcher:

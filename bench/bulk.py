@@ -4,7 +4,8 @@ pouchsh: one script starts them (``1..N | par-each --jobs J { run -d --network n
 a second removes them (``ps -a -q | par-each --jobs J {|id| rm -f $id }``). Reference: ``xargs -P 8``
 over ``ctr run -d`` (with a file:// log, as pouchsh keeps a log for every container), then over
 ``ctr tasks rm -f`` and ``ctr containers rm``; and the same ctr run with pouchsh's own logger
-(``binary://.../pouchsh-logger``), which shows what the logger process per container costs. Both sides pay their process start-ups. Figures are
+(``binary://<root>/bin/pouchsh-logger``, the launcher pouchsh itself hands the shim), which shows what
+the logger process per container costs. Both sides pay their process start-ups. Figures are
 containers per second (median of the interleaved rounds): provisioning at each job count, and the whole
 cycle (provision + remove) at 8 jobs against ctr's.
 """
@@ -12,7 +13,6 @@ cycle (provision + remove) at 8 jobs against ctr's.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -49,7 +49,7 @@ def run(env: Env) -> list[Figure]:
     contenders["ctr -P8"] = contender("ctr -P8", lambda: ctr_cycle(env, ns, n, file_log(logs), next(rounds)))
     # The same, with pouchsh's logger (what every detached pouchsh container runs): the cost of the design.
     contenders["ctr -P8 pouchsh-logger"] = contender(
-        "ctr -P8 pouchsh-logger", lambda: ctr_cycle(env, ns, n, pouchsh_logger(logs), next(rounds))
+        "ctr -P8 pouchsh-logger", lambda: ctr_cycle(env, ns, n, pouchsh_logger(logs, env), next(rounds))
     )
     interleave(contenders, env.rounds)  # type: ignore[arg-type]
 
@@ -119,9 +119,12 @@ def file_log(logs: Path) -> str:
     return f"file://{logs}/{{}}.log"
 
 
-def pouchsh_logger(logs: Path) -> str:
-    """ctr's log URI template running pouchsh's console-script logger, as ``binary://``."""
-    return f"binary://{Path(sys.executable).parent / 'pouchsh-logger'}?path={logs}/{{}}-json.log"
+def pouchsh_logger(logs: Path, env: Env) -> str:
+    """ctr's log URI template running pouchsh's logger as pouchsh itself has the shim run it (the
+    launcher in the data root, ``ctrd.logger.logger_launcher``), as ``binary://``."""
+    from ctrd.logger import logger_launcher
+
+    return f"binary://{logger_launcher(Path(env.root) / 'bin')}?path={logs}/{{}}-json.log"
 
 
 def _xargs(ids: bytes, *argv: str) -> None:

@@ -35,7 +35,7 @@ def run(env: Env) -> list[Figure]:
     sides = {
         f"pouchsh par-each -j{JOBS}": lambda: pouchsh_cycle(env, ns, n, JOBS),
         "xargs -P 8 ctr, file:// log": lambda: ctr_cycle(env, ns, n, file_log(logs), next(tags)),
-        "xargs -P 8 ctr, pouchsh-logger": lambda: ctr_cycle(env, ns, n, pouchsh_logger(logs), next(tags)),
+        "xargs -P 8 ctr, pouchsh-logger": lambda: ctr_cycle(env, ns, n, pouchsh_logger(logs, env), next(tags)),
     }
     profiles: dict[str, list[CpuProfile]] = {name: [] for name in sides}
     walls: dict[str, list[float]] = {name: [] for name in sides}

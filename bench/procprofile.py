@@ -49,7 +49,7 @@ def group_of(comm: str, parent_is_root: bool) -> str:
     if comm.startswith("containerd-shim"):
         # containerd runs `containerd-shim-runc-v2 start`, which starts the daemon and exits
         return "shim start" if parent_is_root else "shim daemon"
-    if comm.startswith("runc:["):
+    if comm.startswith("runc:[") or comm == "exe":  # runc create re-executes /proc/self/exe as `runc init`
         return "runc init"
     if comm == "runc":
         return "runc"
@@ -117,6 +117,7 @@ class CpuProfile:
         me = os.getpid()
         ours: set[int] = set(self.roots)
         parent: dict[int, int] = {}
+        program: dict[int, str] = {}  # the name a process exec'd (a thread's own name may differ)
         period = 1.0 / self.hz
         for line in out.splitlines():
             if "PERF_RECORD_FORK" in line:
@@ -126,13 +127,17 @@ class CpuProfile:
                 pid, ppid = int(m.group(1)), int(m.group(3))
                 if pid != ppid:  # a new process, not a thread
                     parent[pid] = ppid
+                    if ppid in program:
+                        program[pid] = program[ppid]
                     if ppid in ours or ppid == me:
                         ours.add(pid)
                 continue
             if "PERF_RECORD_COMM exec:" in line:
                 m = _EXEC.search(line)
-                if m is not None and int(m.group(2)) in ours:
-                    self.execs[m.group(1)] += 1
+                if m is not None:
+                    program[int(m.group(2))] = m.group(1)
+                    if int(m.group(2)) in ours:
+                        self.execs[m.group(1)] += 1
                 continue
             if "PERF_RECORD" in line:
                 continue
@@ -144,6 +149,9 @@ class CpuProfile:
                 self.idle += period
             elif pid in ours and comm != "perf":
                 group = "containerd" if pid in self.roots else group_of(comm, parent.get(pid) in self.roots)
+                if group.startswith("other: ") and pid in program:
+                    # a thread that named itself (grpc's event_engine in pouchsh): its process decides
+                    group = group_of(program[pid], parent.get(pid) in self.roots)
                 self.groups[group] += period
             else:
                 self.not_ours += period

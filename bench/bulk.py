@@ -24,13 +24,7 @@ JOBS = (1, 2, 4, 8)
 
 
 def run(env: Env) -> list[Figure]:
-    if not env.pouchsh_available():
-        raise RuntimeError("needs the pouchsh command line (pouchsh/__main__.py)")
-    env.compile_sources()
-    n = 20 if env.quick else 100
-    ns = env.namespace("bulk")
-    logs = Path(env.base) / "ctr-logs"
-    logs.mkdir(exist_ok=True)
+    n, ns, logs = prepare(env, "bulk")
     rounds = iter(range(10**6))
 
     phases: dict[str, list[tuple[float, float]]] = {}
@@ -83,6 +77,16 @@ def run(env: Env) -> list[Figure]:
         note="what the per-container logger process costs ctr itself; pouchsh runs it for every detached container",
     ))
     return figures
+
+
+def prepare(env: Env, stem: str) -> tuple[int, str, Path]:
+    """(how many containers a cycle makes, a fresh namespace with busybox, a folder for ctr's logs)."""
+    if not env.pouchsh_available():
+        raise RuntimeError("needs the pouchsh command line (pouchsh/__main__.py)")
+    env.compile_sources()
+    logs = Path(env.base) / "ctr-logs"
+    logs.mkdir(exist_ok=True)
+    return (20 if env.quick else 100), env.namespace(stem), logs
 
 
 def pouchsh_cycle(env: Env, ns: str, n: int, jobs: int) -> tuple[float, float]:

@@ -11,10 +11,8 @@ cycles of each side, interleaved, and the figures are their medians.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bench import Env, Figure
-from bench.bulk import ctr_cycle, file_log, pouchsh_cycle, pouchsh_logger
+from bench.bulk import ctr_cycle, file_log, pouchsh_cycle, pouchsh_logger, prepare
 from bench.common import median
 from bench.procprofile import CpuProfile, available
 
@@ -24,11 +22,7 @@ JOBS = 8
 def run(env: Env) -> list[Figure]:
     if not available():
         raise RuntimeError("needs perf able to sample every CPU (root, or kernel.perf_event_paranoid <= 0)")
-    env.compile_sources()
-    n = 20 if env.quick else 100
-    ns = env.namespace("bulkprof")
-    logs = Path(env.base) / "ctr-logs"
-    logs.mkdir(exist_ok=True)
+    n, ns, logs = prepare(env, "bulkprof")
     pid = env.containerd_pid()
     roots = {pid} if pid is not None else set()
     tags = iter(range(10**6))

@@ -23,9 +23,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections import Counter
+import time
+from collections import Counter, defaultdict
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 __all__ = ["CpuProfile", "available"]
 
@@ -70,28 +72,25 @@ class CpuProfile:
     def __init__(self, roots: set[int], *, hz: int = 1999) -> None:
         self.roots = set(roots)
         self.hz = hz
-        self.groups: Counter[str] = Counter()  # CPU seconds by group, our processes only
+        self.groups: defaultdict[str, float] = defaultdict(float)  # CPU seconds by group, our processes only
         self.execs: Counter[str] = Counter()  # how many programs of each name our processes exec'd
         self.not_ours = 0.0
         self.idle = 0.0
         self._dir = Path(tempfile.mkdtemp(prefix="pb-perf-"))
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> CpuProfile:
+    def __enter__(self) -> Self:
         self._proc = subprocess.Popen(
             [PERF, "record", "-a", "-q", "-F", str(self.hz), "-e", "cpu-clock", "-o", str(self._dir / "perf.data")],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         # perf writes the header once it is sampling; wait for it so the work is not started before
         data = self._dir / "perf.data"
-        for _ in range(2000):
-            if data.exists() and data.stat().st_size > 0:
-                break
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"perf record failed: {self._proc.stderr.read().decode()[-500:]}")  # type: ignore[union-attr]
-            os.sched_yield()
-            import time
-
+        deadline = time.monotonic() + 10
+        while not (data.exists() and data.stat().st_size > 0):
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self._proc.kill()
+                raise RuntimeError(f"perf record did not start: {self._proc.communicate()[1].decode()[-500:]}")
             time.sleep(0.005)
         return self
 

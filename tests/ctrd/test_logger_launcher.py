@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from ctrd import logger
@@ -20,25 +21,36 @@ from ctrd.logger import logger_launcher
 HEAVY = {"pathlib", "re", "enum", "selectors", "signal", "typing", "json", "collections", "urllib.parse"}
 
 
-def _start(launcher: str, log: Path) -> tuple[subprocess.Popen[bytes], int, int]:
+def _start(launcher: str, log: Path) -> tuple[int, int, int]:
+    """Spawn the launcher with the shim's layout (fd 3 stdout, 4 stderr, 5 ready); (pid, out_w, err_w)
+    once it has signalled ready."""
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     ready_r, ready_w = os.pipe()
-
-    def fds() -> None:  # the shim's layout: 3 stdout, 4 stderr, 5 ready (moved out of the way first)
-        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (out_r, err_r, ready_w)]
-        for target, fd in zip((3, 4, 5), high, strict=True):
-            os.dup2(fd, target)
-
-    proc = subprocess.Popen(
-        [launcher, "path", str(log), "max-size", "1000000", "max-file", "2"],
-        preexec_fn=fds, pass_fds=(3, 4, 5), stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    # moved above 5 first, so one dup2 cannot clobber a descriptor another still reads from
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (out_r, err_r, ready_w)]
     for fd in (out_r, err_r, ready_w):
+        os.close(fd)
+    actions = [(os.POSIX_SPAWN_DUP2, fd, target) for fd, target in zip(high, (3, 4, 5), strict=True)]
+    argv = [launcher, "path", str(log), "max-size", "1000000", "max-file", "2"]
+    pid = os.posix_spawn(launcher, argv, dict(os.environ), file_actions=actions)
+    for fd in high:
         os.close(fd)
     assert os.read(ready_r, 1) == b"", "the logger closes fd 5 when it is ready"
     os.close(ready_r)
-    return proc, out_w, err_w
+    return pid, out_w, err_w
+
+
+def _exit_status(pid: int) -> int:
+    deadline = time.monotonic() + 30
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            raise AssertionError("the logger did not exit")
+        time.sleep(0.01)
 
 
 def _records(log: Path) -> list[dict[str, str]]:
@@ -47,12 +59,12 @@ def _records(log: Path) -> list[dict[str, str]]:
 
 def test_launcher_copies_both_streams_until_eof(tmp_path: Path) -> None:
     log = tmp_path / "logs" / "c-json.log"
-    proc, out_w, err_w = _start(logger_launcher(tmp_path / "bin"), log)
+    pid, out_w, err_w = _start(logger_launcher(tmp_path / "bin"), log)
     os.write(out_w, b"one\ntwo\n")
     os.write(err_w, b"oops")
     os.close(out_w)
     os.close(err_w)
-    assert proc.wait(timeout=30) == 0, proc.stderr.read()  # type: ignore[union-attr]
+    assert _exit_status(pid) == 0
     records = _records(log)
     assert [(r["stream"], r["log"]) for r in records if r["stream"] == "stdout"] == [("stdout", "one\n"), ("stdout", "two\n")]
     assert [r["log"] for r in records if r["stream"] == "stderr"] == ["oops"]
@@ -60,11 +72,11 @@ def test_launcher_copies_both_streams_until_eof(tmp_path: Path) -> None:
 
 def test_sigterm_stops_it_after_copying_what_is_in_the_pipes(tmp_path: Path) -> None:
     log = tmp_path / "c-json.log"
-    proc, out_w, err_w = _start(logger_launcher(tmp_path / "bin"), log)
+    pid, out_w, err_w = _start(logger_launcher(tmp_path / "bin"), log)
     os.write(out_w, b"last words\n")  # the pipes stay open: the container's process has not closed them
-    proc.send_signal(signal.SIGTERM)
+    os.kill(pid, signal.SIGTERM)
     try:
-        assert proc.wait(timeout=30) == 0, proc.stderr.read()  # type: ignore[union-attr]
+        assert _exit_status(pid) == 0
     finally:
         os.close(out_w)
         os.close(err_w)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -15,9 +15,12 @@ _GO_ZERO_TIME = -62135596800
 
 def to_datetime(ts: Timestamp) -> datetime | None:
     """A protobuf Timestamp as an aware UTC datetime; None for the zero value containerd sends for "unset"."""
-    if (ts.seconds == 0 or ts.seconds == _GO_ZERO_TIME) and ts.nanos == 0:
+    seconds, nanos = ts.seconds, ts.nanos
+    if (seconds == 0 or seconds == _GO_ZERO_TIME) and nanos == 0:
         return None
-    return ts.ToDatetime(tzinfo=UTC)
+    # what Timestamp.ToDatetime computes, without its Python-level checks: a listing converts a
+    # thousand of these (ToDatetime takes six times as long)
+    return _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
 
 
 def rfc3339(when: datetime) -> str:

@@ -99,9 +99,14 @@ def init(terminal_regex: dict[str, str]) -> None:
     """Take the terminals' patterns, as the Lark parser has them."""
     global _SOURCES, _R
     sources = dict(terminal_regex)
-    # An argument in one match, tried in the lexer's order: KEY (priority 4), the literals (2), WORD (0).
-    alternatives = "|".join(f"(?P<{k}>{terminal_regex[k]})" for k in ("KEY", "NUMBER", "SIZE", "DURATION", "WORD"))
-    sources["ARG"] = f"[ \\t\\f]*(?:{alternatives})"
+    # An argument in one match, tried in the lexer's order: KEY (priority 4), the literals (2), WORD (0);
+    # before WORD, PLAIN: the WORD match whenever it holds nothing split_word would split ($ " ' \\).
+    # KEY is guarded by what it needs (a name, then a colon), so that a word is not backtracked over
+    # letter by letter; the leading blanks are possessive, since no alternative starts with one.
+    patterns = {**terminal_regex, "PLAIN": _PLAIN_WORD, "KEY": _KEY_GUARD + terminal_regex["KEY"]}
+    alternatives = "|".join(f"(?P<{k}>{patterns[k]})" for k in ("KEY", "NUMBER", "SIZE", "DURATION", "PLAIN", "WORD"))
+    sources["ARG"] = f"[ \\t\\f]*+(?:{alternatives})"
+    sources["PLAIN"] = _PLAIN_WORD
     # A parse in another thread may still compile into the old table: from the same patterns.
     _SOURCES, _R = sources, {}
 
@@ -149,6 +154,15 @@ _COMP_FIRST = frozenset("=!<>")
 _ADD_FIRST = frozenset("+-")
 _MUL_FIRST = frozenset("*/m")
 _SPECIAL = re.compile(r"[$\"'\\]")  # a word with these needs strings.split_word
+# A WORD without $ " ' or \\: WORD's first character, then as long a run of its middle ones (less those four)
+# as ends in one of its last ones; taken whole (atomic), and refused where WORD would go on (those four,
+# perhaps after the commas it leaves). Where this fails the WORD alternative after it matches as before.
+_PLAIN_WORD = (r"(?>[^\s|;()\[\]{}\"'$#^\\,](?:[^\s|;()\[\]{}\"'$\\]*[^\s|;()\[\]{}\"'$\\,])?)"
+               r"(?!,*[$\"'\\])")
+# After an operand (and one blank), what no operator starts with and no skip passes: "" is the end.
+# A newline ends it too outside brackets (where a newline that continues is followed by `|`, else or catch).
+_EXPR_END = frozenset(("", ";", "|", ")", "]", "}", "{", ","))
+_KEY_GUARD = r"(?=[A-Za-z_][\w-]*+[ \t]*:\s)"
 _new_tuple = tuple.__new__
 
 
@@ -166,7 +180,11 @@ class _Parser:
         self.li = 0
         self.span_at = self.span
         self.word_key = (-1, -1)
+        self.skip_key = (-1, False, -1)
+        self.skip_end = -1
+        self.ended = -1  # where an operand ended with nothing after it that could continue the expression
         self.word_re = _compiled("WORD")
+        self.plain_re = _compiled("PLAIN")
         self.word_match: re.Match[str] | None = None
 
     # ---------------------------------------------------------------------------------- lexing helpers
@@ -179,10 +197,16 @@ class _Parser:
             if t[pos] == " " and (pos + 1 == self.n or t[pos + 1] not in _SKIPPABLE):
                 self.pos = pos + 1  # the common case, one space between two tokens, without the regex
                 return
+            # A newline is asked about again as parsing climbs out of a statement: remember the last answer.
+            key = (pos, drop, self.n)
+            if key == self.skip_key:
+                self.pos = self.skip_end
+                return
             end = (_IGNORED_DROP if drop else _IGNORED).match(t, pos, self.n).end()  # type: ignore[union-attr]
             if end < self.n and self.t[end] == "\r":
                 raise Bail()
-            self.pos = end
+            self.pos = self.skip_end = end
+            self.skip_key = key
 
     def peek(self) -> str:
         return self.t[self.pos] if self.pos < self.n else ""
@@ -231,7 +255,8 @@ class _Parser:
         key = (self.pos, self.n)
         if key != self.word_key:
             self.word_key = key
-            self.word_match = self.word_re.match(self.t, self.pos, self.n)
+            # PLAIN is WORD's match where it matches, in fewer steps
+            self.word_match = self.plain_re.match(self.t, self.pos, self.n) or self.word_re.match(self.t, self.pos, self.n)
         return self.word_match
 
     # ---------------------------------------------------------------------------------- statements
@@ -567,17 +592,31 @@ class _Parser:
         bracketed = False
         plain = _compiled("ARG")
         t = self.t
+        ls = self.starts
+        file = self.file
         while True:
             if not bracketed:
                 # The common case in one match: spaces, then a word or a number.
                 m = plain.match(t, self.pos, self.n)
                 if m is not None:
                     kind = m.lastgroup or ""
+                    start, end = m.span(kind)
+                    text = t[start:end]
+                    if kind == "PLAIN" and text not in _LITERAL_WORDS:
+                        self.pos = end
+                        # the span made here: a plain word is on one line (self.span, inlined)
+                        i = self.li
+                        base = ls[i]
+                        if base <= start and end < ls[i + 1]:
+                            column = start - base + 1
+                            span = _new_tuple(Span, (file, start, end, i + 1, column, i + 1, column + end - start))
+                        else:
+                            span = self.span(start, end)
+                        out.append(_Word(span, text, (text,)))
+                        continue
                     if kind == "KEY":
                         raise Bail()
-                    start, end = m.span(kind)
-                    text = m.group(kind)
-                    if kind == "WORD":
+                    if kind == "WORD" or kind == "PLAIN":
                         if text in _LITERAL_WORDS:
                             self.pos = end
                             out.append(self.make_literal(_LITERAL_WORDS[text], text, self.span(start, end)))
@@ -684,6 +723,8 @@ class _Parser:
         return left
 
     def keyword_op(self, word: str, drop: bool) -> bool:
+        if self.pos == self.ended:
+            return False
         self.skip(drop)
         t, pos = self.t, self.pos
         if not t.startswith(word, pos):
@@ -705,6 +746,8 @@ class _Parser:
 
     def comparison(self, drop: bool) -> Any:
         left = self.sum(drop)
+        if self.pos == self.ended:
+            return left
         self.skip(drop)
         m = self.match("COMP_OP") if self.peek() in _COMP_FIRST else None
         if m is not None:
@@ -729,9 +772,10 @@ class _Parser:
                 right = self.make_literal(_LITERAL_WORDS[w.group()], w.group(), self.span(w.start(), w.end()))
             else:
                 right = self.word(w)
-        self.skip(drop)
-        if self.match("COMP_OP"):
-            raise Bail()
+        if self.pos != self.ended:
+            self.skip(drop)
+            if self.match("COMP_OP"):
+                raise Bail()
         return _Binary(self.span(left.span.start, right.span.end), op, left, right, op_span)
 
     def operand_start(self) -> bool:
@@ -752,7 +796,7 @@ class _Parser:
     def left_assoc(self, drop: bool, operand: Callable[[bool], Any], terminal: str, first: frozenset[str]) -> Any:
         """One level of left-associative binary operators: ``operand (terminal operand)*``."""
         left = operand(drop)
-        while True:
+        while self.pos != self.ended:
             self.skip(drop)
             m = self.match(terminal) if self.peek() in first else None
             if m is None:
@@ -761,9 +805,19 @@ class _Parser:
             right = operand(drop)
             left = _Binary(self.span(left.span.start, right.span.end), m.group(), left, right,
                           self.span(m.start(), m.end()))
+        return left
 
     def range(self, drop: bool) -> Any:
         lo = self.operand(drop)
+        # Most operands end an expression: then say so once, and the levels above return at once
+        # instead of each skipping blanks and looking for its operators.
+        t, pos, n = self.t, self.pos, self.n
+        c = t[pos] if pos < n else ""
+        if c == " ":
+            c = t[pos + 1] if pos + 1 < n else ""
+        if c in _EXPR_END or (c == "\n" and not drop):
+            self.ended = pos
+            return lo
         m = self.match("RANGE") if self.peek() == "." else None
         if m is None:
             save = self.pos

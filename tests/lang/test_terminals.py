@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from grammar import terminals
 
 
@@ -38,4 +41,32 @@ def test_with_a_stale_table_the_patterns_come_from_the_lark_parser(monkeypatch) 
     monkeypatch.setattr(fastparse, "_R", {})
     assert not terminals.current()
     assert grammar.parse("echo a | where x == 1").body
-    assert {k: v for k, v in fastparse._SOURCES.items() if k != "ARG"} == terminals.PATTERNS
+    assert {k: v for k, v in fastparse._SOURCES.items() if k not in ("ARG", "PLAIN")} == terminals.PATTERNS
+
+
+_ALPHABET = "ab_1-0.:,$\"'\\#^=|;(){}[] \t\nmsk9"
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=_ALPHABET, max_size=12))
+def test_the_fast_paths_argument_pattern_reads_as_the_terminals_do(text: str) -> None:
+    # ARG adds PLAIN (a WORD with nothing to split), guards KEY and makes the blanks possessive, all for
+    # speed: it must find what the terminals tried in the lexer's order find, and PLAIN what WORD finds.
+    import re
+
+    from grammar import fastparse
+
+    p = terminals.PATTERNS
+    plain_alternatives = "|".join(f"(?P<{k}>{p[k]})" for k in ("KEY", "NUMBER", "SIZE", "DURATION", "WORD"))
+    reference = re.compile(f"[ \\t\\f]*(?:{plain_alternatives})").match(text)
+    fastparse._load()
+    fast = fastparse._compiled("ARG").match(text)
+    assert (fast is None) == (reference is None)
+    if fast is not None and reference is not None:
+        kind = "WORD" if fast.lastgroup == "PLAIN" else fast.lastgroup
+        assert (kind, fast.span(fast.lastgroup)) == (reference.lastgroup, reference.span(reference.lastgroup))
+        if fast.lastgroup == "PLAIN":
+            assert not set(fast.group("PLAIN")) & set("$\"'\\")
+    word = re.compile(p["WORD"]).match(text)
+    plain = fastparse._compiled("PLAIN").match(text)
+    assert plain is None or (word is not None and plain.group() == word.group())

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ctrd.client import Client, Version
-    from ctrd.daemon import DaemonInfo, connect, daemon_info
+    from ctrd.daemon import DaemonInfo, daemon_info
+    from ctrd.dial import connect
 
 __all__ = ["Client", "DaemonInfo", "Version", "__version__", "connect", "daemon_info"]
 
@@ -26,7 +27,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Client": "ctrd.client",
     "Version": "ctrd.client",
-    "connect": "ctrd.daemon",
+    "connect": "ctrd.dial",
     "daemon_info": "ctrd.daemon",
     "DaemonInfo": "ctrd.daemon",
 }

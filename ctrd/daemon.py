@@ -1,10 +1,9 @@
-"""Which containerd pouchsh talks to, and the one it starts itself when there is none.
+"""The containerd pouchsh starts itself when there is no other (ctrd.dial's ``connect`` decides), and
+``daemon_info``: which containerd is in use.
 
-``connect`` picks, in order: the address given, ``$CONTAINERD_ADDRESS``, the system containerd on
-/run/containerd/containerd.sock if something answers there, else the embedded containerd under the data
-root, started on first use and left running (detached, in its own session) for the next invocation,
-the way pouchd's supervisor runs its containerd child. A pid file names it; one that points at a dead or
-foreign process is stale and replaced.
+The embedded containerd lives under the data root, is started on first use and left running (detached,
+in its own session) for the next invocation, the way pouchd's supervisor runs its containerd child. A
+pid file names it; one that points at a dead or foreign process is stale and replaced.
 """
 
 from __future__ import annotations
@@ -13,31 +12,23 @@ import contextlib
 import fcntl
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ctrd.dial import answers, system_socket
 from ctrd.errors import InvalidArgument, PouchError, PouchRuntimeError, Timeout, Unavailable
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ctrd.client import Client
+__all__ = ["DaemonInfo", "Embedded", "daemon_info", "start_embedded", "stop_embedded"]
 
-__all__ = ["DaemonInfo", "Embedded", "connect", "daemon_info", "start_embedded", "stop_embedded", "system_socket"]
-
-DEFAULT_SYSTEM_SOCKET = "/run/containerd/containerd.sock"
 INSTALL_HINT = "apt-get install containerd runc"
 _SUN_PATH_MAX = 107  # sockaddr_un.sun_path holds 108 bytes including the terminating NUL
 _POLL = 0.05
-
-
-def system_socket() -> str:
-    """The system containerd's socket (``$POUCHSH_SYSTEM_SOCKET`` overrides it, for tests)."""
-    return os.environ.get("POUCHSH_SYSTEM_SOCKET") or DEFAULT_SYSTEM_SOCKET
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +58,12 @@ class Embedded:
 
     data_root: Path
     run_root: Path
+
+    @classmethod
+    def under(cls, data_root: Path | str, run_root: Path | str) -> Embedded:
+        from pathlib import Path  # only here: reaching a containerd found running needs no paths (~3 ms)
+
+        return cls(Path(data_root), Path(run_root))
 
     @property
     def root(self) -> Path:
@@ -129,45 +126,23 @@ class Embedded:
         return pid if _is_live_containerd(pid) else None
 
 
-def connect(
-    address: str | None = None,
-    *,
-    data_root: Path | str,
-    run_root: Path | str,
-    timeout: float = 20.0,
-    binary: str | None = None,
-) -> Client:
-    """A client for the containerd pouchsh should use, starting the embedded one when there is no other."""
-    from ctrd.client import Client
-
-    address = address or os.environ.get("CONTAINERD_ADDRESS")
-    if address:
-        return Client(address)
-    system = system_socket()
-    if _answers(system):
-        return Client(system)
-    embedded = _embedded(data_root, run_root)
-    start_embedded(embedded, timeout=timeout, binary=binary)
-    return Client(str(embedded.socket))
-
-
 def daemon_info(address: str | None = None, *, data_root: Path | str, run_root: Path | str) -> DaemonInfo:
     """Which containerd ``connect`` would use with these arguments, and whether it runs. Starts nothing."""
     if address:
-        return DaemonInfo("argument", address, managed=False, running=_answers(address))
+        return DaemonInfo("argument", address, managed=False, running=answers(address))
     env = os.environ.get("CONTAINERD_ADDRESS")
     if env:
-        return DaemonInfo("environment", env, managed=False, running=_answers(env))
+        return DaemonInfo("environment", env, managed=False, running=answers(env))
     system = system_socket()
-    if _answers(system):
+    if answers(system):
         return DaemonInfo("system", system, managed=False, running=True)
-    embedded = _embedded(data_root, run_root)
+    embedded = Embedded.under(data_root, run_root)
     pid = embedded.pid()
     return DaemonInfo(
         "embedded",
         str(embedded.socket),
         managed=True,
-        running=pid is not None and _answers(str(embedded.socket)),
+        running=pid is not None and answers(str(embedded.socket)),
         pid=pid,
         config=str(embedded.config),
         log=str(embedded.log),
@@ -206,25 +181,6 @@ def stop_embedded(embedded: Embedded, *, timeout: float = 15.0) -> bool:
 
 
 # -- internals ---------------------------------------------------------------------------------------
-
-
-def _embedded(data_root: Path | str, run_root: Path | str) -> Embedded:
-    from pathlib import Path  # only here: a containerd found running needs no paths (pathlib is ~3 ms)
-
-    return Embedded(Path(data_root), Path(run_root))
-
-
-def _answers(address: str) -> bool:
-    """Does something accept connections on this unix socket? (A plain connect: no gRPC, microseconds.)"""
-    path = address.removeprefix("unix://").removeprefix("unix:")
-    if not path.startswith("/"):
-        return True  # not a unix socket (tcp): let the first call find out
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        try:
-            sock.connect(path)
-        except OSError:
-            return False
-    return True
 
 
 @contextlib.contextmanager
@@ -293,7 +249,7 @@ def _wait_until_serving(
                 raise PouchRuntimeError(
                     f"containerd exited while starting; see {embedded.log}{_last_line(embedded.log)}"
                 )
-            if _answers(str(embedded.socket)):
+            if answers(str(embedded.socket)):
                 try:
                     client.version(timeout=max(0.1, min(1.0, deadline - time.monotonic())))
                     return

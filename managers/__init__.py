@@ -16,29 +16,7 @@ if TYPE_CHECKING:
 
     import ctrd
 
-__all__ = ["Managers", "default_root", "default_run_root"]
-
-
-def default_root() -> Path:
-    """The data root: ``$POUCHSH_ROOT`` or /var/lib/pouchsh."""
-    from pathlib import Path
-
-    return Path(_root_setting())
-
-
-def default_run_root() -> Path:
-    """Runtime state (sockets, FIFOs, locks that need not survive a reboot): ``$POUCHSH_RUN`` or /run/pouchsh."""
-    from pathlib import Path
-
-    return Path(_run_root_setting())
-
-
-def _root_setting() -> str:
-    return os.environ.get("POUCHSH_ROOT") or "/var/lib/pouchsh"
-
-
-def _run_root_setting() -> str:
-    return os.environ.get("POUCHSH_RUN") or "/run/pouchsh"
+__all__ = ["Managers"]
 
 
 class Managers:
@@ -54,8 +32,8 @@ class Managers:
         self.namespace = namespace
         # Kept as given until a manager asks for a Path: pathlib (with urllib.parse and ipaddress, ~3% of
         # a `pouchsh -c version`) is not needed to reach a containerd that already runs.
-        self._root: str | Path = root or _root_setting()
-        self._run_root: str | Path = run_root or _run_root_setting()
+        self._root: str | Path = root or os.environ.get("POUCHSH_ROOT") or "/var/lib/pouchsh"
+        self._run_root: str | Path = run_root or os.environ.get("POUCHSH_RUN") or "/run/pouchsh"
 
     @cached_property
     def root(self) -> Path:
@@ -66,7 +44,8 @@ class Managers:
 
     @cached_property
     def run_root(self) -> Path:
-        """Runtime state: the one given, else ``$POUCHSH_RUN`` or /run/pouchsh."""
+        """Runtime state (sockets, FIFOs, locks that need not survive a reboot): the one given, else
+        ``$POUCHSH_RUN`` or /run/pouchsh."""
         from pathlib import Path
 
         return Path(self._run_root)

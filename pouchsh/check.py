@@ -168,9 +168,9 @@ class CheckScope:
         return out
 
 
-@dataclass(frozen=True)
-class _Where:
-    """What surrounds a statement: loops, a def, a closure."""
+class _Where(NamedTuple):
+    """What surrounds a statement: loops, a def, a closure. (A named tuple: one is made per loop body,
+    def and closure checked.)"""
 
     loop: bool = False
     def_: bool = False
@@ -298,10 +298,10 @@ class _Checker:
             self.expr(s.iterable, scope, where)
             inner = CheckScope(scope)
             inner.vars.add(s.var)
-            self.block(s.body.body, inner, _replace(where, loop=True))
+            self.block(s.body.body, inner, where._replace(loop=True))
         elif isinstance(s, While):
             self.expr(s.cond, scope, where)
-            self.block(s.body.body, scope, _replace(where, loop=True))
+            self.block(s.body.body, scope, where._replace(loop=True))
         elif isinstance(s, Def):
             self.def_body(s, scope, where)
         elif isinstance(s, Try):
@@ -421,13 +421,14 @@ class _Checker:
         if user is not None:
             return user.signature, 1, user
         words = [first]
-        for a in node.args:
-            if isinstance(a, Word) and a.is_static and not a.value.startswith("-"):
-                words.append(a.value)
-            else:
-                break
-            if len(words) >= 3:
-                break
+        if self.table.is_prefix(first):
+            for a in node.args:
+                if isinstance(a, Word) and a.is_static and not a.value.startswith("-"):
+                    words.append(a.value)
+                else:
+                    break
+                if len(words) >= 3:
+                    break
         found = self.table.match(words)
         if found is not None:
             return found[0], found[1], None
@@ -469,9 +470,9 @@ class _Checker:
              where: _Where) -> Binding | None:
         errors_before = len(self.errors)
         self.scope, self.where = scope, where
-        defaults, repeated = _flag_defaults(cmd)
-        values = defaults.copy()
-        for dest in repeated:
+        plan = _plan(cmd)
+        values = plan.defaults.copy()
+        for dest in plan.repeated:
             values[dest] = []
         positional: list[Any] = []
         help_wanted = False
@@ -535,7 +536,7 @@ class _Checker:
                 j += 1
         if help_wanted:
             return Binding(cmd, {}, help=True)
-        self.bind_positional(node, cmd, positional, values, scope, where)
+        self.bind_positional(node, cmd, plan.needed_after, positional, values, scope, where)
         if len(self.errors) > errors_before:
             return None
         return Binding(cmd, values)
@@ -564,20 +565,24 @@ class _Checker:
             values[flag.dest] = arg
 
     def make_arg(self, cmd: Command, what: str, node: Any, typ: str, choices: tuple[str, ...]) -> Arg | None:
-        scope, where = self.scope, self.where
-        self.expr(node, scope, where)
-        self.scope, self.where = scope, where  # a nested call rebinds them
-        value = _static(node, typ)
+        parts = node.parts if node.__class__ is Word else None
+        if parts is not None and len(parts) == 1 and parts[0].__class__ is str:
+            value = parts[0]  # a plain word, the commonest argument: nothing in it to check
+        else:
+            scope, where = self.scope, self.where
+            self.expr(node, scope, where)
+            self.scope, self.where = scope, where  # a nested call rebinds them
+            value = _static(node, typ)
         if value is _DYNAMIC:
-            return Arg(node.span, typ, choices, node=node, what=what)
+            return _new_tuple(Arg, (node.span, typ, choices, node, None, what))
         try:
-            return Arg(node.span, typ, choices, const=coerce(value, typ, choices), what=what)
+            return _new_tuple(Arg, (node.span, typ, choices, None, coerce(value, typ, choices), what))
         except InvalidArgument as e:
             self.error(f"`{cmd.name}`: {what} {e.message}", node.span)
             return None
 
-    def bind_positional(self, node: CallNode, cmd: Command, positional: list[Any], values: dict[str, Any],
-                        scope: CheckScope, where: _Where) -> None:
+    def bind_positional(self, node: CallNode, cmd: Command, needed: tuple[int, ...], positional: list[Any],
+                        values: dict[str, Any], scope: CheckScope, where: _Where) -> None:
         params = cmd.params
         k = 0
         for idx, p in enumerate(params):
@@ -586,8 +591,7 @@ class _Checker:
                 values[p.dest] = [r for r in rest if r is not None]
                 k = len(positional)
                 continue
-            needed_after = sum(1 for q in params[idx + 1:] if q.required and not q.rest)
-            take = max(1, len(positional) - k - needed_after)
+            take = max(1, len(positional) - k - needed[idx])
             # A closure parameter takes a closure (or a variable holding one) as it is; anything else,
             # or several words, is a row condition (`where size > 1MiB`, `where $it =~ error`).
             if p.type == "closure" and k < len(positional) and not (
@@ -684,22 +688,31 @@ class _Checker:
             raise TypeError(type(e).__name__)
 
 
-_DEFAULTS: dict[int, tuple[Command, dict[str, Any], tuple[str, ...]]] = {}
+class _Plan(NamedTuple):
+    """What binding a call to one command needs beyond the call, made once per command (run has dozens
+    of flags): each flag's default by dest, the dests of repeatable flags (each call gets new lists for
+    those), and for each parameter how many required ones follow it."""
+
+    command: Command
+    defaults: dict[str, Any]
+    repeated: tuple[str, ...]
+    needed_after: tuple[int, ...]
 
 
-def _flag_defaults(cmd: Command) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """The default of each flag by dest, and the dests of repeatable flags (each call gets new lists
-    for those); made once per command (run has dozens of flags)."""
-    found = _DEFAULTS.get(id(cmd))
-    if found is None or found[0] is not cmd:
-        defaults = {f.dest: (None if f.repeat else f.default_value()) for f in cmd.flags}
-        repeated = tuple(f.dest for f in cmd.flags if f.repeat)
-        found = _DEFAULTS[id(cmd)] = (cmd, defaults, repeated)
-    return found[1], found[2]
+_PLANS: dict[int, _Plan] = {}
 
 
-def _replace(where: _Where, **changes: Any) -> _Where:
-    return _Where(**{**where.__dict__, **changes})
+def _plan(cmd: Command) -> _Plan:
+    found = _PLANS.get(id(cmd))
+    if found is None or found.command is not cmd:
+        params = cmd.params
+        found = _PLANS[id(cmd)] = _Plan(
+            cmd,
+            {f.dest: (None if f.repeat else f.default_value()) for f in cmd.flags},
+            tuple(f.dest for f in cmd.flags if f.repeat),
+            tuple(sum(1 for q in params[i + 1:] if q.required and not q.rest) for i in range(len(params))),
+        )
+    return found
 
 
 def _user_command(ctx: Any, **kwargs: Any) -> Any:  # pragma: no cover - the evaluator runs defs itself
@@ -715,6 +728,7 @@ def _show(node: Any) -> str:
 # ------------------------------------------------------------------------------------------ static values
 
 _DYNAMIC = object()
+_new_tuple = tuple.__new__  # an Arg without the named tuple's Python-level __new__ (one per argument)
 
 
 def _static(node: Any, typ: str) -> Any:
@@ -734,7 +748,11 @@ def _flag_text(node: Any) -> str | None:
     """The flag a word spells (``--name``, ``--name=...``, ``-dit``), or None for a positional."""
     if not isinstance(node, Word):
         return None
-    head = node.parts[0] if node.parts else ""
+    parts = node.parts
+    if len(parts) == 1 and parts[0].__class__ is str:  # a plain word, most are
+        text: str = parts[0]
+        return text if text.startswith("-") and text != "-" else None
+    head = parts[0] if parts else ""
     if not isinstance(head, str) or not head.startswith("-") or head == "-":
         return None
     if node.is_static:

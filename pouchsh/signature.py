@@ -27,6 +27,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -70,8 +71,9 @@ class Param:
         if self.type not in VALUE_TYPES or self.type == "switch":
             raise ValueError(f"parameter {self.name}: unknown type {self.type!r}")
 
-    @property
+    @cached_property
     def dest(self) -> str:
+        # cached: the checker asks for it at every call it binds
         return self.name.replace("-", "_")
 
 
@@ -101,7 +103,7 @@ class Flag:
         if self.secret and not self.takes_value:
             raise ValueError(f"flag --{self.name}: a switch has no value to keep secret")
 
-    @property
+    @cached_property
     def dest(self) -> str:
         return self.dest_name or self.name.replace("-", "_")
 
@@ -193,6 +195,7 @@ class CommandTable:
     def __init__(self) -> None:
         self._by_name: dict[str, Command] = {}
         self._max_words = 1
+        self._heads: set[str] = set()  # the first words of multi-word names
 
     def add(self, cmd: Command) -> Command:
         for name in (cmd.name, *cmd.aliases):
@@ -200,6 +203,8 @@ class CommandTable:
                 raise ValueError(f"command {name!r} declared twice")
             self._by_name[name] = cmd
             self._max_words = max(self._max_words, len(name.split()))
+            if " " in name:
+                self._heads.add(name.split()[0])
         return cmd
 
     def get(self, name: str) -> Command | None:
@@ -207,6 +212,9 @@ class CommandTable:
 
     def match(self, words: list[str]) -> tuple[Command, int] | None:
         """The command named by the longest prefix of ``words`` and how many words it took."""
+        if words and words[0] not in self._heads:
+            cmd = self._by_name.get(words[0])
+            return None if cmd is None else (cmd, 1)
         for n in range(min(self._max_words, len(words)), 0, -1):
             cmd = self._by_name.get(" ".join(words[:n]))
             if cmd is not None:
@@ -215,6 +223,8 @@ class CommandTable:
 
     def is_prefix(self, word: str) -> bool:
         """True when ``word`` starts a multi-word command (``network``, ``container``)."""
+        if " " not in word:
+            return word in self._heads
         return any(name.startswith(word + " ") for name in self._by_name)
 
     def names(self) -> list[str]:

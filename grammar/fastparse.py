@@ -189,24 +189,33 @@ class _Parser:
 
     # ---------------------------------------------------------------------------------- lexing helpers
 
-    def skip(self, drop: bool) -> None:
-        """Skip what Lark ignores; in ``drop`` mode (inside ( ) [ ] and records) newlines too."""
+    def skip(self, drop: bool) -> str:
+        """Skip what Lark ignores; in ``drop`` mode (inside ( ) [ ] and records) newlines too. Returns the
+        character it stopped at ("" at the end), which callers would otherwise peek at next."""
         pos = self.pos
         t = self.t
-        if pos < self.n and t[pos] in _SKIPPABLE:
-            if t[pos] == " " and (pos + 1 == self.n or t[pos + 1] not in _SKIPPABLE):
+        n = self.n
+        if pos >= n:
+            return ""
+        c = t[pos]
+        if c not in _SKIPPABLE:
+            return c
+        if c == " ":
+            c = t[pos + 1] if pos + 1 < n else ""
+            if c not in _SKIPPABLE or c == "":
                 self.pos = pos + 1  # the common case, one space between two tokens, without the regex
-                return
-            # A newline is asked about again as parsing climbs out of a statement: remember the last answer.
-            key = (pos, drop, self.n)
-            if key == self.skip_key:
-                self.pos = self.skip_end
-                return
-            end = (_IGNORED_DROP if drop else _IGNORED).match(t, pos, self.n).end()  # type: ignore[union-attr]
-            if end < self.n and self.t[end] == "\r":
+                return c
+        # A newline is asked about again as parsing climbs out of a statement: remember the last answer.
+        key = (pos, drop, n)
+        if key == self.skip_key:
+            end = self.pos = self.skip_end
+        else:
+            end = (_IGNORED_DROP if drop else _IGNORED).match(t, pos, n).end()  # type: ignore[union-attr]
+            if end < n and t[end] == "\r":
                 raise Bail()
             self.pos = self.skip_end = end
             self.skip_key = key
+        return t[end] if end < n else ""
 
     def peek(self) -> str:
         return self.t[self.pos] if self.pos < self.n else ""
@@ -265,9 +274,8 @@ class _Parser:
         """``_stmts`` up to ``closer`` ("" for the end of input), which is not consumed."""
         out: list[Any] = []
         t = self.t
-        self.skip(False)
+        c = self.skip(False)
         while True:
-            c = self.peek()
             if c == closer:
                 return tuple(out)
             if c == "":
@@ -281,16 +289,16 @@ class _Parser:
                 self.pos = m.end()
             else:
                 out.append(self.statement())
-                self.skip(False)
-                c = self.peek()
+                c = self.skip(False)
                 if c != closer and c not in (";", "\n", "\r"):
                     raise Bail()
                 continue  # skipped already (skipping twice changes nothing)
-            self.skip(False)
+            c = self.skip(False)
 
     def statement(self) -> Any:
         start = self.pos
-        m = self.word_here() if self.number_match() is None else None
+        c = self.t[start]  # statements() saw a character here
+        m = self.word_here() if (c not in _DIGITS and c != "-") or self.number_match() is None else None
         if m is not None:
             w = m.group()
             if w in _STMT_KEYWORDS:
@@ -334,8 +342,8 @@ class _Parser:
             m = self.need("VAR")
             after = m.end()
             self.pos = after
-            self.skip(False)
-            if self.peek() == "=" and not self.match("COMP_OP"):
+            c = self.skip(False)
+            if c == "=" and not self.match("COMP_OP"):
                 self.pos += 1
                 value = self.pipeline(False)
                 target = self.var_node(m.group(), start, after)
@@ -415,8 +423,7 @@ class _Parser:
         self.expect("[")
         out: list[ParamDecl] = []
         while True:
-            self.skip(True)
-            c = self.peek()
+            c = self.skip(True)
             if c == "]":
                 self.pos += 1
                 return tuple(out)
@@ -510,8 +517,7 @@ class _Parser:
 
     def source(self, start: int, end: int) -> Source:
         self.pos = end
-        self.skip(False)
-        c = self.peek()
+        c = self.skip(False)
         if c == '"' or c == "'":
             path: Any = self.string()
         else:
@@ -522,8 +528,8 @@ class _Parser:
         return _Source(self.span(start, path.span.end), path)
 
     def block(self) -> Block:
-        self.skip(False)
-        if self.peek() != "{" or self.match("RECORD_OPEN"):
+        c = self.skip(False)
+        if c != "{" or self.match("RECORD_OPEN"):
             raise Bail()
         start = self.pos
         self.pos += 1
@@ -544,8 +550,8 @@ class _Parser:
         start = self.pos
         elements = [self.head(drop, stmt_start)]
         while True:
-            self.skip(drop)
-            if self.peek() != "|":
+            c = self.skip(drop)
+            if c != "|":
                 break
             self.pos += 1
             self.skip(drop)
@@ -632,8 +638,7 @@ class _Parser:
                     out.append(value)
                     bracketed = _ends_with_paren(value)
                     continue
-            self.skip(drop)
-            c = self.peek()
+            c = self.skip(drop)
             if c == "" or c in _ARG_END or c == "\r":
                 return out
             if c == ",":
@@ -831,8 +836,7 @@ class _Parser:
         return _Range(self.span(lo.span.start, hi.span.end), lo, hi)
 
     def operand(self, drop: bool) -> Any:
-        self.skip(drop)
-        c = self.peek()
+        c = self.skip(drop)
         if c == "$":
             m = self.need("VAR")
             self.pos = m.end()
@@ -854,8 +858,8 @@ class _Parser:
 
     def number_match(self) -> tuple[str, re.Match[str]] | None:
         """A NUMBER, SIZE or DURATION literal here (not consumed), or None."""
-        c = self.peek()
-        if not c or (c not in _DIGITS and c != "-"):
+        pos = self.pos
+        if pos >= self.n or (self.t[pos] not in _DIGITS and self.t[pos] != "-"):
             return None
         for kind in ("NUMBER", "SIZE", "DURATION"):
             m = self.match(kind)
@@ -925,8 +929,8 @@ class _Parser:
         if c == "(":
             self.pos += 1
             p = self.pipeline(True)
-            self.skip(True)
-            if self.peek() != ")":
+            c = self.skip(True)
+            if c != ")":
                 raise Bail()
             m = self.match("RPAR_PATH")
             if m is not None:
@@ -938,8 +942,7 @@ class _Parser:
             self.pos += 1
             items: list[Any] = []
             while True:
-                self.skip(True)
-                c = self.peek()
+                c = self.skip(True)
                 if c == "]":
                     self.pos += 1
                     return _ListExpr(self.span(start, self.pos), tuple(items))
@@ -964,8 +967,7 @@ class _Parser:
         self.pos += 1
         fields: list[tuple[str, Any]] = []
         while True:
-            self.skip(True)
-            c = self.peek()
+            c = self.skip(True)
             if c == "}":
                 self.pos += 1
                 return _RecordExpr(self.span(start, self.pos), tuple(fields))
@@ -980,8 +982,8 @@ class _Parser:
                 self.pos = m.end()
             self.skip(True)
             self.expect(":")
-            self.skip(True)
-            if self.peek() in ("", ",", "}", ")", "]", "|", ";"):
+            c = self.skip(True)
+            if c in ("", ",", "}", ")", "]", "|", ";"):
                 raise Bail()
             value, bracketed = self.arg(True)
             if bracketed:
@@ -994,13 +996,13 @@ class _Parser:
         self.pos += 1
         params: tuple[str, ...] | None = None
         save = self.pos
-        self.skip(False)
-        if self.peek() == "|":
+        c = self.skip(False)
+        if c == "|":
             self.pos += 1
             names: list[str] = []
             while True:
-                self.skip(False)
-                if self.peek() == "|":
+                c = self.skip(False)
+                if c == "|":
                     self.pos += 1
                     break
                 if names:

@@ -243,7 +243,8 @@ class _Parser:
 
     def need(self, name: str) -> re.Match[str]:
         """``match`` where the terminal must be: without it, the fast path gives up."""
-        m = self.match(name)
+        pattern = _R.get(name) or _compiled(name)
+        m = pattern.match(self.t, self.pos, self.n)
         if m is None:
             raise Bail()
         return m

@@ -10,7 +10,6 @@ call and the parsed programs of ``source`` statements.
 
 from __future__ import annotations
 
-import difflib
 import gc
 import os
 from dataclasses import dataclass, field
@@ -55,7 +54,7 @@ from grammar.nodes import (
 from pouchsh.coerce import STRING_TYPES, coerce
 from pouchsh.errors import CheckError, ParseError, gather
 from pouchsh.masking import Secrets
-from pouchsh.signature import Command, CommandTable, Flag, Param
+from pouchsh.signature import Command, CommandTable, Flag, Param, close_matches
 
 __all__ = [
     "BUILTIN_VARIABLES",
@@ -434,7 +433,7 @@ class _Checker:
             return found[0], found[1], None
         if self.table.is_prefix(first) and len(words) > 1:
             wanted = f"{first} {words[1]}"
-            guess = difflib.get_close_matches(wanted, [n for n in self.table.names() if n.startswith(first + " ")],
+            guess = close_matches(wanted, [n for n in self.table.names() if n.startswith(first + " ")],
                                               n=1, cutoff=0.5)
             span = node.name.span.to(node.args[0].span)
             self.error(f"unknown command `{wanted}`", span, hint=f"did you mean `{guess[0]}`?" if guess else
@@ -444,7 +443,7 @@ class _Checker:
             self.error(f"`{first}` needs a subcommand", node.name.span, hint=f"`help {first}` lists them")
             return None
         candidates = list(self.table.names()) + sorted(scope.all_defs())
-        guess = difflib.get_close_matches(first, candidates, n=1, cutoff=0.6)
+        guess = close_matches(first, candidates, n=1, cutoff=0.6)
         hint = f"did you mean `{guess[0]}`?" if guess else "`help` lists the commands; run a host program with `^name`"
         self.error(f"unknown command `{first}`", node.name.span, hint=hint)
         return None
@@ -645,7 +644,7 @@ class _Checker:
         if isinstance(e, Var):
             if not scope.has_var(e.name):
                 names = sorted(scope.all_vars())
-                guess = difflib.get_close_matches(e.name, names, n=1, cutoff=0.6)
+                guess = close_matches(e.name, names, n=1, cutoff=0.6)
                 hint = f"did you mean `${guess[0]}`?" if guess else None
                 if e.name == "it":
                     hint = "`$it` is the item inside a closure without parameters"
@@ -867,3 +866,4 @@ def _member(text: str) -> Member:
     optional = text.endswith("?")
     key = text[:-1] if optional else text
     return Member(int(key) if key.isdigit() else key, optional)
+

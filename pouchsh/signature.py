@@ -24,7 +24,6 @@ create, exec) flag parsing stops at the first positional, so ``run busybox ls -l
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -42,6 +41,7 @@ __all__ = [
     "Flag",
     "Param",
     "VALUE_TYPES",
+    "close_matches",
     "command",
 ]
 
@@ -175,7 +175,7 @@ class Command:
         return tuple(f.dest for f in self.flags if f.secret)
 
     def suggest_flag(self, spelling: str) -> str | None:
-        close = difflib.get_close_matches(spelling, list(self._by_spelling), n=1, cutoff=0.6)
+        close = close_matches(spelling, list(self._by_spelling), n=1, cutoff=0.6)
         return close[0] if close else None
 
     @property
@@ -238,7 +238,7 @@ class CommandTable:
         return list(seen.values())
 
     def suggest(self, name: str) -> str | None:
-        close = difflib.get_close_matches(name, list(self._by_name), n=1, cutoff=0.6)
+        close = close_matches(name, list(self._by_name), n=1, cutoff=0.6)
         return close[0] if close else None
 
 
@@ -310,3 +310,10 @@ class Context(Protocol):
 
     def set_status(self, code: int) -> None:
         """Set ``$status``: the exit status of the last container process run in the foreground."""
+
+
+def close_matches(word: str, possibilities: list[str], n: int, cutoff: float) -> list[str]:
+    """difflib's, imported only when a hint is wanted (an error), not by every start."""
+    import difflib
+
+    return difflib.get_close_matches(word, possibilities, n=n, cutoff=cutoff)

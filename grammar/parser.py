@@ -17,7 +17,7 @@ from bisect import bisect_right
 from typing import TYPE_CHECKING, Any
 
 from grammar import fastparse
-from grammar.nodes import Literal, Program, Span
+from grammar.nodes import Literal, Program, Span, maker
 
 if TYPE_CHECKING:
     from lark import Lark, Token
@@ -94,21 +94,24 @@ def _number(text: str) -> tuple[float | int, str]:
     return (float(text[:i]) if "." in text[:i] else int(text[:i])), text[i:]
 
 
+_literal = maker(Literal)  # both parsers make every literal here
+
+
 def make_literal(kind: str, text: str, span: Span) -> Literal:
     """A literal from its terminal (NUMBER SIZE DURATION TRUE FALSE NULL) and text."""
     if kind == "NUMBER":
         if "." in text:
-            return Literal(span, "float", float(text), text)
-        return Literal(span, "int", int(text), text)
+            return _literal(span, "float", float(text), text)
+        return _literal(span, "int", int(text), text)
     if kind == "SIZE":
         n, unit = _number(text)
-        return Literal(span, "size", int(n * _SIZE_UNITS[unit.lower()]), text)
+        return _literal(span, "size", int(n * _SIZE_UNITS[unit.lower()]), text)
     if kind == "DURATION":
         n, unit = _number(text)
-        return Literal(span, "duration", int(n * _DURATION_UNITS[unit]), text)
+        return _literal(span, "duration", int(n * _DURATION_UNITS[unit]), text)
     if kind == "NULL":
-        return Literal(span, "null", None, text)
-    return Literal(span, "bool", kind == "TRUE", text)
+        return _literal(span, "null", None, text)
+    return _literal(span, "bool", kind == "TRUE", text)
 
 
 # ------------------------------------------------------------------------------------------ the Lark parser

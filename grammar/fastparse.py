@@ -557,7 +557,10 @@ class _Parser:
             self.pos += 1
             self.skip(drop)
             elements.append(self.call(drop))
-        return _Pipeline(self.span(start, elements[-1].span.end), tuple(elements))
+        a, b = elements[0].span, elements[-1].span
+        if a[1] == start:  # from the first element's start to the last one's end, as both spans know them
+            return _Pipeline(_new_tuple(Span, (a[0], start, b[2], a[3], a[4], b[5], b[6])), tuple(elements))
+        return _Pipeline(self.span(start, b[2]), tuple(elements))
 
     def head(self, drop: bool, stmt_start: bool) -> Any:
         c = self.peek()
@@ -579,7 +582,12 @@ class _Parser:
     def command(self, m: re.Match[str], drop: bool) -> Command:
         name = self.word(m)
         args = self.args(drop)
-        return _Command(self.span(m.start(), args[-1].span.end if args else name.span.end), name, tuple(args))
+        a = name.span
+        if not args:
+            return _Command(a, name, ())
+        b = args[-1].span
+        # from the name's start to the last argument's end: both spans know their lines and columns
+        return _Command(_new_tuple(Span, (a[0], a[1], b[2], a[3], a[4], b[5], b[6])), name, tuple(args))
 
     def call(self, drop: bool) -> Any:
         start = self.pos
@@ -893,8 +901,8 @@ class _Parser:
     def word(self, m: re.Match[str]) -> Word:
         start, end = m.span()
         self.pos = end
-        text = m.group()
-        if _SPECIAL.search(text) is None:
+        text = self.t[start:end]
+        if m.re is self.plain_re or _SPECIAL.search(text) is None:
             return _Word(self.span(start, end), text, (text,))
         return _Word(self.span(start, end), text, strings.split_word(text, start, self.span_at, self.sub_pipeline))
 

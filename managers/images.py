@@ -39,8 +39,7 @@ from ctrd.errors import Conflict, InvalidArgument, NotFound, PouchError
 from ctrd.images import HOST_PLATFORM, Image, ImageSpec
 from ctrd.snapshots import DEFAULT_SNAPSHOTTER
 from ctrd.unpack import is_unpacked, unpack
-from managers import distribution, reference
-from managers.archive import ExportImage, read_archive, write_archive
+from managers import reference
 from managers.credentials import CredentialStore, server_domain
 from managers.filters import label_matches, parse_filters, truth
 from managers.oci import (
@@ -58,11 +57,12 @@ from managers.oci import (
     parse_platform,
 )
 from managers.progress import ProgressFn
-from managers.registry import Registry
 
 if TYPE_CHECKING:
     from ctrd.client import Client
     from managers import Managers
+    from managers.archive import ExportImage
+    from managers.registry import Registry
 
 __all__ = ["PULL_POLICIES", "ImageConfig", "ImageInfo", "ImageManager"]
 
@@ -311,6 +311,8 @@ class ImageManager:
         registry = self._registry(parsed.domain, insecure, cancel)
         with self._client.lease(sync_delete=True) as leased:
             root = registry.resolve(parsed.path, parsed.object)
+            from managers import distribution  # with the registry client: pull and push only
+
             distribution.fetch(leased, registry, parsed.path, root, want, progress=progress, cancel=cancel)
             spec = self._spec(Image(str(parsed), root), want, client=leased)
             unpack(leased, spec, snapshotter=self.snapshotter)
@@ -332,6 +334,8 @@ class ImageManager:
             raise InvalidArgument(f"image {ref} has no name to push under; tag it first")
         parsed = reference.parse(image.name)
         registry = self._registry(parsed.domain, insecure, cancel)
+        from managers import distribution
+
         pushed = distribution.push(
             self._client,
             registry,
@@ -351,6 +355,8 @@ class ImageManager:
         domain = server_domain(server)
         if not username:
             raise InvalidArgument("login needs a username")
+        from managers.registry import Registry
+
         registry = Registry(domain, insecure=insecure, credentials=lambda _domain: (username, password))
         registry.ping()
         self._credentials.put(domain, username, password)
@@ -361,6 +367,8 @@ class ImageManager:
         return {"server": domain, "removed": self._credentials.remove(domain)}
 
     def _registry(self, domain: str, insecure: bool, cancel: threading.Event | None) -> Registry:
+        from managers.registry import Registry
+
         return Registry(domain, insecure=insecure, credentials=self._credentials.get, cancel=cancel)
 
     # ------------------------------------------------------------------ archives
@@ -374,6 +382,8 @@ class ImageManager:
         """
         base = str(reference.parse(name)) if name else None
         with self._client.lease(sync_delete=True) as leased:
+            from managers.archive import read_archive  # the archive format: load and save only
+
             archive = read_archive(stream, _ContentSink(leased), base_name=base, cancel=cancel)
             for image in archive.images:
                 self._label_tree(leased, image.target, archive.documents)
@@ -399,6 +409,8 @@ class ImageManager:
         cancel: threading.Event | None = None,
     ) -> dict[str, Any]:
         """Write the images to ``path`` (atomically: a temp file renamed at the end) or to ``stream``."""
+        from managers.archive import ExportImage, write_archive
+
         exports: builtins.list[ExportImage] = []
         blobs: builtins.list[Descriptor] = []
         for ref in refs:

@@ -4,6 +4,7 @@ programs survive a print → parse round trip."""
 from __future__ import annotations
 
 import io
+import os
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,7 +15,8 @@ from pouchsh.eval import ExitRequest
 from pouchsh.scope import Runtime
 from pouchsh.session import Session
 
-_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: thousands of cases in CI, as the reliability suite asks; POUCHSH_FUZZ_EXAMPLES raises it for a hunt
+_SETTINGS = settings(max_examples=int(os.environ.get("POUCHSH_FUZZ_EXAMPLES", 1000)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 _SNIPPETS = [
     "let x = 1", "$x = $x + 1", "echo $x", "if $x > 1 { echo a } else { echo b }", "for i in 1..3 { echo $i }",

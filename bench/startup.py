@@ -32,6 +32,14 @@ UI_MODULES = ("prompt_toolkit", "rich", "pygments")
 _CPR_REQUEST = b"\x1b[6n"
 #: The floor for any prompt_toolkit shell: Python, prompt_toolkit and one bare prompt, nothing else.
 FLOOR_ARGV = [sys.executable, "-c", "from prompt_toolkit import PromptSession; PromptSession().prompt('pouch(floor)> ')"]
+#: The floor for any Python containerd client: import grpc and the stub, dial, one Version call.
+GRPC_ONESHOT = (
+    "import sys, grpc\n"
+    "from google.protobuf import empty_pb2\n"
+    "from ctrd.api.services.version.v1 import version_pb2_grpc\n"
+    "channel = grpc.insecure_channel('unix://' + sys.argv[1])\n"
+    "print(version_pb2_grpc.VersionStub(channel).Version(empty_pb2.Empty()).version)\n"
+)
 
 
 def xonsh_binary() -> tuple[Path | None, str]:
@@ -143,10 +151,12 @@ def run(env: Env) -> list[Figure]:
     ctr = env.ctr_argv(namespace, "version")
     rounds = 5 if env.quick else 30
 
-    cpu: dict[str, list[float]] = {"pouchsh": [], "ctr": []}
+    oneshot = [sys.executable, "-c", GRPC_ONESHOT, env.address]
+    cpu: dict[str, list[float]] = {"pouchsh": [], "ctr": [], "grpc": []}
     contenders = {
         "pouchsh": lambda: _run(pouchsh, penv, cpu["pouchsh"]),
         "ctr": lambda: _run(ctr, None, cpu["ctr"]),
+        "grpc": lambda: _run(oneshot, penv, cpu["grpc"]),
     }
     xonsh, why_not = xonsh_binary()
     if xonsh is not None:
@@ -168,6 +178,9 @@ def run(env: Env) -> list[Figure]:
         Figure("pouchsh -c version, CPU time (user + system) median", cpu_ms["pouchsh"], "ms",
                reference=cpu_ms["ctr"], reference_name="ctr version",
                note=f"the same {rounds} runs; os.getloadavg() {os.getloadavg()[0]:.1f} at the end"),
+        Figure("pouchsh -c version vs a bare Python grpc one-shot (import, dial, Version)", ms["pouchsh"], "ms",
+               reference=ms["grpc"], reference_name="the one-shot",
+               note=f"CPU {cpu_ms['pouchsh']:.1f} vs {cpu_ms['grpc']:.1f} ms; what is above 1× is pouchsh's own"),
     ]
     if "xonsh" in ms:
         figures.append(Figure("pouchsh -c version vs xonsh --no-rc -c true", ms["pouchsh"], "ms",

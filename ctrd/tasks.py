@@ -362,7 +362,6 @@ class Tasks(Service):
         reply = self.client.call(self.stub.Metrics, pb.MetricsRequest(filters=filters), "task metrics")
         return [_metrics(m.id, to_datetime(m.timestamp), m.data) for m in reply.metrics]
 
-
     def _watcher(self) -> Watcher | None:
         watch = sys.modules.get("ctrd.watch")  # not imported: no watcher can be running
         return watch.watching(self.client) if watch is not None else None

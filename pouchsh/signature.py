@@ -34,13 +34,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMMANDS",
+    "VALUE_TYPES",
     "Command",
     "CommandTable",
     "Context",
     "Example",
     "Flag",
     "Param",
-    "VALUE_TYPES",
     "close_matches",
     "command",
 ]

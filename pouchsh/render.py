@@ -122,6 +122,11 @@ def inline(value: Any, *, top: bool = True) -> str:
     At the top a null is empty and a string is itself; inside a list or record a null is ``null``.
     Newlines are shown as ``\\n`` so that one value stays one line.
     """
+    kind = type(value)  # the common cells first, by exact type (bool and Size are ints too)
+    if kind is str:
+        return _one_line(value)
+    if kind is int:
+        return str(value)
     if value is None:
         return "" if top else "null"
     if isinstance(value, bool):
@@ -192,7 +197,7 @@ def _plain_table(rows: list[dict[str, Any]]) -> str:
     for title, c in zip(titles, columns):
         values = [row.get(c) for row in rows]
         # a one-line string (most cells) is its own text: tested here, not in a call per cell
-        column = [v if type(v) is str and "\n" not in v and "\r" not in v else _cell(v) for v in values]
+        column = [v if type(v) is str and "\n" not in v and "\r" not in v else inline(v) for v in values]
         column.insert(0, title)
         width = max(map(len, column))
         if all(v is None or is_numeric(v) for v in values):
@@ -200,21 +205,6 @@ def _plain_table(rows: list[dict[str, Any]]) -> str:
         else:
             padded.append([t.ljust(width) for t in column])
     return "\n".join(["  ".join(parts).rstrip() for parts in zip(*padded)])
-
-
-def _cell(value: Any) -> str:
-    """``inline(value)``; the common cells (a string, null, an int, an empty list or record) without
-    its chain of type checks: a table of 500 records has 7,000 cells."""
-    kind = type(value)
-    if kind is str:
-        return value if "\n" not in value and "\r" not in value else _one_line(value)
-    if value is None:
-        return ""
-    if kind is int:
-        return str(value)
-    if not value and (kind is list or kind is dict):
-        return "[]" if kind is list else "{}"
-    return inline(value)
 
 
 def _plain_record(record: dict[str, Any]) -> str:

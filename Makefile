@@ -30,6 +30,7 @@ lint: venv
 	@$(VENV)/bin/lint-imports --no-cache
 
 bench: host venv
+	@bash scripts/setup-host.sh bench
 	@$(PY) -m bench $(ARGS)
 
 protos: venv

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ctrd.errors import Interrupted, Timeout
@@ -59,43 +60,48 @@ class Foreground(Lifecycle):
     def _wait_foreground(self, c: Any, exit_future: Any, stdio: Stdio) -> int:
         """Wait for the exit; on Ctrl-C send the stop signal, then SIGKILL after the stop timeout, like
         docker. Raises Interrupted after the process has ended if that happened."""
-        deadline: float | None = None
-        killed = False
-        while True:
-            try:
-                status = exit_future.result(timeout=_POLL).exit_status
-                break
-            except Timeout:
-                pass
-            except KeyboardInterrupt:
-                stdio.cancel.set()
-            if stdio.cancel.is_set() and deadline is None:
-                self._set_restart_status(c, "stopped")
-                _quiet(self.client.tasks.kill, c.id, c.labels.get(LABEL.STOP_SIGNAL, "SIGTERM"))
-                deadline = time.monotonic() + _stop_timeout(c.labels)
-            if deadline is not None and not killed and time.monotonic() > deadline:
-                _quiet(self.client.tasks.kill, c.id, "SIGKILL", all=True)
-                killed = True
-        if deadline is not None:
+
+        def stop() -> None:
+            self._set_restart_status(c, "stopped")
+            _quiet(self.client.tasks.kill, c.id, c.labels.get(LABEL.STOP_SIGNAL, "SIGTERM"))
+
+        def kill() -> None:
+            _quiet(self.client.tasks.kill, c.id, "SIGKILL", all=True)
+
+        status, cancelled = _wait_cancellable(exit_future, stdio, [(0.0, stop), (_stop_timeout(c.labels), kill)])
+        if cancelled:
             raise _Stopped(status)
         return status
 
     def _wait_exec(self, c: Any, exec_id: str, future: Any, stdio: Stdio) -> int:
-        interrupted = False
-        while True:
-            try:
-                status = future.result(timeout=_POLL).exit_status
-                break
-            except Timeout:
-                pass
-            except KeyboardInterrupt:
-                stdio.cancel.set()
-            if stdio.cancel.is_set() and not interrupted:
-                interrupted = True
-                _quiet(self.client.tasks.kill, c.id, "SIGKILL", exec_id=exec_id)
-        if interrupted:
+        def kill() -> None:
+            _quiet(self.client.tasks.kill, c.id, "SIGKILL", exec_id=exec_id)
+
+        status, cancelled = _wait_cancellable(future, stdio, [(0.0, kill)])
+        if cancelled:
             raise Interrupted(f"exec in {self._name_of(c)} interrupted")
         return status
+
+
+def _wait_cancellable(
+    future: Any, stdio: Stdio, steps: builtins.list[tuple[float, Callable[[], None]]]
+) -> tuple[int, bool]:
+    """Wait for an exit future, polling so that Ctrl-C reaches us; once cancelled (Ctrl-C or
+    ``stdio.cancel``), run each step when its delay after the cancel has passed. Returns the exit status
+    and whether the wait was cancelled."""
+    cancelled_at: float | None = None
+    pending = builtins.list(steps)
+    while True:
+        try:
+            return future.result(timeout=_POLL).exit_status, cancelled_at is not None
+        except Timeout:
+            pass
+        except KeyboardInterrupt:
+            stdio.cancel.set()
+        if stdio.cancel.is_set() and cancelled_at is None:
+            cancelled_at = time.monotonic()
+        while cancelled_at is not None and pending and time.monotonic() >= cancelled_at + pending[0][0]:
+            pending.pop(0)[1]()
 
 
 class _Stopped(Exception):

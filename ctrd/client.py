@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from ctrd.namespaces import Namespaces
     from ctrd.snapshots import Snapshots
     from ctrd.tasks import Tasks
+    from ctrd.watch import Watcher
 
 __all__ = ["LEASE_HEADER", "NAMESPACE_HEADER", "Client", "Version"]
 
@@ -89,6 +91,12 @@ class Client:
             with self.connection.lock:
                 view = views.setdefault(namespace, Client(self.connection, namespace=namespace))
         return view
+
+    def watcher(self) -> Watcher | None:
+        """The running watch cache of this connection and namespace (``ctrd.watch.watching``), or None.
+        ctrd.watch is not imported here: until something imports it, no watcher can be running."""
+        watch = sys.modules.get("ctrd.watch")
+        return watch.watching(self) if watch is not None else None
 
     def with_lease(self, lease_id: str) -> Client:
         """A view of this namespace whose calls also carry ``containerd-lease: lease_id``."""

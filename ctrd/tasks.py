@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import builtins
 import signal as _signal
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -234,7 +233,7 @@ class Tasks(Service):
             pb.WaitRequest(container_id=container_id, exec_id=exec_id),
             f"task wait {_name(container_id, exec_id)}",
         )
-        watcher = None if exec_id else self._watcher()
+        watcher = None if exec_id else self.client.watcher()
         pid = watcher.task_pid(container_id) if watcher is not None else 0
         if watcher is not None and pid:  # the exit is written through for the task shown now only
 
@@ -362,13 +361,9 @@ class Tasks(Service):
         reply = self.client.call(self.stub.Metrics, pb.MetricsRequest(filters=filters), "task metrics")
         return [_metrics(m.id, to_datetime(m.timestamp), m.data) for m in reply.metrics]
 
-    def _watcher(self) -> Watcher | None:
-        watch = sys.modules.get("ctrd.watch")  # not imported: no watcher can be running
-        return watch.watching(self.client) if watch is not None else None
-
     def _written(self, topic: str, **payload: Any) -> None:
         """Write an RPC's outcome through to the running watch cache of this namespace, if any."""
-        watcher = self._watcher()
+        watcher = self.client.watcher()
         if watcher is not None:
             watcher.write(topic, payload)
 

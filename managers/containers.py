@@ -19,7 +19,6 @@ from __future__ import annotations
 import builtins
 import os
 import secrets
-import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -104,10 +103,7 @@ class ContainerManager(Foreground):
     def _cached_state(self) -> Any | None:
         """The running watch cache's snapshot (``ctrd.watch.CacheSnapshot``), current as of now; None
         without one (or when it cannot catch up: the caller lists instead)."""
-        watch = sys.modules.get("ctrd.watch")  # not imported: no watcher can be running
-        if watch is None:
-            return None
-        watcher = watch.watching(self.client)
+        watcher = self.client.watcher()
         if watcher is None:
             return None
         try:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import ctrd
+    import ctrd.watch
 
 __all__ = ["Managers"]
 
@@ -91,6 +92,13 @@ class Managers:
         from managers.system import SystemManager
 
         return SystemManager(self)
+
+    def watch(self) -> ctrd.watch.Watcher:
+        """A started watch cache of the current namespace (containers and tasks kept live from events),
+        for the prompt's completion and status; the caller stops it."""
+        from ctrd.watch import Watcher
+
+        return Watcher(self.client.with_namespace(self.namespace)).start()
 
     def close(self) -> None:
         client = self.__dict__.get("client")

@@ -110,15 +110,13 @@ class Session:
 
     def run(self, source: str, cancel: threading.Event) -> int:
         """Parse, check and run one input; print values and errors; return its status.
-        Raises ``pouchsh.repl.Exit`` for ``exit N``."""
+        Raises ``ExitRequest`` for ``exit N`` (the REPL's loop leaves on it)."""
         self.rt.cancel = cancel
         self.rt.statement_status = 0
         try:
             self.execute(self.compile(source, "<repl>"))
-        except ExitRequest as e:
-            from pouchsh.repl import Exit
-
-            raise Exit(e.code) from None
+        except ExitRequest:
+            raise
         except PouchError as e:
             self.rt.stderr.write((self.format(e) + "\n").encode())
             self.rt.stderr.flush()

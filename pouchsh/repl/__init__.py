@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pouchsh.repl.app import WELCOME, Shell, main
 from pouchsh.repl.live import LiveNames
-from pouchsh.repl.loop import Engine, Exit, Repl
+from pouchsh.repl.loop import Engine, Repl
 from pouchsh.repl.session import build_session, history_path, open_history
 from pouchsh.repl.toolbar import ContainerdStatus
 
@@ -17,7 +17,6 @@ __all__ = [
     "WELCOME",
     "ContainerdStatus",
     "Engine",
-    "Exit",
     "LiveNames",
     "Repl",
     "Shell",

@@ -17,7 +17,9 @@ from typing import IO, Any, Protocol
 from prompt_toolkit import PromptSession
 from prompt_toolkit.patch_stdout import patch_stdout
 
-__all__ = ["CANCEL_GRACE", "Engine", "Exit", "Repl"]
+from pouchsh.eval import ExitRequest
+
+__all__ = ["CANCEL_GRACE", "Engine", "Repl"]
 
 #: How long a cancelled command may take to unwind before the prompt returns without it.
 CANCEL_GRACE = 0.9
@@ -31,17 +33,9 @@ class Engine(Protocol):
 
     def run(self, source: str, cancel: threading.Event) -> int:
         """Parse, check and evaluate ``source`` in the session's scope; print values and errors;
-        return the exit status. Raises `Exit` for ``exit N``."""
+        return the exit status. Raises `pouchsh.eval.ExitRequest` for ``exit N``."""
 
     def variables(self) -> Mapping[str, Any]: ...
-
-
-class Exit(Exception):
-    """``exit N`` at the prompt: leave the loop with status ``code``."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 @dataclass
@@ -71,7 +65,7 @@ class Repl:
                 continue
             try:
                 self.last_status = self.execute(text)
-            except Exit as leave:
+            except ExitRequest as leave:
                 return leave.code
             except KeyboardInterrupt:  # Ctrl-C in the instant between reading and running
                 self.last_status = 130

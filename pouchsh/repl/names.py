@@ -55,10 +55,7 @@ class ContainerNames:
 
     def start(self) -> None:
         """Start the watcher for the current namespace, in the caller's thread (it dials containerd)."""
-        from ctrd.watch import Watcher
-
-        namespace = self._namespace()
-        self.attach(Watcher(self._managers().client.with_namespace(namespace)).start())
+        self.attach(self._managers().watch())
 
     def attach(self, watcher: Any) -> None:
         """Read names from ``watcher`` (a started ``ctrd.watch.Watcher``) from now on; the previous

@@ -104,7 +104,7 @@ def _destination(root: Root, path: str, rename: bool) -> tuple[int, str | None]:
     except OSError as e:
         if e.errno not in (errno.ENOENT, errno.ENOTDIR):
             raise
-        if not rename:
+        if not rename or path.endswith("/"):  # docker cp: DEST/ must be an existing directory
             raise InvalidArgument(f"cp: destination {path} is not a directory in the container") from None
     parts = split(path)
     if not parts or parts[-1] == "..":

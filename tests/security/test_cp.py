@@ -264,3 +264,313 @@ def test_copy_out_archives_links_as_links_with_numeric_ids(jail: tuple[Path, Roo
         _members(r, f"/escape{outside}/secret")
     with pytest.raises(InvalidArgument, match="POUCHSH_CP_MAX_MEMBERS"):
         _members(r, "/", CopyLimits(members=3))
+
+
+def test_no_host_code_ever_chroots() -> None:
+    """No module of pouchsh chroots (the old ``cp`` ran the host's Python chrooted in the container)."""
+    import ast
+
+    repo = Path(__file__).resolve().parents[2]
+    found = []
+    for source in sorted(p for pkg in ("grammar", "pouchsh", "managers", "ctrd") for p in (repo / pkg).rglob("*.py")):
+        if "/api/" in str(source):
+            continue
+        for node in ast.walk(ast.parse(source.read_text(), str(source))):
+            if isinstance(node, ast.Attribute) and node.attr in ("chroot", "fchdir"):
+                found.append(f"{source}:{node.lineno}")
+            if isinstance(node, ast.Constant) and node.value in ("chroot", b"chroot"):
+                found.append(f"{source}:{node.lineno}")
+    assert found == []
+
+
+# -- through cp, against containerd --------------------------------------------------------------------
+
+NSS_C = r"""
+#include <fcntl.h>
+#include <unistd.h>
+__attribute__((constructor)) static void loaded(void) {
+    int fd = open(MARKER, O_CREAT | O_WRONLY, 0644);
+    if (fd >= 0) close(fd);
+}
+int _nss_evil_getpwuid_r(void) { return 0; }
+"""
+
+
+def _image(ns_client: Any, tmp_path: Path, entries: list[tuple[str, str, Any]], name: str) -> str:
+    from ctrd.imports import import_oci_layout
+    from tests.support.images import build_extra_layer_layout
+
+    layout = build_extra_layer_layout(tmp_path / f"layout-{uuid.uuid4().hex[:6]}", entries, name=name)
+    (image,) = import_oci_layout(ns_client, layout)
+    return str(image.name)
+
+
+def _nss_library(tmp_path: Path, marker: str) -> bytes | None:
+    """A libnss module that leaves ``marker`` wherever it is loaded (None without a C compiler)."""
+    import shutil
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return None
+    src, lib = tmp_path / "nss.c", tmp_path / "libnss_evil.so.2"
+    src.write_text(NSS_C)
+    subprocess.run([cc, "-shared", "-fPIC", f'-DMARKER="{marker}"', "-o", str(lib), str(src)], check=True)
+    return lib.read_bytes()
+
+
+def _tar_out(shell: Any, ref: str) -> list[tarfile.TarInfo]:
+    out = io.BytesIO()
+    shell.facade.containers.copy(ref, "-", stdout=out)
+    out.seek(0)
+    with tarfile.open(fileobj=out, mode="r") as tar:
+        return tar.getmembers()
+
+
+def _cp_in(shell: Any, ref: str, stream: io.BytesIO) -> None:
+    shell.facade.containers.copy("-", ref, stdin=stream)
+
+
+class Guard:
+    """While ``watching``: any user or group name lookup in this process fails the test, and every
+    program started and every library loaded is recorded (audit hooks cannot be removed: this one only
+    records while watching)."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.active = False
+
+    def hook(self, event: str, args: tuple[Any, ...]) -> None:
+        if not self.active:
+            return
+        if event in ("subprocess.Popen", "os.exec", "os.posix_spawn", "os.fork", "os.system"):
+            self.events.append(f"{event} {args[:2]}")
+        if event == "ctypes.dlopen" and args and args[0] is not None:
+            self.events.append(f"{event} {args[0]}")
+
+    def watching(self, action: Callable[[], Any]) -> Any:
+        self.active = True
+        try:
+            return action()
+        finally:
+            self.active = False
+
+
+@pytest.fixture
+def guard(monkeypatch: pytest.MonkeyPatch) -> Guard:
+    import grp
+    import pwd
+
+    g = Guard()
+
+    for module, names in ((pwd, ("getpwnam", "getpwuid")), (grp, ("getgrnam", "getgrgid"))):
+        for fname in names:
+            original = getattr(module, fname)
+
+            def checked(*args: Any, _original: Any = original) -> Any:
+                if g.active:
+                    raise AssertionError(f"a name lookup during cp: {args}")
+                return _original(*args)
+
+            monkeypatch.setattr(module, fname, checked)
+    sys.addaudithook(g.hook)
+    return g
+
+
+@pytest.mark.containerd
+def test_cp_loads_nothing_from_the_container_and_looks_no_name_up(
+    shell: Any, ns_client: Any, tmp_path: Path, guard: Guard
+) -> None:
+    token = uuid.uuid4().hex[:10]
+    marker = f"/tmp/nss-loaded-{token}"
+    lib = _nss_library(tmp_path, marker)
+    entries: list[tuple[str, str, Any]] = [
+        ("file", "etc/nsswitch.conf", b"passwd: evil\ngroup: evil\nshadow: evil\n"),
+        ("file", "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nevil:x:4321:8765::/:/bin/sh\n"),
+        ("file", "etc/group", b"root:x:0:\nevil:x:8765:\n"),
+        ("dir", "lib", 0o755), ("dir", "lib/x86_64-linux-gnu", 0o755), ("dir", "usr/lib", 0o755),
+    ]
+    if lib is not None:
+        entries += [("file", f"{d}/libnss_evil.so.2", (lib, 0o755)) for d in ("lib", "lib/x86_64-linux-gnu", "usr/lib")]
+    image = _image(ns_client, tmp_path, entries, f"docker.io/library/nss-{token}:1")
+    shell.run(f"run -d --network none --name box {image} sleep 300")
+    for state in ("running", "stopped"):
+        if state == "stopped":
+            shell.run("stop -t 0 box")
+        # A header naming a user only the image knows, with other numeric ids: the ids win, no lookup.
+        stream = _tar((_member(f"owned-{state}", uid=1111, gid=2222, uname="evil", gname="evil"), b"x"))
+        guard.watching(lambda: _cp_in(shell, "box:/tmp", stream))
+        (got,) = guard.watching(lambda: _tar_out(shell, f"box:/tmp/owned-{state}"))
+        assert (got.uid, got.gid, got.uname, got.gname) == (1111, 2222, "", "")
+        names = {m.name: m for m in guard.watching(lambda: _tar_out(shell, "box:/etc"))}
+        assert names["etc/passwd"].uname == "" and names["etc/nsswitch.conf"].uname == ""
+        assert (names["etc/passwd"].uid, names["etc/passwd"].gid) == (0, 0)
+    assert guard.events == [], guard.events
+    assert not os.path.exists(marker)  # not loaded by this process
+    with pytest.raises(NotFound):
+        _tar_out(shell, f"box:{marker}")  # nor by anything chrooted in the container
+
+
+@pytest.fixture
+def hostile(shell: Any, ns_client: Any, tmp_path: Path) -> tuple[str, Path]:
+    """An image whose links point at the host: ``/escape -> /``, ``/up -> ../../..``, ``/hostlink`` to a
+    host directory that holds a secret. Returns (image, that directory)."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("host secret\n")
+    entries: list[tuple[str, str, Any]] = [
+        ("link", "escape", "/"), ("link", "up", "../../../../.."), ("link", "hostlink", str(outside)),
+        ("link", "etc/hostlink", str(outside / "secret")), ("dir", "w", 0o755),
+    ]
+    return _image(ns_client, tmp_path, entries, f"docker.io/library/links-{uuid.uuid4().hex[:6]}:1"), outside
+
+
+@pytest.mark.containerd
+@pytest.mark.parametrize("state", ["running", "stopped"])
+def test_cp_through_links_to_the_host_stays_in_the_container(
+    shell: Any, hostile: tuple[str, Path], tmp_path: Path, state: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image, outside = hostile
+    shell.run(f"run -d --network none --name box {image} sleep 300")
+    if state == "stopped":
+        shell.run("stop -t 0 box")
+    c = shell.facade.containers
+    for ref in (f"box:/escape{outside}/secret", "box:/hostlink/secret", f"box:/up/up{outside}/secret"):
+        with pytest.raises(NotFound):
+            _tar_out(shell, ref)
+    assert [(m.name, m.issym(), m.linkname) for m in _tar_out(shell, "box:/escape")] == [("escape", True, "/")]
+    assert [(m.name, m.issym()) for m in _tar_out(shell, "box:/etc/hostlink")] == [("hostlink", True)]
+    (tmp_path / "f.txt").write_text("from host\n")
+    for dest in ("box:/hostlink/", f"box:/escape{outside}/", "box:/etc/hostlink/", f"box:/up{outside}/planted"):
+        with pytest.raises(InvalidArgument):
+            c.copy(str(tmp_path / "f.txt"), dest)
+    c.copy(str(tmp_path / "f.txt"), "box:/etc/hostlink")  # replaces the link itself, inside
+    assert _tar_out(shell, "box:/etc/hostlink")[0].isreg()
+    hostile_members = [
+        _tar((_member("hostlink/planted"), b"x")),
+        _tar((_member("escape", tarfile.SYMTYPE, linkname="/"), b""), (_member(f"escape{outside}/planted"), b"x")),
+        _tar((_member("../../../../planted"), b"x")),
+        _tar((_member("null", tarfile.CHRTYPE, devmajor=1, devminor=3), b"")),
+        _tar((_member("h", tarfile.LNKTYPE, linkname=f"{outside}/secret"), b"")),
+    ]
+    for stream in hostile_members:
+        with pytest.raises(InvalidArgument):
+            _cp_in(shell, "box:/", stream)
+    monkeypatch.setenv("POUCHSH_CP_MAX_MEMBERS", "50")
+    with pytest.raises(InvalidArgument, match="POUCHSH_CP_MAX_MEMBERS"):
+        _cp_in(shell, "box:/w", _tar(*[(_member(f"n{i}"), b"") for i in range(60)]))
+    monkeypatch.delenv("POUCHSH_CP_MAX_MEMBERS")
+    _cp_in(shell, "box:/w", _tar((_member(f"{outside}/abs"), b"a"), (_member("suid", mode=0o4755), b"#!")))
+    members = {m.name: m for m in _tar_out(shell, "box:/w")}
+    assert f"w{outside}/abs" in members and members["w/suid"].mode == 0o4755
+    assert "w/n0" not in members
+    assert _files_under(outside) == {"secret"} and (outside / "secret").read_text() == "host secret\n"
+
+
+def _exchange(a: str, b: str) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    # renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE): the two names swap at once
+    if libc.syscall(316, -100, a.encode(), -100, b.encode(), 2) != 0:
+        raise OSError(ctypes.get_errno(), "renameat2")
+
+
+@pytest.mark.containerd
+def test_a_link_swapped_in_during_the_copy_cannot_redirect_it(shell: Any, hostile: tuple[str, Path], tmp_path: Path) -> None:
+    """CVE-2018-15664: while ``cp`` runs, ``/w/d`` flips between a directory and a link to a host
+    directory; whatever each copy saw, nothing lands in or comes from the host directory."""
+    image, outside = hostile
+    shell.run(f"run -d --network none --name box {image} sleep 300")
+    pid = shell.facade.containers.inspect("box")["pid"]
+    base = f"/proc/{pid}/root/w"
+    os.mkdir(f"{base}/d")
+    os.symlink(str(outside), f"{base}/spare")
+    stop = threading.Event()
+    flips = [0]
+
+    def flip() -> None:
+        while not stop.is_set():
+            _exchange(f"{base}/d", f"{base}/spare")
+            flips[0] += 1
+
+    flipper = threading.Thread(target=flip, daemon=True)
+    flipper.start()
+    outcomes: dict[str, int] = {}
+    try:
+        for i in range(150):
+            for what, action in (
+                ("in", lambda: _cp_in(shell, "box:/w/d", _tar((_member(f"planted-{i}"), b"x")))),
+                ("in-nested", lambda: _cp_in(shell, "box:/w", _tar((_member(f"d/nested-{i}"), b"x")))),
+                ("out", lambda: _tar_out(shell, "box:/w/d/")),
+            ):
+                try:
+                    result = action()
+                    if what == "out":
+                        assert not any("secret" in m.name for m in result)  # type: ignore[union-attr]
+                    outcomes[f"{what} ok"] = outcomes.get(f"{what} ok", 0) + 1
+                except (InvalidArgument, NotFound):
+                    outcomes[f"{what} refused"] = outcomes.get(f"{what} refused", 0) + 1
+    finally:
+        stop.set()
+        flipper.join()
+    assert flips[0] > 100, flips
+    assert _files_under(outside) == {"secret"}, outcomes
+    assert outcomes.get("in ok", 0) > 0 and outcomes.get("out ok", 0) > 0, outcomes  # the race was run
+
+
+def _spawn(containerd_address: str, namespace: str, roots: tuple[Path, Path], *args: str) -> subprocess.Popen[bytes]:
+    from tests.reliability.conftest import REPO, pouchsh_env
+
+    argv = [sys.executable, "-m", "pouchsh", "--address", containerd_address, "--namespace", namespace, *args]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=pouchsh_env(roots), cwd=REPO)
+
+
+def _read_some(proc: subprocess.Popen[bytes], want: int, deadline: float) -> bytes:
+    import select
+
+    assert proc.stdout is not None
+    got = b""
+    while len(got) < want:
+        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise AssertionError(f"no tar stream from cp in time: {proc.poll()}")
+        chunk = os.read(proc.stdout.fileno(), want - len(got))
+        if not chunk:
+            raise AssertionError(f"cp ended early: {proc.wait()} {proc.stderr.read() if proc.stderr else b''!r}")
+        got += chunk
+    return got
+
+
+def _mount_lines(needle: str) -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [line for line in f if needle in line or "pouchsh-rootfs" in line]
+
+
+@pytest.mark.containerd
+def test_kill_9_mid_copy_from_a_stopped_container_leaks_no_mount(
+    shell: Any, containerd_address: str, namespace: str, roots: tuple[Path, Path]
+) -> None:
+    shell.run("run --network none --name box busybox sh -c 'head -c 8388608 /dev/zero > /big'")
+    c = shell.facade.containers
+    info = c.inspect("box")
+    mounts = shell.facade.ctrd.snapshots.mounts(info.get("snapshot_key") or info["id"])
+    upper = next(o.split("=", 1)[1] for m in mounts for o in m.options if o.startswith("upperdir="))
+    for _ in range(3):
+        proc = _spawn(containerd_address, namespace, roots, "-c", "cp box:/big -")
+        try:
+            # The first bytes are through; the rest waits on a pipe nobody reads: the copy holds its mount.
+            _read_some(proc, 64 << 10, time.monotonic() + 60)
+            assert proc.poll() is None
+            assert _mount_lines(upper) == []  # the snapshot is mounted detached: attached nowhere
+        finally:
+            proc.kill()
+            proc.wait(30)
+            assert proc.stdout is not None and proc.stderr is not None
+            proc.stdout.close()
+            proc.stderr.close()
+        assert proc.returncode == -9
+        assert _mount_lines(upper) == []
+    out = io.BytesIO()
+    assert c.copy("box:/big", "-", stdout=out)["size"] == 8388608
+    shell.run("rm box")
+    assert shell.facade.ctrd.containers.list() == []

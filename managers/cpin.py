@@ -22,6 +22,7 @@ import os
 import posixpath
 import stat
 import tarfile
+import zlib
 from typing import BinaryIO
 
 from ctrd.errors import InvalidArgument
@@ -40,10 +41,15 @@ def untar_into(root: Root, path: str, stream: BinaryIO, limits: CopyLimits, *, r
     (docker cp's rule for ``cp FILE c:/dir/newname``); without, ``path`` must be a directory."""
     try:
         tar = tarfile.open(fileobj=stream, mode="r:*")
-    except tarfile.TarError as e:
-        raise InvalidArgument(f"cp: the input is not a tar archive ({e})") from None
+    except (tarfile.TarError, EOFError, zlib.error) as e:
+        raise InvalidArgument(f"cp: the input is not a tar archive (plain, gzip, bzip2 or xz): {_reason(e)}") from None
     with tar:
         members = _checked(tar, limits)
+        if tar.fileobj is stream:  # uncompressed: a member cut short is seen before anything is written
+            end = stream.seek(0, os.SEEK_END)
+            short = next((m for m in members if m.isreg() and m.offset_data + m.size > end), None)
+            if short is not None:
+                raise InvalidArgument(f"cp: the archive is damaged: member {short.name!r} is cut short")
         dest, new_name = _destination(root, path, rename)
         try:
             if new_name is not None:
@@ -54,9 +60,18 @@ def untar_into(root: Root, path: str, stream: BinaryIO, limits: CopyLimits, *, r
                         top, sep, rest = m.linkname.partition("/")
                         m.linkname = new_name + sep + rest
             _Extractor(tar, dest).run(members)
+        except (tarfile.TarError, EOFError, zlib.error) as e:
+            # A member's data cut short or corrupt: what came before it stays, as with tar itself.
+            raise InvalidArgument(f"cp: the archive is damaged: {_reason(e)}") from None
         finally:
             os.close(dest)
     return limits.seen_bytes
+
+
+def _reason(err: BaseException) -> str:
+    """The first line of a library's message, short: the user sees one line, not the library's report."""
+    lines = str(err).strip().splitlines()
+    return (lines[-1] if lines else type(err).__name__).strip()[:200]
 
 
 def _clean(name: str, what: str) -> str:
@@ -92,8 +107,8 @@ def _checked(tar: tarfile.TarFile, limits: CopyLimits) -> list[tarfile.TarInfo]:
             else:
                 files.discard(m.name)
             members.append(m)
-    except tarfile.TarError as e:
-        raise InvalidArgument(f"cp: the archive is damaged ({e})") from None
+    except (tarfile.TarError, EOFError, zlib.error) as e:
+        raise InvalidArgument(f"cp: the archive is damaged: {_reason(e)}") from None
     return members
 
 
@@ -222,11 +237,16 @@ class _Extractor:
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=parent)
         try:
             source = self.tar.extractfile(m)
+            written = 0
             if source is not None:
                 while chunk := source.read(1 << 20):
+                    written += len(chunk)
                     view = memoryview(chunk)
                     while view:
                         view = view[os.write(fd, view):]
+            if written != m.size:
+                os.unlink(name, dir_fd=parent)
+                raise InvalidArgument(f"cp: the archive is damaged: member {m.name!r} is cut short")
             self._own(fd, m)
             os.utime(fd, (m.mtime, m.mtime))
         finally:

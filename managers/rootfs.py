@@ -126,32 +126,35 @@ def _read_file(dir_fd: int, name: str, limit: int, path: str) -> bytes | None:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        data = os.read(fd, limit + 1)
-        chunks = [data]
-        while data and sum(map(len, chunks)) <= limit:
-            data = os.read(fd, limit + 1)
-            chunks.append(data)
-        out = b"".join(chunks)
-        if len(out) > limit:
-            raise InvalidArgument(f"the image's {path} is larger than {limit} bytes")
-        return out
+        return _read_bounded(fd, limit, path)
     finally:
         os.close(fd)
 
 
+def _read_bounded(fd: int, limit: int, path: str) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit and (data := os.read(fd, limit + 1 - size)):
+        chunks.append(data)
+        size += len(data)
+    if size > limit:
+        raise InvalidArgument(f"the image's {path} is larger than {limit} bytes")
+    return b"".join(chunks)
+
+
 def read_in_root(root: Root, path: str, limit: int = 1 << 20) -> bytes | None:
-    """A regular file of a container (``/etc/passwd`` for ``exec -u``), resolved inside its root; None
-    when it is missing or not a regular file."""
+    """A regular file of a container (``/etc/passwd`` for ``exec -u``), links followed inside its root
+    only; None when it is missing or not a regular file."""
     try:
-        parent, name = root.parent(path)
+        fd = root.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return None
     try:
-        return _read_file(parent, name, limit, path)
-    except OSError:
-        return None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return _read_bounded(fd, limit, path)
     finally:
-        os.close(parent)
+        os.close(fd)
 
 
 @contextmanager

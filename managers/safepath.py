@@ -59,13 +59,17 @@ def _openat2(dirfd: int, path: str, flags: int, mode: int = 0) -> int:
 def openat2_supported() -> bool:
     global _has_openat2
     if _has_openat2 is None:
+        root = os.open("/", os.O_PATH | os.O_CLOEXEC)
         try:
-            os.close(_openat2(os.open("/", os.O_PATH | os.O_CLOEXEC), ".", os.O_PATH))
+            os.close(_openat2(root, ".", os.O_PATH))
             _has_openat2 = True
         except OSError as e:
+            # ENOSYS: before Linux 5.6; EPERM: a seccomp filter that does not know the call
             if e.errno not in (errno.ENOSYS, errno.EPERM, errno.EINVAL):
                 raise
             _has_openat2 = False
+        finally:
+            os.close(root)
     return _has_openat2
 
 

@@ -574,3 +574,32 @@ def test_kill_9_mid_copy_from_a_stopped_container_leaks_no_mount(
     assert c.copy("box:/big", "-", stdout=out)["size"] == 8388608
     shell.run("rm box")
     assert shell.facade.ctrd.containers.list() == []
+
+
+@pytest.mark.containerd
+def test_cp_errors_are_one_clean_line(cli: Any, tmp_path: Path) -> None:
+    """Whatever the archive or the path, ``cp`` fails with ``error[kind]: message``: no traceback's text."""
+    import gzip
+
+    assert cli("-c", "run -d --network none --name box busybox sleep 300").returncode == 0
+    whole = _tar((_member("f"), os.urandom(8192))).getvalue()
+    packed = gzip.compress(whole)
+    cases = {
+        b"not a tar at all" * 64: "invalid-argument",
+        whole[:700]: "invalid-argument",  # a member's data cut short
+        packed[: len(packed) // 2]: "invalid-argument",  # a gzip stream cut short
+        _tar((_member("../x"), b"x")).getvalue(): "invalid-argument",
+        _tar((_member("dev", tarfile.BLKTYPE), b"")).getvalue(): "invalid-argument",
+    }
+    for data, kind in cases.items():
+        proc = cli("-c", "cp - box:/tmp", input=data)
+        err = proc.stderr.decode()
+        assert proc.returncode != 0 and err.startswith(f"error[{kind}]: cp"), err
+        assert "Traceback" not in err and 'File "' not in err and err.splitlines()[1].startswith(" --> "), err
+    for args, kind in ((("cp", "box:/nonexistent", "-"), "not-found"), (("cp", "box:/escape/../../etc/x", "-"), "not-found"),
+                       (("cp", "-", "box:/nonexistent/dir/"), "invalid-argument")):
+        proc = cli("-c", " ".join(args))
+        err = proc.stderr.decode()
+        assert err.startswith(f"error[{kind}]: cp") and "Traceback" not in err, err
+        assert err.splitlines()[1].startswith(" --> "), err  # the message is one line, then its place
+    cli("-c", "rm -f box")

@@ -19,8 +19,6 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.containerd
-
 GHOST_PASSWD = b"root:x:0:0:root:/root:/bin/sh\nghost:x:4242:4343::/:/bin/sh\n"
 GHOST_GROUP = b"root:x:0:\nghosts:x:4343:\nhaunt:x:4545:ghost\n"
 HOST_PASSWD = "root:x:0:0::/root:/bin/sh\nhostonly:x:777:778::/:/bin/sh\n"
@@ -58,6 +56,7 @@ def host(tmp_path: Path) -> Path:
     return d
 
 
+@pytest.mark.containerd
 def test_a_user_only_the_image_knows_is_parsed_from_its_passwd(shell: Any, ns_client: Any, tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     import grp
@@ -85,17 +84,33 @@ def test_a_user_only_the_image_knows_is_parsed_from_its_passwd(shell: Any, ns_cl
     assert shell.kind(f"create --network none --user nobody {image} true") == "invalid-argument"
 
 
-@pytest.mark.parametrize("passwd", [
+MALFORMED = [
     b"evil:x:0x10:0::/:/bin/sh\n", b"evil:x:-1:0::/:/bin/sh\n", b"evil:x:4294967295:0::/:/bin/sh\n",
-    b"evil:x:99999999999999999999:0::/:/bin/sh\n", b"evil:x:\xd9\xa1:0::/:/bin/sh\n", b"evil:x:5\n",
-])
-def test_malformed_ids_in_the_image_are_refused_not_read_as_root(shell: Any, ns_client: Any, tmp_path: Path,
-                                                                 passwd: bytes) -> None:
-    image = _image(ns_client, tmp_path, [("file", "etc/passwd", passwd)])
-    assert shell.kind(f"create --network none --user evil {image} true") == "invalid-argument"
+    b"evil:x:99999999999999999999:0::/:/bin/sh\n", b"evil:x:\xd9\xa1:0::/:/bin/sh\n", b"evil:x:5:\n",
+    b"evil:x::0::/:/bin/sh\n",
+]
+
+
+@pytest.mark.parametrize("passwd", MALFORMED)
+def test_malformed_ids_in_the_image_are_refused_not_read_as_root(passwd: bytes) -> None:
+    from ctrd.errors import InvalidArgument
+    from managers.spec import resolve_user
+
+    files = {"/etc/passwd": passwd, "/etc/group": b"evil:x:7:\n"}
+    with pytest.raises(InvalidArgument, match="not a user or group id"):
+        resolve_user("evil", files.get)
+    with pytest.raises(InvalidArgument, match="not a user or group id"):
+        resolve_user("0:\u0661", files.get)  # an Arabic-Indic digit is a digit to str.isdigit, not to us
+
+
+@pytest.mark.containerd
+def test_a_malformed_image_user_fails_create_cleanly(shell: Any, ns_client: Any, tmp_path: Path) -> None:
+    image = _image(ns_client, tmp_path, [("file", "etc/passwd", MALFORMED[0])], config={"User": "evil"})
+    assert shell.kind(f"create --network none {image} true") == "invalid-argument"
     assert shell.facade.ctrd.containers.list() == []
 
 
+@pytest.mark.containerd
 @pytest.mark.parametrize("shape", ["etc-link", "passwd-link", "group-link"])
 def test_passwd_through_a_link_to_the_host_is_never_read(shell: Any, ns_client: Any, tmp_path: Path, host: Path,
                                                          shape: str) -> None:
@@ -115,6 +130,7 @@ def test_passwd_through_a_link_to_the_host_is_never_read(shell: Any, ns_client: 
     assert _snapshot(host) == before
 
 
+@pytest.mark.containerd
 def test_hosts_and_resolv_conf_linked_to_the_host_stay_untouched(shell: Any, ns_client: Any, tmp_path: Path,
                                                                  host: Path) -> None:
     image = _image(ns_client, tmp_path, [
@@ -135,6 +151,7 @@ def test_hosts_and_resolv_conf_linked_to_the_host_stay_untouched(shell: Any, ns_
     assert _snapshot(host) == before
 
 
+@pytest.mark.containerd
 def test_workdir_and_volume_targets_through_links_stay_in_the_rootfs(shell: Any, ns_client: Any, tmp_path: Path,
                                                                      host: Path) -> None:
     image = _image(ns_client, tmp_path, [
@@ -161,3 +178,48 @@ def test_workdir_and_volume_targets_through_links_stay_in_the_rootfs(shell: Any,
         with tarfile.open(fileobj=out) as tar:
             assert tar.getmembers()[0].isdir()
     assert os.listdir(host / "work") == [] and os.listdir(host / "mnt") == []
+
+
+# -- the layered read, on directories standing for a snapshot's layers --------------------------------
+
+
+def _layers(tmp_path: Path, *layers: dict[str, Any]) -> list[dict[str, Any]]:
+    """An overlay mount description over ``layers`` (top first): path -> bytes, "dir", ("link", target),
+    "whiteout" or "opaque"."""
+    dirs = []
+    for i, layer in enumerate(layers):
+        d = tmp_path / f"layer{i}"
+        d.mkdir(parents=True)
+        for rel, what in sorted(layer.items()):
+            p = d / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(what, bytes):
+                p.write_bytes(what)
+            elif what == "dir":
+                p.mkdir(exist_ok=True)
+            elif what == "opaque":
+                p.mkdir(exist_ok=True)
+                os.setxattr(p, "trusted.overlay.opaque", b"y")
+            elif what == "whiteout":
+                os.mknod(p, 0o600 | 0o020000, os.makedev(0, 0))
+            else:
+                os.symlink(what[1], p)
+        dirs.append(str(d))
+    upper, lowers = dirs[0], dirs[1:]
+    return [{"type": "overlay", "source": "overlay",
+             "options": [f"upperdir={upper}", f"lowerdir={':'.join(lowers)}"] if lowers else [f"lowerdir={upper}"]}]
+
+
+def test_read_layered_follows_nothing_and_honours_whiteouts(tmp_path: Path, host: Path) -> None:
+    from managers.rootfs import read_layered
+
+    lower = {"etc/passwd": b"lower\n", "etc/group": b"g\n", "data/x": b"x"}
+    assert read_layered(_layers(tmp_path / "a", {"etc/motd": b"m"}, lower), "/etc/passwd") == b"lower\n"
+    assert read_layered(_layers(tmp_path / "b", {"etc/passwd": "whiteout"}, lower), "/etc/passwd") is None
+    assert read_layered(_layers(tmp_path / "c", {"etc": "opaque"}, lower), "/etc/passwd") is None
+    assert read_layered(_layers(tmp_path / "d", {"etc": ("link", str(host / "etc"))}, lower), "/etc/passwd") is None
+    assert read_layered(_layers(tmp_path / "e", {"etc/passwd": ("link", str(host / "etc/passwd"))}, lower),
+                        "/etc/passwd") is None
+    assert read_layered(_layers(tmp_path / "f", {"etc/motd": b"m"}, lower), "/etc/../../etc/passwd") is None
+    with pytest.raises(Exception, match="larger than"):
+        read_layered(_layers(tmp_path / "g", {"etc/passwd": b"x" * 5000}), "/etc/passwd", limit=4096)

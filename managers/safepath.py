@@ -19,13 +19,14 @@ import os
 import stat
 from typing import Any
 
-__all__ = ["MAX_LINKS", "Root", "split"]
+__all__ = ["MAX_LINKS", "Root", "openat2_supported", "split"]
 
 MAX_LINKS = 40  # the kernel's own limit on links followed in one lookup (ELOOP past it)
 
 _SYS_OPENAT2 = 437  # x86_64 and the generic table alike
 _RESOLVE_NO_MAGICLINKS = 0x02
 _RESOLVE_IN_ROOT = 0x10
+_RETRIES = 64
 
 
 class _OpenHow(ctypes.Structure):
@@ -46,14 +47,16 @@ def _syscall() -> Any:
 
 def _openat2(dirfd: int, path: str, flags: int, mode: int = 0) -> int:
     how = _OpenHow(flags | os.O_CLOEXEC, mode, _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS)
-    while True:
+    for _ in range(_RETRIES):
         fd = _syscall()(_SYS_OPENAT2, dirfd, os.fsencode(path), ctypes.byref(how), ctypes.sizeof(how))
         if fd >= 0:
             return int(fd)
         err = ctypes.get_errno()
-        # EAGAIN: a rename raced the lookup (the kernel refuses rather than risk an escape); try again.
+        # EAGAIN: a rename raced the lookup (the kernel refuses rather than risk an escape); try again,
+        # a bounded number of times, so that a container renaming in a loop cannot hold the copy forever.
         if err not in (errno.EAGAIN, errno.EINTR):
             raise OSError(err, os.strerror(err), path)
+    raise OSError(errno.EAGAIN, "the container kept renaming directories on the path", path)
 
 
 def openat2_supported() -> bool:

@@ -426,9 +426,12 @@ def hostile(shell: Any, ns_client: Any, tmp_path: Path) -> tuple[str, Path]:
 
 @pytest.mark.containerd
 @pytest.mark.parametrize("state", ["running", "stopped"])
+@pytest.mark.parametrize("walk", [False, True], ids=["openat2", "walk"])
 def test_cp_through_links_to_the_host_stays_in_the_container(
-    shell: Any, hostile: tuple[str, Path], tmp_path: Path, state: str, monkeypatch: pytest.MonkeyPatch
+    shell: Any, hostile: tuple[str, Path], tmp_path: Path, state: str, walk: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if walk:
+        monkeypatch.setenv("POUCHSH_PATH_WALK", "1")
     image, outside = hostile
     shell.run(f"run -d --network none --name box {image} sleep 300")
     if state == "stopped":
@@ -476,9 +479,14 @@ def _exchange(a: str, b: str) -> None:
 
 
 @pytest.mark.containerd
-def test_a_link_swapped_in_during_the_copy_cannot_redirect_it(shell: Any, hostile: tuple[str, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize("walk", [False, True], ids=["openat2", "walk"])
+def test_a_link_swapped_in_during_the_copy_cannot_redirect_it(
+    shell: Any, hostile: tuple[str, Path], walk: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """CVE-2018-15664: while ``cp`` runs, ``/w/d`` flips between a directory and a link to a host
     directory; whatever each copy saw, nothing lands in or comes from the host directory."""
+    if walk:
+        monkeypatch.setenv("POUCHSH_PATH_WALK", "1")
     image, outside = hostile
     shell.run(f"run -d --network none --name box {image} sleep 300")
     pid = shell.facade.containers.inspect("box")["pid"]

@@ -31,6 +31,7 @@ from ctrd.errors import Conflict, Interrupted, InvalidArgument, NotFound, PouchE
 from managers import records as rec
 from managers.console import Stdio, terminal_session
 from managers.containerbase import _quiet
+from managers.cplimits import CopyLimits
 from managers.filters import parse_filters
 from managers.foreground import _POLL, Foreground, _Stopped
 from managers.hostside import _extract_on_host, _proc_row, _ps_table, _split_cp, _tar_host
@@ -519,7 +520,6 @@ class ContainerManager(Foreground):
         import io
 
         from managers import cpin, cpout
-        from managers.cplimits import CopyLimits
 
         limits = CopyLimits.from_env()
         src_ref, src_path = _split_cp(source)
@@ -530,7 +530,9 @@ class ContainerManager(Foreground):
             c = self._get(src_ref)
             if destination == "-" and stdout is None:
                 raise InvalidArgument("cp: no standard output to write the tar stream to")
-            sink: BinaryIO = stdout if destination == "-" and stdout is not None else io.BytesIO()
+            # To standard output the stream goes as it is made, while the container's root is held.
+            buffer = io.BytesIO()
+            sink: BinaryIO = stdout if destination == "-" and stdout is not None else buffer
             with self._container_root(c) as root, _cp_errors(src_path):
                 size = cpout.tar_from(root, src_path, sink, limits)
                 sink.flush()
@@ -538,7 +540,7 @@ class ContainerManager(Foreground):
                 target = "-"
             else:
                 target = str(Path(cwd, destination))
-                _extract_on_host(sink.getvalue(), Path(target))  # type: ignore[attr-defined]
+                _extract_on_host(buffer.getvalue(), Path(target))
             return {"container": c.id, "source": src_path, "destination": target, "size": size}
         c = self._get(dst_ref or "")
         if source == "-":
@@ -581,7 +583,7 @@ def _cp_errors(path: str) -> Iterator[None]:
         raise PouchRuntimeError(f"cp: {path}: {reason}") from None
 
 
-def _spool(stdin: BinaryIO, limits: Any) -> BinaryIO:
+def _spool(stdin: BinaryIO, limits: CopyLimits) -> BinaryIO:
     """``cp -``'s tar stream in a temporary file (it is read twice: checked whole, then extracted), at
     most the content bound plus room for the headers of as many members."""
     import tempfile

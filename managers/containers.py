@@ -17,21 +17,24 @@ Life cycle, and what undoes what when a step fails (nothing half-made is left be
 from __future__ import annotations
 
 import builtins
+import errno
 import os
 import secrets
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ctrd.errors import Conflict, Interrupted, InvalidArgument, NotFound, PouchError, Timeout
+from ctrd.errors import Conflict, Interrupted, InvalidArgument, NotFound, PouchError, PouchRuntimeError, Timeout
 from managers import records as rec
 from managers.console import Stdio, terminal_session
 from managers.containerbase import _quiet
+from managers.cplimits import CopyLimits
 from managers.filters import parse_filters
 from managers.foreground import _POLL, Foreground, _Stopped
-from managers.hostside import _extract_on_host, _proc_row, _ps_table, _read_under, _split_cp, _tar_host
+from managers.hostside import _extract_on_host, _proc_row, _ps_table, _split_cp, _tar_host
 from managers.names import resolve, validate_name
 from managers.options import CreateOptions, parse_signal
 from managers.records import LABEL
@@ -460,8 +463,10 @@ class ContainerManager(Foreground):
                 raise InvalidArgument(f"--workdir {workdir}: must be an absolute path")
             process["cwd"] = workdir
         if user:
-            root = Path(f"/proc/{task.pid}/root")
-            process["user"] = resolve_user(user, lambda p: _read_under(root, p))
+            from managers.rootfs import process_root, read_in_root
+
+            with process_root(task.pid) as root:
+                process["user"] = resolve_user(user, lambda p: read_in_root(root, p))
         if privileged:
             process["capabilities"] = {k: current_caps() for k in ("bounding", "effective", "permitted")}
             process["noNewPrivileges"] = False
@@ -510,54 +515,90 @@ class ContainerManager(Foreground):
     ) -> dict[str, Any]:
         """``cp``: copy between the host and a container; one side is ``CONTAINER:PATH``. ``-`` as the
         host side is a tar stream: written to ``stdout``, or read from ``stdin`` and extracted into a
-        directory of the container."""
-        from managers import rootfs
+        directory of the container. The container's side is read and written by this process through
+        descriptors resolved inside its root (managers.cpout, managers.cpin)."""
+        import io
 
+        from managers import cpin, cpout
+
+        limits = CopyLimits.from_env()
         src_ref, src_path = _split_cp(source)
         dst_ref, dst_path = _split_cp(destination)
         if (src_ref is None) == (dst_ref is None):
             raise InvalidArgument("cp: exactly one of source and destination must be CONTAINER:PATH")
         if src_ref is not None:
             c = self._get(src_ref)
-            with self._container_root(c) as root:
-                data = rootfs.tar_from(root, src_path)
+            if destination == "-" and stdout is None:
+                raise InvalidArgument("cp: no standard output to write the tar stream to")
+            # To standard output the stream goes as it is made, while the container's root is held.
+            buffer = io.BytesIO()
+            sink: BinaryIO = stdout if destination == "-" and stdout is not None else buffer
+            with self._container_root(c) as root, _cp_errors(src_path):
+                size = cpout.tar_from(root, src_path, sink, limits)
+                sink.flush()
             if destination == "-":
-                if stdout is None:
-                    raise InvalidArgument("cp: no standard output to write the tar stream to")
-                stdout.write(data)
-                stdout.flush()
                 target = "-"
             else:
                 target = str(Path(cwd, destination))
-                _extract_on_host(data, Path(target))
-            return {"container": c.id, "source": src_path, "destination": target, "size": len(data)}
+                _extract_on_host(buffer.getvalue(), Path(target))
+            return {"container": c.id, "source": src_path, "destination": target, "size": size}
         c = self._get(dst_ref or "")
         if source == "-":
             if stdin is None:
                 raise InvalidArgument("cp: no standard input to read the tar stream from")
-            data, origin = stdin.read(), "-"
+            data, origin = _spool(stdin, limits), "-"
         else:
             host = Path(cwd, source)
             if not os.path.lexists(host):
                 raise NotFound(f"cp: no such file or directory: {source}")
-            data, origin = _tar_host(host), str(host)
-        with self._container_root(c, writable=True) as root:
-            rootfs.untar_into(root, dst_path, data, rename=source != "-")
-        return {"container": c.id, "source": origin, "destination": dst_path, "size": len(data)}
+            data, origin = io.BytesIO(_tar_host(host)), str(host)
+        with data, self._container_root(c, writable=True) as root, _cp_errors(dst_path):
+            size = cpin.untar_into(root, dst_path, data, limits, rename=source != "-")
+        return {"container": c.id, "source": origin, "destination": dst_path, "size": size}
 
     def _container_root(self, c: Any, *, writable: bool = False) -> Any:
-        from contextlib import nullcontext
-
         from managers import rootfs
 
         task = self._task(c.id)
         if task is not None and task.status in ("running", "paused") and task.pid:
-            return nullcontext(Path(f"/proc/{task.pid}/root"))
+            return rootfs.process_root(task.pid)
         mounts = self.client.snapshots.mounts(c.snapshot_key or c.id)
-        return rootfs.mounted(mounts, readonly=not writable)
+        return rootfs.snapshot_root(mounts, readonly=not writable)
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _cp_errors(path: str) -> Iterator[None]:
+    """An OSError of a copy as the error kind it is, naming the container's path (never a traceback)."""
+    try:
+        yield
+    except OSError as e:
+        reason = os.strerror(e.errno) if e.errno else "input/output error"
+        if e.errno == errno.ENOENT:
+            raise NotFound(f"cp: no such file or directory in the container: {path}") from None
+        if e.errno in (errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.EEXIST, errno.EINVAL, errno.ENOTEMPTY):
+            raise InvalidArgument(f"cp: {path}: {reason}") from None
+        raise PouchRuntimeError(f"cp: {path}: {reason}") from None
+
+
+def _spool(stdin: BinaryIO, limits: CopyLimits) -> BinaryIO:
+    """``cp -``'s tar stream in a temporary file (it is read twice: checked whole, then extracted), at
+    most the content bound plus room for the headers of as many members."""
+    import tempfile
+
+    cap = limits.bytes + limits.members * 2048
+    out = tempfile.TemporaryFile()
+    total = 0
+    while chunk := stdin.read(1 << 20):
+        total += len(chunk)
+        if total > cap:
+            out.close()
+            raise InvalidArgument(f"cp: the tar stream is larger than {cap} bytes (POUCHSH_CP_MAX_BYTES)")
+        out.write(chunk)
+    out.seek(0)
+    return out
 
 
 def _update_task(client: Any, cid: str, resources: dict[str, Any]) -> None:

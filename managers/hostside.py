@@ -1,5 +1,5 @@
-"""The host's side of ``cp``, ``exec -u`` and ``top``: tar streams of host paths, docker cp's extract rule,
-files read under a process's root, and process rows from /proc or the host's ``ps``."""
+"""The host's side of ``cp`` and ``top``: tar streams of host paths, docker cp's extract rule, and process
+rows from /proc or the host's ``ps``."""
 
 from __future__ import annotations
 
@@ -52,14 +52,6 @@ def _extract_on_host(data: bytes, destination: Path) -> None:
             tar.extractall(str(destination.parent), members=members, filter="data")
     except tarfile.TarError as e:
         raise PouchRuntimeError(f"cp: {e}") from None
-
-
-def _read_under(root: Path, path: str) -> bytes | None:
-    try:
-        with open(root / path.lstrip("/"), "rb") as f:
-            return f.read(1 << 20)
-    except OSError:
-        return None
 
 
 def _proc_row(pid: int) -> dict[str, Any]:

@@ -1,44 +1,57 @@
-"""A container's root filesystem seen from the host: reading files of a fresh snapshot, mounting it, and
-the tar streams of ``cp``.
+"""A container's root filesystem seen from the host: one file of a fresh snapshot, and the root of a
+running or stopped container held as a descriptor for ``cp``.
 
-A running container's filesystem is reached through ``/proc/<pid>/root`` (which also shows its volumes);
-a stopped one's by mounting its snapshot mounts on a private temporary directory. Reading a single file
-of a just-prepared snapshot (``/etc/passwd`` to resolve a user) needs no mount: the overlay's layers are
+Nothing here chroots, runs a program inside the root or looks a name up there: the root is a descriptor
+and every path in it is resolved with ``managers.safepath`` (it cannot leave the root). A running
+container's root is ``/proc/<pid>/root`` (which also shows its volumes). A stopped one's snapshot is
+mounted as a *detached* mount (``fsopen``/``fsmount``, or ``open_tree`` for a bind): it is attached to
+no directory and lives exactly as long as its descriptor, so a ``kill -9`` mid-copy closes the descriptor
+and the kernel takes the mount away; there is nothing to leak and nothing to reconcile. Reading a file of
+a just-prepared snapshot (``/etc/passwd`` to resolve a user) needs no mount: the overlay's layers are
 plain directories, searched top down.
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import errno
 import os
-import subprocess
-import sys
-import tempfile
+import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from ctrd.errors import InvalidArgument, NotFound, PouchRuntimeError
+from managers.safepath import Root, split
 
-__all__ = ["layer_dirs", "mounted", "read_layered", "tar_from", "untar_into"]
+__all__ = ["layer_dirs", "process_root", "read_in_root", "read_layered", "snapshot_root"]
 
-_MNT_DETACH = 2
+_SYS_OPEN_TREE, _SYS_FSOPEN, _SYS_FSCONFIG, _SYS_FSMOUNT = 428, 430, 431, 432
+_OPEN_TREE_CLONE = 1
+_AT_RECURSIVE = 0x8000
+_FSOPEN_CLOEXEC = 1
+_FSMOUNT_CLOEXEC = 1
+_FSCONFIG_SET_FLAG, _FSCONFIG_SET_STRING, _FSCONFIG_CMD_CREATE = 0, 1, 6
+_MOUNT_ATTR_RDONLY = 1
+_AT_FDCWD = -100
+_OPAQUE = ("trusted.overlay.opaque", "user.overlay.opaque")
+
+
+def _field(m: Any, name: str) -> Any:
+    return getattr(m, name) if hasattr(m, name) else m.get(name)
 
 
 def _options(m: Any) -> list[str]:
-    return list(m.options if hasattr(m, "options") else m.get("options", []))
+    return list(_field(m, "options") or [])
 
 
 def layer_dirs(mounts: Sequence[Any]) -> list[Path]:
     """Directories of an overlay (upper first, then lowers top down) or of a bind mount."""
     dirs: list[Path] = []
     for m in mounts:
-        kind = m.type if hasattr(m, "type") else m.get("type")
-        source = m.source if hasattr(m, "source") else m.get("source")
-        if kind == "bind":
-            dirs.append(Path(source))
+        if _field(m, "type") == "bind":
+            dirs.append(Path(_field(m, "source")))
             continue
         opts = _options(m)
         for o in opts:
@@ -52,123 +65,155 @@ def layer_dirs(mounts: Sequence[Any]) -> list[Path]:
 
 def read_layered(mounts: Sequence[Any], path: str, limit: int = 1 << 20) -> bytes | None:
     """The content of ``path`` (absolute, in the container) from the topmost layer holding it, or None.
-    Symlinks are not followed (``/etc/passwd`` is a regular file in every image that has one)."""
-    rel = PurePosixPath(path).relative_to("/")
+
+    Each layer is walked one component at a time without following anything: a symlink anywhere on the
+    way, a whiteout, or a non-directory where a directory should be gives None (the merged view would
+    not show a lower layer's file there either, and a link is the image's to follow, not the host's). An
+    opaque directory hides the layers below it. A file over ``limit`` bytes is refused."""
+    parts = split(path)
+    if not parts or ".." in parts:
+        return None
     for d in layer_dirs(mounts):
-        candidate = d / rel
-        try:
-            st = os.lstat(candidate)
-        except FileNotFoundError:
-            continue
-        if not os.path.isfile(candidate) or os.path.islink(candidate):
-            return None  # a whiteout (char device) or something other than a file hides lower layers
-        with open(candidate, "rb") as f:
-            return f.read(min(limit, st.st_size))
+        found, data = _read_in_layer(d, parts, limit, path)
+        if found:
+            return data
     return None
 
 
-def _libc() -> Any:
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+def _read_in_layer(layer: Path, parts: list[str], limit: int, path: str) -> tuple[bool, bytes | None]:
+    """(whether this layer decides, the content). A layer that lacks a component leaves it to the next
+    one unless a directory on the way is opaque."""
+    try:
+        fd = os.open(layer, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return False, None
+    try:
+        opaque = False  # an opaque directory anywhere on the way hides the lower layers' subtree
+        for i, name in enumerate(parts):
+            opaque = opaque or _opaque(fd)
+            try:
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return opaque, None
+            last = i == len(parts) - 1
+            if last and stat.S_ISREG(st.st_mode):
+                return True, _read_file(fd, name, limit, path)
+            if last or not stat.S_ISDIR(st.st_mode):
+                return True, None  # a link, a whiteout (char 0:0) or a file where a directory should be
+            nxt = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        return True, None
+    except OSError:
+        return True, None
+    finally:
+        os.close(fd)
+
+
+def _opaque(fd: int) -> bool:
+    for attr in _OPAQUE:
+        try:
+            if os.getxattr(fd, attr) == b"y":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _read_file(dir_fd: int, name: str, limit: int, path: str) -> bytes | None:
+    # O_NONBLOCK: a FIFO swapped in must not hang the host; O_NOFOLLOW: nor may a link swapped in.
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return _read_bounded(fd, limit, path)
+    finally:
+        os.close(fd)
+
+
+def _read_bounded(fd: int, limit: int, path: str) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit and (data := os.read(fd, limit + 1 - size)):
+        chunks.append(data)
+        size += len(data)
+    if size > limit:
+        raise InvalidArgument(f"the image's {path} is larger than {limit} bytes")
+    return b"".join(chunks)
+
+
+def read_in_root(root: Root, path: str, limit: int = 1 << 20) -> bytes | None:
+    """A regular file of a container (``/etc/passwd`` for ``exec -u``), links followed inside its root
+    only; None when it is missing or not a regular file."""
+    try:
+        fd = root.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return _read_bounded(fd, limit, path)
+    finally:
+        os.close(fd)
 
 
 @contextmanager
-def mounted(mounts: Sequence[Any], *, readonly: bool = False) -> Iterator[Path]:
-    """Mount a snapshot's mounts on a temporary directory for the duration of the block."""
-    libc = _libc()
-    target = Path(tempfile.mkdtemp(prefix="pouchsh-rootfs-"))
-    done: list[bytes] = []
+def process_root(pid: int) -> Iterator[Root]:
+    """The root of a running container's init process, as its mount namespace shows it."""
     try:
-        for m in mounts:
-            kind = m.type if hasattr(m, "type") else m.get("type")
-            source = m.source if hasattr(m, "source") else m.get("source")
-            opts = [o for o in _options(m) if o not in ("rbind", "bind", "ro", "rw")]
-            flags = 0x1000 if kind == "bind" else 0  # MS_BIND
-            if readonly and kind != "bind":
-                flags |= 1  # MS_RDONLY
-            data = ",".join(opts).encode()
-            if libc.mount(source.encode(), str(target).encode(), (kind or "none").encode(), flags, data or None) != 0:
-                err = ctypes.get_errno()
-                raise PouchRuntimeError(f"mounting the container's filesystem: {os.strerror(err)}")
-            done.append(str(target).encode())
-        yield target
+        fd = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as e:
+        raise NotFound(f"the container's process {pid} is gone: {os.strerror(e.errno or 0)}") from None
+    try:
+        yield Root(fd)
     finally:
-        for point in reversed(done):
-            libc.umount2(point, _MNT_DETACH)
-        try:
-            target.rmdir()
-        except OSError:
-            pass
+        os.close(fd)
 
 
-# ``cp`` runs tar inside a child that has chroot-ed into the container's root, so no symlink in the
-# container (``/etc -> /host/etc``) can make a read or a write land outside it (the docker cp CVEs).
-# tarfile is imported before the chroot, since the container has no Python.
-_HELPER = r"""
-import os, sys, tarfile, posixpath
-mode, root, path = sys.argv[1:4]
-os.chroot(root)
-os.chdir("/")
-try:
-    if mode == "out":
-        if not os.path.lexists(path):
-            sys.stderr.write("no such file or directory in the container: " + path)
-            sys.exit(2)
-        name = posixpath.basename(path.rstrip("/")) or "."
-        with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as tar:
-            tar.add(path, arcname=name, recursive=True)
+def _syscall() -> Any:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc.syscall
+
+
+def _check(result: int, what: str) -> int:
+    if result < 0:
+        err = ctypes.get_errno()
+        if err == errno.ENOSYS:
+            raise PouchRuntimeError(f"{what}: this kernel lacks the mount API pouchsh needs (Linux 5.2 or later)")
+        raise PouchRuntimeError(f"{what}: {os.strerror(err)}")
+    return result
+
+
+@contextmanager
+def snapshot_root(mounts: Sequence[Any], *, readonly: bool = False) -> Iterator[Root]:
+    """A stopped container's root: its snapshot mounted detached, for the duration of the block."""
+    if len(mounts) != 1:
+        raise PouchRuntimeError(f"mounting the container's filesystem: {len(mounts)} mounts, expected one")
+    (m,) = mounts
+    kind, source = _field(m, "type") or "none", str(_field(m, "source"))
+    syscall = _syscall()
+    what = "mounting the container's filesystem"
+    if kind == "bind":
+        # A bind (a single-layer view) is only ever read here; its source is containerd's directory.
+        fd = _check(syscall(_SYS_OPEN_TREE, _AT_FDCWD, os.fsencode(source),
+                            _OPEN_TREE_CLONE | os.O_CLOEXEC | _AT_RECURSIVE), what)
     else:
-        target, rename = path, None
-        if not os.path.isdir(path) and mode == "extract":
-            sys.stderr.write("destination " + path + " is not a directory in the container")
-            sys.exit(3)
-        if not os.path.isdir(path):
-            # docker cp: a destination that does not exist names the copy, inside an existing directory
-            target = posixpath.dirname(path.rstrip("/")) or "/"
-            rename = posixpath.basename(path.rstrip("/"))
-            if not os.path.isdir(target) or not rename:
-                sys.stderr.write("destination directory " + target + " does not exist in the container")
-                sys.exit(3)
-        with tarfile.open(fileobj=sys.stdin.buffer, mode="r|*") as tar:
-            for member in tar:
-                if rename:
-                    top, sep, rest = member.name.partition("/")
-                    member.name = rename + sep + rest
-                tar.extract(member, target, filter="tar")
-except (OSError, tarfile.TarError) as e:
-    sys.stderr.write(str(e))
-    sys.exit(4)
-"""
-
-
-def _helper(mode: str, root: Path, path: str, data: bytes | None = None) -> bytes:
-    if not path.startswith("/"):
-        path = "/" + path
-    proc = subprocess.run(
-        [sys.executable, "-I", "-c", _HELPER, mode, str(root), path],
-        input=data if data is not None else b"",
-        capture_output=True,
-        check=False,
-    )
-    message = proc.stderr.decode(errors="replace").strip()
-    if proc.returncode == 2:
-        raise NotFound(message)
-    if proc.returncode == 3:
-        raise InvalidArgument(message)
-    if proc.returncode == 4 and mode != "out":
-        raise InvalidArgument(f"copying into {path}: {message}")
-    if proc.returncode != 0:
-        raise PouchRuntimeError(f"copying {path}: {message or 'tar failed'}")
-    return proc.stdout
-
-
-def tar_from(root: Path, path: str) -> bytes:
-    """A tar stream of ``path`` in the container (a file or a directory, recursively), named by its
-    basename as ``docker cp`` does."""
-    return _helper("out", root, path)
-
-
-def untar_into(root: Path, path: str, data: bytes, *, rename: bool = True) -> None:
-    """Extract a tar stream into ``path`` of the container; members must stay inside it. With
-    ``rename``, a ``path`` that does not exist names the copy of the archive's top entry (docker cp's
-    rule for ``cp FILE c:/dir/newname``); without, ``path`` must be a directory."""
-    _helper("in" if rename else "extract", root, path, data)
+        fsfd = _check(syscall(_SYS_FSOPEN, kind.encode(), _FSOPEN_CLOEXEC), what)
+        try:
+            for opt in _options(m):
+                if opt in ("ro", "rw"):
+                    continue
+                key, sep, value = opt.partition("=")
+                if sep:
+                    _check(syscall(_SYS_FSCONFIG, fsfd, _FSCONFIG_SET_STRING, key.encode(), value.encode(), 0), what)
+                else:
+                    _check(syscall(_SYS_FSCONFIG, fsfd, _FSCONFIG_SET_FLAG, key.encode(), None, 0), what)
+            _check(syscall(_SYS_FSCONFIG, fsfd, _FSCONFIG_CMD_CREATE, None, None, 0), what)
+            fd = _check(syscall(_SYS_FSMOUNT, fsfd, _FSMOUNT_CLOEXEC, _MOUNT_ATTR_RDONLY if readonly else 0), what)
+        finally:
+            os.close(fsfd)
+    try:
+        yield Root(int(fd))
+    finally:
+        os.close(fd)

@@ -132,47 +132,61 @@ def image_args(image_config: dict[str, Any], args: list[str], entrypoint: list[s
 
 
 def resolve_user(user: str, read_file: ReadFile) -> dict[str, Any]:
-    """``uid``, ``uid:gid``, ``name``, ``name:group`` → an OCI user, names looked up in the rootfs."""
+    """``uid``, ``uid:gid``, ``name``, ``name:group`` → an OCI user.
+
+    Names are looked up by parsing the bytes of the image's ``/etc/passwd`` and ``/etc/group`` here,
+    never through NSS (which would load the image's ``nsswitch.conf`` modules into this process);
+    ``read_file`` reads them without following a link out of the root. An id the image gives that is not
+    a number in range is refused rather than read as 0 (root)."""
     name, _, group = user.partition(":")
     passwd = _table(read_file("/etc/passwd"))
     groups = _table(read_file("/etc/group"))
     username = None
     if name.isdigit():
-        uid = int(name)
+        uid = _id(name, f"--user {user}")
         gid = 0
         for entry in passwd:
-            if entry[2:3] == [name]:
-                username, gid = entry[0], _num(entry[3] if len(entry) > 3 else "0")
+            if entry[2:3] == [name] and len(entry) > 3:
+                username, gid = entry[0], _id(entry[3], f"--user {user}: the image's /etc/passwd gid")
                 break
     else:
         found = [e for e in passwd if e[0] == name and len(e) > 3]
         if not found:
             raise InvalidArgument(f"--user {user}: no user {name!r} in the image's /etc/passwd")
-        username, uid, gid = name, _num(found[0][2]), _num(found[0][3])
+        what = f"--user {user}: the image's /etc/passwd"
+        username, uid, gid = name, _id(found[0][2], f"{what} uid"), _id(found[0][3], f"{what} gid")
     if group:
         if group.isdigit():
-            gid = int(group)
+            gid = _id(group, f"--user {user}")
         else:
             match = [g for g in groups if g[0] == group and len(g) > 2]
             if not match:
                 raise InvalidArgument(f"--user {user}: no group {group!r} in the image's /etc/group")
-            gid = _num(match[0][2])
+            gid = _id(match[0][2], f"--user {user}: the image's /etc/group gid")
     extra = {gid}
     if username is not None and not group:
         for g in groups:
-            if len(g) > 3 and username in g[3].split(",") and g[2].isdigit():
+            if len(g) > 3 and username in g[3].split(",") and g[2].isdigit() and int(g[2]) < _NO_ID:
                 extra.add(int(g[2]))
     return {"uid": uid, "gid": gid, "additionalGids": sorted(extra)}
+
+
+_NO_ID = 0xFFFFFFFF  # (uid_t)-1 means "unchanged" to the kernel; ids are below it
 
 
 def _table(data: bytes | None) -> list[list[str]]:
     if not data:
         return []
-    return [line.split(":") for line in data.decode(errors="replace").splitlines() if line and not line.startswith("#")]
+    return [
+        line.split(":") for line in data.decode(errors="replace").splitlines()
+        if line and not line.startswith(("#", "+", "-"))  # NIS compat lines name no local entry
+    ]
 
 
-def _num(text: str) -> int:
-    return int(text) if text.isdigit() else 0
+def _id(text: str, what: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) >= _NO_ID:
+        raise InvalidArgument(f"{what} {text[:40]!r} is not a user or group id (0 to {_NO_ID - 1})")
+    return int(text)
 
 
 def current_caps() -> list[str]:

@@ -166,3 +166,11 @@ def layout_tar(layout: Path, tar_path: Path) -> Path:
         for item in sorted(layout.rglob("*")):
             tar.add(item, arcname=str(item.relative_to(layout)), recursive=False)
     return tar_path
+
+
+def build_extra_layer_layout(
+    path: Path, entries: Iterable[tuple[str, str, Any]], *, name: str, config: Mapping[str, Any] | None = None
+) -> Path:
+    """busybox plus one layer of ``entries`` as ``_tar`` takes them (dirs, files, symlinks): for images
+    that ship hostile links or files (tests/security)."""
+    return build_layout(path, [busybox_layer(), _tar(entries)], name=name, config=config)

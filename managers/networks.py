@@ -46,7 +46,7 @@ from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, Pouc
 from ctrd.private import private_dir
 from managers import faults, netfiles
 from managers import ports as portmod
-from managers.cni import Attachment, Plugins, bridge_conflist, result_addresses
+from managers.cni import CNI_VERSION, Attachment, Plugins, bridge_conflist, result_addresses
 from managers.filters import id_matches, label_matches, name_matches, parse_filters
 from managers.intents import Intent, Journal, live_intents
 from managers.labels import validate_labels
@@ -177,8 +177,11 @@ def reclaim_orphan_bridges(*, under: Path | None = None) -> list[str]:
             owned = False
         if under is not None and Path(root).is_relative_to(under):
             owned = False
-        if owned or any((alias_file.parent / "brif").iterdir()):
-            continue
+        try:
+            if owned or any((alias_file.parent / "brif").iterdir()):
+                continue
+        except OSError:
+            continue  # deleted meanwhile (another root's prune or rm), or not a bridge
         _ip(["link", "del", dev], check=False)
         remove_isolation_rules(dev)
         removed.append(dev)
@@ -901,7 +904,9 @@ class NetworkManager:
                         holder = _lease_holder(lease)
                         if holder is None or holder in attached:
                             continue
-                        self._release(bridge_conflist(net, self.ipam_dir), holder, _lease_ifname(lease))
+                        ifname = _lease_ifname(lease)
+                        self._release(bridge_conflist(net, self.ipam_dir), holder, ifname,
+                                      result=_lease_result(net, lease.name, ifname))
                         lease.unlink(missing_ok=True)
                         leases.append(f"{directory.name}/{lease.name}")
             with FileLock(SUBNET_LOCK):
@@ -938,6 +943,14 @@ def _lease_ifname(lease: Path) -> str:
     except OSError:
         return "eth0"
     return lines[1].strip() if len(lines) > 1 and lines[1].strip() else "eth0"
+
+
+def _lease_result(net: dict[str, Any], ip: str, ifname: str) -> dict[str, Any]:
+    """The ADD result a lease stands for, as far as the DEL needs it: the firewall plugin removes its
+    per-address rules by the result's addresses (a DEL without one leaves them)."""
+    prefix = ipaddress.ip_network(net["subnet"]).prefixlen
+    address = {"address": f"{ip}/{prefix}", "interface": 0, **({"gateway": net["gateway"]} if net["gateway"] else {})}
+    return {"cniVersion": CNI_VERSION, "interfaces": [{"name": ifname, "sandbox": ""}], "ips": [address]}
 
 
 def _parse_subnet(text: str) -> ipaddress.IPv4Network:

@@ -163,7 +163,8 @@ def reconcile(facade: Managers) -> list[dict[str, Any]]:
                 else:
                     managers = siblings.setdefault(namespace, _InNamespace(facade, namespace))
                 getattr(managers, manager).reconcile_intent(record)
-            except (PouchError, OSError) as err:
+            # A record it cannot read (KeyError, TypeError, ValueError) must not fail every command.
+            except (PouchError, OSError, KeyError, TypeError, ValueError) as err:
                 print(f"pouchsh: could not reconcile {record.get('kind')} left by a killed pouchsh "
                       f"({path.name}): {err}", file=sys.stderr)
                 continue

@@ -34,6 +34,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -151,6 +152,28 @@ def teardown_masquerade(network: str, cni_id: str) -> None:
             subprocess.run(["iptables", "-w", "-t", "nat", "-D", *words[1:]], capture_output=True, check=False)
     for flag in ("-F", "-X"):
         subprocess.run(["iptables", "-w", "-t", "nat", flag, chain], capture_output=True, check=False)
+
+
+_OWN_CHAIN = re.compile(r"CNI-(DN-)?[0-9a-f]{16,28}")
+
+
+def remove_rules_of(cni_id: str) -> None:
+    """Delete the iptables rules whose comment names ``cni_id`` (the bridge plugin's masquerading and
+    portmap's DNAT entries carry it) and the per-container chains they jump to: what a DEL leaves when
+    it is not given the port mappings or result of the ADD (a lease reclaimed without an intent)."""
+    tag = f'id: "{cni_id}"'
+    for table in ("nat", "filter"):
+        proc = subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True, check=False)
+        chains = set()
+        for line in proc.stdout.splitlines():
+            words = shlex.split(line)
+            if words[:1] == ["-A"] and any(tag in w for w in words):
+                subprocess.run(["iptables", "-w", "-t", table, "-D", *words[1:]], capture_output=True, check=False)
+                if words[-2] == "-j" and _OWN_CHAIN.fullmatch(words[-1]):
+                    chains.add(words[-1])
+        for chain in chains:
+            for flag in ("-F", "-X"):
+                subprocess.run(["iptables", "-w", "-t", table, flag, chain], capture_output=True, check=False)
 
 
 def reclaim_orphan_bridges(*, under: Path | None = None) -> list[str]:
@@ -838,6 +861,7 @@ class NetworkManager:
             self.plugins.delete(conflist, Attachment(cni_id, netns, ifname), caps, result)
         if not netns and conflist["plugins"][0].get("ipMasq"):
             teardown_masquerade(conflist["name"], cni_id)
+        remove_rules_of(cni_id)
         release_leases(self.ipam_dir / conflist["name"], cni_id)
 
     def _finish_detach(self, record: dict[str, Any]) -> None:
@@ -906,12 +930,24 @@ class NetworkManager:
                             continue
                         ifname = _lease_ifname(lease)
                         self._release(bridge_conflist(net, self.ipam_dir), holder, ifname,
-                                      result=_lease_result(net, lease.name, ifname))
+                                      netns=self._task_netns(holder), result=_lease_result(net, lease.name, ifname))
                         lease.unlink(missing_ok=True)
                         leases.append(f"{directory.name}/{lease.name}")
             with FileLock(SUBNET_LOCK):
                 bridges = reclaim_orphan_bridges()
         return {"leases": leases, "bridges": bridges}
+
+    def _task_netns(self, cni_id: str) -> str:
+        """The netns of the live task of the container a CNI id (``<namespace>-<id>``) names, so that a
+        DEL also removes the interface from it; "" when there is none."""
+        namespace, cid = cni_id[:-65], cni_id[-64:]
+        if cni_id[-65:-64] != "-" or not namespace:
+            return ""
+        try:
+            task = self.facade.client.with_namespace(namespace).tasks.get(cid)
+        except PouchError:
+            return ""
+        return f"/proc/{task.pid}/ns/net" if task.pid and task.status in ("created", "running", "paused") else ""
 
     def ipam_leases(self, network: str) -> builtins.list[str]:
         """The addresses host-local holds for ``network`` (a test and ``system df`` aid)."""

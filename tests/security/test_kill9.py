@@ -54,12 +54,15 @@ def facade(containerd_address: str, namespace: str, roots: tuple[Path, Path]) ->
 
 @pytest.fixture
 def subnet(facade: Any) -> str:
-    """A /24 no host route uses, from a range only this suite takes."""
+    """A /24 no host route and no iptables rule uses (a failed run of this suite may have left rules:
+    the leak checks must see this test's only), from a range only this suite takes."""
     from managers.networks import host_routes
 
     taken = [r for r, _ in host_routes()]
+    ruled = iptables("nat") + iptables("filter")
     for candidate in ipaddress.ip_network("10.213.0.0/16").subnets(new_prefix=24):
-        if not any(candidate.overlaps(t) for t in taken):
+        prefix = str(candidate.network_address).rpartition(".")[0] + "."
+        if not any(candidate.overlaps(t) for t in taken) and prefix not in ruled:
             return str(candidate)
     raise AssertionError("no free subnet")
 
@@ -104,7 +107,8 @@ def whole(facade: Any, roots: tuple[Path, Path], namespace: str) -> list[str]:
         rules = iptables(table)
         for cni_id in set(ours.findall(rules)):
             if cni_id not in attached:
-                leaks.append(f"iptables {table} rules of {cni_id}, which is not attached")
+                shown = [r for r in rules.splitlines() if cni_id in r]
+                leaks.append(f"iptables {table} rules of {cni_id}, which is not attached: {shown}")
         for net in networks.values():
             subnet = ipaddress.ip_network(net["subnet"])
             for ip in re.findall(r"(\d+\.\d+\.\d+\.\d+)/32", rules):
@@ -117,6 +121,12 @@ def whole(facade: Any, roots: tuple[Path, Path], namespace: str) -> list[str]:
     for net in networks.values():
         if not Path("/sys/class/net", net["bridge"]).exists():
             leaks.append(f"network {net['name']} without its bridge {net['bridge']}")
+            continue
+        ports = os.listdir(Path("/sys/class/net", net["bridge"], "brif"))
+        users = [a for a in state.get("attachments", {}).values() if net["name"] in a["interfaces"]]
+        # Fewer ports than attachments is a stopped container's (its start or rm detaches it).
+        if len(ports) > len(users):
+            leaks.append(f"bridge {net['bridge']} has ports {ports} for {len(users)} attachments")
     volumes = root / "volumes" / namespace
     known = set(facade.volumes._store(namespace).read().get("volumes", {}))
     for d in sorted(os.listdir(volumes)) if volumes.is_dir() else []:
@@ -159,6 +169,11 @@ def test_run_killed_at_each_step(fault: str, pouch: Run, facade: Any, roots: tup
     ip = str(ipaddress.ip_network(subnet).network_address + 9)
     web = f"run -d --name web --network k9 --ip {ip} -p 80 -v data:/data busybox sleep 300"
     killed(pouch("-c", web, fault=fault))
+    before = "\n".join(whole(facade, roots, namespace))
+    if fault in ("network.cni-add.after", "network.attach.before-record"):
+        assert f"IP lease k9/{ip}" in before and "iptables nat rules" in before, before
+    if not fault.startswith("task."):  # Tasks.Start is containerd's alone: no intent
+        assert "intents left" in before  # the check sees what the kill left
     ok(pouch("-c", "ps -a"))  # the next command reconciles
     assert whole(facade, roots, namespace) == []
     if container(facade, "web") is not None:
@@ -286,8 +301,12 @@ def test_prune_reclaims_what_no_intent_names(pouch: Run, facade: Any, roots: tup
     assert len(whole(facade, roots, namespace)) >= 3
     out = json.loads(ok(pouch("--json", "-c", "system prune -f")).splitlines()[0])
     assert out["host"]["ip_leases"] == [f"k9/{ip}"]
+    assert out["host"]["volume_dirs"] == [f"{namespace}/orphan"]
+    assert out["host"]["container_dirs"] == ["f" * 64]
     assert whole(facade, roots, namespace) == []
-    ok(pouch("-c", "start web"))
+    # created, never started: pruned like any stopped container, and then the network as unused
+    assert container(facade, "web") is None
+    ok(pouch("-c", f"network create --subnet {subnet} k9; run -d --name web --network k9 --ip {ip} -p 80 busybox sleep 300"))
     assert address_of(pouch, "web") == ip
     ok(pouch("-c", "rm -f web; network rm k9"))
 

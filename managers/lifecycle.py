@@ -18,6 +18,7 @@ from managers import faults
 from managers import records as rec
 from managers.containerbase import _container_lock, _quiet
 from managers.imagecache import ImageCache, _Image
+from managers.intents import Journal
 from managers.names import generate_name, new_id, validate_name
 from managers.options import CreateOptions, parse_signal
 from managers.records import LABEL
@@ -36,16 +37,15 @@ class Lifecycle(ImageCache):
         image = self._image(opts.image, opts.pull)
         cid = new_id()
         undo: builtins.list[Callable[[], None]] = []
-        from managers.intents import Journal
-
-        # Until the record exists, only this intent names what is made for it on the host: its files,
-        # its new volumes, its name (see reconcile_intent).
-        intent = Journal(self.facade.root).begin("container.create", namespace=self.namespace, id=cid)
-        undo.append(intent.clear)
         try:
             reservation = self._reserve(opts.name, cid)
             undo.append(reservation.release)
-            intent.update(name=reservation.name)
+            # Until the record exists, only this intent names what is made for it on the host: its files,
+            # its new volumes, its name (see reconcile_intent). A name reserved by a process killed before
+            # this line is reclaimed by the name store itself (its lock is gone, its container missing).
+            intent = Journal(self.facade.root).begin("container.create", namespace=self.namespace, id=cid,
+                                                      name=reservation.name)
+            undo.append(intent.clear)
             mode = opts.network or "bridge"
             hostname = opts.hostname or (socket.gethostname() if mode == "host" else cid[:12])
             plan = self._plan(cid, opts, image, hostname)
@@ -380,8 +380,6 @@ class Lifecycle(ImageCache):
             self._destroy_locked(c, remove_volumes, exited)
 
     def _destroy_locked(self, c: Any, remove_volumes: bool, exited: bool) -> None:
-        from managers.intents import Journal
-
         names = [n for n in c.labels.get(LABEL.VOLUMES, "").split(",") if n]
         # Once the record is deleted, only this intent names its files, name and volumes.
         with Journal(self.facade.root).intent(

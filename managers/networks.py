@@ -226,16 +226,13 @@ def netns_id(path: str) -> str:
     return f"{st.st_dev}:{st.st_ino}"
 
 
-def release_leases(ipam_dir: Path, cni_id: str) -> builtins.list[str]:
-    """Remove host-local's lease files held by ``cni_id`` (their first line is the container id):
-    the fallback when a DEL cannot run, and for leases whose network is gone."""
-    released = []
+def release_leases(ipam_dir: Path, cni_id: str) -> None:
+    """Remove host-local's lease files held by ``cni_id`` (their first line is the container id): what
+    a DEL that could not run, or ran without the netns, leaves."""
     with contextlib.suppress(FileNotFoundError):
         for lease in ipam_dir.iterdir():
             if _lease_holder(lease) == cni_id:
                 lease.unlink(missing_ok=True)
-                released.append(lease.name)
-    return released
 
 
 def _lease_holder(lease: Path) -> str | None:

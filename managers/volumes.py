@@ -42,7 +42,7 @@ from managers.mountspec import (
     validate_destination,
     validate_volume_name,
 )
-from managers.intents import Journal
+from managers.intents import Journal, live_intents
 from managers.store import Store
 
 if TYPE_CHECKING:
@@ -252,12 +252,15 @@ class VolumeManager:
     def _remove_orphans(self, namespace: str, names: builtins.list[str] | None) -> builtins.list[str]:
         """Remove the directories under the namespace's volume folder that have no record (only those of
         ``names``, unless None) and the trash of interrupted deletes. Under the store's lock, which
-        creation holds from its mkdir to its record, so a volume being made is never taken for one."""
+        creation holds from its mkdir to its record, so a volume being made is never taken for one; the
+        volumes named by a running process's intent are left alone as well."""
         store = self._store(namespace)
         top = Path(self.facade.root) / "volumes" / namespace
         removed: builtins.list[str] = []
         with store.lock:
-            known = store.read().get("volumes", {})
+            known = set(store.read().get("volumes", {}))
+            known |= {r["name"] for r in live_intents(self.facade.root)
+                      if r.get("kind") == "volume.create" and r.get("namespace") == namespace}
             try:
                 entries = sorted(os.listdir(top))
             except FileNotFoundError:

@@ -320,3 +320,20 @@ def test_a_failpoint_costs_nothing_unarmed(pouch: Run) -> None:
         faults.point("network.cni-add.before")
     assert time.perf_counter() - started < 0.5
     ok(pouch("-c", "volume ls", fault="no.such.point"))
+
+
+def test_a_live_process_intent_is_left_alone(pouch: Run, facade: Any, roots: tuple[Path, Path], namespace: str) -> None:
+    """Only a dead owner's intent is reconciled: a volume being made by a running process (this one)
+    keeps its directory through another pouchsh's start-up and prune; once that owner has let go
+    without a record (as if its write were lost), prune takes the directory."""
+    from managers.intents import Journal
+
+    directory = roots[0] / "volumes" / namespace / "inflight" / "_data"
+    intent = Journal(roots[0]).begin("volume.create", namespace=namespace, name="inflight")
+    directory.mkdir(parents=True)
+    ok(pouch("-c", "volume ls; system prune -f"))
+    assert directory.is_dir() and intent.path.exists()
+    intent.clear()
+    out = json.loads(ok(pouch("--json", "-c", "system prune -f")).splitlines()[0])
+    assert out["host"]["volume_dirs"] == [f"{namespace}/inflight"]
+    assert whole(facade, roots, namespace) == []

@@ -3,6 +3,11 @@
 ``Managers`` is the facade the language holds (``ctx.managers``). Each manager is built on first use, so
 a script that only parses, or only touches volumes, never dials containerd. Managers read the namespace
 from the facade on every call, so ``namespace use`` takes effect for all of them at once.
+
+The first manager built also reconciles the intent journal (managers.intents): what a SIGKILLed pouchsh
+left half-done on the host is finished or undone before this one touches the same stores. With nothing
+in flight that is one ``listdir`` of ``<root>/intents``; the journal module is imported only when there
+is something to do.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ class Managers:
         namespace: str = "default",
         root: Path | None = None,
         run_root: Path | None = None,
+        reconcile: bool = True,
     ) -> None:
         self.address = address
         self.namespace = namespace
@@ -35,6 +41,22 @@ class Managers:
         # a `pouchsh -c version`) is not needed to reach a containerd that already runs.
         self._root: str | Path = root or os.environ.get("POUCHSH_ROOT") or "/var/lib/pouchsh"
         self._run_root: str | Path = run_root or os.environ.get("POUCHSH_RUN") or "/run/pouchsh"
+        # False for the OCI hooks runc runs mid Tasks.Create: they must be quick, and the pouchsh that
+        # started the task reconciles anyway.
+        self._reconcile_pending = reconcile
+
+    def _reconcile(self) -> None:
+        if not self._reconcile_pending:
+            return
+        self._reconcile_pending = False
+        try:
+            pending = os.listdir(os.path.join(self._root, "intents"))
+        except OSError:
+            return
+        if pending:
+            from managers.intents import reconcile
+
+            reconcile(self)
 
     @cached_property
     def root(self) -> Path:
@@ -65,30 +87,35 @@ class Managers:
 
     @cached_property
     def containers(self) -> Any:
+        self._reconcile()
         from managers.containers import ContainerManager
 
         return ContainerManager(self)
 
     @cached_property
     def images(self) -> Any:
+        self._reconcile()
         from managers.images import ImageManager
 
         return ImageManager(self)
 
     @cached_property
     def volumes(self) -> Any:
+        self._reconcile()
         from managers.volumes import VolumeManager
 
         return VolumeManager(self)
 
     @cached_property
     def networks(self) -> Any:
+        self._reconcile()
         from managers.networks import NetworkManager
 
         return NetworkManager(self)
 
     @cached_property
     def system(self) -> Any:
+        self._reconcile()
         from managers.system import SystemManager
 
         return SystemManager(self)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,9 +91,19 @@ class Plugins:
                     hint="install Debian's containernetworking-plugins (apt-get install containernetworking-plugins)",
                 )
 
-    def add(self, conflist: dict[str, Any], att: Attachment, capabilities: dict[str, Any]) -> dict[str, Any]:
+    def add(
+        self,
+        conflist: dict[str, Any],
+        att: Attachment,
+        capabilities: dict[str, Any],
+        on_address: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
         """CNI ADD of every plugin in order; returns the final result. On a failure the plugins that
-        already ran are deleted again (best effort) before the error is raised."""
+        already ran are deleted again (best effort) before the error is raised.
+
+        ``on_address`` gets the first plugin's result (the interface and its address, which the later
+        plugins only pass on) as soon as it exists: the caller journals it, so that a DEL after a crash
+        can give the firewall and portmap plugins the ``prevResult`` they clean up by."""
         self.check(conflist)
         result: dict[str, Any] | None = None
         done: list[dict[str, Any]] = []
@@ -100,6 +111,8 @@ class Plugins:
             for plugin in conflist["plugins"]:
                 result = self._exec("ADD", conflist, plugin, att, capabilities, result)
                 done.append(plugin)
+                if on_address is not None and len(done) == 1:
+                    on_address(result)
         except BaseException:
             for plugin in reversed(done):
                 try:

@@ -39,7 +39,7 @@ from ctrd.errors import Conflict, InvalidArgument, NotFound, PouchError
 from ctrd.images import HOST_PLATFORM, Image, ImageSpec
 from ctrd.snapshots import DEFAULT_SNAPSHOTTER
 from ctrd.unpack import is_unpacked, unpack
-from managers import reference
+from managers import faults, reference
 from managers.credentials import CredentialStore, server_domain
 from managers.filters import label_matches, parse_filters, truth
 from managers.oci import (
@@ -313,9 +313,12 @@ class ImageManager:
             root = registry.resolve(parsed.path, parsed.object)
             from managers import distribution  # with the registry client: pull and push only
 
+            faults.point("pull.fetch.before")
             distribution.fetch(leased, registry, parsed.path, root, want, progress=progress, cancel=cancel)
             spec = self._spec(Image(str(parsed), root), want, client=leased)
+            faults.point("pull.unpack.before")
             unpack(leased, spec, snapshotter=self.snapshotter)
+            faults.point("pull.name.before")
             image = leased.images.put(str(parsed), root)
         return self._record(image)
 

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PouchError, Timeout
+from managers import faults
 from managers import records as rec
 from managers.containerbase import _container_lock, _quiet
 from managers.imagecache import ImageCache, _Image
+from managers.intents import Journal
 from managers.names import generate_name, new_id, validate_name
 from managers.options import CreateOptions, parse_signal
 from managers.records import LABEL
@@ -38,6 +40,12 @@ class Lifecycle(ImageCache):
         try:
             reservation = self._reserve(opts.name, cid)
             undo.append(reservation.release)
+            # Until the record exists, only this intent names what is made for it on the host: its files,
+            # its new volumes, its name (see reconcile_intent). A name reserved by a process killed before
+            # this line is reclaimed by the name store itself (its lock is gone, its container missing).
+            intent = Journal(self.facade.root).begin("container.create", namespace=self.namespace, id=cid,
+                                                      name=reservation.name)
+            undo.append(intent.clear)
             mode = opts.network or "bridge"
             hostname = opts.hostname or (socket.gethostname() if mode == "host" else cid[:12])
             plan = self._plan(cid, opts, image, hostname)
@@ -46,6 +54,7 @@ class Lifecycle(ImageCache):
                 undo.append(lambda: networks.detach(cid))
             mounts, volume_names = self._volumes(cid, opts, image)
             if volume_names:
+                intent.update(volumes=volume_names)
                 volumes = self.facade.volumes
                 undo.append(lambda: volumes.release(cid, volume_names, remove_anonymous=True))
             labels = self._labels(opts, image, cid, reservation.name, hostname, plan, volume_names)
@@ -83,6 +92,7 @@ class Lifecycle(ImageCache):
                                           Path(self.facade.run_root))
                     labels[LABEL.NET_HOOKS] = "true"
                 labels.update(rec.summary_labels(spec, labels))
+                faults.point("container.create.before")
                 container = leased.containers.create(
                     cid,
                     spec=spec,
@@ -93,7 +103,9 @@ class Lifecycle(ImageCache):
                     runtime_options=_runtime_options(opts.runtime, opts.runtime_binary, self._runc_root),
                 )
                 undo.append(lambda: _quiet(self.client.containers.delete, cid))
+                faults.point("container.create.after")
             reservation.commit()
+            intent.clear()
             return container, plan, rootfs
         except BaseException:
             for step in reversed(undo):
@@ -270,7 +282,9 @@ class Lifecycle(ImageCache):
             if on_created is not None:
                 on_created()
             exit_future = tasks.wait(cid) if wait else None
+            faults.point("task.start.before")
             tasks.start(cid)
+            faults.point("task.start.after")
         except BaseException:
             if networks is not None:
                 _quiet(networks.detach, cid)
@@ -366,6 +380,15 @@ class Lifecycle(ImageCache):
             self._destroy_locked(c, remove_volumes, exited)
 
     def _destroy_locked(self, c: Any, remove_volumes: bool, exited: bool) -> None:
+        names = [n for n in c.labels.get(LABEL.VOLUMES, "").split(",") if n]
+        # Once the record is deleted, only this intent names its files, name and volumes.
+        with Journal(self.facade.root).intent(
+            "container.rm", namespace=self.namespace, id=c.id, name=c.labels.get(LABEL.NAME),
+            volumes=names if remove_volumes else [],
+        ):
+            self._destroy_steps(c, names, remove_volumes, exited)
+
+    def _destroy_steps(self, c: Any, names: builtins.list[str], remove_volumes: bool, exited: bool) -> None:
         cid = c.id
         tasks = self.client.tasks
         if c.labels.get(LABEL.RESTART_STATUS):
@@ -380,9 +403,11 @@ class Lifecycle(ImageCache):
                 wait.result(timeout=30)
             except PouchError:
                 pass
+        faults.point("container.rm.killed")
         networks = self._optional("networks")
         if networks is not None:
             _quiet(networks.detach, cid)
+        faults.point("container.rm.detached")
         if exited or task is not None:
             try:
                 tasks.delete(cid)
@@ -393,7 +418,7 @@ class Lifecycle(ImageCache):
         except NotFound:
             pass
         self.client.containers.delete(cid)
-        names = [n for n in c.labels.get(LABEL.VOLUMES, "").split(",") if n]
+        faults.point("container.rm.deleted")
         if names:
             _quiet(self.facade.volumes.release, cid, names, remove_anonymous=remove_volumes)
         name = c.labels.get(LABEL.NAME)
@@ -401,6 +426,38 @@ class Lifecycle(ImageCache):
             _quiet(self._names().release, name, cid)
         shutil.rmtree(self._state_dir(cid), ignore_errors=True)
         self._remove_fifo_dirs(cid)
+
+    # -- crash safety ---------------------------------------------------------------------------
+
+    def reconcile_intent(self, record: dict[str, Any]) -> None:
+        """A ``create``/``run`` killed before its container existed, or an ``rm`` killed after it deleted
+        the record (managers.intents): remove what was made for it on the host (files, FIFOs, name, the
+        anonymous volumes it made or ``rm -v`` was removing), its snapshot, and the leases the dead
+        process held (so what they hold is not kept for a lease's 24 hours). A container that exists
+        needs nothing: it was made, or is still there to ``rm`` again."""
+        if record["kind"] not in ("container.create", "container.rm"):
+            raise InvalidArgument(f"unknown container intent {record['kind']!r}")
+        from ctrd.owner import OWNER_LABEL
+
+        cid = record["id"]
+        try:
+            self.client.containers.get(cid)
+            return
+        except NotFound:
+            pass
+        for lease in self.client.leases.list():
+            if lease.labels.get(OWNER_LABEL) == record["owner"]:
+                _quiet(self.client.leases.delete, lease.id, sync=True)
+        _quiet(self.client.snapshots.remove, cid)
+        networks = self._optional("networks")
+        if networks is not None:
+            networks.detach(cid)
+        shutil.rmtree(self._state_dir(cid), ignore_errors=True)
+        self._remove_fifo_dirs(cid)
+        if record.get("name"):
+            self._names().release(record["name"], cid)
+        if record.get("volumes"):
+            self.facade.volumes.release(cid, record["volumes"], remove_anonymous=True)
 
     def _remove_fifo_dirs(self, cid: str) -> None:
         """FIFO directories of foreground runs and execs whose pouchsh died before closing them (they are

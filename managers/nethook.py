@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     stage, address, namespace, root, run_root = (sys.argv[1:] if argv is None else argv)[:5]
     state = json.load(sys.stdin)
     cid = state["id"]
-    facade = Managers(address=address, namespace=namespace, root=Path(root), run_root=Path(run_root))
+    facade = Managers(address=address, namespace=namespace, root=Path(root), run_root=Path(run_root),
+                      reconcile=False)
     try:
         networks = facade.networks
         if stage == "create":

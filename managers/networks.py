@@ -34,6 +34,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -44,10 +45,11 @@ from typing import TYPE_CHECKING, Any
 
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PouchError, PouchRuntimeError
 from ctrd.private import private_dir
-from managers import netfiles
+from managers import faults, netfiles
 from managers import ports as portmod
-from managers.cni import Attachment, Plugins, bridge_conflist, result_addresses
+from managers.cni import CNI_VERSION, Attachment, Plugins, bridge_conflist, result_addresses
 from managers.filters import id_matches, label_matches, name_matches, parse_filters
+from managers.intents import Intent, Journal, live_intents
 from managers.labels import validate_labels
 from managers.mountspec import VOLUME_NAME_RE
 from managers.store import FileLock, Store
@@ -152,6 +154,28 @@ def teardown_masquerade(network: str, cni_id: str) -> None:
         subprocess.run(["iptables", "-w", "-t", "nat", flag, chain], capture_output=True, check=False)
 
 
+_OWN_CHAIN = re.compile(r"CNI-(DN-)?[0-9a-f]{16,28}")
+
+
+def remove_rules_of(cni_id: str) -> None:
+    """Delete the iptables rules whose comment names ``cni_id`` (the bridge plugin's masquerading and
+    portmap's DNAT entries carry it) and the per-container chains they jump to: what a DEL leaves when
+    it is not given the port mappings or result of the ADD (a lease reclaimed without an intent)."""
+    tag = f'id: "{cni_id}"'
+    for table in ("nat", "filter"):
+        proc = subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True, check=False)
+        chains = set()
+        for line in proc.stdout.splitlines():
+            words = shlex.split(line)
+            if words[:1] == ["-A"] and any(tag in w for w in words):
+                subprocess.run(["iptables", "-w", "-t", table, "-D", *words[1:]], capture_output=True, check=False)
+                if words[-2] == "-j" and _OWN_CHAIN.fullmatch(words[-1]):
+                    chains.add(words[-1])
+        for chain in chains:
+            for flag in ("-F", "-X"):
+                subprocess.run(["iptables", "-w", "-t", table, flag, chain], capture_output=True, check=False)
+
+
 def reclaim_orphan_bridges(*, under: Path | None = None) -> list[str]:
     """Delete the bridges of pouchsh networks whose data root or network no longer exists (a removed
     test root, a deleted /var/lib/pouchsh), so their routes stop reserving subnets. A bridge that still
@@ -176,8 +200,11 @@ def reclaim_orphan_bridges(*, under: Path | None = None) -> list[str]:
             owned = False
         if under is not None and Path(root).is_relative_to(under):
             owned = False
-        if owned or any((alias_file.parent / "brif").iterdir()):
-            continue
+        try:
+            if owned or any((alias_file.parent / "brif").iterdir()):
+                continue
+        except OSError:
+            continue  # deleted meanwhile (another root's prune or rm), or not a bridge
         _ip(["link", "del", dev], check=False)
         remove_isolation_rules(dev)
         removed.append(dev)
@@ -186,6 +213,35 @@ def reclaim_orphan_bridges(*, under: Path | None = None) -> list[str]:
 
 def link_exists(name: str) -> bool:
     return Path("/sys/class/net", name).exists()
+
+
+def netns_id(path: str) -> str:
+    """``dev:inode`` of a network namespace file, "" if there is none. A task's ``/proc/<pid>/ns/net``
+    names another namespace (the host's, perhaps) once the pid is reused, and a CNI DEL given that path
+    would delete its ``eth0``: a path is used again only while it still names the namespace attached."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""
+    return f"{st.st_dev}:{st.st_ino}"
+
+
+def release_leases(ipam_dir: Path, cni_id: str) -> None:
+    """Remove host-local's lease files held by ``cni_id`` (their first line is the container id): what
+    a DEL that could not run, or ran without the netns, leaves."""
+    with contextlib.suppress(FileNotFoundError):
+        for lease in ipam_dir.iterdir():
+            if _lease_holder(lease) == cni_id:
+                lease.unlink(missing_ok=True)
+
+
+def _lease_holder(lease: Path) -> str | None:
+    """The container id holding a host-local lease file; None for its other files (lock, last_reserved_ip)."""
+    try:
+        ipaddress.ip_address(lease.name)
+        return lease.read_text().splitlines()[0].strip()
+    except (ValueError, OSError, IndexError):
+        return None
 
 
 class NetworkManager:
@@ -197,6 +253,7 @@ class NetworkManager:
         self.cni_lock = FileLock(base / "cni.lock")
         self.ipam_dir = base / "ipam"
         self.plugins = Plugins()
+        self.journal = Journal(facade.root)
 
     @property
     def namespace(self) -> str:
@@ -263,9 +320,11 @@ class NetworkManager:
             raise InvalidArgument("--gateway and --ip-range need --subnet")
         made: str | None = None
         try:
-            with self.cni_lock, FileLock(SUBNET_LOCK), self.store.update() as doc:
+            # Every change to the store is made under cni_lock, so what is read here stays true until the
+            # record is written below.
+            with self.cni_lock, FileLock(SUBNET_LOCK):
                 reclaim_orphan_bridges()
-                networks = doc.setdefault("networks", {})
+                networks = self.store.read().get("networks", {})
                 if name in networks:
                     raise AlreadyExists(f"network {name} already exists")
                 bridge = bridge or self._bridge_name(name)
@@ -283,8 +342,14 @@ class NetworkManager:
                 else:
                     self._check_overlap(net, networks.values(), ours)
                 record = _network_record(name, net, gateway, ip_range, internal, labels or {}, bridge, mtu)
-                self._make_bridge(record)
-                networks[name] = record
+                with self.journal.intent("network.create", name=name, id=record["id"], bridge=bridge,
+                                         made=made is not None):
+                    faults.point("network.create.bridge.before")
+                    self._make_bridge(record)
+                    faults.point("network.create.bridge.after")
+                    with self.store.update() as doc:
+                        doc.setdefault("networks", {})[name] = record
+                    faults.point("network.create.recorded")
         except BaseException:
             if made and link_exists(made):
                 _ip(["link", "del", made], check=False)
@@ -378,10 +443,23 @@ class NetworkManager:
         """Remove networks no container is attached to (in any namespace); the bridge device and the
         IPAM leases go with them. Nothing is removed unless all can be."""
         with self.cni_lock:
-            targets = self._unregister(refs, force)
-            for net in targets:
-                self._destroy(net)
+            doc = self.store.read()
+            known = [net for ref in refs for net in [self._find(ref, doc)] if net is not None]
+            with self.journal.intent("network.rm", networks=[
+                {"name": n["name"], "id": n["id"], "bridge": n["bridge"]} for n in known
+            ]):
+                faults.point("network.rm.before")
+                targets = self._unregister(refs, force)
+                faults.point("network.rm.unregistered")
+                for net in targets:
+                    self._destroy(net)
         return [n["name"] for n in targets]
+
+    def _find(self, ref: str, doc: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            return self._get(ref, doc)
+        except NotFound:
+            return None
 
     def _unregister(self, refs: builtins.list[str], force: bool) -> builtins.list[dict[str, Any]]:
         with self.store.update() as doc:
@@ -560,18 +638,23 @@ class NetworkManager:
             portmod.clashes(plan.ports, self._published(doc, exclude=key))
             entry: dict[str, Any] = {
                 "namespace": self.namespace, "id": container_id, "name": self._container_name(container_id),
-                "hostname": plan.hostname, "netns": netns_path, "ports": plan.ports,
-                "add_hosts": plan.add_hosts, "interfaces": {},
+                "hostname": plan.hostname, "netns": netns_path, "netns_id": netns_id(netns_path),
+                "ports": plan.ports, "add_hosts": plan.add_hosts, "interfaces": {},
             }
-            try:
-                for i, name in enumerate(plan.networks):
-                    net = self._get(name, doc)
-                    self._add(entry, net, f"eth{i}", plan.ip if i == 0 else None, plan.ports if i == 0 else [])
-                with self.store.update() as fresh:
-                    fresh.setdefault("attachments", {})[key] = entry
-            except BaseException:
-                self._delete_interfaces(entry)
-                raise
+            # One intent per ADD, all cleared once the attachment is recorded.
+            with contextlib.ExitStack() as intents:
+                try:
+                    for i, name in enumerate(plan.networks):
+                        net = self._get(name, doc)
+                        self._add(entry, net, f"eth{i}", plan.ip if i == 0 else None, plan.ports if i == 0 else [],
+                                  intents)
+                    faults.point("network.attach.before-record")
+                    with self.store.update() as fresh:
+                        fresh.setdefault("attachments", {})[key] = entry
+                    faults.point("network.attach.recorded")
+                except BaseException:
+                    self._delete_interfaces(entry)
+                    raise
             self._refresh_hosts(set(entry["interfaces"]))
         return _networks_record(entry)
 
@@ -582,12 +665,20 @@ class NetworkManager:
             return container_id[:12]
 
     def _add(self, entry: dict[str, Any], net: dict[str, Any], ifname: str, ip: str | None,
-             mappings: builtins.list[dict[str, Any]]) -> None:
+             mappings: builtins.list[dict[str, Any]], intents: contextlib.ExitStack) -> None:
+        """CNI ADD of one interface, its intent entered on ``intents`` (the caller clears it once the
+        attachment is recorded)."""
         conflist = bridge_conflist(net, self.ipam_dir)
         att = Attachment(f"{entry['namespace']}-{entry['id']}", entry["netns"], ifname,
                          (("IP", ip),) if ip else ())
         caps = {"portMappings": portmod.to_cni(mappings)} if mappings else {}
-        result = self.plugins.add(conflist, att, caps)
+        intent: Intent = intents.enter_context(self.journal.intent(
+            "network.attach", namespace=entry["namespace"], id=entry["id"], network=net["name"], ifname=ifname,
+            netns=entry["netns"], netns_id=entry["netns_id"], ports=mappings, conflist=conflist,
+        ))
+        faults.point("network.cni-add.before")
+        result = self.plugins.add(conflist, att, caps, on_address=lambda r: intent.update(result=r))
+        faults.point("network.cni-add.after")
         entry["interfaces"][net["name"]] = {
             **result_addresses(result, ifname), "ifname": ifname, "result": result, "ports": mappings,
             "conflist": conflist,
@@ -595,7 +686,7 @@ class NetworkManager:
 
     def _delete_interfaces(self, entry: dict[str, Any]) -> None:
         """CNI DEL of every interface of ``entry``; every one is tried, the first error is raised."""
-        netns = entry["netns"] if entry.get("netns") and os.path.exists(entry["netns"]) else ""
+        netns = _same_netns(entry)
         first: PouchError | None = None
         for name, itf in list(entry["interfaces"].items()):
             att = Attachment(f"{entry['namespace']}-{entry['id']}", netns, itf["ifname"])
@@ -620,14 +711,8 @@ class NetworkManager:
         key = self._key(container_id)
         entry = self.store.read().get("attachments", {}).get(key)
         if entry is not None:
-            try:
-                self._delete_interfaces(entry)
-            finally:
-                # The record goes even if a plugin complained: the bridge plugin releases the IPAM lease
-                # before anything that can fail, and keeping the record would block the network forever.
-                with self.store.update() as doc:
-                    doc.get("attachments", {}).pop(key, None)
-                self._refresh_hosts(set(entry["interfaces"]))
+            with self.journal.intent("network.detach", key=key, networks=builtins.list(entry["interfaces"])):
+                self._detach_entry(key, entry)
         if not keep_files:
             directory = self._files_dir(container_id)
             for name in netfiles.FILES:
@@ -635,6 +720,18 @@ class NetworkManager:
                     (directory / name).unlink()
             with contextlib.suppress(OSError):
                 directory.rmdir()
+
+    def _detach_entry(self, key: str, entry: dict[str, Any]) -> None:
+        try:
+            faults.point("network.cni-del.before")
+            self._delete_interfaces(entry)
+            faults.point("network.cni-del.after")
+        finally:
+            # The record goes even if a plugin complained: the bridge plugin releases the IPAM lease
+            # before anything that can fail, and keeping the record would block the network forever.
+            with self.store.update() as doc:
+                doc.get("attachments", {}).pop(key, None)
+            self._refresh_hosts(set(entry["interfaces"]))
 
     def _refresh_hosts(self, networks: set[str]) -> None:
         """Rewrite /etc/hosts of every container on ``networks``: itself, then its peers by name."""
@@ -684,13 +781,15 @@ class NetworkManager:
             used = {itf["ifname"] for itf in entry["interfaces"].values()}
             ifname = next(f"eth{i}" for i in range(len(used) + 1) if f"eth{i}" not in used)
             entry["netns"] = f"/proc/{process.pid}/ns/net"
-            self._add(entry, net, ifname, ip, [])
-            try:
-                with self.store.update() as fresh:
-                    fresh.setdefault("attachments", {})[key] = entry
-            except BaseException:
-                self._delete_interfaces({**entry, "interfaces": {net["name"]: entry["interfaces"][net["name"]]}})
-                raise
+            entry["netns_id"] = netns_id(entry["netns"])
+            with contextlib.ExitStack() as intents:
+                self._add(entry, net, ifname, ip, [], intents)
+                try:
+                    with self.store.update() as fresh:
+                        fresh.setdefault("attachments", {})[key] = entry
+                except BaseException:
+                    self._delete_interfaces({**entry, "interfaces": {net["name"]: entry["interfaces"][net["name"]]}})
+                    raise
             self._refresh_hosts(set(entry["interfaces"]))
         self._set_networks_label(cid, list(entry["interfaces"]))
         return _networks_record(entry)
@@ -706,23 +805,146 @@ class NetworkManager:
                     return _networks_record(entry) if entry else {}
                 raise NotFound(f"container {container} is not connected to network {network}")
             itf = entry["interfaces"].pop(name)
-            try:
-                self._delete_interfaces({**entry, "interfaces": {name: itf}})
-            finally:
-                with self.store.update() as doc:
-                    if entry["interfaces"]:
-                        doc.setdefault("attachments", {})[key] = entry
-                    else:
-                        doc.get("attachments", {}).pop(key, None)
-                self._refresh_hosts(set(entry["interfaces"]) | {name})
-                if not entry["interfaces"]:
-                    netfiles.write_in_place(self._files_dir(cid) / "hosts", netfiles.hosts_text([], [], []))
+            with self.journal.intent("network.detach", key=key, networks=[name]):
+                try:
+                    self._delete_interfaces({**entry, "interfaces": {name: itf}})
+                finally:
+                    with self.store.update() as doc:
+                        if entry["interfaces"]:
+                            doc.setdefault("attachments", {})[key] = entry
+                        else:
+                            doc.get("attachments", {}).pop(key, None)
+                    self._refresh_hosts(set(entry["interfaces"]) | {name})
+                    if not entry["interfaces"]:
+                        netfiles.write_in_place(self._files_dir(cid) / "hosts", netfiles.hosts_text([], [], []))
         self._set_networks_label(cid, list(entry["interfaces"]))
         return _networks_record(entry)
 
     def _set_networks_label(self, container_id: str, names: builtins.list[str]) -> None:
         with contextlib.suppress(NotFound):
             self.facade.ctrd.containers.update(container_id, labels={LABELS["networks"]: ",".join(names)})
+
+    # -- crash safety ------------------------------------------------------------------------------------
+
+    def reconcile_intent(self, record: dict[str, Any]) -> None:
+        """Finish or undo the step of a killed pouchsh (managers.intents), under the lock the step held."""
+        kind = record["kind"]
+        with self.cni_lock:
+            if kind == "network.attach":
+                self._undo_attach(record)
+            elif kind == "network.detach":
+                self._finish_detach(record)
+            elif kind == "network.create":
+                with FileLock(SUBNET_LOCK):
+                    self._undo_create(record)
+            elif kind == "network.rm":
+                self._finish_remove(record)
+            else:
+                raise PouchRuntimeError(f"unknown network intent {kind!r}")
+
+    def _undo_attach(self, record: dict[str, Any]) -> None:
+        """An ADD whose attachment was never recorded: DEL it (lease, veth, iptables rules); the lease
+        file goes by hand if the DEL cannot run."""
+        entry = self.store.read().get("attachments", {}).get(f"{record['namespace']}/{record['id']}")
+        if entry is not None and record["network"] in entry["interfaces"]:
+            return  # recorded: the step was done (the attachment is released by detach as usual)
+        self._release(record["conflist"], f"{record['namespace']}-{record['id']}", record["ifname"],
+                      netns=_same_netns(record), ports=record.get("ports") or [], result=record.get("result"))
+
+    def _release(self, conflist: dict[str, Any], cni_id: str, ifname: str, *, netns: str = "",
+                 ports: builtins.list[dict[str, Any]] | None = None, result: dict[str, Any] | None = None) -> None:
+        caps = {"portMappings": portmod.to_cni(ports)} if ports else {}
+        with contextlib.suppress(PouchError):
+            self.plugins.delete(conflist, Attachment(cni_id, netns, ifname), caps, result)
+        if not netns and conflist["plugins"][0].get("ipMasq"):
+            teardown_masquerade(conflist["name"], cni_id)
+        remove_rules_of(cni_id)
+        release_leases(self.ipam_dir / conflist["name"], cni_id)
+
+    def _finish_detach(self, record: dict[str, Any]) -> None:
+        """A detach (``rm``, a reap, ``network disconnect``) killed between its DEL and its record: DEL
+        what is still recorded of the named networks, and drop it."""
+        key = record["key"]
+        entry = self.store.read().get("attachments", {}).get(key)
+        if entry is None:
+            return
+        doomed = {n: itf for n, itf in entry["interfaces"].items() if n in record["networks"]}
+        with contextlib.suppress(PouchError):
+            self._delete_interfaces({**entry, "interfaces": doomed})
+        with self.store.update() as doc:
+            current = doc.get("attachments", {}).get(key)
+            if current is not None:
+                for name in doomed:
+                    current["interfaces"].pop(name, None)
+                if not current["interfaces"]:
+                    doc["attachments"].pop(key)
+        self._refresh_hosts(set(entry["interfaces"]))
+
+    def _undo_create(self, record: dict[str, Any]) -> None:
+        """``network create`` killed before its record was written: delete the bridge it made."""
+        networks = self.store.read().get("networks", {})
+        if networks.get(record["name"], {}).get("id") == record["id"]:
+            return
+        bridge = record["bridge"]
+        if record["made"] and link_exists(bridge) and not any(n["bridge"] == bridge for n in networks.values()):
+            _ip(["link", "del", bridge], check=False)
+            remove_isolation_rules(bridge)
+
+    def _finish_remove(self, record: dict[str, Any]) -> None:
+        """``network rm`` killed after its records were dropped: delete the bridges and leases too."""
+        networks = self.store.read().get("networks", {})
+        for net in record["networks"]:
+            if net["name"] in networks:
+                continue  # not unregistered (the kill came first), or made again since: it stays
+            if not any(n["bridge"] == net["bridge"] for n in networks.values()):
+                self._destroy(net)
+            else:
+                shutil.rmtree(self.ipam_dir / net["name"], ignore_errors=True)
+
+    def reclaim(self) -> dict[str, builtins.list[str]]:
+        """``system prune``'s part, without intents: host-local leases held by no recorded attachment
+        (released with a DEL, which takes the iptables rules with them), lease directories of networks
+        that do not exist, and bridges of networks or data roots that are gone. Leases named by the
+        intent of a running pouchsh are in flight and stay; every ADD and its record happen under
+        cni_lock, held here, so nothing else is."""
+        leases: builtins.list[str] = []
+        with self.cni_lock:
+            doc = self.store.read()
+            networks = doc.get("networks", {})
+            attached = {f"{a['namespace']}-{a['id']}" for a in doc.get("attachments", {}).values()}
+            attached |= {f"{r['namespace']}-{r['id']}" for r in live_intents(self.facade.root)
+                         if r.get("kind") == "network.attach"}
+            with contextlib.suppress(FileNotFoundError):
+                for directory in sorted(self.ipam_dir.iterdir()):
+                    net = networks.get(directory.name)
+                    if net is None:
+                        shutil.rmtree(directory, ignore_errors=True)
+                        leases.append(directory.name)
+                        continue
+                    for lease in sorted(directory.iterdir()):
+                        holder = _lease_holder(lease)
+                        if holder is None or holder in attached:
+                            continue
+                        ifname = _lease_ifname(lease)
+                        self._release(bridge_conflist(net, self.ipam_dir), holder, ifname,
+                                      netns=self._task_netns(holder), result=_lease_result(net, lease.name, ifname))
+                        lease.unlink(missing_ok=True)
+                        leases.append(f"{directory.name}/{lease.name}")
+            with FileLock(SUBNET_LOCK):
+                bridges = reclaim_orphan_bridges()
+        return {"leases": leases, "bridges": bridges}
+
+    def _task_netns(self, cni_id: str) -> str:
+        """The netns of the live task of the container a CNI id (``<namespace>-<id>``) names, so that a
+        DEL also removes the interface from it; "" when there is none."""
+        namespace, cid = cni_id[:-65], cni_id[-64:]
+        if cni_id[-65:-64] != "-" or not namespace:
+            return ""
+        try:
+            task = self.facade.client.with_namespace(namespace).tasks.get(cid)
+        except PouchError:
+            return ""
+        return f"/proc/{task.pid}/ns/net" if task.pid and task.status in ("created", "running", "paused") else ""
 
     def ipam_leases(self, network: str) -> builtins.list[str]:
         """The addresses host-local holds for ``network`` (a test and ``system df`` aid)."""
@@ -734,6 +956,34 @@ class NetworkManager:
             with contextlib.suppress(ValueError):
                 out.append(str(ipaddress.ip_address(p.name)))
         return sorted(out)
+
+
+def _same_netns(attached: dict[str, Any]) -> str:
+    """The recorded netns path if it still names the namespace that was attached (see ``netns_id``);
+    "" otherwise, which makes the plugins skip the container side (gone with its namespace anyway)."""
+    path = attached.get("netns") or ""
+    if not path:
+        return ""
+    if "netns_id" not in attached:  # recorded before netns ids were kept
+        return path if os.path.exists(path) else ""
+    return path if attached["netns_id"] and netns_id(path) == attached["netns_id"] else ""
+
+
+def _lease_ifname(lease: Path) -> str:
+    """The interface of a host-local lease file (its second line; eth0 in files of older plugins)."""
+    try:
+        lines = lease.read_text().splitlines()
+    except OSError:
+        return "eth0"
+    return lines[1].strip() if len(lines) > 1 and lines[1].strip() else "eth0"
+
+
+def _lease_result(net: dict[str, Any], ip: str, ifname: str) -> dict[str, Any]:
+    """The ADD result a lease stands for, as far as the DEL needs it: the firewall plugin removes its
+    per-address rules by the result's addresses (a DEL without one leaves them)."""
+    prefix = ipaddress.ip_network(net["subnet"]).prefixlen
+    address = {"address": f"{ip}/{prefix}", "interface": 0, **({"gateway": net["gateway"]} if net["gateway"] else {})}
+    return {"cniVersion": CNI_VERSION, "interfaces": [{"name": ifname, "sandbox": ""}], "ips": [address]}
 
 
 def _parse_subnet(text: str) -> ipaddress.IPv4Network:

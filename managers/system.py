@@ -238,9 +238,11 @@ class SystemManager:
 
     def prune(self, *, all: bool = False, volumes: bool = False) -> dict[str, Any]:
         """Stopped containers, unused networks, dangling (``all``: unused) images, and with ``volumes``
-        unused volumes (anonymous ones; every unused one with ``all``); first the leases of dead pouchsh
-        processes, so that what they were writing is collected too."""
+        unused volumes (anonymous ones; every unused one with ``all``); first what dead pouchsh
+        processes left (their intents finished or undone, host state that belongs to nothing, their
+        leases), so that what they were writing is collected too."""
         out: dict[str, Any] = {}
+        out["host"] = self._reclaim_host()
         out["leases"] = self._prune_leases()
         out["containers"] = self.facade.containers.prune()
         out["networks"] = self.facade.networks.prune()
@@ -248,6 +250,36 @@ class SystemManager:
         if volumes:
             out["volumes"] = self.facade.volumes.prune(all=all)
         return out
+
+    def _reclaim_host(self) -> dict[str, Any]:
+        """The journal reconciled again (this may be a long session), then what no intent names: IP
+        leases (and their iptables rules) of no attachment, bridges of no network, volume directories of
+        no volume, and this namespace's container directories of no container."""
+        import shutil
+        from pathlib import Path
+
+        from managers.intents import live_intents, reconcile
+
+        facade = self.facade
+        intents = len(reconcile(facade))
+        network = facade.networks.reclaim()
+        volume_dirs = facade.volumes.reclaim()
+        state = Path(facade.root) / "containers" / facade.namespace
+        containers: list[str] = []
+        try:
+            entries = sorted(os.listdir(state))
+        except FileNotFoundError:
+            entries = []
+        if entries:
+            # Intents before containers: a creator clears its intent only once its container exists.
+            known = {str(r.get("id")) for r in live_intents(facade.root) if str(r.get("kind")).startswith("container.")}
+            known |= {c.id for c in facade.ctrd.containers.list()}
+            for cid in entries:
+                if cid not in known:
+                    shutil.rmtree(state / cid, ignore_errors=True)
+                    containers.append(cid)
+        return {"intents": intents, "ip_leases": network["leases"], "bridges": network["bridges"],
+                "volume_dirs": volume_dirs, "container_dirs": containers}
 
     def _prune_leases(self) -> dict[str, Any]:
         """Delete the leases whose owner (a pouchsh process on this host, ctrd.owner) is gone: a load or

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from ctrd.private import private_dir
+from managers import faults
 from managers.filters import label_matches, name_matches, parse_filters, truth
 from managers.labels import validate_labels
 from managers.mountspec import (
@@ -41,6 +42,7 @@ from managers.mountspec import (
     validate_destination,
     validate_volume_name,
 )
+from managers.intents import Journal, live_intents
 from managers.store import Store
 
 if TYPE_CHECKING:
@@ -95,6 +97,7 @@ def _matches(record: dict[str, Any], filters: dict[str, list[str]], used: set[st
 class VolumeManager:
     def __init__(self, facade: Managers) -> None:
         self.facade = facade
+        self.journal = Journal(facade.root)
 
     # -- places --------------------------------------------------------------------------------------
 
@@ -159,19 +162,26 @@ class VolumeManager:
         if name is None:
             name = secrets.token_hex(32)
         validate_volume_name(name)
-        with self._store().update() as doc:
-            volumes = doc.setdefault("volumes", {})
-            existing = volumes.get(name)
+        store = self._store()
+        with store.lock:
+            existing = store.read().get("volumes", {}).get(name)
             if existing is not None:
                 if (labels and labels != existing["labels"]) or (options and options != existing["options"]):
                     raise AlreadyExists(f"volume {name} already exists with other labels or options")
                 return dict(existing), False
-            # Only the volume's directory is private: _data is the mount point a container sees, with its
-            # mode, so a container user other than root can still write to a fresh volume's root as in docker.
-            data = private_dir(self._dir(name)) / "_data"
-            data.mkdir(exist_ok=True)
             record = self._record(name, labels, options, anonymous)
-            volumes[name] = record
+            # The directory exists before its record; the intent names it until the record is written.
+            with self.journal.intent("volume.create", namespace=self.namespace, name=name):
+                faults.point("volume.create.before")
+                # Only the volume's directory is private: _data is the mount point a container sees, with
+                # its mode, so a container user other than root can still write to a fresh volume's root
+                # as in docker.
+                data = private_dir(self._dir(name)) / "_data"
+                data.mkdir(exist_ok=True)
+                faults.point("volume.create.dir-made")
+                with store.update() as doc:
+                    doc.setdefault("volumes", {})[name] = record
+                faults.point("volume.create.recorded")
         return dict(record), True
 
     def list(self, *, filters: builtins.list[str] | None = None) -> builtins.list[dict[str, Any]]:
@@ -208,24 +218,71 @@ class VolumeManager:
         return self._delete(targets)
 
     def _delete(self, names: builtins.list[str]) -> builtins.list[str]:
-        done: builtins.list[str] = []
-        with self._store().update() as doc:
-            volumes = doc.setdefault("volumes", {})
-            trash: builtins.list[Path] = []
-            for name in names:
-                if volumes.pop(name, None) is None:
-                    continue
+        if not names:
+            return []
+        store = self._store()
+        trash: builtins.list[Path] = []
+        with self.journal.intent("volume.rm", namespace=self.namespace, names=names), store.lock:
+            with store.update() as doc:
+                volumes = doc.setdefault("volumes", {})
+                done = [name for name in names if volumes.pop(name, None) is not None]
+            faults.point("volume.rm.unregistered")
+            for name in done:
                 src = self._dir(name)
                 if src.exists():
-                    # Out of the way first, under the lock: a volume of the same name created right after
-                    # never sees the old data, and a crash mid-delete leaves only a dot-directory.
+                    # Out of the way, still under the lock: a volume of the same name created right after
+                    # never sees the old data.
                     dst = src.with_name(f".deleting-{name}-{secrets.token_hex(4)}")
                     src.rename(dst)
                     trash.append(dst)
-                done.append(name)
-        for path in trash:
-            shutil.rmtree(path, ignore_errors=True)
+            for path in trash:
+                shutil.rmtree(path, ignore_errors=True)
         return done
+
+    # -- crash safety --------------------------------------------------------------------------------
+
+    def reconcile_intent(self, record: dict[str, Any]) -> None:
+        """A ``volume create`` or ``rm`` killed mid-way (managers.intents): the directories of the named
+        volumes that have no record go, whichever of the two it was."""
+        if record["kind"] not in ("volume.create", "volume.rm"):
+            raise InvalidArgument(f"unknown volume intent {record['kind']!r}")
+        names = [record["name"]] if record["kind"] == "volume.create" else record["names"]
+        self._remove_orphans(record["namespace"], names)
+
+    def _remove_orphans(self, namespace: str, names: builtins.list[str] | None) -> builtins.list[str]:
+        """Remove the directories under the namespace's volume folder that have no record (only those of
+        ``names``, unless None) and the trash of interrupted deletes. Under the store's lock, which
+        creation holds from its mkdir to its record, so a volume being made is never taken for one; the
+        volumes named by a running process's intent are left alone as well."""
+        store = self._store(namespace)
+        top = Path(self.facade.root) / "volumes" / namespace
+        removed: builtins.list[str] = []
+        with store.lock:
+            known = set(store.read().get("volumes", {}))
+            known |= {r["name"] for r in live_intents(self.facade.root)
+                      if r.get("kind") == "volume.create" and r.get("namespace") == namespace}
+            try:
+                entries = sorted(os.listdir(top))
+            except FileNotFoundError:
+                return removed
+            for entry in entries:
+                trash = entry.startswith(".deleting-")
+                if not trash and (entry in known or (names is not None and entry not in names)):
+                    continue
+                if trash and names is not None and not any(entry.startswith(f".deleting-{n}-") for n in names):
+                    continue
+                shutil.rmtree(top / entry, ignore_errors=True)
+                removed.append(entry)
+        return removed
+
+    def reclaim(self) -> builtins.list[str]:
+        """``system prune``'s part: volume directories without a record, in every namespace."""
+        top = Path(self.facade.root) / "volumes"
+        try:
+            namespaces = sorted(os.listdir(top))
+        except FileNotFoundError:
+            return []
+        return [f"{ns}/{d}" for ns in namespaces for d in self._remove_orphans(ns, None)]
 
     def prune(self, *, all: bool = False, filters: builtins.list[str] | None = None) -> dict[str, Any]:
         """Remove unused volumes: anonymous ones, or every unused one with ``all`` (docker ≥ 23)."""

@@ -1,0 +1,173 @@
+"""The intent journal: what a pouchsh process is about to do outside containerd, so that a ``kill -9`` at
+any step is finished or undone by the next invocation.
+
+containerd's own objects are safe with leases (ctrd.owner); what pouchsh does on the host is not: a CNI
+ADD takes an IP lease in host-local's store and adds iptables rules, ``network create`` makes a bridge,
+``volume create`` a directory. Each such step is bracketed::
+
+    with journal.intent("network.attach", namespace=ns, id=cid, network=name, ...) as intent:
+        ...side effect...                # intent.update(result=...) as more becomes known
+        ...record it in the store...
+    # the intent file is gone: the step is recorded (or undone in-process on an exception)
+
+An intent is one JSON file in ``<root>/intents`` (0600, written atomically: temp, fsync, rename), named
+for its owner (``<pid>-<start time>-<random>``) and holding ``ctrd.owner``'s label of that process. The
+directory is empty unless a step is in flight or its process died, so every invocation pays one
+``listdir`` (``Managers`` does it on first use) and imports this module only when there is something
+there. ``reconcile`` then hands each intent whose owner is provably gone to the manager of its kind
+(``kind`` is ``<manager>.<step>``), which looks at its store and either finishes the step or undoes it;
+an intent whose handler fails stays for the next invocation. Reconcilers exclude each other with
+``<root>/intents.lock``; the handlers take their stores' own locks, as the step they undo did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ctrd.errors import PouchError
+from ctrd.owner import Owner, is_gone, this_process
+from managers import Managers
+from managers.store import FileLock, write_atomic
+
+if TYPE_CHECKING:
+    import ctrd
+
+__all__ = ["DIRECTORY", "Intent", "Journal", "live_intents", "reconcile"]
+
+DIRECTORY = "intents"
+#: the manager (a ``Managers`` attribute) that reconciles each kind's prefix
+_MANAGERS = {"network": "networks", "volume": "volumes", "container": "containers"}
+
+
+class Intent:
+    """One step in flight; ``update`` adds what became known since (rewritten atomically)."""
+
+    def __init__(self, path: Path, record: dict[str, Any]) -> None:
+        self.path = path
+        self.record = record
+
+    def update(self, **data: Any) -> None:
+        self.record.update(data)
+        write_atomic(self.path, json.dumps(self.record).encode())
+
+    def clear(self) -> None:
+        # No fsync: an intent that reappears after a power loss names a step whose record is there, and
+        # its handler finds it done.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+class Journal:
+    def __init__(self, root: Path) -> None:
+        self.directory = Path(root) / DIRECTORY
+
+    def begin(self, kind: str, **data: Any) -> Intent:
+        owner = this_process()
+        path = self.directory / f"{owner.pid}-{owner.start}-{secrets.token_hex(6)}.json"
+        intent = Intent(path, {"kind": kind, "owner": owner.label(), **data})
+        intent.update()
+        return intent
+
+    @contextlib.contextmanager
+    def intent(self, kind: str, **data: Any) -> Iterator[Intent]:
+        """The intent is cleared when the block ends: done, or failed and undone by the caller's own
+        error path. Only a process that dies inside the block leaves it for ``reconcile``."""
+        intent = self.begin(kind, **data)
+        try:
+            yield intent
+        finally:
+            intent.clear()
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        record = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _tmp_owner_gone(name: str) -> bool:
+    """A temp file of an interrupted write (``.<pid>-<start>-<random>.json.<x>.tmp``): gone when that
+    pid no longer runs with that start time (same host and boot: the journal is local)."""
+    pid, _, rest = name.lstrip(".").partition("-")
+    start = rest.partition("-")[0]
+    me = this_process()
+    if not (pid.isdigit() and start.isdigit()):
+        return False
+    return is_gone(Owner(me.host, int(pid), int(start), me.boot_id, me.pid_ns).label())
+
+
+def live_intents(root: Path) -> list[dict[str, Any]]:
+    """The intents of processes still running (steps in flight): reclaimers leave what they name alone."""
+    directory = Path(root) / DIRECTORY
+    out = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(directory):
+            if entry.name.endswith(".json"):
+                record = _read(Path(entry.path))
+                if record is not None and not is_gone(record.get("owner")):
+                    out.append(record)
+    return out
+
+
+class _InNamespace(Managers):
+    """The facade's stores and containerd connection, in the namespace an intent was made in."""
+
+    def __init__(self, parent: Managers, namespace: str) -> None:
+        super().__init__(address=parent.address, namespace=namespace, root=parent.root, run_root=parent.run_root,
+                         reconcile=False)
+        self._parent = parent
+
+    @cached_property
+    def client(self) -> ctrd.Client:
+        return self._parent.client
+
+
+def reconcile(facade: Managers) -> list[dict[str, Any]]:
+    """Finish or undo every intent whose owner is gone; returns those handled. Failures are reported on
+    stderr (once per intent and invocation) and the intent is kept for the next one."""
+    root = Path(facade.root)
+    directory = root / DIRECTORY
+    handled: list[dict[str, Any]] = []
+    siblings: dict[str, Managers] = {}
+    with FileLock(root / "intents.lock"):
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except FileNotFoundError:
+            return handled
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.name.endswith(".tmp"):
+                if _tmp_owner_gone(entry.name):
+                    path.unlink(missing_ok=True)
+                continue
+            record = _read(path)
+            if record is None or not is_gone(record.get("owner")):
+                continue
+            manager = _MANAGERS.get(str(record.get("kind", "")).partition(".")[0])
+            try:
+                if manager is None:
+                    raise PouchError(f"unknown intent kind {record.get('kind')!r}")
+                namespace = str(record.get("namespace") or facade.namespace)
+                if namespace == facade.namespace:
+                    managers = facade
+                else:
+                    managers = siblings.setdefault(namespace, _InNamespace(facade, namespace))
+                getattr(managers, manager).reconcile_intent(record)
+            # A record it cannot read (KeyError, TypeError, ValueError) must not fail every command.
+            except (PouchError, OSError, KeyError, TypeError, ValueError) as err:
+                print(f"pouchsh: could not reconcile {record.get('kind')} left by a killed pouchsh "
+                      f"({path.name}): {err}", file=sys.stderr)
+                continue
+            path.unlink(missing_ok=True)
+            handled.append(record)
+    return handled

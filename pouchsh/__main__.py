@@ -1,11 +1,14 @@
 """``python -m pouchsh`` and the ``pouchsh`` program (see pouchsh.cli).
 
-The process's collector policy is set here, before pouchsh.cli and everything after it is imported.
+Two things happen here, before pouchsh.cli and everything after it is imported: Ctrl-C during start-up
+ends the process quietly with status 130, and the process's collector policy is set.
 """
 
 from __future__ import annotations
 
 import gc
+import os
+import signal
 
 __all__ = ["main"]
 
@@ -32,7 +35,19 @@ def collect_after_startup() -> None:
     gc.callbacks.append(restore)
 
 
+def interrupted_at_startup(signum: int, frame: object) -> None:
+    """SIGINT before pouchsh.cli has put its own handling in place: nothing has been done that needs
+    undoing, so end at once, as an interrupted script ends (a KeyboardInterrupt raised inside an import
+    would print a traceback)."""
+    os.write(2, b"error[interrupted]: interrupted\n")
+    os._exit(130)
+
+
 def main(argv: list[str] | None = None) -> int:
+    # First of all: the imports that follow take tens of milliseconds, and a Ctrl-C among them would
+    # otherwise end in a traceback. Installed here rather than at import so that importing this module
+    # (tests do) changes nothing.
+    signal.signal(signal.SIGINT, interrupted_at_startup)
     collect_after_startup()
     from pouchsh import cli
 

@@ -482,12 +482,12 @@ def follow(value: Any, path: tuple[Any, ...], node: Any) -> Any:
         if value is None and m.optional:
             return None
         if isinstance(value, IntRange) and isinstance(key, int):
-            if -len(value) <= key < len(value):
+            if -value.size <= key < value.size:
                 value = value.range[key]
                 continue
             if m.optional:
                 return None
-            raise PouchRuntimeError(f"index {key} is out of range (the range has {len(value)} items)",
+            raise PouchRuntimeError(f"index {key} is out of range (the range has {value.size} items)",
                                     span=node.span)
         if isinstance(value, Stream):
             try:
@@ -621,7 +621,7 @@ def _arith(op: str, left: Any, right: Any) -> Any:
             check_text(len(left) + len(right))
             return left + right
         if isinstance(left, (list, IntRange)) and isinstance(right, (list, IntRange)):
-            check_items(len(left) + len(right))
+            check_items(_count(left) + _count(right))
             return collect(left) + collect(right)
         if isinstance(left, dict) and isinstance(right, dict):
             check_items(len(left) + len(right), "a record")
@@ -666,3 +666,7 @@ def _arith(op: str, left: Any, right: Any) -> Any:
 
 
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+
+def _count(items: list[Any] | IntRange) -> int:
+    return items.size if isinstance(items, IntRange) else len(items)

@@ -134,11 +134,19 @@ class IntRange:
     def hi(self) -> int:
         return self.range.stop - (1 if self.range.step > 0 else -1)
 
+    @property
+    def size(self) -> int:
+        """How many items; unlike ``len()`` also past ``sys.maxsize`` (``1..99999999999999999999``)."""
+        r = self.range
+        if r.step > 0:
+            return max(0, (r.stop - r.start + r.step - 1) // r.step)
+        return max(0, (r.start - r.stop - r.step - 1) // -r.step)
+
     def __len__(self) -> int:
-        return len(self.range)
+        return self.size
 
     def __bool__(self) -> bool:
-        return len(self.range) > 0
+        return self.size > 0
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.range)
@@ -150,7 +158,7 @@ class IntRange:
         if isinstance(other, IntRange):
             return self.range == other.range
         if isinstance(other, list):
-            return len(other) == len(self.range) and all(
+            return len(other) == self.size and all(
                 type(a) is int and a == b for a, b in zip(other, self.range))
         return NotImplemented
 
@@ -223,7 +231,7 @@ def collect(value: Any, what: str = "") -> Any:
     """A range or a Lazy (or any Stream) as a list, refused with ``error[limit]`` past the bound; any
     other value as it is. A Stream is read to its end (or to the bound) and closed."""
     if isinstance(value, IntRange):
-        check_items(len(value), what or f"the range {value!r}")
+        check_items(value.size, what or f"the range {value!r}")
         return list(value.range)
     if isinstance(value, Stream):
         out: list[Any] = []

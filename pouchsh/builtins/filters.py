@@ -154,7 +154,7 @@ def last(ctx: Any, n: int | None) -> Any:
 
 def _tail(source: Iterable[Any], count: int) -> Iterable[Any]:
     if isinstance(source, IntRange):
-        return source.range[max(0, len(source) - count):]
+        return source.range[max(0, source.size - count):]
     if isinstance(source, list):
         return source[max(0, len(source) - count):]
     # One item more than the bound is enough to know that n items would pass it.
@@ -192,7 +192,9 @@ def skip(ctx: Any, n: int | None) -> Any:
 @pulls
 def length(ctx: Any) -> int:
     source = items(ctx, "length")
-    if isinstance(source, (list, IntRange)):
+    if isinstance(source, IntRange):
+        return source.size
+    if isinstance(source, list):
         return len(source)
     try:
         return sum(1 for _ in source)
@@ -260,6 +262,8 @@ def _end(ctx: Any, cmd: str, n: int | None, take: Callable[[Iterable[Any], int],
     """``first``/``last``: the item (null when none) without n, else a list of n; a stream is closed."""
     _non_negative(cmd, n)
     source = items(ctx, cmd)
+    if isinstance(source, IntRange) and n is not None:
+        check_items(min(n, source.size), f"{cmd}'s result")  # known before any item is made
     try:
         taken = collect(Stream(take(source, 1 if n is None else n)), f"{cmd}'s result")
     finally:

@@ -280,7 +280,11 @@ class Interpreter:
                 return a.const
             value = self.expr(a.node, scope)
             try:
-                return coerce(collect(value), a.type, a.choices)
+                value = collect(value)
+            except PouchError as e:
+                raise e.with_span(a.span)
+            try:
+                return coerce(value, a.type, a.choices)
             except InvalidArgument as e:
                 e.message = f"{a.what} {e.message}" if a.what else e.message
                 e.args = (e.message,)

@@ -296,7 +296,10 @@ class Interpreter:
     def call(self, node: CallNode, scope: Scope, input: Any, piped: bool) -> Any:
         binding = self.bindings[id(node)]
         cmd = binding.command
-        if isinstance(input, (IntRange, Lazy)) and not getattr(cmd.fn, "pulls_input", False):
+        # A def's $in may hold a range as it is (a value like any other, walked as often as needed); a
+        # Lazy is once-only, so it becomes a list there as for every command that does not pull.
+        lazy = Lazy if binding.user is not None else (IntRange, Lazy)
+        if isinstance(input, lazy) and not getattr(cmd.fn, "pulls_input", False):
             try:
                 input = collect(input, f"{cmd.name}'s input")
             except PouchError as e:

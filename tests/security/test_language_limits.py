@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import resource
 import signal
 import subprocess
 import sys
@@ -38,23 +37,30 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _limit_address_space() -> None:
-    # A regression to building the whole range fails here quickly, instead of taking the machine's memory.
+#: Runs the program as its child and reports the child's own peak RSS. The test process cannot measure
+#: that itself: Linux counts in a child's peak the memory of the process it was forked from, and pytest's
+#: is large; this launcher is small. It also caps the child's address space, so that a regression to
+#: building the whole range fails quickly instead of taking the machine's memory.
+_LAUNCHER = """
+import os, resource, sys
+pid = os.fork()
+if pid == 0:
     resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+sys.stderr.write(f"\\n@child {os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}\\n")
+"""
 
 
 def _measured(source: str, **env: str) -> tuple[int, str, str, int, float]:
-    """Run ``pouchsh -c source`` as its own process: (status, stdout, stderr, peak RSS bytes, seconds).
-    The peak is this child's own (wait4), not the maximum over every child the test process had."""
+    """Run ``pouchsh -c source`` as its own process: (status, stdout, stderr, peak RSS bytes, seconds)."""
     start = time.monotonic()
-    proc = subprocess.Popen([*_PROGRAM, "-c", source], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=_env(**env), preexec_fn=_limit_address_space)
-    assert proc.stdout is not None and proc.stderr is not None
-    out, err = proc.stdout.read(), proc.stderr.read()  # both are small: no pipe fills while the other waits
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *_PROGRAM, "-c", source], capture_output=True,
+                          env=_env(**env), timeout=120, check=False)
     seconds = time.monotonic() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, out.decode(), err.decode(), usage.ru_maxrss * 1024, seconds
+    err, _, report = proc.stderr.decode().rpartition("\n@child ")
+    code, maxrss_kib = (int(x) for x in report.split())
+    return code, proc.stdout.decode(), err, maxrss_kib * 1024, seconds
 
 
 STREAMING = [

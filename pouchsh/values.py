@@ -126,6 +126,13 @@ class IntRange:
             raise InvalidArgument("a range's step must not be 0")
         self.range = range(lo, hi + (1 if step > 0 else -1), step)
 
+    @classmethod
+    def of(cls, items: range) -> IntRange:
+        """The IntRange of a Python range (a slice of another: ``skip``)."""
+        out = cls.__new__(cls)
+        out.range = items
+        return out
+
     @property
     def lo(self) -> int:
         return self.range.start

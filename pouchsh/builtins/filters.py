@@ -176,6 +176,8 @@ def skip(ctx: Any, n: int | None) -> Any:
     count = 1 if n is None else n
     _non_negative("skip", count)
     source = items(ctx, "skip")
+    if isinstance(source, IntRange):
+        return IntRange.of(source.range[count:])  # computed, not walked
     return passthrough(source, itertools.islice(source, count, None))
 
 

@@ -8,6 +8,7 @@
      ├── Unavailable                unavailable        (gRPC UNAVAILABLE)
      ├── Timeout                    timeout            (gRPC DEADLINE_EXCEEDED)
      ├── Interrupted                interrupted        (gRPC CANCELLED, Ctrl-C)
+     ├── Limit                      limit              (gRPC RESOURCE_EXHAUSTED; a value past its bound)
      ├── PouchRuntimeError          runtime            (everything else)
      │
      │   defined by the language (pouchsh.errors), because only it has source text:
@@ -31,6 +32,7 @@ __all__ = [
     "Conflict",
     "Interrupted",
     "InvalidArgument",
+    "Limit",
     "NotFound",
     "PouchError",
     "PouchRuntimeError",
@@ -86,6 +88,12 @@ class Interrupted(PouchError):
     kind = "interrupted"
 
 
+class Limit(PouchError):
+    """Something would grow past a bound set to protect the host (the language's values, a gRPC message)."""
+
+    kind = "limit"
+
+
 class PouchRuntimeError(PouchError):
     kind = "runtime"
 
@@ -104,6 +112,7 @@ def _code_table() -> dict[Any, type[PouchError]]:
         c.UNAVAILABLE: Unavailable,
         c.DEADLINE_EXCEEDED: Timeout,
         c.CANCELLED: Interrupted,
+        c.RESOURCE_EXHAUSTED: Limit,
     }
 
 

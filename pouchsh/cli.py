@@ -7,7 +7,10 @@
 
 Options: --check (parse and check only), --dry-run (print the manager calls, make none), --json (every
 displayed value as one JSON document per line), --debug (Python tracebacks), --address ADDR
-(env CONTAINERD_ADDRESS), -n/--namespace NS (env CONTAINERD_NAMESPACE, default ``default``).
+(env CONTAINERD_ADDRESS), -n/--namespace NS (env CONTAINERD_NAMESPACE, default ``default``). The
+bounds on values come from POUCHSH_MAX_ITEMS and POUCHSH_MAX_TEXT (pouchsh.values).
+
+A script is read as bytes and must be UTF-8: the first byte that is not is a parse error with a caret.
 
 Exit status: 0 success; 1 a runtime error; 2 a parse or check error or a bad command line; 130 Ctrl-C;
 ``exit N`` gives N; otherwise the status of the last statement's foreground container (``run`` without
@@ -45,6 +48,11 @@ Run a pouch script, or start the interactive prompt when standard input is a ter
   -n, --namespace NS containerd namespace (env CONTAINERD_NAMESPACE, default: default)
   -h, --help         show this help
   --version          show the version
+
+Environment:
+  POUCHSH_MAX_ITEMS  the most items a list, record or collected range may hold (default 10000000)
+  POUCHSH_MAX_TEXT   the longest string, in characters or as a size (default 1GiB);
+                     a value that would pass either bound fails with error[limit]
 """
 
 
@@ -143,6 +151,8 @@ def run(
     collector, whose first pass after it would otherwise scan every node made: about a third of the
     time compiling took. Tests calling this in-process leave it off."""
     env = dict(os.environ) if env is None else env
+    from ctrd.errors import InvalidArgument
+    from pouchsh.values import configure_limits
 
     def say(text: str) -> None:
         stderr.write((text + "\n").encode())
@@ -164,14 +174,21 @@ def run(
     namespace = opts.namespace or env.get("CONTAINERD_NAMESPACE") or "default"
     address = opts.address or env.get("CONTAINERD_ADDRESS") or None
 
+    try:
+        configure_limits(env)
+    except InvalidArgument as e:
+        say(f"error: {e.message}")
+        return 2
+
     if opts.command is not None:
-        text, filename = opts.command, "<command>"
+        # Python decoded the argument with surrogateescape; its bytes are what the user gave.
+        data, filename = os.fsencode(opts.command), "<command>"
     elif opts.script == "-" or (opts.script is None and not stdin_is_terminal):
-        text, filename = stdin.read().decode("utf-8", errors="replace"), "<stdin>"
+        data, filename = stdin.read(), "<stdin>"
     elif opts.script is not None:
         try:
-            with open(opts.script, encoding="utf-8") as f:
-                text = f.read()
+            with open(opts.script, "rb") as f:
+                data = f.read()
         except OSError as e:
             say(f"error: cannot read {opts.script}: {e.strerror or e}")
             return 2
@@ -200,8 +217,14 @@ def run(
     session = Session(runtime, debug=opts.debug)
     from ctrd.errors import PouchError
     from pouchsh.eval import ExitRequest
+    from pouchsh.source_text import decode_source, shown_text
 
     try:
+        try:
+            text = decode_source(data, filename)
+        except PouchError:
+            session.sources[filename] = shown_text(data)
+            raise
         checked = session.compile(text, filename)
         if freeze_program:
             gc.freeze()
@@ -236,7 +259,10 @@ def _repl(opts: Options, namespace: str, address: str | None, env: dict[str, str
 
 def main(argv: list[str] | None = None) -> int:
     """The ``pouchsh`` program: :func:`run` on the process's streams, with Ctrl-C and broken pipes
-    handled and no traceback unless ``--debug``."""
+    handled and no traceback unless ``--debug``.
+
+    Until the handler for a script run is installed, SIGINT is pouchsh.__main__'s start-up handler
+    (exit 130 at once); the interactive prompt installs its own when it starts."""
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv[: argv.index("-c") if "-c" in argv else len(argv)]
     cancel = threading.Event()
@@ -246,12 +272,12 @@ def main(argv: list[str] | None = None) -> int:
         cancel.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    stdin_tty = _isatty(sys.stdin)
-    interactive = stdin_tty and not any(a in ("-c", "-") or a.endswith(".pouch") or not a.startswith("-")
-                                        for a in argv)
-    if not interactive:
-        signal.signal(signal.SIGINT, on_sigint)
     try:
+        stdin_tty = _isatty(sys.stdin)
+        interactive = stdin_tty and not any(a in ("-c", "-") or a.endswith(".pouch") or not a.startswith("-")
+                                            for a in argv)
+        if not interactive:
+            signal.signal(signal.SIGINT, on_sigint)
         return run(
             argv, stdin=sys.stdin.buffer, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer,
             is_terminal=_isatty(sys.stdout), stdin_is_terminal=stdin_tty, cancel=cancel, freeze_program=True,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ctrd.errors import InvalidArgument
-from pouchsh.values import Duration, Size, Stream, parse_duration, parse_size, type_name
+from pouchsh.values import Duration, IntRange, Size, Stream, collect, parse_duration, parse_size, type_name
 
 __all__ = ["STRING_TYPES", "coerce"]
 
@@ -107,8 +107,8 @@ def _coerce(value: Any, typ: str) -> Any:
     if typ == "list":
         if isinstance(value, list):
             return value
-        if isinstance(value, (tuple, Stream)):
-            return list(value)
+        if isinstance(value, (tuple, Stream, IntRange)):
+            return list(collect(value))
         raise _fail(value, typ)
     if typ == "record":
         if isinstance(value, dict):

@@ -7,6 +7,12 @@ displayed and the last value is the result.
 
 A failing command stops the program unless a ``try`` catches it; the error keeps the span of the call
 or statement that failed. Ctrl-C sets ``runtime.cancel``; every statement and loop turn checks it.
+
+Ranges stay lazy (``IntRange``) and flow lazily through the commands that pull their input item by item
+(``@pulls``: ``1..100000000 | where ... | first 3`` reads three items); a pipeline's leftover Lazy, a
+command's input that it does not pull, and every argument are collected within the bound, so no value
+grows past it (see pouchsh.values). The operators are total: on any two values they give a value or a
+PouchError naming both kinds.
 """
 
 from __future__ import annotations
@@ -50,7 +56,19 @@ from pouchsh.coerce import coerce
 from pouchsh.errors import error_record
 from pouchsh.scope import CallContext, ClosureValue, DefValue, Runtime, Scope
 from pouchsh.signature import Flag, Param
-from pouchsh.values import Duration, Size, Stream, parse_duration, parse_size, type_name
+from pouchsh.values import (
+    Duration,
+    IntRange,
+    Lazy,
+    Size,
+    Stream,
+    check_items,
+    check_text,
+    collect,
+    parse_duration,
+    parse_size,
+    type_name,
+)
 
 __all__ = ["ExitRequest", "Interpreter", "to_text", "truthy"]
 
@@ -96,7 +114,9 @@ def to_text(value: Any) -> str:
         return str(value)
     from pouchsh.render import inline
 
-    return inline(value)
+    text = inline(value)
+    check_text(len(text))
+    return text
 
 
 class Interpreter:
@@ -133,7 +153,10 @@ class Interpreter:
             if want and i == last:
                 result = value
             elif show and value is not None:
-                self.rt.display(value)
+                try:
+                    self.rt.display(value)
+                except PouchError as e:  # a range too large to show (error[limit])
+                    raise e.with_span(s.span)
         return result
 
     # -------------------------------------------------------------------------------------- statements
@@ -198,7 +221,7 @@ class Interpreter:
             return
         if isinstance(items, dict):
             items = [{"key": k, "value": v} for k, v in items.items()]
-        elif not isinstance(items, (list, tuple, Stream)):
+        elif not isinstance(items, (list, tuple, Stream, IntRange)):
             raise InvalidArgument(f"`for` needs a list, range or stream, got {type_name(items)}",
                                   span=s.iterable.span)
         cancel = self.rt.cancel
@@ -240,10 +263,15 @@ class Interpreter:
             if isinstance(element, CallNode):
                 value = self.call(element, scope, value, piped)
             elif isinstance(element, External):
-                value = self.external(element, scope, value, piped)
+                value = self.external(element, scope, collect(value), piped)
             else:
                 value = self.expr(element, scope)
             piped = True
+        if isinstance(value, Lazy):
+            try:
+                return collect(value)
+            except PouchError as e:
+                raise e.with_span(p.span)
         return value
 
     def arg(self, a: Any, scope: Scope) -> Any:
@@ -251,6 +279,10 @@ class Interpreter:
             if a.node is None:
                 return a.const
             value = self.expr(a.node, scope)
+            try:
+                value = collect(value)
+            except PouchError as e:
+                raise e.with_span(a.span)
             try:
                 return coerce(value, a.type, a.choices)
             except InvalidArgument as e:
@@ -264,6 +296,14 @@ class Interpreter:
     def call(self, node: CallNode, scope: Scope, input: Any, piped: bool) -> Any:
         binding = self.bindings[id(node)]
         cmd = binding.command
+        # A def's $in may hold a range as it is (a value like any other, walked as often as needed); a
+        # Lazy is once-only, so it becomes a list there as for every command that does not pull.
+        lazy = Lazy if binding.user is not None else (IntRange, Lazy)
+        if isinstance(input, lazy) and not getattr(cmd.fn, "pulls_input", False):
+            try:
+                input = collect(input, f"{cmd.name}'s input")
+            except PouchError as e:
+                raise e.with_span(node.span)
         if binding.help:
             from pouchsh.helptext import format_help
 
@@ -368,16 +408,19 @@ class Interpreter:
         if isinstance(e, (Word, Str)):
             if len(e.parts) == 1 and isinstance(e.parts[0], str):
                 return e.parts[0]
-            return "".join(p if isinstance(p, str) else to_text(self.part(p, scope)) for p in e.parts)
+            text = "".join(p if isinstance(p, str) else to_text(self.part(p, scope)) for p in e.parts)
+            check_text(len(text))
+            return text
         if isinstance(e, Binary):
             return self.binary(e, scope)
         if isinstance(e, Sub):
             value = self.pipeline(e.pipeline, scope)
             return follow(value, e.path, e) if e.path else value
         if isinstance(e, ListExpr):
-            return [self.expr(x, scope) for x in e.items]
+            # A range inside a list or record is made a list here, so only a bare value is ever lazy.
+            return [collect(self.expr(x, scope)) for x in e.items]
         if isinstance(e, RecordExpr):
-            return {k: self.expr(v, scope) for k, v in e.fields}
+            return {k: collect(self.expr(v, scope)) for k, v in e.fields}
         if isinstance(e, Closure):
             return ClosureValue(e, scope, self.run_closure)
         if isinstance(e, Range):
@@ -418,12 +461,13 @@ class Interpreter:
                 raise PouchRuntimeError(f"undefined variable `${name}`", span=e.span) from None
         return follow(value, path, e) if path else value
 
-    def range(self, e: Range, scope: Scope) -> list[int]:
+    def range(self, e: Range, scope: Scope) -> IntRange:
         lo, hi = self.expr(e.lo, scope), self.expr(e.hi, scope)
         for v, node in ((lo, e.lo), (hi, e.hi)):
             if isinstance(v, bool) or not isinstance(v, int):
                 raise InvalidArgument(f"a range needs ints, got {type_name(v)}", span=node.span)
-        return list(range(lo, hi + 1)) if lo <= hi else list(range(lo, hi - 1, -1))
+        # An end before the start is an empty range (`for i in 1..$n` with $n = 0 runs no turn).
+        return IntRange(int(lo), int(hi))
 
     def binary(self, e: Binary, scope: Scope) -> Any:
         op = e.op
@@ -444,8 +488,19 @@ def follow(value: Any, path: tuple[Any, ...], node: Any) -> Any:
         key = m.key
         if value is None and m.optional:
             return None
+        if isinstance(value, IntRange) and isinstance(key, int):
+            if -value.size <= key < value.size:
+                value = value.range[key]
+                continue
+            if m.optional:
+                return None
+            raise PouchRuntimeError(f"index {key} is out of range (the range has {value.size} items)",
+                                    span=node.span)
         if isinstance(value, Stream):
-            value = list(value)
+            try:
+                value = collect(value)
+            except PouchError as e:
+                raise e.with_span(node.span)
         if isinstance(value, dict):
             if key in value or (isinstance(key, int) and str(key) in value):
                 value = value[key] if key in value else value[str(key)]
@@ -505,7 +560,20 @@ def _parse(fn: Any, text: str) -> Any:
 
 
 def operate(op: str, left: Any, right: Any) -> Any:
-    """A binary operator on two values (not ``and``/``or``, which short-circuit)."""
+    """A binary operator on two values (not ``and``/``or``, which short-circuit).
+
+    Total: on any two values the result is a value or a PouchError (``invalid-argument`` naming both
+    kinds, or ``limit``), never a Python exception."""
+    try:
+        return _operate(op, left, right)
+    except (OverflowError, ValueError):
+        # a float past its range turned into an int (`1e308 * 10` as a size), or an int too large for a
+        # float (`10 ** 400 / 3` built by repeated multiplication)
+        raise InvalidArgument(f"`{op}` on {type_name(left)} and {type_name(right)}: the result is out of range") \
+            from None
+
+
+def _operate(op: str, left: Any, right: Any) -> Any:
     if op in ("==", "!="):
         left, right = _align(left, right) if isinstance(left, str) != isinstance(right, str) else (left, right)
         equal = left == right
@@ -530,21 +598,40 @@ def operate(op: str, left: Any, right: Any) -> Any:
             raise InvalidArgument(f"bad pattern {right!r}: {err}") from None
         return found if op == "=~" else not found
     if op == "in":
-        if isinstance(right, str):
-            return to_text(left) in right
-        if isinstance(right, (list, tuple, dict)):
-            return left in right
-        raise InvalidArgument(f"`in` needs a list, record or string on the right, got {type_name(right)}")
+        return _contains(right, left)
     return _arith(op, left, right)
+
+
+_SCALARS = (str, int, float)
+
+
+def _contains(container: Any, item: Any) -> bool:
+    """``item in container``: an item of a list or range, a key of a record, a substring of a string."""
+    if isinstance(container, str):
+        if not isinstance(item, _SCALARS):
+            raise InvalidArgument(f"`in` looks for text in a string, got {type_name(item)} in string")
+        return to_text(item) in container
+    if isinstance(container, (list, tuple, IntRange)):
+        return item in container
+    if isinstance(container, dict):
+        if not isinstance(item, str):
+            raise InvalidArgument(f"`in` on a record looks for a key, which is a string; "
+                                  f"got {type_name(item)} in record")
+        return item in container
+    raise InvalidArgument(f"`in` needs a list, range, record or string on the right; "
+                          f"got {type_name(item)} in {type_name(container)}")
 
 
 def _arith(op: str, left: Any, right: Any) -> Any:
     if op == "+":
         if isinstance(left, str) and isinstance(right, str):
+            check_text(len(left) + len(right))
             return left + right
-        if isinstance(left, list) and isinstance(right, list):
-            return left + right
+        if isinstance(left, (list, IntRange)) and isinstance(right, (list, IntRange)):
+            check_items(_count(left) + _count(right))
+            return collect(left) + collect(right)
         if isinstance(left, dict) and isinstance(right, dict):
+            check_items(len(left) + len(right), "a record")
             return {**left, **right}
     if not (_number(left) and _number(right)):
         raise InvalidArgument(f"cannot apply `{op}` to {type_name(left)} and {type_name(right)}")
@@ -573,8 +660,20 @@ def _arith(op: str, left: Any, right: Any) -> Any:
         if right == 0:
             raise InvalidArgument("division by zero")
         result = left % right
-    else:  # pragma: no cover
-        raise InvalidArgument(f"unknown operator {op}")
+    else:
+        raise InvalidArgument(f"unknown operator `{op}`")
     if unit is not None and isinstance(result, (int, float)):
-        return unit(int(result))
+        result = unit(int(result))
+    if isinstance(result, int) and not _INT_MIN <= result <= _INT_MAX:
+        # Python's ints have no end: a product squared in a loop would grow without bound (and
+        # could no longer be printed); the language's ints are 64-bit, as Nushell's.
+        raise InvalidArgument(f"`{op}` on {type_name(left)} and {type_name(right)}: the result is out of range "
+                              f"(ints are 64-bit)")
     return result
+
+
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+
+def _count(items: list[Any] | IntRange) -> int:
+    return items.size if isinstance(items, IntRange) else len(items)

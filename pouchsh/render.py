@@ -11,7 +11,8 @@ Three modes, chosen by the caller (the evaluator knows whether stdout is a termi
 - **json** — one JSON document per value, on one line; sizes are int bytes, durations int nanoseconds.
 
 Null displays nothing in every mode. A Stream is displayed item by item as items arrive (`display`):
-one line per item — a record as ``key=value`` pairs (logfmt), in JSON mode one document per item.
+one line per item — a record as ``key=value`` pairs (logfmt), in JSON mode one document per item. A range
+is shown as the list it stands for, made within the bound (``error[limit]`` past it; pouchsh.values).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import math
 from collections.abc import Iterable
 from typing import IO, Any
 
-from pouchsh.values import Duration, Size, Stream, format_duration, format_size
+from pouchsh.values import Duration, IntRange, Size, Stream, collect, format_duration, format_size
 
 __all__ = [
     "display",
@@ -43,6 +44,8 @@ def render(value: Any, *, terminal: bool = False, json: bool = False, width: int
     """
     if value is None:
         return ""
+    if isinstance(value, IntRange):
+        value = collect(value)
     if isinstance(value, Stream):
         return "\n".join(line for item in value if (line := _stream_line(item, json=json)))
     if json:
@@ -76,8 +79,8 @@ def display(
 
 def render_table(value: Any, *, terminal: bool = False, width: int | None = None) -> str:
     """``value`` drawn as a table whatever its kind: a record is one row, a scalar list one ``value`` column."""
-    if isinstance(value, Stream):
-        value = list(value)
+    if isinstance(value, (Stream, IntRange)):
+        value = collect(value)
     if value is None:
         rows: list[Any] = []
     elif isinstance(value, dict):
@@ -143,6 +146,8 @@ def inline(value: Any, *, top: bool = True) -> str:
         return "[" + ", ".join(inline(v, top=False) for v in value) + "]"
     if isinstance(value, Stream):
         return "<stream>"
+    if isinstance(value, IntRange):
+        return inline(collect(value), top=top)
     if isinstance(value, (int, float)):
         return str(value)
     return f"<{type(value).__name__}>"
@@ -249,8 +254,8 @@ def to_jsonable(value: Any) -> Any:
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, Stream)):
-        return [to_jsonable(v) for v in value]
+    if isinstance(value, (list, tuple, Stream, IntRange)):
+        return [to_jsonable(v) for v in collect(value)]
     raise TypeError(f"a {type(value).__name__} has no JSON form")
 
 

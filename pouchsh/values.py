@@ -6,6 +6,14 @@ Values are plain Python objects so that every layer can build and read them with
     list → list      record → dict (str keys, ordered)       table → list of dicts
     size → Size (an int of bytes)     duration → Duration (an int of nanoseconds)
     stream → Stream (a lazy, once-only sequence: `events`, `logs -f`; filters consume it lazily)
+    range → IntRange (``1..3``: lazy, walked as often as needed, a few bytes whatever its length)
+    (inside a pipeline) → Lazy (a Stream over a range or a lazy list: `1..100000000 | where ... | first 3`
+                          pulls three items; what is left at the end of the pipeline is collected)
+
+A value that is made into a list (a range printed or sorted, a lazy list at the end of its pipeline, a
+string or a list grown by ``+``) is bounded: past ``Limits.items`` items or ``Limits.text`` characters it
+is refused with ``error[limit]`` before it is built (``collect``, ``check_items``, ``check_text``). The
+bounds come from POUCHSH_MAX_ITEMS and POUCHSH_MAX_TEXT (``configure_limits``).
 
 Size suffixes follow docker for the single letters (``512k``, ``64m``, ``1g`` are binary, as in
 ``--memory 64m``), SI for ``kB MB GB TB`` and IEC for ``KiB MiB GiB TiB``.
@@ -14,13 +22,23 @@ Size suffixes follow docker for the single letters (``512k``, ``64m``, ``1g`` ar
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from ctrd.errors import InvalidArgument, Limit
+
 __all__ = [
+    "LIMITS",
     "Duration",
+    "IntRange",
+    "Lazy",
+    "Limits",
     "Size",
     "Stream",
+    "check_items",
+    "check_text",
+    "collect",
+    "configure_limits",
     "format_duration",
     "format_size",
     "parse_duration",
@@ -86,6 +104,154 @@ class Stream:
         if self._close is not None:
             self._close()
             self._close = None
+
+
+class Lazy(Stream):
+    """A Stream that stands for a finite list made lazily inside one pipeline (a filter over a range).
+
+    Unlike a Stream from containerd it is a list to the user: at the end of its pipeline, and when it is
+    piped into a command that does not pull items one by one, it is collected (bounded) into a list."""
+
+
+class IntRange:
+    """``lo..hi``, inclusive, by ``step``: a lazy sequence of ints that can be walked any number of times.
+
+    A range whose end lies before its start (in the direction of its step) is empty: ``1..0`` runs a
+    ``for`` body no time, as ``for i in 1..$n`` with ``$n = 0`` must."""
+
+    __slots__ = ("range",)
+
+    def __init__(self, lo: int, hi: int, step: int = 1) -> None:
+        if step == 0:
+            raise InvalidArgument("a range's step must not be 0")
+        self.range = range(lo, hi + (1 if step > 0 else -1), step)
+
+    @classmethod
+    def of(cls, items: range) -> IntRange:
+        """The IntRange of a Python range (a slice of another: ``skip``)."""
+        out = cls.__new__(cls)
+        out.range = items
+        return out
+
+    @property
+    def lo(self) -> int:
+        return self.range.start
+
+    @property
+    def hi(self) -> int:
+        return self.range.stop - (1 if self.range.step > 0 else -1)
+
+    @property
+    def size(self) -> int:
+        """How many items; unlike ``len()`` also past ``sys.maxsize`` (``1..99999999999999999999``)."""
+        r = self.range
+        if r.step > 0:
+            return max(0, (r.stop - r.start + r.step - 1) // r.step)
+        return max(0, (r.start - r.stop - r.step - 1) // -r.step)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bool__(self) -> bool:
+        return self.size > 0
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.range)
+
+    def __contains__(self, item: object) -> bool:
+        return type(item) is int and item in self.range
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, IntRange):
+            return self.range == other.range
+        if isinstance(other, list):
+            return len(other) == self.size and all(
+                type(a) is int and a == b for a, b in zip(other, self.range))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.range)
+
+    def __repr__(self) -> str:
+        step = "" if self.range.step == 1 else f" step {self.range.step}"
+        return f"{self.lo}..{self.hi}{step}"
+
+
+class Limits:
+    """How large a value may be made: ``items`` of a list or record, ``text`` characters of a string."""
+
+    __slots__ = ("items", "text")
+
+    def __init__(self, items: int = 10_000_000, text: int = 1024**3) -> None:
+        self.items = items
+        self.text = text
+
+
+#: The process's bounds; ``configure_limits`` sets them from the environment when pouchsh starts.
+LIMITS = Limits()
+
+_ITEMS_VAR = "POUCHSH_MAX_ITEMS"
+_TEXT_VAR = "POUCHSH_MAX_TEXT"
+
+
+def configure_limits(env: Mapping[str, str]) -> None:
+    """Read POUCHSH_MAX_ITEMS (a count) and POUCHSH_MAX_TEXT (a count of characters, or a size such as
+    ``64MiB``); unset means the defaults. Raises InvalidArgument naming the variable for a bad value."""
+    default = Limits()
+    items, text = default.items, default.text
+    raw = env.get(_ITEMS_VAR, "").strip()
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise InvalidArgument(f"{_ITEMS_VAR} must be a count of 1 or more, got {raw!r}")
+        items = int(raw)
+    raw = env.get(_TEXT_VAR, "").strip()
+    if raw:
+        try:
+            text = int(parse_size(raw))
+        except ValueError:
+            raise InvalidArgument(f"{_TEXT_VAR} must be a size such as 64MiB or a count, got {raw!r}") from None
+        if text < 1:
+            raise InvalidArgument(f"{_TEXT_VAR} must be 1 or more, got {raw!r}")
+    LIMITS.items, LIMITS.text = items, text
+
+
+def _too_many(count: str, what: str) -> Limit:
+    return Limit(f"{what} would hold {count} items, more than the {LIMITS.items} allowed",
+                 hint=f"a range or stream can stay lazy (`| first n`, `| where ...`, `for`); "
+                      f"or raise {_ITEMS_VAR}")
+
+
+def check_items(count: int, what: str = "a list") -> None:
+    """Refuse to make ``what`` with ``count`` items when that passes the bound."""
+    if count > LIMITS.items:
+        raise _too_many(str(count), what)
+
+
+def check_text(length: int, what: str = "a string") -> None:
+    """Refuse to make ``what`` of ``length`` characters when that passes the bound."""
+    if length > LIMITS.text:
+        raise Limit(f"{what} would be {length} characters long, more than the {LIMITS.text} allowed",
+                    hint=f"raise {_TEXT_VAR} to allow more")
+
+
+def collect(value: Any, what: str = "") -> Any:
+    """A range or a Lazy (or any Stream) as a list, refused with ``error[limit]`` past the bound; any
+    other value as it is. A Stream is read to its end (or to the bound) and closed."""
+    if isinstance(value, IntRange):
+        check_items(value.size, what or f"the range {value!r}")
+        return list(value.range)
+    if isinstance(value, Stream):
+        out: list[Any] = []
+        cap = LIMITS.items
+        try:
+            for item in value:
+                if len(out) == cap:
+                    raise _too_many(f"more than {cap}", what or "a list")
+                out.append(item)
+        finally:
+            value.close()
+        return out
+    return value
 
 
 def parse_size(text: str) -> Size:
@@ -170,7 +336,9 @@ def type_name(value: Any) -> str:
     if isinstance(value, dict):
         return "record"
     if isinstance(value, Stream):
-        return "stream"
+        return "list" if isinstance(value, Lazy) else "stream"
+    if isinstance(value, IntRange):
+        return "range"
     if isinstance(value, list):
         if value and all(isinstance(v, dict) for v in value):
             return "table"

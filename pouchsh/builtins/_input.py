@@ -1,42 +1,55 @@
-"""What the filters share: reading the piped input as items, cell paths, and closure-or-field keys."""
+"""What the filters share: reading the piped input as items, cell paths, and closure-or-field keys.
+
+A command marked ``@pulls`` is given a range or a Lazy as it is, and must read it item by item (or by
+its length); every other command is given it collected into a list, within the bound (see
+pouchsh.values).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from ctrd.errors import InvalidArgument
-from pouchsh.values import Stream, type_name
+from pouchsh.values import IntRange, Lazy, Stream, collect, type_name
 
-__all__ = ["follow", "items", "key_function", "materialize", "passthrough"]
+__all__ = ["follow", "items", "key_function", "materialize", "passthrough", "pulls"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def pulls(fn: _F) -> _F:
+    """Mark a command that reads its input item by item, so a range or Lazy reaches it uncollected."""
+    fn.pulls_input = True  # type: ignore[attr-defined]
+    return fn
 
 
 def items(ctx: Any, cmd: str) -> Iterable[Any]:
-    """The piped input as items: a list or a Stream (left lazy). Null is no items."""
+    """The piped input as items: a list, a range or a Stream (left lazy). Null is no items."""
     value = ctx.input
     if value is None:
         return []
-    if isinstance(value, (list, Stream)):
+    if isinstance(value, (list, Stream, IntRange)):
         return value
     raise InvalidArgument(f"{cmd}: expected a table or list, got {type_name(value)}")
 
 
 def materialize(ctx: Any, cmd: str) -> list[Any]:
-    """The piped input as a list; a Stream is read to its end and closed."""
+    """The piped input as a list, within the bound; a Stream is read to its end and closed."""
     source = items(ctx, cmd)
-    if isinstance(source, Stream):
-        try:
-            return list(source)
-        finally:
-            source.close()
+    if isinstance(source, (Stream, IntRange)):
+        return collect(source, f"{cmd}'s input")  # type: ignore[no-any-return]
     return list(source)
 
 
 def passthrough(source: Iterable[Any], produce: Iterator[Any]) -> list[Any] | Stream:
-    """A filter's result in the input's shape: a Stream stays lazy (closing it closes the input)."""
+    """A filter's result in the input's shape: a Stream stays lazy (closing it closes the input), and
+    so does a range or a Lazy, as a Lazy."""
+    if isinstance(source, (Lazy, IntRange)):
+        return Lazy(produce, close=getattr(source, "close", None))
     if isinstance(source, Stream):
         return Stream(produce, close=source.close)
-    return list(produce)
+    return collect(Lazy(produce))  # type: ignore[no-any-return]
 
 
 def follow(value: Any, path: str, cmd: str) -> Any:

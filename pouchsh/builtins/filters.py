@@ -1,7 +1,9 @@
 """Filters: commands that take a table or list from the pipe and give back part of it.
 
-On a Stream (``events``, ``logs -f``) the filters that can stay lazy do (``where``, ``select``, ``skip``);
-``first n`` stops after n items and closes the stream; the others read it to its end.
+On a Stream (``events``, ``logs -f``), a range or a Lazy (a filter's output over a range) the filters that
+can stay lazy do (``where``, ``select``, ``skip``); ``first n`` stops after n items and closes the stream,
+``last n`` keeps n items at a time and ``length`` counts; the others read it to its end, within the bound
+(see pouchsh.values).
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ctrd.errors import InvalidArgument
-from pouchsh.builtins._input import follow, items, key_function, materialize, passthrough
+from pouchsh.builtins._input import follow, items, key_function, materialize, passthrough, pulls
 from pouchsh.render import inline
 from pouchsh.signature import Example, Flag, Param, command
-from pouchsh.values import Stream, type_name
+from pouchsh.values import LIMITS, IntRange, Stream, check_items, collect, type_name
 
 _ROWS = "[{name: web, n: 3} {name: db, n: 1} {name: api, n: 2}]"
 
@@ -36,6 +38,7 @@ _ROWS = "[{name: web, n: 3} {name: db, n: 1} {name: api, n: 2}]"
     input="list",
     category="filters",
 )
+@pulls
 def where(ctx: Any, condition: Any) -> Any:
     source = items(ctx, "where")
     return passthrough(source, (item for item in source if ctx.call(condition, item)))
@@ -52,6 +55,7 @@ def where(ctx: Any, condition: Any) -> Any:
     input="any",
     category="filters",
 )
+@pulls
 def select(ctx: Any, fields: list[str]) -> Any:
     def pick(row: Any) -> dict[str, Any]:
         if not isinstance(row, dict):
@@ -127,6 +131,7 @@ def sort_by(ctx: Any, key: Any, reverse: bool) -> list[Any]:
     input="list",
     category="filters",
 )
+@pulls
 def first(ctx: Any, n: int | None) -> Any:
     return _end(ctx, "first", n, itertools.islice)
 
@@ -142,8 +147,20 @@ def first(ctx: Any, n: int | None) -> Any:
     input="list",
     category="filters",
 )
+@pulls
 def last(ctx: Any, n: int | None) -> Any:
-    return _end(ctx, "last", n, lambda source, count: deque(source, maxlen=count))
+    return _end(ctx, "last", n, _tail)
+
+
+def _tail(source: Iterable[Any], count: int) -> Iterable[Any]:
+    if isinstance(source, IntRange):
+        return source.range[max(0, source.size - count):]
+    if isinstance(source, list):
+        return source[max(0, len(source) - count):]
+    # One item more than the bound is enough to know that n items would pass it.
+    kept = deque(source, maxlen=min(count, LIMITS.items + 1))
+    check_items(len(kept), "last's result")
+    return kept
 
 
 @command(
@@ -154,10 +171,13 @@ def last(ctx: Any, n: int | None) -> Any:
     input="list",
     category="filters",
 )
+@pulls
 def skip(ctx: Any, n: int | None) -> Any:
     count = 1 if n is None else n
     _non_negative("skip", count)
     source = items(ctx, "skip")
+    if isinstance(source, IntRange):
+        return IntRange.of(source.range[count:])  # computed, not walked
     return passthrough(source, itertools.islice(source, count, None))
 
 
@@ -171,8 +191,18 @@ def skip(ctx: Any, n: int | None) -> Any:
     input="list",
     category="filters",
 )
+@pulls
 def length(ctx: Any) -> int:
-    return len(materialize(ctx, "length"))
+    source = items(ctx, "length")
+    if isinstance(source, IntRange):
+        return source.size
+    if isinstance(source, list):
+        return len(source)
+    try:
+        return sum(1 for _ in source)
+    finally:
+        if isinstance(source, Stream):
+            source.close()
 
 
 @command(
@@ -234,8 +264,10 @@ def _end(ctx: Any, cmd: str, n: int | None, take: Callable[[Iterable[Any], int],
     """``first``/``last``: the item (null when none) without n, else a list of n; a stream is closed."""
     _non_negative(cmd, n)
     source = items(ctx, cmd)
+    if isinstance(source, IntRange) and n is not None:
+        check_items(min(n, source.size), f"{cmd}'s result")  # known before any item is made
     try:
-        taken = list(take(source, 1 if n is None else n))
+        taken = collect(Stream(take(source, 1 if n is None else n)), f"{cmd}'s result")
     finally:
         if isinstance(source, Stream):
             source.close()

@@ -13,7 +13,7 @@ from ctrd.errors import InvalidArgument
 from pouchsh.builtins._input import passthrough
 from pouchsh.render import encode_json, table_columns, to_jsonable
 from pouchsh.signature import Example, Flag, command
-from pouchsh.values import Stream, type_name
+from pouchsh.values import Stream, check_text, collect, type_name
 
 
 def _jsonable(value: Any, cmd: str) -> Any:
@@ -38,9 +38,11 @@ def to_json(ctx: Any, indent: int | None) -> str:
     if indent is not None and indent < 0:
         raise InvalidArgument(f"to json: --indent must be 0 or more, got {indent}")
     try:
-        return encode_json(ctx.input, indent=indent or None)
+        text = encode_json(ctx.input, indent=indent or None)
     except TypeError as err:
         raise InvalidArgument(f"to json: {err}") from None
+    check_text(len(text), "to json's text")
+    return text
 
 
 @command(
@@ -54,7 +56,9 @@ def to_yaml(ctx: Any) -> str:
     import yaml  # type: ignore[import-untyped]
 
     data = _jsonable(ctx.input, "to yaml")
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True).rstrip("\n")
+    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True).rstrip("\n")
+    check_text(len(text), "to yaml's text")
+    return str(text)
 
 
 @command(
@@ -72,7 +76,7 @@ def to_csv(ctx: Any) -> str:
 
     value = ctx.input
     if isinstance(value, Stream):
-        value = list(value)
+        value = collect(value, "to csv's input")
     if isinstance(value, dict):
         rows = [value]
     elif isinstance(value, list):
@@ -85,7 +89,9 @@ def to_csv(ctx: Any) -> str:
     writer.writerow(columns)
     for row in rows:
         writer.writerow([_csv_cell(row.get(c)) for c in columns])
-    return out.getvalue().rstrip("\n")
+    text = out.getvalue().rstrip("\n")
+    check_text(len(text), "to csv's text")
+    return text
 
 
 def _csv_cell(value: Any) -> Any:

@@ -6,6 +6,18 @@ from typing import Any
 
 from ctrd.errors import NotFound
 from pouchsh.signature import Example, Param, command
+from pouchsh.values import LIMITS
+
+
+def limits_help() -> str:
+    """What `help` says about the bounds on values, with the bounds in force."""
+    return (
+        "Limits: a value that would be made larger than a bound fails with error[limit] instead of\n"
+        f"exhausting memory. A list, record or collected range holds at most {LIMITS.items} items\n"
+        f"(env POUCHSH_MAX_ITEMS); a string at most {LIMITS.text} characters (env POUCHSH_MAX_TEXT, a\n"
+        "count or a size such as 64MiB). A range stays lazy through where, select, each, first, last,\n"
+        "skip, length and for: `1..100000000 | first 3` reads three items."
+    )
 
 
 @command(
@@ -25,7 +37,7 @@ def help_(ctx: Any, command: list[str]) -> str:
 
     table = load()
     if not command:
-        return format_overview(table)
+        return format_overview(table) + "\n\n" + limits_help()
     name = " ".join(command)
     found = table.match(list(command))
     if found is not None and found[1] == len(command):

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ctrd.errors import Interrupted, InvalidArgument
-from pouchsh.builtins._input import items, passthrough
+from pouchsh.builtins._input import items, passthrough, pulls
 from pouchsh.signature import Example, Flag, Param, command
-from pouchsh.values import Stream
+from pouchsh.values import IntRange, Stream
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -38,8 +38,9 @@ _DEFAULT_JOBS = 8
     input="any",
     category="filters",
 )
+@pulls
 def each(ctx: Any, closure: Any, keep_empty: bool) -> Any:
-    if ctx.input is not None and not isinstance(ctx.input, (list, Stream)):
+    if ctx.input is not None and not isinstance(ctx.input, (list, Stream, IntRange)):
         return ctx.call(closure, ctx.input)
     source = items(ctx, "each")
     results = (ctx.call(closure, item) for item in source)

@@ -1,5 +1,6 @@
-"""Properties: any input gives a value or a PouchError with a span, never another exception; generated
-programs survive a print → parse round trip."""
+"""Properties: any input gives a value or a PouchError with a span, never another exception (nor a
+PouchError that only wraps one, "internal error"); every operator on every pair of values gives a value
+or a PouchError; generated programs survive a print → parse round trip."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from hypothesis import strategies as st
 
 import grammar
 from ctrd.errors import PouchError
-from pouchsh.eval import ExitRequest
+from pouchsh.eval import ExitRequest, operate
 from pouchsh.scope import Runtime
 from pouchsh.session import Session
+from pouchsh.values import Duration, IntRange, Size, Stream
 
 #: thousands of cases in CI, as the reliability suite asks; POUCHSH_FUZZ_EXAMPLES raises it for a hunt
 _SETTINGS = settings(max_examples=int(os.environ.get("POUCHSH_FUZZ_EXAMPLES", 1000)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -43,6 +45,7 @@ def _run(text: str) -> None:
         pass
     except PouchError as e:
         for err in (e, *getattr(e, "others", ())):
+            assert "internal error" not in err.message, err.message
             assert err.span is not None, f"{err.kind}: {err.message} has no span"
             assert err.span.file == "prop.pouch" or err.span.file.endswith(".pouch")
         assert session.format(e).startswith("error[")
@@ -69,6 +72,62 @@ def test_mutated_programs_give_a_value_or_an_error_with_a_span(snippets: list[st
         else:
             text = text[:i] + ch + text[i + 1:]
     _run(text)
+
+
+# ------------------------------------------------------------------------------------------ operators
+
+_OPERATORS = ["==", "!=", "<", "<=", ">", ">=", "=~", "!~", "+", "-", "*", "/", "mod", "in"]
+_ints = st.one_of(st.integers(-5, 5), st.integers(), st.sampled_from([2**63 - 1, -(2**63), 2**64, 10**400]))
+_floats = st.floats(allow_nan=True, allow_infinity=True)
+_scalars = st.one_of(
+    st.none(), st.booleans(), _ints, _floats, st.text(max_size=8),
+    st.sampled_from(["1GB", "10s", "a.*", "(", "[", "*", "a{99999999999}", "64MiB", ""]),
+    _ints.map(Size), _ints.map(Duration),
+    st.tuples(st.integers(-3, 3), st.integers(-3, 3)).map(lambda t: IntRange(*t)),
+    st.sampled_from([IntRange(1, 10**9), IntRange(1, 0), IntRange(-(2**70), 2**70)]),
+    st.just(lambda *a: None),
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+    max_leaves=6,
+)
+
+
+@_SETTINGS
+@given(st.sampled_from(_OPERATORS), _values, _values)
+def test_every_operator_on_every_pair_of_values_gives_a_value_or_a_pouch_error(op: str, left: object,
+                                                                               right: object) -> None:
+    try:
+        operate(op, left, right)
+    except PouchError as e:
+        assert e.kind in ("invalid-argument", "limit", "runtime"), e.kind
+        assert e.message
+
+
+@_SETTINGS
+@given(st.sampled_from(_OPERATORS), _values)
+def test_no_operator_reads_a_stream_it_was_given(op: str, other: object) -> None:
+    # A stream (events, logs -f) may never end: an operator refuses it rather than reading it.
+    def endless() -> object:
+        while True:
+            yield 1
+
+    for left, right in ((Stream(endless()), other), (other, Stream(endless()))):
+        try:
+            operate(op, left, right)
+        except PouchError:
+            pass
+
+
+_OPERANDS = ["1", "-3", "2.5", "64MiB", "10s", "true", "null", '"s"', '"1GB"', "[1 2]", "[]", "{a: 1}", "{}",
+             "(1..3)", "(3..1)", "(1..100000000)", "{|x| $x }", "$x", "$r", "$s"]
+
+
+@_SETTINGS
+@given(st.sampled_from(_OPERANDS), st.sampled_from(_OPERATORS), st.sampled_from(_OPERANDS))
+def test_operators_in_programs_give_a_value_or_an_error_with_a_span(left: str, op: str, right: str) -> None:
+    _run(f"let x = [1 {{a: 2}}]\nlet r = 1..100000000\nlet s = 'abc'\necho ({left} {op} {right})")
 
 
 # ------------------------------------------------------------------------------------------ round trip

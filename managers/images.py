@@ -20,6 +20,7 @@ Image records (what ``images`` returns, one per name):
 from __future__ import annotations
 
 import builtins
+import contextlib
 import fnmatch
 import hashlib
 import io
@@ -35,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
-from ctrd.errors import Conflict, InvalidArgument, NotFound, PouchError
+from ctrd.errors import Conflict, Interrupted, InvalidArgument, NotFound, PouchError
 from ctrd.images import HOST_PLATFORM, Image, ImageSpec
 from ctrd.snapshots import DEFAULT_SNAPSHOTTER
 from ctrd.unpack import is_unpacked, unpack
@@ -57,6 +58,7 @@ from managers.oci import (
     parse_platform,
 )
 from managers.progress import ProgressFn
+from managers.tarscan import ExpansionLimit, TarScanner
 
 if TYPE_CHECKING:
     from ctrd.client import Client
@@ -72,6 +74,10 @@ UNNAMED = "<none>"
 FILTERS = ("reference", "label", "dangling", "before", "since")
 _UPLOAD_CHUNK = 16 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
+_INFLATE_STEP = 1 << 20
+#: ``import``'s default bound on a rootfs tarball's members (a full distribution has some 10^5)
+IMPORT_MAX_MEMBERS = 1_000_000
+_SPOOL_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -374,17 +380,26 @@ class ImageManager:
     # ------------------------------------------------------------------ archives
 
     def load(
-        self, stream: IO[bytes], *, name: str | None = None, cancel: threading.Event | None = None
+        self,
+        stream: IO[bytes],
+        *,
+        name: str | None = None,
+        cancel: threading.Event | None = None,
+        max_size: int | None = None,
     ) -> builtins.list[dict[str, Any]]:
         """Load a Docker or OCI archive (every image in it); returns one record per name created.
 
         ``name`` names images the archive leaves unnamed (a bare ``ref.name`` tag is joined to it).
+        Only blobs the archive's manifests reference reach the content store; a compressed archive may
+        not inflate beyond ``max_size`` bytes (default: see ``tarscan.ExpansionLimit``). A stream that
+        cannot seek (a pipe) is first copied to an unlinked temporary file under the data root.
         """
-        base = str(reference.parse(name)) if name else None
-        with self._client.lease(sync_delete=True) as leased:
-            from managers.archive import read_archive  # the archive format: load and save only
+        from managers.archive import ArchiveLimits, read_archive  # the archive format: load and save only
 
-            archive = read_archive(stream, _ContentSink(leased), base_name=base, cancel=cancel)
+        base = str(reference.parse(name)) if name else None
+        limits = ArchiveLimits(expansion=ExpansionLimit(fixed=max_size))
+        with _seekable(stream, Path(self._managers.root), cancel) as source, self._client.lease(sync_delete=True) as leased:
+            archive = read_archive(source, _ContentSink(leased), base_name=base, cancel=cancel, limits=limits)
             for image in archive.images:
                 self._label_tree(leased, image.target, archive.documents)
             planned: builtins.list[tuple[str, Descriptor]] = []
@@ -452,14 +467,26 @@ class ImageManager:
         }
 
     def import_rootfs(
-        self, stream: IO[bytes], ref: str | None = None, *, message: str = "", platform: str | None = None
+        self,
+        stream: IO[bytes],
+        ref: str | None = None,
+        *,
+        message: str = "",
+        platform: str | None = None,
+        max_size: int | None = None,
+        max_members: int = IMPORT_MAX_MEMBERS,
     ) -> dict[str, Any]:
-        """``import``: a root filesystem tarball (plain or gzip) becomes a one-layer image."""
+        """``import``: a root filesystem tarball (plain or gzip) becomes a one-layer image.
+
+        The tarball is checked as it streams into the content store, before containerd applies it: its
+        uncompressed tar may not exceed ``max_size`` bytes (default: see ``tarscan.ExpansionLimit``) nor
+        hold more than ``max_members`` members or any sparse member.
+        """
         name = str(reference.parse(ref)) if ref else None
         want = parse_platform(platform) if platform else HOST_PLATFORM
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         with self._client.lease(sync_delete=True) as leased:
-            layer_source = _LayerSource(stream)
+            layer_source = _LayerSource(stream, ExpansionLimit(fixed=max_size), max_members)
             layer_digest = leased.content.write(
                 cast(IO[bytes], layer_source), ref=f"import-{os.getpid()}-{id(layer_source)}"
             )
@@ -642,7 +669,8 @@ class ImageManager:
 
 
 class _ContentSink:
-    """archive.BlobSink over the content store (inside the load's lease)."""
+    """archive.BlobSink over the content store (inside the load's lease). The writer checks each blob's
+    size and digest as it streams and aborts its ingest on any failure."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
@@ -654,15 +682,7 @@ class _ContentSink:
                 cast(IO[bytes], _IterReader(chunks)), expected=expected, total=size, ref=ref
             )
         except InvalidArgument as exc:
-            raise InvalidArgument(
-                f"corrupt archive: {ref.removeprefix('load-')} does not match its digest"
-            ) from exc
-        except BaseException:
-            try:
-                self._client.content.abort(ref)
-            except PouchError:
-                pass  # nothing was started, or containerd is gone: the error being raised says which
-            raise
+            raise InvalidArgument(f"corrupt archive: {ref.removeprefix('load-')} does not match its digest or size ({exc.message})") from exc
 
 
 class _IterReader(io.RawIOBase):
@@ -688,11 +708,15 @@ class _IterReader(io.RawIOBase):
 
 
 class _LayerSource(io.RawIOBase):
-    """A rootfs tarball as it is read into the content store: notes whether it is gzip-compressed and
-    computes its diff ID (the digest of the uncompressed tar) on the way through."""
+    """A rootfs tarball as it is read into the content store: notes whether it is gzip-compressed,
+    computes its diff ID (the digest of the uncompressed tar) and checks its bounds on the way through,
+    so a bomb or a sparse member stops the write before containerd ever applies the layer."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: IO[bytes], limit: ExpansionLimit, max_members: int) -> None:
         self._stream = stream
+        self._limit = limit
+        self._scanner = TarScanner("import", max_members)
+        self._uncompressed = 0
         self._size = 0
         self._compressed: bool | None = None
         self._inflate: Any = None
@@ -721,7 +745,10 @@ class _LayerSource(io.RawIOBase):
             return
         try:
             while data:
-                self._plain(self._inflate.decompress(data))
+                # Inflate in bounded steps, so a bomb is caught a chunk past its bound, not after it.
+                self._plain(self._inflate.decompress(data, _INFLATE_STEP))
+                while self._inflate.unconsumed_tail:
+                    self._plain(self._inflate.decompress(self._inflate.unconsumed_tail, _INFLATE_STEP))
                 self._open_member = not self._inflate.eof
                 if self._inflate.eof:  # a multi-member gzip: the next member starts here
                     data = self._inflate.unused_data
@@ -732,6 +759,10 @@ class _LayerSource(io.RawIOBase):
             raise InvalidArgument(f"import: the tarball's gzip stream is corrupt: {exc}") from exc
 
     def _plain(self, data: bytes) -> None:
+        self._uncompressed += len(data)
+        if self._compressed:
+            self._limit.check(self._uncompressed, self._size, "import")
+        self._scanner.feed(data)
         self._diff.update(data)
         if len(self._head) < tarfile.BLOCKSIZE:
             self._head += data[: tarfile.BLOCKSIZE - len(self._head)]
@@ -740,11 +771,35 @@ class _LayerSource(io.RawIOBase):
         """(diff ID, compressed?, size in bytes), once the stream is read to its end."""
         if self._open_member:
             raise InvalidArgument("import: the tarball's gzip stream is truncated")
+        if not self._scanner.ended:
+            self._scanner.finish()
         try:
             tarfile.TarInfo.frombuf(self._head, tarfile.ENCODING, "surrogateescape")
         except tarfile.HeaderError as exc:
             raise InvalidArgument(f"import: not a tar archive ({exc})") from exc
         return "sha256:" + self._diff.hexdigest(), bool(self._compressed), self._size
+
+
+@contextlib.contextmanager
+def _seekable(stream: IO[bytes], directory: Path, cancel: threading.Event | None) -> Iterator[IO[bytes]]:
+    """``stream`` itself when it can seek, else its bytes copied to an unlinked temporary file (O_TMPFILE:
+    a killed pouchsh leaves nothing) in ``directory``. The copy holds the archive as given (compressed),
+    so it costs no more than the archive's own size."""
+    try:
+        seekable = stream.seekable() and stream.tell() >= 0
+    except (OSError, ValueError):
+        seekable = False
+    if seekable:
+        yield stream
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=directory, prefix=".load-") as spool:
+        while data := stream.read(_SPOOL_CHUNK):
+            if cancel is not None and cancel.is_set():
+                raise Interrupted("load interrupted")
+            spool.write(data)
+        spool.seek(0)
+        yield cast(IO[bytes], spool)
 
 
 def _parses(name: str) -> bool:

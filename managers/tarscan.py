@@ -1,0 +1,175 @@
+"""Bounds on what a tar stream may expand to, checked as its bytes pass (import's rootfs tarballs, load's
+archives): how far decompression may inflate it, how many members it may hold, and no sparse members.
+
+containerd's applier writes a layer's sparse members out in full and inflates a gzip stream without limit,
+so a small tarball could fill the disk under the snapshotter; these checks refuse such a stream before
+containerd applies it. ``TarScanner`` is fed the uncompressed bytes in pieces (it never holds more than a
+header or an extended header) and reads the member headers the way Go's archive/tar does (the reader
+containerd uses): header-only types (links, devices, directories, fifos) carry no data, a PAX ``size``
+record replaces the next header's size.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from dataclasses import dataclass
+
+from ctrd.errors import InvalidArgument
+
+__all__ = ["DEFAULT_RATIO", "DEFAULT_FLOOR", "ExpansionLimit", "TarScanner"]
+
+#: with no fixed bound, the uncompressed stream may reach this many times the compressed bytes read so far...
+DEFAULT_RATIO = 100
+#: ...or this many bytes, whichever is larger
+DEFAULT_FLOOR = 1 << 30
+_BLOCK = tarfile.BLOCKSIZE
+_MAX_EXTENDED = 1 << 20  # a PAX or GNU long-name header's own data
+_PAX = frozenset({tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE})
+_EXTENDED = _PAX | {tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK}
+_HEADER_ONLY = frozenset(
+    {tarfile.LNKTYPE, tarfile.SYMTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.DIRTYPE, tarfile.FIFOTYPE}
+)
+
+
+@dataclass(frozen=True)
+class ExpansionLimit:
+    """How large an uncompressed stream may grow: ``fixed`` bytes when set, else the larger of
+    ``floor`` and ``ratio`` times the compressed bytes read so far (so a bomb stops early)."""
+
+    fixed: int | None = None
+    ratio: int = DEFAULT_RATIO
+    floor: int = DEFAULT_FLOOR
+
+    def check(self, uncompressed: int, compressed: int, what: str) -> None:
+        bound = self.fixed if self.fixed is not None else max(self.floor, self.ratio * compressed)
+        if uncompressed > bound:
+            rule = (
+                f"{self.fixed} bytes"
+                if self.fixed is not None
+                else f"{self.floor} bytes or {self.ratio} times its compressed size"
+            )
+            raise InvalidArgument(
+                f"{what}: the uncompressed stream exceeds {rule} (a decompression bomb?)",
+                hint="raise the bound with --max-size if this is expected",
+            )
+
+    def describe(self) -> str:
+        if self.fixed is not None:
+            return f"{self.fixed} bytes"
+        return f"{self.floor >> 30} GiB or {self.ratio}x the compressed size, whichever is larger"
+
+
+class TarScanner:
+    """Reads member headers from uncompressed tar bytes fed in pieces; refuses sparse members and more
+    than ``max_members`` members, and a stream that is not tar at all."""
+
+    def __init__(self, what: str, max_members: int) -> None:
+        self.what = what
+        self.max_members = max_members
+        self.members = 0
+        self.ended = False  # a zero block was seen: what follows is padding for every reader
+        self._pending = bytearray()  # a header, or an extended header's data, being collected
+        self._collect = 0  # bytes of extended-header data still wanted in _pending (0: a header is)
+        self._extended_type = b""
+        self._extended_size = 0
+        self._skip = 0  # member data (and padding) still to pass over
+        self._next_size: int | None = None  # a PAX ``size`` record for the next member
+
+    def feed(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view and not self.ended:
+            if self._skip:
+                n = min(self._skip, len(view))
+                self._skip -= n
+                view = view[n:]
+                continue
+            want = (self._collect or _BLOCK) - len(self._pending)
+            self._pending += view[:want]
+            view = view[want:]
+            if len(self._pending) < (self._collect or _BLOCK):
+                return
+            block, self._pending = bytes(self._pending), bytearray()
+            if self._collect:
+                self._collect = 0
+                self._extended(block)
+            else:
+                self._header(block)
+
+    def finish(self) -> None:
+        """The stream ended: it must have ended between members."""
+        if self._skip or self._pending or self._collect:
+            raise InvalidArgument(f"{self.what}: the tar stream is truncated")
+
+    def _header(self, block: bytes) -> None:
+        if block == bytes(_BLOCK):
+            self.ended = True
+            return
+        try:
+            info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+        except tarfile.HeaderError as exc:
+            raise InvalidArgument(f"{self.what}: not a tar stream after {self.members} members ({exc})") from exc
+        size = info.size
+        if size < 0:
+            raise InvalidArgument(f"{self.what}: member {info.name!r} has a negative size")
+        if info.type == tarfile.GNUTYPE_SPARSE:
+            raise self._sparse(info.name)
+        if info.type in _EXTENDED:
+            if size > _MAX_EXTENDED:
+                raise InvalidArgument(f"{self.what}: an extended header of {size} bytes (at most {_MAX_EXTENDED})")
+            self._extended_type = info.type
+            self._collect = _round(size)
+            self._extended_size = size
+            if not size:
+                self._extended(b"")
+            return
+        self.members += 1
+        if self.members > self.max_members:
+            raise InvalidArgument(f"{self.what}: more than {self.max_members} members")
+        if self._next_size is not None:
+            size, self._next_size = self._next_size, None
+        if info.type in _HEADER_ONLY or (info.type == tarfile.AREGTYPE and info.name.endswith("/")):
+            size = 0
+        self._skip = _round(size)
+
+    def _extended(self, data: bytes) -> None:
+        body = data[: self._extended_size]
+        if self._extended_type not in _PAX:
+            return  # a GNU long name or link target: nothing here bounds the stream
+        for key, value in _pax_records(body, self.what):
+            if key.startswith(b"GNU.sparse."):
+                raise self._sparse("(PAX sparse member)")
+            if key == b"size" and self._extended_type != tarfile.XGLTYPE:
+                try:
+                    self._next_size = int(value)
+                except ValueError:
+                    raise InvalidArgument(f"{self.what}: a PAX size record {value!r} is not a number") from None
+
+    def _sparse(self, name: str) -> InvalidArgument:
+        return InvalidArgument(
+            f"{self.what}: member {name!r} is a sparse file; sparse members are refused "
+            "(their apparent size can be far larger than the archive)"
+        )
+
+
+def _round(size: int) -> int:
+    return -(-size // _BLOCK) * _BLOCK
+
+
+def _pax_records(body: bytes, what: str) -> list[tuple[bytes, bytes]]:
+    """``"<len> key=value\\n"`` records of a PAX extended header."""
+    records = []
+    pos = 0
+    while pos < len(body):
+        space = body.find(b" ", pos)
+        try:
+            length = int(body[pos:space]) if space > pos else 0
+        except ValueError:
+            length = 0
+        if length <= 0 or pos + length > len(body):
+            if body[pos:].strip(b"\0") == b"":
+                break
+            raise InvalidArgument(f"{what}: a malformed PAX header")
+        key, _, value = body[space + 1 : pos + length - 1].partition(b"=")
+        records.append((key, value))
+        pos += length
+    return records

@@ -46,6 +46,7 @@ __all__ = ["fetch", "push"]
 
 _RESUMES = 3
 _CHUNK = 1 << 20
+_MAX_DEPTH = 4  # indexes within indexes
 
 
 def _kind(desc: Descriptor) -> str:
@@ -68,16 +69,29 @@ def fetch(
     *,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    depth: int = 0,
 ) -> Descriptor:
-    """Bring ``root``'s tree for ``platform`` into the content store; returns the platform manifest."""
+    """Bring ``root``'s tree for ``platform`` into the content store; returns the platform manifest.
+
+    Only what the tree references is fetched; each manifest is bounded in size and checked against its
+    descriptor's digest and size before it is parsed, each blob as it streams (see ``_BlobSource``).
+    """
+    if depth > _MAX_DEPTH:
+        raise InvalidArgument(f"{registry.domain}/{repo}: indexes nested more than {_MAX_DEPTH} deep")
     if root.media_type not in INDEX_TYPES and root.media_type not in MANIFEST_TYPES:
         raise InvalidArgument(f"{registry.domain}/{repo}: unsupported manifest type {root.media_type!r}")
     data = _manifest(client, registry, repo, root)
+    if len(data) != root.size:
+        raise PouchRuntimeError(
+            f"registry {registry.domain} served {len(data)} bytes for manifest {root.digest}, which has {root.size}"
+        )
     doc = load_json(data, f"manifest {root.digest}")
     media_type = media_type_of(doc, root.media_type)
     if media_type in INDEX_TYPES:
         chosen = select_manifest(doc, platform)
-        manifest = fetch(client, registry, repo, chosen, platform, progress=progress, cancel=cancel)
+        manifest = fetch(
+            client, registry, repo, chosen, platform, progress=progress, cancel=cancel, depth=depth + 1
+        )
         kids = [chosen]
     else:
         manifest = root
@@ -210,6 +224,12 @@ class _BlobSource(io.RawIOBase):
 
     def _open(self) -> None:
         stream = self._registry.open_blob(self._repo, self._desc.digest, self._offset)
+        if stream.length is not None and stream.start + stream.length > self._desc.size:
+            stream.close()
+            raise PouchRuntimeError(
+                f"registry {self._registry.domain} served wrong content for {self._desc.digest}: "
+                f"{stream.start + stream.length} bytes where the manifest says {self._desc.size}"
+            )
         chunks = stream.chunks(_CHUNK, self._cancel)
         if stream.start < self._offset:
             # The server ignored Range: skip what was already read (and hashed).

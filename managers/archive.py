@@ -128,7 +128,8 @@ def read_archive(
         return _Reader(stream, sink, limits or ArchiveLimits(), cancel).read(base_name)
     except PouchError:
         raise
-    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as exc:
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError, ValueError) as exc:
+        # ValueError too: tarfile's own parsing of a malformed extended header can raise one
         raise InvalidArgument(f"not a readable image archive (corrupt or truncated): {exc}") from exc
 
 

@@ -747,7 +747,8 @@ class _LayerSource(io.RawIOBase):
             while data:
                 # Inflate in bounded steps, so a bomb is caught a chunk past its bound, not after it.
                 self._plain(self._inflate.decompress(data, _INFLATE_STEP))
-                while self._inflate.unconsumed_tail:
+                # (at a member's end zlib leaves the rest in unused_data and a stale unconsumed_tail)
+                while self._inflate.unconsumed_tail and not self._inflate.eof:
                     self._plain(self._inflate.decompress(self._inflate.unconsumed_tail, _INFLATE_STEP))
                 self._open_member = not self._inflate.eof
                 if self._inflate.eof:  # a multi-member gzip: the next member starts here

@@ -258,8 +258,8 @@ class ImageManager:
     # ------------------------------------------------------------------ names
 
     def tag(self, source: str, target: str) -> dict[str, Any]:
+        ref = reference.parse(target)  # a bad name is refused before anything is looked up
         image = self._find(source)
-        ref = reference.parse(target)
         if ref.digest:
             raise InvalidArgument(f"cannot tag with a digest reference: {target}")
         created = self._client.images.put(str(ref), image.target, dict(image.labels))

@@ -42,6 +42,7 @@ from managers.oci import (
     DOCKER_LAYER_GZIP,
     DOCKER_MANIFEST,
     INDEX_TYPES,
+    LAYER_TYPES,
     MANIFEST_TYPES,
     MAX_MANIFEST,
     OCI_INDEX,
@@ -53,7 +54,7 @@ from managers.oci import (
     load_json,
 )
 from managers.reference import familiar, parse
-from managers.tarscan import ExpansionLimit
+from managers.tarscan import ExpansionLimit, LayerCheck
 
 __all__ = [
     "ArchiveImage",
@@ -139,6 +140,7 @@ class _Layer:
 
     member: tarfile.TarInfo
     expected: str | None
+    tar: bool = True  # a layer tar (checked as it passes), not some other artifact
     digest: str = ""
     magic: bytes = b""
 
@@ -293,7 +295,7 @@ class _Reader:
             member = self._blob_member(layer)
             if member is None:
                 raise InvalidArgument(f"archive is missing blob {layer.digest} of manifest {desc.digest}")
-            self.layers.setdefault(_clean(member.name), _Layer(member, layer.digest))
+            self.layers.setdefault(_clean(member.name), _Layer(member, layer.digest, layer.media_type in LAYER_TYPES))
         return True
 
     # ------------------------------------------------------------------ Docker archive
@@ -353,17 +355,26 @@ class _Reader:
             assert fileobj is not None
             first = fileobj.read(min(layer.member.size, _CHUNK))
             layer.magic = first[:4]
+            check = LayerCheck(f"archive layer {name}", self.limits.expansion) if layer.tar else None
 
-            def chunks(first: bytes = first, fileobj: IO[bytes] = fileobj, size: int = layer.member.size) -> Iterator[bytes]:
+            def chunks(
+                first: bytes = first, fileobj: IO[bytes] = fileobj, size: int = layer.member.size, check: LayerCheck | None = check
+            ) -> Iterator[bytes]:
                 remaining = size - len(first)
-                yield first
-                while remaining > 0:
+                data = first
+                while True:
+                    if check is not None:
+                        check.feed(data)
+                        if not remaining:
+                            check.finish()  # inside the write: a bad layer is never committed
+                    yield data
+                    if not remaining:
+                        return
                     self._interrupted()
                     data = fileobj.read(min(remaining, _CHUNK))
                     if not data:
                         raise InvalidArgument(f"archive truncated in {name}")
                     remaining -= len(data)
-                    yield data
 
             if len(first) < min(layer.member.size, _CHUNK):
                 raise InvalidArgument(f"archive truncated in {name}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from ctrd.errors import (
@@ -27,6 +27,7 @@ from ctrd.errors import (
 )
 from managers.oci import (
     INDEX_TYPES,
+    LAYER_TYPES,
     MANIFEST_TYPES,
     Descriptor,
     Platform,
@@ -38,6 +39,7 @@ from managers.oci import (
 )
 from managers.progress import Progress, ProgressFn, report
 from managers.registry import BlobStream, Registry
+from managers.tarscan import ExpansionLimit, LayerCheck
 
 if TYPE_CHECKING:
     from ctrd.client import Client
@@ -177,6 +179,12 @@ class _BlobSource(io.RawIOBase):
         self._offset = 0
         self._hash = hashlib.sha256()
         self._resumes = 0
+        # a layer is also checked for what it would cost once applied (bomb, sparse, member count)
+        self._check = (
+            LayerCheck(f"layer {desc.digest} from {registry.domain}", ExpansionLimit())
+            if kind == "layer" and desc.media_type in LAYER_TYPES
+            else None
+        )
 
     def readable(self) -> bool:
         return True
@@ -189,6 +197,8 @@ class _BlobSource(io.RawIOBase):
         data = self._next(want)
         self._offset += len(data)
         self._hash.update(data)
+        if self._check is not None:
+            self._checked(self._check.feed, data)
         report(
             self._progress,
             Progress(self._desc.digest, self._kind, "downloading", self._offset, self._desc.size),
@@ -252,6 +262,17 @@ class _BlobSource(io.RawIOBase):
                 f"registry {self._registry.domain} served wrong content for {self._desc.digest}: "
                 + ("more bytes than the manifest says" if extra else f"it hashes to {digest}")
             )
+        if self._check is not None:
+            self._checked(self._check.finish)
+
+    def _checked(self, step: Callable[..., object], *args: bytes) -> None:
+        """A step of the layer check; its refusal says the registry served a layer no host should apply."""
+        try:
+            step(*args)
+        except InvalidArgument as exc:
+            raise PouchRuntimeError(
+                f"registry {self._registry.domain} served a layer that is refused: {exc.message}"
+            ) from exc
 
     def close(self) -> None:
         if self._stream is not None:

@@ -22,14 +22,11 @@ from __future__ import annotations
 import builtins
 import contextlib
 import fnmatch
-import hashlib
 import io
 import json
 import os
-import tarfile
 import tempfile
 import threading
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -58,7 +55,7 @@ from managers.oci import (
     parse_platform,
 )
 from managers.progress import ProgressFn
-from managers.tarscan import ExpansionLimit, TarScanner
+from managers.tarscan import LAYER_MAX_MEMBERS, ExpansionLimit, LayerCheck
 
 if TYPE_CHECKING:
     from ctrd.client import Client
@@ -73,10 +70,7 @@ UNNAMED = "<none>"
 #: ``images --filter`` keys
 FILTERS = ("reference", "label", "dangling", "before", "since")
 _UPLOAD_CHUNK = 16 << 20
-_GZIP_MAGIC = b"\x1f\x8b"
-_INFLATE_STEP = 1 << 20
-#: ``import``'s default bound on a rootfs tarball's members (a full distribution has some 10^5)
-IMPORT_MAX_MEMBERS = 1_000_000
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _SPOOL_CHUNK = 1 << 20
 
 
@@ -474,7 +468,7 @@ class ImageManager:
         message: str = "",
         platform: str | None = None,
         max_size: int | None = None,
-        max_members: int = IMPORT_MAX_MEMBERS,
+        max_members: int = LAYER_MAX_MEMBERS,
     ) -> dict[str, Any]:
         """``import``: a root filesystem tarball (plain or gzip) becomes a one-layer image.
 
@@ -708,77 +702,26 @@ class _IterReader(io.RawIOBase):
 
 
 class _LayerSource(io.RawIOBase):
-    """A rootfs tarball as it is read into the content store: notes whether it is gzip-compressed,
-    computes its diff ID (the digest of the uncompressed tar) and checks its bounds on the way through,
-    so a bomb or a sparse member stops the write before containerd ever applies the layer."""
+    """A rootfs tarball as it is read into the content store, checked on the way through (see
+    ``tarscan.LayerCheck``), so a bomb or a sparse member stops the write before containerd applies it."""
 
     def __init__(self, stream: IO[bytes], limit: ExpansionLimit, max_members: int) -> None:
         self._stream = stream
-        self._limit = limit
-        self._scanner = TarScanner("import", max_members)
-        self._uncompressed = 0
-        self._size = 0
-        self._compressed: bool | None = None
-        self._inflate: Any = None
-        self._diff = hashlib.sha256()
-        self._head = b""  # the first tar header, to check that this is a tar at all
-        self._open_member = False  # a gzip member begun and not finished: a truncated stream
+        self._check = LayerCheck("import", limit, max_members)
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
         data = self._stream.read(size)
-        if not data:
-            return b""
-        if self._compressed is None:
-            self._compressed = data[:2] == _GZIP_MAGIC
-            if self._compressed:
-                self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self._size += len(data)
-        self._take(data)
+        if data[:4] == _ZSTD_MAGIC and not self._check.size:
+            raise InvalidArgument("import: zstd-compressed tarballs are not supported; decompress it first")
+        self._check.feed(data)
         return data
-
-    def _take(self, data: bytes) -> None:
-        if not self._compressed:
-            self._plain(data)
-            return
-        try:
-            while data:
-                # Inflate in bounded steps, so a bomb is caught a chunk past its bound, not after it.
-                self._plain(self._inflate.decompress(data, _INFLATE_STEP))
-                # (at a member's end zlib leaves the rest in unused_data and a stale unconsumed_tail)
-                while self._inflate.unconsumed_tail and not self._inflate.eof:
-                    self._plain(self._inflate.decompress(self._inflate.unconsumed_tail, _INFLATE_STEP))
-                self._open_member = not self._inflate.eof
-                if self._inflate.eof:  # a multi-member gzip: the next member starts here
-                    data = self._inflate.unused_data
-                    self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                else:
-                    data = b""
-        except zlib.error as exc:
-            raise InvalidArgument(f"import: the tarball's gzip stream is corrupt: {exc}") from exc
-
-    def _plain(self, data: bytes) -> None:
-        self._uncompressed += len(data)
-        if self._compressed:
-            self._limit.check(self._uncompressed, self._size, "import")
-        self._scanner.feed(data)
-        self._diff.update(data)
-        if len(self._head) < tarfile.BLOCKSIZE:
-            self._head += data[: tarfile.BLOCKSIZE - len(self._head)]
 
     def finish(self) -> tuple[str, bool, int]:
         """(diff ID, compressed?, size in bytes), once the stream is read to its end."""
-        if self._open_member:
-            raise InvalidArgument("import: the tarball's gzip stream is truncated")
-        if not self._scanner.ended:
-            self._scanner.finish()
-        try:
-            tarfile.TarInfo.frombuf(self._head, tarfile.ENCODING, "surrogateescape")
-        except tarfile.HeaderError as exc:
-            raise InvalidArgument(f"import: not a tar archive ({exc})") from exc
-        return "sha256:" + self._diff.hexdigest(), bool(self._compressed), self._size
+        return self._check.finish(), bool(self._check.compressed), self._check.size
 
 
 @contextlib.contextmanager

@@ -11,18 +11,27 @@ record replaces the next header's size.
 
 from __future__ import annotations
 
+import hashlib
 import tarfile
+import zlib
 from dataclasses import dataclass
+
+from typing import Any
 
 from ctrd.errors import InvalidArgument
 
-__all__ = ["DEFAULT_RATIO", "DEFAULT_FLOOR", "ExpansionLimit", "TarScanner"]
+__all__ = ["DEFAULT_FLOOR", "DEFAULT_RATIO", "LAYER_MAX_MEMBERS", "ExpansionLimit", "LayerCheck", "TarScanner"]
 
 #: with no fixed bound, the uncompressed stream may reach this many times the compressed bytes read so far...
 DEFAULT_RATIO = 100
 #: ...or this many bytes, whichever is larger
 DEFAULT_FLOOR = 1 << 30
+#: a layer's default bound on members (a full distribution has some 10^5)
+LAYER_MAX_MEMBERS = 1_000_000
 _BLOCK = tarfile.BLOCKSIZE
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_INFLATE_STEP = 1 << 20
 _MAX_EXTENDED = 1 << 20  # a PAX or GNU long-name header's own data
 _PAX = frozenset({tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE})
 _EXTENDED = _PAX | {tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK}
@@ -173,3 +182,76 @@ def _pax_records(body: bytes, what: str) -> list[tuple[bytes, bytes]]:
         records.append((key, value))
         pos += length
     return records
+
+
+class LayerCheck:
+    """A layer (plain or gzip tar) checked as its bytes pass, before containerd applies it: it may not
+    inflate beyond ``limit`` nor hold more than ``max_members`` members or a sparse one. Also computes
+    its diff ID (the digest of the uncompressed tar). A zstd layer is passed unchecked: the standard
+    library cannot inflate it (containerd's own applier is then the only reader)."""
+
+    def __init__(self, what: str, limit: ExpansionLimit, max_members: int = LAYER_MAX_MEMBERS) -> None:
+        self.what = what
+        self.limit = limit
+        self.scanner = TarScanner(what, max_members)
+        self.size = 0  # bytes fed (compressed, when the layer is)
+        self.uncompressed = 0
+        self.compressed: bool | None = None
+        self.skipped = False  # a format this check cannot read (zstd)
+        self.head = b""  # the first tar header, to check that this is a tar at all
+        self._inflate: Any = None
+        self._diff = hashlib.sha256()
+        self._open_member = False  # a gzip member begun and not finished: a truncated stream
+
+    def feed(self, data: bytes) -> None:
+        if not data or self.skipped:
+            return
+        if self.compressed is None:
+            if data.startswith(_ZSTD_MAGIC):
+                self.skipped = True
+                return
+            self.compressed = data[:2] == _GZIP_MAGIC
+            if self.compressed:
+                self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self.size += len(data)
+        if not self.compressed:
+            self._plain(data)
+            return
+        try:
+            while data:
+                # Inflate in bounded steps, so a bomb is caught a step past its bound, not after it.
+                self._plain(self._inflate.decompress(data, _INFLATE_STEP))
+                # (at a member's end zlib leaves the rest in unused_data and a stale unconsumed_tail)
+                while self._inflate.unconsumed_tail and not self._inflate.eof:
+                    self._plain(self._inflate.decompress(self._inflate.unconsumed_tail, _INFLATE_STEP))
+                self._open_member = not self._inflate.eof
+                if self._inflate.eof:  # a multi-member gzip: the next member starts here
+                    data = self._inflate.unused_data
+                    self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                else:
+                    data = b""
+        except zlib.error as exc:
+            raise InvalidArgument(f"{self.what}: the gzip stream is corrupt: {exc}") from exc
+
+    def _plain(self, data: bytes) -> None:
+        self.uncompressed += len(data)
+        if self.compressed:
+            self.limit.check(self.uncompressed, self.size, self.what)
+        self.scanner.feed(data)
+        self._diff.update(data)
+        if len(self.head) < _BLOCK:
+            self.head += data[: _BLOCK - len(self.head)]
+
+    def finish(self) -> str:
+        """The diff ID, once the whole layer was fed; InvalidArgument if it is cut short or not a tar."""
+        if self.skipped:
+            return ""
+        if self._open_member:
+            raise InvalidArgument(f"{self.what}: the gzip stream is truncated")
+        if not self.scanner.ended:
+            self.scanner.finish()
+        try:
+            tarfile.TarInfo.frombuf(self.head, tarfile.ENCODING, "surrogateescape")
+        except tarfile.HeaderError as exc:
+            raise InvalidArgument(f"{self.what}: not a tar archive ({exc})") from exc
+        return "sha256:" + self._diff.hexdigest()

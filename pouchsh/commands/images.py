@@ -58,7 +58,7 @@ def _progress(ctx: Any, quiet: bool) -> Any:
 
 _MAX_SIZE_HELP = (
     "Bound on what {what} may inflate to (default: 1 GiB or 100x its compressed size, whichever is "
-    "larger); sparse members are always refused"
+    "larger); sparse members, and layers of more than a million members, are always refused"
 )
 
 
@@ -210,7 +210,7 @@ def image_prune(ctx: Any, all: bool, force: bool) -> dict[str, Any]:
     flags=[
         Flag("input", short="i", type="path", help="Archive file (default: stdin)"),
         Flag("quiet", short="q", help="Return only the names"),
-        Flag("max-size", type="size", help=_MAX_SIZE_HELP.format(what="a compressed archive")),
+        Flag("max-size", type="size", help=_MAX_SIZE_HELP.format(what="a compressed archive or any of its layers")),
     ],
     examples=[
         Example("load -i busybox.tar", "Load every image in busybox.tar"),

@@ -26,7 +26,10 @@ from tests.security.test_archives import (
     image,
     ingests,
     member,
+    sparse_member,
     tar_bytes,
+    with_raw_member,
+    zero_bomb,
 )
 
 pytestmark = pytest.mark.containerd
@@ -51,8 +54,8 @@ class Lies:
 class LyingRegistry:
     """Serves one image, ``hostile:1``, whose manifest names a 32 MiB layer, lying as ``lies`` says."""
 
-    def __init__(self) -> None:
-        self.image = image(tar_bytes([member("big", b"\1" * BIG)]))
+    def __init__(self, layer: bytes | None = None) -> None:
+        self.image = image(tar_bytes([member("big", b"\1" * BIG)]) if layer is None else layer)
         self.lies = Lies()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -224,6 +227,20 @@ def test_a_manifest_of_another_size_than_announced_is_refused(facade: Any, regis
     registry.lies.manifest_head_length = len(registry.image.manifest) + 10
     err = pull_error(facade, registry)
     assert "bytes for manifest" in err.message
+    untouched()
+
+
+def test_a_sparse_layer_is_refused_before_containerd_applies_it(facade: Any, untouched: Callable[[], None]) -> None:
+    with LyingRegistry(with_raw_member(tar_bytes([member("a", b"a")]), sparse_member("huge", 1_500_000_000))) as served:
+        err = pull_error(facade, served)
+    assert err.kind == "runtime" and "sparse" in err.message
+    untouched()
+
+
+def test_a_gzip_bomb_layer_is_refused_under_the_default_bound(facade: Any, untouched: Callable[[], None]) -> None:
+    with LyingRegistry(zero_bomb(2 << 30)) as served:
+        err = pull_error(facade, served)
+    assert err.kind == "runtime" and "decompression bomb" in err.message
     untouched()
 
 

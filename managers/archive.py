@@ -456,15 +456,17 @@ class _Inflated:
         self._pos = 0
 
     def read(self, size: int = -1) -> bytes:
-        data = self._inner.read(_CHUNK if size is None or size < 0 else size)
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(_CHUNK), b""))
+        data = self._inner.read(size)
         self._pos += len(data)
         self._limit.check(self._pos, self._raw.furthest, "archive")
         return data
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        target = offset if whence == io.SEEK_SET else self._pos + offset
         if whence not in (io.SEEK_SET, io.SEEK_CUR):
             raise io.UnsupportedOperation("seek from the end of a compressed archive")
+        target = offset if whence == io.SEEK_SET else self._pos + offset
         if target < self._pos:
             self._pos = self._inner.seek(target)
             return self._pos

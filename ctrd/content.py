@@ -118,7 +118,7 @@ class Content(Service):
 
         ``source`` is bytes or a binary file positioned at the blob's start. With ``total`` a source that
         yields more bytes stops at the first chunk past it (and one that yields fewer fails); with
-        ``expected`` a digest mismatch fails before the commit, and a blob already in the store returns at
+        ``expected`` the server verifies the digest at commit, and a blob already in the store returns at
         once. Every failure (InvalidArgument for a mismatch) aborts the ingest, so no partial data stays. A write interrupted earlier under the same ``ref`` resumes at the server's offset.
         While another writer holds ``ref`` the write retries until ``lock_timeout`` seconds have passed.
         """
@@ -172,8 +172,8 @@ class Content(Service):
         labels: Mapping[str, str] | None,
         offset: int,
     ) -> str:
-        """Send the data after ``offset`` and commit. Size and digest are checked as the bytes pass: a
-        source that runs past ``total`` stops at that chunk, and a wrong digest never reaches the commit."""
+        """Send the data after ``offset`` and commit: a source that runs past ``total`` stops at that
+        chunk; a wrong digest fails the commit. The caller aborts the ingest on any failure."""
         hasher = hashlib.sha256()
         in_flight = 0
         for chunk in _chunks_from(source, offset, hasher):
@@ -189,9 +189,8 @@ class Content(Service):
             next(responses)
         if total and offset != total:
             raise InvalidArgument(f"content write {ref}: {offset} bytes where {total} were announced")
-        digest = "sha256:" + hasher.hexdigest()
-        if expected is not None and digest != expected:
-            raise InvalidArgument(f"content write {ref}: the data hashes to {digest}, not {expected}")
+        # The server checks the digest of everything it holds at the commit (a resumed write's prefix too).
+        digest = expected or "sha256:" + hasher.hexdigest()
         requests.put(
             pb.WriteContentRequest(action=pb.COMMIT, offset=offset, total=total, expected=digest, labels=dict(labels or {}))
         )

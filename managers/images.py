@@ -671,12 +671,15 @@ class _ContentSink:
 
     def put(self, ref: str, chunks: Iterable[bytes], size: int, expected: str | None) -> str:
         ref = f"load-{expected}" if expected else f"load-{os.getpid()}-{ref}"
+        reader = _IterReader(chunks)
         try:
-            return self._client.content.write(
-                cast(IO[bytes], _IterReader(chunks)), expected=expected, total=size, ref=ref
-            )
+            return self._client.content.write(cast(IO[bytes], reader), expected=expected, total=size, ref=ref)
         except InvalidArgument as exc:
-            raise InvalidArgument(f"corrupt archive: {ref.removeprefix('load-')} does not match its digest or size ({exc.message})") from exc
+            if reader.failed is exc:
+                raise  # the archive reader's own refusal (a layer check) says what it is
+            raise InvalidArgument(
+                f"corrupt archive: {ref.removeprefix('load-')} does not match its digest or size ({exc.message})"
+            ) from exc
 
 
 class _IterReader(io.RawIOBase):
@@ -685,13 +688,18 @@ class _IterReader(io.RawIOBase):
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._it = iter(chunks)
         self._buf = b""
+        self.failed: BaseException | None = None  # what the chunks raised, if they did
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
         while not self._buf:
-            self._buf = next(self._it, b"")
+            try:
+                self._buf = next(self._it, b"")
+            except BaseException as exc:
+                self.failed = exc
+                raise
             if not self._buf:
                 return b""
         if size < 0 or size >= len(self._buf):

@@ -578,3 +578,20 @@ def test_import_keeps_hostile_members_inside_the_snapshot(
         assert info.st_mode & stat.S_ISUID
     else:
         assert stat.S_ISREG(info.st_mode)
+
+
+# ---------------------------------------------------------------------------------------------- the writer
+
+
+@pytest.mark.parametrize(("sent", "announced"), [(BIG, 1 << 20), (1 << 20, BIG)], ids=["too-many-bytes", "too-few-bytes"])
+def test_the_content_writer_stops_at_a_size_mismatch_and_aborts(
+    ns_client: Any, containerd_address: str, sent: int, announced: int
+) -> None:
+    root = ctrd_root(containerd_address)
+    before, usage = ingests(root), disk_usage(root)
+    data = os.urandom(1 << 20) * (sent >> 20)
+    with pytest.raises(InvalidArgument, match="announced"):
+        ns_client.content.write(io.BytesIO(data), total=announced, ref="size-mismatch")
+    assert ingests(root) <= before
+    assert ns_client.content.list() == []
+    assert disk_usage(root) - usage < DISK_SLACK

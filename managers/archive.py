@@ -155,6 +155,8 @@ class _Reader:
         self.documents: dict[str, bytes] = {}
         self.held = 0  # bytes of JSON read into memory
         self.layers: dict[str, _Layer] = {}  # by member name
+        self.planned: dict[str, bool] = {}  # _tree's answer by digest: an index may repeat an entry
+        self.parsed: dict[str, dict[str, Any]] = {}  # documents parsed once, however often named
 
     def read(self, base_name: str | None) -> LoadedArchive:
         self._scan()
@@ -178,9 +180,11 @@ class _Reader:
 
     def _scan(self) -> None:
         """Every member header, without reading any data (a plain tar is only seeked through)."""
+        count = 0
         while (member := self.tar.next()) is not None:
             self._interrupted()
-            if len(self.members) >= self.limits.max_members:
+            count += 1
+            if count > self.limits.max_members:
                 raise InvalidArgument(f"archive has more than {self.limits.max_members} members")
             name = _clean(member.name)
             if member.issparse():
@@ -243,10 +247,15 @@ class _Reader:
                 raise InvalidArgument(f"archive is missing blob {entry.digest}")
             names = _oci_names(entry, base_name)
             if not names:
-                config = _config_of(entry, self.documents)
+                config = self._config_of(entry)
                 names = docker_tags.get(config, ()) if config else ()
             images.append(ArchiveImage(names, entry))
         return images
+
+    def _config_of(self, entry: Descriptor) -> str | None:
+        if entry.media_type not in MANIFEST_TYPES or entry.digest not in self.parsed:
+            return None
+        return children(entry.media_type, self.parsed[entry.digest])[0].digest
 
     def _blob_member(self, desc: Descriptor) -> tarfile.TarInfo | None:
         algorithm, _, hexpart = desc.digest.partition(":")
@@ -268,11 +277,18 @@ class _Reader:
                 raise InvalidArgument(f"corrupt archive: {what} {desc.digest} does not match its digest")
             self.sink.put(f"{what}-{hex_of(desc.digest)}", [data], len(data), desc.digest)
             self.documents[desc.digest] = data
-        return load_json(self.documents[desc.digest], f"{what} {desc.digest}")
+        if desc.digest not in self.parsed:
+            self.parsed[desc.digest] = load_json(self.documents[desc.digest], f"{what} {desc.digest}")
+        return self.parsed[desc.digest]
 
     def _tree(self, desc: Descriptor, depth: int) -> bool:
         """Plan ``desc``'s tree; False when its root is not in the archive. An index may lack other
-        platforms' manifests, a manifest may lack nothing."""
+        platforms' manifests, a manifest may lack nothing. Each digest is planned once."""
+        if desc.digest not in self.planned:
+            self.planned[desc.digest] = self._plan(desc, depth)
+        return self.planned[desc.digest]
+
+    def _plan(self, desc: Descriptor, depth: int) -> bool:
         if depth > _MAX_DEPTH:
             raise InvalidArgument(f"archive: indexes nested more than {_MAX_DEPTH} deep")
         if desc.media_type in INDEX_TYPES:
@@ -491,12 +507,6 @@ def _oci_names(entry: Descriptor, base_name: str | None) -> tuple[str, ...]:
     if base_name:
         return (str(parse(base_name).with_tag(ref)),)
     return ()
-
-
-def _config_of(entry: Descriptor, documents: dict[str, bytes]) -> str | None:
-    if entry.media_type not in MANIFEST_TYPES or entry.digest not in documents:
-        return None
-    return children(entry.media_type, load_json(documents[entry.digest], f"manifest {entry.digest}"))[0].digest
 
 
 def _docker_tags(manifest_json: bytes | None) -> dict[str, tuple[str, ...]]:

@@ -394,19 +394,23 @@ class ImageManager:
         limits = ArchiveLimits(expansion=ExpansionLimit(fixed=max_size))
         with _seekable(stream, Path(self._managers.root), cancel) as source, self._client.lease(sync_delete=True) as leased:
             archive = read_archive(source, _ContentSink(leased), base_name=base, cancel=cancel, limits=limits)
-            for image in archive.images:
-                self._label_tree(leased, image.target, archive.documents)
             planned: builtins.list[tuple[str, Descriptor]] = []
+            done: set[str] = set()  # an index may name one target many times: label and unpack it once
             for image in archive.images:
                 names = image.names or (_unnamed(image.target),)
+                planned.extend((n, image.target) for n in names)
+                if image.target.digest in done:
+                    continue
+                done.add(image.target.digest)
+                self._label_tree(leased, image.target, archive.documents)
                 try:
                     spec = self._spec(Image(names[0], image.target), client=leased)
                 except NotFound:
                     spec = None  # no manifest for this host's platform: keep it, unpack it never
                 if spec is not None:
                     unpack(leased, spec, snapshotter=self.snapshotter)
-                planned.extend((n, image.target) for n in names)
-            created = [leased.images.put(n, target) for n, target in planned]
+            unique = {(n, target.digest): (n, target) for n, target in planned}
+            created = [leased.images.put(n, target) for n, target in unique.values()]
         return [self._record(i) for i in created]
 
     def save(

@@ -595,3 +595,13 @@ def test_the_content_writer_stops_at_a_size_mismatch_and_aborts(
     assert ingests(root) <= before
     assert ns_client.content.list() == []
     assert disk_usage(root) - usage < DISK_SLACK
+
+
+def test_an_index_that_repeats_one_entry_is_planned_once(images: Any, ns_client: Any) -> None:
+    img = image()
+    index = json.loads(img.index)
+    index["manifests"] = index["manifests"] * 15_000
+    img.index = json.dumps(index).encode()
+    records = images.load(io.BytesIO(oci_archive(img)))
+    assert [r["name"] for r in records] == [NAME]
+    assert ns_client.leases.list() == []

@@ -605,3 +605,28 @@ def test_an_index_that_repeats_one_entry_is_planned_once(images: Any, ns_client:
     records = images.load(io.BytesIO(oci_archive(img)))
     assert [r["name"] for r in records] == [NAME]
     assert ns_client.leases.list() == []
+
+
+def test_a_link_loop_inside_the_archive_is_refused(images: Any, untouched: Callable[[], None]) -> None:
+    img = image()
+    name = "blobs/sha256/" + digest(img.layer).split(":")[1]
+    loop = [member(name, type=tarfile.SYMTYPE, linkname="loop"), member("blobs/sha256/loop", type=tarfile.SYMTYPE, linkname=name.rsplit("/", 1)[1])]
+    members = [member("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'), blob(img.config), blob(img.manifest), *loop, member("index.json", img.index)]
+    err = load_kind(images, tar_bytes(members))
+    assert "links" in err.message
+    untouched()
+
+
+def test_indexes_nested_too_deep_are_refused(images: Any, untouched: Callable[[], None]) -> None:
+    img = image()
+    blobs = [blob(img.config), blob(img.manifest), blob(img.layer)]
+    target = {"mediaType": OCI_MANIFEST, "digest": digest(img.manifest), "size": len(img.manifest)}
+    for _ in range(8):
+        nested = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [target]}).encode()
+        blobs.append(blob(nested))
+        target = {"mediaType": OCI_INDEX, "digest": digest(nested), "size": len(nested)}
+    index = json.dumps({"schemaVersion": 2, "manifests": [{**target, "annotations": {"io.containerd.image.name": NAME}}]}).encode()
+    members = [member("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'), *blobs, member("index.json", index)]
+    err = load_kind(images, tar_bytes(members))
+    assert "nested" in err.message
+    untouched()

@@ -719,7 +719,7 @@ class _LayerSource(io.RawIOBase):
 
     def __init__(self, stream: IO[bytes], limit: ExpansionLimit, max_members: int) -> None:
         self._stream = stream
-        self._check = LayerCheck("import", limit, max_members)
+        self._check = LayerCheck("import tarball", limit, max_members)
 
     def readable(self) -> bool:
         return True

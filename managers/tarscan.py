@@ -231,7 +231,7 @@ class LayerCheck:
                 else:
                     data = b""
         except zlib.error as exc:
-            raise InvalidArgument(f"{self.what}: the gzip stream is corrupt: {exc}") from exc
+            raise InvalidArgument(f"corrupt {self.what}: its gzip stream does not inflate ({exc})") from exc
 
     def _plain(self, data: bytes) -> None:
         self.uncompressed += len(data)

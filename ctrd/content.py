@@ -119,7 +119,9 @@ class Content(Service):
         ``source`` is bytes or a binary file positioned at the blob's start. With ``total`` a source that
         yields more bytes stops at the first chunk past it (and one that yields fewer fails); with
         ``expected`` the server verifies the digest at commit, and a blob already in the store returns at
-        once. Every failure (InvalidArgument for a mismatch) aborts the ingest, so no partial data stays. A write interrupted earlier under the same ``ref`` resumes at the server's offset.
+        once. Every failure (InvalidArgument for a mismatch) aborts the ingest, so no partial data stays.
+        A write interrupted earlier (by a killed process) under the same ``ref`` resumes at the server's
+        offset.
         While another writer holds ``ref`` the write retries until ``lock_timeout`` seconds have passed.
         """
         if expected is not None:
@@ -192,7 +194,9 @@ class Content(Service):
         # The server checks the digest of everything it holds at the commit (a resumed write's prefix too).
         digest = expected or "sha256:" + hasher.hexdigest()
         requests.put(
-            pb.WriteContentRequest(action=pb.COMMIT, offset=offset, total=total, expected=digest, labels=dict(labels or {}))
+            pb.WriteContentRequest(
+                action=pb.COMMIT, offset=offset, total=total, expected=digest, labels=dict(labels or {})
+            )
         )
         try:
             next(responses)

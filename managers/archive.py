@@ -146,7 +146,9 @@ class _Layer:
 
 
 class _Reader:
-    def __init__(self, stream: IO[bytes], sink: BlobSink, limits: ArchiveLimits, cancel: threading.Event | None) -> None:
+    def __init__(
+        self, stream: IO[bytes], sink: BlobSink, limits: ArchiveLimits, cancel: threading.Event | None
+    ) -> None:
         self.sink = sink
         self.limits = limits
         self.cancel = cancel
@@ -169,7 +171,9 @@ class _Reader:
             self._stream_layers()
             images = [self._docker_image(*plan) for plan in plans]
         else:
-            raise InvalidArgument("not an image archive: it has neither oci-layout + index.json nor manifest.json")
+            raise InvalidArgument(
+                "not an image archive: it has neither oci-layout + index.json nor manifest.json"
+            )
         if not images:
             raise InvalidArgument("the archive holds no images")
         return LoadedArchive(images, self.documents)
@@ -215,10 +219,14 @@ class _Reader:
     def _read(self, member: tarfile.TarInfo, what: str) -> bytes:
         """A small member's bytes, counted against the documents' bounds."""
         if member.size > self.limits.max_document:
-            raise InvalidArgument(f"archive: {what} is {member.size} bytes (at most {self.limits.max_document})")
+            raise InvalidArgument(
+                f"archive: {what} is {member.size} bytes (at most {self.limits.max_document})"
+            )
         self.held += member.size
         if self.held > self.limits.max_documents:
-            raise InvalidArgument(f"archive: its JSON documents exceed {self.limits.max_documents} bytes together")
+            raise InvalidArgument(
+                f"archive: its JSON documents exceed {self.limits.max_documents} bytes together"
+            )
         fileobj = self.tar.extractfile(member)
         assert fileobj is not None  # a regular file always has content
         data = fileobj.read(member.size)
@@ -239,7 +247,8 @@ class _Reader:
         if layout.get("imageLayoutVersion") != "1.0.0":
             raise InvalidArgument(f"unsupported OCI layout version {layout.get('imageLayoutVersion')!r}")
         index = load_json(self._metadata("index.json"), "index.json")
-        docker_tags = _docker_tags(self._metadata("manifest.json") if "manifest.json" in self.members else None)
+        beside = self._metadata("manifest.json") if "manifest.json" in self.members else None
+        docker_tags = _docker_tags(beside)
         images = []
         for entry in children(OCI_INDEX, index):
             self._interrupted()
@@ -311,7 +320,8 @@ class _Reader:
             member = self._blob_member(layer)
             if member is None:
                 raise InvalidArgument(f"archive is missing blob {layer.digest} of manifest {desc.digest}")
-            self.layers.setdefault(_clean(member.name), _Layer(member, layer.digest, layer.media_type in LAYER_TYPES))
+            planned = _Layer(member, layer.digest, layer.media_type in LAYER_TYPES)
+            self.layers.setdefault(_clean(member.name), planned)
         return True
 
     # ------------------------------------------------------------------ Docker archive
@@ -331,7 +341,8 @@ class _Reader:
         layers = []
         for path in entry.get("Layers") or []:
             member = self._docker_member(path, "layer")
-            layers.append(self.layers.setdefault(_clean(member.name), _Layer(member, _named_digest(member.name))))
+            planned = _Layer(member, _named_digest(member.name))
+            layers.append(self.layers.setdefault(_clean(member.name), planned))
         return entry, Descriptor(DOCKER_CONFIG, digest, len(data)), layers
 
     def _docker_member(self, path: Any, what: str) -> tarfile.TarInfo:
@@ -353,7 +364,12 @@ class _Reader:
             else:
                 media_type = DOCKER_LAYER
             descs.append(Descriptor(media_type, layer.digest, layer.member.size).to_json())
-        manifest = {"schemaVersion": 2, "mediaType": DOCKER_MANIFEST, "config": config.to_json(), "layers": descs}
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST,
+            "config": config.to_json(),
+            "layers": descs,
+        }
         data = json.dumps(manifest, separators=(",", ":")).encode()
         digest = self.sink.put(f"manifest-{hex_of(digest_of(data))}", [data], len(data), digest_of(data))
         self.documents[digest] = data
@@ -374,7 +390,10 @@ class _Reader:
             check = LayerCheck(f"archive layer {name}", self.limits.expansion) if layer.tar else None
 
             def chunks(
-                first: bytes = first, fileobj: IO[bytes] = fileobj, size: int = layer.member.size, check: LayerCheck | None = check
+                first: bytes = first,
+                fileobj: IO[bytes] = fileobj,
+                size: int = layer.member.size,
+                check: LayerCheck | None = check,
             ) -> Iterator[bytes]:
                 remaining = size - len(first)
                 data = first

@@ -85,7 +85,8 @@ def fetch(
     data = _manifest(client, registry, repo, root)
     if len(data) != root.size:
         raise PouchRuntimeError(
-            f"registry {registry.domain} served {len(data)} bytes for manifest {root.digest}, which has {root.size}"
+            f"registry {registry.domain} served {len(data)} bytes for manifest {root.digest}, "
+            f"which has {root.size}"
         )
     doc = load_json(data, f"manifest {root.digest}")
     media_type = media_type_of(doc, root.media_type)

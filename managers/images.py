@@ -392,8 +392,13 @@ class ImageManager:
 
         base = str(reference.parse(name)) if name else None
         limits = ArchiveLimits(expansion=ExpansionLimit(fixed=max_size))
-        with _seekable(stream, Path(self._managers.root), cancel) as source, self._client.lease(sync_delete=True) as leased:
-            archive = read_archive(source, _ContentSink(leased), base_name=base, cancel=cancel, limits=limits)
+        with (
+            _seekable(stream, Path(self._managers.root), cancel) as source,
+            self._client.lease(sync_delete=True) as leased,
+        ):
+            archive = read_archive(
+                source, _ContentSink(leased), base_name=base, cancel=cancel, limits=limits
+            )
             planned: builtins.list[tuple[str, Descriptor]] = []
             done: set[str] = set()  # an index may name one target many times: label and unpack it once
             for image in archive.images:
@@ -682,7 +687,8 @@ class _ContentSink:
             if reader.failed is exc:
                 raise  # the archive reader's own refusal (a layer check) says what it is
             raise InvalidArgument(
-                f"corrupt archive: {ref.removeprefix('load-')} does not match its digest or size ({exc.message})"
+                f"corrupt archive: {ref.removeprefix('load-')} does not match its digest or size "
+                f"({exc.message})"
             ) from exc
 
 

@@ -38,7 +38,9 @@ _ALNUM = r"[a-z0-9]+"
 _SEPARATOR = r"(?:[._]|__|-+)"
 _PATH_COMPONENT = re.compile(rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*", re.ASCII)
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = re.compile(rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?", re.ASCII)
+_DOMAIN = re.compile(
+    rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?", re.ASCII
+)
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}", re.ASCII)
 #: the characters a whole reference may hold at all (domain, path, tag and digest together)
@@ -96,7 +98,8 @@ def _check_chars(text: str, what: str) -> None:
         if char not in _REFERENCE_CHARS:
             shown = f"{char!r} " if char.isprintable() and not char.isspace() else ""
             raise InvalidArgument(
-                f"invalid {what} {text!r}: character {shown}(U+{ord(char):04X}) at position {position} is not "
+                f"invalid {what} {text!r}: character {shown}(U+{ord(char):04X}) at position {position} "
+                "is not "
                 "allowed: a reference holds only ASCII letters, digits and . _ - / : @"
             )
 

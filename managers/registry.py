@@ -145,7 +145,9 @@ class Registry:
             digest = obj
         size = _content_length(length)
         if size is not None and size > MAX_MANIFEST:
-            raise InvalidArgument(f"manifest {repo}:{obj} is {size} bytes, more than the {MAX_MANIFEST} allowed")
+            raise InvalidArgument(
+                f"manifest {repo}:{obj} is {size} bytes, more than the {MAX_MANIFEST} allowed"
+            )
         if not digest or not media_type or not size:
             data, media_type, digest = self.get_manifest(repo, obj)
             return Descriptor(media_type, digest, len(data))

@@ -20,7 +20,14 @@ from typing import Any
 
 from ctrd.errors import InvalidArgument
 
-__all__ = ["DEFAULT_FLOOR", "DEFAULT_RATIO", "LAYER_MAX_MEMBERS", "ExpansionLimit", "LayerCheck", "TarScanner"]
+__all__ = [
+    "DEFAULT_FLOOR",
+    "DEFAULT_RATIO",
+    "LAYER_MAX_MEMBERS",
+    "ExpansionLimit",
+    "LayerCheck",
+    "TarScanner",
+]
 
 #: with no fixed bound, the uncompressed stream may reach this many times the compressed bytes read so far...
 DEFAULT_RATIO = 100
@@ -116,7 +123,9 @@ class TarScanner:
         try:
             info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
         except tarfile.HeaderError as exc:
-            raise InvalidArgument(f"{self.what}: not a tar stream after {self.members} members ({exc})") from exc
+            raise InvalidArgument(
+                f"{self.what}: not a tar stream after {self.members} members ({exc})"
+            ) from exc
         size = info.size
         if size < 0:
             raise InvalidArgument(f"{self.what}: member {info.name!r} has a negative size")
@@ -124,7 +133,9 @@ class TarScanner:
             raise self._sparse(info.name)
         if info.type in _EXTENDED:
             if size > _MAX_EXTENDED:
-                raise InvalidArgument(f"{self.what}: an extended header of {size} bytes (at most {_MAX_EXTENDED})")
+                raise InvalidArgument(
+                    f"{self.what}: an extended header of {size} bytes (at most {_MAX_EXTENDED})"
+                )
             self._extended_type = info.type
             self._collect = _round(size)
             self._extended_size = size
@@ -151,7 +162,9 @@ class TarScanner:
                 try:
                     self._next_size = int(value)
                 except ValueError:
-                    raise InvalidArgument(f"{self.what}: a PAX size record {value!r} is not a number") from None
+                    raise InvalidArgument(
+                        f"{self.what}: a PAX size record {value!r} is not a number"
+                    ) from None
 
     def _sparse(self, name: str) -> InvalidArgument:
         return InvalidArgument(

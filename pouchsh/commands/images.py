@@ -210,7 +210,11 @@ def image_prune(ctx: Any, all: bool, force: bool) -> dict[str, Any]:
     flags=[
         Flag("input", short="i", type="path", help="Archive file (default: stdin)"),
         Flag("quiet", short="q", help="Return only the names"),
-        Flag("max-size", type="size", help=_MAX_SIZE_HELP.format(what="a compressed archive or any of its layers")),
+        Flag(
+            "max-size",
+            type="size",
+            help=_MAX_SIZE_HELP.format(what="a compressed archive or any of its layers"),
+        ),
     ],
     examples=[
         Example("load -i busybox.tar", "Load every image in busybox.tar"),

@@ -40,6 +40,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _INFLATE_STEP = 1 << 20
 _MAX_EXTENDED = 1 << 20  # a PAX or GNU long-name header's own data
+_MAX_TRAILING = 1 << 20  # padding after the end of the archive (tar's records are 10 KiB by default)
 _PAX = frozenset({tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE})
 _EXTENDED = _PAX | {tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK}
 _HEADER_ONLY = frozenset(
@@ -90,6 +91,7 @@ class TarScanner:
         self._extended_size = 0
         self._skip = 0  # member data (and padding) still to pass over
         self._next_size: int | None = None  # a PAX ``size`` record for the next member
+        self._trailing = 0  # bytes after the end-of-archive block (tar pads to its record size)
 
     def feed(self, data: bytes) -> None:
         view = memoryview(data)
@@ -110,6 +112,13 @@ class TarScanner:
                 self._extended(block)
             else:
                 self._header(block)
+        if self.ended:
+            self._trailing += len(view)
+            if self._trailing > _MAX_TRAILING:
+                raise InvalidArgument(
+                    f"{self.what}: more than {_MAX_TRAILING} bytes after the end of the tar "
+                    "(no reader looks at them; they only fill the disk)"
+                )
 
     def finish(self) -> None:
         """The stream ended: it must have ended between members."""

@@ -631,3 +631,16 @@ def test_indexes_nested_too_deep_are_refused(images: Any, untouched: Callable[[]
     err = load_kind(images, tar_bytes(members))
     assert "nested" in err.message
     untouched()
+
+
+def test_import_refuses_megabytes_after_the_end_of_the_tar(images: Any, untouched: Callable[[], None]) -> None:
+    # nothing reads past the end-of-archive blocks: such bytes could only fill the content store
+    data = small_layer() + b"\0" * BIG
+    with pytest.raises(InvalidArgument, match="after the end of the tar"):
+        images.import_rootfs(io.BytesIO(data), "padded:1")
+    untouched()
+
+
+def test_import_accepts_ordinary_record_padding(images: Any) -> None:
+    data = small_layer() + b"\0" * (64 << 10)
+    assert images.import_rootfs(io.BytesIO(data), "padded:1")["name"] == "docker.io/library/padded:1"

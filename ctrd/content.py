@@ -116,9 +116,12 @@ class Content(Service):
     ) -> str:
         """Write a blob through the Content.Write stream and return its digest.
 
-        ``source`` is bytes or a binary file positioned at the blob's start. With ``expected`` the server
-        verifies the digest at commit (a mismatch is InvalidArgument) and a blob already in the store
-        returns at once. A write interrupted earlier under the same ``ref`` resumes at the server's offset.
+        ``source`` is bytes or a binary file positioned at the blob's start. With ``total`` a source that
+        yields more bytes stops at the first chunk past it (and one that yields fewer fails); with
+        ``expected`` the server verifies the digest at commit, and a blob already in the store returns at
+        once. Every failure (InvalidArgument for a mismatch) aborts the ingest, so no partial data stays.
+        A write interrupted earlier (by a killed process) under the same ``ref`` resumes at the server's
+        offset.
         While another writer holds ``ref`` the write retries until ``lock_timeout`` seconds have passed.
         """
         if expected is not None:
@@ -150,38 +153,61 @@ class Content(Service):
             except AlreadyExists:
                 assert expected is not None  # the server only short-circuits on a known digest
                 return expected
-            hasher = hashlib.sha256()
-            offset = status.offset
-            in_flight = 0
-            for chunk in _chunks_from(source, offset, hasher):
-                requests.put(pb.WriteContentRequest(action=pb.WRITE, offset=offset, data=chunk))
-                offset += len(chunk)
-                in_flight += 1
-                if in_flight >= _WINDOW:
-                    next(responses)
-                    in_flight -= 1
-            for _ in range(in_flight):
-                next(responses)
-            digest = expected or "sha256:" + hasher.hexdigest()
-            requests.put(
-                pb.WriteContentRequest(
-                    action=pb.COMMIT, offset=offset, total=total, expected=digest, labels=dict(labels or {})
-                )
-            )
+            # From here the ingest under ``ref`` is ours: any failure drops it, so no partial data stays.
             try:
-                next(responses)
-            except AlreadyExists:
-                return digest  # someone else committed the same blob meanwhile
-            except Conflict as err:
-                self._abort_quietly(ref)  # leave no half-written ingest behind
-                raise InvalidArgument(f"content write {ref}: {err.message.split(': ', 1)[-1]}") from err
-            requests.put(None)
-            for _ in responses:  # the server repeats the last answer once before closing; drain it
-                pass
-            return digest
+                return self._stream(requests, responses, source, ref, expected, total, labels, status.offset)
+            except BaseException:
+                self._abort_quietly(ref)
+                raise
         finally:
             requests.put(None)
             responses.cancel()
+
+    def _stream(
+        self,
+        requests: queue.SimpleQueue[pb.WriteContentRequest | None],
+        responses: Any,
+        source: bytes | IO[bytes],
+        ref: str,
+        expected: str | None,
+        total: int,
+        labels: Mapping[str, str] | None,
+        offset: int,
+    ) -> str:
+        """Send the data after ``offset`` and commit: a source that runs past ``total`` stops at that
+        chunk; a wrong digest fails the commit. The caller aborts the ingest on any failure."""
+        hasher = hashlib.sha256()
+        in_flight = 0
+        for chunk in _chunks_from(source, offset, hasher):
+            if total and offset + len(chunk) > total:
+                raise InvalidArgument(f"content write {ref}: more than the {total} bytes announced")
+            requests.put(pb.WriteContentRequest(action=pb.WRITE, offset=offset, data=chunk))
+            offset += len(chunk)
+            in_flight += 1
+            if in_flight >= _WINDOW:
+                next(responses)
+                in_flight -= 1
+        for _ in range(in_flight):
+            next(responses)
+        if total and offset != total:
+            raise InvalidArgument(f"content write {ref}: {offset} bytes where {total} were announced")
+        # The server checks the digest of everything it holds at the commit (a resumed write's prefix too).
+        digest = expected or "sha256:" + hasher.hexdigest()
+        requests.put(
+            pb.WriteContentRequest(
+                action=pb.COMMIT, offset=offset, total=total, expected=digest, labels=dict(labels or {})
+            )
+        )
+        try:
+            next(responses)
+        except AlreadyExists:
+            return digest  # someone else committed the same blob meanwhile
+        except Conflict as err:
+            raise InvalidArgument(f"content write {ref}: {err.message.split(': ', 1)[-1]}") from err
+        requests.put(None)
+        for _ in responses:  # the server repeats the last answer once before closing; drain it
+            pass
+        return digest
 
     def _abort_quietly(self, ref: str) -> None:
         try:

@@ -1,8 +1,11 @@
 """Image archives: reading Docker and OCI archives, writing an OCI layout that docker also loads.
 
-Reading streams the tar once (it may come from a pipe): every regular file except the layout's own
-metadata goes straight into a ``BlobSink`` (containerd's content store in the image manager), and the small
-JSON documents are kept in memory so the manifest tree can be walked afterwards.
+Reading takes only what the manifests reference: the member headers first (a plain tar is seeked
+through, never read), then index.json or manifest.json, the manifests and configs they name (bounded in
+size, their digests checked), and last the referenced layers, streamed into a ``BlobSink`` (containerd's
+content store in the image manager) with their sizes and digests checked as they pass. Sparse members and
+archives beyond ``ArchiveLimits`` are refused; a member no manifest names is never read at all. The
+stream must be seekable (the image manager spools a pipe to an unlinked temporary file first).
 
 - An **OCI archive** has ``oci-layout`` and ``index.json``; each index entry is an image, named by its
   ``io.containerd.image.name`` annotation, else ``org.opencontainers.image.ref.name`` (a bare tag there is
@@ -16,16 +19,19 @@ Docker ``manifest.json`` pointing at the same blobs, so both ``docker load`` and
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
 import io
 import json
+import lzma
 import posixpath
 import tarfile
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, cast
 
 from ctrd.errors import Interrupted, InvalidArgument, PouchError
 from managers.oci import (
@@ -36,6 +42,7 @@ from managers.oci import (
     DOCKER_LAYER_GZIP,
     DOCKER_MANIFEST,
     INDEX_TYPES,
+    LAYER_TYPES,
     MANIFEST_TYPES,
     MAX_MANIFEST,
     OCI_INDEX,
@@ -47,9 +54,11 @@ from managers.oci import (
     load_json,
 )
 from managers.reference import familiar, parse
+from managers.tarscan import ExpansionLimit, LayerCheck
 
 __all__ = [
     "ArchiveImage",
+    "ArchiveLimits",
     "BlobSink",
     "ExportImage",
     "LoadedArchive",
@@ -57,10 +66,25 @@ __all__ = [
     "write_archive",
 ]
 
-_METADATA = ("oci-layout", "index.json", "manifest.json", "repositories")
 _CHUNK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
+_BZIP2_MAGIC = b"BZh"
+_XZ_MAGIC = b"\xfd7zXZ\x00"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_MAX_DEPTH = 4  # indexes within indexes
+_LINK_HOPS = 8
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """What a loaded archive may hold: ``max_members`` tar members, JSON documents (index.json,
+    manifest.json, manifests, configs) of at most ``max_document`` bytes each and ``max_documents``
+    together, and a compressed archive may not inflate beyond ``expansion``."""
+
+    max_members: int = 10_000
+    max_document: int = MAX_MANIFEST
+    max_documents: int = 64 << 20
+    expansion: ExpansionLimit = field(default_factory=ExpansionLimit)
 
 
 class BlobSink(Protocol):
@@ -85,150 +109,409 @@ class LoadedArchive:
     documents: dict[str, bytes] = field(default_factory=dict)
 
 
-@dataclass
-class _Blob:
-    digest: str
-    size: int
-    magic: bytes
-
-
 def read_archive(
     stream: IO[bytes],
     sink: BlobSink,
     *,
     base_name: str | None = None,
     cancel: threading.Event | None = None,
+    limits: ArchiveLimits | None = None,
 ) -> LoadedArchive:
-    """Read a Docker or OCI archive (optionally gzip-compressed) from ``stream`` into ``sink``.
+    """Read a Docker or OCI archive (plain, gzip, bzip2 or xz) from the seekable ``stream`` into ``sink``.
 
-    Raises InvalidArgument for anything that is not a complete, consistent image archive.
+    Only what the archive's manifests reference reaches the sink: the member headers are read first, then
+    index.json or manifest.json, the manifests and configs they name (each checked against its
+    descriptor's size and digest), and last the referenced layers, streamed with their sizes and digests
+    checked. Unreferenced members are never read. Raises InvalidArgument for anything that is not a
+    complete, consistent image archive within ``limits``.
     """
-    meta: dict[str, bytes] = {}
-    blobs: dict[str, _Blob] = {}
-    links: dict[str, str] = {}
-    documents: dict[str, bytes] = {}
     try:
-        with tarfile.open(fileobj=stream, mode="r|*") as tar:
-            for member in tar:
-                if cancel is not None and cancel.is_set():
-                    raise Interrupted("load interrupted")
-                name = posixpath.normpath(member.name.lstrip("/")).removeprefix("./")
-                if member.issym() or member.islnk():
-                    target = (
-                        member.linkname
-                        if member.islnk()
-                        else posixpath.join(posixpath.dirname(name), member.linkname)
-                    )
-                    links[name] = posixpath.normpath(target)
-                    continue
-                if not member.isfile():
-                    continue
-                fileobj = tar.extractfile(member)
-                assert fileobj is not None  # a regular file always has content
-                if name in _METADATA:
-                    if member.size > MAX_MANIFEST:
-                        raise InvalidArgument(f"archive: {name} is larger than {MAX_MANIFEST} bytes")
-                    meta[name] = _read_exact(fileobj, member.size, name)
-                    continue
-                blobs[name] = _store(sink, name, fileobj, member.size, documents)
+        return _Reader(stream, sink, limits or ArchiveLimits(), cancel).read(base_name)
     except PouchError:
         raise
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError, ValueError) as exc:
+        # ValueError too: tarfile's own parsing of a malformed extended header can raise one
         raise InvalidArgument(f"not a readable image archive (corrupt or truncated): {exc}") from exc
-    for name, target in links.items():
-        if target in blobs:
-            blobs[name] = blobs[target]
-    if "index.json" in meta and "oci-layout" in meta:
-        images = _oci_images(meta, blobs, documents, base_name)
-    elif "manifest.json" in meta:
-        images = _docker_images(meta["manifest.json"], blobs, documents, sink)
-    else:
-        raise InvalidArgument(
-            "not an image archive: it has neither oci-layout + index.json nor manifest.json"
-        )
-    if not images:
-        raise InvalidArgument("the archive holds no images")
-    return LoadedArchive(images, documents)
 
 
-def _read_exact(fileobj: IO[bytes], size: int, name: str) -> bytes:
-    data = fileobj.read(size)
-    if len(data) != size:
-        raise InvalidArgument(f"archive truncated in {name}")
-    return data
+@dataclass
+class _Layer:
+    """A referenced blob still to stream: its member, its expected digest when known, and what it gave."""
+
+    member: tarfile.TarInfo
+    expected: str | None
+    tar: bool = True  # a layer tar (checked as it passes), not some other artifact
+    digest: str = ""
+    magic: bytes = b""
 
 
-def _store(sink: BlobSink, name: str, fileobj: IO[bytes], size: int, documents: dict[str, bytes]) -> _Blob:
-    expected = None
-    parts = name.split("/")
-    if len(parts) == 3 and parts[0] == "blobs" and parts[1] == "sha256":
-        expected = f"sha256:{parts[2]}"
-    first = fileobj.read(min(size, _CHUNK))
-    keep = size <= MAX_MANIFEST and first.lstrip()[:1] == b"{"
-    held = [first]
+class _Reader:
+    def __init__(
+        self, stream: IO[bytes], sink: BlobSink, limits: ArchiveLimits, cancel: threading.Event | None
+    ) -> None:
+        self.sink = sink
+        self.limits = limits
+        self.cancel = cancel
+        self.tar = tarfile.open(fileobj=_decompressed(stream, limits.expansion), mode="r:")
+        self.members: dict[str, tarfile.TarInfo] = {}
+        self.documents: dict[str, bytes] = {}
+        self.held = 0  # bytes of JSON read into memory
+        self.layers: dict[str, _Layer] = {}  # by member name
+        self.planned: dict[str, bool] = {}  # _tree's answer by digest: an index may repeat an entry
+        self.parsed: dict[str, dict[str, Any]] = {}  # documents parsed once, however often named
 
-    def chunks() -> Iterator[bytes]:
-        yield first
-        remaining = size - len(first)
-        while remaining > 0:
-            data = fileobj.read(min(remaining, _CHUNK))
-            if not data:
+    def read(self, base_name: str | None) -> LoadedArchive:
+        self._scan()
+        if "index.json" in self.members and "oci-layout" in self.members:
+            images = self._oci(base_name)
+            self._stream_layers()
+        elif "manifest.json" in self.members:
+            entries = _docker_entries(self._metadata("manifest.json"))
+            plans = [self._docker_plan(entry) for entry in entries]
+            self._stream_layers()
+            images = [self._docker_image(*plan) for plan in plans]
+        else:
+            raise InvalidArgument(
+                "not an image archive: it has neither oci-layout + index.json nor manifest.json"
+            )
+        if not images:
+            raise InvalidArgument("the archive holds no images")
+        return LoadedArchive(images, self.documents)
+
+    def _interrupted(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Interrupted("load interrupted")
+
+    def _scan(self) -> None:
+        """Every member header, without reading any data (a plain tar is only seeked through)."""
+        count = 0
+        while (member := self.tar.next()) is not None:
+            self._interrupted()
+            count += 1
+            if count > self.limits.max_members:
+                raise InvalidArgument(f"archive has more than {self.limits.max_members} members")
+            name = _clean(member.name)
+            if member.issparse():
+                raise InvalidArgument(
+                    f"archive member {name} is a sparse file; image archives never hold one, so it is refused"
+                )
+            if name in self.members and not (member.isdir() and self.members[name].isdir()):
+                raise InvalidArgument(f"archive holds {name} twice")
+            self.members[name] = member
+
+    def _find(self, path: str, what: str) -> tarfile.TarInfo | None:
+        """The regular file at ``path``, following links inside the archive's own names; None if absent."""
+        name = _clean(path)
+        for _ in range(_LINK_HOPS):
+            member = self.members.get(name)
+            if member is None:
+                return None
+            if member.isfile():
+                return member
+            if member.islnk():
+                name = _clean(member.linkname)
+            elif member.issym():
+                name = _clean(posixpath.join(posixpath.dirname(name), member.linkname))
+            else:
+                raise InvalidArgument(f"archive: {what} {path} is not a regular file")
+        raise InvalidArgument(f"archive: {what} {path} is behind more than {_LINK_HOPS} links")
+
+    def _read(self, member: tarfile.TarInfo, what: str) -> bytes:
+        """A small member's bytes, counted against the documents' bounds."""
+        if member.size > self.limits.max_document:
+            raise InvalidArgument(
+                f"archive: {what} is {member.size} bytes (at most {self.limits.max_document})"
+            )
+        self.held += member.size
+        if self.held > self.limits.max_documents:
+            raise InvalidArgument(
+                f"archive: its JSON documents exceed {self.limits.max_documents} bytes together"
+            )
+        fileobj = self.tar.extractfile(member)
+        assert fileobj is not None  # a regular file always has content
+        data = fileobj.read(member.size)
+        if len(data) != member.size:
+            raise InvalidArgument(f"archive truncated in {member.name}")
+        return data
+
+    def _metadata(self, name: str) -> bytes:
+        member = self._find(name, name)
+        if member is None:
+            raise InvalidArgument(f"archive is missing {name}")
+        return self._read(member, name)
+
+    # ------------------------------------------------------------------ OCI layout
+
+    def _oci(self, base_name: str | None) -> list[ArchiveImage]:
+        layout = load_json(self._metadata("oci-layout"), "oci-layout")
+        if layout.get("imageLayoutVersion") != "1.0.0":
+            raise InvalidArgument(f"unsupported OCI layout version {layout.get('imageLayoutVersion')!r}")
+        index = load_json(self._metadata("index.json"), "index.json")
+        beside = self._metadata("manifest.json") if "manifest.json" in self.members else None
+        docker_tags = _docker_tags(beside)
+        images = []
+        for entry in children(OCI_INDEX, index):
+            self._interrupted()
+            if not self._tree(entry, 0):
+                raise InvalidArgument(f"archive is missing blob {entry.digest}")
+            names = _oci_names(entry, base_name)
+            if not names:
+                config = self._config_of(entry)
+                names = docker_tags.get(config, ()) if config else ()
+            images.append(ArchiveImage(names, entry))
+        return images
+
+    def _config_of(self, entry: Descriptor) -> str | None:
+        if entry.media_type not in MANIFEST_TYPES or entry.digest not in self.parsed:
+            return None
+        return children(entry.media_type, self.parsed[entry.digest])[0].digest
+
+    def _blob_member(self, desc: Descriptor) -> tarfile.TarInfo | None:
+        algorithm, _, hexpart = desc.digest.partition(":")
+        member = self._find(f"blobs/{algorithm}/{hexpart}", "blob")
+        if member is not None and member.size != desc.size:
+            raise InvalidArgument(
+                f"archive blob {desc.digest} is {member.size} bytes but its descriptor says {desc.size}"
+            )
+        return member
+
+    def _document(self, desc: Descriptor, what: str) -> dict[str, Any] | None:
+        """The JSON blob ``desc`` names, its digest checked; None when the archive lacks it."""
+        member = self._blob_member(desc)
+        if member is None:
+            return None
+        if desc.digest not in self.documents:
+            data = self._read(member, f"{what} {desc.digest}")
+            if digest_of(data) != desc.digest:
+                raise InvalidArgument(f"corrupt archive: {what} {desc.digest} does not match its digest")
+            self.sink.put(f"{what}-{hex_of(desc.digest)}", [data], len(data), desc.digest)
+            self.documents[desc.digest] = data
+        if desc.digest not in self.parsed:
+            self.parsed[desc.digest] = load_json(self.documents[desc.digest], f"{what} {desc.digest}")
+        return self.parsed[desc.digest]
+
+    def _tree(self, desc: Descriptor, depth: int) -> bool:
+        """Plan ``desc``'s tree; False when its root is not in the archive. An index may lack other
+        platforms' manifests, a manifest may lack nothing. Each digest is planned once."""
+        if desc.digest not in self.planned:
+            self.planned[desc.digest] = self._plan(desc, depth)
+        return self.planned[desc.digest]
+
+    def _plan(self, desc: Descriptor, depth: int) -> bool:
+        if depth > _MAX_DEPTH:
+            raise InvalidArgument(f"archive: indexes nested more than {_MAX_DEPTH} deep")
+        if desc.media_type in INDEX_TYPES:
+            doc = self._document(desc, "index")
+            if doc is None:
+                return False
+            found = [kid for kid in children(desc.media_type, doc) if self._tree(kid, depth + 1)]
+            if not found:
+                raise InvalidArgument(f"archive has none of the manifests of index {desc.digest}")
+            return True
+        if desc.media_type not in MANIFEST_TYPES:
+            raise InvalidArgument(f"archive: unsupported media type {desc.media_type!r} for {desc.digest}")
+        doc = self._document(desc, "manifest")
+        if doc is None:
+            return False
+        config, *layers = children(desc.media_type, doc)
+        if self._document(config, "config") is None:
+            raise InvalidArgument(f"archive is missing blob {config.digest} of manifest {desc.digest}")
+        for layer in layers:
+            member = self._blob_member(layer)
+            if member is None:
+                raise InvalidArgument(f"archive is missing blob {layer.digest} of manifest {desc.digest}")
+            planned = _Layer(member, layer.digest, layer.media_type in LAYER_TYPES)
+            self.layers.setdefault(_clean(member.name), planned)
+        return True
+
+    # ------------------------------------------------------------------ Docker archive
+
+    def _docker_plan(self, entry: dict[str, Any]) -> tuple[dict[str, Any], Descriptor, list[_Layer]]:
+        config_path = entry.get("Config")
+        config_member = self._docker_member(config_path, "config")
+        data = self._read(config_member, f"config {config_path}")
+        digest = digest_of(data)
+        named = _named_digest(config_member.name)
+        if named is not None and named != digest:
+            raise InvalidArgument(f"corrupt archive: config {config_path} does not match its digest")
+        load_json(data, f"config {config_path}")
+        if digest not in self.documents:
+            self.sink.put(f"config-{hex_of(digest)}", [data], len(data), digest)
+            self.documents[digest] = data
+        layers = []
+        for path in entry.get("Layers") or []:
+            member = self._docker_member(path, "layer")
+            planned = _Layer(member, _named_digest(member.name))
+            layers.append(self.layers.setdefault(_clean(member.name), planned))
+        return entry, Descriptor(DOCKER_CONFIG, digest, len(data)), layers
+
+    def _docker_member(self, path: Any, what: str) -> tarfile.TarInfo:
+        if not isinstance(path, str):
+            raise InvalidArgument(f"manifest.json: {what} path {path!r} is not a string")
+        member = self._find(path, what)
+        if member is None:
+            raise InvalidArgument(f"archive is missing {what} {path}")
+        return member
+
+    def _docker_image(self, entry: dict[str, Any], config: Descriptor, layers: list[_Layer]) -> ArchiveImage:
+        """A Docker schema 2 manifest for an entry of manifest.json, as containerd's importer makes."""
+        descs = []
+        for layer in layers:
+            if layer.magic.startswith(_GZIP_MAGIC):
+                media_type = DOCKER_LAYER_GZIP
+            elif layer.magic.startswith(_ZSTD_MAGIC):
+                media_type = OCI_LAYER_ZSTD
+            else:
+                media_type = DOCKER_LAYER
+            descs.append(Descriptor(media_type, layer.digest, layer.member.size).to_json())
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST,
+            "config": config.to_json(),
+            "layers": descs,
+        }
+        data = json.dumps(manifest, separators=(",", ":")).encode()
+        digest = self.sink.put(f"manifest-{hex_of(digest_of(data))}", [data], len(data), digest_of(data))
+        self.documents[digest] = data
+        names = tuple(str(parse(tag)) for tag in entry.get("RepoTags") or [])
+        return ArchiveImage(names, Descriptor(DOCKER_MANIFEST, digest, len(data)))
+
+    # ------------------------------------------------------------------ layers
+
+    def _stream_layers(self) -> None:
+        """Stream each referenced layer into the sink, in archive order (a compressed archive is read
+        forward once), with its size fixed by its header and its digest checked by the sink."""
+        for name, layer in sorted(self.layers.items(), key=lambda item: item[1].member.offset_data):
+            self._interrupted()
+            fileobj = self.tar.extractfile(layer.member)
+            assert fileobj is not None
+            first = fileobj.read(min(layer.member.size, _CHUNK))
+            layer.magic = first[:4]
+            check = LayerCheck(f"archive layer {name}", self.limits.expansion) if layer.tar else None
+
+            def chunks(
+                first: bytes = first,
+                fileobj: IO[bytes] = fileobj,
+                size: int = layer.member.size,
+                check: LayerCheck | None = check,
+            ) -> Iterator[bytes]:
+                remaining = size - len(first)
+                data = first
+                while True:
+                    if check is not None:
+                        check.feed(data)
+                        if not remaining:
+                            check.finish()  # inside the write: a bad layer is never committed
+                    yield data
+                    if not remaining:
+                        return
+                    self._interrupted()
+                    data = fileobj.read(min(remaining, _CHUNK))
+                    if not data:
+                        raise InvalidArgument(f"archive truncated in {name}")
+                    remaining -= len(data)
+
+            if len(first) < min(layer.member.size, _CHUNK):
                 raise InvalidArgument(f"archive truncated in {name}")
-            if keep:
-                held.append(data)
-            remaining -= len(data)
-            yield data
-
-    digest = sink.put(f"tar-{name}", chunks(), size, expected)
-    if keep:
-        documents[digest] = b"".join(held)
-    return _Blob(digest, size, first[:4])
+            layer.digest = self.sink.put(f"layer-{name}", chunks(), layer.member.size, layer.expected)
 
 
-def _document(documents: dict[str, bytes], desc: Descriptor, what: str) -> dict[str, Any]:
-    data = documents.get(desc.digest)
-    if data is None:
-        raise InvalidArgument(f"archive is missing {what} {desc.digest}")
-    return load_json(data, f"{what} {desc.digest}")
+def _clean(name: str) -> str:
+    return posixpath.normpath("/" + name).lstrip("/")
 
 
-def _oci_images(
-    meta: dict[str, bytes], blobs: dict[str, _Blob], documents: dict[str, bytes], base_name: str | None
-) -> list[ArchiveImage]:
-    layout = load_json(meta["oci-layout"], "oci-layout")
-    if layout.get("imageLayoutVersion") != "1.0.0":
-        raise InvalidArgument(f"unsupported OCI layout version {layout.get('imageLayoutVersion')!r}")
-    index = load_json(meta["index.json"], "index.json")
-    present = {b.digest for b in blobs.values()}
-    docker_tags = _docker_tags(meta.get("manifest.json"))
-    images = []
-    for entry in children(OCI_INDEX, index):
-        _check_tree(entry, documents, present)
-        names = _oci_names(entry, base_name)
-        if not names:
-            config = _config_of(entry, documents)
-            names = docker_tags.get(config, ()) if config else ()
-        images.append(ArchiveImage(names, entry))
-    return images
+def _named_digest(name: str) -> str | None:
+    """``sha256:<hex>`` for a member named ``blobs/sha256/<hex>`` (its name promises that digest)."""
+    parts = _clean(name).split("/")
+    if len(parts) == 3 and parts[0] == "blobs" and parts[1] == "sha256":
+        return f"sha256:{parts[2]}"
+    return None
 
 
-def _check_tree(desc: Descriptor, documents: dict[str, bytes], present: set[str]) -> None:
-    """Every blob an image needs is in the archive; an index may lack other platforms' manifests."""
-    if desc.digest not in present:
-        raise InvalidArgument(f"archive is missing blob {desc.digest}")
-    if desc.media_type in INDEX_TYPES:
-        doc = _document(documents, desc, "index")
-        found = [kid for kid in children(desc.media_type, doc) if kid.digest in present]
-        if not found:
-            raise InvalidArgument(f"archive has none of the manifests of index {desc.digest}")
-        for kid in found:
-            _check_tree(kid, documents, present)
-    elif desc.media_type in MANIFEST_TYPES:
-        doc = _document(documents, desc, "manifest")
-        for kid in children(desc.media_type, doc):
-            if kid.digest not in present:
-                raise InvalidArgument(f"archive is missing blob {kid.digest} of manifest {desc.digest}")
-        _document(documents, children(desc.media_type, doc)[0], "config")
+def _decompressed(stream: IO[bytes], limit: ExpansionLimit) -> IO[bytes]:
+    """The tar inside ``stream``: itself when plain, else a decompressing reader bounded by ``limit``."""
+    if not stream.seekable():
+        raise InvalidArgument("load needs a seekable archive")
+    start = stream.tell()
+    magic = stream.read(6)
+    stream.seek(start)
+    opener: Callable[[IO[bytes]], IO[bytes]]
+    if magic.startswith(_GZIP_MAGIC):
+        opener = lambda raw: gzip.GzipFile(fileobj=raw, mode="rb")  # noqa: E731
+    elif magic.startswith(_BZIP2_MAGIC):
+        opener = lambda raw: bz2.BZ2File(raw)  # noqa: E731
+    elif magic.startswith(_XZ_MAGIC):
+        opener = lambda raw: lzma.LZMAFile(raw)  # noqa: E731
+    elif magic.startswith(_ZSTD_MAGIC):
+        raise InvalidArgument("archive: zstd-compressed archives are not supported; decompress it first")
+    else:
+        return stream
+    raw = _Counted(stream)
+    return cast(IO[bytes], _Inflated(opener(cast(IO[bytes], raw)), raw, limit))
+
+
+class _Counted(io.RawIOBase):
+    """A raw stream that notes how far into it reading went (the compressed bytes consumed)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self.furthest = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self.furthest = max(self.furthest, self._stream.tell())
+        return data
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._stream.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._stream.tell()
+
+
+class _Inflated:
+    """A seekable decompressed view that refuses to inflate past its bound; seeking forward reads (and
+    checks) the bytes it passes rather than letting the decompressor skip them unchecked."""
+
+    def __init__(self, inner: IO[bytes], raw: _Counted, limit: ExpansionLimit) -> None:
+        self._inner = inner
+        self._raw = raw
+        self._limit = limit
+        self._pos = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(_CHUNK), b""))
+        data = self._inner.read(size)
+        self._pos += len(data)
+        self._limit.check(self._pos, self._raw.furthest, "archive")
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence not in (io.SEEK_SET, io.SEEK_CUR):
+            raise io.UnsupportedOperation("seek from the end of a compressed archive")
+        target = offset if whence == io.SEEK_SET else self._pos + offset
+        if target < self._pos:
+            self._pos = self._inner.seek(target)
+            return self._pos
+        while self._pos < target:
+            if not self.read(min(target - self._pos, _CHUNK)):
+                break
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
 
 
 def _oci_names(entry: Descriptor, base_name: str | None) -> tuple[str, ...]:
@@ -243,12 +526,6 @@ def _oci_names(entry: Descriptor, base_name: str | None) -> tuple[str, ...]:
     if base_name:
         return (str(parse(base_name).with_tag(ref)),)
     return ()
-
-
-def _config_of(entry: Descriptor, documents: dict[str, bytes]) -> str | None:
-    if entry.media_type not in MANIFEST_TYPES:
-        return None
-    return children(entry.media_type, _document(documents, entry, "manifest"))[0].digest
 
 
 def _docker_tags(manifest_json: bytes | None) -> dict[str, tuple[str, ...]]:
@@ -273,47 +550,6 @@ def _docker_entries(manifest_json: bytes) -> list[dict[str, Any]]:
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise InvalidArgument("manifest.json is not a list of images")
     return entries
-
-
-def _docker_images(
-    manifest_json: bytes, blobs: dict[str, _Blob], documents: dict[str, bytes], sink: BlobSink
-) -> list[ArchiveImage]:
-    images = []
-    for entry in _docker_entries(manifest_json):
-        config_blob = _blob(blobs, entry.get("Config"), "config")
-        if config_blob.digest not in documents:
-            raise InvalidArgument(f"config {entry.get('Config')} is not a JSON document")
-        layers = []
-        for path in entry.get("Layers") or []:
-            blob = _blob(blobs, path, "layer")
-            if blob.magic.startswith(_GZIP_MAGIC):
-                media_type = DOCKER_LAYER_GZIP
-            elif blob.magic.startswith(_ZSTD_MAGIC):
-                media_type = OCI_LAYER_ZSTD
-            else:
-                media_type = DOCKER_LAYER
-            layers.append(Descriptor(media_type, blob.digest, blob.size).to_json())
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": DOCKER_MANIFEST,
-            "config": Descriptor(DOCKER_CONFIG, config_blob.digest, config_blob.size).to_json(),
-            "layers": layers,
-        }
-        data = json.dumps(manifest, separators=(",", ":")).encode()
-        digest = sink.put(f"manifest-{digest_of(data)}", [data], len(data), digest_of(data))
-        documents[digest] = data
-        names = tuple(str(parse(tag)) for tag in entry.get("RepoTags") or [])
-        images.append(ArchiveImage(names, Descriptor(DOCKER_MANIFEST, digest, len(data))))
-    return images
-
-
-def _blob(blobs: dict[str, _Blob], path: Any, what: str) -> _Blob:
-    if not isinstance(path, str):
-        raise InvalidArgument(f"manifest.json: {what} path {path!r} is not a string")
-    blob = blobs.get(posixpath.normpath(path).removeprefix("./"))
-    if blob is None:
-        raise InvalidArgument(f"archive is missing {what} {path}")
-    return blob
 
 
 # ---------------------------------------------------------------------------------------------- writing

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from ctrd.errors import (
@@ -27,6 +27,7 @@ from ctrd.errors import (
 )
 from managers.oci import (
     INDEX_TYPES,
+    LAYER_TYPES,
     MANIFEST_TYPES,
     Descriptor,
     Platform,
@@ -38,6 +39,7 @@ from managers.oci import (
 )
 from managers.progress import Progress, ProgressFn, report
 from managers.registry import BlobStream, Registry
+from managers.tarscan import ExpansionLimit, LayerCheck
 
 if TYPE_CHECKING:
     from ctrd.client import Client
@@ -46,6 +48,7 @@ __all__ = ["fetch", "push"]
 
 _RESUMES = 3
 _CHUNK = 1 << 20
+_MAX_DEPTH = 4  # indexes within indexes
 
 
 def _kind(desc: Descriptor) -> str:
@@ -68,16 +71,30 @@ def fetch(
     *,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    depth: int = 0,
 ) -> Descriptor:
-    """Bring ``root``'s tree for ``platform`` into the content store; returns the platform manifest."""
+    """Bring ``root``'s tree for ``platform`` into the content store; returns the platform manifest.
+
+    Only what the tree references is fetched; each manifest is bounded in size and checked against its
+    descriptor's digest and size before it is parsed, each blob as it streams (see ``_BlobSource``).
+    """
+    if depth > _MAX_DEPTH:
+        raise InvalidArgument(f"{registry.domain}/{repo}: indexes nested more than {_MAX_DEPTH} deep")
     if root.media_type not in INDEX_TYPES and root.media_type not in MANIFEST_TYPES:
         raise InvalidArgument(f"{registry.domain}/{repo}: unsupported manifest type {root.media_type!r}")
     data = _manifest(client, registry, repo, root)
+    if len(data) != root.size:
+        raise PouchRuntimeError(
+            f"registry {registry.domain} served {len(data)} bytes for manifest {root.digest}, "
+            f"which has {root.size}"
+        )
     doc = load_json(data, f"manifest {root.digest}")
     media_type = media_type_of(doc, root.media_type)
     if media_type in INDEX_TYPES:
         chosen = select_manifest(doc, platform)
-        manifest = fetch(client, registry, repo, chosen, platform, progress=progress, cancel=cancel)
+        manifest = fetch(
+            client, registry, repo, chosen, platform, progress=progress, cancel=cancel, depth=depth + 1
+        )
         kids = [chosen]
     else:
         manifest = root
@@ -163,6 +180,12 @@ class _BlobSource(io.RawIOBase):
         self._offset = 0
         self._hash = hashlib.sha256()
         self._resumes = 0
+        # a layer is also checked for what it would cost once applied (bomb, sparse, member count)
+        self._check = (
+            LayerCheck(f"layer {desc.digest} from {registry.domain}", ExpansionLimit())
+            if kind == "layer" and desc.media_type in LAYER_TYPES
+            else None
+        )
 
     def readable(self) -> bool:
         return True
@@ -175,6 +198,8 @@ class _BlobSource(io.RawIOBase):
         data = self._next(want)
         self._offset += len(data)
         self._hash.update(data)
+        if self._check is not None:
+            self._checked(self._check.feed, data)
         report(
             self._progress,
             Progress(self._desc.digest, self._kind, "downloading", self._offset, self._desc.size),
@@ -210,6 +235,12 @@ class _BlobSource(io.RawIOBase):
 
     def _open(self) -> None:
         stream = self._registry.open_blob(self._repo, self._desc.digest, self._offset)
+        if stream.length is not None and stream.start + stream.length > self._desc.size:
+            stream.close()
+            raise PouchRuntimeError(
+                f"registry {self._registry.domain} served wrong content for {self._desc.digest}: "
+                f"{stream.start + stream.length} bytes where the manifest says {self._desc.size}"
+            )
         chunks = stream.chunks(_CHUNK, self._cancel)
         if stream.start < self._offset:
             # The server ignored Range: skip what was already read (and hashed).
@@ -232,6 +263,17 @@ class _BlobSource(io.RawIOBase):
                 f"registry {self._registry.domain} served wrong content for {self._desc.digest}: "
                 + ("more bytes than the manifest says" if extra else f"it hashes to {digest}")
             )
+        if self._check is not None:
+            self._checked(self._check.finish)
+
+    def _checked(self, step: Callable[..., object], *args: bytes) -> None:
+        """A step of the layer check; its refusal says the registry served a layer no host should apply."""
+        try:
+            step(*args)
+        except InvalidArgument as exc:
+            raise PouchRuntimeError(
+                f"registry {self._registry.domain} served a layer that is refused: {exc.message}"
+            ) from exc
 
     def close(self) -> None:
         if self._stream is not None:

@@ -20,22 +20,20 @@ Image records (what ``images`` returns, one per name):
 from __future__ import annotations
 
 import builtins
+import contextlib
 import fnmatch
-import hashlib
 import io
 import json
 import os
-import tarfile
 import tempfile
 import threading
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
-from ctrd.errors import Conflict, InvalidArgument, NotFound, PouchError
+from ctrd.errors import Conflict, Interrupted, InvalidArgument, NotFound, PouchError
 from ctrd.images import HOST_PLATFORM, Image, ImageSpec
 from ctrd.snapshots import DEFAULT_SNAPSHOTTER
 from ctrd.unpack import is_unpacked, unpack
@@ -57,6 +55,7 @@ from managers.oci import (
     parse_platform,
 )
 from managers.progress import ProgressFn
+from managers.tarscan import LAYER_MAX_MEMBERS, ExpansionLimit, LayerCheck
 
 if TYPE_CHECKING:
     from ctrd.client import Client
@@ -71,7 +70,8 @@ UNNAMED = "<none>"
 #: ``images --filter`` keys
 FILTERS = ("reference", "label", "dangling", "before", "since")
 _UPLOAD_CHUNK = 16 << 20
-_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_SPOOL_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -252,8 +252,8 @@ class ImageManager:
     # ------------------------------------------------------------------ names
 
     def tag(self, source: str, target: str) -> dict[str, Any]:
+        ref = reference.parse(target)  # a bad name is refused before anything is looked up
         image = self._find(source)
-        ref = reference.parse(target)
         if ref.digest:
             raise InvalidArgument(f"cannot tag with a digest reference: {target}")
         created = self._client.images.put(str(ref), image.target, dict(image.labels))
@@ -377,30 +377,48 @@ class ImageManager:
     # ------------------------------------------------------------------ archives
 
     def load(
-        self, stream: IO[bytes], *, name: str | None = None, cancel: threading.Event | None = None
+        self,
+        stream: IO[bytes],
+        *,
+        name: str | None = None,
+        cancel: threading.Event | None = None,
+        max_size: int | None = None,
     ) -> builtins.list[dict[str, Any]]:
         """Load a Docker or OCI archive (every image in it); returns one record per name created.
 
         ``name`` names images the archive leaves unnamed (a bare ``ref.name`` tag is joined to it).
+        Only blobs the archive's manifests reference reach the content store; a compressed archive may
+        not inflate beyond ``max_size`` bytes (default: see ``tarscan.ExpansionLimit``). A stream that
+        cannot seek (a pipe) is first copied to an unlinked temporary file under the data root.
         """
-        base = str(reference.parse(name)) if name else None
-        with self._client.lease(sync_delete=True) as leased:
-            from managers.archive import read_archive  # the archive format: load and save only
+        from managers.archive import ArchiveLimits, read_archive  # the archive format: load and save only
 
-            archive = read_archive(stream, _ContentSink(leased), base_name=base, cancel=cancel)
-            for image in archive.images:
-                self._label_tree(leased, image.target, archive.documents)
+        base = str(reference.parse(name)) if name else None
+        limits = ArchiveLimits(expansion=ExpansionLimit(fixed=max_size))
+        with (
+            _seekable(stream, Path(self._managers.root), cancel) as source,
+            self._client.lease(sync_delete=True) as leased,
+        ):
+            archive = read_archive(
+                source, _ContentSink(leased), base_name=base, cancel=cancel, limits=limits
+            )
             planned: builtins.list[tuple[str, Descriptor]] = []
+            done: set[str] = set()  # an index may name one target many times: label and unpack it once
             for image in archive.images:
                 names = image.names or (_unnamed(image.target),)
+                planned.extend((n, image.target) for n in names)
+                if image.target.digest in done:
+                    continue
+                done.add(image.target.digest)
+                self._label_tree(leased, image.target, archive.documents)
                 try:
                     spec = self._spec(Image(names[0], image.target), client=leased)
                 except NotFound:
                     spec = None  # no manifest for this host's platform: keep it, unpack it never
                 if spec is not None:
                     unpack(leased, spec, snapshotter=self.snapshotter)
-                planned.extend((n, image.target) for n in names)
-            created = [leased.images.put(n, target) for n, target in planned]
+            unique = {(n, target.digest): (n, target) for n, target in planned}
+            created = [leased.images.put(n, target) for n, target in unique.values()]
         return [self._record(i) for i in created]
 
     def save(
@@ -455,14 +473,26 @@ class ImageManager:
         }
 
     def import_rootfs(
-        self, stream: IO[bytes], ref: str | None = None, *, message: str = "", platform: str | None = None
+        self,
+        stream: IO[bytes],
+        ref: str | None = None,
+        *,
+        message: str = "",
+        platform: str | None = None,
+        max_size: int | None = None,
+        max_members: int = LAYER_MAX_MEMBERS,
     ) -> dict[str, Any]:
-        """``import``: a root filesystem tarball (plain or gzip) becomes a one-layer image."""
+        """``import``: a root filesystem tarball (plain or gzip) becomes a one-layer image.
+
+        The tarball is checked as it streams into the content store, before containerd applies it: its
+        uncompressed tar may not exceed ``max_size`` bytes (default: see ``tarscan.ExpansionLimit``) nor
+        hold more than ``max_members`` members or any sparse member.
+        """
         name = str(reference.parse(ref)) if ref else None
         want = parse_platform(platform) if platform else HOST_PLATFORM
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         with self._client.lease(sync_delete=True) as leased:
-            layer_source = _LayerSource(stream)
+            layer_source = _LayerSource(stream, ExpansionLimit(fixed=max_size), max_members)
             layer_digest = leased.content.write(
                 cast(IO[bytes], layer_source), ref=f"import-{os.getpid()}-{id(layer_source)}"
             )
@@ -645,27 +675,24 @@ class ImageManager:
 
 
 class _ContentSink:
-    """archive.BlobSink over the content store (inside the load's lease)."""
+    """archive.BlobSink over the content store (inside the load's lease). The writer checks each blob's
+    size and digest as it streams and aborts its ingest on any failure."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
 
     def put(self, ref: str, chunks: Iterable[bytes], size: int, expected: str | None) -> str:
         ref = f"load-{expected}" if expected else f"load-{os.getpid()}-{ref}"
+        reader = _IterReader(chunks)
         try:
-            return self._client.content.write(
-                cast(IO[bytes], _IterReader(chunks)), expected=expected, total=size, ref=ref
-            )
+            return self._client.content.write(cast(IO[bytes], reader), expected=expected, total=size, ref=ref)
         except InvalidArgument as exc:
+            if reader.failed is exc:
+                raise  # the archive reader's own refusal (a layer check) says what it is
             raise InvalidArgument(
-                f"corrupt archive: {ref.removeprefix('load-')} does not match its digest"
+                f"corrupt archive: {ref.removeprefix('load-')} does not match its digest or size "
+                f"({exc.message})"
             ) from exc
-        except BaseException:
-            try:
-                self._client.content.abort(ref)
-            except PouchError:
-                pass  # nothing was started, or containerd is gone: the error being raised says which
-            raise
 
 
 class _IterReader(io.RawIOBase):
@@ -674,13 +701,18 @@ class _IterReader(io.RawIOBase):
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._it = iter(chunks)
         self._buf = b""
+        self.failed: BaseException | None = None  # what the chunks raised, if they did
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
         while not self._buf:
-            self._buf = next(self._it, b"")
+            try:
+                self._buf = next(self._it, b"")
+            except BaseException as exc:
+                self.failed = exc
+                raise
             if not self._buf:
                 return b""
         if size < 0 or size >= len(self._buf):
@@ -691,63 +723,48 @@ class _IterReader(io.RawIOBase):
 
 
 class _LayerSource(io.RawIOBase):
-    """A rootfs tarball as it is read into the content store: notes whether it is gzip-compressed and
-    computes its diff ID (the digest of the uncompressed tar) on the way through."""
+    """A rootfs tarball as it is read into the content store, checked on the way through (see
+    ``tarscan.LayerCheck``), so a bomb or a sparse member stops the write before containerd applies it."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: IO[bytes], limit: ExpansionLimit, max_members: int) -> None:
         self._stream = stream
-        self._size = 0
-        self._compressed: bool | None = None
-        self._inflate: Any = None
-        self._diff = hashlib.sha256()
-        self._head = b""  # the first tar header, to check that this is a tar at all
-        self._open_member = False  # a gzip member begun and not finished: a truncated stream
+        self._check = LayerCheck("import tarball", limit, max_members)
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
         data = self._stream.read(size)
-        if not data:
-            return b""
-        if self._compressed is None:
-            self._compressed = data[:2] == _GZIP_MAGIC
-            if self._compressed:
-                self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self._size += len(data)
-        self._take(data)
+        if data[:4] == _ZSTD_MAGIC and not self._check.size:
+            raise InvalidArgument("import: zstd-compressed tarballs are not supported; decompress it first")
+        self._check.feed(data)
         return data
-
-    def _take(self, data: bytes) -> None:
-        if not self._compressed:
-            self._plain(data)
-            return
-        try:
-            while data:
-                self._plain(self._inflate.decompress(data))
-                self._open_member = not self._inflate.eof
-                if self._inflate.eof:  # a multi-member gzip: the next member starts here
-                    data = self._inflate.unused_data
-                    self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                else:
-                    data = b""
-        except zlib.error as exc:
-            raise InvalidArgument(f"import: the tarball's gzip stream is corrupt: {exc}") from exc
-
-    def _plain(self, data: bytes) -> None:
-        self._diff.update(data)
-        if len(self._head) < tarfile.BLOCKSIZE:
-            self._head += data[: tarfile.BLOCKSIZE - len(self._head)]
 
     def finish(self) -> tuple[str, bool, int]:
         """(diff ID, compressed?, size in bytes), once the stream is read to its end."""
-        if self._open_member:
-            raise InvalidArgument("import: the tarball's gzip stream is truncated")
-        try:
-            tarfile.TarInfo.frombuf(self._head, tarfile.ENCODING, "surrogateescape")
-        except tarfile.HeaderError as exc:
-            raise InvalidArgument(f"import: not a tar archive ({exc})") from exc
-        return "sha256:" + self._diff.hexdigest(), bool(self._compressed), self._size
+        return self._check.finish(), bool(self._check.compressed), self._check.size
+
+
+@contextlib.contextmanager
+def _seekable(stream: IO[bytes], directory: Path, cancel: threading.Event | None) -> Iterator[IO[bytes]]:
+    """``stream`` itself when it can seek, else its bytes copied to an unlinked temporary file (O_TMPFILE:
+    a killed pouchsh leaves nothing) in ``directory``. The copy holds the archive as given (compressed),
+    so it costs no more than the archive's own size."""
+    try:
+        seekable = stream.seekable() and stream.tell() >= 0
+    except (OSError, ValueError):
+        seekable = False
+    if seekable:
+        yield stream
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=directory, prefix=".load-") as spool:
+        while data := stream.read(_SPOOL_CHUNK):
+            if cancel is not None and cancel.is_set():
+                raise Interrupted("load interrupted")
+            spool.write(data)
+        spool.seek(0)
+        yield cast(IO[bytes], spool)
 
 
 def _parses(name: str) -> bool:

@@ -32,13 +32,19 @@ DEFAULT_TAG = "latest"
 _LEGACY_DOMAINS = ("index.docker.io", "registry-1.docker.io")
 _NAME_MAX = 255
 
+# Every pattern is ASCII-only and used with fullmatch: Python's ``\w`` and ``\d`` match any Unicode letter or
+# digit, and ``$`` matches before a trailing newline, so neither may stand in for docker's grammar.
 _ALNUM = r"[a-z0-9]+"
 _SEPARATOR = r"(?:[._]|__|-+)"
-_PATH_COMPONENT = re.compile(rf"^{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*$")
+_PATH_COMPONENT = re.compile(rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*", re.ASCII)
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = re.compile(rf"^(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$|^sha512:[0-9a-f]{128}$")
+_DOMAIN = re.compile(
+    rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?", re.ASCII
+)
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}", re.ASCII)
+#: the characters a whole reference may hold at all (domain, path, tag and digest together)
+_REFERENCE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/:@[]")
 
 
 @dataclass(frozen=True)
@@ -76,13 +82,26 @@ class Reference:
         return text
 
     def with_tag(self, tag: str) -> Reference:
-        if not _TAG.match(tag):
+        _check_chars(tag, "tag")
+        if not _TAG.fullmatch(tag):
             raise InvalidArgument(f"invalid tag {tag!r}: use letters, digits, '_', '.', '-' (at most 128)")
         return Reference(self.domain, self.path, tag, None)
 
 
 def is_digest(text: str) -> bool:
-    return bool(_DIGEST.match(text))
+    return bool(_DIGEST.fullmatch(text))
+
+
+def _check_chars(text: str, what: str) -> None:
+    """Name the first character no part of a reference may hold (non-ASCII, space, control...)."""
+    for position, char in enumerate(text):
+        if char not in _REFERENCE_CHARS:
+            shown = f"{char!r} " if char.isprintable() and not char.isspace() else ""
+            raise InvalidArgument(
+                f"invalid {what} {text!r}: character {shown}(U+{ord(char):04X}) at position {position} "
+                "is not "
+                "allowed: a reference holds only ASCII letters, digits and . _ - / : @"
+            )
 
 
 def _split_domain(name: str) -> tuple[str, str]:
@@ -103,27 +122,28 @@ def parse(text: str) -> Reference:
     raw = text.strip()
     if not raw:
         raise InvalidArgument("invalid reference: empty image name")
+    _check_chars(raw, "reference")
     name, at, digest = raw.partition("@")
-    if at and not _DIGEST.match(digest):
+    if at and not _DIGEST.fullmatch(digest):
         raise InvalidArgument(f"invalid reference {text!r}: digest must be sha256:<64 lower-case hex>")
     tag: str | None = None
     slash = name.rfind("/")
     colon = name.rfind(":")
     if colon > slash:
         name, tag = name[:colon], name[colon + 1 :]
-        if not _TAG.match(tag):
+        if not _TAG.fullmatch(tag):
             raise InvalidArgument(
                 f"invalid reference {text!r}: tag {tag!r} must be letters, digits, '_', '.', '-' (at most 128)"
             )
     if not name:
         raise InvalidArgument(f"invalid reference {text!r}: no repository name")
     domain, path = _split_domain(name)
-    if not _DOMAIN.match(domain):
+    if not _DOMAIN.fullmatch(domain):
         raise InvalidArgument(f"invalid reference {text!r}: bad registry host {domain!r}")
     if domain == DEFAULT_DOMAIN and "/" not in path:
         path = f"library/{path}"
     for component in path.split("/"):
-        if not _PATH_COMPONENT.match(component):
+        if not _PATH_COMPONENT.fullmatch(component):
             hint = " (repository names must be lower case)" if component.lower() != component else ""
             raise InvalidArgument(f"invalid reference {text!r}: bad path component {component!r}{hint}")
     if len(f"{domain}/{path}") > _NAME_MAX:

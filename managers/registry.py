@@ -143,10 +143,15 @@ class Registry:
         length = resp.getheader("Content-Length")
         if obj.startswith("sha256:"):
             digest = obj
-        if not digest or not media_type or not length or int(length) <= 0:
+        size = _content_length(length)
+        if size is not None and size > MAX_MANIFEST:
+            raise InvalidArgument(
+                f"manifest {repo}:{obj} is {size} bytes, more than the {MAX_MANIFEST} allowed"
+            )
+        if not digest or not media_type or not size:
             data, media_type, digest = self.get_manifest(repo, obj)
             return Descriptor(media_type, digest, len(data))
-        return Descriptor(media_type, digest, int(length))
+        return Descriptor(media_type, digest, size)
 
     def get_manifest(self, repo: str, obj: str, expected: str | None = None) -> tuple[bytes, str, str]:
         """(body, media type, digest) of a manifest or index; the digest is verified when known."""
@@ -172,8 +177,7 @@ class Registry:
         resp = self._send("GET", f"/v2/{repo}/blobs/{digest}", headers, scope=self.pull_scope(repo))
         self._expect(resp, (200, 206), f"blob {digest}")
         start = offset if resp.status == 206 else 0
-        length = resp.getheader("Content-Length")
-        return BlobStream(resp, start, int(length) if length is not None else None)
+        return BlobStream(resp, start, _content_length(resp.getheader("Content-Length")))
 
     def blob_exists(self, repo: str, digest: str) -> bool:
         resp = self._send("HEAD", f"/v2/{repo}/blobs/{digest}", scope=self.push_scope(repo))
@@ -441,6 +445,13 @@ def _error_detail(resp: http.client.HTTPResponse) -> str:
     except (ValueError, AttributeError):
         text = body.decode("utf-8", "replace").strip()[:200]
     return text or resp.reason or str(resp.status)
+
+
+def _content_length(header: str | None) -> int | None:
+    """A Content-Length header's value; None when absent or not a plain non-negative number."""
+    if header is None or not header.strip().isdigit() or not header.strip().isascii():
+        return None
+    return int(header)
 
 
 def _with_digest(location: str, digest: str) -> str:

@@ -56,6 +56,12 @@ def _progress(ctx: Any, quiet: bool) -> Any:
     return show
 
 
+_MAX_SIZE_HELP = (
+    "Bound on what {what} may inflate to (default: 1 GiB or 100x its compressed size, whichever is "
+    "larger); sparse members, and layers of more than a million members, are always refused"
+)
+
+
 def _open_input(ctx: Any, path: str | None) -> tuple[IO[bytes], bool]:
     """(stream, close it?) for a file name, or stdin for none or ``-``."""
     from ctrd.errors import InvalidArgument, NotFound
@@ -204,6 +210,11 @@ def image_prune(ctx: Any, all: bool, force: bool) -> dict[str, Any]:
     flags=[
         Flag("input", short="i", type="path", help="Archive file (default: stdin)"),
         Flag("quiet", short="q", help="Return only the names"),
+        Flag(
+            "max-size",
+            type="size",
+            help=_MAX_SIZE_HELP.format(what="a compressed archive or any of its layers"),
+        ),
     ],
     examples=[
         Example("load -i busybox.tar", "Load every image in busybox.tar"),
@@ -211,10 +222,12 @@ def image_prune(ctx: Any, all: bool, force: bool) -> dict[str, Any]:
     ],
     category=_CAT,
 )
-def load(ctx: Any, name: str | None, input: str | None, quiet: bool) -> Any:
+def load(ctx: Any, name: str | None, input: str | None, quiet: bool, max_size: Any) -> Any:
     stream, owned = _open_input(ctx, input)
     try:
-        records = ctx.managers.images.load(stream, name=name, cancel=ctx.cancel)
+        records = ctx.managers.images.load(
+            stream, name=name, cancel=ctx.cancel, max_size=int(max_size) if max_size is not None else None
+        )
     finally:
         if owned:
             stream.close()
@@ -255,14 +268,23 @@ def save(ctx: Any, image: list[str], output: str | None) -> dict[str, Any] | Non
     flags=[
         Flag("message", short="m", type="string", default="", help="Comment for the image's history"),
         Flag("platform", type="string", help="Platform the image declares (default: this host's)"),
+        Flag("max-size", type="size", help=_MAX_SIZE_HELP.format(what="the tarball")),
     ],
     examples=[Example("import rootfs.tar.gz myroot:1", "Import a rootfs tarball as myroot:1")],
     category=_CAT,
 )
-def import_(ctx: Any, file: str, reference: str | None, message: str, platform: str | None) -> dict[str, Any]:
+def import_(
+    ctx: Any, file: str, reference: str | None, message: str, platform: str | None, max_size: Any
+) -> dict[str, Any]:
     stream, owned = _open_input(ctx, file)
     try:
-        record = ctx.managers.images.import_rootfs(stream, reference, message=message, platform=platform)
+        record = ctx.managers.images.import_rootfs(
+            stream,
+            reference,
+            message=message,
+            platform=platform,
+            max_size=int(max_size) if max_size is not None else None,
+        )
     finally:
         if owned:
             stream.close()

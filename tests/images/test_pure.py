@@ -66,7 +66,13 @@ class MemorySink:
 
 
 def _image_blobs() -> tuple[list[Descriptor], ExportImage, dict[str, bytes]]:
-    layer = b"layer bytes" * 100
+    # a real tar: load checks each layer as it passes (what it inflates to, its members)
+    tar_out = io.BytesIO()
+    with tarfile.open(fileobj=tar_out, mode="w") as tar:
+        info = tarfile.TarInfo("file")
+        info.size = 1100
+        tar.addfile(info, io.BytesIO(b"layer bytes" * 100))
+    layer = tar_out.getvalue()
     config = json.dumps({"rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}}).encode()
     blobs = {}
 

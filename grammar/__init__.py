@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from grammar.errors import SyntaxErrors, SyntaxIssue
 from grammar.nodes import Program, Span
-from grammar.parser import MAX_DEPTH, is_complete, parse, parse_condition
 
 if TYPE_CHECKING:
+    from grammar.parser import MAX_DEPTH, is_complete, parse, parse_condition
     from grammar.completion import Token, WordAt, tokens, word_at
     from grammar.printer import to_source
 
@@ -41,8 +41,10 @@ __all__ = [
     "to_source", "tokens", "word_at",
 ]
 
-# What a script run does not need loads on first use (the REPL's completion, the printer).
-_LAZY = {"Token": "grammar.completion", "WordAt": "grammar.completion", "tokens": "grammar.completion",
+# Loaded on first use: the parser (and with it Lark: the REPL's highlighter needs only the vocabulary
+# before its first prompt), completion's helpers, the printer.
+_LAZY = {"parse": "grammar.parser", "parse_condition": "grammar.parser", "is_complete": "grammar.parser",
+         "MAX_DEPTH": "grammar.parser", "Token": "grammar.completion", "WordAt": "grammar.completion", "tokens": "grammar.completion",
          "word_at": "grammar.completion", "to_source": "grammar.printer"}
 # The vocabulary is read from the built parser, on first use.
 _VOCABULARY = {"KEYWORDS": "keywords", "STATEMENT_KEYWORDS": "statement_keywords", "LITERALS": "literals",

@@ -22,11 +22,11 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from grammar.builder import Builder, SourceText
 from grammar.errors import SyntaxErrors, SyntaxIssue
 from grammar.nodes import Expr, Pipeline, Program, Span
+from grammar.paths import GRAMMAR_PATH
 
 __all__ = ["GRAMMAR_PATH", "MAX_DEPTH", "MAX_ERRORS", "build", "configure", "current", "is_complete", "lex", "parse",
            "parse_condition"]
 
-GRAMMAR_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pouch.lark")
 MAX_ERRORS = 10
 #: How deep brackets and operators may nest: beyond it a program is refused with a syntax error at the
 #: place it goes too deep, rather than exhausting Python's stack in the checker or the evaluator.

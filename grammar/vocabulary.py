@@ -1,69 +1,73 @@
-"""The words and operators of the language, read from the grammar's terminals (pouch.lark).
+"""The words and operators of the language, read from the grammar (pouch.lark).
 
-The checker (names a ``let`` or ``def`` may not take), completion (keywords at a statement's start),
-the highlighter and ``help`` take them from here, so a keyword or operator added to the grammar is
-known to all of them.
+The checker (names a ``let`` or ``def`` may not take), completion (keywords at a statement's start), the
+highlighter and ``help`` take them from here, so a keyword or operator added to the grammar is known to
+all of them. They are read from the grammar's text, not from the built parser, so that the REPL's
+highlighter has them before Lark is loaded; tests/lang/test_parser_properties.py holds them to the
+parser's own terminals and parse table.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cache
 
 __all__ = ["Vocabulary", "vocabulary"]
 
-# The terminals whose strings are operators; each matches a few fixed spellings, then a lookahead.
+# The terminals whose strings are operators (the others that are words are keywords).
 _OPERATOR_TERMINALS = ("COMP_OP", "ADD_OP", "MUL_OP", "RANGE", "IN", "AND", "OR", "NOT")
-_LITERAL_TERMINALS = frozenset({"TRUE", "FALSE", "NULL"})
-_LOOKAHEAD = re.compile(r"\(\?=(?:[^()\\]|\\.|\[[^\]]*\]|\([^()]*\))*\)$")
+_LITERAL_TERMINALS = ("TRUE", "FALSE", "NULL")
+_TERMINAL = re.compile(r"^([A-Z][A-Z_]*)(?:\.-?\d+)?:[ \t]*(.+)$", re.M)
+_RULE = re.compile(r"^[?!]?(\w+):(.*(?:\n[ \t]+\|.*)*)", re.M)
+_STRING = re.compile(r'"((?:\\.|[^"\\])*)"')
 
 
+@dataclass(frozen=True)
 class Vocabulary:
     """``keywords``: every keyword (a terminal that is a word: ``let if … true false null``);
     ``statement_keywords``: those that start a statement (``let if for … source``);
-    ``literals``: ``true false null``; ``word_operators``: ``and or not in mod``;
-    ``operators``: every operator's spelling (``== != … + - * / mod and or not in ..``)."""
+    ``literals``: ``true false null``; ``operators``: every operator's spelling
+    (``== != … + - * / mod .. in and or not``), split into ``word_operators`` and ``symbol_operators``."""
 
-    def __init__(self, keywords: frozenset[str], statement_keywords: tuple[str, ...], literals: tuple[str, ...],
-                 operators: tuple[str, ...]) -> None:
-        self.keywords = keywords
-        self.statement_keywords = statement_keywords
-        self.literals = literals
-        self.operators = operators
-        self.word_operators = tuple(op for op in operators if op.isalpha())
-        self.symbol_operators = tuple(op for op in operators if not op.isalpha())
+    keywords: frozenset[str]
+    statement_keywords: tuple[str, ...]
+    literals: tuple[str, ...]
+    operators: tuple[str, ...]
+
+    @property
+    def word_operators(self) -> tuple[str, ...]:
+        return tuple(op for op in self.operators if op.isalpha())
+
+    @property
+    def symbol_operators(self) -> tuple[str, ...]:
+        return tuple(op for op in self.operators if not op.isalpha())
 
 
-def spellings(regexp: str) -> tuple[str, ...]:
-    """The fixed strings a terminal's regular expression matches: ``(?:==|!=)(?=\\s)`` → ``==``, ``!=``."""
-    body = _LOOKAHEAD.sub("", regexp)
-    if body.startswith("(?:") and body.endswith(")"):
-        body = body[3:-1]
-    out = []
-    for alt in body.split("|"):
-        text = re.sub(r"\\(.)", r"\1", alt)
-        if not text or re.fullmatch(alt, text) is None:
-            raise ValueError(f"not a fixed string: {alt!r}")
-        out.append(text)
-    return tuple(out)
+def read(grammar_text: str) -> Vocabulary:
+    """The vocabulary of a grammar: its string terminals, and the first terminal of each statement rule."""
+    terminals = {name: _STRING.findall(body) for name, body in _TERMINAL.findall(grammar_text)}
+    words = {name: found[0] for name, found in terminals.items()
+             if len(found) == 1 and found[0].isalpha() and _is_single_string(grammar_text, name)}
+    operators = [s for name in _OPERATOR_TERMINALS for s in terminals[name]]
+    rules = {name: body for name, body in _RULE.findall(grammar_text)}
+    statement = set()
+    for alternative in rules["_statement"].split("|"):
+        first = rules.get(alternative.strip(), "").split()
+        if first and first[0] in words and first[0] not in _OPERATOR_TERMINALS:
+            statement.add(words[first[0]])
+    return Vocabulary(frozenset(words.values()), tuple(sorted(statement)),
+                      tuple(words[name] for name in _LITERAL_TERMINALS), tuple(operators))
+
+
+def _is_single_string(grammar_text: str, name: str) -> bool:
+    """Whether terminal ``name`` is defined as one string and nothing else (``LET: "let"``)."""
+    return re.search(rf'^{name}(?:\.-?\d+)?:[ \t]*"[^"]*"[ \t]*$', grammar_text, re.M) is not None
 
 
 @cache
 def vocabulary() -> Vocabulary:
-    from grammar.parser import current
+    from grammar.paths import GRAMMAR_PATH
 
-    lark = current()
-    words: dict[str, str] = {}
-    for term in lark.terminals:
-        pattern = term.pattern
-        if pattern.type == "str" and pattern.value.isalpha():
-            words[term.name] = pattern.value
-    operators: list[str] = []
-    for name in _OPERATOR_TERMINALS:
-        pattern = lark.get_terminal(name).pattern
-        operators.extend([pattern.value] if pattern.type == "str" else spellings(pattern.to_regexp()))
-    at_start = lark.parse_interactive("", start="start").accepts()
-    statement = tuple(sorted(w for name, w in words.items()
-                             if name in at_start and name not in _LITERAL_TERMINALS and w not in operators))
-    literals = tuple(sorted(words[name] for name in _LITERAL_TERMINALS))
-    return Vocabulary(frozenset(words.values()), statement, literals, tuple(operators))
+    with open(GRAMMAR_PATH, encoding="utf-8") as f:
+        return read(f.read())

@@ -6,6 +6,7 @@ and operators that the grammar exports are the ones it parses."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 import pytest
@@ -204,6 +205,20 @@ def test_the_vocabulary_is_the_grammars() -> None:
     assert set(grammar.LITERALS) == {"true", "false", "null"}
     assert set(grammar.OPERATORS) == {"==", "!=", "<", "<=", ">", ">=", "=~", "!~", "+", "-", "*", "/", "mod",
                                       "..", "and", "or", "not", "in"}
+
+
+def test_the_vocabulary_read_from_the_grammar_text_is_the_parsers() -> None:
+    from grammar.parser import current
+
+    lark = current()
+    words = {t.name: t.pattern.value for t in lark.terminals if t.pattern.type == "str" and t.pattern.value.isalpha()}
+    assert set(words.values()) == grammar.KEYWORDS
+    at_start = lark.parse_interactive("", start="start").accepts()
+    starting = {w for name, w in words.items() if name in at_start}
+    assert set(grammar.STATEMENT_KEYWORDS) == starting - set(grammar.LITERALS) - set(grammar.WORD_OPERATORS)
+    patterns = [lark.get_terminal(name).pattern.to_regexp() for name in ("COMP_OP", "ADD_OP", "MUL_OP", "RANGE")]
+    for op in (*grammar.SYMBOL_OPERATORS, "mod"):
+        assert any((m := re.match(p, op + tail)) and m.group() == op for p in patterns for tail in (" ", "1")), op
 
 
 @pytest.mark.parametrize("keyword", sorted(["let", "if", "else", "for", "in", "while", "def", "return", "break",

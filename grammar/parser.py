@@ -207,13 +207,13 @@ def parse(text: str, filename: str = "<input>") -> Program:
             issue = e
         else:
             if issues:
-                raise SyntaxErrors(issues)
+                raise SyntaxErrors(sorted(issues, key=lambda i: i.span.start))
             end = Span(filename, 0, len(text), 1, 1, text.count("\n") + 1, 1)
             return Program(end, body, filename, text)
         issues.append(issue)
         blanked = _blank(work, issue.span) if len(issues) < MAX_ERRORS else None
         if blanked is None or (issue.message.startswith("`") and issue.message.endswith("is not closed")):
-            raise SyntaxErrors(issues)
+            raise SyntaxErrors(sorted(issues, key=lambda i: i.span.start))
         work = blanked
 
 
@@ -314,11 +314,12 @@ def _expected(names: Any) -> str:
 
 
 def _unclosed(text: str) -> tuple[str, int] | None:
-    """The innermost bracket still open at the end of ``text`` (by a tolerant scan of its tokens)."""
+    """The innermost bracket still open at the end of ``text`` (by a tolerant scan of its tokens): its
+    terminal's name and offset."""
     stack: list[tuple[str, int]] = []
     for tok in lex(text):
         if tok.type in _OPENERS:
-            stack.append((_OPENERS[tok.type], tok.start_pos or 0))
+            stack.append((tok.type, tok.start_pos or 0))
         elif tok.type in _CLOSERS and stack:
             stack.pop()
     return stack[-1] if stack else None
@@ -344,11 +345,19 @@ def _issue(e: UnexpectedInput, text: str, src: SourceText, base: int) -> SyntaxI
     if tok.type == "$END":
         opened = _unclosed(text)
         if opened is not None:
-            ch, pos = opened
-            return SyntaxIssue(f"`{ch}` is not closed", span(pos, pos + 1))
+            name, pos = opened
+            return SyntaxIssue(f"`{_OPENERS[name]}` is not closed", span(pos, pos + 1))
         end = len(text.rstrip())
         return SyntaxIssue("unexpected end of input" + _expected(e.expected), span(end, end))
     start = tok.start_pos if tok.start_pos is not None else len(text)
+    if not text[text.rfind("\n", 0, start) + 1:start].strip():
+        # An error at the start of a line inside ( ), [ ] or a record, where newlines do not end
+        # statements: the bracket left open above is the mistake, not this line.
+        opened = _unclosed(text[:start])
+        if opened is not None and opened[0] != "LBRACE":
+            name, pos = opened
+            return SyntaxIssue(f"`{_OPENERS[name]}` is not closed", span(pos, pos + 1),
+                               hint=f"line {src.span(base + start, base + start).line} starts inside it")
     end = tok.end_pos if tok.end_pos is not None else start
     if tok.type == "_NL":
         end = start + 1

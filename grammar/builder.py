@@ -48,6 +48,7 @@ from grammar.nodes import (
     Var,
     While,
     Word,
+    maker,
 )
 
 __all__ = ["DURATION_UNITS", "SIZE_UNITS", "Builder", "SourceText", "make_literal"]
@@ -62,6 +63,37 @@ SIZE_UNITS = {
 }
 DURATION_UNITS = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9,
                   "d": 86400 * 10**9}
+
+
+# Nodes are made by grammar.nodes' makers: the classes' arguments, without the class call.
+_Assign = maker(Assign)
+_Binary = maker(Binary)
+_Block = maker(Block)
+_Break = maker(Break)
+_Closure = maker(Closure)
+_Command = maker(Command)
+_Continue = maker(Continue)
+_Def = maker(Def)
+_Exit = maker(Exit)
+_External = maker(External)
+_For = maker(For)
+_If = maker(If)
+_Let = maker(Let)
+_ListExpr = maker(ListExpr)
+_Literal = maker(Literal)
+_Not = maker(Not)
+_ParamDecl = maker(ParamDecl)
+_Pipeline = maker(Pipeline)
+_Range = maker(Range)
+_RecordExpr = maker(RecordExpr)
+_Return = maker(Return)
+_SourceStmt = maker(SourceStmt)
+_Str = maker(Str)
+_Sub = maker(Sub)
+_Try = maker(Try)
+_Var = maker(Var)
+_While = maker(While)
+_Word = maker(Word)
 
 
 class SourceText:
@@ -98,17 +130,17 @@ def make_literal(kind: str, text: str, span: Span) -> Literal:
     """A literal from its terminal (NUMBER SIZE DURATION TRUE FALSE NULL) and text."""
     if kind == "NUMBER":
         if "." in text:
-            return Literal(span, "float", float(text), text)
-        return Literal(span, "int", int(text), text)
+            return _Literal(span, "float", float(text), text)
+        return _Literal(span, "int", int(text), text)
     if kind == "SIZE":
         n, unit = _number(text)
-        return Literal(span, "size", int(n * SIZE_UNITS[unit.lower()]), text)
+        return _Literal(span, "size", int(n * SIZE_UNITS[unit.lower()]), text)
     if kind == "DURATION":
         n, unit = _number(text)
-        return Literal(span, "duration", int(n * DURATION_UNITS[unit]), text)
+        return _Literal(span, "duration", int(n * DURATION_UNITS[unit]), text)
     if kind == "NULL":
-        return Literal(span, "null", None, text)
-    return Literal(span, "bool", kind == "TRUE", text)
+        return _Literal(span, "null", None, text)
+    return _Literal(span, "bool", kind == "TRUE", text)
 
 
 def _sp(x: Any) -> Span:
@@ -165,13 +197,13 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     def _word(self, t: Token) -> Word:
         text = str(t)
-        return Word(self.tok(t), text, strings.split_word(text, self.base + t.start_pos, self.src.span, self.parse_sub))  # type: ignore[operator]
+        return _Word(self.tok(t), text, strings.split_word(text, self.base + t.start_pos, self.src.span, self.parse_sub))  # type: ignore[operator]
 
     def _fold(self, c: Children) -> Any:
         left = c[0]
         for i in range(1, len(c), 2):
             op, right = c[i], c[i + 1]
-            left = Binary(_join(left.span, right.span), str(op), left, right, self.tok(op))
+            left = _Binary(_join(left.span, right.span), str(op), left, right, self.tok(op))
         return left
 
     # -- statements
@@ -185,22 +217,22 @@ class Builder(Transformer):  # type: ignore[type-arg]
         return c[0]
 
     def let(self, c: Children) -> Let:
-        return Let(self.span(c[0], c[3]), str(c[1]), c[3], self.tok(c[1]))
+        return _Let(self.span(c[0], c[3]), str(c[1]), c[3], self.tok(c[1]))
 
     def assign(self, c: Children) -> Assign:
-        return Assign(self.span(c[0], c[2]), self.var([c[0]]), c[2])
+        return _Assign(self.span(c[0], c[2]), self.var([c[0]]), c[2])
 
     def if_stmt(self, c: Children) -> If:
-        return If(self.span(c[0], c[-1]), c[1], c[2], c[4] if len(c) > 3 else None)
+        return _If(self.span(c[0], c[-1]), c[1], c[2], c[4] if len(c) > 3 else None)
 
     def for_stmt(self, c: Children) -> For:
-        return For(self.span(c[0], c[4]), str(c[1]), c[3], c[4])
+        return _For(self.span(c[0], c[4]), str(c[1]), c[3], c[4])
 
     def while_stmt(self, c: Children) -> While:
-        return While(self.span(c[0], c[2]), c[1], c[2])
+        return _While(self.span(c[0], c[2]), c[1], c[2])
 
     def def_stmt(self, c: Children) -> Def:
-        return Def(self.span(c[0], c[3]), str(c[1]), c[2], c[3])
+        return _Def(self.span(c[0], c[3]), str(c[1]), c[2], c[3])
 
     def try_stmt(self, c: Children) -> Try:
         name = handler = None
@@ -208,25 +240,25 @@ class Builder(Transformer):  # type: ignore[type-arg]
             handler = c[-1]
             if len(c) == 5:
                 name = str(c[3])
-        return Try(self.span(c[0], c[-1]), c[1], name, handler)
+        return _Try(self.span(c[0], c[-1]), c[1], name, handler)
 
     def return_stmt(self, c: Children) -> Return:
-        return Return(self.span(c[0], c[-1]), c[1] if len(c) > 1 else None)
+        return _Return(self.span(c[0], c[-1]), c[1] if len(c) > 1 else None)
 
     def break_stmt(self, c: Children) -> Break:
-        return Break(self.tok(c[0]))
+        return _Break(self.tok(c[0]))
 
     def continue_stmt(self, c: Children) -> Continue:
-        return Continue(self.tok(c[0]))
+        return _Continue(self.tok(c[0]))
 
     def exit_stmt(self, c: Children) -> Exit:
-        return Exit(self.span(c[0], c[-1]), c[1] if len(c) > 1 else None)
+        return _Exit(self.span(c[0], c[-1]), c[1] if len(c) > 1 else None)
 
     def source_stmt(self, c: Children) -> SourceStmt:
-        return SourceStmt(self.span(c[0], c[1]), c[1])
+        return _SourceStmt(self.span(c[0], c[1]), c[1])
 
     def block(self, c: Children) -> Block:
-        return Block(self.span(c[0], c[-1]), _stmts(c))
+        return _Block(self.span(c[0], c[-1]), _stmts(c))
 
     # -- def parameters
     def def_params(self, c: Children) -> tuple[ParamDecl, ...]:
@@ -246,7 +278,7 @@ class Builder(Transformer):  # type: ignore[type-arg]
     def param_decl(self, c: Children) -> ParamDecl:
         optional = len(c) > 1 and isinstance(c[1], Token) and c[1].type == "OPTIONAL"
         typ, default = self._decl_tail(c, 2 if optional else 1)
-        return ParamDecl(self.span(c[0], c[-1]), "param", str(c[0]), typ, default, optional or default is not None)
+        return _ParamDecl(self.span(c[0], c[-1]), "param", str(c[0]), typ, default, optional or default is not None)
 
     def flag_decl(self, c: Children) -> ParamDecl:
         short = None
@@ -255,21 +287,21 @@ class Builder(Transformer):  # type: ignore[type-arg]
             short = str(c[1])[2:-1]
             i = 2
         typ, default = self._decl_tail(c, i)
-        return ParamDecl(self.span(c[0], c[-1]), "flag", str(c[0])[2:], typ, default, True, short)
+        return _ParamDecl(self.span(c[0], c[-1]), "flag", str(c[0])[2:], typ, default, True, short)
 
     def rest_decl(self, c: Children) -> ParamDecl:
         typ, _ = self._decl_tail(c, 1)
-        return ParamDecl(self.span(c[0], c[-1]), "rest", str(c[0])[3:], typ, None, True)
+        return _ParamDecl(self.span(c[0], c[-1]), "rest", str(c[0])[3:], typ, None, True)
 
     # -- pipelines
     def pipeline(self, c: Children) -> Pipeline:
-        return Pipeline(self.span(c[0], c[-1]), tuple(x for x in c if not isinstance(x, Token)))
+        return _Pipeline(self.span(c[0], c[-1]), tuple(x for x in c if not isinstance(x, Token)))
 
     def command(self, c: Children) -> Command:
-        return Command(self.span(c[0], c[-1]), self._word(c[0]), tuple(c[1:]))
+        return _Command(self.span(c[0], c[-1]), self._word(c[0]), tuple(c[1:]))
 
     def external(self, c: Children) -> External:
-        return External(self.span(c[0], c[-1]), str(c[0])[1:], tuple(c[1:]))
+        return _External(self.span(c[0], c[-1]), str(c[0])[1:], tuple(c[1:]))
 
     def word(self, c: Children) -> Word:
         return self._word(c[0])
@@ -284,10 +316,10 @@ class Builder(Transformer):  # type: ignore[type-arg]
             optional = part.endswith("?")
             key = part[:-1] if optional else part
             path.append(Member(int(key) if key.isdigit() else key, optional))
-        return Var(self.tok(t), "it", tuple(path))
+        return _Var(self.tok(t), "it", tuple(path))
 
     def range(self, c: Children) -> Range:
-        return Range(_join(c[0].span, c[2].span), c[0], c[2])
+        return _Range(_join(c[0].span, c[2].span), c[0], c[2])
 
     arg_range = range
 
@@ -298,20 +330,20 @@ class Builder(Transformer):  # type: ignore[type-arg]
     and_expr = sum = product = cond_or = cond_and = or_expr
 
     def comparison(self, c: Children) -> Binary:
-        return Binary(_join(c[0].span, c[2].span), str(c[1]), c[0], c[2], self.tok(c[1]))
+        return _Binary(_join(c[0].span, c[2].span), str(c[1]), c[0], c[2], self.tok(c[1]))
 
     cond_cmp = comparison
 
     def not_op(self, c: Children) -> Not:
-        return Not(self.span(c[0], c[1]), c[1])
+        return _Not(self.span(c[0], c[1]), c[1])
 
     def var(self, c: Children) -> Var:
         t = c[0]
         text = str(t)
         dot = text.find(".")
         if dot < 0:
-            return Var(self.tok(t), text[1:])
-        return Var(self.tok(t), text[1:dot], strings.parse_path(text[dot:]))
+            return _Var(self.tok(t), text[1:])
+        return _Var(self.tok(t), text[1:dot], strings.parse_path(text[dot:]))
 
     arg_var = var
 
@@ -323,22 +355,22 @@ class Builder(Transformer):  # type: ignore[type-arg]
         t = c[0]
         text = str(t)
         if t.type == "STRING_SQ":
-            return Str(self.tok(t), text, strings.split_single(text[1:-1]))
+            return _Str(self.tok(t), text, strings.split_single(text[1:-1]))
         parts = strings.split_double(text[1:-1], self.base + t.start_pos + 1, self.src.span, self.parse_sub)
-        return Str(self.tok(t), text, parts)
+        return _Str(self.tok(t), text, parts)
 
     default_literal = arg_literal = literal
     default_string = arg_string = string
 
     def subexpr(self, c: Children) -> Sub:
         close = str(c[2])
-        return Sub(self.span(c[0], c[2]), c[1], strings.parse_path(close[1:]) if len(close) > 1 else ())
+        return _Sub(self.span(c[0], c[2]), c[1], strings.parse_path(close[1:]) if len(close) > 1 else ())
 
     def list(self, c: Children) -> ListExpr:
-        return ListExpr(self.span(c[0], c[-1]), tuple(x for x in c[1:-1] if not isinstance(x, Token)))
+        return _ListExpr(self.span(c[0], c[-1]), tuple(x for x in c[1:-1] if not isinstance(x, Token)))
 
     def record(self, c: Children) -> RecordExpr:
-        return RecordExpr(self.span(c[0], c[-1]), tuple(x for x in c[1:-1] if not isinstance(x, Token)))
+        return _RecordExpr(self.span(c[0], c[-1]), tuple(x for x in c[1:-1] if not isinstance(x, Token)))
 
     def field(self, c: Children) -> tuple[str, Any]:
         key = c[0].value if isinstance(c[0], Str) else str(c[0])
@@ -348,11 +380,11 @@ class Builder(Transformer):  # type: ignore[type-arg]
         body = c[1:-1]
         span = self.span(c[0], c[-1])
         if not body:
-            return RecordExpr(span, ())
+            return _RecordExpr(span, ())
         params: tuple[str, ...] = ()
         if isinstance(body[0], tuple) and all(isinstance(p, str) for p in body[0]):
             params, body = body[0], body[1:]
-        return Closure(span, params, Block(span, _stmts(body)))
+        return _Closure(span, params, _Block(span, _stmts(body)))
 
     def closure_params(self, c: Children) -> tuple[str, ...]:
         return tuple(str(t) for t in c if t.type == "NAME")

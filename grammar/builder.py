@@ -8,6 +8,7 @@ placed in the whole source by its ``base`` offset.
 
 from __future__ import annotations
 
+import threading
 from bisect import bisect_right
 from collections.abc import Callable
 from typing import Any
@@ -51,7 +52,7 @@ from grammar.nodes import (
     maker,
 )
 
-__all__ = ["DURATION_UNITS", "SIZE_UNITS", "Builder", "SourceText", "make_literal"]
+__all__ = ["DURATION_UNITS", "SIZE_UNITS", "Builder", "Parse", "SourceText", "make_literal"]
 
 #: Size units. Decimal (SI) with a B: ``kB KB MB GB TB``; binary with iB: ``KiB MiB GiB TiB``; a single
 #: letter is binary, as in docker's flags (``512k``, ``64M``, ``1g``): see docs/LANGUAGE.md, "Sizes".
@@ -160,34 +161,53 @@ Children = list[Any]  # a reduction's children (``list`` is also a rule name bel
 ParseSub = Callable[[int, int], Pipeline]
 
 
+class Parse:
+    """What the builder needs to know about the parse under way: the source its spans point into, and
+    where in it the parsed text starts (0 but for a ``$( )`` in a string or a row condition)."""
+
+    __slots__ = ("base", "drop_newlines", "file", "src")
+
+    def __init__(self, src: SourceText, base: int, drop_newlines: bool) -> None:
+        self.src = src
+        self.file = src.file
+        self.base = base
+        self.drop_newlines = drop_newlines
+
+
 class Builder(Transformer):  # type: ignore[type-arg]
     """Reductions → AST nodes. Method names are the grammar's rule names.
 
-    One builder serves one parser in one thread: :meth:`begin` points it at the text being parsed."""
+    One builder serves one Lark parser in every thread: each thread's parse under way is its own
+    (:meth:`begin`, :meth:`restore`)."""
 
     def __init__(self, parse_sub: ParseSub) -> None:
         super().__init__()
         self.parse_sub = parse_sub
-        self.src = SourceText("", "<input>")
-        self.file = "<input>"
-        self.base = 0
+        self._local = threading.local()
+        self._local.parse = Parse(SourceText("", "<input>"), 0, False)
 
-    def begin(self, src: SourceText, base: int) -> tuple[SourceText, int]:
+    def current(self) -> Parse:
+        parse: Parse | None = getattr(self._local, "parse", None)
+        if parse is None:
+            parse = self._local.parse = Parse(SourceText("", "<input>"), 0, False)
+        return parse
+
+    def begin(self, src: SourceText, base: int, drop_newlines: bool = False) -> Parse:
         """Build spans in ``src`` for a text that starts at offset ``base`` of it; returns what to
-        restore after a nested parse."""
-        saved = (self.src, self.base)
-        self.src, self.file, self.base = src, src.file, base
+        restore afterwards (parses nest: a ``$( )`` inside a string)."""
+        saved = self.current()
+        self._local.parse = Parse(src, base, drop_newlines)
         return saved
 
-    def restore(self, saved: tuple[SourceText, int]) -> None:
-        self.src, self.base = saved
-        self.file = self.src.file
+    def restore(self, saved: Parse) -> None:
+        self._local.parse = saved
 
     def tok(self, t: Token) -> Span:
-        if self.base:
-            return self.src.span(self.base + t.start_pos, self.base + t.end_pos)  # type: ignore[operator]
+        p = self._local.parse
+        if p.base:
+            return p.src.span(p.base + t.start_pos, p.base + t.end_pos)  # type: ignore[no-any-return]
         # The lexer sets every position of the tokens it makes (Lark types them as optional).
-        return Span(self.file, t.start_pos, t.end_pos, t.line, t.column, t.end_line, t.end_column)  # type: ignore[arg-type]
+        return Span(p.file, t.start_pos, t.end_pos, t.line, t.column, t.end_line, t.end_column)  # type: ignore[arg-type]
 
     def sp(self, x: Any) -> Span:
         return self.tok(x) if isinstance(x, Token) else x.span  # type: ignore[no-any-return]
@@ -197,7 +217,8 @@ class Builder(Transformer):  # type: ignore[type-arg]
 
     def _word(self, t: Token) -> Word:
         text = str(t)
-        return _Word(self.tok(t), text, strings.split_word(text, self.base + t.start_pos, self.src.span, self.parse_sub))  # type: ignore[operator]
+        p = self._local.parse
+        return _Word(self.tok(t), text, strings.split_word(text, p.base + t.start_pos, p.src.span, self.parse_sub))  # type: ignore[operator]
 
     def _fold(self, c: Children) -> Any:
         left = c[0]
@@ -356,7 +377,8 @@ class Builder(Transformer):  # type: ignore[type-arg]
         text = str(t)
         if t.type == "STRING_SQ":
             return _Str(self.tok(t), text, strings.split_single(text[1:-1]))
-        parts = strings.split_double(text[1:-1], self.base + t.start_pos + 1, self.src.span, self.parse_sub)
+        p = self._local.parse
+        parts = strings.split_double(text[1:-1], p.base + t.start_pos + 1, p.src.span, self.parse_sub)
         return _Str(self.tok(t), text, parts)
 
     default_literal = arg_literal = literal

@@ -4,9 +4,9 @@ Syntax errors are collected, not only the first: after an error the parser blank
 statement that holds it (keeping newlines, so every position stays true) and parses again, up to
 :data:`MAX_ERRORS` times.
 
-Each thread has a parser of its own (the REPL completes in a thread while the main thread parses): the
-builder that makes the nodes knows which text it is reading, and that is per parse. Lark's cache of the
-grammar's tables makes a new one cheap.
+One Lark parser serves every thread (the REPL's warm-up thread builds it; the main thread parses with
+it): Lark keeps a parse's state in the parse, and the builder and postlexer keep what they must know
+about the parse under way per thread.
 """
 
 from __future__ import annotations
@@ -44,12 +44,11 @@ class _Postlexer:
 
     always_accept = ("_NL",)
 
-    def __init__(self) -> None:
-        self.owner: _Parser | None = None
-        self.drop_top = False
+    def __init__(self, builder: Builder) -> None:
+        self.builder = builder
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
-        drop = [self.drop_top]  # per open bracket: whether newlines inside it are dropped
+        drop = [self.builder.current().drop_newlines]  # per open bracket: whether newlines inside it are dropped
         chain = [0]  # per open bracket: operators since its last separator
         depth = 0  # open brackets + the operators in ``chain``
         for tok in stream:
@@ -80,10 +79,9 @@ class _Postlexer:
             yield tok
 
     def _too_deep(self, tok: Token) -> SyntaxIssue:
-        assert self.owner is not None
-        b = self.owner.builder
+        p = self.builder.current()
         return SyntaxIssue(f"nesting too deep: more than {MAX_DEPTH} levels of brackets and operators",
-                           b.src.span(b.base + tok.start_pos, b.base + tok.end_pos),  # type: ignore[operator]
+                           p.src.span(p.base + tok.start_pos, p.base + tok.end_pos),  # type: ignore[operator]
                            hint="split it up: bind inner parts with `let`")
 
 
@@ -108,60 +106,61 @@ def build(strict: bool = False) -> Lark:
 
 
 class _Parser:
-    """One thread's parser: the Lark object, its builder and its postlexer."""
+    """The Lark object, its builder and its postlexer."""
 
     def __init__(self, strict: bool) -> None:
         with open(GRAMMAR_PATH, encoding="utf-8") as f:
             text = f.read()
         self.strict = strict
-        self.last_source: SourceText | None = None  # the source of the last row condition read
+        self.last_source = threading.local()  # per thread: the source of the last row condition read
         self.builder = Builder(self._parse_sub)
-        self.postlexer = _Postlexer()
-        self.postlexer.owner = self
+        self.postlexer = _Postlexer(self.builder)
         self.lark = Lark(text, parser="lalr", lexer="contextual", start=["start", "interp", "condition"],
                          transformer=self.builder, postlex=self.postlexer, strict=strict,
                          cache=_cache_path(strict), maybe_placeholders=False)
 
     def run(self, text: str, start: str, src: SourceText, base: int = 0, drop_newlines: bool = False) -> Any:
         """Parse ``text``, which sits at offset ``base`` of ``src``; raises SyntaxIssue."""
-        saved = self.builder.begin(src, base)
-        saved_drop = self.postlexer.drop_top
-        self.postlexer.drop_top = drop_newlines
+        saved = self.builder.begin(src, base, drop_newlines)
         try:
             return self.lark.parse(text, start=start)
         except UnexpectedInput as e:
             raise _issue(e, text, src, base) from None
         finally:
             self.builder.restore(saved)
-            self.postlexer.drop_top = saved_drop
 
     def _parse_sub(self, start: int, end: int) -> Pipeline:
         """``$( … )`` inside a string, at offsets [start, end) of the text being parsed."""
-        b = self.builder
-        src = b.src
+        src = self.builder.current().src
         return self.run(src.text[start:end], "interp", src, start)  # type: ignore[no-any-return]
 
 
-_local = threading.local()
+_lock = threading.Lock()
+_shared: _Parser | None = None
 _strict = False
 
 
 def configure(*, strict: bool) -> None:
-    """Use strict parsers from now on (the test suite does this)."""
-    global _strict
-    _strict = strict
-    _local.parser = _Parser(strict)
+    """Use a strict parser from now on (the test suite does this)."""
+    global _shared, _strict
+    with _lock:
+        _strict = strict
+        _shared = _Parser(strict)
 
 
 def current() -> Lark:
-    """This thread's Lark parser."""
+    """The Lark parser."""
     return _parser().lark
 
 
 def _parser() -> _Parser:
-    p: _Parser | None = getattr(_local, "parser", None)
-    if p is None or p.strict != _strict:
-        p = _local.parser = _Parser(_strict)
+    global _shared
+    p = _shared
+    if p is None:
+        with _lock:
+            if _shared is None:
+                _shared = _Parser(_strict)
+            p = _shared
     return p
 
 
@@ -223,9 +222,9 @@ def parse_condition(text: str, start: int, end: int, filename: str = "<input>") 
     (``$it.size``). Raises :class:`SyntaxIssue`."""
     parser = _parser()
     # A program holds many conditions: its line table is made once.
-    src = parser.last_source
+    src: SourceText | None = getattr(parser.last_source, "src", None)
     if src is None or src.text is not text or src.file != filename:
-        src = parser.last_source = SourceText(text, filename)
+        src = parser.last_source.src = SourceText(text, filename)
     # The words of a call's arguments: a newline among them is inside brackets around the call.
     return parser.run(text[start:end], "condition", src, start, drop_newlines=True)  # type: ignore[no-any-return]
 

@@ -250,3 +250,31 @@ def test_literal_words_are_literals_in_arguments() -> None:
     args = grammar.parse("echo true false null").body[0].elements[0].args
     assert [type(a) for a in args] == [Literal, Literal, Literal]
     assert [type(a) for a in grammar.parse("echo True nul").body[0].elements[0].args] == [Word, Word]
+
+
+# ------------------------------------------------------------------------------------------ threads
+
+
+def test_threads_share_the_parser_and_keep_their_own_sources() -> None:
+    """The REPL parses in its main thread while the warm-up or completion thread may parse too."""
+    import threading
+
+    texts = {f"t{i}.pouch": "\n" * i + f'echo "{i} $(echo {i})" | where n == {i}\nlet x{i} = [{i}]' for i in range(4)}
+    want = {name: grammar.parse(text, name) for name, text in texts.items()}
+    failures: list[str] = []
+
+    def work(name: str) -> None:
+        for _ in range(40):
+            got = grammar.parse(texts[name], name)
+            condition = grammar.parse_condition(texts[name], texts[name].index("n =="), texts[name].index("\nlet"), name)
+            spans = [n.span for n in _nodes(got.body)] + [condition.span]
+            if got != want[name] or any(s.file != name for s in spans) or \
+                    [n.span for n in _nodes(got.body)] != [n.span for n in _nodes(want[name].body)]:
+                failures.append(name)
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in texts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []

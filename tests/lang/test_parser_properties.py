@@ -88,6 +88,13 @@ def test_the_language_notes_examples_of_continuation() -> None:
     assert len(grammar.parse("ps\n# a comment\nlength").body) == 2
 
 
+def test_what_a_comment_says_continues_nothing() -> None:
+    program = grammar.parse("echo a\n# see `ps | where` and | or else\necho b\n# | else catch\necho c")
+    assert len(program.body) == 3
+    program = grammar.parse("if true { echo a }\n# else, a comment\nelse { echo b }")
+    assert program.body[0].orelse is not None
+
+
 def test_outside_parentheses_a_newline_after_an_operator_is_an_error_not_a_silent_join() -> None:
     with pytest.raises(grammar.SyntaxErrors) as e:
         grammar.parse("let x = 1 +\n2")

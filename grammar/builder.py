@@ -144,10 +144,6 @@ def make_literal(kind: str, text: str, span: Span) -> Literal:
     return _Literal(span, "bool", kind == "TRUE", text)
 
 
-def _sp(x: Any) -> Span:
-    return x.span  # type: ignore[no-any-return]
-
-
 def _join(a: Span, b: Span) -> Span:
     return Span(a.file, a.start, b.end, a.line, a.column, b.end_line, b.end_column)
 

@@ -235,6 +235,8 @@ def is_complete(text: str) -> bool:
     and its error shown)."""
     if text.rstrip().endswith("\\"):
         return False
+    # As the line will be when Enter is pressed: so that an operator at its end (`echo (1 +`) is one.
+    text += "\n"
     parser = _parser()
     saved = parser.builder.begin(SourceText(text, "<input>"), 0)
     try:

@@ -101,6 +101,18 @@ def test_outside_parentheses_a_newline_after_an_operator_is_an_error_not_a_silen
     assert e.value.issues[0].span.line == 1
 
 
+# ------------------------------------------------------------------------------------------ the REPL's question
+
+
+@_SETTINGS
+@given(st.lists(_statement(1), min_size=1, max_size=3).map("\n".join),
+       st.sampled_from(["for i in 1..3 {", "echo (1 +", "let l = [a,", "ps |", "ps |\n  # why", "echo a \\",
+                        'echo "abc', "let r = {name: web,", 'echo "$(ps'] ))
+def test_a_complete_program_is_complete_and_an_open_tail_makes_it_incomplete(source: str, tail: str) -> None:
+    assert grammar.is_complete(source)
+    assert not grammar.is_complete(source + "\n" + tail)
+
+
 # ------------------------------------------------------------------------------------------ errors
 
 _NOISE = st.sampled_from(list("ab1 \n|;()[]{}\"'$#.,=+-*/<>!~:?^\\") + [

@@ -387,7 +387,7 @@ def _finish(classes: list[type[Node]]) -> dict[type[Node], Callable[..., Any]]:
 
     The ``__init__`` stores each field through its slot's descriptor: a frozen dataclass's calls
     ``object.__setattr__`` per field, which looks the attribute up first. A maker takes the same arguments
-    and skips the class call and ``__init__`` altogether; the fast path, which makes most nodes, uses those."""
+    and skips the class call and ``__init__`` altogether; the parser's builder, which makes most nodes, uses those."""
     makers = {}
     for cls in classes:
         found = fields(cls)

@@ -1,134 +1,167 @@
-"""Parsing a source: the fast path first, the Lark parser where it gives up, every syntax error collected.
-
-Valid programs are read by the hand-written fast path (grammar/fastparse.py); Lark (grammar/lalr.py)
-parses what it gives up on and reports syntax errors. Lark is imported on the first such use only, so
-a script that parses on the fast path starts without it.
+"""The parser: Lark LALR(1) with the contextual lexer, built from pouch.lark, the AST made during the parse.
 
 Syntax errors are collected, not only the first: after an error the parser blanks out the top-level
 statement that holds it (keeping newlines, so every position stays true) and parses again, up to
 :data:`MAX_ERRORS` times.
+
+One Lark parser serves every thread (the REPL's warm-up thread builds it; the main thread parses with
+it): Lark keeps a parse's state in the parse, and the builder and postlexer keep what they must know
+about the parse under way per thread.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from bisect import bisect_right
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any
 
-from grammar import fastparse
-from grammar.nodes import Literal, Program, Span, maker
+from lark import Lark, Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-if TYPE_CHECKING:
-    from lark import Lark, Token
+from grammar.builder import Builder, SourceText
+from grammar.errors import SyntaxErrors, SyntaxIssue
+from grammar.nodes import Expr, Pipeline, Program, Span
+from grammar.paths import GRAMMAR_PATH
 
-__all__ = ["MAX_ERRORS", "SyntaxErrors", "SyntaxIssue", "build", "configure", "is_complete", "parse"]
+__all__ = ["GRAMMAR_PATH", "MAX_DEPTH", "MAX_ERRORS", "build", "configure", "current", "is_complete", "lex", "parse",
+           "parse_condition"]
 
-GRAMMAR_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pouch.lark")
 MAX_ERRORS = 10
+#: How deep brackets and operators may nest: beyond it a program is refused with a syntax error at the
+#: place it goes too deep, rather than exhausting Python's stack in the checker or the evaluator.
+MAX_DEPTH = 100
 
-_SIZE_UNITS = {
-    "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4,
-    "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
-    "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
-}
-_DURATION_UNITS = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9,
-                   "d": 86400 * 10**9}
-
-
-class SyntaxIssue(Exception):
-    """One syntax error with its span."""
-
-    def __init__(self, message: str, span: Span, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.span = span
-        self.hint = hint
+_OPENERS = {"LPAR": "(", "LSQB": "[", "LBRACE": "{", "RECORD_OPEN": "{"}
+_CLOSERS = frozenset({"RPAR", "RPAR_PATH", "RSQB", "RBRACE"})
+# Each of these makes the AST one level deeper until the statement ends.
+_CHAINED = frozenset({"COMP_OP", "ADD_OP", "MUL_OP", "AND", "OR", "NOT", "IN", "RANGE", "ELSE"})
 
 
-class SyntaxErrors(Exception):
-    """Every syntax error found in one source, in order. ``issues`` is never empty."""
+class _Postlexer:
+    """Drops newlines inside ( ), [ ] and records (keeps them inside blocks and closures), and refuses
+    nesting deeper than :data:`MAX_DEPTH`. It needs no lookahead, so it is safe with the contextual lexer."""
 
-    def __init__(self, issues: list[SyntaxIssue]) -> None:
-        super().__init__(issues[0].message)
-        self.issues = issues
+    always_accept = ("_NL",)
 
+    def __init__(self, builder: Builder) -> None:
+        self.builder = builder
 
-# --------------------------------------------------------------------------------------- per-parse state
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        drop = [self.builder.current().drop_newlines]  # per open bracket: whether newlines inside it are dropped
+        chain = [0]  # per open bracket: operators since its last separator
+        depth = 0  # open brackets + the operators in ``chain``
+        for tok in stream:
+            t = tok.type
+            if t == "_NL":
+                if drop[-1]:
+                    continue
+                depth -= chain[-1]
+                chain[-1] = 0
+            elif t in _CHAINED:
+                chain[-1] += 1
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise self._too_deep(tok)
+            elif t in _OPENERS:
+                drop.append(t != "LBRACE")
+                chain.append(0)
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise self._too_deep(tok)
+            elif t in _CLOSERS:
+                if len(drop) > 1:
+                    drop.pop()
+                    depth -= 1 + chain.pop()
+            elif t == "_SEMI":
+                depth -= chain[-1]
+                chain[-1] = 0
+            yield tok
 
-
-class _Source:
-    """The text being parsed, for spans: file name and a line-start table for offset → line/column."""
-
-    def __init__(self, text: str, file: str) -> None:
-        self.text = text
-        self.file = file
-        self._starts: list[int] | None = None
-
-    def span(self, start: int, end: int) -> Span:
-        if self._starts is None:
-            starts = [0]
-            find = self.text.find
-            i = find("\n")
-            while i >= 0:
-                starts.append(i + 1)
-                i = find("\n", i + 1)
-            self._starts = starts
-        ls = self._starts
-        li = bisect_right(ls, start) - 1
-        le = bisect_right(ls, end) - 1
-        return Span(self.file, start, end, li + 1, start - ls[li] + 1, le + 1, end - ls[le] + 1)
-
-
-_state = threading.local()
-
-
-def _current() -> _Source:
-    return _state.source  # type: ignore[no-any-return]
-
-
-def _number(text: str) -> tuple[float | int, str]:
-    i = len(text)
-    while not text[i - 1].isdigit():
-        i -= 1
-    return (float(text[:i]) if "." in text[:i] else int(text[:i])), text[i:]
-
-
-_literal = maker(Literal)  # both parsers make every literal here
+    def _too_deep(self, tok: Token) -> SyntaxIssue:
+        p = self.builder.current()
+        return SyntaxIssue(f"nesting too deep: more than {MAX_DEPTH} levels of brackets and operators",
+                           p.src.span(p.base + tok.start_pos, p.base + tok.end_pos),  # type: ignore[operator]
+                           hint="split it up: bind inner parts with `let`")
 
 
-def make_literal(kind: str, text: str, span: Span) -> Literal:
-    """A literal from its terminal (NUMBER SIZE DURATION TRUE FALSE NULL) and text."""
-    if kind == "NUMBER":
-        if "." in text:
-            return _literal(span, "float", float(text), text)
-        return _literal(span, "int", int(text), text)
-    if kind == "SIZE":
-        n, unit = _number(text)
-        return _literal(span, "size", int(n * _SIZE_UNITS[unit.lower()]), text)
-    if kind == "DURATION":
-        n, unit = _number(text)
-        return _literal(span, "duration", int(n * _DURATION_UNITS[unit]), text)
-    if kind == "NULL":
-        return _literal(span, "null", None, text)
-    return _literal(span, "bool", kind == "TRUE", text)
-
-
-# ------------------------------------------------------------------------------------------ the Lark parser
+def _cache_path(strict: bool) -> str | bool:
+    """A writable cache file for the grammar's tables: the user cache dir, else beside the grammar, else
+    none (Lark then keys its own temp file)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    name = "pouch-grammar-strict.lark.cache" if strict else "pouch-grammar.lark.cache"
+    for folder in (os.path.join(base, "pouchsh"), os.path.dirname(GRAMMAR_PATH)):
+        try:
+            os.makedirs(folder, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                return os.path.join(folder, name)
+        except OSError:
+            continue
+    return False
 
 
 def build(strict: bool = False) -> Lark:
     """A new Lark parser. ``strict=True`` (tests) makes Lark refuse any grammar conflict or regex collision."""
-    from grammar import lalr
+    return _Parser(strict).lark
 
-    return lalr.build(strict)
+
+class _Parser:
+    """The Lark object, its builder and its postlexer."""
+
+    def __init__(self, strict: bool) -> None:
+        with open(GRAMMAR_PATH, encoding="utf-8") as f:
+            text = f.read()
+        self.strict = strict
+        self.last_source = threading.local()  # per thread: the source of the last row condition read
+        self.builder = Builder(self._parse_sub)
+        self.postlexer = _Postlexer(self.builder)
+        self.lark = Lark(text, parser="lalr", lexer="contextual", start=["start", "interp", "condition"],
+                         transformer=self.builder, postlex=self.postlexer, strict=strict,
+                         cache=_cache_path(strict), maybe_placeholders=False)
+
+    def run(self, text: str, start: str, src: SourceText, base: int = 0, drop_newlines: bool = False) -> Any:
+        """Parse ``text``, which sits at offset ``base`` of ``src``; raises SyntaxIssue."""
+        saved = self.builder.begin(src, base, drop_newlines)
+        try:
+            return self.lark.parse(text, start=start)
+        except UnexpectedInput as e:
+            raise _issue(e, text, src, base) from None
+        finally:
+            self.builder.restore(saved)
+
+    def _parse_sub(self, start: int, end: int) -> Pipeline:
+        """``$( … )`` inside a string, at offsets [start, end) of the text being parsed."""
+        src = self.builder.current().src
+        return self.run(src.text[start:end], "interp", src, start)  # type: ignore[no-any-return]
+
+
+_lock = threading.Lock()
+_shared: _Parser | None = None
+_strict = False
 
 
 def configure(*, strict: bool) -> None:
-    """Use a strict Lark parser from now on (the test suite does this)."""
-    from grammar import lalr
+    """Use a strict parser from now on (the test suite does this)."""
+    global _shared, _strict
+    with _lock:
+        _strict = strict
+        _shared = _Parser(strict)
 
-    lalr.configure(strict=strict)
+
+def current() -> Lark:
+    """The Lark parser."""
+    return _parser().lark
+
+
+def _parser() -> _Parser:
+    global _shared
+    p = _shared
+    if p is None:
+        with _lock:
+            if _shared is None:
+                _shared = _Parser(_strict)
+            p = _shared
+    return p
 
 
 # ------------------------------------------------------------------------------------------ parsing
@@ -161,61 +194,176 @@ def _blank(text: str, span: Span) -> str | None:
     return "\n".join(lines)
 
 
-def _parse_once(text: str, file: str, fast: bool) -> tuple[Any, ...]:
-    _state.source = _Source(text, file)
-    try:
-        if fast:
-            try:
-                return fastparse.parse_program(text, file, make_literal)
-            except (fastparse.Bail, SyntaxIssue):
-                pass
-        from grammar import lalr
-
-        return lalr.parse_body(text)
-    finally:
-        _state.source = None
-
-
-def parse(text: str, filename: str = "<input>", *, reference: bool = False) -> Program:
-    """Parse a whole source. Raises :class:`SyntaxErrors` with every error found.
-
-    Valid input is read by the fast path (grammar/fastparse.py) unless ``reference`` asks for the Lark
-    parser alone; both give the same AST."""
-    outer = getattr(_state, "source", None)
+def parse(text: str, filename: str = "<input>") -> Program:
+    """Parse a whole source. Raises :class:`SyntaxErrors` with every error found."""
+    parser = _parser()
     issues: list[SyntaxIssue] = []
     work = text
-    try:
-        while True:
-            try:
-                body = _parse_once(work, filename, fast=not reference and not issues)
-            except SyntaxIssue as e:
-                issue = e
-            else:
-                if issues:
-                    raise SyntaxErrors(issues)
-                end = Span(filename, 0, len(text), 1, 1, text.count("\n") + 1, 1)
-                return Program(end, body, filename, text)
-            issues.append(issue)
-            blanked = _blank(work, issue.span) if len(issues) < MAX_ERRORS else None
-            if blanked is None or (issue.message.startswith("`") and issue.message.endswith("is not closed")):
-                raise SyntaxErrors(issues)
-            work = blanked
-    finally:
-        _state.source = outer
+    while True:
+        try:
+            body = parser.run(work, "start", SourceText(work, filename))
+        except SyntaxIssue as e:
+            issue = e
+        else:
+            if issues:
+                raise SyntaxErrors(sorted(issues, key=lambda i: i.span.start))
+            end = Span(filename, 0, len(text), 1, 1, text.count("\n") + 1, 1)
+            return Program(end, body, filename, text)
+        issues.append(issue)
+        blanked = _blank(work, issue.span) if len(issues) < MAX_ERRORS else None
+        if blanked is None or (issue.message.startswith("`") and issue.message.endswith("is not closed")):
+            raise SyntaxErrors(sorted(issues, key=lambda i: i.span.start))
+        work = blanked
+
+
+def parse_condition(text: str, start: int, end: int, filename: str = "<input>") -> Expr:
+    """The row condition written at offsets [start, end) of ``text`` (``where size > 1MiB and name =~
+    web``): or / and / not over comparisons, a bare word on the left naming a field of the item
+    (``$it.size``). Raises :class:`SyntaxIssue`."""
+    parser = _parser()
+    # A program holds many conditions: its line table is made once.
+    src: SourceText | None = getattr(parser.last_source, "src", None)
+    if src is None or src.text is not text or src.file != filename:
+        src = parser.last_source.src = SourceText(text, filename)
+    # The words of a call's arguments: a newline among them is inside brackets around the call.
+    return parser.run(text[start:end], "condition", src, start, drop_newlines=True)  # type: ignore[no-any-return]
 
 
 def is_complete(text: str) -> bool:
     """False when the input stops inside an open block, bracket, string or ``$(``, or after a trailing
     ``|`` or ``\\``: the REPL then asks for another line. Invalid input is complete (it is submitted
     and its error shown)."""
-    from grammar import lalr
-
-    return lalr.is_complete(text)
+    if text.rstrip().endswith("\\"):
+        return False
+    # As the line will be when Enter is pressed: so that an operator at its end (`echo (1 +`) is one.
+    text += "\n"
+    parser = _parser()
+    saved = parser.builder.begin(SourceText(text, "<input>"), 0)
+    try:
+        parser.lark.parse(text, start="start")
+    except UnexpectedToken as e:
+        return e.token.type != "$END"
+    except UnexpectedCharacters as e:
+        pos = e.pos_in_stream or 0
+        if text[pos] in "\"'":
+            return text.find(text[pos], pos + 1) >= 0
+        return True
+    except SyntaxIssue as e:
+        return "not closed" not in e.message
+    except UnexpectedInput:
+        return True
+    finally:
+        parser.builder.restore(saved)
+    return True
 
 
 def lex(text: str) -> list[Token]:
     """The tokens of ``text`` as the parser sees them (ignored ones left out), as far as it parses;
     never raises. Used for completion and for error messages."""
-    from grammar import lalr
+    parser = _parser()
+    ip = parser.lark.parse_interactive(text, start="start")
+    out: list[Token] = []
+    saved = parser.builder.begin(SourceText(text, "<input>"), 0)
+    try:
+        out.extend(ip.iter_parse())
+    except Exception:  # noqa: BLE001, S110 - a completer's view of half-typed input; errors are expected
+        pass
+    finally:
+        parser.builder.restore(saved)
+    return out
 
-    return lalr.lex(text)
+
+# ------------------------------------------------------------------------------------------ errors
+
+_DESCRIBE = {
+    "WORD": "a word", "NAME": "a name", "VAR": "a variable", "NUMBER": "a number",
+    "SIZE": "a size", "DURATION": "a duration", "STRING_DQ": "a string", "STRING_SQ": "a string",
+    "KEY": "a record key", "CARET_WORD": "`^program`", "FLAG_NAME": "a flag", "SHORT_FLAG": "`(-x)`",
+    "REST_NAME": "`...rest`", "COMP_OP": "a comparison", "ADD_OP": "`+` or `-`", "MUL_OP": "`*`, `/` or `mod`",
+    "RECORD_OPEN": "`{`", "RPAR_PATH": "`)`", "_NL": "a new line", "_SEMI": "`;`", "$END": "the end of input",
+}
+
+
+def _describe(name: str) -> str:
+    if name in _DESCRIBE:
+        return _DESCRIBE[name]
+    try:
+        pattern = _parser().lark.get_terminal(name).pattern
+    except KeyError:
+        return name
+    return f"`{pattern.value}`" if pattern.type == "str" else name.lower()
+
+
+def _token_text(tok: Token) -> str:
+    if tok.type == "_NL":
+        return "end of line"
+    if tok.type == "$END":
+        return "end of input"
+    return f"`{tok}`"
+
+
+def _expected(names: Any) -> str:
+    names = [n for n in names if not n.startswith("__")]
+    if len(names) > 1:
+        names = [n for n in names if n != "_NL"]
+    described = sorted({_describe(n) for n in names})
+    if len(described) > 6:
+        return ""
+    if len(described) == 1:
+        return f", expected {described[0]}"
+    return ", expected " + ", ".join(described[:-1]) + " or " + described[-1]
+
+
+def _unclosed(text: str) -> tuple[str, int] | None:
+    """The innermost bracket still open at the end of ``text`` (by a tolerant scan of its tokens): its
+    terminal's name and offset."""
+    stack: list[tuple[str, int]] = []
+    for tok in lex(text):
+        if tok.type in _OPENERS:
+            stack.append((tok.type, tok.start_pos or 0))
+        elif tok.type in _CLOSERS and stack:
+            stack.pop()
+    return stack[-1] if stack else None
+
+
+def _issue(e: UnexpectedInput, text: str, src: SourceText, base: int) -> SyntaxIssue:
+    """A Lark error in ``text`` (at offset ``base`` of ``src``) as a SyntaxIssue with a span in ``src``."""
+
+    def span(start: int, end: int) -> Span:
+        return src.span(base + start, base + end)
+
+    if isinstance(e, UnexpectedCharacters):
+        pos = e.pos_in_stream or 0
+        ch = text[pos]
+        if ch in "\"'":
+            end = text.find("\n", pos)
+            end = len(text) if end < 0 else end
+            return SyntaxIssue("unterminated string", span(pos, end), hint=f"close it with {ch}")
+        what = "a tab" if ch == "\t" else f"`{ch}`"
+        return SyntaxIssue(f"unexpected character {what}", span(pos, pos + 1))
+    assert isinstance(e, UnexpectedToken)
+    tok = e.token
+    if tok.type == "$END":
+        opened = _unclosed(text)
+        if opened is not None:
+            name, pos = opened
+            return SyntaxIssue(f"`{_OPENERS[name]}` is not closed", span(pos, pos + 1))
+        end = len(text.rstrip())
+        return SyntaxIssue("unexpected end of input" + _expected(e.expected), span(end, end))
+    start = tok.start_pos if tok.start_pos is not None else len(text)
+    if not text[text.rfind("\n", 0, start) + 1:start].strip():
+        # An error at the start of a line inside ( ), [ ] or a record, where newlines do not end
+        # statements: the bracket left open above is the mistake, not this line.
+        opened = _unclosed(text[:start])
+        if opened is not None and opened[0] != "LBRACE":
+            name, pos = opened
+            return SyntaxIssue(f"`{_OPENERS[name]}` is not closed", span(pos, pos + 1),
+                               hint=f"line {src.span(base + start, base + start).line} starts inside it")
+    end = tok.end_pos if tok.end_pos is not None else start
+    if tok.type == "_NL":
+        end = start + 1
+    message = f"unexpected {_token_text(tok)}" + _expected(e.expected)
+    hint = None
+    if str(tok) in ("&&", "||"):
+        hint = "pouch has no `&&`/`||`: put statements on separate lines or use `;`, and `try` to go on after a failure"
+    return SyntaxIssue(message, span(start, end), hint=hint)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from grammar.errors import SyntaxIssue
 from grammar.nodes import Member, Span, Var
 
 __all__ = ["split_double", "split_single", "split_word"]
@@ -86,8 +87,6 @@ def _dollar(body: str, i: int, base: int, out: _Parts, span_at: SpanAt, parse_su
     if body.startswith("$(", i):
         j = _close_paren(body, i + 1)
         if j < 0:
-            from grammar.parser import SyntaxIssue
-
             raise SyntaxIssue("`$(` is not closed", span_at(base + i, base + i + 2))
         out.expr(parse_sub(base + i + 2, base + j))
         return j + 1

@@ -32,7 +32,6 @@ from grammar.nodes import (
     Let,
     ListExpr,
     Literal,
-    Member,
     Not,
     Pipeline,
     Program,
@@ -58,7 +57,6 @@ from pouchsh.signature import Command, CommandTable, Flag, Param, close_matches
 
 __all__ = [
     "BUILTIN_VARIABLES",
-    "KEYWORDS",
     "Arg",
     "Binding",
     "CheckScope",
@@ -68,9 +66,6 @@ __all__ = [
     "parse_source",
 ]
 
-KEYWORDS = frozenset(
-    ["let", "if", "else", "for", "in", "while", "def", "return", "break", "continue", "try", "catch", "exit", "source", "and", "or", "not", "true", "false", "null"]
-)
 #: Variables every program has: the environment, the script's arguments, the last container's status.
 BUILTIN_VARIABLES = ("env", "args", "status")
 _DEF_TYPES = {
@@ -78,7 +73,6 @@ _DEF_TYPES = {
     "size": "size", "filesize": "size", "duration": "duration", "list": "list", "table": "list",
     "record": "record", "closure": "closure", "any": "any", "path": "path",
 }
-_ROW_OPS = frozenset({"==", "!=", "<", "<=", ">", ">=", "=~", "!~", "in"})
 
 
 class Arg(NamedTuple):
@@ -237,7 +231,7 @@ class _Checker:
         if node.name in scope.defs and scope.defs[node.name].node is not node:
             self.error(f"`{node.name}` is defined twice in this block", node.span)
             return
-        if node.name in KEYWORDS:
+        if node.name in grammar.KEYWORDS:
             self.error(f"`{node.name}` is a keyword and cannot name a command", node.span)
         params: list[Param] = []
         flags: list[Flag] = []
@@ -280,7 +274,7 @@ class _Checker:
         if isinstance(s, Pipeline):
             self.pipeline(s, scope, where)
         elif isinstance(s, Let):
-            if s.name in KEYWORDS:
+            if s.name in grammar.KEYWORDS:
                 self.error(f"`{s.name}` is a keyword and cannot name a variable", s.name_span)
             self.pipeline(s.value, scope, where)
             scope.vars.add(s.name)
@@ -624,15 +618,21 @@ class _Checker:
     # ------------------------------------------------------------------------------------------ row conditions
 
     def row_condition(self, cmd: Command, words: list[Any], scope: CheckScope, where: _Where) -> Closure | None:
-        """``status == running and size > 1MiB`` → ``{|it| $it.status == running and $it.size > 1MiB}``."""
-        parser = _RowParser(words)
+        """``status == running and size > 1MiB`` → ``{|it| $it.status == running and $it.size > 1MiB}``:
+        the arguments' source read again by the grammar's row-condition rule."""
+        first, last = words[0].span, words[-1].span
+        text = self.out.program.text
+        start, end = first.start, last.end
+        if len(text) < end:  # a program made without its source: read the words as printed
+            text = " ".join(grammar.to_source(w) for w in words)
+            start, end = 0, len(text)
         try:
-            expr = parser.parse()
-        except _RowError as e:
-            self.error(f"`{cmd.name}`: {e.message}", e.span,
+            expr = grammar.parse_condition(text, start, end, first.file)
+        except grammar.SyntaxIssue as e:
+            self.error(f"`{cmd.name}`: {e.message} in the condition", e.span,
                        hint="write a row condition as `field == value`, or a closure `{|x| ...}`")
             return None
-        span = words[0].span.to(words[-1].span)
+        span = first.to(last)
         body = Block(span, (Pipeline(span, (expr,)),))
         closure = Closure(span, ("it",), body)
         self.expr(closure, scope, where)
@@ -779,91 +779,3 @@ def _suffix_word(node: Word, offset: int) -> Word:
 
 def _shift(span: Span, n: int) -> Span:
     return Span(span.file, span.start + n, span.end, span.line, span.column + n, span.end_line, span.end_column)
-
-
-# ------------------------------------------------------------------------------------------ row conditions
-
-
-class _RowError(Exception):
-    def __init__(self, message: str, span: Span) -> None:
-        super().__init__(message)
-        self.message = message
-        self.span = span
-
-
-def _op(node: Any) -> str | None:
-    if isinstance(node, Word) and node.is_static and node.value in _ROW_OPS | {"and", "or", "not"}:
-        return node.value
-    return None
-
-
-class _RowParser:
-    """A row condition from argument values: or / and / not over comparisons; a bare field on the left."""
-
-    def __init__(self, words: list[Any]) -> None:
-        self.words = words
-        self.i = 0
-
-    def peek(self) -> Any:
-        return self.words[self.i] if self.i < len(self.words) else None
-
-    def parse(self) -> Any:
-        e = self.or_()
-        if self.peek() is not None:
-            raise _RowError(f"unexpected {_show(self.peek())} in the condition", self.peek().span)
-        return e
-
-    def or_(self) -> Any:
-        left = self.and_()
-        while _op(self.peek()) == "or":
-            op = self.words[self.i]
-            self.i += 1
-            right = self.and_()
-            left = Binary(left.span.to(right.span), "or", left, right, op.span)
-        return left
-
-    def and_(self) -> Any:
-        left = self.not_()
-        while _op(self.peek()) == "and":
-            op = self.words[self.i]
-            self.i += 1
-            right = self.not_()
-            left = Binary(left.span.to(right.span), "and", left, right, op.span)
-        return left
-
-    def not_(self) -> Any:
-        if _op(self.peek()) == "not":
-            op = self.words[self.i]
-            self.i += 1
-            operand = self.not_()
-            return Not(op.span.to(operand.span), operand)
-        return self.comparison()
-
-    def comparison(self) -> Any:
-        left = self.operand(field=True)
-        op = self.peek()
-        if _op(op) in _ROW_OPS:
-            self.i += 1
-            right = self.operand(field=False)
-            return Binary(left.span.to(right.span), op.value, left, right, op.span)
-        return left
-
-    def operand(self, field: bool) -> Any:
-        node = self.peek()
-        if node is None:
-            last = self.words[-1]
-            raise _RowError("the condition ends too soon", last.span)
-        if _op(node) is not None:
-            raise _RowError(f"expected a value, found `{node.value}`", node.span)
-        self.i += 1
-        if field and isinstance(node, Word) and node.is_static:
-            path = tuple(_member(p) for p in node.value.split("."))
-            return Var(node.span, "it", path)
-        return node
-
-
-def _member(text: str) -> Member:
-    optional = text.endswith("?")
-    key = text[:-1] if optional else text
-    return Member(int(key) if key.isdigit() else key, optional)
-

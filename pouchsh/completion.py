@@ -22,6 +22,7 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion, Path
 from prompt_toolkit.document import Document
 from pygments.token import Keyword, Operator, Punctuation, String, Whitespace
 
+from grammar.vocabulary import vocabulary
 from pouchsh.lexer import PouchLexer
 from pouchsh.signature import Command, CommandTable, Flag, Param
 
@@ -37,7 +38,6 @@ __all__ = [
 
 #: Kinds of live object the REPL can name; a Param/Flag names one with ``type=`` or ``complete=``.
 LIVE_KINDS = frozenset({"container", "image", "volume", "network", "namespace"})
-KEYWORDS = ("let", "if", "for", "while", "def", "try", "return", "break", "continue", "exit", "source")
 
 _VARIABLE_AT_END = re.compile(r"\$([A-Za-z_]\w*)?((?:\.[\w-]*\??)*)$")
 _WORD_AT_END = re.compile(r"[^\s|;()\[\]{}\"']*$")
@@ -180,7 +180,7 @@ class PouchCompleter(Completer):
             cmd = self.commands.get(first)
             meta = cmd.help if cmd is not None else "subcommands"
             yield Completion(first, -len(prefix), display_meta=meta)
-        for keyword in KEYWORDS if keywords else ():
+        for keyword in vocabulary().statement_keywords if keywords else ():
             if keyword.startswith(prefix) and keyword not in seen:
                 yield Completion(keyword, -len(prefix), display_meta="keyword")
 

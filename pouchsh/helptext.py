@@ -52,8 +52,23 @@ def format_overview(table: CommandTable) -> str:
     for category in sorted(groups, key=_category_rank):
         cmds = sorted(groups[category], key=lambda c: c.name)
         out += [f"{category}:", *_columns([(c.name, c.help) for c in cmds]), ""]
-    out.append(_HINT)
+    out += [format_keywords(), "", _HINT]
     return "\n".join(out)
+
+
+def format_keywords() -> str:
+    """The language's keywords and operators, as the grammar defines them."""
+    from grammar.vocabulary import vocabulary
+
+    words = vocabulary()
+    statements = " ".join(words.statement_keywords)
+    others = " ".join(sorted(words.keywords - set(words.statement_keywords) - set(words.word_operators)))
+    return "\n".join([
+        "language:",
+        *_columns([("statements", statements), ("also", others),
+                   ("operators", " ".join(words.operators))]),
+        "  (keywords are keywords only where a statement or expression allows them; docs/LANGUAGE.md)",
+    ])
 
 
 def format_group(table: CommandTable, prefix: str) -> str:

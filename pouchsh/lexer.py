@@ -1,6 +1,8 @@
 """A Pygments lexer for the pouch language, used by the REPL as you type and by ``pygmentize -l pouch``.
 
-It is a regex lexer, not the parser: it must colour half-typed input quickly and never fail. It tracks
+It is a regex lexer, not the parser: it must colour half-typed input quickly and never fail (and it is
+ready before the parser is loaded, for the first prompt). Its keywords and operators are the grammar's
+(grammar/vocabulary.py reads them from pouch.lark). It tracks
 just enough state to tell a command word from an argument, so that ``run --name for busybox`` shows
 ``for`` as an argument while ``for i in 1..3 { ... }`` shows it as a keyword (LANGUAGE.md §1: keywords
 are keywords only where a statement allows them).
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import re
+
 from pygments.lexer import RegexLexer, bygroups, default, include
 from pygments.token import (
     Comment,
@@ -28,7 +32,17 @@ from pygments.token import (
     Whitespace,
 )
 
+from grammar.vocabulary import vocabulary
+
 __all__ = ["PouchLexer"]
+
+
+def _alternatives(strings: tuple[str, ...] | list[str]) -> str:
+    """A regex alternation of ``strings``, longest first (so ``<=`` is tried before ``<``)."""
+    return "(?:" + "|".join(re.escape(s) for s in sorted(strings, key=len, reverse=True)) + ")"
+
+
+_WORDS = vocabulary()
 
 # A bracket, quote or separator ends a bare word (LANGUAGE.md §1); ``,`` separates list items.
 _END = r"(?=\.\.|[\s|;()\[\]{},]|$)"
@@ -37,7 +51,12 @@ _VAR = r"\$[A-Za-z_]\w*(?:\.[\w-]+\??)*\??"
 _NUMBER = r"-?\d+(?:\.\d+)?(?:ns|us|ms|s|m|h|d|[kKmMgGtT]i?[bB]|[kKmMgGtT]|[bB])?" + _END
 # Commands named by two words (``network create``): both words are the command.
 _GROUPS = r"(?:container|image|volume|network|namespace|system)"
-_STATEMENT_KEYWORDS = r"(?:if|while|return|exit|source|try|break|continue)\b"
+# let, def and for have rules of their own below (they name a variable or a command).
+_STATEMENT_KEYWORDS = _alternatives([k for k in _WORDS.statement_keywords if k not in ("let", "def", "for")]) + r"\b"
+_LITERALS = _alternatives(_WORDS.literals) + _END
+_WORD_OPERATORS = _alternatives(_WORDS.word_operators) + _END
+# `=` binds (`let x = 1`); it is no operator in an expression, but shows as one.
+_SYMBOL_OPERATORS = _alternatives([op for op in _WORDS.symbol_operators if op != ".."] + ["="]) + r"(?=\s)"
 
 
 class PouchLexer(RegexLexer):
@@ -110,12 +129,12 @@ class PouchLexer(RegexLexer):
             (r"'[^']*'?", String.Single),
             (r"\$\{[^}]*\}?", Name.Variable),
             (_VAR, Name.Variable),
-            (rf"(?:true|false|null){_END}", Keyword.Constant),
+            (_LITERALS, Keyword.Constant),
             (_NUMBER, Number),
             (r"\.\.", Operator),
             (r"(--?[A-Za-z][\w.-]*)(=?)", bygroups(Name.Attribute, Operator)),
-            (r"(?:==|!=|<=|>=|=~|!~|<|>|\+|-|\*|/|=)(?=\s)", Operator),
-            (rf"(?:and|or|not|in|mod){_END}", Operator.Word),
+            (_SYMBOL_OPERATORS, Operator),
+            (_WORD_OPERATORS, Operator.Word),
             (r",", Punctuation),
             (r"[^\s|;()\[\]{}\"'$#,][^\s|;()\[\]{}\"',]*", Text),
             (r".", Text),

@@ -1,5 +1,5 @@
 """The AST contract: nodes are frozen dataclasses that compare, hash and print without their spans, and the
-makers the fast path uses build exactly what the classes build."""
+makers the parser uses build exactly what the classes build."""
 
 from __future__ import annotations
 

@@ -79,6 +79,14 @@ def test_command_names_and_keywords() -> None:
     assert complete("if $count > 1 { p") == ["ps"]
 
 
+def test_the_keywords_offered_are_the_grammars_statement_keywords() -> None:
+    import grammar
+
+    offered = {c for c in complete("") if c not in {n.split(" ")[0] for n in TABLE.names()}}
+    assert offered == set(grammar.STATEMENT_KEYWORDS)
+    assert not set(complete("ps | ")) & grammar.KEYWORDS  # no keyword starts a pipeline stage
+
+
 def test_subcommands() -> None:
     assert complete("network ") == ["create", "ls", "rm"]
     assert complete("network r") == ["rm"]

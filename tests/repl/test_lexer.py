@@ -85,3 +85,18 @@ def test_pygmentize_command_line(tmp_path: Path) -> None:
     out = subprocess.run([pygmentize, "-l", "pouch", "-f", "html", str(script)],
                          capture_output=True, text=True, check=True).stdout
     assert '<span class="k">for</span>' in out
+
+
+def test_the_highlighter_knows_the_grammars_keywords_and_operators() -> None:
+    import grammar
+
+    for keyword in grammar.STATEMENT_KEYWORDS:
+        statement = {"for": "for i in 1..3 { }", "let": "let x = 1"}.get(keyword, f"{keyword} x")
+        assert kind_of(statement, keyword) in Keyword, keyword
+        assert kind_of(f"run --name {keyword} busybox", keyword) is Text, keyword
+    for literal in grammar.LITERALS:
+        assert kind_of(f"echo {literal}", literal) is Keyword.Constant
+    for op in grammar.WORD_OPERATORS:
+        assert kind_of(f"echo ($a {op} $b)", op) is Operator.Word
+    for op in grammar.SYMBOL_OPERATORS:
+        assert kind_of(f"echo ($a {op} $b)" if op != ".." else "echo 1..3", op) is Operator, op

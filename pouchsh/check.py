@@ -54,6 +54,7 @@ from pouchsh.coerce import STRING_TYPES, coerce
 from pouchsh.errors import CheckError, ParseError, gather
 from pouchsh.masking import Secrets
 from pouchsh.signature import Command, CommandTable, Flag, Param, close_matches
+from pouchsh.source_text import decode_source, shown_text
 
 __all__ = [
     "BUILTIN_VARIABLES",
@@ -374,10 +375,16 @@ class _Checker:
             self.error(f"`{name}` sources itself", s.span)
             return
         try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
+            with open(path, "rb") as f:
+                data = f.read()
         except OSError as e:
             self.error(f"cannot read `{name}`: {e.strerror or e}", s.path.span)
+            return
+        try:
+            text = decode_source(data, path)
+        except ParseError as e:
+            self.sources[path] = shown_text(data)
+            self.errors.append(e)
             return
         self.sources[path] = text
         try:

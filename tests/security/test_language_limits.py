@@ -330,3 +330,15 @@ def test_ctrl_c_at_any_moment_of_start_up_exits_130_without_a_traceback() -> Non
             err.startswith("error[interrupted]: ") and "Traceback" not in err), err
         outcomes.append((delay, "130"))
     assert sum(kind == "130" for _, kind in outcomes) >= 4, outcomes
+
+
+def test_a_sourced_file_that_is_not_utf8_is_a_parse_error_in_that_file(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    (tmp_path / "lib.pouch").write_bytes(b"let x = 1\necho '\xff'\n")
+    script = tmp_path / "main.pouch"
+    script.write_text(f"^touch {marker}\nsource lib.pouch\n")
+    proc = subprocess.run([*_PROGRAM, str(script)], capture_output=True, env=_env(), timeout=60, check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and not marker.exists(), err
+    assert err.startswith("error[parse]: the script is not valid UTF-8: byte 0xff at offset 16"), err
+    assert f"--> {tmp_path / 'lib.pouch'}:2:7" in err and "Traceback" not in err and "internal" not in err, err

@@ -251,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
                                         for a in argv)
     if not interactive:
         signal.signal(signal.SIGINT, on_sigint)
+        from ctrd.interrupt import cancel_calls_on
+
+        cancel_calls_on(cancel)  # and the call waiting for containerd at that moment is cancelled
     try:
         return run(
             argv, stdin=sys.stdin.buffer, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer,

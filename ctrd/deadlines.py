@@ -36,7 +36,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["METHODS", "Deadline", "deadline_of", "keepalive_options", "scale"]
+__all__ = ["METHODS", "Deadline", "deadline_for", "deadline_of", "keepalive_options", "scale"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +118,14 @@ def scale() -> float:
 
 
 def deadline_of(method: object) -> Deadline:
-    """The class of a stub method (a grpc multicallable; its path names service and method)."""
+    """The class of a stub method (a grpc multicallable, plain or intercepted: both keep the path)."""
     path = getattr(method, "_method", b"")
-    name = path.decode() if isinstance(path, bytes) else str(path)
-    service, _, rpc = name.rpartition("/")
+    return deadline_for(path.decode() if isinstance(path, bytes) else str(path))
+
+
+def deadline_for(path: str) -> Deadline:
+    """The class of ``/containerd.services.tasks.v1.Tasks/Create`` (of ``Tasks/Create``)."""
+    service, _, rpc = path.rpartition("/")
     return METHODS.get(f"{service.rpartition('.')[2]}/{rpc}", LOOKUP)
 
 

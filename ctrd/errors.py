@@ -22,6 +22,7 @@ The root and the kinds containerd can produce live here, in the lowest layer, be
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ def _code_table() -> dict[Any, type[PouchError]]:
 
 
 _TABLE: dict[Any, type[PouchError]] | None = None
+_CONNECT_FAILURE = re.compile(r"failed to connect to all addresses; last error: [A-Z_]+: (?:\S+: )?(.+)", re.S)
 
 
 def from_grpc(err: grpc.RpcError, what: str = "", *, address: str = "", silence: float | None = None) -> PouchError:
@@ -140,7 +142,9 @@ def from_grpc(err: grpc.RpcError, what: str = "", *, address: str = "", silence:
         elif details.endswith("context canceled"):
             cls = Interrupted
     if cls is Unavailable:
-        details = f"containerd{_at(address)} is not answering ({details})"
+        # "failed to connect to all addresses; last error: UNKNOWN: unix:/x.sock: <why>": only <why> is news
+        reason = _CONNECT_FAILURE.match(details)
+        details = f"containerd{_at(address)} is not answering ({reason.group(1) if reason else details})"
     message = f"{what}: {details}" if what else details
     error = cls(message)
     error.__cause__ = err

@@ -8,9 +8,12 @@ runs the clock only while the caller waits in ``next``), because a pull or a loa
 stream for an hour while each reply still comes at once.
 
     class     seconds  why this figure
-    lookup          5  a read of containerd's bolt store or a process table answers in milliseconds;
+    lookup          5  a read of containerd's bolt store answers in milliseconds;
                        5 s is a thousand times that, and still tells a waiting user that a stopped
                        containerd is not answering while they wait
+    shim           30  a task read (Get, List, ListPids, Metrics, CloseIO, ResizePty): containerd asks
+                       each task's shim in turn, allowing each 2 s (io.containerd.timeout.task.state),
+                       so a ps over many containers with a busy shim or two adds up
     change         30  a metadata write, a lease or image delete that runs a synchronous GC pass, a
                        signal or a snapshot made or removed: one bolt transaction and a few syscalls,
                        but a loaded CI host can queue them for seconds
@@ -26,9 +29,9 @@ stream for an hour while each reply still comes at once.
 keepalive's ping timeout: 0.2 lets a test see a stopped containerd reported in a second, 4 suits a slow
 board. ``POUCHSH_KEEPALIVE`` sets the keepalive interval in seconds (default 330).
 
-A deadline that passes on a lookup, a change or between stream replies means containerd did not answer
-(the user sees ``error[unavailable]`` naming the socket); on a runtime or apply call, that the operation
-is slow (``error[timeout]``).
+A deadline that passes on a lookup, a shim read, a change or between stream replies means containerd
+did not answer (the user sees ``error[unavailable]`` naming the socket); on a runtime or apply call,
+that the operation is slow (``error[timeout]``).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class Deadline:
 
 
 LOOKUP = Deadline("lookup", 5.0, silence=True)
+SHIM = Deadline("shim", 30.0, silence=True)
 CHANGE = Deadline("change", 30.0, silence=True)
 RUNTIME = Deadline("runtime", 120.0, silence=False)
 APPLY = Deadline("apply", 900.0, silence=False)
@@ -102,6 +106,12 @@ METHODS: dict[str, Deadline] = {
     "Tasks/Resume": CHANGE,
     "Tasks/Update": CHANGE,
     "Tasks/Wait": WATCH,
+    "Tasks/Get": SHIM,
+    "Tasks/List": SHIM,
+    "Tasks/ListPids": SHIM,
+    "Tasks/Metrics": SHIM,
+    "Tasks/CloseIO": SHIM,
+    "Tasks/ResizePty": SHIM,
 }
 
 #: containerd sets no keepalive policy, so grpc-go's default holds: a client that pings more often than

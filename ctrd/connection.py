@@ -133,7 +133,13 @@ class CallStream(Generic[T]):
     __slots__ = ("_address", "_call", "_cancelled", "_idle", "_silence", "_stopped", "_what")
 
     def __init__(
-        self, call: Any, what: str, *, idle: float | None = None, address: str = "", silence: float | None = None
+        self,
+        call: Any,
+        what: str,
+        *,
+        idle: float | None = None,
+        address: str = "",
+        silence: float | None = None,
     ) -> None:
         self._call = call
         self._what = what
@@ -212,7 +218,7 @@ class _Watchdog:
             with self._cond:
                 now = time.monotonic()
                 due = {s: "interrupted" for s, (_e, armed) in self._waits.items() if armed and armed.is_set()}
-                due |= {s: "idle" for s, (expires, _a) in self._waits.items() if expires <= now and s not in due}
+                due |= {s: "idle" for s, (ends, _a) in self._waits.items() if ends <= now and s not in due}
                 for stream in due:
                     del self._waits[stream]
                 if not due:

@@ -111,10 +111,14 @@ def _code_table() -> dict[Any, type[PouchError]]:
 
 
 _TABLE: dict[Any, type[PouchError]] | None = None
-_CONNECT_FAILURE = re.compile(r"failed to connect to all addresses; last error: [A-Z_]+: (?:\S+: )?(.+)", re.S)
+_CONNECT_FAILURE = re.compile(
+    r"failed to connect to all addresses; last error: [A-Z_]+: (?:\S+: )?(.+)", re.S
+)
 
 
-def from_grpc(err: grpc.RpcError, what: str = "", *, address: str = "", silence: float | None = None) -> PouchError:
+def from_grpc(
+    err: grpc.RpcError, what: str = "", *, address: str = "", silence: float | None = None
+) -> PouchError:
     """Map a gRPC error onto the tree. ``what`` names the call for the message (``"task start web"``),
     ``address`` the containerd it went to. ``silence``: the call's deadline (seconds) measured how long
     containerd may stay silent (ctrd.deadlines), so its passing means containerd is not answering

@@ -56,11 +56,13 @@ class Private:
         return str(self.embedded.socket)
 
     def pouchsh(self, command: str, **env: str) -> subprocess.Popen[bytes]:
-        argv = [sys.executable, "-m", "pouchsh", "--address", self.socket, "--namespace", NAMESPACE, "-c", command]
+        argv = [sys.executable, "-m", "pouchsh", "--address", self.socket, "--namespace", NAMESPACE,
+                "-c", command]
         environment = {**os.environ, "POUCHSH_ROOT": str(self.roots[0]), "POUCHSH_RUN": str(self.roots[1]),
                        "POUCHSH_TIMEOUT_SCALE": SCALE, **env}
         environment.pop("CONTAINERD_NAMESPACE", None)
-        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment, cwd=REPO)
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment,
+                                cwd=REPO)
 
     def run(self, command: str, **env: str) -> tuple[int, str, float]:
         """(exit status, stderr, seconds taken) of ``pouchsh -c command``."""
@@ -71,7 +73,9 @@ class Private:
 
 
 @pytest.fixture(scope="module")
-def private(busybox_layout: Path, registry: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Private]:  # noqa: F811
+def private(
+    busybox_layout: Path, registry: str, tmp_path_factory: pytest.TempPathFactory  # noqa: F811
+) -> Iterator[Private]:
     base = Path(tempfile.mkdtemp(prefix="pd-", dir="/tmp"))  # short: the socket path must fit sun_path
     embedded = Embedded(data_root=base / "root", run_root=base / "run")
     pid = start_embedded(embedded, timeout=60)
@@ -94,6 +98,11 @@ def private(busybox_layout: Path, registry: str, tmp_path_factory: pytest.TempPa
             stop_embedded(embedded)
             shutil.rmtree(base, ignore_errors=True)
         assert not problems
+
+
+def _silent(private: Private) -> str:
+    """The pattern of the message that names the socket of a containerd that does not answer."""
+    return re.escape(f"containerd at {private.socket} is not answering")
 
 
 def _state(pid: int) -> str:
@@ -121,7 +130,8 @@ def stopped(private: Private) -> Iterator[None]:
 def _unread(socket: str) -> int:
     """Bytes sent to containerd on accepted connections that it has not read (it reads none while stopped)."""
     listing = subprocess.run(["ss", "-xnH"], capture_output=True, text=True, check=True).stdout
-    return sum(int(f[2]) for f in (line.split() for line in listing.splitlines()) if len(f) > 4 and f[4] == socket)
+    rows = (line.split() for line in listing.splitlines())
+    return sum(int(f[2]) for f in rows if len(f) > 4 and f[4] == socket)
 
 
 COMMANDS = [
@@ -133,7 +143,9 @@ COMMANDS = [
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_a_stopped_containerd_is_reported_unavailable_naming_its_socket(private: Private, command: str) -> None:
+def test_a_stopped_containerd_is_reported_unavailable_naming_its_socket(
+    private: Private, command: str
+) -> None:
     """A fresh pouchsh: its connection waits in the stopped containerd's accept queue."""
     command = command.format(registry=private.registry)
     with stopped(private):
@@ -157,7 +169,8 @@ def test_a_containerd_stopped_mid_session_is_reported_unavailable(
     from tests.reliability.conftest import Shell, detach_all
 
     monkeypatch.setenv("POUCHSH_TIMEOUT_SCALE", SCALE)
-    facade = Managers(address=private.socket, namespace=NAMESPACE, root=private.roots[0], run_root=private.roots[1])
+    facade = Managers(address=private.socket, namespace=NAMESPACE, root=private.roots[0],
+                      run_root=private.roots[1])
     shell = Shell(facade, private.roots)
     try:
         shell.run("ps; images")
@@ -165,7 +178,7 @@ def test_a_containerd_stopped_mid_session_is_reported_unavailable(
             for command in COMMANDS:
                 command = command.format(registry=private.registry)
                 start = time.monotonic()
-                with pytest.raises(Unavailable, match=re.escape(f"containerd at {private.socket} is not answering")):
+                with pytest.raises(Unavailable, match=_silent(private)):
                     shell.run(command)
                 assert time.monotonic() - start < BOUND, command
         shell.run("run -d --network none --name dl-mid busybox sleep 30; rm -f dl-mid")
@@ -196,53 +209,98 @@ def test_ctrl_c_ends_a_call_waiting_on_a_stopped_containerd(private: Private) ->
     assert time.monotonic() - sent < 5, text
 
 
+def test_a_stream_whose_reply_is_overdue_ends_unavailable(
+    private: Private, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POUCHSH_TIMEOUT_SCALE", "0.05")  # a content reply may be 3 s late
+    client = ctrd.Client(private.socket).with_namespace(NAMESPACE)
+    digest = client.content.list()[0].digest
+    try:
+        with stopped(private):
+            start = time.monotonic()
+            with pytest.raises(Unavailable, match=_silent(private) + re.escape(" (no reply within 3s)")):
+                b"".join(client.content.read_stream(digest))
+            assert time.monotonic() - start < BOUND
+        assert b"".join(client.content.read_stream(digest))
+    finally:
+        client.close()
+
+
+class Issued:
+    """``expect()`` gives an event that is set once the next call waits for containerd (ctrd.connection
+    looks at the interrupt right after issuing a unary call, and before each wait for a stream reply)."""
+
+    def __init__(self) -> None:
+        self._next: threading.Event | None = None
+
+    def expect(self) -> threading.Event:
+        self._next = threading.Event()
+        return self._next
+
+    def noted(self) -> None:
+        event, self._next = self._next, None
+        if event is not None:
+            event.set()
+
+
 @pytest.fixture
-def slow_deadlines(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
-    """Lookups get 100 s (only an interrupt ends them soon); the event is set once a call is waiting."""
+def slow_deadlines(monkeypatch: pytest.MonkeyPatch) -> Iterator[Issued]:
+    """Lookups get 100 s and content replies 1200 s: only an interrupt ends a wait soon."""
     monkeypatch.setenv("POUCHSH_TIMEOUT_SCALE", "20")
-    waiting = threading.Event()
+    issued = Issued()
     armed = connection._armed
 
     def noting() -> threading.Event | None:
-        waiting.set()  # called right after the call was issued
+        issued.noted()
         return armed()
 
     monkeypatch.setattr(connection, "_armed", noting)
-    yield waiting
+    yield issued
 
 
-def test_the_interrupt_event_cancels_the_call_in_flight(private: Private, slow_deadlines: threading.Event) -> None:
-    cancel = threading.Event()
-    interrupt.cancel_calls_on(cancel)
+def _after(event: threading.Event, action: Callable[[], None]) -> threading.Thread:
+    thread = threading.Thread(target=lambda: event.wait(BOUND) and action())
+    thread.start()
+    return thread
+
+
+def test_the_interrupt_event_cancels_the_call_in_flight(private: Private, slow_deadlines: Issued) -> None:
     client = ctrd.Client(private.socket).with_namespace(NAMESPACE)
+    digest = client.content.list()[0].digest  # and the connection is up: the calls below wait on it
     try:
-        with stopped(private):
-            setter = threading.Thread(target=lambda: slow_deadlines.wait(BOUND) and cancel.set())
-            setter.start()
-            start = time.monotonic()
-            with pytest.raises(Interrupted, match="container list: interrupted"):
-                client.containers.list()
-            setter.join()
-            assert time.monotonic() - start < 5
-        # A call begun after the interrupt runs normally: it is what stops what the user interrupted.
-        assert cancel.is_set() and client.version().version
+        for what, call in (
+            ("container list", client.containers.list),
+            (f"content read {digest}", lambda: b"".join(client.content.read_stream(digest))),
+        ):
+            cancel = threading.Event()
+            interrupt.cancel_calls_on(cancel)
+            with stopped(private):
+                setter = _after(slow_deadlines.expect(), cancel.set)
+                start = time.monotonic()
+                with pytest.raises(Interrupted, match=re.escape(f"{what}: interrupted")):
+                    call()
+                setter.join()
+                assert time.monotonic() - start < 5, what
+            # A call begun after the interrupt runs normally: it is what stops what the user interrupted.
+            assert cancel.is_set() and client.version().version
     finally:
         interrupt.cancel_calls_on(None)
         client.close()
 
 
-def test_keyboard_interrupt_cancels_the_call_and_propagates(private: Private, slow_deadlines: threading.Event) -> None:
+def test_keyboard_interrupt_cancels_the_call_and_propagates(private: Private, slow_deadlines: Issued) -> None:
     client = ctrd.Client(private.socket).with_namespace(NAMESPACE)
+    client.version()
     main = threading.get_ident()
     try:
         with stopped(private):
-            poker = threading.Thread(target=lambda: slow_deadlines.wait(BOUND) and signal.pthread_kill(main, signal.SIGINT))
-            poker.start()
+            poker = _after(slow_deadlines.expect(), lambda: signal.pthread_kill(main, signal.SIGINT))
             start = time.monotonic()
             with pytest.raises(KeyboardInterrupt):
                 client.containers.list()
             poker.join()
             assert time.monotonic() - start < 5
+        assert client.version().version  # the channel is still good
     finally:
         client.close()
 
@@ -262,7 +320,7 @@ def test_an_event_stream_finds_the_dead_peer_by_keepalive(private: Private, quic
         client.events.wait_live(subscription, timeout=BOUND)
         with stopped(private):
             start = time.monotonic()
-            with pytest.raises(Unavailable, match=re.escape(f"containerd at {private.socket} is not answering")):
+            with pytest.raises(Unavailable, match=_silent(private)):
                 for _event in subscription:
                     pass
             assert time.monotonic() - start < BOUND
@@ -293,7 +351,8 @@ def test_dialling_a_stopped_embedded_containerd_does_not_hang(private: Private, 
         assert time.monotonic() - start < 5
         # The CLI's own dial: no --address, the data root holds the embedded containerd's files.
         env = {**os.environ, "POUCHSH_ROOT": str(private.embedded.data_root),
-               "POUCHSH_RUN": str(private.embedded.run_root), "POUCHSH_SYSTEM_SOCKET": str(tmp_path / "none.sock")}
+               "POUCHSH_RUN": str(private.embedded.run_root),
+               "POUCHSH_SYSTEM_SOCKET": str(tmp_path / "none.sock")}
         env.pop("CONTAINERD_ADDRESS", None)
         start = time.monotonic()
         done = subprocess.run([sys.executable, "-m", "pouchsh", "-c", "ps"], capture_output=True, env=env,

@@ -294,7 +294,14 @@ class Pending(Generic[T]):
         return self._future.cancel()
 
     def add_done_callback(self, fn: Callable[[Pending[T]], None]) -> None:
-        self._future.add_done_callback(lambda _f: fn(self))
+        """Run ``fn(self)`` in a thread of its own once the call is done. grpc runs done callbacks on the
+        channel's one spin thread, which also completes every other call (and fires their deadlines):
+        a callback that made a call itself would wait for ever on the thread that must answer it."""
+
+        def done(_future: Any) -> None:
+            threading.Thread(target=fn, args=(self,), name="ctrd-done-callback", daemon=True).start()
+
+        self._future.add_done_callback(done)
 
 
 def future(

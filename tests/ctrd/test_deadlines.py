@@ -179,3 +179,26 @@ def test_every_call_of_a_session_is_bounded(
             assert timeout is not None and timeout > 0, method
         else:  # a stream's bound is per reply, kept by ctrd.connection's watchdog, unless the caller set one
             assert timeout is not None or deadline_for(method).timeout() is not None, method
+
+
+@pytest.mark.containerd
+def test_a_done_callback_may_call_containerd(ns_client: Any) -> None:
+    """grpc completes every call of a channel on one thread; a callback run there that calls again
+    (the container manager's exec clean-up does) must not wait on the thread that would answer it."""
+    import threading
+
+    from google.protobuf.empty_pb2 import Empty
+
+    from ctrd.api.services.version.v1 import version_pb2_grpc
+
+    stub = ns_client.stub(version_pb2_grpc.VersionStub)
+    answers: list[str] = []
+    called = threading.Event()
+
+    def again(_pending: Any) -> None:
+        answers.append(ns_client.version().version)
+        called.set()
+
+    ns_client.future(stub.Version, Empty(), "containerd version").add_done_callback(again)
+    assert called.wait(30) and answers
+    assert ns_client.containers.list() == []

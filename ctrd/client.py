@@ -140,8 +140,9 @@ class Client:
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
     ) -> T:
-        """A unary call with this view's metadata; gRPC errors become PouchErrors naming ``what``."""
-        return _conn.unary(method, request, what, self.metadata, timeout, wait_for_ready)
+        """A unary call with this view's metadata; gRPC errors become PouchErrors naming ``what``.
+        Without ``timeout`` the method's class in ctrd.deadlines bounds it."""
+        return _conn.unary(method, request, what, self.metadata, timeout, wait_for_ready, self.connection.address)
 
     def stream(
         self,
@@ -153,7 +154,7 @@ class Client:
         wait_for_ready: bool | None = None,
     ) -> CallStream[Any]:
         """A server stream (``request`` a message) or bidi stream (``request`` an iterator of messages)."""
-        return _conn.stream(method, request, what, self.metadata, timeout, wait_for_ready)
+        return _conn.stream(method, request, what, self.metadata, timeout, wait_for_ready, self.connection.address)
 
     def future(
         self,
@@ -165,7 +166,7 @@ class Client:
         wait_for_ready: bool | None = None,
     ) -> Pending[Any]:
         """A unary call that runs in the background; ``.result()`` raises PouchErrors."""
-        return _conn.future(method, request, what, self.metadata, timeout, wait_for_ready)
+        return _conn.future(method, request, what, self.metadata, timeout, wait_for_ready, self.connection.address)
 
     # -- services ----------------------------------------------------------------------------------
 

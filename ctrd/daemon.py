@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ctrd.dial import answers, system_socket
-from ctrd.errors import InvalidArgument, PouchError, PouchRuntimeError, Timeout, Unavailable
+from ctrd.errors import InvalidArgument, PouchError, PouchRuntimeError, Timeout, Unavailable, not_answering
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -160,7 +160,7 @@ def start_embedded(embedded: Embedded, *, timeout: float = 20.0, binary: str | N
     with _locked(embedded.lock_file):
         pid = embedded.pid()
         if pid is not None:
-            _wait_until_serving(embedded, pid, None, time.monotonic() + timeout, timeout)
+            _probe_running(embedded, pid)
             return pid
         return _spawn(embedded, timeout, binary)
 
@@ -236,6 +236,21 @@ def _spawn(embedded: Embedded, timeout: float, binary: str | None) -> int:
     return proc.pid
 
 
+def _probe_running(embedded: Embedded, pid: int) -> None:
+    """The containerd found running answers within a lookup's deadline, or is reported unavailable: it
+    served before (whoever started it waited for that under the lock), so silence now is not a slow
+    start but a stopped or wedged daemon, and the user hears so in seconds, not after the start timeout."""
+    from ctrd.deadlines import LOOKUP
+
+    if _process_state(pid) in (b"T", b"t"):  # SIGSTOP or a debugger: it cannot answer until resumed
+        raise Unavailable(f"containerd at {embedded.socket} is not answering (process {pid} is stopped)")
+    budget = LOOKUP.timeout() or 5.0
+    try:
+        _wait_until_serving(embedded, pid, None, time.monotonic() + budget, budget)
+    except Timeout:
+        raise not_answering("", str(embedded.socket), budget) from None
+
+
 def _wait_until_serving(
     embedded: Embedded, pid: int, proc: subprocess.Popen[bytes] | None, deadline: float, timeout: float
 ) -> None:
@@ -278,15 +293,23 @@ def _is_live_containerd(pid: int) -> bool:
     """A running (not zombie) process whose executable is a containerd binary (guards against pid reuse)."""
     try:
         exe = os.readlink(f"/proc/{pid}/exe")
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            state = f.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
+    except OSError:
         return False
-    if state in (b"Z", b"X"):
+    state = _process_state(pid)
+    if state in (b"", b"Z", b"X"):
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # reap it if it was our child
         return False
     return os.path.basename(exe.removesuffix(" (deleted)")) == "containerd"
+
+
+def _process_state(pid: int) -> bytes:
+    """The state letter of /proc/<pid>/stat (R, S, T, Z …; empty when the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return b""
 
 
 def _signal(pid: int, sig: int) -> None:

@@ -57,8 +57,13 @@ def answers(address: str) -> bool:
     if not path.startswith("/"):
         return True  # not a unix socket (tcp): let the first call find out
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        # Non-blocking: a listener whose backlog is full (a stopped containerd that stopped accepting)
+        # would otherwise block connect() for ever. Full means something listens there: it answers.
+        sock.setblocking(False)
         try:
             sock.connect(path)
+        except BlockingIOError:
+            return True
         except OSError:
             return False
     return True

@@ -5,8 +5,9 @@
      ├── AlreadyExists              already-exists     (gRPC ALREADY_EXISTS)
      ├── Conflict                   conflict           (gRPC FAILED_PRECONDITION, ABORTED)
      ├── InvalidArgument            invalid-argument   (gRPC INVALID_ARGUMENT, OUT_OF_RANGE)
-     ├── Unavailable                unavailable        (gRPC UNAVAILABLE)
-     ├── Timeout                    timeout            (gRPC DEADLINE_EXCEEDED)
+     ├── Unavailable                unavailable        (gRPC UNAVAILABLE; DEADLINE_EXCEEDED of a call
+     │                                                  whose deadline measures containerd's silence)
+     ├── Timeout                    timeout            (gRPC DEADLINE_EXCEEDED of a slow operation)
      ├── Interrupted                interrupted        (gRPC CANCELLED, Ctrl-C)
      ├── Limit                      limit              (gRPC RESOURCE_EXHAUSTED; a value past its bound)
      ├── PouchRuntimeError          runtime            (everything else)
@@ -22,6 +23,7 @@ The root and the kinds containerd can produce live here, in the lowest layer, be
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ __all__ = [
     "Timeout",
     "Unavailable",
     "from_grpc",
+    "not_answering",
 ]
 
 
@@ -117,15 +120,27 @@ def _code_table() -> dict[Any, type[PouchError]]:
 
 
 _TABLE: dict[Any, type[PouchError]] | None = None
+_CONNECT_FAILURE = re.compile(
+    r"failed to connect to all addresses; last error: [A-Z_]+: (?:\S+: )?(.+)", re.S
+)
 
 
-def from_grpc(err: grpc.RpcError, what: str = "") -> PouchError:
-    """Map a gRPC error onto the tree. ``what`` names the call for the message (``"task start web"``)."""
+def from_grpc(
+    err: grpc.RpcError, what: str = "", *, address: str = "", silence: float | None = None
+) -> PouchError:
+    """Map a gRPC error onto the tree. ``what`` names the call for the message (``"task start web"``),
+    ``address`` the containerd it went to. ``silence``: the call's deadline (seconds) measured how long
+    containerd may stay silent (ctrd.deadlines), so its passing means containerd is not answering
+    (Unavailable); without it a passed deadline is a slow operation (Timeout)."""
     global _TABLE
     if _TABLE is None:
         _TABLE = _code_table()
     code = err.code() if hasattr(err, "code") else None
     details = (err.details() if hasattr(err, "details") else None) or str(err)
+    if silence is not None and _TABLE.get(code) is Timeout:
+        error = not_answering(what, address, silence)
+        error.__cause__ = err
+        return error
     # containerd appends the errdefs class to its messages ("...: not found"); a user has the kind already.
     for suffix in (": not found", ": already exists", ": failed precondition", ": invalid argument", ": unavailable"):
         if details.endswith(suffix) and len(details) > len(suffix):
@@ -139,9 +154,21 @@ def from_grpc(err: grpc.RpcError, what: str = "") -> PouchError:
             cls = Timeout
         elif details.endswith("context canceled"):
             cls = Interrupted
-    if cls is Unavailable and not what.startswith("containerd"):
-        details = f"containerd is not answering ({details})"
+    if cls is Unavailable:
+        # "failed to connect to all addresses; last error: UNKNOWN: unix:/x.sock: <why>": only <why> is news
+        reason = _CONNECT_FAILURE.match(details)
+        details = f"containerd{_at(address)} is not answering ({reason.group(1) if reason else details})"
     message = f"{what}: {details}" if what else details
     error = cls(message)
     error.__cause__ = err
     return error
+
+
+def not_answering(what: str, address: str, seconds: float) -> Unavailable:
+    """The error for a containerd that gave no reply within ``seconds`` (stopped, frozen, overloaded)."""
+    message = f"containerd{_at(address)} is not answering (no reply within {seconds:.3g}s)"
+    return Unavailable(f"{what}: {message}" if what else message)
+
+
+def _at(address: str) -> str:
+    return f" at {address.removeprefix('unix://')}" if address else ""

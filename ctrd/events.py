@@ -144,13 +144,14 @@ class Events(Service):
             self.client.stream(self.stub.Subscribe, events_pb2.SubscribeRequest(filters=filters), what)
         )
 
-    def publish_marker(self) -> str:
-        """Publish a marker event on ``SYNC_TOPIC`` in this client's namespace and return its token.
+    def publish_marker(self, token: str | None = None) -> str:
+        """Publish a marker event on ``SYNC_TOPIC`` in this client's namespace and return its token
+        (``token``, or a new random one).
 
         A subscriber that sees its own token knows its stream was live before the marker was sent; the
         Subscribe call itself gives no such acknowledgement.
         """
-        token = os.urandom(8).hex()
+        token = token or os.urandom(8).hex()
         marker = namespace_pb2.NamespaceUpdate(
             name=self.client.namespace or "", labels={"pouchsh/sync": token}
         )
@@ -179,8 +180,11 @@ class Events(Service):
         def publish() -> None:
             delay = 0.05
             while not seen.is_set():
+                # Known before it is sent: the marker can come back through the stream before Publish returns.
+                token = os.urandom(8).hex()
+                tokens.add(token)
                 try:
-                    tokens.add(self.publish_marker())
+                    self.publish_marker(token)
                 except PouchError as err:
                     failure.append(err)
                     subscription.close()  # containerd is not answering: end the wait below

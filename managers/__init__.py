@@ -17,12 +17,21 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import threading
     from pathlib import Path
 
     import ctrd
     import ctrd.watch
 
-__all__ = ["Managers"]
+__all__ = ["Managers", "cancel_calls_on"]
+
+
+def cancel_calls_on(cancel: threading.Event) -> None:
+    """From now on, setting ``cancel`` (the command line's first Ctrl-C) also cancels the containerd call
+    in flight at that moment, so a command waiting on a stopped containerd ends at once."""
+    from ctrd.interrupt import cancel_calls_on as arm
+
+    arm(cancel)
 
 
 class Managers:

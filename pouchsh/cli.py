@@ -278,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
                                             for a in argv)
         if not interactive:
             signal.signal(signal.SIGINT, on_sigint)
+            from managers import cancel_calls_on
+
+            cancel_calls_on(cancel)  # and the call waiting for containerd at that moment is cancelled
         return run(
             argv, stdin=sys.stdin.buffer, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer,
             is_terminal=_isatty(sys.stdout), stdin_is_terminal=stdin_tty, cancel=cancel, freeze_program=True,

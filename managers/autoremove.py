@@ -16,6 +16,9 @@ import sys
 import time
 from pathlib import Path
 
+from ctrd.errors import NotFound, PouchError, Unavailable
+from managers import Managers
+
 __all__ = ["main", "spawn"]
 
 _RETRY = 1.0
@@ -36,9 +39,6 @@ def spawn(address: str, namespace: str, root: Path, run_root: Path, container_id
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ctrd.errors import NotFound, PouchError, Unavailable
-    from managers import Managers
-
     address, namespace, root, run_root, cid = (sys.argv[1:] if argv is None else argv)[:5]
     facade = Managers(address=address, namespace=namespace, root=Path(root), run_root=Path(run_root))
     unavailable_since: float | None = None
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 facade.ctrd.tasks.wait(cid).result()
                 container = facade.ctrd.containers.get(cid)
-                facade.containers._destroy(container, True)  # docker's --rm takes anonymous volumes too
+                facade.containers.lifecycle.destroy(container, True)  # docker's --rm takes anonymous volumes too
                 return 0
             except NotFound:
                 return 0

@@ -4,6 +4,11 @@ containerd is the source of truth: a container is a containerd container record 
 ``pouchsh/`` hold what pouchsh adds (name, restart policy, log path, network and volume choices), and its
 task is the running part. ``list`` is one Containers.List plus one Tasks.List.
 
+``ContainerManager`` is a facade: each verb is a few lines over the collaborators it builds and hands
+to each other (managers.containerpaths: where a container's files are; managers.resolver: references,
+tasks and records; managers.imagecache: the image a create uses; managers.lifecycle: create, start,
+reap, stop, destroy; managers.foreground: attached runs and execs). None inherits from another.
+
 Life cycle, and what undoes what when a step fails (nothing half-made is left behind):
 
     create:  name reserved → network planned (files) → volumes made → [lease] snapshot prepared
@@ -18,26 +23,37 @@ from __future__ import annotations
 
 import builtins
 import errno
+import io
 import os
 import secrets
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+from ctrd.api.services.tasks.v1 import tasks_pb2
+from ctrd.containers import spec_any
 from ctrd.errors import Conflict, Interrupted, InvalidArgument, NotFound, PouchError, PouchRuntimeError, Timeout
+from ctrd.stdio import NullIO
 from managers import records as rec
-from managers.console import Stdio, terminal_session
-from managers.containerbase import _quiet
+from managers.console import Stdio
+from managers.containerpaths import ContainerPaths
 from managers.cplimits import CopyLimits
 from managers.filters import parse_filters
-from managers.foreground import _POLL, Foreground, _Stopped
+from managers.foreground import POLL, Foreground, Stopped
 from managers.hostside import _extract_on_host, _proc_row, _ps_table, _split_cp, _tar_host
+from managers.imagecache import ImageCache
+from managers.labels import LABEL
+from managers.lifecycle import Lifecycle, quiet
 from managers.names import resolve, validate_name
 from managers.options import CreateOptions, parse_signal
-from managers.records import LABEL
+from managers.resolver import ContainerResolver, name_of
+
+if TYPE_CHECKING:
+    from managers import Managers
 
 __all__ = ["ContainerManager", "Stdio"]
 
@@ -47,13 +63,33 @@ _SYNC_TIMEOUT = 1.0
 FILTERS = ("id", "name", "label", "status", "ancestor", "exited", "volume", "network", "before", "since", "until")
 
 
-class ContainerManager(Foreground):
+class ContainerManager:
     """``ctx.managers.containers``. Every method takes container references as a name, an id or a
     unique id prefix, and returns records (dicts) with the fields documented in managers.records.
 
-    The parts behind the verbs live beside it: managers.containerbase (references, paths, names),
-    managers.imagecache, managers.lifecycle (create, start, reap, stop, destroy), managers.foreground
-    (attached runs and execs) and managers.hostside (cp's and top's host side)."""
+    The collaborators are built here and given to each other explicitly: ``paths``, ``resolver``,
+    ``images`` (the image cache), ``lifecycle`` (given the three before it) and ``foreground`` (given
+    the life cycle). cp's and top's host side is managers.hostside."""
+
+    def __init__(self, facade: Managers) -> None:
+        self.facade = facade
+        self.paths = ContainerPaths(facade)
+        self.resolver = ContainerResolver(facade, self.paths)
+        self.images = ImageCache(facade)
+        self.lifecycle = Lifecycle(facade, self.paths, self.resolver, self.images)
+        self.foreground = Foreground(facade, self.paths, self.lifecycle)
+
+    @property
+    def client(self) -> Any:
+        return self.facade.ctrd
+
+    def resolve(self, ref: Any) -> str:
+        """The id of the container ``ref`` names (an id, a name, a unique id prefix or a record)."""
+        return self.resolver.resolve(ref)
+
+    def reconcile_intent(self, record: dict[str, Any]) -> None:
+        """A create or rm killed half-way (managers.intents): see Lifecycle.reconcile_intent."""
+        self.lifecycle.reconcile_intent(record)
 
     # -- queries ----------------------------------------------------------------------------------
 
@@ -116,18 +152,17 @@ class ContainerManager(Foreground):
 
     def inspect(self, ref: str) -> dict[str, Any]:
         """Everything about one container (the ``ps`` record plus times, process, log path and spec)."""
-        c = self._get(ref)
-        record = rec.inspect_record(c, self._task(c.id))
-        networks = self._optional("networks")
-        if networks is not None and record["status"] in ("running", "paused"):
-            record["network_settings"] = networks.networks_of(c.id)
+        c = self.resolver.get(ref)
+        record = rec.inspect_record(c, self.resolver.task(c.id))
+        if record["status"] in ("running", "paused"):
+            record["network_settings"] = self.facade.networks.networks_of(c.id)
         return record
 
     # -- create -----------------------------------------------------------------------------------
 
     def create(self, opts: CreateOptions) -> dict[str, Any]:
         """``create``: make the container (nothing runs). Returns its record."""
-        c, _plan, _rootfs = self._create(opts)
+        c, _plan, _rootfs = self.lifecycle.create(opts)
         return rec.build_record(c, None)
 
     # -- run / start ------------------------------------------------------------------------------
@@ -141,27 +176,27 @@ class ContainerManager(Foreground):
         """
         if detach and opts.rm and opts.restart != "no":
             raise InvalidArgument("--rm and --restart cannot be combined")
-        c, plan, rootfs = self._create(opts)
+        c, plan, rootfs = self.lifecycle.create(opts)
         started: builtins.list[bool] = []
         try:
             if detach:
-                self._start_detached(c, plan, rootfs)
+                self.lifecycle.start_detached(c, plan, rootfs)
                 try:
-                    return self._record(c.id)
+                    return self.resolver.record(c.id)
                 except NotFound:
-                    raise NotFound(f"container {self._name_of(c)} was removed while starting") from None
+                    raise NotFound(f"container {name_of(c)} was removed while starting") from None
             if stdio is None:
                 raise InvalidArgument("run without -d needs standard streams")
             try:
-                code = self._foreground(c, plan, stdio, interactive=opts.interactive, started=started, rootfs=rootfs)
-            except _Stopped as stopped:
-                self._finish(c, opts.rm)
-                raise Interrupted(f"container {self._name_of(c)} stopped (exit status {stopped.status})") from None
-            self._finish(c, opts.rm)
+                code = self.foreground.run(c, plan, stdio, interactive=opts.interactive, started=started, rootfs=rootfs)
+            except Stopped as stopped:
+                self.lifecycle.finish(c, opts.rm)
+                raise Interrupted(f"container {name_of(c)} stopped (exit status {stopped.status})") from None
+            self.lifecycle.finish(c, opts.rm)
             return code
         except BaseException:
             if not started or detach:
-                _quiet(self._destroy, c, True)
+                quiet(self.lifecycle.destroy, c, True)
             raise
 
     def start(self, refs: builtins.list[str], *, attach: bool = False, interactive: bool = False, stdio: Stdio | None = None) -> Any:
@@ -170,24 +205,24 @@ class ContainerManager(Foreground):
         if attach or interactive:
             if len(refs) != 1:
                 raise InvalidArgument("start -a/-i takes exactly one container")
-            c = self._prepare_start(self._get(refs[0]))
+            c = self.lifecycle.prepare_start(self.resolver.get(refs[0]))
             if c is None:
                 raise Conflict(f"container {refs[0]} is already running")
             if stdio is None:
                 raise InvalidArgument("start -a needs standard streams")
             try:
-                code = self._foreground(c, self._plan_for(c), stdio, interactive=interactive, started=[])
-            except _Stopped as stopped:
-                self._finish(c, c.labels.get(LABEL.AUTO_REMOVE) == "true")
-                raise Interrupted(f"container {self._name_of(c)} stopped (exit status {stopped.status})") from None
-            self._finish(c, c.labels.get(LABEL.AUTO_REMOVE) == "true")
+                code = self.foreground.run(c, self.lifecycle.plan_for(c), stdio, interactive=interactive, started=[])
+            except Stopped as stopped:
+                self.lifecycle.finish(c, c.labels.get(LABEL.AUTO_REMOVE) == "true")
+                raise Interrupted(f"container {name_of(c)} stopped (exit status {stopped.status})") from None
+            self.lifecycle.finish(c, c.labels.get(LABEL.AUTO_REMOVE) == "true")
             return code
         out = []
-        for found in self._get_all(refs):
-            c = self._prepare_start(found)
+        for found in self.resolver.get_all(refs):
+            c = self.lifecycle.prepare_start(found)
             if c is not None:
-                self._start_detached(c, self._plan_for(c))
-            out.append(self._record(found.id))
+                self.lifecycle.start_detached(c, self.lifecycle.plan_for(c))
+            out.append(self.resolver.record(found.id))
         return out
 
     # -- stop, kill, pause ------------------------------------------------------------------------
@@ -196,61 +231,61 @@ class ContainerManager(Foreground):
         """``stop``: the stop signal, then SIGKILL after ``timeout`` seconds (the container's
         --stop-timeout, default 10). Stopped containers release their network and task."""
         out = []
-        for c in self._get_all(refs):
-            self._stop(c, timeout=timeout, signal=signal)
-            out.append(self._record(c.id))
+        for c in self.resolver.get_all(refs):
+            self.lifecycle.stop(c, timeout=timeout, signal=signal)
+            out.append(self.resolver.record(c.id))
         return out
 
     def restart(self, refs: builtins.list[str], *, timeout: int | None = None) -> builtins.list[dict[str, Any]]:
         out = []
-        for c in self._get_all(refs):
-            self._stop(c, timeout=timeout)
+        for c in self.resolver.get_all(refs):
+            self.lifecycle.stop(c, timeout=timeout)
             c = self.client.containers.get(c.id)
-            self._start_detached(c, self._plan_for(c))
-            out.append(self._record(c.id))
+            self.lifecycle.start_detached(c, self.lifecycle.plan_for(c))
+            out.append(self.resolver.record(c.id))
         return out
 
     def kill(self, refs: builtins.list[str], *, signal: str = "SIGKILL") -> builtins.list[dict[str, Any]]:
         """``kill``: send ``signal`` to each running container's main process."""
         name, _ = parse_signal(signal, "--signal")
         out = []
-        for c in self._get_all(refs):
-            task = self._task(c.id)
+        for c in self.resolver.get_all(refs):
+            task = self.resolver.task(c.id)
             if task is None or task.status not in ("running", "paused"):
-                raise Conflict(f"container {self._name_of(c)} is not running")
+                raise Conflict(f"container {name_of(c)} is not running")
             if name in ("SIGKILL", "SIGTERM"):
-                self._set_restart_status(c, "stopped")
+                self.lifecycle.set_restart_status(c, "stopped")
             self.client.tasks.kill(c.id, name)
-            out.append(self._record(c.id))
+            out.append(self.resolver.record(c.id))
         return out
 
     def pause(self, refs: builtins.list[str]) -> builtins.list[dict[str, Any]]:
-        return [self._pause(c, True) for c in self._get_all(refs)]
+        return [self._pause(c, True) for c in self.resolver.get_all(refs)]
 
     def unpause(self, refs: builtins.list[str]) -> builtins.list[dict[str, Any]]:
-        return [self._pause(c, False) for c in self._get_all(refs)]
+        return [self._pause(c, False) for c in self.resolver.get_all(refs)]
 
     def _pause(self, c: Any, pause: bool) -> dict[str, Any]:
-        task = self._task(c.id)
+        task = self.resolver.task(c.id)
         status = task.status if task is not None else None
         if pause and status != "running":
-            raise Conflict(f"container {self._name_of(c)} is not running")
+            raise Conflict(f"container {name_of(c)} is not running")
         if not pause and status not in ("paused", "pausing"):
-            raise Conflict(f"container {self._name_of(c)} is not paused")
+            raise Conflict(f"container {name_of(c)} is not paused")
         (self.client.tasks.pause if pause else self.client.tasks.resume)(c.id)
-        return self._record(c.id)
+        return self.resolver.record(c.id)
 
     # -- remove -----------------------------------------------------------------------------------
 
     def remove(self, refs: builtins.list[str], *, force: bool = False, volumes: bool = False) -> builtins.list[str]:
         """``rm``: remove containers (running ones only with ``force``); returns their ids."""
         removed = []
-        for c in self._get_all(refs):
-            task = self._task(c.id)
+        for c in self.resolver.get_all(refs):
+            task = self.resolver.task(c.id)
             status = task.status if task is not None and task.pid else "stopped"
             if status in ("running", "paused", "pausing", "created") and not force:
-                raise Conflict(f"container {self._name_of(c)} is {status}: stop it first or use rm -f")
-            self._destroy(c, volumes)
+                raise Conflict(f"container {name_of(c)} is {status}: stop it first or use rm -f")
+            self.lifecycle.destroy(c, volumes)
             removed.append(c.id)
         return removed
 
@@ -274,7 +309,7 @@ class ContainerManager(Foreground):
                 reclaimed += self.client.snapshots.usage(c.snapshot_key or c.id).size
             except PouchError:
                 pass
-            self._destroy(c, False)
+            self.lifecycle.destroy(c, False)
             deleted.append(c.id)
         return {"deleted": deleted, "count": len(deleted), "space_reclaimed": reclaimed}
 
@@ -284,12 +319,12 @@ class ContainerManager(Foreground):
         """``wait``: block until each container exits; their exit statuses."""
         cancel = cancel or threading.Event()
         codes = []
-        for c in self._get_all(refs):
-            task = self._task(c.id)
+        for c in self.resolver.get_all(refs):
+            task = self.resolver.task(c.id)
             if task is None:
                 code = c.labels.get(LABEL.EXIT_CODE)
                 if code is None:
-                    raise Conflict(f"container {self._name_of(c)} has not been started")
+                    raise Conflict(f"container {name_of(c)} has not been started")
                 codes.append(int(code))
                 continue
             future = self.client.tasks.wait(c.id)
@@ -298,7 +333,7 @@ class ContainerManager(Foreground):
                     future.cancel()
                     raise Interrupted("wait interrupted")
                 try:
-                    codes.append(future.result(timeout=_POLL).exit_status)
+                    codes.append(future.result(timeout=POLL).exit_status)
                     break
                 except Timeout:
                     continue
@@ -307,11 +342,11 @@ class ContainerManager(Foreground):
     def rename(self, ref: str, new_name: str) -> dict[str, Any]:
         """``rename``: give a container a new name (the old one is free again)."""
         validate_name(new_name)
-        c = self._get(ref)
+        c = self.resolver.get(ref)
         old = c.labels.get(LABEL.NAME)
         if old == new_name:
             raise Conflict(f"container is already named {new_name}")
-        store = self._names()
+        store = self.resolver.names()
         reservation = store.reserve(new_name, c.id)
         try:
             self.client.containers.update(c.id, labels={LABEL.NAME: new_name})
@@ -321,7 +356,7 @@ class ContainerManager(Foreground):
         reservation.commit()
         if old:
             store.release(old, c.id)
-        return self._record(c.id)
+        return self.resolver.record(c.id)
 
     def update(
         self,
@@ -337,7 +372,7 @@ class ContainerManager(Foreground):
         if memory is None and cpus is None and pids_limit is None and restart is None:
             raise InvalidArgument("update: nothing to change (give --memory, --cpus, --pids-limit or --restart)")
         out = []
-        for c in self._get_all(refs):
+        for c in self.resolver.get_all(refs):
             spec = dict(c.spec)
             resources = dict((spec.get("linux") or {}).get("resources") or {})
             if probe.memory is not None:
@@ -352,14 +387,14 @@ class ContainerManager(Foreground):
                 labels[LABEL.RESTART] = probe.restart
                 if probe.restart == "no":
                     labels[LABEL.RESTART_STATUS] = None
-            task = self._task(c.id)
+            task = self.resolver.task(c.id)
             if task is not None and task.status in ("running", "paused") and (memory, cpus, pids_limit) != (None, None, None):
                 _update_task(self.client, c.id, resources)
             self.client.containers.update(c.id, spec=spec, labels=labels or None)
             if restart is not None and probe.restart != "no" and task is not None and task.status == "running":
-                _, uri = self._log_io(c, c.labels.get(LABEL.TTY) == "true")
+                _, uri = self.lifecycle.log_io(c, c.labels.get(LABEL.TTY) == "true")
                 self.client.containers.update(c.id, labels={LABEL.RESTART_STATUS: "running", LABEL.RESTART_LOGURI: uri})
-            out.append(self._record(c.id))
+            out.append(self.resolver.record(c.id))
         return out
 
     # -- logs, top, port --------------------------------------------------------------------------
@@ -376,10 +411,9 @@ class ContainerManager(Foreground):
         cancel: threading.Event | None = None,
     ) -> Any:
         """``logs``: the container's output as text (``follow``: an iterator of lines as they come)."""
-        from managers.logs import follow_entries, parse_time, read_entries
-
-        c = self._get(ref)
-        path = c.labels.get(LABEL.LOG_PATH) or str(self._log_path(c.id))
+        from managers.logs import follow_entries, parse_time, read_entries  # off the `ps` path
+        c = self.resolver.get(ref)
+        path = c.labels.get(LABEL.LOG_PATH) or str(self.paths.log_path(c.id))
         since_ns = parse_time(since, "--since")
         until_ns = parse_time(until, "--until")
         if tail is not None and tail < 0:
@@ -392,7 +426,7 @@ class ContainerManager(Foreground):
             return "".join(show(e) for e in read_entries(path, tail=tail, since=since_ns, until=until_ns))
 
         def running() -> bool:
-            task = self._task(c.id)
+            task = self.resolver.task(c.id)
             return task is not None and task.status in ("running", "paused", "pausing", "created")
 
         def lines() -> Iterator[str]:
@@ -403,10 +437,10 @@ class ContainerManager(Foreground):
 
     def top(self, ref: str, ps_args: builtins.list[str] | None = None) -> builtins.list[dict[str, Any]]:
         """``top``: the container's processes, from the host's /proc (or ``ps ARGS`` when given)."""
-        c = self._get(ref)
-        task = self._task(c.id)
+        c = self.resolver.get(ref)
+        task = self.resolver.task(c.id)
         if task is None or task.status not in ("running", "paused"):
-            raise Conflict(f"container {self._name_of(c)} is not running")
+            raise Conflict(f"container {name_of(c)} is not running")
         pids = self.client.tasks.pids(c.id)
         if ps_args:
             return _ps_table(ps_args, pids)
@@ -414,7 +448,7 @@ class ContainerManager(Foreground):
 
     def port(self, ref: str, private_port: str | None = None) -> builtins.list[dict[str, Any]]:
         """``port``: the published ports ({container_port, protocol, host_ip, host_port})."""
-        c = self._get(ref)
+        c = self.resolver.get(ref)
         ports = rec.ports_of(c)
         if private_port:
             number, _, proto = str(private_port).partition("/")
@@ -422,7 +456,7 @@ class ContainerManager(Foreground):
                 raise InvalidArgument(f"port {private_port!r}: expected PORT[/PROTO]")
             ports = [p for p in ports if int(p["container_port"]) == int(number) and (not proto or p["protocol"] == proto)]
             if not ports:
-                raise NotFound(f"no public port {private_port} published for {self._name_of(c)}")
+                raise NotFound(f"no public port {private_port} published for {name_of(c)}")
         return ports
 
     # -- exec -------------------------------------------------------------------------------------
@@ -443,14 +477,14 @@ class ContainerManager(Foreground):
     ) -> Any:
         """``exec``: run a process in a running container, based on its own process spec (user,
         capabilities, rlimits carry over). Foreground: the exit status; ``detach``: {exec_id, pid}."""
-        from managers.spec import current_caps, merge_env, resolve_user
+        from managers.spec import current_caps, merge_env, resolve_user  # off the `ps` path
 
         if not args:
             raise InvalidArgument("exec: a command is required")
-        c = self._get(ref)
-        task = self._task(c.id)
+        c = self.resolver.get(ref)
+        task = self.resolver.task(c.id)
         if task is None or task.status != "running":
-            raise Conflict(f"container {self._name_of(c)} is not running")
+            raise Conflict(f"container {name_of(c)} is not running")
         process = dict(c.spec.get("process") or {})
         process["args"] = [str(a) for a in args]
         process["terminal"] = bool(tty) and not detach
@@ -463,49 +497,24 @@ class ContainerManager(Foreground):
                 raise InvalidArgument(f"--workdir {workdir}: must be an absolute path")
             process["cwd"] = workdir
         if user:
-            from managers.rootfs import process_root, read_in_root
+            from managers import rootfs
 
-            with process_root(task.pid) as root:
-                process["user"] = resolve_user(user, lambda p: read_in_root(root, p))
+            with rootfs.process_root(task.pid) as root:
+                process["user"] = resolve_user(user, lambda p: rootfs.read_in_root(root, p))
         if privileged:
             process["capabilities"] = {k: current_caps() for k in ("bounding", "effective", "permitted")}
             process["noNewPrivileges"] = False
-        exec_id = f"{c.id[:20]}-exec-{secrets.token_hex(6)}"  # the container in it: see _remove_fifo_dirs
+        exec_id = f"{c.id[:20]}-exec-{secrets.token_hex(6)}"  # the container in it: see Lifecycle._remove_fifo_dirs
         tasks = self.client.tasks
         if detach:
-            from ctrd.stdio import NullIO
-
             tasks.exec(c.id, exec_id, process, io=NullIO())
             future = tasks.wait(c.id, exec_id)
             pid = tasks.start(c.id, exec_id)
-            future.add_done_callback(lambda _f: _quiet(tasks.delete_process, c.id, exec_id))
+            future.add_done_callback(lambda _f: quiet(tasks.delete_process, c.id, exec_id))
             return {"id": c.id, "exec_id": exec_id, "pid": pid}
         if stdio is None:
             raise InvalidArgument("exec without -d needs standard streams")
-        from ctrd.stdio import FifoIO
-
-        io = FifoIO.open(self._fifo_root, exec_id, stdin=interactive, terminal=process["terminal"])
-        created = False
-        try:
-            tasks.exec(c.id, exec_id, process, io=io)
-            created = True
-            io.attach_output(stdout=stdio.stdout, stderr=None if process["terminal"] else stdio.stderr)
-            resize = lambda w, h: tasks.resize_pty(c.id, w, h, exec_id=exec_id)
-            with terminal_session(stdio.terminal if process["terminal"] else None, resize):
-                future = tasks.wait(c.id, exec_id)
-                tasks.start(c.id, exec_id)
-                # stdin (and its EOF) only once the process runs, as for run -i -t (see _foreground)
-                io.attach_input(stdio.stdin if interactive else None, close_stdin=lambda: tasks.close_io(c.id, exec_id))
-                status = self._wait_exec(c, exec_id, future, stdio)
-            try:
-                io.wait(10)
-            except Timeout:
-                pass
-            return status
-        finally:
-            io.close()
-            if created:
-                _quiet(tasks.delete_process, c.id, exec_id)
+        return self.foreground.exec(c, exec_id, process, stdio, interactive=interactive)
 
     # -- cp ---------------------------------------------------------------------------------------
 
@@ -517,8 +526,7 @@ class ContainerManager(Foreground):
         host side is a tar stream: written to ``stdout``, or read from ``stdin`` and extracted into a
         directory of the container. The container's side is read and written by this process through
         descriptors resolved inside its root (managers.cpout, managers.cpin)."""
-        import io
-
+        # The tar side (tarfile with it, ~4.5 ms of imports by -X importtime) loads only for a copy.
         from managers import cpin, cpout
 
         limits = CopyLimits.from_env()
@@ -527,7 +535,7 @@ class ContainerManager(Foreground):
         if (src_ref is None) == (dst_ref is None):
             raise InvalidArgument("cp: exactly one of source and destination must be CONTAINER:PATH")
         if src_ref is not None:
-            c = self._get(src_ref)
+            c = self.resolver.get(src_ref)
             if destination == "-" and stdout is None:
                 raise InvalidArgument("cp: no standard output to write the tar stream to")
             # To standard output the stream goes as it is made, while the container's root is held.
@@ -542,7 +550,7 @@ class ContainerManager(Foreground):
                 target = str(Path(cwd, destination))
                 _extract_on_host(buffer.getvalue(), Path(target))
             return {"container": c.id, "source": src_path, "destination": target, "size": size}
-        c = self._get(dst_ref or "")
+        c = self.resolver.get(dst_ref or "")
         if source == "-":
             if stdin is None:
                 raise InvalidArgument("cp: no standard input to read the tar stream from")
@@ -557,9 +565,9 @@ class ContainerManager(Foreground):
         return {"container": c.id, "source": origin, "destination": dst_path, "size": size}
 
     def _container_root(self, c: Any, *, writable: bool = False) -> Any:
-        from managers import rootfs
+        from managers import rootfs  # with ctypes, off the `ps` path
 
-        task = self._task(c.id)
+        task = self.resolver.task(c.id)
         if task is not None and task.status in ("running", "paused") and task.pid:
             return rootfs.process_root(task.pid)
         mounts = self.client.snapshots.mounts(c.snapshot_key or c.id)
@@ -586,8 +594,6 @@ def _cp_errors(path: str) -> Iterator[None]:
 def _spool(stdin: BinaryIO, limits: CopyLimits) -> BinaryIO:
     """``cp -``'s tar stream in a temporary file (it is read twice: checked whole, then extracted), at
     most the content bound plus room for the headers of as many members."""
-    import tempfile
-
     cap = limits.bytes + limits.members * 2048
     out = tempfile.TemporaryFile()
     total = 0
@@ -603,9 +609,6 @@ def _spool(stdin: BinaryIO, limits: CopyLimits) -> BinaryIO:
 
 def _update_task(client: Any, cid: str, resources: dict[str, Any]) -> None:
     """Tasks.Update with new LinuxResources (ctrd.tasks has no wrapper for it)."""
-    from ctrd.api.services.tasks.v1 import tasks_pb2
-    from ctrd.containers import spec_any
-
     request = tasks_pb2.UpdateTaskRequest(
         container_id=cid,
         resources=spec_any(resources, "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources"),

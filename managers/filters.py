@@ -1,17 +1,24 @@
-"""``--filter KEY=VALUE`` of the list, prune and events verbs: parsing, and the matchers they share.
+"""``--filter KEY=VALUE`` of the list, prune and events verbs: parsing, the one combining rule, and
+the matchers they share.
 
-Each manager names the keys it knows and matches them itself; the common ones (a name substring, an id
-prefix, a label ``KEY[=VALUE]``, a true/false switch) are matched here so they mean the same everywhere.
-Values given for one key are collected in order: ``{"label": ["a", "b=1"], "name": ["web"]}``.
+Each manager names the keys it knows and says what one ``KEY=VALUE`` means for its objects; ``matches``
+combines them the way docker does for every verb: different keys must all hold (AND), the values given
+for one key are alternatives (OR), except ``label``, where every label given must be there (docker's
+``label=a --filter label=b`` wants both). The common tests (a name substring, an id prefix, a label
+``KEY`` or ``KEY=VALUE``, a true/false switch) are here so they mean the same everywhere. Values given
+for one key are collected in order: ``{"label": ["a", "b=1"], "name": ["web"]}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TypeVar
 
 from ctrd.errors import InvalidArgument
 
-__all__ = ["id_matches", "label_matches", "name_matches", "parse_filters", "truth"]
+__all__ = ["id_matches", "label_matches", "matches", "name_matches", "parse_filters", "truth"]
+
+T = TypeVar("T")
 
 
 def parse_filters(
@@ -31,6 +38,16 @@ def parse_filters(
             truth(key, value)
         out.setdefault(key, []).append(value)
     return out
+
+
+def matches(filters: Mapping[str, Sequence[T]], test: Callable[[str, T], bool]) -> bool:
+    """Whether an object passes ``filters`` (``parse_filters``' result, or the same keys mapped to
+    prepared values), ``test(key, value)`` saying whether one value of one key holds for it."""
+    for key, values in filters.items():
+        combine = all if key == "label" else any
+        if not combine(test(key, value) for value in values):
+            return False
+    return True
 
 
 def name_matches(name: str, wanted: str) -> bool:

@@ -39,7 +39,8 @@ from ctrd.snapshots import DEFAULT_SNAPSHOTTER
 from ctrd.unpack import is_unpacked, unpack
 from managers import faults, reference
 from managers.credentials import CredentialStore, server_domain
-from managers.filters import label_matches, parse_filters, truth
+from managers.filters import label_matches, matches, parse_filters, truth
+from managers.labels import LABEL
 from managers.oci import (
     INDEX_TYPES,
     OCI_CONFIG,
@@ -190,11 +191,11 @@ class ImageManager:
     def list(self, *, filters: Iterable[str] = ()) -> builtins.list[dict[str, Any]]:
         """One record per image name (see the module doc), newest first, filtered docker-style."""
         parsed = parse_filters(filters, FILTERS, "images", switches=("dangling",))
-        predicates = [self._filter(key, value) for key, values in parsed.items() for value in values]
+        predicates = {key: [self._filter(key, value) for value in values] for key, values in parsed.items()}
         records = []
         for image in self._client.images.list():
             record = self._record(image)
-            if all(p(record) for p in predicates):
+            if matches(predicates, lambda _key, p: p(record)):
                 records.append(record)
         records.sort(key=lambda r: (r["created"], r["name"]), reverse=True)
         return records
@@ -591,7 +592,7 @@ class ImageManager:
         for container in self._client.containers.list():
             target = by_name.get(container.image)
             if target is not None:
-                used.setdefault(target, container.labels.get("pouchsh/name") or container.id)
+                used.setdefault(target, container.labels.get(LABEL.NAME) or container.id)
         return used
 
     def _spec(
@@ -658,7 +659,7 @@ class ImageManager:
             self._label_tree(client, kid, documents)
 
     def _filter(self, key: str, value: str) -> Callable[[dict[str, Any]], bool]:
-        """One ``--filter`` as a predicate on records; every one given must hold."""
+        """One ``--filter`` as a predicate on records (combined by managers.filters.matches)."""
         if key == "reference":
             return lambda r: (
                 fnmatch.fnmatchcase(reference.familiar(r["name"]), value)

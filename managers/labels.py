@@ -1,4 +1,5 @@
-"""The rule for user labels, one for every object that carries them: containers, volumes and networks.
+"""The labels pouchsh writes (``LABEL``: the one table of their names), and the rule for user labels,
+one for every object that carries them: containers, volumes and networks.
 
 A user label may not sit in a namespace that containerd or pouchsh itself reads: ``containerd.io/``
 and ``io.containerd.`` labels change containerd's garbage collection and restart monitor
@@ -15,10 +16,40 @@ from collections.abc import Mapping
 
 from ctrd.errors import InvalidArgument
 
-__all__ = ["MAX_LABEL_BYTES", "RESERVED_LABEL_PREFIXES", "validate_labels"]
+__all__ = ["LABEL", "MAX_LABEL_BYTES", "RESERVED_LABEL_PREFIXES", "validate_labels"]
 
 RESERVED_LABEL_PREFIXES = ("pouchsh/", "containerd.io/", "io.containerd.")
 MAX_LABEL_BYTES = 4096
+
+
+class LABEL:
+    """pouchsh's container labels (containerd is the source of truth for all of it). Every module that
+    reads or writes one names it from here."""
+
+    NAME = "pouchsh/name"
+    RESTART = "pouchsh/restart"
+    STOP_SIGNAL = "pouchsh/stop-signal"
+    STOP_TIMEOUT = "pouchsh/stop-timeout"
+    AUTO_REMOVE = "pouchsh/auto-remove"
+    LOG_PATH = "pouchsh/log-path"
+    LOG_OPTS = "pouchsh/log-opts"  # max-size=N,max-file=K
+    HOSTNAME = "pouchsh/hostname"
+    VOLUMES = "pouchsh/volumes"  # comma-separated volume names (managers.volumes reads it)
+    NETWORK = "pouchsh/network"  # the --network value (managers.networks sets it, NETWORKS, PORTS, NETCONFIG)
+    EXIT_CODE = "pouchsh/exit-code"
+    FINISHED_AT = "pouchsh/finished-at"
+    STARTED = "pouchsh/started"
+    TTY = "pouchsh/tty"
+    INTERACTIVE = "pouchsh/interactive"
+    PORTS = "pouchsh/ports"  # JSON list of {host_ip, host_port, container_port, protocol}
+    NETWORKS = "pouchsh/networks"  # comma-separated CNI network names
+    NETCONFIG = "pouchsh/netconfig"  # JSON: ip, hostname, dns, add_hosts
+    NET_HOOKS = "pouchsh/net-hooks"  # "true": OCI hooks do CNI ADD/DEL (restartable containers)
+    COMMAND = "pouchsh/command"  # JSON list: the process args, so ps needs no spec (absent if too long)
+    MOUNTS = "pouchsh/mounts"  # JSON: the record's mounts table, so ps needs no spec (absent if too long)
+    CONTAINERD_STOP_SIGNAL = "io.containerd.image.config.stop-signal"
+    RESTART_STATUS = "containerd.io/restart.status"
+    RESTART_LOGURI = "containerd.io/restart.loguri"
 
 
 def validate_labels(labels: Mapping[str, str]) -> None:

@@ -1,7 +1,8 @@
-"""The container life cycle's internals: create (and its undo), task start and reap, stop, destroy.
+"""The container life cycle: create (and its undo), task start and reap, stop, destroy, and the
+reconciliation of a create or rm killed half-way.
 
 What undoes what when a step fails is in managers.containers' docstring; every step that takes or leaves
-a task runs under the container's lock (managers.containerbase._container_lock)."""
+a task runs under the container's lock (managers.containerpaths.container_lock)."""
 
 from __future__ import annotations
 
@@ -11,30 +12,59 @@ import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PouchError, Timeout
+from ctrd.owner import OWNER_LABEL
+from ctrd.stdio import LogIO
 from managers import faults
 from managers import records as rec
-from managers.containerbase import _container_lock, _quiet
-from managers.imagecache import ImageCache, _Image
+from managers.containerpaths import ContainerPaths, container_lock
+from managers.imagecache import Image, ImageCache
 from managers.intents import Journal
+from managers.labels import LABEL
 from managers.names import generate_name, new_id, validate_name
 from managers.options import CreateOptions, parse_signal
-from managers.records import LABEL
+from managers.resolver import ContainerResolver, name_of
+
+if TYPE_CHECKING:
+    from managers import Managers
+
+# What only a create or start uses (the spec builder, the rootfs reader, the logger, the OCI hooks, the
+# --rm waiter, runc's options) is imported where it is used: `ps -a`, `inspect` and `logs` import this
+# module too, and made module-level they were 15 more imports on every `ps -a`
+# (`python -X importtime`: docs/PERFORMANCE.md, managers/containers.py under "Done after, and left").
+
+__all__ = ["DEFAULT_STOP_TIMEOUT", "Lifecycle", "log_opts", "quiet", "stop_timeout"]
 
 DEFAULT_STOP_TIMEOUT = 10
 
 
-class Lifecycle(ImageCache):
-    """Making, starting, reaping, stopping and destroying containers and their tasks."""
+class Lifecycle:
+    """Making, starting, reaping, stopping and destroying containers and their tasks. Given the paths,
+    the resolver and the image cache it works with; the volume and network managers come from the
+    facade, which builds them on first use."""
+
+    def __init__(self, facade: Managers, paths: ContainerPaths, resolver: ContainerResolver, images: ImageCache) -> None:
+        self.facade = facade
+        self.paths = paths
+        self.resolver = resolver
+        self.images = images
+
+    @property
+    def client(self) -> Any:
+        return self.facade.ctrd
+
+    @property
+    def namespace(self) -> str:
+        return self.facade.namespace
 
     # -- create -----------------------------------------------------------------------------------
 
-    def _create(self, opts: CreateOptions) -> tuple[Any, Any, builtins.list[Any]]:
+    def create(self, opts: CreateOptions) -> tuple[Any, Any, builtins.list[Any]]:
         """The container record, its network plan, and the rootfs mounts Snapshots.Prepare returned
         (a start right after needs no Snapshots.Mounts)."""
-        image = self._image(opts.image, opts.pull)
+        image = self.images.get(opts.image, opts.pull)
         cid = new_id()
         undo: builtins.list[Callable[[], None]] = []
         try:
@@ -49,30 +79,29 @@ class Lifecycle(ImageCache):
             mode = opts.network or "bridge"
             hostname = opts.hostname or (socket.gethostname() if mode == "host" else cid[:12])
             plan = self._plan(cid, opts, image, hostname)
-            if plan is not None:
-                networks = self.facade.networks
-                undo.append(lambda: networks.detach(cid))
+            networks = self.facade.networks
+            undo.append(lambda: networks.detach(cid))
             mounts, volume_names = self._volumes(cid, opts, image)
             if volume_names:
                 intent.update(volumes=volume_names)
                 volumes = self.facade.volumes
                 undo.append(lambda: volumes.release(cid, volume_names, remove_anonymous=True))
             labels = self._labels(opts, image, cid, reservation.name, hostname, plan, volume_names)
-            state_dir = self._state_dir(cid)
+            state_dir = self.paths.state_dir(cid)
             undo.append(lambda: shutil.rmtree(state_dir, ignore_errors=True))
             state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            from managers.rootfs import read_layered
+            from managers.spec import build_spec
+
             with self.client.lease() as leased:
                 try:
                     rootfs = leased.snapshots.prepare(cid, image.chain_id)
                 except NotFound:
                     # The unpacked layers went away since this process cached the image: unpack again.
-                    self._forget_image(image)
-                    self._resolve_image(opts.image, opts.pull)
+                    self.images.forget(image)
+                    self.images.resolve(opts.image, opts.pull)
                     rootfs = leased.snapshots.prepare(cid, image.chain_id)
-                undo.append(lambda: _quiet(self.client.snapshots.remove, cid))
-                from managers.rootfs import read_layered
-                from managers.spec import build_spec
-
+                undo.append(lambda: quiet(self.client.snapshots.remove, cid))
                 spec = build_spec(
                     opts,
                     namespace=self.namespace,
@@ -80,16 +109,16 @@ class Lifecycle(ImageCache):
                     image_config=image.config,
                     read_file=lambda path: read_layered(rootfs, path),
                     hostname=hostname,
-                    mounts=[*mounts, *(plan.spec_mounts if plan is not None else [])],
-                    network_mode=plan.mode if plan is not None else "none",
+                    mounts=[*mounts, *plan.spec_mounts],
+                    network_mode=plan.mode,
                 )
-                if plan is not None and plan.mode == "container":
+                if plan.mode == "container":
                     self._join_network(spec, plan.join)
-                if plan is not None and plan.mode == "cni" and opts.restart != "no":
-                    from managers.nethook import hooks
+                if plan.mode == "cni" and opts.restart != "no":
+                    from managers import nethook
 
-                    spec["hooks"] = hooks(self.client.address, self.namespace, Path(self.facade.root),
-                                          Path(self.facade.run_root))
+                    spec["hooks"] = nethook.hooks(self.client.address, self.namespace, Path(self.facade.root),
+                                                  Path(self.facade.run_root))
                     labels[LABEL.NET_HOOKS] = "true"
                 labels.update(rec.summary_labels(spec, labels))
                 faults.point("container.create.before")
@@ -100,20 +129,20 @@ class Lifecycle(ImageCache):
                     snapshot_key=cid,
                     labels=labels,
                     runtime=opts.runtime,
-                    runtime_options=_runtime_options(opts.runtime, opts.runtime_binary, self._runc_root),
+                    runtime_options=_runtime_options(opts.runtime, opts.runtime_binary, self.paths.runc_root),
                 )
-                undo.append(lambda: _quiet(self.client.containers.delete, cid))
+                undo.append(lambda: quiet(self.client.containers.delete, cid))
                 faults.point("container.create.after")
             reservation.commit()
             intent.clear()
             return container, plan, rootfs
         except BaseException:
             for step in reversed(undo):
-                _quiet(step)
+                quiet(step)
             raise
 
     def _reserve(self, name: str | None, cid: str) -> Any:
-        store = self._names()
+        store = self.resolver.names()
         if name is not None:
             return store.reserve(validate_name(name), cid)
         for _ in range(5):
@@ -123,20 +152,13 @@ class Lifecycle(ImageCache):
                 continue  # another process took the generated name a moment ago
         raise Conflict("could not reserve a generated container name; give one with --name")
 
-    def _plan(self, cid: str, opts: CreateOptions, image: _Image, hostname: str) -> Any | None:
-        wanted = bool(opts.publish or opts.publish_all or opts.ip or opts.dns or opts.add_host)
-        wanted = wanted or opts.network not in ("bridge", "", None)
-        networks = self._optional("networks")
-        if networks is None:
-            if wanted:
-                raise InvalidArgument("networking (--network, -p, -P, --ip, --dns, --add-host) is not available yet")
-            return None
-        return networks.plan(
+    def _plan(self, cid: str, opts: CreateOptions, image: Image, hostname: str) -> Any:
+        return self.facade.networks.plan(
             cid,
             network=opts.network or "bridge",
             ports=list(opts.publish),
             publish_all=opts.publish_all,
-            exposed_ports=list((image.config.get("ExposedPorts") or {}).keys()),
+            exposed_ports=list(image.config.exposed_ports),
             ip=opts.ip,
             hostname=hostname,
             dns=list(opts.dns),
@@ -144,7 +166,7 @@ class Lifecycle(ImageCache):
         )
 
     def _join_network(self, spec: dict[str, Any], other: str | None) -> None:
-        task = self._task(other or "")
+        task = self.resolver.task(other or "")
         if task is None or task.status not in ("running", "paused"):
             raise Conflict(f"--network container:{other}: that container is not running")
         for ns in spec["linux"]["namespaces"]:
@@ -152,15 +174,12 @@ class Lifecycle(ImageCache):
                 ns["path"] = f"/proc/{task.pid}/ns/net"
         spec["mounts"] = [m for m in spec["mounts"] if m["destination"] not in ("/etc/hosts", "/etc/resolv.conf")]
 
-    def _volumes(self, cid: str, opts: CreateOptions, image: _Image) -> tuple[builtins.list[dict[str, Any]], builtins.list[str]]:
-        image_volumes = list((image.config.get("Volumes") or {}).keys())
+    def _volumes(self, cid: str, opts: CreateOptions, image: Image) -> tuple[builtins.list[dict[str, Any]], builtins.list[str]]:
+        image_volumes = list(image.config.volumes)
         wanted = opts.volumes or opts.mounts or opts.tmpfs or opts.volumes_from or image_volumes
         if not wanted:
             return [], []
-        volumes = self._optional("volumes")
-        if volumes is None:
-            raise InvalidArgument("volumes (-v, --mount, --tmpfs, --volumes-from) are not available yet")
-        mounts, names = volumes.container_mounts(
+        mounts, names = self.facade.volumes.container_mounts(
             cid,
             volumes=list(opts.volumes),
             mounts=list(opts.mounts),
@@ -171,10 +190,10 @@ class Lifecycle(ImageCache):
         return list(mounts), list(names)
 
     def _labels(
-        self, opts: CreateOptions, image: _Image, cid: str, name: str, hostname: str, plan: Any | None,
+        self, opts: CreateOptions, image: Image, cid: str, name: str, hostname: str, plan: Any,
         volumes: builtins.list[str],
     ) -> dict[str, str]:
-        stop_signal = opts.stop_signal or image.config.get("StopSignal") or "SIGTERM"
+        stop_signal = opts.stop_signal or image.config.stop_signal or "SIGTERM"
         stop_signal = parse_signal(stop_signal, "--stop-signal")[0]
         labels = dict(opts.labels)
         labels.update({
@@ -182,7 +201,7 @@ class Lifecycle(ImageCache):
             LABEL.RESTART: opts.restart,
             LABEL.STOP_SIGNAL: stop_signal,
             LABEL.CONTAINERD_STOP_SIGNAL: stop_signal,
-            LABEL.LOG_PATH: str(self._log_path(cid)),
+            LABEL.LOG_PATH: str(self.paths.log_path(cid)),
             LABEL.HOSTNAME: hostname,
             LABEL.TTY: str(opts.tty).lower(),
             LABEL.INTERACTIVE: str(opts.interactive).lower(),
@@ -198,36 +217,29 @@ class Lifecycle(ImageCache):
             labels[LABEL.AUTO_REMOVE] = "true"
         if volumes:
             labels[LABEL.VOLUMES] = ",".join(volumes)
-        if plan is not None:
-            labels.update(plan.labels)
-        else:
-            labels[LABEL.NETWORK] = "none"
+        labels.update(plan.labels)
         return labels
 
     # -- starting and reaping tasks ---------------------------------------------------------------
 
-    def _plan_for(self, c: Any) -> Any | None:
+    def plan_for(self, c: Any) -> Any | None:
         """The network plan to start ``c`` with again (its hosts, resolv.conf and hostname files are
-        written anew); None for a container created while networking was not available."""
-        networks = self._optional("networks")
-        if networks is None or LABEL.NETCONFIG not in c.labels:
+        written anew); None for a container without one (no ``pouchsh/netconfig`` label)."""
+        if LABEL.NETCONFIG not in c.labels:
             return None
-        return networks.plan_from_labels(c.id, dict(c.labels))
+        return self.facade.networks.plan_from_labels(c.id, dict(c.labels))
 
-    def _log_io(self, c: Any, tty: bool) -> Any:
+    def log_io(self, c: Any, tty: bool) -> Any:
         from ctrd.logger import binary_log_uri, logger_launcher
-        from ctrd.stdio import LogIO
 
-        size, files = _log_opts(c.labels)
-        # The launcher lives in the data root, not the run root: containerd's restart monitor keeps this
-        # URI in a label and uses it again after a reboot, which empties the run root.
+        size, files = log_opts(c.labels)
         uri = binary_log_uri(
-            c.labels.get(LABEL.LOG_PATH) or self._log_path(c.id), max_size=size, max_file=files,
-            executable=logger_launcher(Path(self.facade.root) / "bin"),
+            c.labels.get(LABEL.LOG_PATH) or self.paths.log_path(c.id), max_size=size, max_file=files,
+            executable=logger_launcher(self.paths.logger_dir),
         )
         return LogIO(uri, terminal=tty), uri
 
-    def _start_task(
+    def start_task(
         self, c: Any, io: Any, plan: Any | None, on_created: Callable[[], None] | None = None,
         rootfs: builtins.list[Any] | None = None, *, wait: bool = True,
     ) -> Any:
@@ -236,17 +248,17 @@ class Lifecycle(ImageCache):
         process exits), start it; returns the exit future (None without ``wait``). Undoes all of it on
         failure.
 
-        Runs under the container's lock, which ``_destroy`` takes too: a removal by another process
+        Runs under the container's lock, which ``destroy`` takes too: a removal by another process
         waits until the task is fully started (then kills and deletes it), or happens first (then
         Tasks.Create finds no container). Without it, a record deleted while its task was being created
         left a task containerd can no longer delete (Tasks.Delete needs the record): shim, runc init
         and logger kept running."""
-        with _container_lock(self._lock_path(c.id)):
+        with container_lock(self.paths.lock_path(c.id)):
             try:
                 return self._start_task_locked(c, io, plan, on_created, rootfs, wait)
             except PouchError as err:
                 if self._removed(c):
-                    raise NotFound(f"container {self._name_of(c)} was removed while starting") from err
+                    raise NotFound(f"container {name_of(c)} was removed while starting") from err
                 raise
 
     def _removed(self, c: Any) -> bool:
@@ -266,13 +278,13 @@ class Lifecycle(ImageCache):
         cid = c.id
         tasks = self.client.tasks
         mounts = rootfs if rootfs is not None else self.client.snapshots.mounts(c.snapshot_key)
-        networks = self._optional("networks") if plan is not None else None
+        networks = self.facade.networks if plan is not None else None
         try:
             pid = tasks.create(cid, rootfs=mounts, io=io)
         except AlreadyExists:
             # A task half-made when containerd died during an earlier Tasks.Create: Tasks.Get calls it
             # not-found, but Tasks.Delete clears it (and says not-found too), so the create can go on.
-            _quiet(tasks.delete, cid)
+            quiet(tasks.delete, cid)
             pid = tasks.create(cid, rootfs=mounts, io=io)
         try:
             # With hooks (restartable containers) runc's createRuntime hook has attached it already.
@@ -287,17 +299,15 @@ class Lifecycle(ImageCache):
             faults.point("task.start.after")
         except BaseException:
             if networks is not None:
-                _quiet(networks.detach, cid)
-            _quiet(tasks.kill, cid, "SIGKILL")
-            _quiet(tasks.delete, cid)
+                quiet(networks.detach, cid)
+            quiet(tasks.kill, cid, "SIGKILL")
+            quiet(tasks.delete, cid)
             raise
         return exit_future
 
-    def _reap(self, c: Any) -> int | None:
+    def reap(self, c: Any) -> int | None:
         """Release a finished task: network detached, task deleted, its exit kept in labels."""
-        networks = self._optional("networks")
-        if networks is not None:
-            _quiet(networks.detach, c.id)
+        quiet(self.facade.networks.detach, c.id)
         try:
             exit = self.client.tasks.delete(c.id)
         except NotFound:
@@ -313,7 +323,7 @@ class Lifecycle(ImageCache):
         )
         return exit.exit_status
 
-    def _set_restart_status(self, c: Any, status: str | None, log_uri: str | None = None) -> None:
+    def set_restart_status(self, c: Any, status: str | None, log_uri: str | None = None) -> None:
         if c.labels.get(LABEL.RESTART, "no") == "no":
             return
         labels: dict[str, str | None] = {LABEL.RESTART_STATUS: status}
@@ -321,62 +331,62 @@ class Lifecycle(ImageCache):
             labels[LABEL.RESTART_LOGURI] = log_uri
         self.client.containers.update(c.id, labels=labels)
 
-    def _start_detached(self, c: Any, plan: Any | None, rootfs: builtins.list[Any] | None = None) -> None:
+    def start_detached(self, c: Any, plan: Any | None, rootfs: builtins.list[Any] | None = None) -> None:
         tty = c.labels.get(LABEL.TTY) == "true"
-        io, uri = self._log_io(c, tty)
-        self._start_task(c, io, plan, rootfs=rootfs, wait=False)
-        self._set_restart_status(c, "running", uri)
+        io, uri = self.log_io(c, tty)
+        self.start_task(c, io, plan, rootfs=rootfs, wait=False)
+        self.set_restart_status(c, "running", uri)
         if c.labels.get(LABEL.AUTO_REMOVE) == "true":
-            from managers.autoremove import spawn
+            from managers import autoremove
 
-            spawn(self.client.address, self.namespace, Path(self.facade.root), Path(self.facade.run_root), c.id)
+            autoremove.spawn(self.client.address, self.namespace, Path(self.facade.root), Path(self.facade.run_root), c.id)
 
-    def _finish(self, c: Any, auto_remove: bool) -> None:
+    def finish(self, c: Any, auto_remove: bool) -> None:
         """After the foreground task exited: keep its exit in labels, or (``--rm``) remove it all; the
         labels would be deleted with the record, so they are not written then."""
         if auto_remove:
-            self._destroy(c, True, exited=True)
+            self.destroy(c, True, exited=True)
         else:
-            self._reap(c)
+            self.reap(c)
 
-    def _prepare_start(self, c: Any) -> Any | None:
+    def prepare_start(self, c: Any) -> Any | None:
         """The container, its old task reaped; None when it is running already."""
-        task = self._task(c.id)
+        task = self.resolver.task(c.id)
         if task is not None:
             if task.status == "running":
                 return None
             if task.status in ("paused", "pausing"):
-                raise Conflict(f"container {self._name_of(c)} is paused: unpause it instead")
-            self._reap(c)
+                raise Conflict(f"container {name_of(c)} is paused: unpause it instead")
+            self.reap(c)
             c = self.client.containers.get(c.id)
         return c
 
     # -- stop and remove --------------------------------------------------------------------------
 
-    def _stop(self, c: Any, *, timeout: int | None = None, signal: str | None = None) -> None:
+    def stop(self, c: Any, *, timeout: int | None = None, signal: str | None = None) -> None:
         tasks = self.client.tasks
-        self._set_restart_status(c, "stopped")
-        task = self._task(c.id)
+        self.set_restart_status(c, "stopped")
+        task = self.resolver.task(c.id)
         if task is None:
             return
         if task.status in ("running", "paused", "pausing"):
             if task.status != "running":
-                _quiet(tasks.resume, c.id)
+                quiet(tasks.resume, c.id)
             wait = tasks.wait(c.id)
             sig = parse_signal(signal, "--signal")[0] if signal else c.labels.get(LABEL.STOP_SIGNAL, "SIGTERM")
-            limit = _stop_timeout(c.labels) if timeout is None else timeout
-            _quiet(tasks.kill, c.id, sig)
+            limit = stop_timeout(c.labels) if timeout is None else timeout
+            quiet(tasks.kill, c.id, sig)
             try:
                 wait.result(timeout=max(limit, 0) if limit >= 0 else None)
             except Timeout:
-                _quiet(tasks.kill, c.id, "SIGKILL", all=True)
+                quiet(tasks.kill, c.id, "SIGKILL", all=True)
                 wait.result(timeout=30)
-        self._reap(c)
+        self.reap(c)
 
-    def _destroy(self, c: Any, remove_volumes: bool, *, exited: bool = False) -> None:
+    def destroy(self, c: Any, remove_volumes: bool, *, exited: bool = False) -> None:
         """Remove a container and everything it owns, whatever state it is in. ``exited``: the caller
         saw its task exit (a foreground ``--rm`` run), so there is nothing to look up or kill."""
-        with _container_lock(self._lock_path(c.id), remove=True):
+        with container_lock(self.paths.lock_path(c.id), remove=True):
             self._destroy_locked(c, remove_volumes, exited)
 
     def _destroy_locked(self, c: Any, remove_volumes: bool, exited: bool) -> None:
@@ -392,21 +402,19 @@ class Lifecycle(ImageCache):
         cid = c.id
         tasks = self.client.tasks
         if c.labels.get(LABEL.RESTART_STATUS):
-            _quiet(self.client.containers.update, cid, labels={LABEL.RESTART_STATUS: None})
-        task = None if exited else self._task(cid)
+            quiet(self.client.containers.update, cid, labels={LABEL.RESTART_STATUS: None})
+        task = None if exited else self.resolver.task(cid)
         if task is not None and task.status != "stopped":
             if task.status in ("paused", "pausing"):
-                _quiet(tasks.resume, cid)
+                quiet(tasks.resume, cid)
             wait = tasks.wait(cid)
-            _quiet(tasks.kill, cid, "SIGKILL", all=True)
+            quiet(tasks.kill, cid, "SIGKILL", all=True)
             try:
                 wait.result(timeout=30)
             except PouchError:
                 pass
         faults.point("container.rm.killed")
-        networks = self._optional("networks")
-        if networks is not None:
-            _quiet(networks.detach, cid)
+        quiet(self.facade.networks.detach, cid)
         faults.point("container.rm.detached")
         if exited or task is not None:
             try:
@@ -420,11 +428,11 @@ class Lifecycle(ImageCache):
         self.client.containers.delete(cid)
         faults.point("container.rm.deleted")
         if names:
-            _quiet(self.facade.volumes.release, cid, names, remove_anonymous=remove_volumes)
+            quiet(self.facade.volumes.release, cid, names, remove_anonymous=remove_volumes)
         name = c.labels.get(LABEL.NAME)
         if name:
-            _quiet(self._names().release, name, cid)
-        shutil.rmtree(self._state_dir(cid), ignore_errors=True)
+            quiet(self.resolver.names().release, name, cid)
+        shutil.rmtree(self.paths.state_dir(cid), ignore_errors=True)
         self._remove_fifo_dirs(cid)
 
     # -- crash safety ---------------------------------------------------------------------------
@@ -437,8 +445,6 @@ class Lifecycle(ImageCache):
         needs nothing: it was made, or is still there to ``rm`` again."""
         if record["kind"] not in ("container.create", "container.rm"):
             raise InvalidArgument(f"unknown container intent {record['kind']!r}")
-        from ctrd.owner import OWNER_LABEL
-
         cid = record["id"]
         try:
             self.client.containers.get(cid)
@@ -447,28 +453,26 @@ class Lifecycle(ImageCache):
             pass
         for lease in self.client.leases.list():
             if lease.labels.get(OWNER_LABEL) == record["owner"]:
-                _quiet(self.client.leases.delete, lease.id, sync=True)
-        _quiet(self.client.snapshots.remove, cid)
-        networks = self._optional("networks")
-        if networks is not None:
-            networks.detach(cid)
-        shutil.rmtree(self._state_dir(cid), ignore_errors=True)
+                quiet(self.client.leases.delete, lease.id, sync=True)
+        quiet(self.client.snapshots.remove, cid)
+        self.facade.networks.detach(cid)
+        shutil.rmtree(self.paths.state_dir(cid), ignore_errors=True)
         self._remove_fifo_dirs(cid)
         if record.get("name"):
-            self._names().release(record["name"], cid)
+            self.resolver.names().release(record["name"], cid)
         if record.get("volumes"):
             self.facade.volumes.release(cid, record["volumes"], remove_anonymous=True)
 
     def _remove_fifo_dirs(self, cid: str) -> None:
         """FIFO directories of foreground runs and execs whose pouchsh died before closing them (they are
         named after the process id, which starts with the container id)."""
-        root = self._fifo_root
+        root = self.paths.fifo_root
         for pattern in (f"{cid[:32]}-*", f"{cid[:20]}-exec-*"):
             for stale in root.glob(pattern):
                 shutil.rmtree(stale, ignore_errors=True)
 
 
-def _stop_timeout(labels: Any) -> int:
+def stop_timeout(labels: Any) -> int:
     text = labels.get(LABEL.STOP_TIMEOUT)
     try:
         return int(text) if text is not None else DEFAULT_STOP_TIMEOUT
@@ -476,7 +480,8 @@ def _stop_timeout(labels: Any) -> int:
         return DEFAULT_STOP_TIMEOUT
 
 
-def _log_opts(labels: Any) -> tuple[int, int]:
+def log_opts(labels: Any) -> tuple[int, int]:
+    """The JSON log's rotation (max size, files) a container was created with."""
     from ctrd.logger import DEFAULT_MAX_FILE, DEFAULT_MAX_SIZE
 
     opts = dict(item.partition("=")[::2] for item in labels.get(LABEL.LOG_OPTS, "").split(",") if item)
@@ -498,3 +503,11 @@ def _runtime_options(runtime: str, binary: str | None, runc_root: Path) -> bytes
     from ctrd.api.runc.options import oci_pb2
 
     return oci_pb2.Options(binary_name=binary or "", root=str(runc_root)).SerializeToString()
+
+
+def quiet(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Run a clean-up step whose failure must not hide the error being handled."""
+    try:
+        fn(*args, **kwargs)
+    except (PouchError, OSError):
+        pass

@@ -89,15 +89,16 @@ def generate_name(taken: Callable[[str], bool]) -> str:
 
 
 def resolve(ref: str, entries: Iterable[tuple[str, str]]) -> str:
-    """The id that ``ref`` names among ``(id, name)`` pairs: an exact id, an exact name, or an id prefix.
-
-    Exact matches win over prefixes, like docker. An ambiguous prefix is a Conflict naming the matches.
-    """
+    """The id that ``ref`` names among ``(id, name)`` pairs, with docker's precedence: an exact id, then
+    an exact name, then a unique id prefix. An ambiguous prefix is a Conflict naming the matches."""
     if not isinstance(ref, str) or not ref:
         raise InvalidArgument("container reference must not be empty")
     pairs = list(entries)
+    for cid, _ in pairs:
+        if ref == cid:
+            return cid
     for cid, name in pairs:
-        if ref == cid or ref == name:
+        if ref == name:
             return cid
     if _PREFIX_RE.match(ref):
         matches = sorted(cid for cid, _ in pairs if cid.startswith(ref))
@@ -105,7 +106,10 @@ def resolve(ref: str, entries: Iterable[tuple[str, str]]) -> str:
             return matches[0]
         if len(matches) > 1:
             shown = ", ".join(m[:12] for m in matches[:5])
-            raise Conflict(f"container id prefix {ref!r} is ambiguous: it matches {shown}")
+            raise Conflict(
+                f"multiple containers match the id prefix {ref!r} ({shown}): it is ambiguous",
+                hint="give more of the id, or the name",
+            )
     if not NAME_RE.match(ref):
         raise InvalidArgument(f"invalid container reference {ref!r}: not a name, an id or an id prefix")
     raise NotFound(f"no such container: {ref}")

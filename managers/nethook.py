@@ -17,6 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ctrd.errors import PouchError
+from managers import Managers
+
 __all__ = ["hooks", "main"]
 
 _PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -35,9 +38,6 @@ def hooks(address: str, namespace: str, root: Path, run_root: Path) -> dict[str,
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ctrd.errors import PouchError
-    from managers import Managers
-
     stage, address, namespace, root, run_root = (sys.argv[1:] if argv is None else argv)[:5]
     state = json.load(sys.stdin)
     cid = state["id"]

@@ -48,9 +48,9 @@ from ctrd.private import private_dir
 from managers import faults, netfiles
 from managers import ports as portmod
 from managers.cni import CNI_VERSION, Attachment, Plugins, bridge_conflist, result_addresses
-from managers.filters import id_matches, label_matches, name_matches, parse_filters
+from managers.filters import id_matches, label_matches, matches, name_matches, parse_filters
 from managers.intents import Intent, Journal, live_intents
-from managers.labels import validate_labels
+from managers.labels import LABEL, validate_labels
 from managers.mountspec import VOLUME_NAME_RE
 from managers.store import FileLock, Store
 from managers.volumes import now_rfc3339
@@ -58,20 +58,10 @@ from managers.volumes import now_rfc3339
 if TYPE_CHECKING:
     from managers import Managers
 
-__all__ = ["DEFAULT_NETWORK", "LABELS", "NetworkManager", "NetworkPlan"]
+__all__ = ["DEFAULT_NETWORK", "NetworkManager", "NetworkPlan"]
 
 DEFAULT_NETWORK = "bridge"
 PREDEFINED = {"host": "host", "none": "null"}
-#: container labels the plan sets: the --network value, the CNI networks (comma-separated), the
-#: published ports (JSON table of {host_ip, host_port, container_port, protocol}) and the rest of the
-#: network configuration (JSON), from which ``plan_from_labels`` rebuilds the plan for a restart
-LABELS = {
-    "mode": "pouchsh/network",
-    "networks": "pouchsh/networks",
-    "ports": "pouchsh/ports",
-    "config": "pouchsh/netconfig",
-}
-NAME_LABEL = "pouchsh/name"
 MTU_OPTIONS = ("com.docker.network.driver.mtu", "mtu")
 BRIDGE_OPTIONS = ("com.docker.network.bridge.name", "bridge")
 #: ``network ls``/``network prune`` ``--filter`` keys
@@ -522,17 +512,26 @@ class NetworkManager:
         add_hosts: builtins.list[str],
     ) -> NetworkPlan:
         """Validate a container's network settings and write its hosts, resolv.conf and hostname files.
-        No network attachment is made (``attach`` does that); ``detach`` removes the files again."""
-        network = network or DEFAULT_NETWORK
-        hostname = hostname or container_id[:12]
-        netfiles.validate_hostname(hostname)
-        plan = NetworkPlan(mode="cni", hostname=hostname, dns=netfiles.parse_dns(dns),
-                           add_hosts=netfiles.parse_add_hosts(add_hosts))
+        No network attachment is made (``attach`` does that); ``detach`` removes the files again.
+
+        The flags' text is parsed here, once: the plan and the labels hold the parsed shapes (port
+        mappings as managers.ports records, --add-host as pairs), which ``plan_from_labels`` reads back."""
         mappings = portmod.parse_ports(ports)
         if publish_all:
             specified = {(m["container_port"], m["protocol"]) for m in mappings}
             mappings += [m for m in portmod.parse_exposed(exposed_ports)
                          if (m["container_port"], m["protocol"]) not in specified]
+        return self._plan(container_id, network, mappings, ip, hostname, netfiles.parse_dns(dns),
+                          netfiles.parse_add_hosts(add_hosts))
+
+    def _plan(
+        self, container_id: str, network: str, mappings: builtins.list[dict[str, Any]], ip: str | None,
+        hostname: str, dns: builtins.list[str], add_hosts: builtins.list[tuple[str, str]],
+    ) -> NetworkPlan:
+        network = network or DEFAULT_NETWORK
+        hostname = hostname or container_id[:12]
+        netfiles.validate_hostname(hostname)
+        plan = NetworkPlan(mode="cni", hostname=hostname, dns=dns, add_hosts=add_hosts)
         if network in PREDEFINED or network.startswith("container:"):
             if mappings:
                 raise InvalidArgument(f"published ports need a bridge network, not --network {network}")
@@ -563,10 +562,10 @@ class NetworkManager:
                     raise Conflict(f"host port {m['host_port']}/{m['protocol']} is in use by a host process")
             plan.ports = mappings
         plan.labels = {
-            LABELS["mode"]: network,
-            LABELS["networks"]: ",".join(plan.networks),
-            LABELS["ports"]: json.dumps(plan.ports, separators=(",", ":")),
-            LABELS["config"]: json.dumps(
+            LABEL.NETWORK: network,
+            LABEL.NETWORKS: ",".join(plan.networks),
+            LABEL.PORTS: json.dumps(plan.ports, separators=(",", ":")),
+            LABEL.NETCONFIG: json.dumps(
                 {"ip": plan.ip, "hostname": hostname, "dns": plan.dns, "add_hosts": plan.add_hosts},
                 separators=(",", ":"),
             ),
@@ -576,19 +575,16 @@ class NetworkManager:
 
     def plan_from_labels(self, container_id: str, labels: dict[str, str]) -> NetworkPlan:
         """The plan a container was created with, rebuilt from its labels (to start it again)."""
-        config = json.loads(labels.get(LABELS["config"]) or "{}")
-        mappings = json.loads(labels.get(LABELS["ports"]) or "[]")
-        mode = labels.get(LABELS["mode"]) or DEFAULT_NETWORK
-        specs = [f"{m['host_ip']}:{m['host_port']}:{m['container_port']}/{m['protocol']}"
-                 if m["host_ip"] else f"{m['host_port']}:{m['container_port']}/{m['protocol']}" for m in mappings]
-        plan = self.plan(
-            container_id, network=mode, ports=specs, publish_all=False, exposed_ports=[],
-            ip=config.get("ip"), hostname=config.get("hostname") or "", dns=config.get("dns") or [],
-            add_hosts=[f"{n}:{ip}" for n, ip in config.get("add_hosts") or []],
+        config = json.loads(labels.get(LABEL.NETCONFIG) or "{}")
+        mappings = json.loads(labels.get(LABEL.PORTS) or "[]")
+        mode = labels.get(LABEL.NETWORK) or DEFAULT_NETWORK
+        plan = self._plan(
+            container_id, mode, mappings, config.get("ip"), config.get("hostname") or "",
+            list(config.get("dns") or []), [(n, ip) for n, ip in config.get("add_hosts") or []],
         )
-        extra = [n for n in (labels.get(LABELS["networks"]) or "").split(",") if n and n not in plan.networks]
+        extra = [n for n in (labels.get(LABEL.NETWORKS) or "").split(",") if n and n not in plan.networks]
         plan.networks += extra
-        plan.labels[LABELS["networks"]] = ",".join(plan.networks)
+        plan.labels[LABEL.NETWORKS] = ",".join(plan.networks)
         return plan
 
     def _published(self, doc: dict[str, Any], exclude: str | None = None) -> builtins.list[tuple[str, dict[str, Any]]]:
@@ -597,14 +593,7 @@ class NetworkManager:
     def _resolve_container(self, ref: str) -> str:
         if not ref:
             raise InvalidArgument("--network container: needs a container name or id")
-        containers = self.facade.ctrd.containers.list()
-        for c in containers:
-            if c.id == ref or (c.labels or {}).get(NAME_LABEL) == ref:
-                return c.id
-        matches = [c.id for c in containers if len(ref) >= 3 and c.id.startswith(ref)]
-        if len(matches) == 1:
-            return matches[0]
-        raise NotFound(f"--network container:{ref}: no such container")
+        return self.facade.containers.resolve(ref)
 
     def _write_files(self, container_id: str, plan: NetworkPlan) -> builtins.list[dict[str, Any]]:
         if plan.mode == "container":
@@ -660,7 +649,7 @@ class NetworkManager:
 
     def _container_name(self, container_id: str) -> str:
         try:
-            return (self.facade.ctrd.containers.get(container_id).labels or {}).get(NAME_LABEL) or container_id[:12]
+            return (self.facade.ctrd.containers.get(container_id).labels or {}).get(LABEL.NAME) or container_id[:12]
         except NotFound:
             return container_id[:12]
 
@@ -822,7 +811,7 @@ class NetworkManager:
 
     def _set_networks_label(self, container_id: str, names: builtins.list[str]) -> None:
         with contextlib.suppress(NotFound):
-            self.facade.ctrd.containers.update(container_id, labels={LABELS["networks"]: ",".join(names)})
+            self.facade.ctrd.containers.update(container_id, labels={LABEL.NETWORKS: ",".join(names)})
 
     # -- crash safety ------------------------------------------------------------------------------------
 
@@ -1053,22 +1042,19 @@ def _check_ip(ip: str, net: dict[str, Any]) -> str:
 
 
 def _network_matches(record: dict[str, Any], filters: dict[str, list[str]]) -> bool:
-    """Values of one key are alternatives, except labels: every label given must match."""
-    for key, wanted in filters.items():
+    def test(key: str, value: str) -> bool:
         if key == "name":
-            ok = any(name_matches(record["name"], w) for w in wanted)
-        elif key == "id":
-            ok = any(id_matches(record["id"], w) for w in wanted)
-        elif key == "driver":
-            ok = record["driver"] in wanted
-        elif key == "label":
-            ok = all(label_matches(record["labels"], w) for w in wanted)
-        else:  # type
-            builtin = record["name"] in PREDEFINED or record["name"] == DEFAULT_NETWORK
-            ok = ("builtin" if builtin else "custom") in wanted
-        if not ok:
-            return False
-    return True
+            return name_matches(record["name"], value)
+        if key == "id":
+            return id_matches(record["id"], value)
+        if key == "driver":
+            return record["driver"] == value
+        if key == "label":
+            return label_matches(record["labels"], value)
+        builtin = record["name"] in PREDEFINED or record["name"] == DEFAULT_NETWORK  # type
+        return value == ("builtin" if builtin else "custom")
+
+    return matches(filters, test)
 
 
 def _networks_record(entry: dict[str, Any]) -> dict[str, Any]:

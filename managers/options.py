@@ -18,6 +18,7 @@ from typing import Any
 
 from ctrd.errors import InvalidArgument
 from managers.labels import validate_labels
+from managers.names import validate_name
 
 __all__ = [
     "CreateOptions",
@@ -218,8 +219,6 @@ class CreateOptions:
             if value is not None:
                 setattr(opts, key, list(value) if isinstance(value, (list, tuple)) else value)
         if opts.name is not None:
-            from managers.names import validate_name
-
             validate_name(opts.name)
         merged: list[str] = []
         for path in env_file or []:

@@ -21,11 +21,10 @@ from datetime import UTC, datetime
 from functools import cache, lru_cache
 from typing import Any
 
-from managers.filters import id_matches, label_matches, name_matches
-from managers.labels import RESERVED_LABEL_PREFIXES
+from managers.filters import id_matches, label_matches, matches, name_matches
+from managers.labels import LABEL, RESERVED_LABEL_PREFIXES
 
 __all__ = [
-    "LABEL",
     "build_record",
     "human_ago",
     "inspect_record",
@@ -36,35 +35,6 @@ __all__ = [
     "status_of",
     "summary_labels",
 ]
-
-
-class LABEL:
-    """pouchsh's container labels (containerd is the source of truth for all of it)."""
-
-    NAME = "pouchsh/name"
-    RESTART = "pouchsh/restart"
-    STOP_SIGNAL = "pouchsh/stop-signal"
-    STOP_TIMEOUT = "pouchsh/stop-timeout"
-    AUTO_REMOVE = "pouchsh/auto-remove"
-    LOG_PATH = "pouchsh/log-path"
-    LOG_OPTS = "pouchsh/log-opts"  # max-size=N,max-file=K
-    HOSTNAME = "pouchsh/hostname"
-    VOLUMES = "pouchsh/volumes"  # comma-separated volume names (managers.volumes reads it)
-    NETWORK = "pouchsh/network"  # the --network value (managers.networks sets these three)
-    EXIT_CODE = "pouchsh/exit-code"
-    FINISHED_AT = "pouchsh/finished-at"
-    STARTED = "pouchsh/started"
-    TTY = "pouchsh/tty"
-    INTERACTIVE = "pouchsh/interactive"
-    PORTS = "pouchsh/ports"  # JSON list of {host_ip, host_port, container_port, protocol}
-    NETWORKS = "pouchsh/networks"  # comma-separated CNI network names
-    NETCONFIG = "pouchsh/netconfig"  # JSON: ip, hostname, dns, add_hosts
-    NET_HOOKS = "pouchsh/net-hooks"  # "true": OCI hooks do CNI ADD/DEL (restartable containers)
-    COMMAND = "pouchsh/command"  # JSON list: the process args, so ps needs no spec (absent if too long)
-    MOUNTS = "pouchsh/mounts"  # JSON: the record's mounts table, so ps needs no spec (absent if too long)
-    CONTAINERD_STOP_SIGNAL = "io.containerd.image.config.stop-signal"
-    RESTART_STATUS = "containerd.io/restart.status"
-    RESTART_LOGURI = "containerd.io/restart.loguri"
 
 
 _INTERNAL = (*RESERVED_LABEL_PREFIXES, "nerdctl/")
@@ -360,13 +330,11 @@ def inspect_record(container: Any, task: Any | None, *, now: float | None = None
 
 
 def matches_filters(record: dict[str, Any], container: Any, filters: Mapping[str, list[str]]) -> bool:
-    """docker ps ``--filter``: values of one key are alternatives (OR), different keys all apply (AND)."""
-    for key, values in filters.items():
-        if key in ("before", "since", "until"):
-            continue  # ordering filters: they compare containers with each other (the manager does it)
-        if not any(_match_one(key, v, record, container) for v in values):
-            return False
-    return True
+    """docker ps ``--filter`` (managers.filters.matches); the ordering keys (before, since, until)
+    compare containers with each other, which the manager does."""
+    ordering = ("before", "since", "until")
+    return matches({k: v for k, v in filters.items() if k not in ordering},
+                   lambda key, value: _match_one(key, value, record, container))
 
 
 def _match_one(key: str, value: str, record: dict[str, Any], container: Any) -> bool:

@@ -13,10 +13,13 @@ import copy
 import os
 import stat
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ctrd.errors import InvalidArgument
 from managers.options import CreateOptions
+
+if TYPE_CHECKING:
+    from managers.images import ImageConfig
 
 __all__ = ["ALL_CAPS", "DEFAULT_CAPS", "DEFAULT_PATH", "build_spec", "default_spec", "image_args", "merge_env", "resolve_user"]
 
@@ -116,12 +119,12 @@ def merge_env(base: list[str], overrides: list[str]) -> list[str]:
     return out
 
 
-def image_args(image_config: dict[str, Any], args: list[str], entrypoint: list[str] | None) -> list[str]:
+def image_args(image_config: ImageConfig, args: list[str], entrypoint: list[str] | None) -> list[str]:
     """Docker's rule: the entrypoint (``--entrypoint`` or the image's) plus the user's args, or the image's
     Cmd when no args are given and the entrypoint was not overridden."""
     if entrypoint is None:
-        ep = list(image_config.get("Entrypoint") or [])
-        cmd = list(args) if args else list(image_config.get("Cmd") or [])
+        ep = list(image_config.entrypoint or [])
+        cmd = list(args) if args else list(image_config.cmd or [])
     else:
         ep = list(entrypoint)
         cmd = list(args)
@@ -245,13 +248,13 @@ def build_spec(
     *,
     namespace: str,
     container_id: str,
-    image_config: dict[str, Any],
+    image_config: ImageConfig,
     read_file: ReadFile,
     hostname: str,
     mounts: list[dict[str, Any]] = (),  # type: ignore[assignment]
     network_mode: str = "cni",
 ) -> dict[str, Any]:
-    """The complete spec for ``opts`` on an image whose OCI config section is ``image_config``.
+    """The complete spec for ``opts`` on an image whose config is ``image_config``.
 
     ``mounts`` (volumes, tmpfs, the network's /etc files) replace default mounts at the same destination.
     With ``network_mode`` "host" the network namespace is shared with the host.
@@ -259,7 +262,7 @@ def build_spec(
     spec = default_spec(namespace, container_id)
     process = spec["process"]
     linux = spec["linux"]
-    process["env"] = merge_env(list(image_config.get("Env") or [DEFAULT_PATH]), [f"HOSTNAME={hostname}"])
+    process["env"] = merge_env(list(image_config.env or [DEFAULT_PATH]), [f"HOSTNAME={hostname}"])
     if opts.tty:
         process["env"] = merge_env(process["env"], ["TERM=xterm"])
     process["env"] = merge_env(process["env"], opts.env)
@@ -267,11 +270,11 @@ def build_spec(
     if opts.init_path is not None:
         args = ["/sbin/docker-init", "--", *args]
     process["args"] = args
-    process["cwd"] = opts.workdir or image_config.get("WorkingDir") or "/"
+    process["cwd"] = opts.workdir or image_config.working_dir or "/"
     if not process["cwd"].startswith("/"):
         raise InvalidArgument(f"--workdir {process['cwd']}: must be an absolute path")
     process["terminal"] = opts.tty
-    user = opts.user if opts.user is not None else image_config.get("User") or ""
+    user = opts.user if opts.user is not None else image_config.user
     if user:
         process["user"] = resolve_user(user, read_file)
     spec["hostname"] = hostname

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import ctrd
 from ctrd.errors import Conflict, Interrupted, NotFound, PouchError
 
-# managers.records, options, store and filters are imported by the methods that use them: with json,
+# managers.records, labels, options, store and filters are imported by the methods that use them: with json,
 # shutil, tempfile and the flag tables they were ~8 ms of every `pouchsh -c version`, which uses none.
 
 if TYPE_CHECKING:
@@ -102,21 +102,20 @@ def _text(value: Any) -> str:
 
 
 def _event_matches(record: dict[str, Any], filters: dict[str, list[str]]) -> bool:
-    for key, wanted in filters.items():
+    from managers.filters import matches
+
+    def test(key: str, value: str) -> bool:
         if key == "type":
-            ok = record["type"] in wanted
-        elif key in ("action", "event"):
-            ok = record["action"] in wanted
-        elif key in ("container", "id", "name"):
-            ok = any(record["id"] == w or record["name"] == w or (len(w) >= 3 and record["id"].startswith(w))
-                     for w in wanted)
-        elif key == "image":
-            ok = record["attributes"].get("image") in wanted or (record["type"] == "image" and record["id"] in wanted)
-        else:  # namespace
-            ok = record["attributes"].get("namespace") in wanted
-        if not ok:
-            return False
-    return True
+            return record["type"] == value
+        if key in ("action", "event"):
+            return record["action"] == value
+        if key in ("container", "id", "name"):
+            return record["id"] == value or record["name"] == value or (len(value) >= 3 and record["id"].startswith(value))
+        if key == "image":
+            return record["attributes"].get("image") == value or (record["type"] == "image" and record["id"] == value)
+        return record["attributes"].get("namespace") == value  # namespace
+
+    return matches(filters, test)
 
 
 class SystemManager:
@@ -317,7 +316,7 @@ class SystemManager:
         set ``cancel`` ends it with Interrupted.
         """
         from managers.filters import parse_filters
-        from managers.records import LABEL
+        from managers.labels import LABEL
 
         wanted = parse_filters(filters, EVENT_FILTERS, "events")
         client = self.facade.ctrd
@@ -346,7 +345,7 @@ class SystemManager:
         self, events: Iterator[Any], subscription: Any, names: dict[str, str], wanted: dict[str, list[str]],
         since: datetime | None, cancel: threading.Event | None, stop: threading.Event, client: Any,
     ) -> Iterator[dict[str, Any]]:
-        from managers.records import LABEL
+        from managers.labels import LABEL
 
         try:
             for event in events:

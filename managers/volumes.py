@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from ctrd.private import private_dir
 from managers import faults
-from managers.filters import label_matches, name_matches, parse_filters, truth
-from managers.labels import validate_labels
+from managers.filters import label_matches, matches, name_matches, parse_filters, truth
+from managers.labels import LABEL, validate_labels
 from managers.mountspec import (
     MountRequest,
     parse_mount,
@@ -48,10 +48,8 @@ from managers.store import Store
 if TYPE_CHECKING:
     from managers import Managers
 
-__all__ = ["VOLUMES_LABEL", "VolumeManager", "dir_size"]
+__all__ = ["VolumeManager", "dir_size"]
 
-#: container label listing the volumes a container uses, comma-separated
-VOLUMES_LABEL = "pouchsh/volumes"
 DRIVERS = ("local",)
 #: ``volume ls``/``volume prune`` ``--filter`` keys
 FILTERS = ("name", "driver", "label", "dangling")
@@ -79,19 +77,16 @@ def dir_size(path: Path) -> int:
 
 
 def _matches(record: dict[str, Any], filters: dict[str, list[str]], used: set[str]) -> bool:
-    """Values of one key are alternatives, except labels: every label given must match."""
-    for key, wanted in filters.items():
+    def test(key: str, value: str) -> bool:
         if key == "name":
-            ok = any(name_matches(record["name"], w) for w in wanted)
-        elif key == "driver":
-            ok = record["driver"] in wanted
-        elif key == "label":
-            ok = all(label_matches(record["labels"], w) for w in wanted)
-        else:  # dangling
-            ok = all(truth(key, w) == (record["name"] not in used) for w in wanted)
-        if not ok:
-            return False
-    return True
+            return name_matches(record["name"], value)
+        if key == "driver":
+            return record["driver"] == value
+        if key == "label":
+            return label_matches(record["labels"], value)
+        return truth(key, value) == (record["name"] not in used)  # dangling
+
+    return matches(filters, test)
 
 
 class VolumeManager:
@@ -321,8 +316,8 @@ class VolumeManager:
             if c.id == exclude:
                 continue
             labels = c.labels or {}
-            for name in filter(None, labels.get(VOLUMES_LABEL, "").split(",")):
-                users.setdefault(name, []).append(labels.get("pouchsh/name") or c.id[:12])
+            for name in filter(None, labels.get(LABEL.VOLUMES, "").split(",")):
+                users.setdefault(name, []).append(labels.get(LABEL.NAME) or c.id[:12])
         return users
 
     # -- the container manager's side ------------------------------------------------------------------
@@ -407,7 +402,7 @@ class VolumeManager:
         containers = self._containers()
         for c in containers:
             by_name[c.id] = c
-            name = (c.labels or {}).get("pouchsh/name")
+            name = (c.labels or {}).get(LABEL.NAME)
             if name:
                 by_name[name] = c
         out: builtins.list[dict[str, Any]] = []
@@ -423,7 +418,7 @@ class VolumeManager:
                 c = matches[0]
             if c.id == self_id:
                 raise InvalidArgument("--volumes-from: a container cannot take volumes from itself")
-            names = set(filter(None, (c.labels or {}).get(VOLUMES_LABEL, "").split(",")))
+            names = set(filter(None, (c.labels or {}).get(LABEL.VOLUMES, "").split(",")))
             for m in _spec_mounts(c):
                 src = m.get("source", "")
                 volume = None

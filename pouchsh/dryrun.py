@@ -131,10 +131,7 @@ def _method(path: str) -> Any:
     where = _MANAGER_CLASSES.get(manager)
     if where is None or not method or "." in method:
         return None
-    try:
-        cls = getattr(importlib.import_module(where[0]), where[1])
-    except Exception:  # noqa: BLE001 - no manager module yet: fall back to null
-        return None
+    cls = getattr(importlib.import_module(where[0]), where[1])
     return getattr(cls, method, None)
 
 

@@ -11,9 +11,9 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-__all__ = ["ContainerNames", "list_loaders"]
+from managers.labels import LABEL
 
-_NAME_LABEL = "pouchsh/name"
+__all__ = ["ContainerNames", "list_loaders"]
 
 
 class ContainerNames:
@@ -38,7 +38,7 @@ class ContainerNames:
             return names
         snapshot = watcher.snapshot()
         names = tuple(sorted(
-            c.labels.get(_NAME_LABEL) or c.id[:12] for c in snapshot.containers.values()
+            c.labels.get(LABEL.NAME) or c.id[:12] for c in snapshot.containers.values()
         ))
         self._cached = (namespace, snapshot.generation, names)
         return names

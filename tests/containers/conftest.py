@@ -41,7 +41,7 @@ def _remove_all(facade: Any) -> None:
     """Remove what a test left with the manager itself (snapshot before record, network detached, volumes
     released), rather than leaving containers for the namespace purge and containerd's GC to race over."""
     for c in facade.ctrd.containers.list():
-        facade.containers._destroy(c, True)
+        facade.containers.lifecycle.destroy(c, True)
 
 
 def new_facade(address: str, namespace: str, roots: tuple[Path, Path]) -> Any:

@@ -126,6 +126,10 @@ def test_ps_flags_and_filters(mgr: Any) -> None:
     assert [r["name"] for r in c.list(last=2)] == ["run1", "b"]
     assert [r["name"] for r in c.list(all=True, filters=["label=k"])] == ["b", "a"]
     assert [r["name"] for r in c.list(all=True, filters=["label=k=2"])] == ["b"]
+    # docker's combination: one key's values OR (name), labels all required, different keys AND
+    assert [r["name"] for r in c.list(all=True, filters=["name=a", "name=b"])] == ["b", "a"]
+    assert [r["name"] for r in c.list(all=True, filters=["label=k", "label=k=1"])] == ["a"]
+    assert [r["name"] for r in c.list(all=True, filters=["label=k", "name=run"])] == []
     assert [r["name"] for r in c.list(filters=["status=exited"])] == ["a"]
     assert [r["name"] for r in c.list(all=True, filters=["exited=0"])] == ["a"]
     assert [r["name"] for r in c.list(all=True, filters=["name=run"])] == ["run1"]

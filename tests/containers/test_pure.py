@@ -14,6 +14,7 @@ from managers import records
 from managers.logs import follow_entries, parse_time, read_entries
 from managers.names import NameStore, new_id, resolve, validate_name
 from managers.options import CreateOptions, parse_ulimit
+from managers.images import ImageConfig
 from managers.spec import DEFAULT_CAPS, build_spec, image_args, merge_env, resolve_user
 
 # -- names -------------------------------------------------------------------------------------------
@@ -166,13 +167,13 @@ def test_merge_env_replaces_in_place_and_appends() -> None:
 
 
 def test_image_args_follow_docker() -> None:
-    cfg = {"Entrypoint": ["/ep"], "Cmd": ["default"]}
+    cfg = ImageConfig(entrypoint=("/ep",), cmd=("default",))
     assert image_args(cfg, [], None) == ["/ep", "default"]
     assert image_args(cfg, ["x"], None) == ["/ep", "x"]
     assert image_args(cfg, [], ["/other"]) == ["/other"]  # a new entrypoint drops the image's Cmd
     assert image_args(cfg, ["y"], []) == ["y"]
     with pytest.raises(InvalidArgument, match="no command"):
-        image_args({}, [], None)
+        image_args(ImageConfig(), [], None)
 
 
 def test_resolve_user() -> None:
@@ -185,7 +186,7 @@ def test_resolve_user() -> None:
 
 def test_default_spec_matches_containerd() -> None:
     opts = CreateOptions.parse("busybox", ["sh"])
-    spec = build_spec(opts, namespace="ns", container_id="c1", image_config={"Env": ["PATH=/x"]},
+    spec = build_spec(opts, namespace="ns", container_id="c1", image_config=ImageConfig(env=("PATH=/x",)),
                       read_file=_files, hostname="h")
     assert spec["ociVersion"] == "1.0.2-dev" and spec["root"] == {"path": "rootfs"}
     assert spec["process"]["capabilities"]["bounding"] == DEFAULT_CAPS
@@ -202,7 +203,7 @@ def test_flags_shape_the_spec() -> None:
         cap_drop=["CHOWN"], memory="64m", cpus="0.5", pids_limit=10, ulimit=["nproc=7"], shm_size="1m",
         annotation=["a=b"], env=["A=1"],
     )
-    spec = build_spec(opts, namespace="ns", container_id="c1", image_config={"Cmd": ["sh"], "WorkingDir": "/w"},
+    spec = build_spec(opts, namespace="ns", container_id="c1", image_config=ImageConfig(cmd=("sh",), working_dir="/w"),
                       read_file=_files, hostname="h",
                       mounts=[{"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": []}])
     p = spec["process"]
@@ -220,7 +221,7 @@ def test_flags_shape_the_spec() -> None:
 
 def test_privileged_and_host_network() -> None:
     opts = CreateOptions.parse("busybox", ["sh"], privileged=True)
-    spec = build_spec(opts, namespace="ns", container_id="c", image_config={}, read_file=_files, hostname="h",
+    spec = build_spec(opts, namespace="ns", container_id="c", image_config=ImageConfig(), read_file=_files, hostname="h",
                       network_mode="host")
     assert len(spec["process"]["capabilities"]["bounding"]) > 30
     assert spec["linux"]["maskedPaths"] == [] and spec["linux"]["resources"]["devices"] == [{"allow": True, "access": "rwm"}]
@@ -230,7 +231,7 @@ def test_privileged_and_host_network() -> None:
 def test_unknown_capability() -> None:
     with pytest.raises(InvalidArgument, match="unknown capability"):
         build_spec(CreateOptions.parse("b", ["sh"], cap_add=["FLY"]), namespace="n", container_id="c",
-                   image_config={}, read_file=_files, hostname="h")
+                   image_config=ImageConfig(), read_file=_files, hostname="h")
 
 
 # -- records -----------------------------------------------------------------------------------------

@@ -62,6 +62,6 @@ def test_exact_name_wins_over_an_id_prefix_and_ambiguity_is_a_conflict(records: 
 
 
 def test_many_references_take_one_whole_listing(records: Any, listings: list[list[str]]) -> None:
-    found = records._get_all([IDS[0][:12], "second", "cd", IDS[0]])
+    found = records.resolver.get_all([IDS[0][:12], "second", "cd", IDS[0]])
     assert [c.id for c in found] == [IDS[0], IDS[1], IDS[2], IDS[0]]
     assert listings == [[]]

@@ -11,7 +11,7 @@ from typing import Any
 
 from ctrd.errors import Timeout
 from managers.console import Stdio
-from managers.foreground import _wait_cancellable
+from managers.foreground import wait_cancellable
 
 
 class _Exit:
@@ -34,7 +34,7 @@ def _stdio() -> Stdio:
 def test_an_exit_without_cancel_runs_no_step() -> None:
     future, ran = _Exit(3), []
     future.done.set()
-    assert _wait_cancellable(future, _stdio(), [(0.0, lambda: ran.append("stop"))]) == (3, False)
+    assert wait_cancellable(future, _stdio(), [(0.0, lambda: ran.append("stop"))]) == (3, False)
     assert ran == []
 
 
@@ -47,7 +47,7 @@ def test_a_cancel_runs_the_first_step_at_once_and_the_next_after_its_delay() -> 
 
     stdio.cancel.set()
     started = time.monotonic()
-    status = _wait_cancellable(future, stdio, [(0.0, lambda: ran.append(("stop", time.monotonic()))), (0.3, kill)])
+    status = wait_cancellable(future, stdio, [(0.0, lambda: ran.append(("stop", time.monotonic()))), (0.3, kill)])
     assert status == (137, True)
     assert [name for name, _ in ran] == ["stop", "kill"]
     assert ran[1][1] - started >= 0.3
@@ -61,5 +61,5 @@ def test_an_exit_before_the_delay_skips_the_later_step() -> None:
         future.done.set()
 
     stdio.cancel.set()
-    assert _wait_cancellable(future, stdio, [(0.0, stop), (60.0, lambda: ran.append("kill"))]) == (4, True)
+    assert wait_cancellable(future, stdio, [(0.0, stop), (60.0, lambda: ran.append("kill"))]) == (4, True)
     assert ran == ["stop"]

@@ -243,3 +243,20 @@ def test_plan_modes_and_publish_all(mgr: Any) -> None:
     with pytest.raises(NotFound):
         _plan(mgr, "container:nobody", "f" * 64)
     mgr.ctrd.containers.delete("a" * 64)
+
+
+def test_a_restart_plan_reads_back_what_the_first_plan_decided(mgr: Any) -> None:
+    """plan_from_labels takes the port records and --add-host pairs as the labels keep them (no
+    printing them back into flag text to parse again: an IPv6 address did not survive that)."""
+    cid = "d" * 64
+    first = _plan(mgr, "bridge", cid, hostname="web", ports=["127.0.0.1::80", "[::1]::82", "81/udp"], dns=["192.0.2.53"],
+                  add_hosts=["db:10.9.9.9", "v6:[::1]"])
+    labels = dict(first.labels)
+    mgr.networks.detach(cid)
+    again = mgr.networks.plan_from_labels(cid, labels)
+    try:
+        assert again.ports == first.ports and all(p["host_port"] for p in again.ports)
+        assert again.add_hosts == [("db", "10.9.9.9"), ("v6", "::1")] == first.add_hosts
+        assert (again.dns, again.hostname, again.labels) == (first.dns, "web", first.labels)
+    finally:
+        mgr.networks.detach(cid)

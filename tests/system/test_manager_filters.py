@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ctrd.errors import InvalidArgument
-from managers.filters import id_matches, label_matches, name_matches, parse_filters, truth
+from managers.filters import id_matches, label_matches, matches, name_matches, parse_filters, truth
 
 KNOWN = ("name", "label", "dangling")
 
@@ -40,3 +40,19 @@ def test_matchers() -> None:
     assert name_matches("web-1", "eb") and not name_matches("web-1", "db")
     assert id_matches("abc123", "abc") and not id_matches("abc123", "123")
     assert truth("dangling", "TRUE") and truth("dangling", "1") and not truth("dangling", "false")
+
+
+def test_keys_and_values_combine_as_docker_does() -> None:
+    labels = {"app": "shop", "tier": "web"}
+    record = {"name": "web-1", "labels": labels}
+
+    def test(key: str, value: str) -> bool:
+        return name_matches(record["name"], value) if key == "name" else label_matches(labels, value)
+
+    assert matches({}, test)
+    assert matches({"name": ["db", "web"]}, test)  # the values of one key: any
+    assert not matches({"name": ["db", "api"]}, test)
+    assert matches({"name": ["web"], "label": ["app=shop"]}, test)  # different keys: all
+    assert not matches({"name": ["db"], "label": ["app=shop"]}, test)
+    assert matches({"label": ["app", "tier=web"]}, test)  # labels: every one given (docker's MatchKVList)
+    assert not matches({"label": ["app", "tier=db"]}, test)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ctrd.dial import answers, system_socket
+from ctrd.probe import answers, system_socket
 from ctrd.errors import InvalidArgument, PouchError, PouchRuntimeError, Timeout, Unavailable, not_answering
 
 if TYPE_CHECKING:

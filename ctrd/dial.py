@@ -9,23 +9,16 @@ dataclasses and paths: ~2% of a ``pouchsh -c version`` that finds containerd run
 from __future__ import annotations
 
 import os
-import socket
 from typing import TYPE_CHECKING
+
+from ctrd.probe import answers, system_socket
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from ctrd.client import Client
 
-__all__ = ["DEFAULT_SYSTEM_SOCKET", "answers", "connect", "system_socket"]
-
-DEFAULT_SYSTEM_SOCKET = "/run/containerd/containerd.sock"
-
-
-def system_socket() -> str:
-    """The system containerd's socket (``$POUCHSH_SYSTEM_SOCKET`` overrides it, for tests)."""
-    return os.environ.get("POUCHSH_SYSTEM_SOCKET") or DEFAULT_SYSTEM_SOCKET
-
+__all__ = ["connect"]
 
 def connect(
     address: str | None = None,
@@ -49,21 +42,3 @@ def connect(
     embedded = Embedded.under(data_root, run_root)
     start_embedded(embedded, timeout=timeout, binary=binary)
     return Client(str(embedded.socket))
-
-
-def answers(address: str) -> bool:
-    """Does something accept connections on this unix socket? (A plain connect: no gRPC, microseconds.)"""
-    path = address.removeprefix("unix://").removeprefix("unix:")
-    if not path.startswith("/"):
-        return True  # not a unix socket (tcp): let the first call find out
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        # Non-blocking: a listener whose backlog is full (a stopped containerd that stopped accepting)
-        # would otherwise block connect() for ever. Full means something listens there: it answers.
-        sock.setblocking(False)
-        try:
-            sock.connect(path)
-        except BlockingIOError:
-            return True
-        except OSError:
-            return False
-    return True

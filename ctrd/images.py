@@ -72,7 +72,7 @@ class ImageSpec:
     @property
     def chain_id(self) -> str:
         """The snapshot name of the image's top layer (its unpacked rootfs)."""
-        from ctrd.unpack import chain_id
+        from ctrd.chain import chain_id
 
         return chain_id(self.diff_ids)
 

@@ -9,12 +9,11 @@ inside a lease, so a failure half-way leaves nothing for the garbage collector t
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ctrd.chain import chain_ids
 from ctrd.errors import AlreadyExists, InvalidArgument, NotFound, PouchError
 from ctrd.snapshots import DEFAULT_SNAPSHOTTER
 
@@ -23,29 +22,11 @@ if TYPE_CHECKING:
     from ctrd.descriptors import Descriptor
     from ctrd.images import Image, ImageSpec
 
-__all__ = ["UNCOMPRESSED_LABEL", "chain_id", "chain_ids", "is_unpacked", "unpack"]
+__all__ = ["UNCOMPRESSED_LABEL", "is_unpacked", "unpack"]
 
 UNCOMPRESSED_LABEL = "containerd.io/uncompressed"
 SNAPSHOT_REF_LABEL = "containerd.io/gc.ref.snapshot.{snapshotter}"
 _PREPARE_ATTEMPTS = 3
-
-
-def chain_ids(diff_ids: Sequence[str]) -> list[str]:
-    """image-spec ``identity.ChainIDs``: chain[0] = diff[0]; chain[i] = sha256(chain[i-1] + " " + diff[i])."""
-    chain: list[str] = []
-    for diff_id in diff_ids:
-        if chain:
-            digest = hashlib.sha256(f"{chain[-1]} {diff_id}".encode()).hexdigest()
-            chain.append(f"sha256:{digest}")
-        else:
-            chain.append(diff_id)
-    return chain
-
-
-def chain_id(diff_ids: Sequence[str]) -> str:
-    """The chain ID of the whole stack (the top snapshot's name); "" for no layers."""
-    chain = chain_ids(diff_ids)
-    return chain[-1] if chain else ""
 
 
 def is_unpacked(client: Client, spec: ImageSpec, snapshotter: str = DEFAULT_SNAPSHOTTER) -> bool:

@@ -112,7 +112,7 @@ def to_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (Size, Duration, int, float)):
         return str(value)
-    from pouchsh.render import inline
+    from pouchsh.cells import inline
 
     text = inline(value)
     check_text(len(text))

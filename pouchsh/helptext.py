@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pouchsh.render import inline
+from pouchsh.cells import inline
 from pouchsh.signature import Command, CommandTable, Flag, Param
 
 __all__ = ["format_group", "format_help", "format_overview"]

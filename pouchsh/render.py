@@ -19,22 +19,12 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterable
 from typing import IO, Any
 
-from pouchsh.values import Duration, IntRange, Size, Stream, collect, format_duration, format_size
+from pouchsh.cells import inline, is_numeric, is_table, one_line, table_columns
+from pouchsh.values import IntRange, Stream, collect
 
-__all__ = [
-    "display",
-    "encode_json",
-    "inline",
-    "is_numeric",
-    "is_table",
-    "render",
-    "render_table",
-    "table_columns",
-    "to_jsonable",
-]
+__all__ = ["display", "encode_json", "render", "render_table", "to_jsonable"]
 
 
 def render(value: Any, *, terminal: bool = False, json: bool = False, width: int | None = None) -> str:
@@ -99,68 +89,6 @@ def render_table(value: Any, *, terminal: bool = False, width: int | None = None
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def is_table(value: Any) -> bool:
-    """A non-empty list whose items are all records: displayed as a table."""
-    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
-
-
-def table_columns(rows: Iterable[dict[str, Any]]) -> list[str]:
-    """Every field of the rows, in the order fields first appear; a row may lack some."""
-    rows = rows if isinstance(rows, list) else list(rows)
-    if rows:
-        # the usual table (records of one kind, as a command returns them): the first row's fields
-        keys = rows[0].keys()
-        if all(row.keys() == keys for row in rows):
-            return list(keys)
-    seen: dict[str, None] = {}
-    for row in rows:
-        for key in row:
-            seen.setdefault(key, None)
-    return list(seen)
-
-
-def inline(value: Any, *, top: bool = True) -> str:
-    """One-line text of a value, as a table cell or a record field shows it.
-
-    At the top a null is empty and a string is itself; inside a list or record a null is ``null``.
-    Newlines are shown as ``\\n`` so that one value stays one line.
-    """
-    kind = type(value)  # the common cells first, by exact type (bool and Size are ints too)
-    if kind is str:
-        return _one_line(value)
-    if kind is int:
-        return str(value)
-    if value is None:
-        return "" if top else "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Size):
-        return format_size(value)
-    if isinstance(value, Duration):
-        return format_duration(value)
-    if isinstance(value, str):
-        return _one_line(value)
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_one_line(k)}: {inline(v, top=False)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(inline(v, top=False) for v in value) + "]"
-    if isinstance(value, Stream):
-        return "<stream>"
-    if isinstance(value, IntRange):
-        return inline(collect(value), top=top)
-    if isinstance(value, (int, float)):
-        return str(value)
-    return f"<{type(value).__name__}>"
-
-
-def _one_line(text: str) -> str:
-    return text.replace("\r", "\\r").replace("\n", "\\n")
-
-
-def is_numeric(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _writer(out: IO[Any]) -> Any:
     if isinstance(out, io.TextIOBase):
 
@@ -197,7 +125,7 @@ def _plain_table(rows: list[dict[str, Any]]) -> str:
     if not columns:
         return ""
     # column by column: one pass over a column's values gives its cells, width, alignment and padding
-    titles = [_one_line(c) for c in columns]
+    titles = [one_line(c) for c in columns]
     padded: list[list[str]] = []
     for title, c in zip(titles, columns):
         values = [row.get(c) for row in rows]
@@ -215,7 +143,7 @@ def _plain_table(rows: list[dict[str, Any]]) -> str:
 def _plain_record(record: dict[str, Any]) -> str:
     if not record:
         return ""
-    keys = [_one_line(k) for k in record]
+    keys = [one_line(k) for k in record]
     width = max(len(k) for k in keys)
     return "\n".join(f"{k.ljust(width)}  {inline(v)}".rstrip() for k, v in zip(keys, record.values()))
 

@@ -22,7 +22,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from pouchsh.render import inline, is_numeric, is_table, table_columns
+from pouchsh.cells import inline, is_numeric, is_table, table_columns
 
 __all__ = ["fit_columns", "render", "render_table"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from ctrd.errors import InvalidArgument
 from pouchsh.builtins._input import follow, items, key_function, materialize, passthrough, pulls
-from pouchsh.render import inline
+from pouchsh.cells import inline
 from pouchsh.signature import Example, Flag, Param, command
 from pouchsh.values import LIMITS, IntRange, Stream, check_items, collect, type_name
 

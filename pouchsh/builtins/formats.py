@@ -11,7 +11,8 @@ from typing import Any
 
 from ctrd.errors import InvalidArgument
 from pouchsh.builtins._input import passthrough
-from pouchsh.render import encode_json, table_columns, to_jsonable
+from pouchsh.cells import table_columns
+from pouchsh.render import encode_json, to_jsonable
 from pouchsh.signature import Example, Flag, command
 from pouchsh.values import Stream, check_text, collect, type_name
 

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from pouchsh.render import display, encode_json, inline, render, render_table
+from pouchsh.cells import inline
+from pouchsh.render import display, encode_json, render, render_table
 from pouchsh.values import Duration, Size, Stream
 
 TABLE = [

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from pouchsh.render import inline, render
+from pouchsh.cells import inline
+from pouchsh.render import render
 from pouchsh.values import Duration, Size
 
 

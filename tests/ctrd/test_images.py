@@ -12,7 +12,8 @@ import ctrd
 from ctrd.errors import InvalidArgument, NotFound
 from ctrd.imports import import_oci_layout
 from ctrd.snapshots import Kind
-from ctrd.unpack import chain_id, chain_ids, unpack
+from ctrd.chain import chain_id, chain_ids
+from ctrd.unpack import unpack
 from tests.support.images import HELLO_TEXT, TWO_LAYER_NAME, build_layout, busybox_layer, layout_tar
 
 

@@ -10,7 +10,6 @@ call and the parsed programs of ``source`` statements.
 
 from __future__ import annotations
 
-import gc
 import os
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -188,14 +187,7 @@ def check(program: Program, table: CommandTable, scope: CheckScope | None = None
     also when checking fails."""
     checker = _Checker(table, sources if sources is not None else {}, secrets)
     scope = scope or CheckScope.root()
-    # Checking makes many small objects and frees none: the cyclic collector would only rescan them.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        out = checker.program(program, scope, stack=())
-    finally:
-        if collecting:
-            gc.enable()
+    out = checker.program(program, scope, stack=())
     if checker.errors:
         raise gather(checker.errors)
     return out

@@ -22,7 +22,6 @@ when a command reaches containerd.
 
 from __future__ import annotations
 
-import gc
 import os
 import signal
 import sys
@@ -147,9 +146,8 @@ def run(
     """Everything ``pouchsh`` does, on the given streams; returns the exit status. Tests call this.
 
     ``freeze_program`` (the ``pouchsh`` process sets it): the checked program lives until the process
-    ends, so it is moved out of the cyclic collector's sight (``gc.freeze``). Compiling pauses the
-    collector, whose first pass after it would otherwise scan every node made: about a third of the
-    time compiling took. Tests calling this in-process leave it off."""
+    ends, so it leaves the cyclic collector's sight (pouchsh.collector.keep_for_good). Tests calling this
+    in-process leave it off."""
     env = dict(os.environ) if env is None else env
     from ctrd.errors import InvalidArgument
     from pouchsh.values import configure_limits
@@ -216,6 +214,7 @@ def run(
     )
     session = Session(runtime, debug=opts.debug)
     from ctrd.errors import PouchError
+    from pouchsh.collector import keep_for_good
     from pouchsh.eval import ExitRequest
     from pouchsh.source_text import decode_source, shown_text
 
@@ -227,7 +226,7 @@ def run(
             raise
         checked = session.compile(text, filename)
         if freeze_program:
-            gc.freeze()
+            keep_for_good()
         if opts.check:
             return 0
         session.execute(checked)

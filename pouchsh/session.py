@@ -7,7 +7,6 @@ check runs nothing and leaves the session as it was.
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -16,6 +15,7 @@ from ctrd.errors import Interrupted, PouchError
 from grammar.nodes import Program
 from pouchsh.check import Checked, CheckScope, check, parse_source
 from pouchsh.errors import CheckError, ParseError, format_error
+from pouchsh.collector import paused
 from pouchsh.eval import ExitRequest, Interpreter
 from pouchsh.masking import Secrets
 from pouchsh.scope import Runtime, Scope
@@ -71,18 +71,9 @@ class Session:
             raise
 
     def compile(self, text: str, filename: str) -> Checked:
-        """Parse and check, with the cyclic collector paused over both (they make many objects and
-        free none; one pause instead of two saves a rescan of the whole AST). docs/PERFORMANCE.md, "The
-        cyclic garbage collector is paused": the rescans cost a third of the compile time (Lark alone:
-        15 µs a token with the collector running, 8 µs paused). Kept here, not in a module of its own:
-        `pouchsh -c version` compiles too, and a module more is start-up time."""
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        """Parse and check, with the cyclic collector paused over both (pouchsh.collector)."""
+        with paused():
             return self.check(self.parse(text, filename))
-        finally:
-            if collecting:
-                gc.enable()
 
     def execute(self, checked: Checked) -> None:
         """Run a checked source, displaying what its statements leave. Raises PouchError or ExitRequest."""

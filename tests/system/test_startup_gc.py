@@ -7,7 +7,7 @@ import sys
 
 PROGRAM = """
 import gc
-from pouchsh.__main__ import STARTUP_GEN0_THRESHOLD, collect_after_startup
+from pouchsh.collector import STARTUP_GEN0_THRESHOLD, collect_after_startup
 
 default = gc.get_threshold()
 callbacks = list(gc.callbacks)

@@ -123,6 +123,11 @@ def _opaque(fd: int) -> bool:
 def _read_file(dir_fd: int, name: str, limit: int, path: str) -> bytes | None:
     # O_NONBLOCK: a FIFO swapped in must not hang the host; O_NOFOLLOW: nor may a link swapped in.
     fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    return _read_regular(fd, limit, path)
+
+
+def _read_regular(fd: int, limit: int, path: str) -> bytes | None:
+    """The content of the open ``fd`` (closed here) if it is a regular file of at most ``limit`` bytes."""
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
@@ -149,12 +154,7 @@ def read_in_root(root: Root, path: str, limit: int = 1 << 20) -> bytes | None:
         fd = root.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        return _read_bounded(fd, limit, path)
-    finally:
-        os.close(fd)
+    return _read_regular(fd, limit, path)
 
 
 @contextmanager

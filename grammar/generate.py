@@ -12,8 +12,10 @@ dependencies); running pouchsh does not.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
+import marshal
 import os
 import sys
 from typing import Any
@@ -60,6 +62,8 @@ def build() -> Any:
 
 def generate() -> str:
     """The text of grammar/_lark.py for the grammar and Lark installed now."""
+    from lark.grammar import Rule
+    from lark.lexer import TerminalDef
     from lark.tools.standalone import gen_standalone
 
     out = io.StringIO()
@@ -71,8 +75,17 @@ def generate() -> str:
     lark = build()
     # The postlexer is grammar.parser's, given when the module loads; the tables do not hold it.
     lark.options.options["postlex"] = None
-    # Compressed: the tables as one pickle load in place of a 150 KB dict literal run as bytecode.
-    gen_standalone(lark, out=out, compress=True)
+    # Lark's engine as its generator writes it, up to where the generator writes the tables ...
+    engine: list[str] = []
+    gen_standalone(lark, output=lambda *parts: engine.append(" ".join(map(str, parts))))
+    out.write("\n".join(engine[:engine.index("import pickle, zlib, base64")]))
+    # ... which are written here as one marshal load (its generator's pickle would import pickle, zlib
+    # and base64 at every start, about 3 ms, and a dict literal runs as 150 KB of bytecode).
+    data, memo = lark.memo_serialize([TerminalDef, Rule])
+    tables = base64.b64encode(marshal.dumps((data, memo))).decode()
+    out.write(f"\nimport binascii, marshal\nDATA, MEMO = marshal.loads(binascii.a2b_base64({tables!r}))\n"
+              "Shift = 0\nReduce = 1\n\n\n"
+              "def Lark_StandAlone(**kwargs):\n    return Lark._load_from_dict(DATA, MEMO, **kwargs)\n\n\n")
     out.write(f"MADE_FROM = {digest()!r}\n")
     return out.getvalue()
 

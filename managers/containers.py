@@ -21,7 +21,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -186,6 +186,40 @@ class ContainerManager(Foreground):
                 self._start_detached(c, self._plan_for(c))
             out.append(self._record(found.id))
         return out
+
+    def start_attached(
+        self, ref: str, stdio: Stdio, *, interactive: bool, on_started: Callable[[], None]
+    ) -> int:
+        """``start -a`` for a caller that answers the start before the exit (pouchd: an API client
+        attached first, then asks to start): ``on_started`` runs once the task is running, the exit
+        status is returned when it ends. An auto-remove container is removed after it, or when it
+        cannot be started at all."""
+        c = self._prepare_start(self._get(ref))
+        if c is None:
+            raise Conflict(f"container {ref} is already running")
+        auto_remove = c.labels.get(LABEL.AUTO_REMOVE) == "true"
+        started = _Started(on_started)
+        try:
+            code = self._foreground(c, self._plan_for(c), stdio, interactive=interactive, started=started)
+        except _Stopped as stopped:
+            self._finish(c, auto_remove)
+            raise Interrupted(f"container {self._name_of(c)} stopped (exit status {stopped.status})") from None
+        except BaseException:
+            if not started and auto_remove:
+                _quiet(self._destroy, c, True)
+            raise
+        self._finish(c, auto_remove)
+        return code
+
+    def resize(self, ref: str, width: int, height: int, *, exec_id: str | None = None) -> None:
+        """Set the terminal size of a running container's (or one of its execs') pty."""
+        if width <= 0 or height <= 0 or width > 65535 or height > 65535:
+            raise InvalidArgument(f"resize: bad terminal size {width}x{height}")
+        c = self._get(ref)
+        task = self._task(c.id)
+        if task is None or task.status not in ("running", "paused"):
+            raise Conflict(f"container {self._name_of(c)} is not running")
+        self.client.tasks.resize_pty(c.id, width, height, exec_id=exec_id)
 
     # -- stop, kill, pause ------------------------------------------------------------------------
 
@@ -373,6 +407,27 @@ class ContainerManager(Foreground):
         cancel: threading.Event | None = None,
     ) -> Any:
         """``logs``: the container's output as text (``follow``: an iterator of lines as they come)."""
+
+        def show(entry: Any) -> str:
+            return f"{entry.stamp} {entry.text}" if timestamps else entry.text
+
+        entries = self.log_entries(ref, follow=follow, tail=tail, since=since, until=until, cancel=cancel)
+        if not follow:
+            return "".join(show(e) for e in entries)
+        return (show(entry).removesuffix("\n") for entry in entries)
+
+    def log_entries(
+        self,
+        ref: str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        since: Any = None,
+        until: Any = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterable[Any]:
+        """The container's log as ``managers.logs.LogEntry`` (stream, text, time, stamp), oldest first:
+        a list, or with ``follow`` an iterator that goes on until the container stops or ``cancel``."""
         from managers.logs import follow_entries, parse_time, read_entries
 
         c = self._get(ref)
@@ -381,22 +436,14 @@ class ContainerManager(Foreground):
         until_ns = parse_time(until, "--until")
         if tail is not None and tail < 0:
             tail = None
-
-        def show(entry: Any) -> str:
-            return f"{entry.stamp} {entry.text}" if timestamps else entry.text
-
         if not follow:
-            return "".join(show(e) for e in read_entries(path, tail=tail, since=since_ns, until=until_ns))
+            return read_entries(path, tail=tail, since=since_ns, until=until_ns)
 
         def running() -> bool:
             task = self._task(c.id)
             return task is not None and task.status in ("running", "paused", "pausing", "created")
 
-        def lines() -> Iterator[str]:
-            for entry in follow_entries(path, tail=tail, since=since_ns, until=until_ns, running=running, cancel=cancel):
-                yield show(entry).removesuffix("\n")
-
-        return lines()
+        return follow_entries(path, tail=tail, since=since_ns, until=until_ns, running=running, cancel=cancel)
 
     def top(self, ref: str, ps_args: builtins.list[str] | None = None) -> builtins.list[dict[str, Any]]:
         """``top``: the container's processes, from the host's /proc (or ``ps ARGS`` when given)."""
@@ -437,9 +484,12 @@ class ContainerManager(Foreground):
         user: str | None = None,
         privileged: bool = False,
         stdio: Stdio | None = None,
+        exec_suffix: str | None = None,
     ) -> Any:
         """``exec``: run a process in a running container, based on its own process spec (user,
-        capabilities, rlimits carry over). Foreground: the exit status; ``detach``: {exec_id, pid}."""
+        capabilities, rlimits carry over). Foreground: the exit status; ``detach``: {exec_id, pid}.
+        ``exec_suffix`` (hex) names the process instead of a random one, so a caller can resize it
+        (``exec_process_id``)."""
         from managers.spec import current_caps, merge_env, resolve_user
 
         if not args:
@@ -465,7 +515,7 @@ class ContainerManager(Foreground):
         if privileged:
             process["capabilities"] = {k: current_caps() for k in ("bounding", "effective", "permitted")}
             process["noNewPrivileges"] = False
-        exec_id = f"{c.id[:20]}-exec-{secrets.token_hex(6)}"  # the container in it: see _remove_fifo_dirs
+        exec_id = exec_process_id(c.id, exec_suffix or secrets.token_hex(6))
         tasks = self.client.tasks
         if detach:
             from ctrd.stdio import NullIO
@@ -558,6 +608,25 @@ class ContainerManager(Foreground):
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+
+
+def exec_process_id(container_id: str, suffix: str) -> str:
+    """The containerd process id of an exec (the container in it: see _remove_fifo_dirs)."""
+    if not suffix.isalnum() or len(suffix) > 32:
+        raise InvalidArgument(f"exec id suffix {suffix!r}: expected up to 32 letters and digits")
+    return f"{container_id[:20]}-exec-{suffix}"
+
+
+class _Started(builtins.list):  # type: ignore[type-arg]
+    """The ``started`` flag list ``_foreground`` appends to once the task runs, calling back then."""
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        super().__init__()
+        self._callback = callback
+
+    def append(self, item: Any) -> None:
+        super().append(item)
+        self._callback()
 
 
 def _update_task(client: Any, cid: str, resources: dict[str, Any]) -> None:

@@ -1,0 +1,67 @@
+"""What the bridge's handlers share: the API (routing, pool), the managers' facade, the attach streams
+waiting for their container's start, and the execs made through the API."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from ctrd.errors import Conflict
+from pouchd.hijack import Hijacked
+from pouchd.server import Api
+
+__all__ = ["Bridge", "ExecRecord", "PendingAttach"]
+
+
+@dataclass
+class PendingAttach:
+    """An attach stream opened before its container started (``docker run``: create, attach, wait,
+    start); the start runs the container attached to it."""
+
+    stream: Hijacked
+    stdin: bool
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class ExecRecord:
+    id: str
+    container_id: str
+    config: dict[str, Any]
+    running: bool = False
+    exit_code: int | None = None
+    started: bool = False
+
+
+class Bridge:
+    def __init__(self, api: Api, facade: Any) -> None:
+        self.api = api
+        self.facade = facade
+        self._lock = threading.Lock()
+        self._attaches: dict[str, PendingAttach] = {}
+        self.execs: dict[str, ExecRecord] = {}
+
+    def route(self, method: str, path: str, handler: Any) -> None:
+        self.api.route(method, path, handler)
+
+    async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return await self.api.call(fn, *args, **kwargs)
+
+    def add_attach(self, container_id: str, pending: PendingAttach) -> None:
+        with self._lock:
+            if container_id in self._attaches and not self._attaches[container_id].done.is_set():
+                raise Conflict(f"container {container_id[:12]} already has an attach waiting for its start")
+            self._attaches[container_id] = pending
+
+    def take_attach(self, container_id: str) -> PendingAttach | None:
+        with self._lock:
+            pending = self._attaches.pop(container_id, None)
+        if pending is not None and pending.done.is_set():
+            return None  # its client left before the start
+        return pending
+
+    def drop_attach(self, container_id: str, pending: PendingAttach) -> None:
+        with self._lock:
+            if self._attaches.get(container_id) is pending:
+                del self._attaches[container_id]

@@ -62,5 +62,6 @@ def message_of(err: BaseException) -> str:
 
 
 def error_response(err: BaseException) -> web.Response:
-    body = json.dumps({"message": message_of(err)}) + "\n"
-    return web.Response(status=status_of(err), text=body, content_type="application/json")
+    # exactly "application/json": the docker CLI decodes the message only under that type
+    body = (json.dumps({"message": message_of(err)}) + "\n").encode()
+    return web.Response(status=status_of(err), body=body, headers={"Content-Type": "application/json"})

@@ -172,7 +172,8 @@ async def body_json(request: web.Request, *, required: bool = True) -> dict[str,
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, text=json.dumps(value) + "\n", content_type="application/json")
+    return web.Response(status=status, body=(json.dumps(value) + "\n").encode(),
+                        headers={"Content-Type": "application/json"})
 
 
 async def stream_iter(

@@ -14,7 +14,6 @@ __all__ = ["create_kwargs"]
 #: HostConfig fields with their meaningless values (what clients send when the user set nothing)
 _IGNORABLE: dict[str, tuple[Any, ...]] = {
     "MemorySwappiness": (None, -1),
-    "ConsoleSize": (None, [0, 0]),
     "LogConfig": (None, {}, {"Type": "", "Config": {}}, {"Type": "", "Config": None}, {"Type": "json-file", "Config": {}}),
     "CgroupnsMode": (None, "", "private", "host"),
     "IpcMode": (None, "", "private", "shareable"),
@@ -35,6 +34,8 @@ _HANDLED_HOST = {
     "Binds", "PortBindings", "AutoRemove", "RestartPolicy", "NetworkMode", "Privileged", "CapAdd", "CapDrop",
     "Memory", "NanoCpus", "PidsLimit", "Ulimits", "ShmSize", "Init", "Runtime", "ReadonlyRootfs", "Dns",
     "ExtraHosts", "Tmpfs", "VolumesFrom", "Mounts", "LogConfig", "PublishAllPorts", "Annotations",
+    # the pty's first size: clients send POST …/resize right after the start, which sets it
+    "ConsoleSize",
 }
 _HANDLED_CONFIG = {
     "Image", "Cmd", "Entrypoint", "Env", "Labels", "WorkingDir", "User", "Hostname", "Tty", "OpenStdin",

@@ -211,7 +211,7 @@ class _Handlers:
             records = await self.b.call(self.images.load, spool)
         names = [r.get("name") or r.get("id") for r in records]
         text = "".join(f"Loaded image: {_familiar(n)}\n" for n in names)
-        return web.Response(status=200, text=json.dumps({"stream": text}) + "\r\n", content_type="application/json")
+        return web.Response(status=200, body=_progress_line({"stream": text}), headers={"Content-Type": "application/json"})
 
     async def get(self, request: web.Request) -> web.StreamResponse:
         names = request.query.getall("names", [])

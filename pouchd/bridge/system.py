@@ -52,7 +52,8 @@ class _Handlers:
             "Components": [
                 {"Name": "Engine", "Version": ctrd.__version__,
                  "Details": {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux",
-                             "Arch": go_arch(), "KernelVersion": uname.release}},
+                             "Arch": go_arch(), "KernelVersion": uname.release, "Experimental": "false",
+                             "GoVersion": f"python{info['python_version']}", "GitCommit": "", "BuildTime": ""}},
                 {"Name": "containerd", "Version": info["containerd_version"],
                  "Details": {"GitCommit": info["containerd_revision"]}},
             ],
@@ -136,7 +137,8 @@ class _Handlers:
 
         def lines() -> Iterator[bytes]:
             for record in records:
-                yield (json.dumps(_event_shape(record)) + "\n").encode()
+                if record["type"] in _DOCKER_TYPES:
+                    yield (json.dumps(_event_shape(record)) + "\n").encode()
 
         response = web.StreamResponse(status=200)
         response.content_type = "application/json"
@@ -184,6 +186,13 @@ def _event_filters(items: list[str]) -> list[str]:
     return out
 
 
+#: the event attributes docker clients read, by their pouchsh names
+_ATTRIBUTES = {"image": "image", "name": "name", "exit_code": "exitCode", "signal": "signal", "exec_id": "execID",
+               "driver": "driver", "container": "container", "type": "type"}
+#: the event types docker knows (pouchsh also reports snapshots, content and namespaces)
+_DOCKER_TYPES = ("container", "image", "volume", "network")
+
+
 def _event_shape(record: dict[str, Any]) -> dict[str, Any]:
     """A pouchsh event record as docker's event message."""
     stamp = record["time"]
@@ -192,11 +201,10 @@ def _event_shape(record: dict[str, Any]) -> dict[str, Any]:
     except ValueError:
         moment = datetime.now(UTC)
     nanos = int(moment.timestamp() * 1e9)
-    attributes = {k: v for k, v in record["attributes"].items() if k not in ("namespace", "topic")}
+    given = record["attributes"]
+    attributes = {docker: given[ours] for ours, docker in _ATTRIBUTES.items() if ours in given}
     if record.get("name"):
         attributes["name"] = record["name"]
-    if "exit_code" in attributes:
-        attributes["exitCode"] = attributes.pop("exit_code")
     out: dict[str, Any] = {"Type": record["type"], "Action": record["action"],
                            "Actor": {"ID": record["id"], "Attributes": attributes},
                            "scope": "local", "time": nanos // 10**9, "timeNano": nanos}

@@ -74,7 +74,7 @@ async def _serve(args: argparse.Namespace) -> int:
     api = Api()
     install(api, facade)
     sockets = [bind(listener, group=args.group, tls=tls) for listener in listeners]
-    runner = web.AppRunner(api.app, handler_cancellation=True, access_log=None if not args.debug else web.AccessLogger)
+    runner = web.AppRunner(api.app, handler_cancellation=True, shutdown_timeout=5, access_log=None if not args.debug else web.AccessLogger)
     await runner.setup()
     for listener, sock in zip(listeners, sockets):
         ssl_context = tls.context() if tls is not None and listener.kind == "tcp" else None

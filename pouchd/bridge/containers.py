@@ -96,9 +96,11 @@ class _Handlers:
 
     async def top(self, request: web.Request) -> web.Response:
         rows = await self.b.call(self.containers.top, request.match_info["id"])
-        titles = ["PID", "PPID", "USER", "CMD"]
-        keys = ["pid", "ppid", "user", "command"]
-        processes = [[str(row.get(k, "")) for k in keys] for row in rows]
+        if request.query.get("ps_args"):
+            raise InvalidArgument("top: ps_args is not supported by pouchd (it reads /proc, not ps)")
+        titles = ["UID", "PID", "PPID", "STAT", "TIME", "CMD"]
+        keys = ["uid", "pid", "ppid", "state", "time", "cmd"]
+        processes = [["" if row.get(k) is None else str(row[k]) for k in keys] for row in rows]
         return json_response({"Titles": titles, "Processes": processes})
 
     # -- create ------------------------------------------------------------------------------------

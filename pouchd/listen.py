@@ -49,7 +49,7 @@ def parse_host(text: str) -> Listener:
     if text.startswith("tcp://"):
         rest = text[len("tcp://"):].rstrip("/")
         host, sep, port = rest.rpartition(":")
-        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
             raise InvalidArgument(f"-H {text}: expected tcp://HOST:PORT")
         return Listener("tcp", host.strip("[]") or "0.0.0.0", int(port))
     raise InvalidArgument(f"-H {text}: expected unix://PATH or tcp://HOST:PORT")

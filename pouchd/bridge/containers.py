@@ -51,8 +51,8 @@ def install(b: Bridge) -> None:
     b.route("GET", "/containers/{id}/archive", h.archive_get)
     b.route("HEAD", "/containers/{id}/archive", h.archive_head)
     b.route("PUT", "/containers/{id}/archive", h.archive_put)
-    for path in ("/containers/{id}/export", "/containers/{id}/stats", "/containers/{id}/attach/ws",
-                 "/containers/{id}/changes"):
+    b.route("GET", "/containers/{id}/stats", h.stats)
+    for path in ("/containers/{id}/export", "/containers/{id}/attach/ws", "/containers/{id}/changes"):
         b.route("GET", path, _not_implemented(path))
 
 
@@ -225,6 +225,37 @@ class _Handlers:
         width, height = query_int(request, "w", 0), query_int(request, "h", 0)
         await self.b.call(self.containers.resize, request.match_info["id"], width or 0, height or 0)
         return web.Response(status=200)
+
+    # -- stats -------------------------------------------------------------------------------------
+
+    async def stats(self, request: web.Request) -> web.StreamResponse:
+        ref = request.match_info["id"]
+        record = await self._record(ref)
+        stream = query_bool(request, "stream", default=True) and not query_bool(request, "one-shot")
+        first = (await self.b.call(self.containers.stats, [record["id"]]))[0]
+        if not stream:
+            return json_response(_stats_shape(first, None))
+        cancel = threading.Event()
+
+        def samples() -> Iterator[bytes]:
+            previous = first
+            yield (json.dumps(_stats_shape(first, None)) + "\n").encode()
+            # docker's stream: one sample a second, each with the one before as precpu
+            while not cancel.wait(1.0):
+                try:
+                    current = self.containers.stats([record["id"]])[0]
+                except PouchError:
+                    return  # stopped or removed: the stream ends, as docker's does
+                yield (json.dumps(_stats_shape(current, previous)) + "\n").encode()
+                previous = current
+
+        response = web.StreamResponse(status=200)
+        response.content_type = "application/json"
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await stream_iter(self.b.api, request, response, samples(), cancel)
+        await response.write_eof()
+        return response
 
     # -- wait --------------------------------------------------------------------------------------
 
@@ -408,6 +439,32 @@ def _copy_in(containers: Any, ref: str, path: str, data: bytes) -> None:
     import io
 
     containers.copy("-", f"{ref}:{path}", stdin=io.BytesIO(data))
+
+
+def _cpu(sample: dict[str, Any] | None) -> dict[str, Any]:
+    if sample is None:
+        return {"cpu_usage": {"total_usage": 0, "percpu_usage": None, "usage_in_kernelmode": 0,
+                              "usage_in_usermode": 0}, "system_cpu_usage": 0, "online_cpus": 0,
+                "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}}
+    return {"cpu_usage": {"total_usage": sample["cpu_ns"] or 0, "percpu_usage": None, "usage_in_kernelmode": 0,
+                          "usage_in_usermode": 0},
+            "system_cpu_usage": sample["system_cpu_ns"] or 0, "online_cpus": sample["online_cpus"],
+            "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}}
+
+
+def _stats_shape(sample: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+    """docker's stats JSON (cgroup figures containerd reports; the block-I/O and network lists empty)."""
+    blkio = {k: None for k in ("io_service_bytes_recursive", "io_serviced_recursive", "io_queue_recursive",
+                               "io_service_time_recursive", "io_wait_time_recursive", "io_merged_recursive",
+                               "io_time_recursive", "sectors_recursive")}
+    return {
+        "read": sample["read"], "preread": previous["read"] if previous else "0001-01-01T00:00:00Z",
+        "pids_stats": {"current": sample["pids"] or 0, **({"limit": sample["pids_limit"]} if sample["pids_limit"] else {})},
+        "blkio_stats": blkio, "num_procs": 0, "storage_stats": {},
+        "cpu_stats": _cpu(sample), "precpu_stats": _cpu(previous),
+        "memory_stats": {"usage": sample["memory_bytes"] or 0, "stats": {}, "limit": sample["memory_limit"] or 0},
+        "name": "/" + sample["name"], "id": sample["id"],
+    }
 
 
 def _stat_of(data: bytes, path: str) -> dict[str, Any]:

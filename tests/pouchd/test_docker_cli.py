@@ -63,6 +63,9 @@ def test_detached_container_ps_logs_exec_stop_rm(daemon: Daemon) -> None:
     assert inspect["State"]["Running"] is True and inspect["State"]["Pid"] > 0
     assert inspect["Config"]["Cmd"][0] == "sh"
     assert set(inspect) >= {"State", "Config", "HostConfig", "NetworkSettings", "Mounts"}
+    stats = daemon.docker("stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}} {{.MemUsage}}", "web1", check=True)
+    name, pids, memory = stats.stdout.decode().split(" ", 2)
+    assert (name, pids) == ("web1", "1") and memory[0].isdigit()
     assert daemon.docker("stop", "-t", "1", "web1", check=True).stdout.strip() == b"web1"
     # stopping a stopped container: 304, which the CLI takes as success
     assert daemon.docker("stop", "web1").returncode == 0

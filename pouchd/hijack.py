@@ -27,9 +27,12 @@ class Hijacked:
     """The raw stream: ``stdin`` (a file whose fileno is the socket's, so FIFO copiers can select on it)
     and writers for stdout and stderr (8-byte frames without a terminal, raw bytes with one)."""
 
-    def __init__(self, sock: socket.socket, transport: Any, *, tty: bool) -> None:
+    def __init__(self, sock: socket.socket, transport: Any, response: web.StreamResponse, *, tty: bool) -> None:
         self.sock = sock
         self._transport = transport
+        self._loop = asyncio.get_running_loop()
+        #: the 101 already sent, which the handler returns (aiohttp finishes it on a closed transport)
+        self.response = response
         self._lock = threading.Lock()
         self.stdin = sock.makefile("rb", buffering=0)
         self.stdout = _Writer(self, None if tty else 1)
@@ -41,7 +44,7 @@ class Hijacked:
             self.sock.sendall(data)
 
     def close(self) -> None:
-        """End the stream: the client sees EOF on its read side."""
+        """End the stream: the client sees EOF on its read side. Safe from any thread."""
         if self.closed.is_set():
             return
         self.closed.set()
@@ -50,7 +53,8 @@ class Hijacked:
                 step()
             except OSError:
                 pass
-        self._transport.close()
+        # asyncio transports belong to their loop's thread
+        self._loop.call_soon_threadsafe(self._transport.close)
 
 
 class _Writer:
@@ -93,4 +97,4 @@ async def hijack(request: web.Request, *, tty: bool) -> Hijacked:
     original = transport.get_extra_info("socket")
     sock = socket.socket(fileno=os.dup(original.fileno()))
     sock.setblocking(True)
-    return Hijacked(sock, transport, tty=tty)
+    return Hijacked(sock, transport, response, tty=tty)

@@ -198,4 +198,7 @@ async def stream_iter(
             cancel.set()
         close = getattr(items, "close", None)
         if close is not None:
-            await api.call(close)
+            try:
+                await api.call(close)
+            except ValueError:
+                pass  # still running in the pool after a disconnect: ``cancel`` ends it there

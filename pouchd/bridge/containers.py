@@ -270,7 +270,7 @@ class _Handlers:
         try:
             record = await self._record(ref)
         except BaseException:
-            await self.b.call(events.close)
+            cancel.set()  # the subscription's watchdog closes it (the generator never started)
             raise
         response = web.StreamResponse(status=200)
         response.content_type = "application/json"
@@ -359,8 +359,8 @@ class _Handlers:
                     pending.done.set()
                     self.b.drop_attach(record["id"], pending)
         finally:
-            await self.b.call(stream.close)
-        return web.Response(status=101)  # never sent: the connection is closed already
+            stream.close()
+        return stream.response
 
     def _attach_running(self, record: dict[str, Any], stream: Hijacked, request: web.Request) -> None:
         """A running container's output from now on (pouchsh's detached tasks write to their log,
@@ -494,9 +494,10 @@ def _stat_header(stat: dict[str, Any]) -> str:
 
 
 def _cancel_on_close(stream: Hijacked, cancel: threading.Event) -> None:
-    """Sets ``cancel`` when the stream is closed (by us, or the client going away altogether)."""
-    while not cancel.is_set():
-        if stream.closed.wait(0.5):
+    """Sets ``cancel`` once the client has gone away altogether (a quiet container writes nothing that
+    would tell us)."""
+    while not cancel.wait(0.5):
+        if _peer_gone(stream):
             cancel.set()
 
 

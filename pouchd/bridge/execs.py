@@ -103,8 +103,8 @@ class _Handlers:
                     pass
         finally:
             record.running = False
-            await self.b.call(stream.close)
-        return web.Response(status=101)  # never sent: the connection is closed already
+            stream.close()
+        return stream.response
 
     async def inspect(self, request: web.Request) -> web.Response:
         record = self._get(request.match_info["id"])

@@ -211,3 +211,25 @@ def test_events_stream_container_life(daemon: Daemon) -> None:
     die = next(e for e in seen if e["Action"] == "die")
     assert die["Actor"]["Attributes"]["exitCode"] == "0"  # type: ignore[index]
     assert daemon.request("GET", "/_ping")[0] == 200
+
+
+
+def test_attach_to_a_running_container(daemon: Daemon) -> None:
+    import subprocess
+
+    daemon.docker("run", "-d", "--name", "att1", "busybox", "sh", "-c",
+                  "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done", check=True)
+    try:
+        attach = subprocess.Popen(["docker", "attach", "--no-stdin", "att1"], stdout=subprocess.PIPE,
+                                  env=daemon.env())
+        assert attach.stdout is not None
+        first = attach.stdout.readline()
+        second = attach.stdout.readline()
+        assert first.startswith(b"tick ") and second.startswith(b"tick ")
+        assert int(second.split()[1]) == int(first.split()[1]) + 1
+        attach.kill()
+        attach.wait()
+        # the client is gone; the container is not
+        assert json.loads(daemon.docker("inspect", "att1", check=True).stdout)[0]["State"]["Running"] is True
+    finally:
+        daemon.docker("rm", "-f", "att1")

@@ -233,3 +233,39 @@ def test_attach_to_a_running_container(daemon: Daemon) -> None:
         assert json.loads(daemon.docker("inspect", "att1", check=True).stdout)[0]["State"]["Running"] is True
     finally:
         daemon.docker("rm", "-f", "att1")
+
+
+def test_logs_follow_ends_with_the_container(daemon: Daemon) -> None:
+    daemon.docker("run", "-d", "--name", "follow1", "busybox", "sh", "-c",
+                  "for i in 1 2 3; do echo line $i; sleep 0.2; done", check=True)
+    try:
+        done = daemon.docker("logs", "-f", "follow1", timeout=30, check=True)
+        assert done.stdout == b"line 1\nline 2\nline 3\n"
+    finally:
+        daemon.docker("rm", "-f", "follow1")
+
+
+def test_run_detached_with_a_published_port(daemon: Daemon) -> None:
+    import urllib.error
+    import urllib.request
+
+    daemon.docker("run", "-d", "--name", "httpd1", "-p", "127.0.0.1::80", "busybox", "httpd", "-f", "-p", "80",
+                  check=True)
+    try:
+        mapping = daemon.docker("port", "httpd1", "80", check=True).stdout.decode().strip()
+        host, _, port = mapping.rpartition(":")
+        assert host == "127.0.0.1" and int(port) > 0
+        assert f"127.0.0.1:{port}->80/tcp" in daemon.docker("ps", "--format", "{{.Ports}}", check=True).stdout.decode()
+
+        def answers() -> bool:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+            except urllib.error.HTTPError as err:
+                return err.code == 404  # busybox httpd without an index: it answered
+            except OSError:
+                return False
+            return True
+
+        wait_until(answers, what="httpd behind the published port")
+    finally:
+        daemon.docker("rm", "-f", "httpd1")

@@ -265,6 +265,12 @@ class _Handlers:
             raise InvalidArgument(f"wait: condition {condition!r}: expected one of {', '.join(_WAIT_CONDITIONS)}")
         ref = request.match_info["id"]
         cancel = threading.Event()
+        if condition == "not-running":
+            # The common case (docker-py's wait after a start): the task's own Wait, no event stream;
+            # not for an auto-remove container, whose task (and exit) another process may take first.
+            record = await self._record(ref)
+            if not record.get("auto_remove"):
+                return await self._reply_wait(request, cancel, _wait_task, self.containers, record, cancel)
         # Subscribed before the state is read: an exit between the two is not lost.
         events = await self.b.call(self.b.facade.system.events, filters=["type=container"], cancel=cancel)
         try:
@@ -272,13 +278,16 @@ class _Handlers:
         except BaseException:
             cancel.set()  # the subscription's watchdog closes it (the generator never started)
             raise
+        return await self._reply_wait(request, cancel, _wait_for, events, record, condition)
+
+    async def _reply_wait(self, request: web.Request, cancel: threading.Event, wait: Any, *args: Any) -> web.StreamResponse:
         response = web.StreamResponse(status=200)
         response.content_type = "application/json"
         response.enable_chunked_encoding()
         # The headers go out now: `docker run` waits for them before it asks for the start.
         await response.prepare(request)
         try:
-            code, error = await self.b.call(_wait_for, events, record, condition)
+            code, error = await self.b.call(wait, *args)
         except asyncio.CancelledError:
             cancel.set()
             raise
@@ -537,6 +546,17 @@ def _peer_gone(stream: Hijacked) -> bool:
     except OSError:
         return True
     return False
+
+
+def _wait_task(containers: Any, record: dict[str, Any], cancel: threading.Event) -> tuple[int, str | None]:
+    if record["status"] not in ("running", "paused"):
+        return record.get("exit_code") or 0, None
+    try:
+        return containers.wait([record["id"]], cancel=cancel)[0], None
+    except NotFound:
+        return record.get("exit_code") or 0, None  # removed meanwhile (--rm): its exit went with it
+    except PouchError as err:
+        return -1, str(err)
 
 
 def _wait_for(events: Any, record: dict[str, Any], condition: str) -> tuple[int, str | None]:

@@ -70,7 +70,7 @@ async def _serve(args: argparse.Namespace) -> int:
     namespace = args.namespace or os.environ.get("CONTAINERD_NAMESPACE") or "default"
     address = args.address or os.environ.get("CONTAINERD_ADDRESS") or None
     facade = Managers(address=address, namespace=namespace)
-    facade.client  # dial (or start the embedded containerd) before accepting anyone
+    _ = facade.client  # dial (or start the embedded containerd) before accepting anyone
     api = Api()
     install(api, facade)
     sockets = [bind(listener, group=args.group, tls=tls) for listener in listeners]

@@ -87,7 +87,7 @@ class Api:
             raise
         except (ConnectionResetError, asyncio.CancelledError):
             raise
-        except Exception as err:  # every error becomes a status and a {"message"} (pouchd.errors)
+        except Exception as err:  # noqa: BLE001 (every error becomes a status and a {"message"}: pouchd.errors)
             return error_response(err)
 
     def close(self) -> None:

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import json
+import select
+import socket
 import struct
+import tarfile
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -437,16 +442,12 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
 
 
 def _copy_out(containers: Any, ref: str, path: str) -> bytes:
-    import io
-
     out = io.BytesIO()
     containers.copy(f"{ref}:{path}", "-", stdout=out)
     return out.getvalue()
 
 
 def _copy_in(containers: Any, ref: str, path: str, data: bytes) -> None:
-    import io
-
     containers.copy("-", f"{ref}:{path}", stdin=io.BytesIO(data))
 
 
@@ -479,9 +480,6 @@ def _stats_shape(sample: dict[str, Any], previous: dict[str, Any] | None) -> dic
 def _stat_of(data: bytes, path: str) -> dict[str, Any]:
     """docker's path stat (a Go FileMode: permissions plus type bits high up) from the archive's first
     member, which is the path itself as cp wrote it."""
-    import io
-    import tarfile
-
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
         first = tar.next()
     if first is None:
@@ -491,8 +489,6 @@ def _stat_of(data: bytes, path: str) -> dict[str, Any]:
         mode |= 1 << 31
     elif first.issym():
         mode |= 1 << 27
-    from datetime import UTC, datetime
-
     mtime = datetime.fromtimestamp(first.mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {"name": first.name.rstrip("/").rsplit("/", 1)[-1], "size": first.size, "mode": mode,
             "mtime": mtime, "linkTarget": first.linkname}
@@ -511,17 +507,16 @@ def _cancel_on_close(stream: Hijacked, cancel: threading.Event) -> None:
 
 
 def _wait_done(pending: PendingAttach, stream: Hijacked) -> None:
-    """Until the attached run has ended (or the client closed the stream before any start)."""
+    """Until the attached run has ended, or the client has gone (before the start, or during the run:
+    the container goes on, its output into the log)."""
     while not pending.done.wait(0.5):
-        if not pending.done.is_set() and _peer_gone(stream):
+        if _peer_gone(stream):
             return
 
 
 def _peer_gone(stream: Hijacked) -> bool:
     """Whether the client has closed the connection entirely (a half-close of its write side is not
     that: `docker run` without -i half-closes at once)."""
-    import select
-
     try:
         readable, _, errored = select.select([stream.sock], [], [stream.sock], 0)
     except (OSError, ValueError):
@@ -531,8 +526,6 @@ def _peer_gone(stream: Hijacked) -> bool:
     if not readable:
         return False
     try:
-        import socket
-
         peeked = stream.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
     except BlockingIOError:
         return False

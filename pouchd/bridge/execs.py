@@ -95,7 +95,7 @@ class _Handlers:
             try:
                 record.exit_code = await self.b.call(containers.exec, record.container_id, config["Cmd"],
                                                      stdio=stdio, **kwargs)
-            except Exception as err:  # the stream is open: the client can only read the error from it
+            except Exception as err:  # noqa: BLE001 (the stream is open: the client can only read the error there)
                 record.exit_code = 126 if "not found" in str(err) or "executable" in str(err) else 1
                 try:
                     stream.stderr.write(f"pouchd: {err}\n".encode())

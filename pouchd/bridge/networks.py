@@ -17,7 +17,7 @@ _UNSUPPORTED = ("EnableIPv6", "Ingress", "ConfigOnly", "Scope")
 
 
 def install(b: Bridge) -> None:
-    networks = lambda: b.facade.networks  # noqa: E731 (the facade builds managers on first use)
+    networks = lambda: b.facade.networks  # the facade builds managers on first use
 
     async def create(request: web.Request) -> web.Response:
         body = await body_json(request)

@@ -24,7 +24,7 @@ def epoch(stamp: str | None) -> int:
     if not stamp:
         return 0
     try:
-        return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
+        return int(datetime.fromisoformat(stamp).timestamp())
     except ValueError:
         return 0
 

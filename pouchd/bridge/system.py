@@ -177,7 +177,7 @@ _EVENT_KEYS = {"type", "event", "container", "image", "label"}
 def _event_filters(items: list[str]) -> list[str]:
     out = []
     for item in items:
-        key, _, value = item.partition("=")
+        key = item.partition("=")[0]
         if key == "label":
             raise InvalidArgument("events: the label filter is not supported by pouchd")
         if key not in _EVENT_KEYS:
@@ -197,7 +197,7 @@ def _event_shape(record: dict[str, Any]) -> dict[str, Any]:
     """A pouchsh event record as docker's event message."""
     stamp = record["time"]
     try:
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(stamp)
     except ValueError:
         moment = datetime.now(UTC)
     nanos = int(moment.timestamp() * 1e9)

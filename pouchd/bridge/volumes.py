@@ -13,7 +13,7 @@ __all__ = ["install"]
 
 
 def install(b: Bridge) -> None:
-    volumes = lambda: b.facade.volumes  # noqa: E731 (the facade builds managers on first use)
+    volumes = lambda: b.facade.volumes  # the facade builds managers on first use
 
     async def create(request: web.Request) -> web.Response:
         body = await body_json(request, required=False)

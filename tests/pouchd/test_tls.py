@@ -65,12 +65,12 @@ def test_mutual_tls(containerd_address: str, namespace: str, tmp_path: Path) -> 
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == b"1.41"
         anonymous = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
-        with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
-            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-                with anonymous.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-                    tls.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
-                    if not tls.recv(100):
-                        raise ConnectionResetError("closed without an answer")
+        with (pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)),
+              socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+              anonymous.wrap_socket(raw, server_hostname="127.0.0.1") as tls):
+            tls.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            if not tls.recv(100):
+                raise ConnectionResetError("closed without an answer")
     finally:
         server.terminate()
         server.wait(timeout=20)

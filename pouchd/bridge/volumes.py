@@ -41,7 +41,8 @@ def install(b: Bridge) -> None:
 
     async def prune(request: web.Request) -> web.Response:
         filters = query_filters(request)
-        every = any(f in ("all=true", "all=1") for f in filters)
+        # API 1.41 (the newest pouchd speaks) prunes every unused volume; only 1.42 added all=false
+        every = not any(f in ("all=false", "all=0") for f in filters)
         result = await b.call(volumes().prune, all=every, filters=[f for f in filters if not f.startswith("all=")])
         deleted = result["volumes_deleted"]
         return json_response({"VolumesDeleted": deleted or None, "SpaceReclaimed": result.get("space_reclaimed", 0)})

@@ -269,3 +269,51 @@ def test_run_detached_with_a_published_port(daemon: Daemon) -> None:
         wait_until(answers, what="httpd behind the published port")
     finally:
         daemon.docker("rm", "-f", "httpd1")
+
+
+def test_more_verbs_pause_restart_rename_update_prune_df(daemon: Daemon) -> None:
+    daemon.docker("run", "-d", "--name", "verbs1", "busybox", "sleep", "300", check=True)
+    try:
+        daemon.docker("pause", "verbs1", check=True)
+        assert json.loads(daemon.docker("inspect", "verbs1", check=True).stdout)[0]["State"]["Status"] == "paused"
+        daemon.docker("unpause", "verbs1", check=True)
+        pid = json.loads(daemon.docker("inspect", "verbs1", check=True).stdout)[0]["State"]["Pid"]
+        daemon.docker("restart", "-t", "0", "verbs1", check=True)
+        state = json.loads(daemon.docker("inspect", "verbs1", check=True).stdout)[0]["State"]
+        assert state["Running"] and state["Pid"] != pid
+        daemon.docker("rename", "verbs1", "verbs2", check=True)
+        daemon.docker("update", "--memory", "64m", "verbs2", check=True)
+        inspect = json.loads(daemon.docker("inspect", "verbs2", check=True).stdout)[0]
+        assert inspect["HostConfig"]["Memory"] == 64 << 20
+        top = daemon.docker("top", "verbs2", check=True).stdout.decode()
+        assert "sleep 300" in top
+        df = daemon.docker("system", "df", check=True).stdout.decode()
+        assert "Images" in df and "Containers" in df
+        assert daemon.docker("history", "busybox", check=True).stdout.startswith(b"IMAGE")
+    finally:
+        daemon.docker("rm", "-f", "verbs2")
+    daemon.docker("create", "--name", "stale1", "busybox", "true", check=True)
+    pruned = daemon.docker("container", "prune", "-f", check=True).stdout.decode()
+    assert "Total reclaimed space" in pruned
+    assert b"stale1" not in daemon.docker("ps", "-a", check=True).stdout
+    daemon.docker("volume", "create", "spare1", check=True)
+    daemon.docker("volume", "prune", "-f", check=True)  # at 1.41: every unused volume
+    assert b"spare1" not in daemon.docker("volume", "ls", check=True).stdout
+    daemon.docker("network", "create", "spare2", check=True)
+    daemon.docker("network", "prune", "-f", check=True)
+    assert b"spare2" not in daemon.docker("network", "ls", check=True).stdout
+
+
+def test_events_from_the_shell_reach_the_api(daemon: Daemon) -> None:
+    from tests.pouchd.conftest import UnixHTTPConnection
+
+    conn = UnixHTTPConnection(daemon.socket, timeout=30)
+    try:
+        conn.request("GET", '/v1.41/events?filters={"type":["container"],"event":["destroy"]}')
+        response = conn.getresponse()
+        assert response.status == 200
+        assert daemon.pouchsh("-c", "run --rm --name fromshell2 busybox true").returncode == 0
+        event = json.loads(response.readline())
+    finally:
+        conn.close()
+    assert event["Action"] == "destroy" and event["Actor"]["Attributes"]["name"] == "fromshell2"

@@ -87,7 +87,7 @@ class _Handlers:
             except BaseException:
                 record.running = False
                 raise
-            record.running = False  # a detached exec is not followed; its exit is not known here
+            record.running = False  # not followed from here: its exit status stays unknown (null)
             return web.Response(status=200)
         stream = await hijack(request, tty=tty)
         try:
@@ -112,7 +112,8 @@ class _Handlers:
         cmd = list(config["Cmd"])
         return json_response({
             "ID": record.id, "Running": record.running,
-            "ExitCode": record.exit_code if record.exit_code is not None else (None if record.running else 0),
+            # null while it runs, and for a detached exec, whose end pouchd does not follow
+            "ExitCode": record.exit_code,
             "ProcessConfig": {"tty": bool(config.get("Tty")), "entrypoint": cmd[0], "arguments": cmd[1:],
                               "privileged": bool(config.get("Privileged")), "user": config.get("User") or ""},
             "OpenStdin": bool(config.get("AttachStdin")), "OpenStderr": bool(config.get("AttachStderr")),

@@ -14,6 +14,9 @@ pytestmark = pytest.mark.containerd
 
 def test_push_then_pull_and_run(daemon: Daemon, registry: str) -> None:  # noqa: F811
     ref = f"{registry}/test/bb:v1"
+    # docker login goes through POST /auth: checked against the registry, stored as pouchsh's login is
+    login = daemon.docker("login", "-u", "tester", "--password-stdin", registry, input=b"secret\n")
+    assert login.returncode == 0 and b"Login Succeeded" in login.stdout, login.stderr
     daemon.docker("tag", "busybox:latest", ref, check=True)
     pushed = daemon.docker("push", ref, check=True)
     assert b"digest: sha256:" in pushed.stdout

@@ -72,7 +72,7 @@ async def _serve(args: argparse.Namespace) -> int:
     facade = Managers(address=address, namespace=namespace)
     _ = facade.client  # dial (or start the embedded containerd) before accepting anyone
     api = Api()
-    install(api, facade)
+    bridge = install(api, facade)
     sockets = [bind(listener, group=args.group, tls=tls) for listener in listeners]
     runner = web.AppRunner(api.app, handler_cancellation=True, shutdown_timeout=5, access_log=None if not args.debug else web.AccessLogger)
     await runner.setup()
@@ -89,6 +89,7 @@ async def _serve(args: argparse.Namespace) -> int:
     try:
         await stop.wait()
     finally:
+        bridge.shutdown()
         await runner.cleanup()
         api.close()
         for listener in listeners:

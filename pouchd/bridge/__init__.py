@@ -11,7 +11,8 @@ from pouchd.server import Api
 __all__ = ["install"]
 
 
-def install(api: Api, facade: Any) -> None:
+def install(api: Api, facade: Any) -> Any:
+    """Register every route; returns the bridge (``shutdown()`` ends its long calls)."""
     from pouchd.bridge import containers, execs, images, networks, system, volumes
     from pouchd.bridge.context import Bridge
 
@@ -23,3 +24,4 @@ def install(api: Api, facade: Any) -> None:
     images.install(bridge)
     volumes.install(bridge)
     networks.install(bridge)
+    return bridge

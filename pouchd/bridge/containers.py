@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ctrd.errors import Conflict, InvalidArgument, NotFound, PouchError
+from ctrd.errors import Conflict, InvalidArgument, NotFound, PouchError, Unavailable
 from managers.console import Stdio
 from managers.options import CreateOptions
 from pouchd.bridge.context import Bridge, PendingAttach
@@ -166,7 +166,9 @@ class _Handlers:
 
         # A thread of its own, not the pool: it lives as long as the container runs.
         threading.Thread(target=run_attached, name=f"pouchd-attached-{record['id'][:12]}", daemon=True).start()
-        await started
+        await self.b.until_stopping(started)
+        if not started.done():
+            raise Unavailable("pouchd is stopping")
         return web.Response(status=204)
 
     async def stop(self, request: web.Request) -> web.Response:
@@ -247,7 +249,7 @@ class _Handlers:
         first = (await self.b.call(self.containers.stats, [record["id"]]))[0]
         if not stream:
             return json_response(_stats_shape(first, None))
-        cancel = threading.Event()
+        cancel = self.b.new_cancel()
 
         def samples() -> Iterator[bytes]:
             previous = first
@@ -276,7 +278,7 @@ class _Handlers:
         if condition not in _WAIT_CONDITIONS:
             raise InvalidArgument(f"wait: condition {condition!r}: expected one of {', '.join(_WAIT_CONDITIONS)}")
         ref = request.match_info["id"]
-        cancel = threading.Event()
+        cancel = self.b.new_cancel()
         if condition == "not-running":
             # The common case (docker-py's wait after a start): the task's own Wait, no event stream;
             # not for an auto-remove container, whose task (and exit) another process may take first.
@@ -331,7 +333,7 @@ class _Handlers:
         until = request.query.get("until") or None
         if until in ("0",):
             until = None
-        cancel = threading.Event()
+        cancel = self.b.new_cancel()
         entries = await self.b.call(self.containers.log_entries, record["id"], follow=follow, tail=tail,
                                     since=since, until=until, cancel=cancel)
         tty = bool(record.get("tty"))
@@ -375,7 +377,7 @@ class _Handlers:
                 pending = PendingAttach(stream=stream, stdin=want_stdin)
                 self.b.add_attach(record["id"], pending)
                 try:
-                    await self.b.call(_wait_done, pending, stream)
+                    await self.b.call(_wait_done, pending, stream, self.b.closing)
                 finally:
                     pending.done.set()
                     self.b.drop_attach(record["id"], pending)
@@ -386,7 +388,7 @@ class _Handlers:
     def _attach_running(self, record: dict[str, Any], stream: Hijacked, request: web.Request) -> None:
         """A running container's output from now on (pouchsh's detached tasks write to their log,
         which is what an attach can follow); stdin cannot reach a detached task."""
-        cancel = threading.Event()
+        cancel = self.b.new_cancel()
         logs = query_bool(request, "logs")
         entries = self.containers.log_entries(record["id"], follow=query_bool(request, "stream"),
                                               tail=None if logs else 0, cancel=cancel)
@@ -513,11 +515,11 @@ def _cancel_on_close(stream: Hijacked, cancel: threading.Event) -> None:
             cancel.set()
 
 
-def _wait_done(pending: PendingAttach, stream: Hijacked) -> None:
-    """Until the attached run has ended, or the client has gone (before the start, or during the run:
-    the container goes on, its output into the log)."""
+def _wait_done(pending: PendingAttach, stream: Hijacked, closing: threading.Event) -> None:
+    """Until the attached run has ended, the client has gone (before the start, or during the run: the
+    container goes on, its output into the log), or the server stops."""
     while not pending.done.wait(0.5):
-        if _peer_gone(stream):
+        if closing.is_set() or _peer_gone(stream):
             return
 
 

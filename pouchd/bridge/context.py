@@ -3,7 +3,9 @@ waiting for their container's start, and the execs made through the API."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +46,39 @@ class Bridge:
         #: (container id, network name) of created containers disconnected from a network they were
         #: created on, until they are connected again (see pouchd.bridge.networks)
         self.detached_before_start: set[tuple[str, str]] = set()
+        #: set when the server stops (for threads, and for handlers)
+        self.closing = threading.Event()
+        self._stopping = asyncio.Event()
+        #: the cancel events of long calls in the pool (follows, waits, event streams, pulls)
+        self._cancels: weakref.WeakSet[threading.Event] = weakref.WeakSet()
+
+    def new_cancel(self) -> threading.Event:
+        """A cancel event for a long manager call, set by ``shutdown`` as well."""
+        event = threading.Event()
+        with self._lock:
+            self._cancels.add(event)
+        return event
+
+    async def until_stopping(self, future: asyncio.Future[Any]) -> None:
+        """Await ``future``, or less: until the server stops."""
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait([future, stopping], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+
+    def shutdown(self) -> None:
+        """End every long call and attach stream, so that the pool's threads (which the interpreter
+        joins at exit) return and the server stops at once. Running containers go on."""
+        self.closing.set()
+        self._stopping.set()
+        with self._lock:
+            cancels = list(self._cancels)
+            attaches = list(self._attaches.values())
+        for event in cancels:
+            event.set()
+        for pending in attaches:
+            pending.done.set()
 
     def route(self, method: str, path: str, handler: Any) -> None:
         self.api.route(method, path, handler)

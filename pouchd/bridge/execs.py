@@ -3,6 +3,7 @@ inspect and resize. The process itself is the container manager's ``exec``."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
 from typing import Any
@@ -90,20 +91,29 @@ class _Handlers:
             record.running = False  # not followed from here: its exit status stays unknown (null)
             return web.Response(status=200)
         stream = await hijack(request, tty=tty)
-        try:
+        loop = asyncio.get_running_loop()
+        ended: asyncio.Future[None] = loop.create_future()
+
+        def run() -> None:
             stdio = Stdio(stdin=stream.stdin if stdin else None, stdout=stream.stdout, stderr=stream.stderr)
             try:
-                record.exit_code = await self.b.call(containers.exec, record.container_id, config["Cmd"],
-                                                     stdio=stdio, **kwargs)
+                record.exit_code = containers.exec(record.container_id, config["Cmd"], stdio=stdio, **kwargs)
             except Exception as err:  # noqa: BLE001 (the stream is open: the client can only read the error there)
                 record.exit_code = 126 if "not found" in str(err) or "executable" in str(err) else 1
                 try:
                     stream.stderr.write(f"pouchd: {err}\n".encode())
                 except OSError:
                     pass
-        finally:
-            record.running = False
-            stream.close()
+            finally:
+                record.running = False
+                stream.close()
+                loop.call_soon_threadsafe(lambda: ended.done() or ended.set_result(None))
+
+        # A thread of its own, not the pool: it lives as long as the process does, and a server that
+        # stops leaves the process running, as an attached run's container does.
+        threading.Thread(target=run, name=f"pouchd-exec-{record.id[:12]}", daemon=True).start()
+        await self.b.until_stopping(ended)
+        stream.close()  # the server stops: the process goes on without its client
         return stream.response
 
     async def inspect(self, request: web.Request) -> web.Response:

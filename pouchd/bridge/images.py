@@ -151,7 +151,7 @@ class _Handlers:
         was sent is a plain status, later ones an ``errorDetail`` line (the status is out already)."""
         import queue
 
-        cancel = threading.Event()
+        cancel = self.b.new_cancel()
         lines: queue.Queue[bytes | None] = queue.Queue()
         outcome: dict[str, Any] = {}
 

@@ -131,7 +131,7 @@ class _Handlers:
     async def events(self, request: web.Request) -> web.StreamResponse:
         since = _unix_time(request.query.get("since"), "since")
         until = _unix_time(request.query.get("until"), "until")
-        cancel = threading.Event()
+        cancel = self.b.new_cancel()
         records = await self.b.call(self.b.facade.system.events, filters=_event_filters(query_filters(request)),
                                     since=since, until=until, cancel=cancel)
 

@@ -4,6 +4,7 @@ stale one is replaced), it serves the same containers, and what was running can 
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 
@@ -28,3 +29,29 @@ def test_restart_after_sigkill(daemon: Daemon) -> None:
     daemon.docker("rm", "-f", "survivor", "attached1", check=True)
     wait_until(lambda: daemon.docker("ps", "-aq", check=True).stdout.strip() == b"", what="both removed")
     assert daemon.docker("run", "--rm", "busybox", "echo", "again", check=True).stdout == b"again\n"
+
+
+def test_sigterm_with_streams_open_stops_at_once(daemon: Daemon) -> None:
+    """SIGTERM while clients hold logs -f, events, an attached run, an attach and an exec: the server
+    ends their streams and exits (it does not wait for the containers), which go on running."""
+    daemon.docker("run", "-d", "--name", "quiet1", "busybox", "sleep", "300", check=True)
+    clients = [subprocess.Popen(["docker", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=daemon.env())
+               for args in (["logs", "-f", "quiet1"], ["events"], ["run", "--name", "held", "busybox", "sleep", "60"],
+                            ["attach", "quiet1"], ["exec", "quiet1", "sleep", "60"])]
+    try:
+        wait_until(lambda: b"held" in daemon.docker("ps", "--format", "{{.Names}}").stdout, what="the attached run")
+        wait_until(lambda: b"sleep 60" in daemon.docker("top", "quiet1").stdout, what="the exec")
+        assert daemon.process is not None
+        started = time.monotonic()
+        daemon.process.terminate()
+        assert daemon.process.wait(timeout=15) == 0
+        assert time.monotonic() - started < 10
+    finally:
+        for client in clients:
+            client.kill()
+            client.wait()
+    daemon.start()
+    names = daemon.docker("ps", "--format", "{{.Names}}", check=True).stdout.decode().split()
+    assert {"quiet1", "held"} <= set(names)
+    daemon.docker("rm", "-f", "quiet1", "held", check=True)

@@ -169,6 +169,7 @@ class _Handlers:
         await self.b.until_stopping(started)
         if not started.done():
             raise Unavailable("pouchd is stopping")
+        started.result()  # the start's own error (a missing program, a port taken) is the reply
         return web.Response(status=204)
 
     async def stop(self, request: web.Request) -> web.Response:

@@ -31,6 +31,8 @@ from pouchd.server import body_json, json_response, query_bool, query_filters, q
 __all__ = ["install"]
 
 _WAIT_CONDITIONS = ("not-running", "next-exit", "removed")
+#: how long a start waits for the 101 of an attach registered just before it
+_ATTACH_READY = 30.0
 
 
 def install(b: Bridge) -> None:
@@ -149,9 +151,15 @@ class _Handlers:
             loop.call_soon_threadsafe(lambda: started.done() or started.set_result(None))
 
         def run_attached() -> None:
+            pending.ready.wait(_ATTACH_READY)
             stream = pending.stream
-            stdio = Stdio(stdin=stream.stdin if pending.stdin else None, stdout=stream.stdout, stderr=stream.stderr)
             try:
+                if stream is None:  # its client left before the stream was up: a plain start
+                    self.containers.start([record["id"]])
+                    on_started()
+                    return
+                stdio = Stdio(stdin=stream.stdin if pending.stdin else None, stdout=stream.stdout,
+                              stderr=stream.stderr)
                 self.containers.start_attached(record["id"], stdio, interactive=pending.stdin, on_started=on_started)
             except BaseException as err:  # noqa: BLE001 (reported to the start request or dropped with the stream)
                 failure = err
@@ -370,20 +378,25 @@ class _Handlers:
         running = record["status"] in ("running", "paused")
         if not running and not query_bool(request, "stream"):
             raise ApiError(409, f"container {ref} is not running")
-        stream = await hijack(request, tty=tty)
-        try:
-            if running or not query_bool(request, "stream"):
+        if running or not query_bool(request, "stream"):
+            stream = await hijack(request, tty=tty)
+            try:
                 await self.b.call(self._attach_running, record, stream, request)
-            else:
-                pending = PendingAttach(stream=stream, stdin=want_stdin)
-                self.b.add_attach(record["id"], pending)
-                try:
-                    await self.b.call(_wait_done, pending, stream, self.b.closing)
-                finally:
-                    pending.done.set()
-                    self.b.drop_attach(record["id"], pending)
+            finally:
+                stream.close()
+            return stream.response
+        # Registered before the 101 goes out: `docker run` may ask for the start as soon as it has it.
+        pending = PendingAttach(stdin=want_stdin)
+        self.b.add_attach(record["id"], pending)
+        try:
+            stream = await hijack(request, tty=tty)
+            pending.attach(stream)
+            await self.b.call(_wait_done, pending, stream, self.b.closing)
         finally:
-            stream.close()
+            pending.abandon()
+            self.b.drop_attach(record["id"], pending)
+            if pending.stream is not None:
+                pending.stream.close()
         return stream.response
 
     def _attach_running(self, record: dict[str, Any], stream: Hijacked, request: web.Request) -> None:

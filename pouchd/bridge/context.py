@@ -19,11 +19,21 @@ __all__ = ["Bridge", "ExecRecord", "PendingAttach"]
 @dataclass
 class PendingAttach:
     """An attach stream opened before its container started (``docker run``: create, attach, wait,
-    start); the start runs the container attached to it."""
+    start); the start runs the container attached to it. ``ready`` is set once ``stream`` is up, or the
+    attach was abandoned before (then ``stream`` stays None); ``done`` once it is over."""
 
-    stream: Hijacked
     stdin: bool
+    stream: Hijacked | None = None
+    ready: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
+
+    def attach(self, stream: Hijacked) -> None:
+        self.stream = stream
+        self.ready.set()
+
+    def abandon(self) -> None:
+        self.done.set()
+        self.ready.set()
 
 
 @dataclass
@@ -78,7 +88,7 @@ class Bridge:
         for event in cancels:
             event.set()
         for pending in attaches:
-            pending.done.set()
+            pending.abandon()
 
     def route(self, method: str, path: str, handler: Any) -> None:
         self.api.route(method, path, handler)

@@ -632,37 +632,6 @@ class ContainerManager(Foreground):
 # -- helpers ------------------------------------------------------------------------------------------
 
 
-def _system_cpu_ns() -> int | None:
-    """The host's total CPU time (all CPUs, all states) from /proc/stat, in nanoseconds."""
-    try:
-        with open("/proc/stat") as f:
-            first = f.readline().split()
-    except OSError:
-        return None
-    if not first or first[0] != "cpu":
-        return None
-    return sum(int(x) for x in first[1:8]) * (10**9 // (os.sysconf("SC_CLK_TCK") or 100))
-
-
-def exec_process_id(container_id: str, suffix: str) -> str:
-    """The containerd process id of an exec (the container in it: see _remove_fifo_dirs)."""
-    if not suffix.isalnum() or len(suffix) > 32:
-        raise InvalidArgument(f"exec id suffix {suffix!r}: expected up to 32 letters and digits")
-    return f"{container_id[:20]}-exec-{suffix}"
-
-
-class _Started(builtins.list):  # type: ignore[type-arg]
-    """The ``started`` flag list ``_foreground`` appends to once the task runs, calling back then."""
-
-    def __init__(self, callback: Callable[[], None]) -> None:
-        super().__init__()
-        self._callback = callback
-
-    def append(self, item: Any) -> None:
-        super().append(item)
-        self._callback()
-
-
 def _update_task(client: Any, cid: str, resources: dict[str, Any]) -> None:
     """Tasks.Update with new LinuxResources (ctrd.tasks has no wrapper for it)."""
     from ctrd.api.services.tasks.v1 import tasks_pb2
@@ -701,3 +670,34 @@ def _created_before(record: dict[str, Any], until: str) -> bool:
     limit = parse_time(until, "--filter until")
     created = rec._parse_iso(record["created"])
     return limit is not None and created is not None and created * 1e9 < limit
+
+
+def _system_cpu_ns() -> int | None:
+    """The host's total CPU time (all CPUs, all states) from /proc/stat, in nanoseconds."""
+    try:
+        with open("/proc/stat") as f:
+            first = f.readline().split()
+    except OSError:
+        return None
+    if not first or first[0] != "cpu":
+        return None
+    return sum(int(x) for x in first[1:8]) * (10**9 // (os.sysconf("SC_CLK_TCK") or 100))
+
+
+def exec_process_id(container_id: str, suffix: str) -> str:
+    """The containerd process id of an exec (the container in it: see _remove_fifo_dirs)."""
+    if not suffix.isalnum() or len(suffix) > 32:
+        raise InvalidArgument(f"exec id suffix {suffix!r}: expected up to 32 letters and digits")
+    return f"{container_id[:20]}-exec-{suffix}"
+
+
+class _Started(builtins.list):  # type: ignore[type-arg]
+    """The ``started`` flag list ``_foreground`` appends to once the task runs, calling back then."""
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        super().__init__()
+        self._callback = callback
+
+    def append(self, item: Any) -> None:
+        super().append(item)
+        self._callback()

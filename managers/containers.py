@@ -212,6 +212,15 @@ class ContainerManager(Foreground):
         self._finish(c, auto_remove)
         return code
 
+    def hand_off_auto_remove(self, ref: str) -> None:
+        """Leave the removal of an auto-remove container to the background waiter (managers.autoremove),
+        for a foreground owner that goes away before the container ends (pouchd stopping)."""
+        c = self._get(ref)
+        if c.labels.get(LABEL.AUTO_REMOVE) == "true":
+            from managers.autoremove import spawn
+
+            spawn(self.client.address, self.namespace, Path(self.facade.root), Path(self.facade.run_root), c.id)
+
     def resize(self, ref: str, width: int, height: int, *, exec_id: str | None = None) -> None:
         """Set the terminal size of a running container's (or one of its execs') pty."""
         if width <= 0 or height <= 0 or width > 65535 or height > 65535:

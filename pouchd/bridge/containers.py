@@ -160,7 +160,12 @@ class _Handlers:
                     return
                 stdio = Stdio(stdin=stream.stdin if pending.stdin else None, stdout=stream.stdout,
                               stderr=stream.stderr)
-                self.containers.start_attached(record["id"], stdio, interactive=pending.stdin, on_started=on_started)
+                self.b.attached_runs.add(record["id"])
+                try:
+                    self.containers.start_attached(record["id"], stdio, interactive=pending.stdin,
+                                                   on_started=on_started)
+                finally:
+                    self.b.attached_runs.discard(record["id"])
             except BaseException as err:  # noqa: BLE001 (reported to the start request or dropped with the stream)
                 failure = err
 

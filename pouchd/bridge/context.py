@@ -9,7 +9,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from ctrd.errors import Conflict
+from ctrd.errors import Conflict, PouchError
 from pouchd.hijack import Hijacked
 from pouchd.server import Api
 
@@ -59,6 +59,8 @@ class Bridge:
         #: set when the server stops (for threads, and for handlers)
         self.closing = threading.Event()
         self._stopping = asyncio.Event()
+        #: containers running attached to a client through this server
+        self.attached_runs: set[str] = set()
         #: the cancel events of long calls in the pool (follows, waits, event streams, pulls)
         self._cancels: weakref.WeakSet[threading.Event] = weakref.WeakSet()
 
@@ -89,6 +91,15 @@ class Bridge:
             event.set()
         for pending in attaches:
             pending.abandon()
+        with self._lock:
+            running = list(self.attached_runs)
+        for cid in running:
+            # Their foreground owner (this process) goes: a `--rm` container is removed when it ends all
+            # the same, by the waiter `run -d --rm` uses.
+            try:
+                self.facade.containers.hand_off_auto_remove(cid)
+            except PouchError:
+                pass  # gone meanwhile
 
     def route(self, method: str, path: str, handler: Any) -> None:
         self.api.route(method, path, handler)

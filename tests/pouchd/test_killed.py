@@ -37,7 +37,8 @@ def test_sigterm_with_streams_open_stops_at_once(daemon: Daemon) -> None:
     daemon.docker("run", "-d", "--name", "quiet1", "busybox", "sleep", "300", check=True)
     clients = [subprocess.Popen(["docker", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 env=daemon.env())
-               for args in (["logs", "-f", "quiet1"], ["events"], ["run", "--name", "held", "busybox", "sleep", "60"],
+               for args in (["logs", "-f", "quiet1"], ["events"],
+                            ["run", "--rm", "--name", "held", "busybox", "sleep", "60"],
                             ["attach", "quiet1"], ["exec", "quiet1", "sleep", "60"])]
     try:
         wait_until(lambda: b"held" in daemon.docker("ps", "--format", "{{.Names}}").stdout, what="the attached run")
@@ -54,4 +55,8 @@ def test_sigterm_with_streams_open_stops_at_once(daemon: Daemon) -> None:
     daemon.start()
     names = daemon.docker("ps", "--format", "{{.Names}}", check=True).stdout.decode().split()
     assert {"quiet1", "held"} <= set(names)
-    daemon.docker("rm", "-f", "quiet1", "held", check=True)
+    # the --rm run lost its client and its server, not its removal: it goes when it ends
+    daemon.docker("kill", "held", check=True)
+    wait_until(lambda: b"held" not in daemon.docker("ps", "-a", "--format", "{{.Names}}").stdout, timeout=30,
+               what="the --rm container to be removed after its server stopped")
+    daemon.docker("rm", "-f", "quiet1", check=True)

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import io
 import json
+import os
 import select
 import socket
 import struct
@@ -490,6 +491,13 @@ def _cpu(sample: dict[str, Any] | None) -> dict[str, Any]:
             "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}}
 
 
+def _memory_limit(limit: int | None) -> int:
+    """The cgroup's limit, or the host's memory when that is less (an unlimited cgroup says 2^63), as
+    dockerd reports it."""
+    host = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return min(limit, host) if limit else host
+
+
 def _stats_shape(sample: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
     """docker's stats JSON (cgroup figures containerd reports; the block-I/O and network lists empty)."""
     blkio = {k: None for k in ("io_service_bytes_recursive", "io_serviced_recursive", "io_queue_recursive",
@@ -500,7 +508,7 @@ def _stats_shape(sample: dict[str, Any], previous: dict[str, Any] | None) -> dic
         "pids_stats": {"current": sample["pids"] or 0, **({"limit": sample["pids_limit"]} if sample["pids_limit"] else {})},
         "blkio_stats": blkio, "num_procs": 0, "storage_stats": {},
         "cpu_stats": _cpu(sample), "precpu_stats": _cpu(previous),
-        "memory_stats": {"usage": sample["memory_bytes"] or 0, "stats": {}, "limit": sample["memory_limit"] or 0},
+        "memory_stats": {"usage": sample["memory_bytes"] or 0, "stats": {}, "limit": _memory_limit(sample["memory_limit"])},
         "name": "/" + sample["name"], "id": sample["id"],
     }
 

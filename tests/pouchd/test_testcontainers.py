@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from tests.pouchd.conftest import Daemon
+from tests.pouchd.conftest import Daemon, wait_until
 
 pytestmark = pytest.mark.containerd
 
@@ -30,7 +30,17 @@ def test_container_log_wait_mapped_port_and_cleanup(daemon: Daemon, monkeypatch:
     with container:
         host, port = container.get_container_host_ip(), int(container.get_exposed_port(80))
         assert host == "127.0.0.1" and port > 0
-        with pytest.raises(urllib.error.HTTPError) as reply:  # busybox httpd has no index: its 404 proves the way
-            urllib.request.urlopen(f"http://{host}:{port}/", timeout=10)
-        assert reply.value.code == 404
+
+        def answers() -> int | None:
+            # the log line comes just before httpd binds: poll until it answers (busybox httpd has no
+            # index page, so its 404 proves the way through the published port)
+            try:
+                urllib.request.urlopen(f"http://{host}:{port}/", timeout=5)
+            except urllib.error.HTTPError as err:
+                return err.code
+            except OSError:
+                return None
+            return 200
+
+        assert wait_until(answers, what="httpd behind the mapped port") == 404
     assert daemon.docker("ps", "-aq", check=True).stdout == before

@@ -97,10 +97,12 @@ def test_exec_it_through_a_pty(daemon: Daemon) -> None:
 
     daemon.docker("run", "-d", "--name", "ptyexec", "busybox", "sleep", "300", check=True)
     try:
-        child = pexpect.spawn("docker", ["exec", "-it", "ptyexec", "sh"], env=daemon.env(), timeout=30)
+        child = pexpect.spawn("docker", ["exec", "-it", "ptyexec", "sh"], env=daemon.env(), timeout=30,
+                              dimensions=(33, 101))
         try:
             child.expect(r"[#$] ")
-            child.sendline("tty; exit 3")
+            child.sendline("stty size; tty; exit 3")
+            child.expect("33 101")  # POST /exec/{id}/resize reached the exec's pty
             child.expect("/dev/pts/")
             child.expect(pexpect.EOF)
         finally:

@@ -244,11 +244,7 @@ class ContainerManager:
     def hand_off_auto_remove(self, ref: str) -> None:
         """Leave the removal of an auto-remove container to the background waiter (managers.autoremove),
         for a foreground owner that goes away before the container ends (pouchd stopping)."""
-        c = self.resolver.get(ref)
-        if c.labels.get(LABEL.AUTO_REMOVE) == "true":
-            from managers.autoremove import spawn
-
-            spawn(self.client.address, self.namespace, Path(self.facade.root), Path(self.facade.run_root), c.id)
+        self.lifecycle.remove_when_done(self.resolver.get(ref))
 
     def resize(self, ref: str, width: int, height: int, *, exec_id: str | None = None) -> None:
         """Set the terminal size of a running container's (or one of its execs') pty."""

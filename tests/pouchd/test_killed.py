@@ -46,7 +46,7 @@ def test_sigterm_with_streams_open_stops_at_once(daemon: Daemon) -> None:
         assert daemon.process is not None
         started = time.monotonic()
         daemon.process.terminate()
-        assert daemon.process.wait(timeout=15) == 0
+        assert daemon.process.wait(timeout=15) == 0, daemon.log.read_text()[-3000:]
         assert time.monotonic() - started < 10
     finally:
         for client in clients:

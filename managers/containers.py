@@ -29,8 +29,9 @@ import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -205,18 +206,9 @@ class ContainerManager:
         if attach or interactive:
             if len(refs) != 1:
                 raise InvalidArgument("start -a/-i takes exactly one container")
-            c = self.lifecycle.prepare_start(self.resolver.get(refs[0]))
-            if c is None:
-                raise Conflict(f"container {refs[0]} is already running")
             if stdio is None:
                 raise InvalidArgument("start -a needs standard streams")
-            try:
-                code = self.foreground.run(c, self.lifecycle.plan_for(c), stdio, interactive=interactive, started=[])
-            except Stopped as stopped:
-                self.lifecycle.finish(c, c.labels.get(LABEL.AUTO_REMOVE) == "true")
-                raise Interrupted(f"container {name_of(c)} stopped (exit status {stopped.status})") from None
-            self.lifecycle.finish(c, c.labels.get(LABEL.AUTO_REMOVE) == "true")
-            return code
+            return self.start_attached(refs[0], stdio, interactive=interactive, on_started=lambda: None)
         out = []
         for found in self.resolver.get_all(refs):
             c = self.lifecycle.prepare_start(found)
@@ -224,6 +216,45 @@ class ContainerManager:
                 self.lifecycle.start_detached(c, self.lifecycle.plan_for(c))
             out.append(self.resolver.record(found.id))
         return out
+
+    def start_attached(
+        self, ref: str, stdio: Stdio, *, interactive: bool, on_started: Callable[[], None]
+    ) -> int:
+        """``start -a`` for a caller that answers the start before the exit (pouchd: an API client
+        attached first, then asks to start): ``on_started`` runs once the task is running, the exit
+        status is returned when it ends. An auto-remove container is removed after it, or when it
+        cannot be started at all."""
+        c = self.lifecycle.prepare_start(self.resolver.get(ref))
+        if c is None:
+            raise Conflict(f"container {ref} is already running")
+        auto_remove = c.labels.get(LABEL.AUTO_REMOVE) == "true"
+        started = _Started(on_started)
+        try:
+            code = self.foreground.run(c, self.lifecycle.plan_for(c), stdio, interactive=interactive, started=started)
+        except Stopped as stopped:
+            self.lifecycle.finish(c, auto_remove)
+            raise Interrupted(f"container {name_of(c)} stopped (exit status {stopped.status})") from None
+        except BaseException:
+            if not started and auto_remove:
+                quiet(self.lifecycle.destroy, c, True)
+            raise
+        self.lifecycle.finish(c, auto_remove)
+        return code
+
+    def hand_off_auto_remove(self, ref: str) -> None:
+        """Leave the removal of an auto-remove container to the background waiter (managers.autoremove),
+        for a foreground owner that goes away before the container ends (pouchd stopping)."""
+        self.lifecycle.remove_when_done(self.resolver.get(ref))
+
+    def resize(self, ref: str, width: int, height: int, *, exec_id: str | None = None) -> None:
+        """Set the terminal size of a running container's (or one of its execs') pty."""
+        if width <= 0 or height <= 0 or width > 65535 or height > 65535:
+            raise InvalidArgument(f"resize: bad terminal size {width}x{height}")
+        c = self.resolver.get(ref)
+        task = self.resolver.task(c.id)
+        if task is None or task.status not in ("running", "paused"):
+            raise Conflict(f"container {name_of(c)} is not running")
+        self.client.tasks.resize_pty(c.id, width, height, exec_id=exec_id)
 
     # -- stop, kill, pause ------------------------------------------------------------------------
 
@@ -411,29 +442,64 @@ class ContainerManager:
         cancel: threading.Event | None = None,
     ) -> Any:
         """``logs``: the container's output as text (``follow``: an iterator of lines as they come)."""
+
+        def show(entry: Any) -> str:
+            return f"{entry.stamp} {entry.text}" if timestamps else entry.text
+
+        entries = self.log_entries(ref, follow=follow, tail=tail, since=since, until=until, cancel=cancel)
+        if not follow:
+            return "".join(show(e) for e in entries)
+        return (show(entry).removesuffix("\n") for entry in entries)
+
+    def log_entries(
+        self,
+        ref: str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        since: Any = None,
+        until: Any = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterable[Any]:
+        """The container's log as ``managers.logs.LogEntry`` (stream, text, time, stamp), oldest first:
+        a list, or with ``follow`` an iterator that goes on until the container stops or ``cancel``."""
         from managers.logs import follow_entries, parse_time, read_entries  # off the `ps` path
+
         c = self.resolver.get(ref)
         path = c.labels.get(LABEL.LOG_PATH) or str(self.paths.log_path(c.id))
         since_ns = parse_time(since, "--since")
         until_ns = parse_time(until, "--until")
         if tail is not None and tail < 0:
             tail = None
-
-        def show(entry: Any) -> str:
-            return f"{entry.stamp} {entry.text}" if timestamps else entry.text
-
         if not follow:
-            return "".join(show(e) for e in read_entries(path, tail=tail, since=since_ns, until=until_ns))
+            return read_entries(path, tail=tail, since=since_ns, until=until_ns)
 
         def running() -> bool:
             task = self.resolver.task(c.id)
             return task is not None and task.status in ("running", "paused", "pausing", "created")
 
-        def lines() -> Iterator[str]:
-            for entry in follow_entries(path, tail=tail, since=since_ns, until=until_ns, running=running, cancel=cancel):
-                yield show(entry).removesuffix("\n")
+        return follow_entries(path, tail=tail, since=since_ns, until=until_ns, running=running, cancel=cancel)
 
-        return lines()
+    def stats(self, refs: builtins.list[str]) -> builtins.list[dict[str, Any]]:
+        """Cgroup figures of running containers, one Tasks.Metrics call: {id, name, read (RFC 3339),
+        cpu_ns, system_cpu_ns (the host's CPU time, for a percentage between two samples), online_cpus,
+        memory_bytes, memory_limit, pids, pids_limit}; None where the cgroup does not say."""
+        found = self.resolver.get_all(refs)
+        metrics = {m.container_id: m for m in self.client.tasks.metrics([c.id for c in found])}
+        system = _system_cpu_ns()
+        out = []
+        for c in found:
+            m = metrics.get(c.id)
+            if m is None:
+                raise Conflict(f"container {name_of(c)} is not running")
+            out.append({
+                "id": c.id, "name": name_of(c),
+                "read": (m.timestamp or datetime.now(UTC)).astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                "cpu_ns": m.cpu_ns, "system_cpu_ns": system, "online_cpus": os.cpu_count() or 1,
+                "memory_bytes": m.memory_bytes, "memory_limit": m.memory_limit, "pids": m.pids,
+                "pids_limit": m.pids_limit,
+            })
+        return out
 
     def top(self, ref: str, ps_args: builtins.list[str] | None = None) -> builtins.list[dict[str, Any]]:
         """``top``: the container's processes, from the host's /proc (or ``ps ARGS`` when given)."""
@@ -474,9 +540,12 @@ class ContainerManager:
         user: str | None = None,
         privileged: bool = False,
         stdio: Stdio | None = None,
+        exec_suffix: str | None = None,
     ) -> Any:
         """``exec``: run a process in a running container, based on its own process spec (user,
-        capabilities, rlimits carry over). Foreground: the exit status; ``detach``: {exec_id, pid}."""
+        capabilities, rlimits carry over). Foreground: the exit status; ``detach``: {exec_id, pid}.
+        ``exec_suffix`` (hex) names the process instead of a random one, so a caller can resize it
+        (``exec_process_id``)."""
         from managers.spec import current_caps, merge_env, resolve_user  # off the `ps` path
 
         if not args:
@@ -504,7 +573,7 @@ class ContainerManager:
         if privileged:
             process["capabilities"] = {k: current_caps() for k in ("bounding", "effective", "permitted")}
             process["noNewPrivileges"] = False
-        exec_id = f"{c.id[:20]}-exec-{secrets.token_hex(6)}"  # the container in it: see Lifecycle._remove_fifo_dirs
+        exec_id = exec_process_id(c.id, exec_suffix or secrets.token_hex(6))
         tasks = self.client.tasks
         if detach:
             tasks.exec(c.id, exec_id, process, io=NullIO())
@@ -642,3 +711,34 @@ def _created_before(record: dict[str, Any], until: str) -> bool:
     limit = parse_time(until, "--filter until")
     created = rec._parse_iso(record["created"])
     return limit is not None and created is not None and created * 1e9 < limit
+
+
+def _system_cpu_ns() -> int | None:
+    """The host's total CPU time (all CPUs, all states) from /proc/stat, in nanoseconds."""
+    try:
+        with open("/proc/stat") as f:
+            first = f.readline().split()
+    except OSError:
+        return None
+    if not first or first[0] != "cpu":
+        return None
+    return sum(int(x) for x in first[1:8]) * (10**9 // (os.sysconf("SC_CLK_TCK") or 100))
+
+
+def exec_process_id(container_id: str, suffix: str) -> str:
+    """The containerd process id of an exec (the container in it: see Lifecycle._remove_fifo_dirs)."""
+    if not suffix.isalnum() or len(suffix) > 32:
+        raise InvalidArgument(f"exec id suffix {suffix!r}: expected up to 32 letters and digits")
+    return f"{container_id[:20]}-exec-{suffix}"
+
+
+class _Started(builtins.list):  # type: ignore[type-arg]
+    """The ``started`` flag list ``Foreground.run`` appends to once the task runs, calling back then."""
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        super().__init__()
+        self._callback = callback
+
+    def append(self, item: Any) -> None:
+        super().append(item)
+        self._callback()

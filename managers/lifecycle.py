@@ -336,6 +336,11 @@ class Lifecycle:
         io, uri = self.log_io(c, tty)
         self.start_task(c, io, plan, rootfs=rootfs, wait=False)
         self.set_restart_status(c, "running", uri)
+        self.remove_when_done(c)
+
+    def remove_when_done(self, c: Any) -> None:
+        """An auto-remove (``--rm``) container is removed by a background waiter when it ends
+        (managers.autoremove), whoever started it and whether or not they are still there."""
         if c.labels.get(LABEL.AUTO_REMOVE) == "true":
             from managers import autoremove
 

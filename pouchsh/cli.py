@@ -33,6 +33,7 @@ __all__ = ["Options", "UsageError", "main", "parse_args", "run"]
 USAGE = """\
 usage: pouchsh [--check] [--dry-run] [--json] [--debug] [--address ADDR] [-n NAMESPACE]
                [FILE.pouch | -c STRING | -] [ARGS...]
+       pouchsh serve [pouchd OPTIONS]   serve the Docker Engine API (the same as `pouchd`)
 
 Run a pouch script, or start the interactive prompt when standard input is a terminal.
 
@@ -263,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     Until the handler for a script run is installed, SIGINT is pouchsh.__main__'s start-up handler
     (exit 130 at once); the interactive prompt installs its own when it starts."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:
+        # The API server is pouchd, in a process of its own: pouchsh never imports it (import-linter).
+        os.execv(sys.executable, [sys.executable, "-m", "pouchd", *argv[1:]])
     debug = "--debug" in argv[: argv.index("-c") if "-c" in argv else len(argv)]
     cancel = threading.Event()
 

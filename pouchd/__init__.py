@@ -1,0 +1,1 @@
+"""pouchd: the Docker Engine API over the managers."""

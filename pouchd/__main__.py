@@ -1,0 +1,106 @@
+"""``pouchd``: serve the Docker Engine API over pouchsh's managers.
+
+    pouchd [-H unix://PATH | -H tcp://HOST:PORT]... [--group GROUP] [--address ADDR] [-n NAMESPACE]
+           [--tlsverify --tlscacert CA --tlscert CERT --tlskey KEY] [--debug]
+
+Default: ``unix://$POUCHSH_RUN/pouchd.sock`` (``/run/pouchsh/pouchd.sock``). The containerd, namespace and
+roots are the shell's: ``--address``/``$CONTAINERD_ADDRESS``, ``--namespace``/``$CONTAINERD_NAMESPACE``,
+``$POUCHSH_ROOT``, ``$POUCHSH_RUN``; a container made through the API is one ``pouchsh ps`` shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pouchd", description="Serve the Docker Engine API over pouchsh's managers.")
+    p.add_argument("-H", "--host", action="append", default=[], metavar="URL",
+                   help="unix://PATH or tcp://HOST:PORT to listen on (repeatable)")
+    p.add_argument("--group", help="group that may use the unix socket (its directory becomes 0750)")
+    p.add_argument("--address", help="containerd socket (env CONTAINERD_ADDRESS)")
+    p.add_argument("-n", "--namespace", help="containerd namespace (env CONTAINERD_NAMESPACE, default: default)")
+    p.add_argument("--tlsverify", action="store_true", help="require client certificates (mutual TLS)")
+    p.add_argument("--tlscacert", help="CA that signs client certificates")
+    p.add_argument("--tlscert", help="server certificate")
+    p.add_argument("--tlskey", help="server key")
+    p.add_argument("--debug", action="store_true", help="log every request")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from ctrd.errors import PouchError
+
+    try:
+        return asyncio.run(_serve(args))
+    except PouchError as err:
+        hint = f"\n  hint: {err.hint}" if err.hint else ""
+        sys.stderr.write(f"pouchd: error[{err.kind}]: {err}{hint}\n")
+        return 1
+    except OSError as err:
+        sys.stderr.write(f"pouchd: error: {err.strerror or err}: {getattr(err, 'filename', '') or ''}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from ctrd.errors import InvalidArgument
+    from managers import Managers
+    from pouchd.bridge import install
+    from pouchd.listen import TlsFiles, bind, parse_host
+    from pouchd.server import Api
+
+    tls = None
+    if args.tlsverify or args.tlscacert or args.tlscert or args.tlskey:
+        if not (args.tlsverify and args.tlscacert and args.tlscert and args.tlskey):
+            raise InvalidArgument("TLS needs all of --tlsverify --tlscacert --tlscert --tlskey (mutual TLS)")
+        tls = TlsFiles(args.tlscacert, args.tlscert, args.tlskey)
+    run_root = os.environ.get("POUCHSH_RUN") or "/run/pouchsh"
+    listeners = [parse_host(h) for h in args.host] or [parse_host(f"unix://{run_root}/pouchd.sock")]
+    namespace = args.namespace or os.environ.get("CONTAINERD_NAMESPACE") or "default"
+    address = args.address or os.environ.get("CONTAINERD_ADDRESS") or None
+    facade = Managers(address=address, namespace=namespace)
+    _ = facade.client  # dial (or start the embedded containerd) before accepting anyone
+    api = Api()
+    bridge = install(api, facade)
+    sockets = [bind(listener, group=args.group, tls=tls) for listener in listeners]
+    runner = web.AppRunner(api.app, handler_cancellation=True, shutdown_timeout=5, access_log=None if not args.debug else web.AccessLogger)
+    await runner.setup()
+    for listener, sock in zip(listeners, sockets):
+        ssl_context = tls.context() if tls is not None and listener.kind == "tcp" else None
+        await web.SockSite(runner, sock, ssl_context=ssl_context).start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    where = ", ".join(f"unix://{x.address}" if x.kind == "unix" else f"tcp://{x.address}:{x.port}" for x in listeners)
+    sys.stderr.write(f"pouchd: serving the Docker Engine API on {where} (namespace {namespace})\n")
+    sys.stderr.flush()
+    try:
+        await stop.wait()
+    finally:
+        bridge.shutdown()
+        await runner.cleanup()
+        api.close()
+        for listener in listeners:
+            if listener.kind == "unix":
+                try:
+                    os.unlink(listener.address)
+                except OSError:
+                    pass
+        facade.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Exec endpoints: create (kept by pouchd until started), start (hijacked stream, or detached),
+inspect and resize. The process itself is the container manager's ``exec``."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+from typing import Any
+
+from aiohttp import web
+
+from ctrd.errors import Conflict, InvalidArgument, NotFound
+from managers.console import Stdio
+from pouchd.bridge.context import Bridge, ExecRecord
+from pouchd.hijack import hijack
+from pouchd.server import body_json, json_response, query_int
+
+__all__ = ["install"]
+
+#: execs kept for inspect after they ended (the oldest ended ones go first beyond it)
+_KEEP = 1000
+
+
+def install(b: Bridge) -> None:
+    h = _Handlers(b)
+    b.route("POST", "/containers/{id}/exec", h.create)
+    b.route("POST", "/exec/{id}/start", h.start)
+    b.route("GET", "/exec/{id}/json", h.inspect)
+    b.route("POST", "/exec/{id}/resize", h.resize)
+
+
+class _Handlers:
+    def __init__(self, b: Bridge) -> None:
+        self.b = b
+        self._lock = threading.Lock()
+
+    def _get(self, exec_id: str) -> ExecRecord:
+        record = self.b.execs.get(exec_id)
+        if record is None:
+            raise NotFound(f"No such exec instance: {exec_id}")
+        return record
+
+    async def create(self, request: web.Request) -> web.Response:
+        body = await body_json(request)
+        cmd = body.get("Cmd")
+        if isinstance(cmd, str):
+            cmd = [cmd]
+        if not isinstance(cmd, list) or not cmd or not all(isinstance(a, str) for a in cmd):
+            raise InvalidArgument("exec: Cmd must be a non-empty list of strings")
+        env = body.get("Env") or []
+        if not isinstance(env, list) or not all(isinstance(e, str) for e in env):
+            raise InvalidArgument("exec: Env must be a list of strings")
+        for key in ("DetachKeys", "ConsoleSize"):
+            if body.get(key) not in (None, "", [0, 0]):
+                raise InvalidArgument(f"exec: {key} is not supported by pouchd")
+        record = await self.b.call(self.b.facade.containers.inspect, request.match_info["id"])
+        if record["status"] != "running":
+            raise Conflict(f"Container {record['id']} is not running")
+        exec_id = secrets.token_hex(32)
+        with self._lock:
+            if len(self.b.execs) >= _KEEP:
+                for old in [k for k, v in self.b.execs.items() if v.started and not v.running][: len(self.b.execs) // 2]:
+                    del self.b.execs[old]
+            self.b.execs[exec_id] = ExecRecord(id=exec_id, container_id=record["id"], config=dict(body, Cmd=cmd))
+        return json_response({"Id": exec_id}, status=201)
+
+    async def start(self, request: web.Request) -> web.StreamResponse:
+        record = self._get(request.match_info["id"])
+        body = await body_json(request, required=False)
+        with self._lock:
+            if record.started:
+                raise Conflict(f"exec {record.id} has already been started")
+            record.started = True
+            record.running = True
+        config = record.config
+        tty = bool(body.get("Tty", config.get("Tty")))
+        stdin = bool(config.get("AttachStdin"))
+        kwargs: dict[str, Any] = {
+            "tty": tty, "interactive": stdin, "env": list(config.get("Env") or []),
+            "workdir": config.get("WorkingDir") or None, "user": config.get("User") or None,
+            "privileged": bool(config.get("Privileged")), "exec_suffix": record.id[:32],
+        }
+        containers = self.b.facade.containers
+        if body.get("Detach"):
+            try:
+                await self.b.call(containers.exec, record.container_id, config["Cmd"], detach=True, **kwargs)
+            except BaseException:
+                record.running = False
+                raise
+            record.running = False  # not followed from here: its exit status stays unknown (null)
+            return web.Response(status=200)
+        stream = await hijack(request, tty=tty)
+        loop = asyncio.get_running_loop()
+        ended: asyncio.Future[None] = loop.create_future()
+
+        def run() -> None:
+            stdio = Stdio(stdin=stream.stdin if stdin else None, stdout=stream.stdout, stderr=stream.stderr)
+            try:
+                record.exit_code = containers.exec(record.container_id, config["Cmd"], stdio=stdio, **kwargs)
+            except Exception as err:  # noqa: BLE001 (the stream is open: the client can only read the error there)
+                record.exit_code = 126 if "not found" in str(err) or "executable" in str(err) else 1
+                try:
+                    stream.stderr.write(f"pouchd: {err}\n".encode())
+                except OSError:
+                    pass
+            finally:
+                record.running = False
+                stream.close()
+                loop.call_soon_threadsafe(lambda: ended.done() or ended.set_result(None))
+
+        # A thread of its own, not the pool: it lives as long as the process does, and a server that
+        # stops leaves the process running, as an attached run's container does.
+        threading.Thread(target=run, name=f"pouchd-exec-{record.id[:12]}", daemon=True).start()
+        await self.b.until_stopping(ended)
+        stream.close()  # the server stops: the process goes on without its client
+        return stream.response
+
+    async def inspect(self, request: web.Request) -> web.Response:
+        record = self._get(request.match_info["id"])
+        config = record.config
+        cmd = list(config["Cmd"])
+        return json_response({
+            "ID": record.id, "Running": record.running,
+            # null while it runs, and for a detached exec, whose end pouchd does not follow
+            "ExitCode": record.exit_code,
+            "ProcessConfig": {"tty": bool(config.get("Tty")), "entrypoint": cmd[0], "arguments": cmd[1:],
+                              "privileged": bool(config.get("Privileged")), "user": config.get("User") or ""},
+            "OpenStdin": bool(config.get("AttachStdin")), "OpenStderr": bool(config.get("AttachStderr")),
+            "OpenStdout": bool(config.get("AttachStdout")), "CanRemove": False,
+            "ContainerID": record.container_id, "DetachKeys": "", "Pid": 0,
+        })
+
+    async def resize(self, request: web.Request) -> web.Response:
+        record = self._get(request.match_info["id"])
+        if not record.running:
+            raise Conflict(f"exec {record.id} is not running")
+        from managers.containers import exec_process_id
+
+        width, height = query_int(request, "w", 0) or 0, query_int(request, "h", 0) or 0
+        await self.b.call(self.b.facade.containers.resize, record.container_id, width, height,
+                          exec_id=exec_process_id(record.container_id, record.id[:32]))
+        return web.Response(status=200)

@@ -1,0 +1,231 @@
+"""Manager records in the API's JSON shapes (docker's field names, zero values where pouchsh has none)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from typing import Any
+
+from managers.records import LABEL
+
+__all__ = ["container_inspect", "container_summary", "epoch", "image_summary", "network_shape", "volume_shape"]
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x"}
+
+
+def go_arch() -> str:
+    machine = os.uname().machine
+    return _ARCH.get(machine, machine)
+
+
+def epoch(stamp: str | None) -> int:
+    if not stamp:
+        return 0
+    try:
+        return int(datetime.fromisoformat(stamp).timestamp())
+    except ValueError:
+        return 0
+
+
+def _ports(ports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for p in ports:
+        item: dict[str, Any] = {"PrivatePort": int(p["container_port"]), "Type": p.get("protocol", "tcp")}
+        if p.get("host_port"):
+            item["IP"] = p.get("host_ip") or "0.0.0.0"
+            item["PublicPort"] = int(p["host_port"])
+        out.append(item)
+    return out
+
+
+def _mounts(mounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for m in mounts:
+        kind = m.get("type") or "bind"
+        rw = bool(m.get("rw", True))
+        item = {"Type": kind, "Source": m.get("source", ""), "Destination": m.get("destination", ""),
+                "Mode": "" if rw else "ro", "RW": rw, "Propagation": "rprivate" if kind == "bind" else ""}
+        if kind == "volume":
+            item.update({"Name": m.get("name") or "", "Driver": "local"})
+        out.append(item)
+    return out
+
+
+def _network_mode(record: dict[str, Any]) -> str:
+    labels = record.get("all_labels") or {}
+    mode = labels.get(LABEL.NETWORK) or (record["networks"][0] if record.get("networks") else "none")
+    return "default" if mode == "bridge" else mode
+
+
+def container_summary(record: dict[str, Any]) -> dict[str, Any]:
+    """A ``GET /containers/json`` item."""
+    networks = {n: {"NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+                    "MacAddress": ""} for n in record.get("networks") or []}
+    return {
+        "Id": record["id"],
+        "Names": ["/" + record["name"]] if record.get("name") else [],
+        "Image": record["image"],
+        "ImageID": "",
+        "Command": record.get("command", ""),
+        "Created": epoch(record.get("created")),
+        "Ports": _ports(record.get("ports") or []),
+        "Labels": record.get("labels") or {},
+        "State": record["status"],
+        "Status": record.get("state", ""),
+        "HostConfig": {"NetworkMode": (record.get("networks") or ["default"])[0]},
+        "NetworkSettings": {"Networks": networks},
+        "Mounts": _mounts(record.get("mounts") or []),
+    }
+
+
+def _planned_ports(labels: dict[str, str]) -> list[dict[str, Any]]:
+    try:
+        value = json.loads(labels.get(LABEL.PORTS) or "[]")
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []
+
+
+def container_inspect(record: dict[str, Any]) -> dict[str, Any]:
+    """``GET /containers/{id}/json`` from the manager's inspect record."""
+    labels = record.get("all_labels") or {}
+    spec = record.get("spec") or {}
+    process = spec.get("process") or {}
+    args = list(process.get("args") or [])
+    status = record["status"]
+    running = status in ("running", "paused")
+    user = record.get("user") or {}
+    user_text = f"{user.get('uid', 0)}:{user.get('gid', 0)}" if user.get("uid") or user.get("gid") else ""
+    resources = (spec.get("linux") or {}).get("resources") or {}
+    cpu = resources.get("cpu") or {}
+    nano = int(cpu["quota"] * 1e9 / cpu["period"]) if cpu.get("quota") and cpu.get("period") else 0
+    planned = _planned_ports(labels)
+    port_bindings: dict[str, list[dict[str, str]]] = {}
+    for p in planned:
+        key = f"{p['container_port']}/{p.get('protocol', 'tcp')}"
+        port_bindings.setdefault(key, []).append({"HostIp": p.get("host_ip", ""),
+                                                  "HostPort": str(p.get("host_port") or "")})
+    live_ports: dict[str, Any] = {}
+    for p in record.get("ports") or []:
+        key = f"{p['container_port']}/{p.get('protocol', 'tcp')}"
+        live_ports.setdefault(key, []).append({"HostIp": p.get("host_ip") or "0.0.0.0",
+                                               "HostPort": str(p.get("host_port") or "")})
+    networks: dict[str, Any] = {}
+    for name, itf in (record.get("network_settings") or {}).items():
+        networks[name] = {
+            "IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": "", "EndpointID": "",
+            "Gateway": itf.get("gateway") or "", "IPAddress": itf.get("ip") or "",
+            "IPPrefixLen": int(itf.get("prefix_len") or 0), "IPv6Gateway": "", "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0, "MacAddress": itf.get("mac") or "", "DriverOpts": None,
+        }
+    first = next(iter(networks.values()), {})
+    mounts = _mounts(record.get("mounts") or [])
+    mode = _network_mode(record)
+    return {
+        "Id": record["id"],
+        "Created": record.get("created") or ZERO_TIME,
+        "Path": args[0] if args else "",
+        "Args": args[1:],
+        "State": {
+            "Status": status, "Running": status == "running", "Paused": status == "paused",
+            "Restarting": False, "OOMKilled": False, "Dead": False, "Pid": record.get("pid") or 0,
+            "ExitCode": record.get("exit_code") or 0, "Error": "",
+            "StartedAt": record.get("started_at") or ZERO_TIME, "FinishedAt": record.get("finished_at") or ZERO_TIME,
+        },
+        "Image": record["image"],
+        "ResolvConfPath": "", "HostnamePath": "", "HostsPath": "",
+        "LogPath": record.get("log_path") or "",
+        "Name": "/" + record.get("name", ""),
+        "RestartCount": 0,
+        "Driver": record.get("snapshotter") or "overlayfs",
+        "Platform": "linux",
+        "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": {
+            "Binds": [f"{m['Source']}:{m['Destination']}" + ("" if m["RW"] else ":ro")
+                      for m in mounts if m["Type"] == "bind"] or None,
+            "NetworkMode": mode,
+            "PortBindings": port_bindings,
+            "RestartPolicy": {"Name": record.get("restart") or "no", "MaximumRetryCount": 0},
+            "AutoRemove": bool(record.get("auto_remove")),
+            "Privileged": False,
+            "ReadonlyRootfs": bool((spec.get("root") or {}).get("readonly")),
+            "Memory": int((resources.get("memory") or {}).get("limit") or 0),
+            "NanoCpus": nano,
+            "PidsLimit": (resources.get("pids") or {}).get("limit"),
+            "LogConfig": {"Type": "json-file", "Config": {}},
+            "Runtime": record.get("runtime") or "",
+        },
+        "GraphDriver": {"Name": record.get("snapshotter") or "overlayfs", "Data": None},
+        "Mounts": mounts,
+        "Config": {
+            "Hostname": record.get("hostname") or "",
+            "Domainname": "",
+            "User": user_text,
+            "AttachStdin": False, "AttachStdout": False, "AttachStderr": False,
+            "ExposedPorts": {k: {} for k in port_bindings} or None,
+            "Tty": bool(record.get("tty")),
+            "OpenStdin": labels.get(LABEL.INTERACTIVE) == "true",
+            "StdinOnce": False,
+            "Env": record.get("env") or [],
+            "Cmd": args,
+            "Image": record["image"],
+            "Volumes": None,
+            "WorkingDir": record.get("workdir") or "",
+            "Entrypoint": None,
+            "OnBuild": None,
+            "Labels": record.get("labels") or {},
+            "StopSignal": record.get("stop_signal") or "SIGTERM",
+            "StopTimeout": record.get("stop_timeout"),
+        },
+        "NetworkSettings": {
+            "Bridge": "", "SandboxID": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0, "Ports": live_ports if running else {}, "SandboxKey": "",
+            "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None, "EndpointID": "",
+            "Gateway": first.get("Gateway", ""), "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "IPAddress": first.get("IPAddress", ""), "IPPrefixLen": first.get("IPPrefixLen", 0),
+            "IPv6Gateway": "", "MacAddress": first.get("MacAddress", ""), "Networks": networks,
+        },
+    }
+
+
+def image_summary(record: dict[str, Any]) -> dict[str, Any]:
+    tags = [f"{record['repository']}:{record['tag']}"] if record.get("tag") not in (None, "", "<none>") else []
+    return {
+        "Containers": -1, "Created": epoch(record.get("created")), "Id": record.get("id") or record.get("digest"),
+        "Labels": record.get("labels") or {}, "ParentId": "", "RepoDigests": [], "RepoTags": tags,
+        "SharedSize": -1, "Size": record.get("size", 0), "VirtualSize": record.get("size", 0),
+    }
+
+
+def volume_shape(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "CreatedAt": record.get("created", ""), "Driver": record.get("driver", "local"),
+        "Labels": record.get("labels") or {}, "Mountpoint": record.get("mountpoint", ""),
+        "Name": record["name"], "Options": record.get("options") or {}, "Scope": record.get("scope", "local"),
+    }
+
+
+def network_shape(record: dict[str, Any]) -> dict[str, Any]:
+    config = []
+    if record.get("subnet"):
+        entry = {"Subnet": record["subnet"]}
+        if record.get("gateway"):
+            entry["Gateway"] = record["gateway"]
+        if record.get("ip_range"):
+            entry["IPRange"] = record["ip_range"]
+        config.append(entry)
+    containers = {c["id"]: {"Name": c.get("name", ""), "EndpointID": "", "MacAddress": c.get("mac", ""),
+                            "IPv4Address": c.get("ip", ""), "IPv6Address": ""}
+                  for c in record.get("containers") or []}
+    return {
+        "Name": record["name"], "Id": record["id"], "Created": record.get("created") or ZERO_TIME,
+        "Scope": "local", "Driver": record.get("driver", "bridge"), "EnableIPv6": False,
+        "IPAM": {"Driver": "default", "Options": {}, "Config": config},
+        "Internal": bool(record.get("internal")), "Attachable": False, "Ingress": False,
+        "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": containers,
+        "Options": {"com.docker.network.bridge.name": record["bridge"]} if record.get("bridge") else {},
+        "Labels": record.get("labels") or {},
+    }

@@ -218,7 +218,8 @@ def test_a_stream_whose_reply_is_overdue_ends_unavailable(
     try:
         with stopped(private):
             start = time.monotonic()
-            with pytest.raises(Unavailable, match=_silent(private) + re.escape(" (no reply within 3s)")):
+            # the reply's deadline ends it, or the keepalive's ping, whichever comes first under load
+            with pytest.raises(Unavailable, match=_silent(private) + r" \((no reply within 3s|.*ping timeout.*)\)"):
                 b"".join(client.content.read_stream(digest))
             assert time.monotonic() - start < BOUND
         assert b"".join(client.content.read_stream(digest))

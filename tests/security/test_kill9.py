@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import random
 import re
 import signal
 import subprocess
@@ -60,7 +61,9 @@ def subnet(facade: Any) -> str:
 
     taken = [r for r, _ in host_routes()]
     ruled = iptables("nat") + iptables("filter")
-    for candidate in ipaddress.ip_network("10.213.0.0/16").subnets(new_prefix=24):
+    candidates = list(ipaddress.ip_network("10.213.0.0/16").subnets(new_prefix=24))
+    start = random.randrange(len(candidates))  # two runs of the suite at once rarely race for one /24
+    for candidate in candidates[start:] + candidates[:start]:
         prefix = str(candidate.network_address).rpartition(".")[0] + "."
         if not any(candidate.overlaps(t) for t in taken) and prefix not in ruled:
             return str(candidate)

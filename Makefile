@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test host venv lint bench protos clean
+.PHONY: run test host venv lint bench protos grammar clean
 
 run: host venv
 	@$(VENV)/bin/pouchsh $(ARGS)
@@ -35,6 +35,9 @@ bench: host venv
 
 protos: venv
 	@$(PY) ctrd/api/generate.py
+
+grammar: venv
+	@$(PY) -m grammar.generate
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,4 +1,5 @@
-"""Start-up: `pouchsh -c version` against `ctr version` and `xonsh -c true`, and time to a usable prompt.
+"""Start-up: `pouchsh -c version` against `ctr version` and `xonsh -c true`, `pouchsh -c 'echo hi'` (no
+containerd call: the interpreter, the language and its parser), and time to a usable prompt.
 
 Script start-up is timed as whole processes, interleaved (pouchsh, ctr, xonsh, pouchsh, ...) so that load
 from other processes hits all alike; figures are medians, of wall time and (pouchsh and ctr) of the CPU
@@ -149,14 +150,17 @@ def run(env: Env) -> list[Figure]:
     penv = env.pouchsh_env()
     pouchsh = env.pouchsh_argv(namespace, "-c", "version")
     ctr = env.ctr_argv(namespace, "version")
+    # A script that asks containerd nothing: the interpreter, the language and its parser.
+    echo = env.pouchsh_argv(namespace, "-c", "echo hi")
     rounds = 5 if env.quick else 30
 
     oneshot = [sys.executable, "-c", GRPC_ONESHOT, env.address]
-    cpu: dict[str, list[float]] = {"pouchsh": [], "ctr": [], "grpc": []}
+    cpu: dict[str, list[float]] = {"pouchsh": [], "ctr": [], "grpc": [], "echo": []}
     contenders = {
         "pouchsh": lambda: _run(pouchsh, penv, cpu["pouchsh"]),
         "ctr": lambda: _run(ctr, None, cpu["ctr"]),
         "grpc": lambda: _run(oneshot, penv, cpu["grpc"]),
+        "echo": lambda: _run(echo, penv, cpu["echo"]),
     }
     xonsh, why_not = xonsh_binary()
     if xonsh is not None:
@@ -182,6 +186,8 @@ def run(env: Env) -> list[Figure]:
                reference=ms["grpc"], reference_name="the one-shot",
                note=f"CPU {cpu_ms['pouchsh']:.1f} vs {cpu_ms['grpc']:.1f} ms; what is above 1× is pouchsh's own"),
     ]
+    figures.append(Figure("pouchsh -c 'echo hi', CPU time median", cpu_ms["echo"], "ms",
+                          note=f"wall {ms['echo']:.1f} ms; no containerd call: Python, the language and its parser"))
     if "xonsh" in ms:
         figures.append(Figure("pouchsh -c version vs xonsh --no-rc -c true", ms["pouchsh"], "ms",
                               reference=ms["xonsh"], reference_name="xonsh -c true",

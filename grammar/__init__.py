@@ -13,7 +13,9 @@ Public API::
 
 Nodes are in :mod:`grammar.nodes`. ``pouch.lark`` defines the syntax, and the Lark LALR parser built from
 it (grammar/parser.py) is the only parser: it reads programs, row conditions and ``$( )`` inside strings,
-reports syntax errors, decides whether REPL input is complete and gives completion its tokens.
+reports syntax errors, decides whether REPL input is complete and gives completion its tokens. Its tables
+and Lark's engine are generated into grammar/_lark.py (``make grammar``, grammar/generate.py), so that a
+run imports one module rather than the ``lark`` package.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ __all__ = [
     "to_source", "tokens", "word_at",
 ]
 
-# Loaded on first use: the parser (and with it Lark: the REPL's highlighter needs only the vocabulary
+# Loaded on first use: the parser (and with it Lark's engine: the REPL's highlighter needs only the vocabulary
 # before its first prompt), completion's helpers, the printer.
 _LAZY = {"parse": "grammar.parser", "parse_condition": "grammar.parser", "is_complete": "grammar.parser",
          "MAX_DEPTH": "grammar.parser", "Token": "grammar.completion", "WordAt": "grammar.completion", "tokens": "grammar.completion",

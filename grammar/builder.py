@@ -13,7 +13,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from typing import Any
 
-from lark import Token, Transformer
+from grammar._lark import Token, Transformer
 
 from grammar import strings
 from grammar.nodes import (

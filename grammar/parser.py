@@ -1,5 +1,8 @@
 """The parser: Lark LALR(1) with the contextual lexer, built from pouch.lark, the AST made during the parse.
 
+The tables and Lark's engine come from the generated module grammar/_lark.py (grammar/generate.py), built
+strict; a run does not import the ``lark`` package.
+
 Syntax errors are collected, not only the first: after an error the parser blanks out the top-level
 statement that holds it (keeping newlines, so every position stays true) and parses again, up to
 :data:`MAX_ERRORS` times.
@@ -11,21 +14,17 @@ about the parse under way per thread.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from typing import Any
 
-from lark import Lark, Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
-
+from grammar._lark import Lark, Lark_StandAlone, Token, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from grammar.builder import Builder, SourceText
 from grammar.errors import SyntaxErrors, SyntaxIssue
 from grammar.nodes import Expr, Pipeline, Program, Span
 from grammar.paths import GRAMMAR_PATH
 
-__all__ = ["GRAMMAR_PATH", "MAX_DEPTH", "MAX_ERRORS", "build", "configure", "current", "is_complete", "lex", "parse",
-           "parse_condition"]
+__all__ = ["GRAMMAR_PATH", "MAX_DEPTH", "MAX_ERRORS", "current", "is_complete", "lex", "parse", "parse_condition"]
 
 MAX_ERRORS = 10
 #: How deep brackets and operators may nest: beyond it a program is refused with a syntax error at the
@@ -85,39 +84,14 @@ class _Postlexer:
                            hint="split it up: bind inner parts with `let`")
 
 
-def _cache_path(strict: bool) -> str | bool:
-    """A writable cache file for the grammar's tables: the user cache dir, else beside the grammar, else
-    none (Lark then keys its own temp file)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    name = "pouch-grammar-strict.lark.cache" if strict else "pouch-grammar.lark.cache"
-    for folder in (os.path.join(base, "pouchsh"), os.path.dirname(GRAMMAR_PATH)):
-        try:
-            os.makedirs(folder, exist_ok=True)
-            if os.access(folder, os.W_OK):
-                return os.path.join(folder, name)
-        except OSError:
-            continue
-    return False
-
-
-def build(strict: bool = False) -> Lark:
-    """A new Lark parser. ``strict=True`` (tests) makes Lark refuse any grammar conflict or regex collision."""
-    return _Parser(strict).lark
-
-
 class _Parser:
     """The Lark object, its builder and its postlexer."""
 
-    def __init__(self, strict: bool) -> None:
-        with open(GRAMMAR_PATH, encoding="utf-8") as f:
-            text = f.read()
-        self.strict = strict
+    def __init__(self) -> None:
         self.last_source = threading.local()  # per thread: the source of the last row condition read
         self.builder = Builder(self._parse_sub)
         self.postlexer = _Postlexer(self.builder)
-        self.lark = Lark(text, parser="lalr", lexer="contextual", start=["start", "interp", "condition"],
-                         transformer=self.builder, postlex=self.postlexer, strict=strict,
-                         cache=_cache_path(strict), maybe_placeholders=False)
+        self.lark: Lark = Lark_StandAlone(transformer=self.builder, postlex=self.postlexer)
 
     def run(self, text: str, start: str, src: SourceText, base: int = 0, drop_newlines: bool = False) -> Any:
         """Parse ``text``, which sits at offset ``base`` of ``src``; raises SyntaxIssue."""
@@ -137,15 +111,6 @@ class _Parser:
 
 _lock = threading.Lock()
 _shared: _Parser | None = None
-_strict = False
-
-
-def configure(*, strict: bool) -> None:
-    """Use a strict parser from now on (the test suite does this)."""
-    global _shared, _strict
-    with _lock:
-        _strict = strict
-        _shared = _Parser(strict)
 
 
 def current() -> Lark:
@@ -159,7 +124,7 @@ def _parser() -> _Parser:
     if p is None:
         with _lock:
             if _shared is None:
-                _shared = _Parser(_strict)
+                _shared = _Parser()
             p = _shared
     return p
 

@@ -136,11 +136,6 @@ class _Handlers:
         record = await self._record(ref)
         if record["status"] in ("running", "paused"):
             return web.Response(status=304)
-        left = sorted(net for cid, net in self.b.detached_before_start if cid == record["id"])
-        if left:
-            raise Conflict(f"container {ref} was disconnected from {', '.join(left)} before its first start; "
-                           "pouchd cannot change a created container's networks: connect it again, or create "
-                           "it on the networks it should have")
         pending = self.b.take_attach(record["id"])
         if pending is None:
             await self.b.call(self.containers.start, [record["id"]])
@@ -216,12 +211,10 @@ class _Handlers:
     async def delete(self, request: web.Request) -> web.Response:
         ref = request.match_info["id"]
         try:
-            removed = await self.b.call(self.containers.remove, [ref], force=query_bool(request, "force"),
+            await self.b.call(self.containers.remove, [ref], force=query_bool(request, "force"),
                                         volumes=query_bool(request, "v"))
         except NotFound as err:
             raise _no_such_container(err, ref) from None
-        for cid in removed:
-            self.b.forget(cid)
         return web.Response(status=204)
 
     async def prune(self, request: web.Request) -> web.Response:

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PouchError, PouchRuntimeError
 from ctrd.private import private_dir
 from managers import faults, netfiles
+from managers.objectevents import emit
 from managers import ports as portmod
 from managers.cni import CNI_VERSION, Attachment, Plugins, bridge_conflist, result_addresses
 from managers.filters import id_matches, label_matches, matches, name_matches, parse_filters
@@ -345,6 +346,7 @@ class NetworkManager:
             if made and link_exists(made):
                 _ip(["link", "del", made], check=False)
             raise
+        emit(self.facade, "network", "create", id=record["id"], name=name, type="bridge")
         return self._public(record, doc)
 
     def _check_overlap(self, net: ipaddress.IPv4Network, networks: Any, ours: set[str]) -> None:
@@ -444,6 +446,8 @@ class NetworkManager:
                 faults.point("network.rm.unregistered")
                 for net in targets:
                     self._destroy(net)
+        for net in targets:
+            emit(self.facade, "network", "destroy", id=net["id"], name=net["name"], type="bridge")
         return [n["name"] for n in targets]
 
     def _find(self, ref: str, doc: dict[str, Any]) -> dict[str, Any] | None:
@@ -803,6 +807,7 @@ class NetworkManager:
                     raise
             self._refresh_hosts(set(entry["interfaces"]))
         self._set_networks_label(cid, list(entry["interfaces"]), net["name"], aliases)
+        emit(self.facade, "network", "connect", id=net["id"], name=net["name"], type="bridge", container=cid)
         return _networks_record(entry)
 
     def disconnect(self, network: str, container: str, *, force: bool = False) -> dict[str, Any]:
@@ -839,6 +844,9 @@ class NetworkManager:
                     if not entry["interfaces"]:
                         netfiles.write_in_place(self._files_dir(cid) / "hosts", netfiles.hosts_text([], [], []))
         self._set_networks_label(cid, list(entry["interfaces"]), name, None)
+        left = self._find(name, self.store.read())
+        emit(self.facade, "network", "disconnect", id=left["id"] if left else "", name=name, type="bridge",
+             container=cid)
         return _networks_record(entry)
 
     def _live_task(self, container_id: str) -> Any | None:

@@ -46,13 +46,13 @@ from typing import TYPE_CHECKING, Any
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PouchError, PouchRuntimeError
 from ctrd.private import private_dir
 from managers import faults, netfiles
-from managers.objectevents import emit
 from managers import ports as portmod
 from managers.cni import CNI_VERSION, Attachment, Plugins, bridge_conflist, result_addresses
 from managers.filters import id_matches, label_matches, matches, name_matches, parse_filters
 from managers.intents import Intent, Journal, live_intents
 from managers.labels import LABEL, validate_labels
 from managers.mountspec import VOLUME_NAME_RE
+from managers.objectevents import emit
 from managers.store import FileLock, Store
 from managers.volumes import now_rfc3339
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ctrd.errors import Conflict, InvalidArgument, NotFound, PouchError, Unavailable
+from ctrd.errors import InvalidArgument, NotFound, PouchError, Unavailable
 from managers.console import Stdio
 from managers.options import CreateOptions
 from pouchd.bridge.context import Bridge, PendingAttach

@@ -5,7 +5,8 @@
   round: pouchd's added cost per container (target ≤ 10 ms);
 - ``docker ps -a`` through pouchd against ``pouchsh -c 'ps -a'`` with N containers made (target ≤ 1.5×);
 - C docker-py clients in threads, each creating, starting, waiting for and removing containers, against
-  the same work through the shell's ``par-each``: throughput (target within 10%).
+  the same work through the shell's ``par-each`` (``run -d``, ``wait``, ``rm``): throughput (target
+  within 10%); ``par-each { run --rm }`` is shown too (it tees the log itself, so no logger process).
 """
 
 from __future__ import annotations
@@ -138,13 +139,22 @@ def _parallel_figures(env: Env, ns: str, server: _Pouchd) -> list[Figure]:
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(one_client, range(clients)))
     api_rate = clients * each / (time.perf_counter() - start)
-    script = f"1..{clients * each} | par-each {{ |i| run --rm --network none busybox true }}"
-    start = time.perf_counter()
-    env.pouchsh(ns, "-c", script)
-    shell_rate = clients * each / (time.perf_counter() - start)
+    # The same work: a detached start (the shim's logger process writes the log), a wait and a removal.
+    same = f"1..{clients * each} | par-each {{ |i| let c = run -d --network none busybox true; wait $c.id; rm $c.id }}"
+    shell_rate = _rate(env, ns, same, clients * each)
+    # A foreground `run --rm` tees the output into the log itself: no logger process per container.
+    foreground = _rate(env, ns, f"1..{clients * each} | par-each {{ |i| run --rm --network none busybox true }}",
+                       clients * each)
     left = server.docker("ps", "-aq").stdout.split()
     return [Figure(
         f"{clients} docker-py clients in parallel, create/start/wait/rm", api_rate, "containers/s",
-        reference=shell_rate, reference_name="pouchsh par-each run --rm", target="≥ 0.9× (no error, no leak)",
-        met=api_rate >= 0.9 * shell_rate and not left, note=f"{len(left)} containers left over",
+        reference=shell_rate, reference_name="pouchsh par-each { run -d; wait; rm }",
+        target="≥ 0.9× (no error, no leak)", met=api_rate >= 0.9 * shell_rate and not left,
+        note=f"{len(left)} containers left over; par-each run --rm (no logger process) {foreground:.2f}/s",
     )]
+
+
+def _rate(env: Env, ns: str, script: str, count: int) -> float:
+    start = time.perf_counter()
+    env.pouchsh(ns, "-c", script)  # a failure raises
+    return count / (time.perf_counter() - start)

@@ -161,6 +161,17 @@ class Events(Service):
         self.client.call(self.stub.Publish, request, "event publish")
         return token
 
+    def publish(self, topic: str, attributes: Mapping[str, str]) -> None:
+        """Publish an event of pouchsh's own (a network's or a volume's, which containerd does not
+        hold) on ``topic`` in this client's namespace, so every subscriber sees it beside containerd's.
+        The attributes travel as a NamespaceUpdate's labels: a payload type containerd forwards and
+        ctrd's table decodes."""
+        message = namespace_pb2.NamespaceUpdate(name=self.client.namespace or "", labels=dict(attributes))
+        request = events_pb2.PublishRequest(
+            topic=topic, event=any_pb2.Any(type_url=_MARKER_URL, value=message.SerializeToString())
+        )
+        self.client.call(self.stub.Publish, request, "event publish")
+
     def wait_live(self, subscription: Subscription, *, timeout: float | None = None) -> builtins.list[Event]:
         """Block until ``subscription`` (opened on this namespaced client) is certainly registered.
 

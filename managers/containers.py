@@ -633,6 +633,21 @@ class ContainerManager:
             size = cpin.untar_into(root, dst_path, data, limits, rename=source != "-")
         return {"container": c.id, "source": origin, "destination": dst_path, "size": size}
 
+    def export(self, ref: str, out: BinaryIO) -> dict[str, Any]:
+        """``export``: the container's own filesystem as a tar stream written to ``out`` as it is made,
+        running or not. Its snapshot only (no volumes, binds, /proc or /sys, as docker's export), read
+        through a read-only view of its layers mounted detached (managers.rootfs), every entry opened
+        inside it without following links (managers.cpout)."""
+        from managers import cpout, rootfs  # tarfile and ctypes, only for an export
+
+        c = self.resolver.get(ref)
+        limits = CopyLimits.from_env()
+        mounts = self.client.snapshots.mounts(c.snapshot_key or c.id)
+        with rootfs.snapshot_root(mounts, view=True) as root, _cp_errors("/"):
+            size = cpout.tar_tree(root, out, limits)
+            out.flush()
+        return {"container": c.id, "size": size}
+
     def _container_root(self, c: Any, *, writable: bool = False) -> Any:
         from managers import rootfs  # with ctypes, off the `ps` path
 

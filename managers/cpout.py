@@ -18,7 +18,7 @@ from typing import BinaryIO
 from managers.cplimits import CopyLimits
 from managers.safepath import Root, split
 
-__all__ = ["tar_from"]
+__all__ = ["tar_from", "tar_tree"]
 
 _CHUNK = 1 << 20
 
@@ -42,6 +42,23 @@ def tar_from(root: Root, path: str, out: BinaryIO, limits: CopyLimits) -> int:
                 walker.entry(parent, last, name)
             finally:
                 os.close(parent)
+    return limits.seen_bytes
+
+
+def tar_tree(root: Root, out: BinaryIO, limits: CopyLimits) -> int:
+    """Write the tar stream of the whole of ``root`` (``export``): its entries named from the top
+    (``bin``, ``bin/sh``), as docker's export names them; returns the content bytes archived."""
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        walker = _Walker(tar, limits)
+        fd = root.open("/", os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for child in sorted(os.listdir(fd)):
+                try:
+                    walker.entry(fd, child, child)
+                except FileNotFoundError:
+                    continue  # removed by the container while we walked
+        finally:
+            os.close(fd)
     return limits.seen_bytes
 
 

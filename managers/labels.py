@@ -44,6 +44,7 @@ class LABEL:
     PORTS = "pouchsh/ports"  # JSON list of {host_ip, host_port, container_port, protocol}
     NETWORKS = "pouchsh/networks"  # comma-separated CNI network names
     NETCONFIG = "pouchsh/netconfig"  # JSON: ip, hostname, dns, add_hosts
+    NET_ALIASES = "pouchsh/network-aliases"  # JSON: network name -> the container's other names on it
     NET_HOOKS = "pouchsh/net-hooks"  # "true": OCI hooks do CNI ADD/DEL (restartable containers)
     COMMAND = "pouchsh/command"  # JSON list: the process args, so ps needs no spec (absent if too long)
     MOUNTS = "pouchsh/mounts"  # JSON: the record's mounts table, so ps needs no spec (absent if too long)

@@ -52,6 +52,7 @@ from managers.filters import id_matches, label_matches, matches, name_matches, p
 from managers.intents import Intent, Journal, live_intents
 from managers.labels import LABEL, validate_labels
 from managers.mountspec import VOLUME_NAME_RE
+from managers.objectevents import emit
 from managers.store import FileLock, Store
 from managers.volumes import now_rfc3339
 
@@ -81,7 +82,7 @@ class NetworkPlan:
     ``mode`` is "cni", "host", "none" or "container"; ``networks`` the CNI networks to attach (in order:
     eth0, eth1, …); ``join`` the container whose network namespace a "container" mode joins;
     ``spec_mounts`` the OCI bind mounts of its hosts, resolv.conf and hostname files; ``labels`` what the
-    container manager stores on the container.
+    container manager stores on the container; ``aliases`` the names peers on a network also reach it by.
     """
 
     mode: str
@@ -91,6 +92,7 @@ class NetworkPlan:
     hostname: str = ""
     dns: list[str] = field(default_factory=list)
     add_hosts: list[tuple[str, str]] = field(default_factory=list)
+    aliases: dict[str, list[str]] = field(default_factory=dict)
     join: str | None = None
     spec_mounts: list[dict[str, Any]] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
@@ -344,6 +346,7 @@ class NetworkManager:
             if made and link_exists(made):
                 _ip(["link", "del", made], check=False)
             raise
+        emit(self.facade, "network", "create", id=record["id"], name=name, type="bridge")
         return self._public(record, doc)
 
     def _check_overlap(self, net: ipaddress.IPv4Network, networks: Any, ours: set[str]) -> None:
@@ -443,6 +446,8 @@ class NetworkManager:
                 faults.point("network.rm.unregistered")
                 for net in targets:
                     self._destroy(net)
+        for net in targets:
+            emit(self.facade, "network", "destroy", id=net["id"], name=net["name"], type="bridge")
         return [n["name"] for n in targets]
 
     def _find(self, ref: str, doc: dict[str, Any]) -> dict[str, Any] | None:
@@ -582,9 +587,21 @@ class NetworkManager:
             container_id, mode, mappings, config.get("ip"), config.get("hostname") or "",
             list(config.get("dns") or []), [(n, ip) for n, ip in config.get("add_hosts") or []],
         )
-        extra = [n for n in (labels.get(LABEL.NETWORKS) or "").split(",") if n and n not in plan.networks]
-        plan.networks += extra
+        chosen = config.get("networks")
+        if plan.mode == "cni" and isinstance(chosen, list):
+            # connect/disconnect changed the list (it may have lost its first network, or all of them:
+            # an empty label is no label to containerd, hence this copy): the --ip given at create
+            # belongs to the network it was given for
+            primary = plan.networks[0]
+            plan.networks = [str(n) for n in chosen]
+            if plan.networks[:1] != [primary]:
+                plan.ip = None
+            plan.labels[LABEL.NETCONFIG] = json.dumps({**json.loads(plan.labels[LABEL.NETCONFIG]), "networks": chosen},
+                                                      separators=(",", ":"))
+        else:
+            plan.networks += [n for n in (labels.get(LABEL.NETWORKS) or "").split(",") if n and n not in plan.networks]
         plan.labels[LABEL.NETWORKS] = ",".join(plan.networks)
+        plan.aliases = _aliases_label(labels)
         return plan
 
     def _published(self, doc: dict[str, Any], exclude: str | None = None) -> builtins.list[tuple[str, dict[str, Any]]]:
@@ -637,6 +654,7 @@ class NetworkManager:
                         net = self._get(name, doc)
                         self._add(entry, net, f"eth{i}", plan.ip if i == 0 else None, plan.ports if i == 0 else [],
                                   intents)
+                        entry["interfaces"][name]["aliases"] = plan.aliases.get(name, [])
                     faults.point("network.attach.before-record")
                     with self.store.update() as fresh:
                         fresh.setdefault("attachments", {})[key] = entry
@@ -733,10 +751,12 @@ class NetworkManager:
             for other_key, b in attachments.items():
                 if other_key == key or b["namespace"] != a["namespace"]:
                     continue
-                for net, itf in b["interfaces"].items():
-                    if net in a["interfaces"]:
-                        peers.append((itf["ip"], [b["name"], b["hostname"]]))
-                        break
+                shared = [itf for net, itf in b["interfaces"].items() if net in a["interfaces"]]
+                if shared:
+                    # one line per peer (an /etc/hosts name has one address): the first shared
+                    # network's, with the aliases it has on any network the two share
+                    aliases = [alias for itf in shared for alias in itf.get("aliases", [])]
+                    peers.append((shared[0]["ip"], [b["name"], b["hostname"], *dict.fromkeys(aliases)]))
             directory = Path(self.facade.root) / "containers" / a["namespace"] / a["id"]
             if directory.is_dir():
                 text = netfiles.hosts_text(own, peers, [tuple(h) for h in a.get("add_hosts", [])])
@@ -747,18 +767,23 @@ class NetworkManager:
         entry = self.store.read().get("attachments", {}).get(self._key(container_id))
         return _networks_record(entry) if entry else {}
 
-    def connect(self, network: str, container: str, *, ip: str | None = None) -> dict[str, Any]:
-        """Attach a running container to one more network (CNI ADD on its task's netns)."""
+    def connect(self, network: str, container: str, *, ip: str | None = None,
+                aliases: builtins.list[str] | None = None) -> dict[str, Any]:
+        """Attach a running container to one more network (CNI ADD on its task's netns); a container
+        that is not running gets the network in its plan, attached at its next start. ``aliases`` are
+        more names its peers on that network reach it by (in their /etc/hosts)."""
         cid = self._resolve_container(container)
         net = self._get(network, self.store.read()) if network != DEFAULT_NETWORK else self.ensure_default()
         if ip:
             ip = _check_ip(ip, net)
-        try:
-            process = self.facade.ctrd.tasks.get(cid)
-        except NotFound:
-            raise Conflict(f"container {container} is not running") from None
-        if process.status not in ("running", "paused", "created") or not process.pid:
-            raise Conflict(f"container {container} is not running")
+        aliases = [netfiles.validate_hostname(a) for a in dict.fromkeys(aliases or [])]
+        process = self._live_task(cid)
+        if process is None:
+            if ip:
+                raise InvalidArgument(f"container {container} is not running: give --ip at create, or connect it "
+                                      "once it runs")
+            self._replan(cid, container, net["name"], aliases)
+            return {}
         key = self._key(cid)
         with self.cni_lock:
             doc = self.store.read()
@@ -773,6 +798,7 @@ class NetworkManager:
             entry["netns_id"] = netns_id(entry["netns"])
             with contextlib.ExitStack() as intents:
                 self._add(entry, net, ifname, ip, [], intents)
+                entry["interfaces"][net["name"]]["aliases"] = aliases
                 try:
                     with self.store.update() as fresh:
                         fresh.setdefault("attachments", {})[key] = entry
@@ -780,12 +806,23 @@ class NetworkManager:
                     self._delete_interfaces({**entry, "interfaces": {net["name"]: entry["interfaces"][net["name"]]}})
                     raise
             self._refresh_hosts(set(entry["interfaces"]))
-        self._set_networks_label(cid, list(entry["interfaces"]))
+        self._set_networks_label(cid, list(entry["interfaces"]), net["name"], aliases)
+        emit(self.facade, "network", "connect", id=net["id"], name=net["name"], type="bridge", container=cid)
         return _networks_record(entry)
 
     def disconnect(self, network: str, container: str, *, force: bool = False) -> dict[str, Any]:
+        """Detach a running container from one network; a container that is not running loses it from
+        its plan."""
         cid = self._resolve_container(container)
         key = self._key(cid)
+        if self._live_task(cid) is None:
+            name = self._network_name(network)
+            try:
+                self._replan(cid, container, name, None)
+            except NotFound:
+                if not force:
+                    raise
+            return {}
         with self.cni_lock:
             entry = self.store.read().get("attachments", {}).get(key)
             name = network if entry is None or network in entry["interfaces"] else None
@@ -806,12 +843,56 @@ class NetworkManager:
                     self._refresh_hosts(set(entry["interfaces"]) | {name})
                     if not entry["interfaces"]:
                         netfiles.write_in_place(self._files_dir(cid) / "hosts", netfiles.hosts_text([], [], []))
-        self._set_networks_label(cid, list(entry["interfaces"]))
+        self._set_networks_label(cid, list(entry["interfaces"]), name, None)
+        left = self._find(name, self.store.read())
+        emit(self.facade, "network", "disconnect", id=left["id"] if left else "", name=name, type="bridge",
+             container=cid)
         return _networks_record(entry)
 
-    def _set_networks_label(self, container_id: str, names: builtins.list[str]) -> None:
+    def _live_task(self, container_id: str) -> Any | None:
+        try:
+            process = self.facade.ctrd.tasks.get(container_id)
+        except NotFound:
+            return None
+        return process if process.status in ("running", "paused", "created") and process.pid else None
+
+    def _network_name(self, ref: str) -> str:
+        if ref == DEFAULT_NETWORK:
+            return ref
+        try:
+            return str(self._get(ref, self.store.read())["name"])
+        except NotFound:
+            return ref  # a network removed since: the plan may still name it
+
+    def _replan(self, container_id: str, ref: str, network: str, aliases: builtins.list[str] | None) -> None:
+        """Add (``aliases`` a list) or drop (None) ``network`` in the plan of a container that is not
+        running: the labels its next start reads (plan_from_labels)."""
+        labels = dict(self.facade.ctrd.containers.get(container_id).labels or {})
+        mode = labels.get(LABEL.NETWORK) or DEFAULT_NETWORK
+        if LABEL.NETCONFIG not in labels or mode in PREDEFINED or mode.startswith("container:"):
+            raise Conflict(f"container {ref} has no bridge network to change (host, none or container mode)")
+        names = _planned_networks(labels)
+        if aliases is not None and network in names:
+            raise AlreadyExists(f"container {ref} is already connected to {network}")
+        if aliases is None and network not in names:
+            raise NotFound(f"container {ref} is not connected to network {network}")
+        names = names + [network] if aliases is not None else [n for n in names if n != network]
+        self._set_networks_label(container_id, names, network, aliases)
+
+    def _set_networks_label(self, container_id: str, names: builtins.list[str], network: str,
+                            aliases: builtins.list[str] | None) -> None:
+        """Store the container's networks, and ``network``'s aliases (None: the network is gone)."""
         with contextlib.suppress(NotFound):
-            self.facade.ctrd.containers.update(container_id, labels={LABEL.NETWORKS: ",".join(names)})
+            labels = self.facade.ctrd.containers.get(container_id).labels or {}
+            table = _aliases_label(labels)
+            table.pop(network, None)
+            if aliases:
+                table[network] = aliases
+            update = {LABEL.NETWORKS: ",".join(names), LABEL.NET_ALIASES: json.dumps(table, separators=(",", ":"))}
+            if LABEL.NETCONFIG in labels:
+                config = {**json.loads(labels[LABEL.NETCONFIG]), "networks": names}
+                update[LABEL.NETCONFIG] = json.dumps(config, separators=(",", ":"))
+            self.facade.ctrd.containers.update(container_id, labels=update)
 
     # -- crash safety ------------------------------------------------------------------------------------
 
@@ -1055,6 +1136,29 @@ def _network_matches(record: dict[str, Any], filters: dict[str, list[str]]) -> b
         return value == ("builtin" if builtin else "custom")
 
     return matches(filters, test)
+
+
+def _planned_networks(labels: dict[str, str]) -> builtins.list[str]:
+    """The networks a container not running is to be attached to at its start."""
+    try:
+        chosen = json.loads(labels.get(LABEL.NETCONFIG) or "{}").get("networks")
+    except (ValueError, AttributeError):
+        chosen = None
+    if isinstance(chosen, list):
+        return [str(n) for n in chosen]
+    return [n for n in (labels.get(LABEL.NETWORKS) or "").split(",") if n]
+
+
+def _aliases_label(labels: dict[str, str]) -> dict[str, builtins.list[str]]:
+    try:
+        table = json.loads(labels.get(LABEL.NET_ALIASES) or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(table, dict):
+        return {}
+    # they are written into peers' /etc/hosts: only what connect validated gets through
+    return {str(n): [a for a in v if isinstance(a, str) and netfiles.HOSTNAME_RE.match(a)]
+            for n, v in table.items() if isinstance(v, list)}
 
 
 def _networks_record(entry: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,9 @@ and every path in it is resolved with ``managers.safepath`` (it cannot leave the
 container's root is ``/proc/<pid>/root`` (which also shows its volumes). A stopped one's snapshot is
 mounted as a *detached* mount (``fsopen``/``fsmount``, or ``open_tree`` for a bind): it is attached to
 no directory and lives exactly as long as its descriptor, so a ``kill -9`` mid-copy closes the descriptor
-and the kernel takes the mount away; there is nothing to leak and nothing to reconcile. Reading a file of
+and the kernel takes the mount away; there is nothing to leak and nothing to reconcile. ``export`` mounts
+a snapshot the same way, running or not, as a read-only view (the upper directory as one more lower
+layer), which shows the container's own files without its volumes or /proc. Reading a file of
 a just-prepared snapshot (``/etc/passwd`` to resolve a user) needs no mount: the overlay's layers are
 plain directories, searched top down.
 """
@@ -185,9 +187,22 @@ def _check(result: int, what: str) -> int:
     return result
 
 
+def _layers_only(options: list[str]) -> list[str]:
+    """An overlay's options with its upper directory as the topmost lower one and no work directory:
+    a read-only view of the same files that takes no hold of the upper directory, so it can be mounted
+    while the container's own overlay is (the kernel refuses, or warns of undefined behaviour for, an
+    upper directory in use twice)."""
+    values = dict(o.partition("=")[::2] for o in options if "=" in o)
+    if "upperdir" not in values or "lowerdir" not in values:
+        return options
+    rest = [o for o in options if o.partition("=")[0] not in ("upperdir", "workdir", "lowerdir")]
+    return [*rest, f"lowerdir={values['upperdir']}:{values['lowerdir']}"]
+
+
 @contextmanager
-def snapshot_root(mounts: Sequence[Any], *, readonly: bool = False) -> Iterator[Root]:
-    """A stopped container's root: its snapshot mounted detached, for the duration of the block."""
+def snapshot_root(mounts: Sequence[Any], *, readonly: bool = False, view: bool = False) -> Iterator[Root]:
+    """A container's root: its snapshot mounted detached, for the duration of the block. ``view``
+    mounts a read-only view of it that may be made while the container runs (``export``)."""
     if len(mounts) != 1:
         raise PouchRuntimeError(f"mounting the container's filesystem: {len(mounts)} mounts, expected one")
     (m,) = mounts
@@ -200,8 +215,10 @@ def snapshot_root(mounts: Sequence[Any], *, readonly: bool = False) -> Iterator[
                             _OPEN_TREE_CLONE | os.O_CLOEXEC | _AT_RECURSIVE), what)
     else:
         fsfd = _check(syscall(_SYS_FSOPEN, kind.encode(), _FSOPEN_CLOEXEC), what)
+        options = _layers_only(_options(m)) if view and kind == "overlay" else _options(m)
+        readonly = readonly or view
         try:
-            for opt in _options(m):
+            for opt in options:
                 if opt in ("ro", "rw"):
                     continue
                 key, sep, value = opt.partition("=")

@@ -3,15 +3,19 @@
 
 An event record (``events``)::
 
-    type        container, task, image, snapshot, namespace or content (from the topic)
+    type        container, task, image, snapshot, namespace or content (from the topic), network or
+                volume (pouchsh's own events, managers.objectevents)
     action      docker's word where there is one (create start die destroy pause unpause oom exec_create
-                exec_start exec_die), task_create / task_delete for the task's own life cycle, else the
-                topic's last part (update, delete, prepare …)
-    id          the container id (or image name, snapshot key, namespace name)
-    name        the container's pouchsh name when known, else ""
+                exec_start exec_die; connect disconnect for networks), task_create / task_delete for the
+                task's own life cycle, else the topic's last part (update, delete, prepare …)
+    id          the container id (or image name, snapshot key, namespace name, network id, volume name)
+    name        the container's pouchsh name when known (the network's or volume's name), else ""
     time        RFC 3339 UTC time, nanoseconds included
     attributes  the rest of the payload, values as strings (``exit_code`` for ``die``), plus ``namespace``
-                and ``topic``
+                and ``topic``; a container event also carries its container's user labels, as docker's
+
+Filters: type, action (or event), container/id/name, image, namespace, network and volume (id or
+name), label (KEY or KEY=VALUE, against the attributes: a container's labels, as docker matches them).
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ _CONTAINER_ACTIONS = {"delete": "destroy"}
 DEFAULT_NAMESPACE = "default"
 #: how long ``events`` waits for its subscription to be registered (ctrd's markers prove it)
 LIVE_TIMEOUT = 10.0
-EVENT_FILTERS = ("type", "action", "event", "container", "id", "name", "image", "namespace")
+EVENT_FILTERS = ("type", "action", "event", "container", "id", "name", "image", "namespace", "label", "network",
+                 "volume")
 
 
 def _cgroup_driver() -> tuple[str, int]:
@@ -52,12 +57,16 @@ def _cgroup_driver() -> tuple[str, int]:
     return ("cgroupfs", version)
 
 
-def event_record(event: Any, names: dict[str, str]) -> dict[str, Any]:
-    """A containerd event as an ``events`` record (see the module docstring)."""
+def event_record(event: Any, names: dict[str, str], labels: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
+    """A containerd event as an ``events`` record (see the module docstring); ``names`` and ``labels``
+    are the known containers' names and user labels by id."""
     group, _, last = event.topic.strip("/").partition("/")
     kind = {"tasks": "task", "containers": "container", "images": "image", "snapshot": "snapshot",
-            "namespaces": "namespace", "content": "content"}.get(group, group)
+            "namespaces": "namespace", "content": "content", "networks": "network",
+            "volumes": "volume"}.get(group, group)
     payload = dict(event.payload)
+    if kind in ("network", "volume"):
+        payload = dict(payload.get("labels") or {})  # managers.objectevents' attributes
     action = last
     ident = ""
     if kind == "task":
@@ -77,7 +86,13 @@ def event_record(event: Any, names: dict[str, str]) -> dict[str, Any]:
         ident = payload.get("key", "")
     elif kind == "content":
         ident = payload.get("digest", "")
-    attributes = {k: _text(v) for k, v in payload.items() if k not in ("raw",) and v not in (None, "", {}, [])}
+    elif kind == "network":
+        ident = payload.get("id", "")
+    elif kind == "volume":
+        ident = payload.get("name", "")
+    # a container event carries its container's labels, as docker's do (compose reads its project there)
+    attributes = dict((labels or {}).get(ident, {})) if kind == "container" else {}
+    attributes.update({k: _text(v) for k, v in payload.items() if k not in ("raw",) and v not in (None, "", {}, [])})
     attributes["namespace"] = event.namespace
     attributes["topic"] = event.topic
     stamp = event.timestamp or datetime.now(UTC)
@@ -85,10 +100,16 @@ def event_record(event: Any, names: dict[str, str]) -> dict[str, Any]:
         "type": kind,
         "action": action,
         "id": ident,
-        "name": names.get(ident, ""),
+        "name": payload.get("name", "") if kind in ("network", "volume") else names.get(ident, ""),
         "time": stamp.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z",
         "attributes": attributes,
     }
+
+
+def _user_labels(labels: dict[str, str]) -> dict[str, str]:
+    from managers.labels import RESERVED_LABEL_PREFIXES
+
+    return {k: v for k, v in labels.items() if not k.startswith(RESERVED_LABEL_PREFIXES)}
 
 
 def _text(value: Any) -> str:
@@ -102,7 +123,7 @@ def _text(value: Any) -> str:
 
 
 def _event_matches(record: dict[str, Any], filters: dict[str, list[str]]) -> bool:
-    from managers.filters import matches
+    from managers.filters import label_matches, matches
 
     def test(key: str, value: str) -> bool:
         if key == "type":
@@ -113,6 +134,10 @@ def _event_matches(record: dict[str, Any], filters: dict[str, list[str]]) -> boo
             return record["id"] == value or record["name"] == value or (len(value) >= 3 and record["id"].startswith(value))
         if key == "image":
             return record["attributes"].get("image") == value or (record["type"] == "image" and record["id"] == value)
+        if key == "label":
+            return label_matches(record["attributes"], value)
+        if key in ("network", "volume"):
+            return record["type"] == key and (record["id"] == value or record["name"] == value)
         return record["attributes"].get("namespace") == value  # namespace
 
     return matches(filters, test)
@@ -323,7 +348,9 @@ class SystemManager:
         subscription = client.events.subscribe()
         try:
             early = client.events.wait_live(subscription, timeout=LIVE_TIMEOUT)
-            names = {c.id: (c.labels or {}).get(LABEL.NAME, "") for c in client.containers.list()}
+            containers = client.containers.list()
+            names = {c.id: (c.labels or {}).get(LABEL.NAME, "") for c in containers}
+            labels = {c.id: _user_labels(c.labels or {}) for c in containers}
         except BaseException:
             subscription.close()
             raise
@@ -338,12 +365,13 @@ class SystemManager:
 
         if cancel is not None or until is not None:
             threading.Thread(target=watchdog, name="pouchsh-events-watchdog", daemon=True).start()
-        return self._event_records(itertools.chain(early, subscription), subscription, names, wanted, since,
-                                   cancel, stop, client)
+        return self._event_records(itertools.chain(early, subscription), subscription, names, labels, wanted,
+                                   since, cancel, stop, client)
 
     def _event_records(
-        self, events: Iterator[Any], subscription: Any, names: dict[str, str], wanted: dict[str, list[str]],
-        since: datetime | None, cancel: threading.Event | None, stop: threading.Event, client: Any,
+        self, events: Iterator[Any], subscription: Any, names: dict[str, str], labels: dict[str, dict[str, str]],
+        wanted: dict[str, list[str]], since: datetime | None, cancel: threading.Event | None,
+        stop: threading.Event, client: Any,
     ) -> Iterator[dict[str, Any]]:
         from managers.labels import LABEL
 
@@ -353,13 +381,15 @@ class SystemManager:
                     continue
                 if since is not None and event.timestamp is not None and event.timestamp < since:
                     continue
-                if event.topic == "/containers/create":
+                if event.topic in ("/containers/create", "/containers/update"):
                     cid = event.payload.get("id", "")
                     try:
-                        names[cid] = (client.containers.get(cid).labels or {}).get(LABEL.NAME, "")
+                        found = client.containers.get(cid).labels or {}
+                        names[cid] = found.get(LABEL.NAME, "")
+                        labels[cid] = _user_labels(found)
                     except NotFound:
                         pass
-                record = event_record(event, names)
+                record = event_record(event, names, labels)
                 if _event_matches(record, wanted):
                     yield record
             if cancel is not None and cancel.is_set():

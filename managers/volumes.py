@@ -43,6 +43,7 @@ from managers.mountspec import (
     validate_volume_name,
 )
 from managers.intents import Journal, live_intents
+from managers.objectevents import emit
 from managers.store import Store
 
 if TYPE_CHECKING:
@@ -177,6 +178,7 @@ class VolumeManager:
                 with store.update() as doc:
                     doc.setdefault("volumes", {})[name] = record
                 faults.point("volume.create.recorded")
+        emit(self.facade, "volume", "create", name=name, driver=driver)
         return dict(record), True
 
     def list(self, *, filters: builtins.list[str] | None = None) -> builtins.list[dict[str, Any]]:
@@ -232,6 +234,8 @@ class VolumeManager:
                     trash.append(dst)
             for path in trash:
                 shutil.rmtree(path, ignore_errors=True)
+        for name in done:
+            emit(self.facade, "volume", "destroy", name=name, driver="local")
         return done
 
     # -- crash safety --------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
+    from aiohttp import log as aiohttp_log, web
 
     from ctrd.errors import InvalidArgument
     from managers import Managers
@@ -74,7 +75,11 @@ async def _serve(args: argparse.Namespace) -> int:
     api = Api()
     bridge = install(api, facade)
     sockets = [bind(listener, group=args.group, tls=tls) for listener in listeners]
-    runner = web.AppRunner(api.app, handler_cancellation=True, shutdown_timeout=5, access_log=None if not args.debug else web.AccessLogger)
+    if args.debug:
+        # aiohttp's access log goes through logging, which nothing else in pouchd configures
+        logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+    runner = web.AppRunner(api.app, handler_cancellation=True, shutdown_timeout=5,
+                           access_log=aiohttp_log.access_logger if args.debug else None)
     await runner.setup()
     for listener, sock in zip(listeners, sockets):
         ssl_context = tls.context() if tls is not None and listener.kind == "tcp" else None

@@ -8,6 +8,7 @@ import base64
 import io
 import json
 import os
+import queue
 import select
 import socket
 import struct
@@ -19,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ctrd.errors import Conflict, InvalidArgument, NotFound, PouchError, Unavailable
+from ctrd.errors import InvalidArgument, NotFound, PouchError, Unavailable
 from managers.console import Stdio
 from managers.options import CreateOptions
 from pouchd.bridge.context import Bridge, PendingAttach
@@ -60,7 +61,8 @@ def install(b: Bridge) -> None:
     b.route("HEAD", "/containers/{id}/archive", h.archive_head)
     b.route("PUT", "/containers/{id}/archive", h.archive_put)
     b.route("GET", "/containers/{id}/stats", h.stats)
-    for path in ("/containers/{id}/export", "/containers/{id}/attach/ws", "/containers/{id}/changes"):
+    b.route("GET", "/containers/{id}/export", h.export)
+    for path in ("/containers/{id}/attach/ws", "/containers/{id}/changes"):
         b.route("GET", path, _not_implemented(path))
 
 
@@ -136,11 +138,6 @@ class _Handlers:
         record = await self._record(ref)
         if record["status"] in ("running", "paused"):
             return web.Response(status=304)
-        left = sorted(net for cid, net in self.b.detached_before_start if cid == record["id"])
-        if left:
-            raise Conflict(f"container {ref} was disconnected from {', '.join(left)} before its first start; "
-                           "pouchd cannot change a created container's networks: connect it again, or create "
-                           "it on the networks it should have")
         pending = self.b.take_attach(record["id"])
         if pending is None:
             await self.b.call(self.containers.start, [record["id"]])
@@ -216,12 +213,10 @@ class _Handlers:
     async def delete(self, request: web.Request) -> web.Response:
         ref = request.match_info["id"]
         try:
-            removed = await self.b.call(self.containers.remove, [ref], force=query_bool(request, "force"),
+            await self.b.call(self.containers.remove, [ref], force=query_bool(request, "force"),
                                         volumes=query_bool(request, "v"))
         except NotFound as err:
             raise _no_such_container(err, ref) from None
-        for cid in removed:
-            self.b.forget(cid)
         return web.Response(status=204)
 
     async def prune(self, request: web.Request) -> web.Response:
@@ -453,6 +448,101 @@ class _Handlers:
         data = await _read_limited(request, _MAX_ARCHIVE)
         await self.b.call(_copy_in, self.containers, ref, path, data)
         return web.Response(status=200)
+
+
+    # -- export ----------------------------------------------------------------------------------------
+
+    async def export(self, request: web.Request) -> web.StreamResponse:
+        ref = request.match_info["id"]
+        await self._record(ref)
+        cancel = self.b.new_cancel()
+        pipe = _ChunkPipe(cancel)
+
+        def produce() -> None:
+            try:
+                self.containers.export(ref, pipe)
+            except BaseException as err:  # handed to the reader, which raises it in the request
+                pipe.finish(err)
+            else:
+                pipe.finish(None)
+
+        # Its own thread: an export lasts as long as the client reads, which must not hold a pool thread.
+        threading.Thread(target=produce, name="pouchd-export", daemon=True).start()
+        chunks = pipe.chunks()
+        try:
+            # The first chunk (or the error) before the headers: a mount or walk that fails at once is
+            # still an error status.
+            first = await self.b.call(next, chunks, b"")
+        except BaseException:
+            cancel.set()
+            raise
+        response = web.StreamResponse(status=200, headers={"Content-Type": "application/x-tar"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        if first:
+            await response.write(first)
+        await stream_iter(self.b.api, request, response, _until_end(chunks), cancel)
+        await response.write_eof()
+        return response
+
+
+class _ChunkPipe(io.RawIOBase):
+    """What a manager writes to, read as chunks by another thread; bounded, so a slow client slows the
+    writer instead of filling memory; a set ``cancel`` (client gone, server stopping) fails the writer's
+    next write."""
+
+    _DEPTH = 16
+
+    def __init__(self, cancel: threading.Event) -> None:
+        super().__init__()
+        self.cancel = cancel
+        self.queue: queue.Queue[bytes | BaseException | None] = queue.Queue(self._DEPTH)
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        while True:
+            if self.cancel.is_set():
+                raise BrokenPipeError("the client went away")
+            try:
+                self.queue.put(chunk, timeout=0.5)  # wakes to look at ``cancel``
+                return len(chunk)
+            except queue.Full:
+                continue
+
+    def finish(self, error: BaseException | None) -> None:
+        """The writer is done (``error`` None) or failed; the reader ends or raises it."""
+        while not self.cancel.is_set():
+            try:
+                self.queue.put(error, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def chunks(self) -> Iterator[bytes]:
+        while True:
+            try:
+                item = self.queue.get(timeout=0.5)  # wakes to look at ``cancel``: a gone writer puts nothing
+            except queue.Empty:
+                if self.cancel.is_set():
+                    return
+                continue
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+
+def _until_end(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The rest of an export's chunks; an error after the headers can only end the stream (the tar is
+    then cut short, which the client's tar reader reports)."""
+    try:
+        yield from chunks
+    except (PouchError, OSError):
+        return
 
 
 #: the largest tar a cp upload may send (it is held in memory while it is extracted)

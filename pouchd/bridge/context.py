@@ -53,9 +53,6 @@ class Bridge:
         self._lock = threading.Lock()
         self._attaches: dict[str, PendingAttach] = {}
         self.execs: dict[str, ExecRecord] = {}
-        #: (container id, network name) of created containers disconnected from a network they were
-        #: created on, until they are connected again (see pouchd.bridge.networks)
-        self.detached_before_start: set[tuple[str, str]] = set()
         #: set when the server stops (for threads, and for handlers)
         self.closing = threading.Event()
         self._stopping = asyncio.Event()
@@ -119,11 +116,6 @@ class Bridge:
         if pending is not None and pending.done.is_set():
             return None  # its client left before the start
         return pending
-
-    def forget(self, container_id: str) -> None:
-        """A removed container's state kept here goes with it."""
-        with self._lock:
-            self.detached_before_start = {k for k in self.detached_before_start if k[0] != container_id}
 
     def drop_attach(self, container_id: str, pending: PendingAttach) -> None:
         with self._lock:

@@ -64,28 +64,19 @@ def install(b: Bridge) -> None:
         deleted = result["networks_deleted"]
         return json_response({"NetworksDeleted": deleted or None})
 
-    async def created_on(network: str, container: str) -> tuple[str, str] | None:
-        """(container id, network name) when ``container`` is created, not started, on ``network``."""
-        record = await b.call(b.facade.containers.inspect, container)
-        name = (await b.call(networks().inspect, network))["name"]
-        if record["status"] == "created" and name in (record.get("networks") or []):
-            return record["id"], name
-        return None
-
     async def connect(request: web.Request) -> web.Response:
         body = await body_json(request)
         container = body.get("Container")
         if not isinstance(container, str) or not container:
             raise InvalidArgument("network connect: Container is required")
         endpoint = body.get("EndpointConfig") or {}
+        if not isinstance(endpoint, dict):
+            raise InvalidArgument("network connect: EndpointConfig must be an object")
         ip = ((endpoint.get("IPAMConfig") or {}).get("IPv4Address")) or None
-        key = await created_on(request.match_info["id"], container)
-        if key is not None and key in b.detached_before_start:
-            # compose disconnects a created container and connects it again to set its aliases: the
-            # pair leaves the container as it was made (aliases are not kept: docs/API.md)
-            b.detached_before_start.discard(key)
-            return web.Response(status=200)
-        await b.call(networks().connect, request.match_info["id"], container, ip=ip)
+        aliases = endpoint.get("Aliases") or []
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            raise InvalidArgument("network connect: EndpointConfig.Aliases must be a list of strings")
+        await b.call(networks().connect, request.match_info["id"], container, ip=ip, aliases=aliases)
         return web.Response(status=200)
 
     async def disconnect(request: web.Request) -> web.Response:
@@ -93,12 +84,6 @@ def install(b: Bridge) -> None:
         container = body.get("Container")
         if not isinstance(container, str) or not container:
             raise InvalidArgument("network disconnect: Container is required")
-        key = await created_on(request.match_info["id"], container)
-        if key is not None:
-            # Held until the container is connected again; a start before that is refused (see
-            # containers.start), so the container never runs on a network it was taken off.
-            b.detached_before_start.add(key)
-            return web.Response(status=200)
         await b.call(networks().disconnect, request.match_info["id"], container, force=bool(body.get("Force")))
         return web.Response(status=200)
 

@@ -80,6 +80,14 @@ def container_summary(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _aliases(labels: dict[str, str]) -> dict[str, Any]:
+    try:
+        value = json.loads(labels.get(LABEL.NET_ALIASES) or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def _planned_ports(labels: dict[str, str]) -> list[dict[str, Any]]:
     try:
         value = json.loads(labels.get(LABEL.PORTS) or "[]")
@@ -113,9 +121,13 @@ def container_inspect(record: dict[str, Any]) -> dict[str, Any]:
         live_ports.setdefault(key, []).append({"HostIp": p.get("host_ip") or "0.0.0.0",
                                                "HostPort": str(p.get("host_port") or "")})
     networks: dict[str, Any] = {}
-    for name, itf in (record.get("network_settings") or {}).items():
+    # a container that is not running is on the networks of its plan, with no address (as with dockerd;
+    # compose reads them to decide whether to disconnect before connecting with aliases)
+    planned = {} if running or not labels.get(LABEL.NETWORKS) else dict.fromkeys(record.get("networks") or [], {})
+    aliases = _aliases(labels)
+    for name, itf in {**planned, **(record.get("network_settings") or {})}.items():
         networks[name] = {
-            "IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": "", "EndpointID": "",
+            "IPAMConfig": None, "Links": None, "Aliases": aliases.get(name), "NetworkID": "", "EndpointID": "",
             "Gateway": itf.get("gateway") or "", "IPAddress": itf.get("ip") or "",
             "IPPrefixLen": int(itf.get("prefix_len") or 0), "IPv6Gateway": "", "GlobalIPv6Address": "",
             "GlobalIPv6PrefixLen": 0, "MacAddress": itf.get("mac") or "", "DriverOpts": None,

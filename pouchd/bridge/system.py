@@ -171,15 +171,13 @@ def _unix_time(value: str | None, name: str) -> datetime | None:
 
 
 #: docker's event filter keys that pouchsh's events take as they are
-_EVENT_KEYS = {"type", "event", "container", "image", "label"}
+_EVENT_KEYS = {"type", "event", "container", "image", "label", "network", "volume"}
 
 
 def _event_filters(items: list[str]) -> list[str]:
     out = []
     for item in items:
         key = item.partition("=")[0]
-        if key == "label":
-            raise InvalidArgument("events: the label filter is not supported by pouchd")
         if key not in _EVENT_KEYS:
             raise InvalidArgument(f"events: unknown filter {key!r}")
         out.append(item)
@@ -189,6 +187,10 @@ def _event_filters(items: list[str]) -> list[str]:
 #: the event attributes docker clients read, by their pouchsh names
 _ATTRIBUTES = {"image": "image", "name": "name", "exit_code": "exitCode", "signal": "signal", "exec_id": "execID",
                "driver": "driver", "container": "container", "type": "type"}
+#: what else a container event record's attributes hold besides its labels (containerd's payload)
+_PAYLOAD_KEYS = {"namespace", "topic", "id", "container_id", "exit_status", "exited_at", "pid", "exec_id",
+                 "runtime", "rootfs", "io", "checkpoint", "bundle", "labels", "spec", "snapshot_key", "snapshotter",
+                 "timestamp", "exit_code"}
 #: the event types docker knows (pouchsh also reports snapshots, content and namespaces)
 _DOCKER_TYPES = ("container", "image", "volume", "network")
 
@@ -202,7 +204,12 @@ def _event_shape(record: dict[str, Any]) -> dict[str, Any]:
         moment = datetime.now(UTC)
     nanos = int(moment.timestamp() * 1e9)
     given = record["attributes"]
-    attributes = {docker: given[ours] for ours, docker in _ATTRIBUTES.items() if ours in given}
+    if record["type"] == "container":
+        # the container's labels (pouchsh's record carries them beside the payload's own fields)
+        attributes = {k: v for k, v in given.items() if k not in _PAYLOAD_KEYS}
+    else:
+        attributes = {}
+    attributes.update({docker: given[ours] for ours, docker in _ATTRIBUTES.items() if ours in given})
     if record.get("name"):
         attributes["name"] = record["name"]
     out: dict[str, Any] = {"Type": record["type"], "Action": record["action"],

@@ -117,15 +117,17 @@ def network_prune(ctx: Any, force: bool, filter: list[str]) -> dict[str, Any]:
 
 @command(
     "network connect",
-    help="Attach a running container to one more network",
+    help="Attach a container to one more network (a container not running joins it at its next start)",
     params=[Param("network", type="network", help="Network name"),
             Param("container", type="container", help="Container name or id")],
-    flags=[Flag("ip", type="string", help="The container's address on that network")],
-    examples=[Example("network connect shop web", "web joins shop (and is reachable there by name)")],
+    flags=[Flag("ip", type="string", help="The container's address on that network"),
+           Flag("alias", type="string", repeat=True, help="One more name its peers on that network reach it by")],
+    examples=[Example("network connect shop web", "web joins shop (and is reachable there by name)"),
+              Example("network connect --alias db shop pg1", "pg1 is also 'db' to the containers on shop")],
     category=_CAT,
 )
-def network_connect(ctx: Any, network: str, container: str, ip: str | None) -> dict[str, Any]:
-    return ctx.managers.networks.connect(network, container, ip=ip)
+def network_connect(ctx: Any, network: str, container: str, ip: str | None, alias: list[str]) -> dict[str, Any]:
+    return ctx.managers.networks.connect(network, container, ip=ip, aliases=alias)
 
 
 @command(

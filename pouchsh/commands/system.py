@@ -114,7 +114,8 @@ def system_prune(ctx: Any, all: bool, volumes: bool, force: bool) -> dict[str, A
     aliases=["system events"],
     flags=[
         Flag("filter", short="f", type="string", repeat=True,
-             help="type=, action= (or event=), container= (id or name), image=; repeated keys are OR'd"),
+             help="type=, action= (or event=), container= (id or name), image=, network=, volume=, "
+                  "label=KEY[=VALUE]; repeated keys are OR'd (label: AND'd)"),
         Flag("since", type="string", help="Drop events stamped before this time or duration ago"),
         Flag("until", type="string", help="Stop at this time, or after this duration"),
     ],

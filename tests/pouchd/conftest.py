@@ -63,7 +63,7 @@ class Daemon:
 
     def start(self) -> None:
         argv = [sys.executable, "-m", "pouchd", "--address", self.address, "--namespace", self.namespace,
-                "-H", f"unix://{self.socket}"]
+                "-H", f"unix://{self.socket}", "--debug"]
         self.process = subprocess.Popen(argv, env=self.env(), cwd=REPO, stdout=subprocess.DEVNULL,
                                         stderr=self.log.open("wb"))
         deadline = time.monotonic() + 30

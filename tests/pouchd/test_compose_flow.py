@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import docker
 import pytest
 
 from tests.pouchd.conftest import Daemon, wait_until
@@ -17,8 +18,6 @@ PROJECT = {"com.docker.compose.project": "rec"}
 
 
 def test_up_and_down_as_compose_sends_them(daemon: Daemon) -> None:
-    import docker
-
     api = daemon.api()
     try:
         with pytest.raises(docker.errors.NotFound):
@@ -55,15 +54,50 @@ def test_up_and_down_as_compose_sends_them(daemon: Daemon) -> None:
         api.close()
 
 
-def test_a_created_container_taken_off_its_network_is_not_started_on_it(daemon: Daemon) -> None:
+def test_a_created_container_taken_off_its_network_starts_without_it(daemon: Daemon) -> None:
     api = daemon.api()
     try:
         api.create_network("offnet")
-        cid = api.create_container("busybox", ["true"], host_config=api.create_host_config(network_mode="offnet"))["Id"]
+        cid = api.create_container("busybox", ["ls", "/sys/class/net"],
+                                   host_config=api.create_host_config(network_mode="offnet"))["Id"]
+        assert list(api.inspect_container(cid)["NetworkSettings"]["Networks"]) == ["offnet"]
         api.disconnect_container_from_network(cid, "offnet")
-        status, _, body = daemon.request("POST", f"/v1.41/containers/{cid}/start")
-        assert status == 409 and "disconnected from offnet" in json.loads(body)["message"]
+        assert api.inspect_container(cid)["NetworkSettings"]["Networks"] == {}
+        with pytest.raises(docker.errors.NotFound):
+            api.disconnect_container_from_network(cid, "offnet")
+        api.start(cid)
+        assert api.wait(cid, timeout=30)["StatusCode"] == 0
+        assert api.logs(cid) == b"lo\n"
         api.remove_container(cid)
         api.remove_network("offnet")
     finally:
         api.close()
+
+
+def test_aliases_from_the_shell_and_the_api_reach_peers_hosts(daemon: Daemon) -> None:
+    """`network connect --alias` (the shell) and EndpointConfig.Aliases (the API) on containers not yet
+    running: their peers' /etc/hosts name them by their aliases once they run; a bad alias is refused."""
+    assert daemon.pouchsh("-c", "network create alnet").returncode == 0
+    for name in ("al-db", "al-app"):
+        done = daemon.pouchsh("-c", f"create --name {name} busybox sleep 300")
+        assert done.returncode == 0, done.stderr
+    done = daemon.pouchsh("-c", "network connect --alias db --alias store alnet al-db")
+    assert done.returncode == 0, done.stderr
+    bad = daemon.pouchsh("-c", "network connect --alias 'x y' alnet al-app")
+    assert b"error[invalid-argument]" in bad.stderr
+    status, _, body = daemon.request("POST", "/v1.41/networks/alnet/connect", body=json.dumps(
+        {"Container": "al-app", "EndpointConfig": {"Aliases": ["evil\n1.2.3.4 host"]}}).encode())
+    assert status == 400, body
+    status, _, _ = daemon.request("POST", "/v1.41/networks/alnet/connect", body=json.dumps(
+        {"Container": "al-app", "EndpointConfig": {"Aliases": ["front"]}}).encode())
+    assert status == 200
+    for name in ("al-db", "al-app"):
+        assert daemon.pouchsh("-c", f"start {name}").returncode == 0
+    hosts = daemon.docker("exec", "al-app", "cat", "/etc/hosts", check=True).stdout.decode()
+    db_line = next(line for line in hosts.splitlines() if "al-db" in line)
+    assert " db " in f" {db_line} ".replace("\t", " ") and "store" in db_line
+    peer = daemon.docker("exec", "al-db", "cat", "/etc/hosts", check=True).stdout.decode()
+    assert any("al-app" in line and "front" in line for line in peer.splitlines())
+    assert "1.2.3.4" not in peer
+    assert daemon.pouchsh("-c", "rm -f al-db al-app").returncode == 0
+    assert daemon.pouchsh("-c", "network rm alnet").returncode == 0

@@ -23,6 +23,7 @@ from managers.containerpaths import ContainerPaths, container_lock
 from managers.imagecache import Image, ImageCache
 from managers.intents import Journal
 from managers.labels import LABEL
+from managers.launch import exec_failures
 from managers.names import generate_name, new_id, validate_name
 from managers.options import CreateOptions, parse_signal
 from managers.resolver import ContainerResolver, name_of
@@ -255,7 +256,8 @@ class Lifecycle:
         and logger kept running."""
         with container_lock(self.paths.lock_path(c.id)):
             try:
-                return self._start_task_locked(c, io, plan, on_created, rootfs, wait)
+                with exec_failures(f"container {name_of(c)}"):
+                    return self._start_task_locked(c, io, plan, on_created, rootfs, wait)
             except PouchError as err:
                 if self._removed(c):
                     raise NotFound(f"container {name_of(c)} was removed while starting") from err

@@ -167,6 +167,9 @@ class Shell:
     def run(self, source: str, cancel: threading.Event) -> int:
         return int(self.engine.run(source, cancel))
 
+    def interrupted(self) -> None:
+        self.engine.interrupted()
+
     def known_command(self, name: str) -> bool:
         """A declared command, the first word of one (``network``), or a ``def`` of this session."""
         if self.table.get(name) is not None or self.table.is_prefix(name):

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,70 @@ def test_docker_lines_run_from_the_host_shell(argv: Argv) -> None:
 def _field(argv: Argv, name: str, key: str) -> str:
     result = argv("--json", "inspect", name)
     return str(json.loads(result.stdout)[key])
+
+
+@pytest.mark.parametrize(("script", "status", "kind"), [
+    ("run --rm busybox nosuchcmd", 127, "invalid-argument"),
+    ("run --rm busybox /no/such/file", 127, "invalid-argument"),
+    ("run --rm busybox /etc", 126, "invalid-argument"),
+    ("run --rm busybox /etc/passwd", 126, "invalid-argument"),
+    ("run --rm busybox sh -c 'exit 7'", 7, None),
+    ("run --rm --pull never nosuch/image:1 true", 125, "not-found"),
+    ("run --rm -p 99999:80 busybox true", 125, "invalid-argument"),
+    ("run --rm --name 'bad name' busybox true", 125, "invalid-argument"),
+    ("run -d busybox nosuchcmd", 127, "invalid-argument"),
+    ("create --pull never nosuch/image:1", 125, "not-found"),
+    ("start nosuch", 125, "not-found"),
+    ("exec nosuch true", 125, "not-found"),
+    ("run --bogus busybox true", 2, "check"),
+    ("rm nosuch", 1, "not-found"),
+])
+def test_exit_statuses_are_dockers(pouchsh: Any, script: str, status: int, kind: str | None) -> None:
+    result = pouchsh(script)
+    assert result.returncode == status, result.stderr
+    if kind is None:
+        assert result.stderr == b""
+    else:
+        assert result.stderr.startswith(f"error[{kind}]: ".encode()), result.stderr
+    # a container that could not start is removed again, with or without --rm
+    assert pouchsh("ps -a -q").stdout == b""
+
+
+def test_a_name_taken_is_125_and_the_first_container_stays(pouchsh: Any) -> None:
+    assert pouchsh("create --name dup busybox true").returncode == 0
+    result = pouchsh("create --name dup busybox true")
+    assert result.returncode == 125 and result.stderr.startswith(b"error[already-exists]: "), result.stderr
+    assert pouchsh("run --name dup busybox true").returncode == 125
+    assert len(pouchsh("ps -a -q").stdout.split()) == 1
+
+
+def test_start_of_a_container_whose_command_is_missing_is_127(pouchsh: Any) -> None:
+    assert pouchsh("create --name broken busybox nosuchcmd").returncode == 0
+    result = pouchsh("start broken")
+    assert result.returncode == 127, result.stderr
+    assert b'container broken: exec: "nosuchcmd": executable file not found in $PATH' in result.stderr
+    assert pouchsh("start -a broken").returncode == 127
+    assert pouchsh("inspect broken | get status").stdout == b"created\n"
+
+
+def test_exec_statuses(pouchsh: Any) -> None:
+    assert pouchsh("run -d --name box busybox sleep 60").returncode == 0
+    for script, status in (("exec box nosuchcmd", 127), ("exec box /etc", 126), ("exec -d box nosuchcmd", 127),
+                            ("exec box sh -c 'exit 4'", 4), ("exec box true", 0)):
+        result = pouchsh(script)
+        assert result.returncode == status, (script, result.stderr)
+    assert pouchsh("stop -t 0 box").returncode == 0
+    result = pouchsh("exec box true")
+    assert result.returncode == 125 and result.stderr.startswith(b"error[conflict]: "), result.stderr
+
+
+def test_a_caught_failure_is_an_ordinary_error_value(pouchsh: Any) -> None:
+    script = "try { run --rm busybox nosuchcmd } catch e { echo $e.kind }"
+    result = pouchsh(script)
+    assert (result.returncode, result.stdout) == (0, b"invalid-argument\n"), result.stderr
+
+
+def test_the_same_statuses_from_the_host_shell(argv: Argv) -> None:
+    assert argv("run", "--rm", "busybox", "nosuchcmd").returncode == 127
+    assert argv("run", "--rm", "busybox", "sh", "-c", "exit 3").returncode == 3
+    assert argv("run", "--rm", "--pull", "never", "nosuch/image:1", "true").returncode == 125

@@ -66,7 +66,6 @@ class Foreground:
                 exit_future = self.lifecycle.start_task(c, io, plan, on_created=attach_output, rootfs=rootfs)
                 started.append(True)
                 io.attach_input(stdio.stdin if interactive else None, close_stdin=lambda: tasks.close_io(cid))
-                self.lifecycle.set_restart_status(c, "running")
                 code = self._wait(c, exit_future, stdio)
             try:
                 io.wait(10)

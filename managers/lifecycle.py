@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import shutil
 import socket
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -242,11 +243,12 @@ class Lifecycle:
 
     def start_task(
         self, c: Any, io: Any, plan: Any | None, on_created: Callable[[], None] | None = None,
-        rootfs: builtins.list[Any] | None = None, *, wait: bool = True,
+        rootfs: builtins.list[Any] | None = None, *, wait: bool = True, log_uri: str | None = None,
     ) -> Any:
         """Create the task, attach its network, issue Wait (unless ``wait`` is False: nobody waits for
         a detached task, and a Wait left pending costs containerd and the shim a call each until this
-        process exits), start it; returns the exit future (None without ``wait``). Undoes all of it on
+        process exits), start it, note it started (``_note_started``; ``log_uri`` is where a restart
+        policy's restarts log); returns the exit future (None without ``wait``). Undoes all of it on
         failure.
 
         Runs under the container's lock, which ``destroy`` takes too: a removal by another process
@@ -257,7 +259,7 @@ class Lifecycle:
         with container_lock(self.paths.lock_path(c.id)):
             try:
                 with exec_failures(f"container {name_of(c)}"):
-                    return self._start_task_locked(c, io, plan, on_created, rootfs, wait)
+                    return self._start_task_locked(c, io, plan, on_created, rootfs, wait, log_uri)
             except PouchError as err:
                 if self._removed(c):
                     raise NotFound(f"container {name_of(c)} was removed while starting") from err
@@ -275,7 +277,7 @@ class Lifecycle:
 
     def _start_task_locked(
         self, c: Any, io: Any, plan: Any | None, on_created: Callable[[], None] | None,
-        rootfs: builtins.list[Any] | None, wait: bool,
+        rootfs: builtins.list[Any] | None, wait: bool, log_uri: str | None,
     ) -> Any:
         cid = c.id
         tasks = self.client.tasks
@@ -297,8 +299,10 @@ class Lifecycle:
                 on_created()
             exit_future = tasks.wait(cid) if wait else None
             faults.point("task.start.before")
+            starting = time.time()
             tasks.start(cid)
             faults.point("task.start.after")
+            self._note_started(c, rec.started_at(pid) or starting, log_uri)
         except BaseException:
             if networks is not None:
                 quiet(networks.detach, cid)
@@ -306,6 +310,22 @@ class Lifecycle:
             quiet(tasks.delete, cid)
             raise
         return exit_future
+
+    def _note_started(self, c: Any, since: float, log_uri: str | None) -> None:
+        """Keep when this run started, for ``inspect`` once it has exited (/proc knows only a running
+        process: ``since`` is the time /proc gives while it runs, or the start call's for a process
+        already gone), and under a restart policy mark it running for containerd's restart monitor;
+        one update. An auto-remove container is gone once it exits, so nothing is written for it
+        (``run --rm`` makes no extra call)."""
+        labels: dict[str, str | None] = {}
+        if c.labels.get(LABEL.AUTO_REMOVE) != "true":
+            labels[LABEL.STARTED_AT] = datetime.fromtimestamp(since, UTC).isoformat().replace("+00:00", "Z")
+        if c.labels.get(LABEL.RESTART, "no") != "no":
+            labels[LABEL.RESTART_STATUS] = "running"
+            if log_uri is not None:
+                labels[LABEL.RESTART_LOGURI] = log_uri
+        if labels:
+            self.client.containers.update(c.id, labels=labels)
 
     def reap(self, c: Any) -> int | None:
         """Release a finished task: network detached, task deleted, its exit kept in labels."""
@@ -325,19 +345,17 @@ class Lifecycle:
         )
         return exit.exit_status
 
-    def set_restart_status(self, c: Any, status: str | None, log_uri: str | None = None) -> None:
+    def set_restart_status(self, c: Any, status: str | None) -> None:
+        """Tell containerd's restart monitor whether a container with a restart policy should run (a
+        start marks it running in ``_note_started``)."""
         if c.labels.get(LABEL.RESTART, "no") == "no":
             return
-        labels: dict[str, str | None] = {LABEL.RESTART_STATUS: status}
-        if log_uri is not None:
-            labels[LABEL.RESTART_LOGURI] = log_uri
-        self.client.containers.update(c.id, labels=labels)
+        self.client.containers.update(c.id, labels={LABEL.RESTART_STATUS: status})
 
     def start_detached(self, c: Any, plan: Any | None, rootfs: builtins.list[Any] | None = None) -> None:
         tty = c.labels.get(LABEL.TTY) == "true"
         io, uri = self.log_io(c, tty)
-        self.start_task(c, io, plan, rootfs=rootfs, wait=False)
-        self.set_restart_status(c, "running", uri)
+        self.start_task(c, io, plan, rootfs=rootfs, wait=False, log_uri=uri)
         self.remove_when_done(c)
 
     def remove_when_done(self, c: Any) -> None:

@@ -309,7 +309,7 @@ def inspect_record(container: Any, task: Any | None, *, now: float | None = None
     _, finished = _exit(container, task)
     stop_timeout = labels.get(LABEL.STOP_TIMEOUT)
     record.update({
-        "started_at": _epoch_iso(started_at(pid)) if pid else None,
+        "started_at": _started(record["status"], pid, labels),
         "finished_at": _epoch_iso(finished) if record["status"] == "exited" else None,
         "hostname": container.spec.get("hostname") or labels.get(LABEL.HOSTNAME, ""),
         "env": list(process.get("env") or []),
@@ -327,6 +327,18 @@ def inspect_record(container: Any, task: Any | None, *, now: float | None = None
         "spec": dict(container.spec),
     })
     return record
+
+
+def _started(status: str, pid: int | None, labels: Mapping[str, str]) -> str | None:
+    """When the last run started: from /proc while it runs, else what the start kept in a label (a run
+    by containerd's restart monitor keeps none: the label is the last start pouchsh made)."""
+    if pid:
+        since = started_at(pid)
+        if since is not None:
+            return _epoch_iso(since)
+    if status == "created":
+        return None
+    return _epoch_iso(_parse_iso(labels.get(LABEL.STARTED_AT)))
 
 
 def matches_filters(record: dict[str, Any], container: Any, filters: Mapping[str, list[str]]) -> bool:

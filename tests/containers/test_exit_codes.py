@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.containers.helpers import opts as _opts
+from tests.containers.helpers import stdio as _quiet_stdio
+
 pytestmark = pytest.mark.containerd
 
 Argv = Callable[..., "subprocess.CompletedProcess[bytes]"]
@@ -114,3 +117,28 @@ def test_the_same_statuses_from_the_host_shell(argv: Argv) -> None:
     assert argv("run", "--rm", "busybox", "nosuchcmd").returncode == 127
     assert argv("run", "--rm", "busybox", "sh", "-c", "exit 3").returncode == 3
     assert argv("run", "--rm", "--pull", "never", "nosuch/image:1", "true").returncode == 125
+
+
+def test_inspect_of_an_exited_container_keeps_when_it_started(mgr: Any) -> None:
+    """Bug 6 of issue 15: ``started_at`` was empty once the container had exited."""
+    c = mgr.containers
+    assert c.inspect(c.create(_opts("true"))["id"])["started_at"] is None
+    assert c.run(_opts("sh", "-c", "exit 3", name="fg"), detach=False, stdio=_quiet_stdio()) == 3
+    fg = c.inspect("fg")
+    assert fg["status"] == "exited" and fg["started_at"] is not None
+    assert fg["started_at"] <= fg["finished_at"]
+
+    c.run(_opts("sleep", "60", name="bg"), detach=True)
+    running = c.inspect("bg")["started_at"]
+    assert running is not None
+    c.stop(["bg"], timeout=0)
+    stopped = c.inspect("bg")
+    assert (stopped["status"], stopped["started_at"]) == ("exited", running)
+    assert stopped["started_at"] <= stopped["finished_at"]
+    # a second start is the one kept
+    c.start(["bg"])
+    again = c.inspect("bg")["started_at"]
+    assert again > running
+    c.stop(["bg"], timeout=0)
+    assert c.inspect("bg")["started_at"] == again
+

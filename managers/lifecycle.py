@@ -200,6 +200,7 @@ class Lifecycle:
         labels = dict(opts.labels)
         labels.update({
             LABEL.NAME: name,
+            LABEL.IMAGE_CONTENT: image.target,
             LABEL.RESTART: opts.restart,
             LABEL.STOP_SIGNAL: stop_signal,
             LABEL.CONTAINERD_STOP_SIGNAL: stop_signal,

@@ -59,6 +59,12 @@ Run a pouch script, or start the interactive prompt when standard input is a ter
   -h, --help         show this help
   --version          show the version
 
+Exit status:
+  0 success; 1 a runtime error; 2 a parse or check error (nothing ran) or a bad command line;
+  as docker's: 125 run, create, start or exec failed before the container's command ran,
+  126 that command cannot be invoked, 127 it is not found, else the foreground container's own;
+  130 Ctrl-C; `exit N` gives N
+
 Environment:
   POUCHSH_MAX_ITEMS  the most items a list, record or collected range may hold (default 10000000)
   POUCHSH_MAX_TEXT   the longest string, in characters or as a size (default 1GiB);

@@ -155,7 +155,9 @@ class ContainerManager:
     def inspect(self, ref: str) -> dict[str, Any]:
         """Everything about one container (the ``ps`` record plus times, process, log path and spec)."""
         c = self.resolver.get(ref)
-        record = rec.inspect_record(c, self.resolver.task(c.id))
+        task = self.resolver.task(c.id)
+        created = self.lifecycle.runc_created(c.id) if task is not None and task.status == "stopped" else None
+        record = rec.inspect_record(c, task, task_created=created)
         if record["status"] in ("running", "paused"):
             record["network_settings"] = self.facade.networks.networks_of(c.id)
         return record

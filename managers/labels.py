@@ -38,7 +38,7 @@ class LABEL:
     NETWORK = "pouchsh/network"  # the --network value (managers.networks sets it, NETWORKS, PORTS, NETCONFIG)
     EXIT_CODE = "pouchsh/exit-code"
     FINISHED_AT = "pouchsh/finished-at"
-    STARTED_AT = "pouchsh/started-at"  # when the last run started (Lifecycle._note_started)
+    STARTED_AT = "pouchsh/started-at"  # when the last run started (runc's record, kept by Lifecycle.reap)
     STARTED = "pouchsh/started"
     TTY = "pouchsh/tty"
     INTERACTIVE = "pouchsh/interactive"

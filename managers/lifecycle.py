@@ -7,9 +7,10 @@ a task runs under the container's lock (managers.containerpaths.container_lock).
 from __future__ import annotations
 
 import builtins
+import json
+import os
 import shutil
 import socket
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -300,10 +301,9 @@ class Lifecycle:
                 on_created()
             exit_future = tasks.wait(cid) if wait else None
             faults.point("task.start.before")
-            starting = time.time()
             tasks.start(cid)
             faults.point("task.start.after")
-            self._note_started(c, rec.started_at(pid) or starting, log_uri)
+            self._note_started(c, log_uri)
         except BaseException:
             if networks is not None:
                 quiet(networks.detach, cid)
@@ -312,39 +312,56 @@ class Lifecycle:
             raise
         return exit_future
 
-    def _note_started(self, c: Any, since: float, log_uri: str | None) -> None:
-        """Keep when this run started, for ``inspect`` once it has exited (/proc knows only a running
-        process: ``since`` is the time /proc gives while it runs, or the start call's for a process
-        already gone), and under a restart policy mark it running for containerd's restart monitor;
-        one update. An auto-remove container is gone once it exits, so nothing is written for it
-        (``run --rm`` makes no extra call)."""
-        labels: dict[str, str | None] = {}
-        if c.labels.get(LABEL.AUTO_REMOVE) != "true":
-            labels[LABEL.STARTED_AT] = datetime.fromtimestamp(since, UTC).isoformat().replace("+00:00", "Z")
-        if c.labels.get(LABEL.RESTART, "no") != "no":
-            labels[LABEL.RESTART_STATUS] = "running"
-            if log_uri is not None:
-                labels[LABEL.RESTART_LOGURI] = log_uri
-        if labels:
-            self.client.containers.update(c.id, labels=labels)
+    def _note_started(self, c: Any, log_uri: str | None) -> None:
+        """Under a restart policy, mark the container running for containerd's restart monitor
+        (``log_uri``: where its restarts log)."""
+        if c.labels.get(LABEL.RESTART, "no") == "no":
+            return
+        labels: dict[str, str | None] = {LABEL.RESTART_STATUS: "running"}
+        if log_uri is not None:
+            labels[LABEL.RESTART_LOGURI] = log_uri
+        self.client.containers.update(c.id, labels=labels)
 
     def reap(self, c: Any) -> int | None:
         """Release a finished task: network detached, task deleted, its exit kept in labels."""
         quiet(self.facade.networks.detach, c.id)
+        started = self.runc_created(c.id)  # runc's state goes with the task
         try:
             exit = self.client.tasks.delete(c.id)
         except NotFound:
             return None
         finished = exit.exited_at if exit.exited_at and exit.exited_at.year > 1970 else datetime.now(UTC)
-        self.client.containers.update(
-            c.id,
-            labels={
-                LABEL.STARTED: "true",
-                LABEL.EXIT_CODE: str(exit.exit_status),
-                LABEL.FINISHED_AT: finished.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            },
-        )
+        labels = {
+            LABEL.STARTED: "true",
+            LABEL.EXIT_CODE: str(exit.exit_status),
+            LABEL.FINISHED_AT: finished.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        }
+        if started:
+            labels[LABEL.STARTED_AT] = started
+        self.client.containers.update(c.id, labels=labels)
         return exit.exit_status
+
+    def runc_created(self, cid: str) -> str | None:
+        """When the container's current task was made (RFC 3339), from the state runc keeps under
+        pouchsh's run root until the task is deleted: the start time ``inspect`` shows once the process
+        has exited (/proc knows only a running one), kept in a label when the task is reaped. None for
+        another runtime, a task gone, or a state file that is not runc's."""
+        path = self.paths.runc_root / self.namespace / cid / "state.json"
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            data = os.read(fd, _RUNC_STATE_MAX)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        try:
+            created = json.loads(data).get("created")
+        except (ValueError, AttributeError):
+            return None
+        return created if isinstance(created, str) and len(created) <= 64 else None
 
     def set_restart_status(self, c: Any, status: str | None) -> None:
         """Tell containerd's restart monitor whether a container with a restart policy should run (a
@@ -518,6 +535,10 @@ def log_opts(labels: Any) -> tuple[int, int]:
 
 
 _RUNC_SHIMS = ("io.containerd.runc.v1", "io.containerd.runc.v2")
+
+
+#: runc's state.json is a few KiB; a larger read is not runc's file
+_RUNC_STATE_MAX = 1 << 20
 
 
 def _runtime_options(runtime: str, binary: str | None, runc_root: Path) -> bytes:

@@ -16,6 +16,11 @@
      ├── ParseError                 parse
      └── CheckError                 check
 
+An error may also carry ``exit_status``: the status a program it ends exits with, where docker's
+differs from what the kind gives (pouchsh.session.exit_code). A container command that failed before
+the container's command ran gives 125 (pouchsh.commands.containers), one whose command cannot be
+invoked 126, or is not found 127 (managers.launch reads runc's report); otherwise it stays None.
+
 The root and the kinds containerd can produce live here, in the lowest layer, because data flows one way
 (grammar → pouchsh → managers → ctrd): managers and pouchsh import this module, never the reverse.
 ``PouchRuntimeError`` is not called ``RuntimeError`` so that it never shadows the builtin.
@@ -50,11 +55,14 @@ class PouchError(Exception):
 
     kind = "runtime"
 
-    def __init__(self, message: str, *, span: Any = None, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, span: Any = None, hint: str | None = None, exit_status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.span = span
         self.hint = hint
+        self.exit_status = exit_status
 
     def with_span(self, span: Any) -> PouchError:
         """Attach a source span unless a more precise one is already set; returns self for ``raise``."""

@@ -48,6 +48,7 @@ from managers.foreground import POLL, Foreground, Stopped
 from managers.hostside import _extract_on_host, _proc_row, _ps_table, _split_cp, _tar_host
 from managers.imagecache import ImageCache
 from managers.labels import LABEL
+from managers.launch import exec_failures
 from managers.lifecycle import Lifecycle, quiet
 from managers.names import resolve, validate_name
 from managers.options import CreateOptions, parse_signal
@@ -154,7 +155,9 @@ class ContainerManager:
     def inspect(self, ref: str) -> dict[str, Any]:
         """Everything about one container (the ``ps`` record plus times, process, log path and spec)."""
         c = self.resolver.get(ref)
-        record = rec.inspect_record(c, self.resolver.task(c.id))
+        task = self.resolver.task(c.id)
+        created = self.lifecycle.runc_created(c.id) if task is not None and task.status == "stopped" else None
+        record = rec.inspect_record(c, task, task_created=created)
         if record["status"] in ("running", "paused"):
             record["network_settings"] = self.facade.networks.networks_of(c.id)
         return record
@@ -578,7 +581,12 @@ class ContainerManager:
         if detach:
             tasks.exec(c.id, exec_id, process, io=NullIO())
             future = tasks.wait(c.id, exec_id)
-            pid = tasks.start(c.id, exec_id)
+            try:
+                with exec_failures(f"exec in {name_of(c)}"):
+                    pid = tasks.start(c.id, exec_id)
+            except PouchError:
+                quiet(tasks.delete_process, c.id, exec_id)
+                raise
             future.add_done_callback(lambda _f: quiet(tasks.delete_process, c.id, exec_id))
             return {"id": c.id, "exec_id": exec_id, "pid": pid}
         if stdio is None:

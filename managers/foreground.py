@@ -13,6 +13,7 @@ from ctrd.stdio import FifoIO
 from managers.console import Stdio, terminal_session
 from managers.containerpaths import ContainerPaths
 from managers.labels import LABEL
+from managers.launch import exec_failures
 from managers.lifecycle import Lifecycle, log_opts, quiet, stop_timeout
 from managers.resolver import name_of
 
@@ -65,7 +66,6 @@ class Foreground:
                 exit_future = self.lifecycle.start_task(c, io, plan, on_created=attach_output, rootfs=rootfs)
                 started.append(True)
                 io.attach_input(stdio.stdin if interactive else None, close_stdin=lambda: tasks.close_io(cid))
-                self.lifecycle.set_restart_status(c, "running")
                 code = self._wait(c, exit_future, stdio)
             try:
                 io.wait(10)
@@ -105,7 +105,8 @@ class Foreground:
             resize = lambda w, h: tasks.resize_pty(c.id, w, h, exec_id=exec_id)
             with terminal_session(stdio.terminal if terminal else None, resize):
                 future = tasks.wait(c.id, exec_id)
-                tasks.start(c.id, exec_id)
+                with exec_failures(f"exec in {name_of(c)}"):
+                    tasks.start(c.id, exec_id)
                 # stdin (and its EOF) only once the process runs, as for run -i -t (see run)
                 io.attach_input(stdio.stdin if interactive else None, close_stdin=lambda: tasks.close_io(c.id, exec_id))
                 status = self._wait_exec(c, exec_id, future, stdio)

@@ -261,8 +261,11 @@ class ImageManager:
         return self._record(created)
 
     def remove(self, refs: Iterable[str], *, force: bool = False) -> builtins.list[dict[str, Any]]:
-        """``rmi``: untag each name; the content goes with the last name. An image a container uses is
-        refused unless ``force``; an id with several names is refused unless ``force``."""
+        """``rmi``: untag each name; the content goes with the last name. The last name of an image a
+        container uses (by digest, whatever names it was created under: ``_used_targets``) is refused
+        unless ``force``; then the name goes but the content stays until no container holds it (its
+        ``IMAGE_CONTENT`` label, a containerd GC reference). An id with several names is refused
+        unless ``force``."""
         images = self._client.images.list()
         used = self._used_targets(images)
         out = []
@@ -272,11 +275,14 @@ class ImageManager:
                 others = [
                     i for i in images if i.target.digest == image.target.digest and i.name != image.name
                 ]
-                if not others and image.target.digest in used and not force:
-                    raise Conflict(
-                        f"image {reference.familiar(image.name)} is used by container {used[image.target.digest]}",
-                        hint="remove the container first, or use rmi -f",
-                    )
+                users = used.get(image.target.digest, [])
+                if not others and users:
+                    if not force:
+                        raise Conflict(
+                            f"image {reference.familiar(image.name)} is used by container {_shown_user(users[0])}",
+                            hint="remove the container first, or use rmi -f (the container keeps what it needs)",
+                        )
+                    self._hold_content(users, image.target.digest)
                 record = self._record(image)
                 self._client.images.delete(image.name, sync=not others)
                 images = [i for i in images if i.name != image.name]
@@ -585,15 +591,25 @@ class ImageManager:
             return same
         return [image]
 
-    def _used_targets(self, images: builtins.list[Image]) -> dict[str, str]:
-        """target digest → a container using it, over every container of the namespace."""
+    def _used_targets(self, images: builtins.list[Image]) -> dict[str, builtins.list[Any]]:
+        """target digest → the containers using it, over every container of the namespace: the digest
+        a container was created from (its ``IMAGE_CONTENT`` label), so a tag, an untag or a name that
+        now points elsewhere changes nothing; by its image name only for a container without the label
+        (made by another client, or before pouchsh wrote it)."""
         by_name = {i.name: i.target.digest for i in images}
-        used: dict[str, str] = {}
+        used: dict[str, builtins.list[Any]] = {}
         for container in self._client.containers.list():
-            target = by_name.get(container.image)
+            target = container.labels.get(LABEL.IMAGE_CONTENT) or by_name.get(container.image)
             if target is not None:
-                used.setdefault(target, container.labels.get(LABEL.NAME) or container.id)
+                used.setdefault(target, []).append(container)
         return used
+
+    def _hold_content(self, containers: builtins.list[Any], digest: str) -> None:
+        """Before ``rmi -f`` deletes the last name of an image these containers use: each one without
+        the GC reference gets it, so containerd keeps the content they need until they are removed."""
+        for container in containers:
+            if container.labels.get(LABEL.IMAGE_CONTENT) != digest:
+                self._client.containers.update(container.id, labels={LABEL.IMAGE_CONTENT: digest})
 
     def _spec(
         self, image: Image, platform: Platform = HOST_PLATFORM, *, client: Client | None = None
@@ -796,3 +812,7 @@ def _unnamed(target: Descriptor) -> str:
 
 def _platform_of(config: dict[str, Any]) -> str:
     return "/".join(str(config.get(k)) for k in ("os", "architecture", "variant") if config.get(k))
+
+
+def _shown_user(container: Any) -> str:
+    return str(container.labels.get(LABEL.NAME) or container.id[:12])

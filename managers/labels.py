@@ -38,6 +38,7 @@ class LABEL:
     NETWORK = "pouchsh/network"  # the --network value (managers.networks sets it, NETWORKS, PORTS, NETCONFIG)
     EXIT_CODE = "pouchsh/exit-code"
     FINISHED_AT = "pouchsh/finished-at"
+    STARTED_AT = "pouchsh/started-at"  # when the last run started (runc's record, kept by Lifecycle.reap)
     STARTED = "pouchsh/started"
     TTY = "pouchsh/tty"
     INTERACTIVE = "pouchsh/interactive"
@@ -50,6 +51,10 @@ class LABEL:
     MOUNTS = "pouchsh/mounts"  # JSON: the record's mounts table, so ps needs no spec (absent if too long)
     CONTAINERD_STOP_SIGNAL = "io.containerd.image.config.stop-signal"
     RESTART_STATUS = "containerd.io/restart.status"
+    # The image's target digest: containerd's GC keeps that content (manifest, config, layers) while
+    # the container exists, whatever becomes of the image's names, and rmi knows by it which images
+    # containers use (managers.images).
+    IMAGE_CONTENT = "containerd.io/gc.ref.content.image"
     RESTART_LOGURI = "containerd.io/restart.loguri"
 
 

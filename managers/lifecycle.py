@@ -7,6 +7,8 @@ a task runs under the container's lock (managers.containerpaths.container_lock).
 from __future__ import annotations
 
 import builtins
+import json
+import os
 import shutil
 import socket
 from collections.abc import Callable
@@ -23,6 +25,7 @@ from managers.containerpaths import ContainerPaths, container_lock
 from managers.imagecache import Image, ImageCache
 from managers.intents import Journal
 from managers.labels import LABEL
+from managers.launch import exec_failures
 from managers.names import generate_name, new_id, validate_name
 from managers.options import CreateOptions, parse_signal
 from managers.resolver import ContainerResolver, name_of
@@ -198,6 +201,7 @@ class Lifecycle:
         labels = dict(opts.labels)
         labels.update({
             LABEL.NAME: name,
+            LABEL.IMAGE_CONTENT: image.target,
             LABEL.RESTART: opts.restart,
             LABEL.STOP_SIGNAL: stop_signal,
             LABEL.CONTAINERD_STOP_SIGNAL: stop_signal,
@@ -241,11 +245,12 @@ class Lifecycle:
 
     def start_task(
         self, c: Any, io: Any, plan: Any | None, on_created: Callable[[], None] | None = None,
-        rootfs: builtins.list[Any] | None = None, *, wait: bool = True,
+        rootfs: builtins.list[Any] | None = None, *, wait: bool = True, log_uri: str | None = None,
     ) -> Any:
         """Create the task, attach its network, issue Wait (unless ``wait`` is False: nobody waits for
         a detached task, and a Wait left pending costs containerd and the shim a call each until this
-        process exits), start it; returns the exit future (None without ``wait``). Undoes all of it on
+        process exits), start it, note it started (``_note_started``; ``log_uri`` is where a restart
+        policy's restarts log); returns the exit future (None without ``wait``). Undoes all of it on
         failure.
 
         Runs under the container's lock, which ``destroy`` takes too: a removal by another process
@@ -255,7 +260,8 @@ class Lifecycle:
         and logger kept running."""
         with container_lock(self.paths.lock_path(c.id)):
             try:
-                return self._start_task_locked(c, io, plan, on_created, rootfs, wait)
+                with exec_failures(f"container {name_of(c)}"):
+                    return self._start_task_locked(c, io, plan, on_created, rootfs, wait, log_uri)
             except PouchError as err:
                 if self._removed(c):
                     raise NotFound(f"container {name_of(c)} was removed while starting") from err
@@ -273,7 +279,7 @@ class Lifecycle:
 
     def _start_task_locked(
         self, c: Any, io: Any, plan: Any | None, on_created: Callable[[], None] | None,
-        rootfs: builtins.list[Any] | None, wait: bool,
+        rootfs: builtins.list[Any] | None, wait: bool, log_uri: str | None,
     ) -> Any:
         cid = c.id
         tasks = self.client.tasks
@@ -297,6 +303,7 @@ class Lifecycle:
             faults.point("task.start.before")
             tasks.start(cid)
             faults.point("task.start.after")
+            self._note_started(c, log_uri)
         except BaseException:
             if networks is not None:
                 quiet(networks.detach, cid)
@@ -305,37 +312,68 @@ class Lifecycle:
             raise
         return exit_future
 
+    def _note_started(self, c: Any, log_uri: str | None) -> None:
+        """Under a restart policy, mark the container running for containerd's restart monitor
+        (``log_uri``: where its restarts log)."""
+        if c.labels.get(LABEL.RESTART, "no") == "no":
+            return
+        labels: dict[str, str | None] = {LABEL.RESTART_STATUS: "running"}
+        if log_uri is not None:
+            labels[LABEL.RESTART_LOGURI] = log_uri
+        self.client.containers.update(c.id, labels=labels)
+
     def reap(self, c: Any) -> int | None:
         """Release a finished task: network detached, task deleted, its exit kept in labels."""
         quiet(self.facade.networks.detach, c.id)
+        started = self.runc_created(c.id)  # runc's state goes with the task
         try:
             exit = self.client.tasks.delete(c.id)
         except NotFound:
             return None
         finished = exit.exited_at if exit.exited_at and exit.exited_at.year > 1970 else datetime.now(UTC)
-        self.client.containers.update(
-            c.id,
-            labels={
-                LABEL.STARTED: "true",
-                LABEL.EXIT_CODE: str(exit.exit_status),
-                LABEL.FINISHED_AT: finished.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            },
-        )
+        labels = {
+            LABEL.STARTED: "true",
+            LABEL.EXIT_CODE: str(exit.exit_status),
+            LABEL.FINISHED_AT: finished.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        }
+        if started:
+            labels[LABEL.STARTED_AT] = started
+        self.client.containers.update(c.id, labels=labels)
         return exit.exit_status
 
-    def set_restart_status(self, c: Any, status: str | None, log_uri: str | None = None) -> None:
+    def runc_created(self, cid: str) -> str | None:
+        """When the container's current task was made (RFC 3339), from the state runc keeps under
+        pouchsh's run root until the task is deleted: the start time ``inspect`` shows once the process
+        has exited (/proc knows only a running one), kept in a label when the task is reaped. None for
+        another runtime, a task gone, or a state file that is not runc's."""
+        path = self.paths.runc_root / self.namespace / cid / "state.json"
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            data = os.read(fd, _RUNC_STATE_MAX)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        try:
+            created = json.loads(data).get("created")
+        except (ValueError, AttributeError):
+            return None
+        return created if isinstance(created, str) and len(created) <= 64 else None
+
+    def set_restart_status(self, c: Any, status: str | None) -> None:
+        """Tell containerd's restart monitor whether a container with a restart policy should run (a
+        start marks it running in ``_note_started``)."""
         if c.labels.get(LABEL.RESTART, "no") == "no":
             return
-        labels: dict[str, str | None] = {LABEL.RESTART_STATUS: status}
-        if log_uri is not None:
-            labels[LABEL.RESTART_LOGURI] = log_uri
-        self.client.containers.update(c.id, labels=labels)
+        self.client.containers.update(c.id, labels={LABEL.RESTART_STATUS: status})
 
     def start_detached(self, c: Any, plan: Any | None, rootfs: builtins.list[Any] | None = None) -> None:
         tty = c.labels.get(LABEL.TTY) == "true"
         io, uri = self.log_io(c, tty)
-        self.start_task(c, io, plan, rootfs=rootfs, wait=False)
-        self.set_restart_status(c, "running", uri)
+        self.start_task(c, io, plan, rootfs=rootfs, wait=False, log_uri=uri)
         self.remove_when_done(c)
 
     def remove_when_done(self, c: Any) -> None:
@@ -497,6 +535,10 @@ def log_opts(labels: Any) -> tuple[int, int]:
 
 
 _RUNC_SHIMS = ("io.containerd.runc.v1", "io.containerd.runc.v2")
+
+
+#: runc's state.json is a few KiB; a larger read is not runc's file
+_RUNC_STATE_MAX = 1 << 20
 
 
 def _runtime_options(runtime: str, binary: str | None, runc_root: Path) -> bytes:

@@ -300,8 +300,11 @@ def _network_mode(labels: Mapping[str, str]) -> list[str]:
     return [mode] if mode in ("host", "none") else []
 
 
-def inspect_record(container: Any, task: Any | None, *, now: float | None = None) -> dict[str, Any]:
-    """The ``ps`` record plus what ``inspect`` adds: times, the process, log path, the OCI spec."""
+def inspect_record(
+    container: Any, task: Any | None, *, now: float | None = None, task_created: str | None = None
+) -> dict[str, Any]:
+    """The ``ps`` record plus what ``inspect`` adds: times, the process, log path, the OCI spec.
+    ``task_created``: when an exited task not yet reaped was made (Lifecycle.runc_created)."""
     record = build_record(container, task, now=now)
     labels = container.labels
     process = container.spec.get("process") or {}
@@ -309,7 +312,7 @@ def inspect_record(container: Any, task: Any | None, *, now: float | None = None
     _, finished = _exit(container, task)
     stop_timeout = labels.get(LABEL.STOP_TIMEOUT)
     record.update({
-        "started_at": _epoch_iso(started_at(pid)) if pid else None,
+        "started_at": _started(record["status"], pid, task_created or labels.get(LABEL.STARTED_AT)),
         "finished_at": _epoch_iso(finished) if record["status"] == "exited" else None,
         "hostname": container.spec.get("hostname") or labels.get(LABEL.HOSTNAME, ""),
         "env": list(process.get("env") or []),
@@ -327,6 +330,17 @@ def inspect_record(container: Any, task: Any | None, *, now: float | None = None
         "spec": dict(container.spec),
     })
     return record
+
+
+def _started(status: str, pid: int | None, kept: str | None) -> str | None:
+    """When the last run started: from /proc while it runs, else when runc made its task (``kept``)."""
+    if pid:
+        since = started_at(pid)
+        if since is not None:
+            return _epoch_iso(since)
+    if status == "created":
+        return None
+    return _epoch_iso(_parse_iso(kept))
 
 
 def matches_filters(record: dict[str, Any], container: Any, filters: Mapping[str, list[str]]) -> bool:

@@ -1,6 +1,7 @@
 """The command line::
 
     pouchsh [OPTIONS] FILE.pouch [ARGS...]     run a script ($args holds ARGS)
+    pouchsh [OPTIONS] COMMAND [ARGS...]        run one command, as ``docker COMMAND ...`` does
     pouchsh [OPTIONS] -c STRING [ARGS...]      run a string
     pouchsh [OPTIONS] - [ARGS...]              run standard input (also when stdin is a pipe)
     pouchsh [OPTIONS]                          the interactive prompt (stdin is a terminal)
@@ -11,10 +12,14 @@ displayed value as one JSON document per line), --debug (Python tracebacks), --a
 bounds on values come from POUCHSH_MAX_ITEMS and POUCHSH_MAX_TEXT (pouchsh.values).
 
 A script is read as bytes and must be UTF-8: the first byte that is not is a parse error with a caret.
+A first argument that names a command (pouchsh.argv_call.names_command: no ``/``, not ``*.pouch``) is
+that command, called with the other arguments as its words, each taken as it is (never parsed as pouch).
 
-Exit status: 0 success; 1 a runtime error; 2 a parse or check error or a bad command line; 130 Ctrl-C;
-``exit N`` gives N; otherwise the status of the last statement's foreground container (``run`` without
-``-d``), like ``docker run``. No Python traceback reaches the user without ``--debug``.
+Exit status (pouchsh.session.exit_code): 0 success; 1 a runtime error; 2 a parse or check error or a bad
+command line; 125, 126, 127 a container command that failed before the container's command ran, as
+docker's; 130 Ctrl-C; ``exit N`` gives N; otherwise the status of the last statement's foreground
+container (``run`` without ``-d``), like ``docker run``. No Python traceback reaches the user without
+``--debug``.
 
 This module imports only what a script run needs: no prompt_toolkit, rich or pygments, and grpc only
 when a command reaches containerd.
@@ -33,11 +38,16 @@ __all__ = ["Options", "UsageError", "main", "parse_args", "run"]
 USAGE = """\
 usage: pouchsh [--check] [--dry-run] [--json] [--debug] [--address ADDR] [-n NAMESPACE]
                [FILE.pouch | -c STRING | -] [ARGS...]
+       pouchsh [OPTIONS] COMMAND [ARGS...]   run one command, as `docker COMMAND ...` does
        pouchsh serve [pouchd OPTIONS]   serve the Docker Engine API (the same as `pouchd`)
 
 Run a pouch script, or start the interactive prompt when standard input is a terminal.
 
-  FILE.pouch         run this script; ARGS become $args
+  COMMAND ARGS...    run this command (`pouchsh run -d busybox sleep 60`, `pouchsh ps -a`,
+                     `pouchsh logs web`); each ARG is one word, taken as it is
+  FILE.pouch         run this script; ARGS become $args. A script whose name is also a
+                     command's runs by a path with a slash: `pouchsh ./run` (or `./run`
+                     with a `#!/usr/bin/env pouchsh` line)
   -c STRING          run STRING
   -                  run the script read from standard input
   --check            parse and check only; run nothing
@@ -48,6 +58,12 @@ Run a pouch script, or start the interactive prompt when standard input is a ter
   -n, --namespace NS containerd namespace (env CONTAINERD_NAMESPACE, default: default)
   -h, --help         show this help
   --version          show the version
+
+Exit status:
+  0 success; 1 a runtime error; 2 a parse or check error (nothing ran) or a bad command line;
+  as docker's: 125 run, create, start or exec failed before the container's command ran,
+  126 that command cannot be invoked, 127 it is not found, else the foreground container's own;
+  130 Ctrl-C; `exit N` gives N
 
 Environment:
   POUCHSH_MAX_ITEMS  the most items a list, record or collected range may hold (default 10000000)
@@ -179,11 +195,20 @@ def run(
         say(f"error: {e.message}")
         return 2
 
+    data: bytes | None
+    words: list[str] = []
     if opts.command is not None:
         # Python decoded the argument with surrogateescape; its bytes are what the user gave.
         data, filename = os.fsencode(opts.command), "<command>"
     elif opts.script == "-" or (opts.script is None and not stdin_is_terminal):
         data, filename = stdin.read(), "<stdin>"
+    elif opts.script is not None and _names_command(opts.script):
+        words = [opts.script, *opts.args]
+        bad = next((w for w in words if not _is_utf8(w)), None)
+        if bad is not None:
+            say(f"error: the argument {os.fsencode(bad)!r} is not UTF-8")
+            return 2
+        data, filename = None, "<command>"
     elif opts.script is not None:
         try:
             with open(opts.script, "rb") as f:
@@ -220,12 +245,19 @@ def run(
     from pouchsh.source_text import decode_source, shown_text
 
     try:
-        try:
-            text = decode_source(data, filename)
-        except PouchError:
-            session.sources[filename] = shown_text(data)
-            raise
-        checked = session.compile(text, filename)
+        if data is None:
+            from pouchsh.argv_call import call_program
+
+            program = call_program(words, filename)
+            session.sources[filename] = program.text
+            checked = session.check(program)
+        else:
+            try:
+                text = decode_source(data, filename)
+            except PouchError:
+                session.sources[filename] = shown_text(data)
+                raise
+            checked = session.compile(text, filename)
         if freeze_program:
             keep_for_good()
         if opts.check:
@@ -244,6 +276,24 @@ def run(
         say("error[runtime]: the program nests too deeply")
         return 1
     return runtime.statement_status
+
+
+def _names_command(script: str) -> bool:
+    if script == "-" or script.endswith(".pouch") or "/" in script:
+        return False  # no need to load the command table to know
+    from pouchsh.argv_call import names_command
+    from pouchsh.commands import load
+
+    return names_command(script, load())
+
+
+def _is_utf8(word: str) -> bool:
+    """Python decodes argv with surrogateescape: a word that was not UTF-8 holds lone surrogates."""
+    try:
+        word.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _repl(opts: Options, namespace: str, address: str | None, env: dict[str, str]) -> int:

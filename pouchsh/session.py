@@ -24,13 +24,30 @@ from pouchsh.signature import CommandTable
 __all__ = ["Session", "exit_code"]
 
 
+#: the exit status of a script stopped by a runtime error, one that failed its parse or check, and Ctrl-C
+RUNTIME_ERROR, CHECK_ERROR, INTERRUPTED = 1, 2, 130
+
+
 def exit_code(err: PouchError) -> int:
-    """The process exit status for an error that stopped a script."""
+    """The process exit status (and the REPL's ``$status``) for an error that stopped a script.
+
+    ======  ==============================================================================
+    2       a parse or check error (nothing ran)
+    130     interrupted (Ctrl-C)
+    125     ``run``, ``create``, ``start``, ``exec`` failed before the container's command ran
+    126     the container's command cannot be invoked (not executable, a directory)
+    127     the container's command is not found
+    1       any other runtime error
+    ======  ==============================================================================
+
+    125, 126 and 127 are docker's, carried by the error (``PouchError.exit_status``)."""
     if isinstance(err, (ParseError, CheckError)):
-        return 2
+        return CHECK_ERROR
     if isinstance(err, Interrupted):
-        return 130
-    return 1
+        return INTERRUPTED
+    if err.exit_status is not None:
+        return err.exit_status
+    return RUNTIME_ERROR
 
 
 class Session:
@@ -114,19 +131,27 @@ class Session:
         except PouchError as e:
             self.rt.stderr.write((self.format(e) + "\n").encode())
             self.rt.stderr.flush()
-            return exit_code(e)
+            code = exit_code(e)
+            if e.exit_status is not None or code == INTERRUPTED:
+                self.rt.set_status(code)  # a container command's status, as $status holds (docker's 125-127)
+            return code
         except KeyboardInterrupt:
             err = Interrupted("interrupted")
             self.rt.stderr.write((self.format(err) + "\n").encode())
-            return 130
+            self.interrupted()
+            return INTERRUPTED
         except Exception as e:  # noqa: BLE001 - a bug must not end the prompt, nor show a traceback
             if self.debug:
                 import traceback
 
                 self.rt.stderr.write("".join(traceback.format_exception(e)).encode())
             self.rt.stderr.write(f"error[runtime]: internal error: {type(e).__name__}: {e}\n".encode())
-            return 1
+            return RUNTIME_ERROR
         return self.rt.statement_status
+
+    def interrupted(self) -> None:
+        """Ctrl-C at the prompt, or an input given up on after Ctrl-C: ``$status`` is 130, as in bash."""
+        self.rt.set_status(INTERRUPTED)
 
     def variables(self) -> Mapping[str, Any]:
         out = dict(self.scope.vars)

@@ -9,8 +9,11 @@ record; given several, or input, a table. Records are documented in docs/command
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from ctrd.errors import Interrupted, PouchError
 from pouchsh.commands.common import one_or_all, targets
 from pouchsh.signature import Example, Flag, Param, command
 from pouchsh.values import Stream
@@ -27,6 +30,20 @@ def _aliases(name: str, *more: str) -> list[str]:
 def _refs(ctx: Any, given: list[str]) -> tuple[list[str], bool]:
     """Containers from the arguments, else the piped input; and whether exactly one was named directly."""
     return targets(ctx, given, "container", keys=("id", "name")), len(given or ()) == 1
+
+
+@contextmanager
+def _docker_status() -> Iterator[None]:
+    """docker's exit status 125 for an error of ``run``, ``create``, ``start`` or ``exec``: the command
+    failed before the container's command ran (an image not found, a name taken, a bad option, a
+    containerd error) or while waiting for it (pouchsh.session.exit_code). An error that already has
+    a status keeps it (126 and 127 from managers.launch); Ctrl-C stays 130."""
+    try:
+        yield
+    except PouchError as err:
+        if err.exit_status is None and not isinstance(err, Interrupted):
+            err.exit_status = 125
+        raise
 
 
 def _stdio(ctx: Any) -> Any:
@@ -140,7 +157,8 @@ def _options(ctx: Any, image: str, command: list[str], kw: dict[str, Any]) -> An
     interspersed=False,
 )
 def container_create(ctx: Any, image: str, command: list[str], **kw: Any) -> dict[str, Any]:
-    return ctx.managers.containers.create(_options(ctx, image, command, kw))
+    with _docker_status():
+        return ctx.managers.containers.create(_options(ctx, image, command, kw))
 
 
 @command(
@@ -166,13 +184,14 @@ def container_create(ctx: Any, image: str, command: list[str], **kw: Any) -> dic
 def container_run(ctx: Any, image: str, command: list[str], detach: bool, **kw: Any) -> Any:
     from ctrd.errors import InvalidArgument
 
-    opts = _options(ctx, image, command, kw)
-    if detach:
-        return ctx.managers.containers.run(opts, detach=True)
-    stdio = _stdio(ctx)
-    if opts.tty and opts.interactive and stdio.terminal is None:
-        raise InvalidArgument("the input device is not a TTY: drop -t, or run from a terminal")
-    code = ctx.managers.containers.run(opts, detach=False, stdio=stdio)
+    with _docker_status():
+        opts = _options(ctx, image, command, kw)
+        if detach:
+            return ctx.managers.containers.run(opts, detach=True)
+        stdio = _stdio(ctx)
+        if opts.tty and opts.interactive and stdio.terminal is None:
+            raise InvalidArgument("the input device is not a TTY: drop -t, or run from a terminal")
+        code = ctx.managers.containers.run(opts, detach=False, stdio=stdio)
     ctx.set_status(code)
     return None
 
@@ -196,12 +215,13 @@ _MANY = Param("containers", type="container", required=False, rest=True, help="C
     category=_CAT,
 )
 def container_start(ctx: Any, containers: list[str], attach: bool, interactive: bool) -> Any:
-    refs, single = _refs(ctx, containers)
-    if attach or interactive:
-        code = ctx.managers.containers.start(refs, attach=True, interactive=interactive, stdio=_stdio(ctx))
-        ctx.set_status(code)
-        return None
-    return one_or_all(ctx.managers.containers.start(refs), single)
+    with _docker_status():
+        refs, single = _refs(ctx, containers)
+        if attach or interactive:
+            code = ctx.managers.containers.start(refs, attach=True, interactive=interactive, stdio=_stdio(ctx))
+            ctx.set_status(code)
+            return None
+        return one_or_all(ctx.managers.containers.start(refs), single)
 
 
 @command(
@@ -511,16 +531,17 @@ def container_exec(
     from ctrd.errors import InvalidArgument
     from managers.options import parse_env
 
-    env_list = parse_env(list(env), ctx.env)
-    manager = ctx.managers.containers
-    if detach:
-        return manager.exec(container, list(command), detach=True, tty=tty, env=env_list, workdir=workdir,
-                            user=user, privileged=privileged)
-    stdio = _stdio(ctx)
-    if tty and interactive and stdio.terminal is None:
-        raise InvalidArgument("the input device is not a TTY: drop -t, or run from a terminal")
-    code = manager.exec(container, list(command), interactive=interactive, tty=tty, env=env_list, workdir=workdir,
-                        user=user, privileged=privileged, stdio=stdio)
+    with _docker_status():
+        env_list = parse_env(list(env), ctx.env)
+        manager = ctx.managers.containers
+        if detach:
+            return manager.exec(container, list(command), detach=True, tty=tty, env=env_list, workdir=workdir,
+                                user=user, privileged=privileged)
+        stdio = _stdio(ctx)
+        if tty and interactive and stdio.terminal is None:
+            raise InvalidArgument("the input device is not a TTY: drop -t, or run from a terminal")
+        code = manager.exec(container, list(command), interactive=interactive, tty=tty, env=env_list,
+                            workdir=workdir, user=user, privileged=privileged, stdio=stdio)
     ctx.set_status(code)
     return None
 

@@ -130,6 +130,7 @@ class Shell:
         self._settings = (namespace, address, json_output, dry_run, debug)
         self._engine: Any = None
         self._engine_lock = threading.Lock()
+        self._interrupted_early = False  # Ctrl-C before the session was built: its $status starts at 130
         self.containers = ContainerNames(self._managers, self.current_namespace)
         self.names = LiveNames(list_loaders(self._managers), live={"container": self.containers})
         self.status = ContainerdStatus(self._probe, address_hint=address or "")
@@ -153,7 +154,10 @@ class Shell:
         if self._engine is None:
             with self._engine_lock:
                 if self._engine is None:
-                    self._engine = _engine(*self._settings)
+                    engine = _engine(*self._settings)
+                    if self._interrupted_early:
+                        engine.interrupted()
+                    self._engine = engine
         return self._engine
 
     @property
@@ -166,6 +170,14 @@ class Shell:
 
     def run(self, source: str, cancel: threading.Event) -> int:
         return int(self.engine.run(source, cancel))
+
+    def interrupted(self) -> None:
+        """Ctrl-C: ``$status`` is 130. Before the warm-up has built the session the prompt does not wait
+        for it: the session starts with 130 instead."""
+        self._interrupted_early = True
+        engine = self._engine
+        if engine is not None:
+            engine.interrupted()
 
     def known_command(self, name: str) -> bool:
         """A declared command, the first word of one (``network``), or a ``def`` of this session."""

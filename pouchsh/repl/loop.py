@@ -23,6 +23,8 @@ __all__ = ["CANCEL_GRACE", "Engine", "Repl"]
 
 #: How long a cancelled command may take to unwind before the prompt returns without it.
 CANCEL_GRACE = 0.9
+#: the status of an input that Ctrl-C ended (bash's 128 + SIGINT)
+INTERRUPTED = 130
 
 
 class Engine(Protocol):
@@ -36,6 +38,9 @@ class Engine(Protocol):
         return the exit status. Raises `pouchsh.eval.ExitRequest` for ``exit N``."""
 
     def variables(self) -> Mapping[str, Any]: ...
+
+    def interrupted(self) -> None:
+        """Ctrl-C cleared the line, or the input it cancelled was given up on: ``$status`` becomes 130."""
 
 
 @dataclass
@@ -58,6 +63,7 @@ class Repl:
             try:
                 text = self.read()
             except KeyboardInterrupt:
+                self._interrupted()
                 continue
             except EOFError:
                 return self.last_status
@@ -68,7 +74,11 @@ class Repl:
             except ExitRequest as leave:
                 return leave.code
             except KeyboardInterrupt:  # Ctrl-C in the instant between reading and running
-                self.last_status = 130
+                self._interrupted()
+
+    def _interrupted(self) -> None:
+        self.last_status = INTERRUPTED
+        self.engine.interrupted()
 
     def execute(self, text: str) -> int:
         """Run one input in a worker thread; Ctrl-C cancels it and returns within about a second."""
@@ -97,7 +107,8 @@ class Repl:
             if "status" in outcome:
                 return int(outcome["status"])
             print("interrupted (still stopping in the background)", file=self.err)
-            return 130
+            self.engine.interrupted()
+            return INTERRUPTED
         finally:
             if self.after_command is not None:
                 self.after_command()

@@ -45,15 +45,16 @@ def test_pipeline_removes_exited_containers(pouchsh: Any) -> None:
 def test_errors_have_kinds_and_exit_codes(pouchsh: Any) -> None:
     result = pouchsh("rm nosuch")
     assert result.returncode == 1 and b"error[not-found]" in result.stderr
+    # run and create that fail before the container's command runs exit 125, as docker's
     result = pouchsh("run --name 'bad name' busybox true")
-    assert result.returncode == 1 and b"error[invalid-argument]" in result.stderr
+    assert result.returncode == 125 and b"error[invalid-argument]" in result.stderr
     result = pouchsh("run --restart on-failure busybox true")
-    assert result.returncode == 1 and b"containerd 1.6" in result.stderr
+    assert result.returncode == 125 and b"containerd 1.6" in result.stderr
     result = pouchsh("run --memory lots busybox true")
-    assert result.returncode in (1, 2) and b"error[" in result.stderr
+    assert result.returncode == 2 and b"error[check]" in result.stderr
     assert pouchsh("create --name dup busybox true").returncode == 0
     result = pouchsh("create --name dup busybox true")
-    assert result.returncode == 1 and b"error[already-exists]" in result.stderr
+    assert result.returncode == 125 and b"error[already-exists]" in result.stderr
     assert pouchsh("ps -a -q --no-trunc | length", extra=["--json"]).stdout.strip() == b"1"
 
 
@@ -148,7 +149,7 @@ def test_init_needs_an_init_binary_or_says_so(pouchsh: Any) -> None:
     if any(shutil.which(n) for n in ("docker-init", "tini", "tini-static", "catatonit")):
         assert result.returncode == 0, result.stderr
     else:
-        assert result.returncode == 1 and b"--init: no init binary" in result.stderr
+        assert result.returncode == 125 and b"--init: no init binary" in result.stderr
 
 
 def test_cp_tar_streams(pouchsh: Any, tmp_path: Any) -> None:

@@ -99,7 +99,8 @@ class _Handlers:
             try:
                 record.exit_code = containers.exec(record.container_id, config["Cmd"], stdio=stdio, **kwargs)
             except Exception as err:  # noqa: BLE001 (the stream is open: the client can only read the error there)
-                record.exit_code = 126 if "not found" in str(err) or "executable" in str(err) else 1
+                # the managers read runc's report: 127 not found, 126 cannot be invoked (docker's statuses)
+                record.exit_code = getattr(err, "exit_status", None) or 1
                 try:
                     stream.stderr.write(f"pouchd: {err}\n".encode())
                 except OSError:

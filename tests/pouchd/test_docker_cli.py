@@ -57,6 +57,7 @@ def test_detached_container_ps_logs_exec_stop_rm(daemon: Daemon) -> None:
     assert stamped.stderr.endswith(b" oops\n") and stamped.stderr[:4].isdigit()
     assert daemon.docker("exec", "web1", "echo", "in-exec", check=True).stdout == b"in-exec\n"
     assert daemon.docker("exec", "web1", "sh", "-c", "exit 5").returncode == 5
+    assert daemon.docker("exec", "web1", "/no/such/program").returncode == 127  # as docker's
     assert daemon.docker("exec", "-i", "web1", "cat", input=b"fed\n", check=True).stdout == b"fed\n"
     inspect = json.loads(daemon.docker("inspect", "web1", check=True).stdout)[0]
     assert inspect["Id"] == cid and inspect["Name"] == "/web1"

@@ -30,15 +30,11 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import hashlib
 import ipaddress
 import json
 import os
-import re
 import secrets
-import shlex
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +45,21 @@ from managers import faults, netfiles
 from managers import ports as portmod
 from managers.cni import CNI_VERSION, Attachment, Plugins, bridge_conflist, result_addresses
 from managers.filters import id_matches, label_matches, matches, name_matches, parse_filters
+from managers.hostnet import (
+    ALIAS_PREFIX,
+    SUBNET_LOCK,
+    host_routes,
+    lease_holder,
+    link_exists,
+    netns_id,
+    reclaim_orphan_bridges,
+    release_leases,
+    remove_isolation_rules,
+    remove_rules_of,
+    run_ip,
+    sha256_hex,
+    teardown_masquerade,
+)
 from managers.intents import Intent, Journal, live_intents
 from managers.labels import LABEL, validate_labels
 from managers.mountspec import VOLUME_NAME_RE
@@ -69,10 +80,6 @@ BRIDGE_OPTIONS = ("com.docker.network.bridge.name", "bridge")
 FILTERS = ("name", "id", "driver", "label", "type")
 #: the candidate pool for automatic subnets: 10.4.0.0/24, 10.4.1.0/24, … (nerdctl's default first)
 AUTO_POOL = ipaddress.IPv4Network("10.4.0.0/14")
-#: the start of a pouchsh bridge's alias: ``pouchsh network <name>@<data root>``
-ALIAS_PREFIX = "pouchsh network "
-#: host-wide, so two data roots choosing subnets at once do not pick the same one
-SUBNET_LOCK = Path("/run/lock/pouchsh-subnets.lock")
 
 
 @dataclass
@@ -96,144 +103,6 @@ class NetworkPlan:
     join: str | None = None
     spec_mounts: list[dict[str, Any]] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _ip(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(["ip", *cmd], capture_output=True, text=True, check=False)
-    if check and proc.returncode != 0:
-        raise PouchRuntimeError(f"ip {' '.join(cmd)}: {proc.stderr.strip()}")
-    return proc
-
-
-def host_routes() -> list[tuple[ipaddress.IPv4Network, str]]:
-    """The host's IPv4 routes (destination, device), default route excluded."""
-    proc = _ip(["-j", "-4", "route", "show"], check=False)
-    out = []
-    with contextlib.suppress(ValueError):
-        for r in json.loads(proc.stdout or "[]"):
-            if r.get("dst") in (None, "default"):
-                continue
-            out.append((ipaddress.IPv4Network(r["dst"], strict=False), str(r.get("dev", ""))))
-    return out
-
-
-def remove_isolation_rules(bridge: str) -> None:
-    """The firewall plugin adds per-bridge isolation rules that no DEL removes; the network's removal does."""
-    for chain in ("CNI-ISOLATION-STAGE-1", "CNI-ISOLATION-STAGE-2"):
-        proc = subprocess.run(["iptables", "-w", "-S", chain], capture_output=True, text=True, check=False)
-        for line in proc.stdout.splitlines():
-            words = shlex.split(line)
-            if words[:1] == ["-A"] and bridge in words and ({"-i", "-o"} & set(words)):
-                subprocess.run(["iptables", "-w", "-D", *words[1:]], capture_output=True, check=False)
-
-
-def teardown_masquerade(network: str, cni_id: str) -> None:
-    """Remove the bridge plugin's per-container MASQUERADE chain. The plugin (1.1.1) finds the addresses to
-    clean up by deleting the container's interface, so once the network namespace is gone (a container
-    that exited by itself) its DEL leaves the chain behind; the chain's name is derived the same way here
-    (libcni's FormatChainName: "CNI-" + sha512(network + id)[:24])."""
-    chain = "CNI-" + hashlib.sha512((network + cni_id).encode()).hexdigest()[:24]
-    proc = subprocess.run(["iptables", "-w", "-t", "nat", "-S", "POSTROUTING"], capture_output=True, text=True, check=False)
-    for line in proc.stdout.splitlines():
-        words = shlex.split(line)
-        if words[:1] == ["-A"] and words[-2:] == ["-j", chain]:
-            subprocess.run(["iptables", "-w", "-t", "nat", "-D", *words[1:]], capture_output=True, check=False)
-    for flag in ("-F", "-X"):
-        subprocess.run(["iptables", "-w", "-t", "nat", flag, chain], capture_output=True, check=False)
-
-
-_OWN_CHAIN = re.compile(r"CNI-(DN-)?[0-9a-f]{16,28}")
-
-
-def remove_rules_of(cni_id: str) -> None:
-    """Delete the iptables rules whose comment names ``cni_id`` (the bridge plugin's masquerading and
-    portmap's DNAT entries carry it) and the per-container chains they jump to: what a DEL leaves when
-    it is not given the port mappings or result of the ADD (a lease reclaimed without an intent)."""
-    tag = f'id: "{cni_id}"'
-    for table in ("nat", "filter"):
-        proc = subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True, check=False)
-        chains = set()
-        for line in proc.stdout.splitlines():
-            words = shlex.split(line)
-            if words[:1] == ["-A"] and any(tag in w for w in words):
-                subprocess.run(["iptables", "-w", "-t", table, "-D", *words[1:]], capture_output=True, check=False)
-                if words[-2] == "-j" and _OWN_CHAIN.fullmatch(words[-1]):
-                    chains.add(words[-1])
-        for chain in chains:
-            for flag in ("-F", "-X"):
-                subprocess.run(["iptables", "-w", "-t", table, flag, chain], capture_output=True, check=False)
-
-
-def reclaim_orphan_bridges(*, under: Path | None = None) -> list[str]:
-    """Delete the bridges of pouchsh networks whose data root or network no longer exists (a removed
-    test root, a deleted /var/lib/pouchsh), so their routes stop reserving subnets. A bridge that still
-    has a port is left alone. Runs under SUBNET_LOCK, which every network creation holds, so a bridge
-    being made right now (its root's state not yet written) is never taken for an orphan.
-
-    ``under`` also reclaims the bridges of every data root below that folder, whatever their state says:
-    a test run's roots outlive it (pytest keeps its temporary folders), their bridges must not."""
-    removed = []
-    for alias_file in Path("/sys/class/net").glob("*/ifalias"):
-        try:
-            alias = alias_file.read_text().strip()
-        except OSError:
-            continue
-        if not alias.startswith(ALIAS_PREFIX):
-            continue
-        name, _, root = alias[len(ALIAS_PREFIX):].partition("@")
-        dev = alias_file.parent.name
-        try:
-            owned = name in json.loads((Path(root) / "networks" / "state.json").read_text()).get("networks", {})
-        except (OSError, ValueError):
-            owned = False
-        if under is not None and Path(root).is_relative_to(under):
-            owned = False
-        try:
-            if owned or any((alias_file.parent / "brif").iterdir()):
-                continue
-        except OSError:
-            continue  # deleted meanwhile (another root's prune or rm), or not a bridge
-        _ip(["link", "del", dev], check=False)
-        remove_isolation_rules(dev)
-        removed.append(dev)
-    return removed
-
-
-def link_exists(name: str) -> bool:
-    return Path("/sys/class/net", name).exists()
-
-
-def netns_id(path: str) -> str:
-    """``dev:inode`` of a network namespace file, "" if there is none. A task's ``/proc/<pid>/ns/net``
-    names another namespace (the host's, perhaps) once the pid is reused, and a CNI DEL given that path
-    would delete its ``eth0``: a path is used again only while it still names the namespace attached."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return ""
-    return f"{st.st_dev}:{st.st_ino}"
-
-
-def release_leases(ipam_dir: Path, cni_id: str) -> None:
-    """Remove host-local's lease files held by ``cni_id`` (their first line is the container id): what
-    a DEL that could not run, or ran without the netns, leaves."""
-    with contextlib.suppress(FileNotFoundError):
-        for lease in ipam_dir.iterdir():
-            if _lease_holder(lease) == cni_id:
-                lease.unlink(missing_ok=True)
-
-
-def _lease_holder(lease: Path) -> str | None:
-    """The container id holding a host-local lease file; None for its other files (lock, last_reserved_ip)."""
-    try:
-        ipaddress.ip_address(lease.name)
-        return lease.read_text().splitlines()[0].strip()
-    except (ValueError, OSError, IndexError):
-        return None
 
 
 class NetworkManager:
@@ -263,8 +132,8 @@ class NetworkManager:
         if name == DEFAULT_NETWORK:
             if Path(self.facade.root) == Path("/var/lib/pouchsh"):
                 return "pouch0"
-            return "pouch-" + _sha(str(self.facade.root))[:9]
-        return "br-" + _sha(f"{self.facade.root}\0{name}")[:12]
+            return "pouch-" + sha256_hex(str(self.facade.root))[:9]
+        return "br-" + sha256_hex(f"{self.facade.root}\0{name}")[:12]
 
     def create(
         self,
@@ -344,7 +213,7 @@ class NetworkManager:
                     faults.point("network.create.recorded")
         except BaseException:
             if made and link_exists(made):
-                _ip(["link", "del", made], check=False)
+                run_ip(["link", "del", made], check=False)
             raise
         emit(self.facade, "network", "create", id=record["id"], name=name, type="bridge")
         return self._public(record, doc)
@@ -372,14 +241,14 @@ class NetworkManager:
         dev = record["bridge"]
         if not link_exists(dev):
             mtu = ["mtu", str(record["mtu"])] if record["mtu"] else []
-            _ip(["link", "add", "name", dev, *mtu, "type", "bridge"])
-        _ip(["link", "set", "dev", dev, "alias", f"{ALIAS_PREFIX}{record['name']}@{self.facade.root}"])
+            run_ip(["link", "add", "name", dev, *mtu, "type", "bridge"])
+        run_ip(["link", "set", "dev", dev, "alias", f"{ALIAS_PREFIX}{record['name']}@{self.facade.root}"])
         if record["gateway"]:
             prefix = ipaddress.ip_network(record["subnet"]).prefixlen
-            have = _ip(["-4", "addr", "show", "dev", dev]).stdout
+            have = run_ip(["-4", "addr", "show", "dev", dev]).stdout
             if f"{record['gateway']}/{prefix}" not in have:
-                _ip(["addr", "add", f"{record['gateway']}/{prefix}", "dev", dev])
-        _ip(["link", "set", dev, "up"])
+                run_ip(["addr", "add", f"{record['gateway']}/{prefix}", "dev", dev])
+        run_ip(["link", "set", dev, "up"])
 
     def ensure_default(self) -> dict[str, Any]:
         """The default ``bridge`` network, created on first use."""
@@ -415,7 +284,7 @@ class NetworkManager:
         return out
 
     def _predefined(self, name: str) -> dict[str, Any]:
-        return {"name": name, "id": _sha(name), "driver": PREDEFINED[name], "subnet": "", "gateway": "",
+        return {"name": name, "id": sha256_hex(name), "driver": PREDEFINED[name], "subnet": "", "gateway": "",
                 "ip_range": "", "internal": False, "bridge": "", "mtu": 0, "labels": {}, "containers": [],
                 "created": ""}
 
@@ -481,7 +350,7 @@ class NetworkManager:
 
     def _destroy(self, net: dict[str, Any]) -> None:
         if link_exists(net["bridge"]):
-            _ip(["link", "del", net["bridge"]], check=False)
+            run_ip(["link", "del", net["bridge"]], check=False)
         remove_isolation_rules(net["bridge"])
         shutil.rmtree(self.ipam_dir / net["name"], ignore_errors=True)
 
@@ -957,7 +826,7 @@ class NetworkManager:
             return
         bridge = record["bridge"]
         if record["made"] and link_exists(bridge) and not any(n["bridge"] == bridge for n in networks.values()):
-            _ip(["link", "del", bridge], check=False)
+            run_ip(["link", "del", bridge], check=False)
             remove_isolation_rules(bridge)
 
     def _finish_remove(self, record: dict[str, Any]) -> None:
@@ -992,7 +861,7 @@ class NetworkManager:
                         leases.append(directory.name)
                         continue
                     for lease in sorted(directory.iterdir()):
-                        holder = _lease_holder(lease)
+                        holder = lease_holder(lease)
                         if holder is None or holder in attached:
                             continue
                         ifname = _lease_ifname(lease)

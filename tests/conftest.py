@@ -86,7 +86,7 @@ def _reclaim_test_bridges(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     yield
     if os.geteuid() != 0 or not Path("/sys/class/net").is_dir():
         return
-    from managers.networks import SUBNET_LOCK, reclaim_orphan_bridges
+    from managers.hostnet import SUBNET_LOCK, reclaim_orphan_bridges
     from managers.store import FileLock
 
     with FileLock(SUBNET_LOCK):

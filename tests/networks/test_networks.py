@@ -20,7 +20,7 @@ pytestmark = pytest.mark.containerd
 
 def free_subnet(m: Any) -> str:
     """A /24 that no host route and no network of ``m`` uses, from a range other tests do not use."""
-    from managers.networks import host_routes
+    from managers.hostnet import host_routes
 
     taken = [r for r, _ in host_routes()] + [ipaddress.ip_network(n["subnet"]) for n in m.networks.list() if n["subnet"]]
     for candidate in ipaddress.ip_network("10.200.0.0/16").subnets(new_prefix=24):
@@ -103,7 +103,7 @@ def test_default_network_is_made_on_first_use(mgr: Any) -> None:
     assert plan.mode == "cni" and plan.networks == ["bridge"]
     bridge = mgr.networks.inspect("bridge")
     subnet = ipaddress.ip_network(bridge["subnet"])
-    from managers.networks import host_routes
+    from managers.hostnet import host_routes
 
     assert not any(subnet.overlaps(r) for r, dev in host_routes() if dev != bridge["bridge"])
     files = {m["destination"]: Path(m["source"]) for m in plan.spec_mounts}

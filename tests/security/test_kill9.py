@@ -57,7 +57,7 @@ def facade(containerd_address: str, namespace: str, roots: tuple[Path, Path]) ->
 def subnet(facade: Any) -> str:
     """A /24 no host route and no iptables rule uses (a failed run of this suite may have left rules:
     the leak checks must see this test's only), from a range only this suite takes."""
-    from managers.networks import host_routes
+    from managers.hostnet import host_routes
 
     taken = [r for r, _ in host_routes()]
     ruled = iptables("nat") + iptables("filter")

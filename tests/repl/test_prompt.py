@@ -10,18 +10,15 @@ import contextvars
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from prompt_toolkit import PromptSession
-from prompt_toolkit.application import create_app_session
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.history import FileHistory, InMemoryHistory
-from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.input.base import PipeInput
-from prompt_toolkit.output import DummyOutput
 
 from pouchsh.completion import PouchCompleter, StaticNames
 from pouchsh.repl.session import build_session, continuation, history_path, open_history
@@ -41,12 +38,6 @@ def balanced(text: str) -> bool:
 
 def prompt_text() -> StyleAndTextTuples:
     return [("class:prompt", "pouch> ")]
-
-
-@pytest.fixture
-def pipe() -> Iterator[PipeInput]:
-    with create_pipe_input() as inp, create_app_session(input=inp, output=DummyOutput()):
-        yield inp
 
 
 def make_session(history: Any = None, names: dict[str, list[str]] | None = None) -> PromptSession[str]:

@@ -5,31 +5,20 @@ No containerd is needed: these inputs use only the language and the shell builti
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import threading
 import time
-from collections.abc import Iterator
 
 import pytest
-from prompt_toolkit.application import create_app_session
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 from prompt_toolkit.history import InMemoryHistory
-from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.input.base import PipeInput
-from prompt_toolkit.output import DummyOutput
 
 from pouchsh.repl import WELCOME, Shell
+from tests.repl.conftest import interrupt_once_running
 
 CTRL_D = "\x04"
-
-
-@pytest.fixture
-def pipe() -> Iterator[PipeInput]:
-    with create_pipe_input() as inp, create_app_session(input=inp, output=DummyOutput()):
-        yield inp
 
 
 @pytest.fixture
@@ -98,18 +87,9 @@ def test_ctrl_c_cancels_a_running_command_and_the_prompt_comes_back(
     pipe: PipeInput, shell: Shell, capfd: pytest.CaptureFixture[str]
 ) -> None:
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    def interrupt_when_running() -> None:
-        deadline = time.monotonic() + 10
-        while not any(t.name == "pouchsh-eval" for t in threading.enumerate()):
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.01)
-        os.kill(os.getpid(), signal.SIGINT)
-
     pipe.send_text("sleep 1m\r")
     pipe.send_text('echo "back again"\r' + CTRL_D)
-    threading.Thread(target=interrupt_when_running, daemon=True).start()
+    interrupt_once_running()
     try:
         started = time.monotonic()
         shell.repl.loop()

@@ -3,32 +3,21 @@ before its command ran leaves docker's 125, 126 or 127 in it."""
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
-import time
-from collections.abc import Iterator
 
 import pytest
-from prompt_toolkit.application import create_app_session
 from prompt_toolkit.history import InMemoryHistory
-from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.input.base import PipeInput
-from prompt_toolkit.output import DummyOutput
 
 from pouchsh.repl import Shell
 from tests.reliability.conftest import Shell as EngineShell
 from tests.reliability.conftest import roots, shell
+from tests.repl.conftest import interrupt_once_running
 
 __all__ = ["roots", "shell"]
 
 CTRL_C, CTRL_D = "\x03", "\x04"
-
-
-@pytest.fixture
-def pipe() -> Iterator[PipeInput]:
-    with create_pipe_input() as inp, create_app_session(input=inp, output=DummyOutput()):
-        yield inp
 
 
 @pytest.fixture
@@ -49,18 +38,9 @@ def test_ctrl_c_at_the_prompt_sets_status_130(pipe: PipeInput, prompt: Shell,
 def test_ctrl_c_during_a_command_sets_status_130(pipe: PipeInput, prompt: Shell,
                                                  capfd: pytest.CaptureFixture[str]) -> None:
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    def interrupt_when_running() -> None:
-        deadline = time.monotonic() + 10
-        while not any(t.name == "pouchsh-eval" for t in threading.enumerate()):
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.01)
-        os.kill(os.getpid(), signal.SIGINT)
-
     pipe.send_text("sleep 1m\r")
     pipe.send_text('echo "status $status"\r' + CTRL_D)
-    threading.Thread(target=interrupt_when_running, daemon=True).start()
+    interrupt_once_running()
     try:
         prompt.repl.loop()
     finally:

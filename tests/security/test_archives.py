@@ -16,7 +16,6 @@ import os
 import stat
 import tarfile
 import threading
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,17 +42,8 @@ BIG = 32 << 20
 
 
 @pytest.fixture
-def managers(containerd_address: str, namespace: str, roots: tuple[Path, Path]) -> Iterator[Any]:
-    from managers import Managers
-
-    facade = Managers(address=containerd_address, namespace=namespace, root=roots[0], run_root=roots[1])
-    yield facade
-    facade.close()
-
-
-@pytest.fixture
-def images(managers: Any) -> Any:
-    return managers.images
+def images(facade: Any) -> Any:
+    return facade.images
 
 
 def digest(data: bytes) -> str:
@@ -427,11 +417,11 @@ class Pipe(io.RawIOBase):
         return self._data.readinto(b)
 
 
-def test_a_piped_archive_is_spooled_and_the_spool_vanishes(images: Any, roots: tuple[Path, Path], managers: Any) -> None:
-    before = set(os.listdir(managers.root)) if Path(managers.root).exists() else set()
+def test_a_piped_archive_is_spooled_and_the_spool_vanishes(images: Any, roots: tuple[Path, Path], facade: Any) -> None:
+    before = set(os.listdir(facade.root)) if Path(facade.root).exists() else set()
     (record,) = images.load(io.BufferedReader(Pipe(oci_archive(image()))))
     assert record["name"] == NAME
-    after = set(os.listdir(managers.root))
+    after = set(os.listdir(facade.root))
     assert not {n for n in after - before if n.startswith(".load-")}
 
 

@@ -11,7 +11,6 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -128,15 +127,6 @@ class LyingRegistry:
 def registry() -> Iterator[LyingRegistry]:
     with LyingRegistry() as served:
         yield served
-
-
-@pytest.fixture
-def facade(containerd_address: str, namespace: str, roots: tuple[Path, Path]) -> Iterator[Any]:
-    from managers import Managers
-
-    managers = Managers(address=containerd_address, namespace=namespace, root=roots[0], run_root=roots[1])
-    yield managers
-    managers.close()
 
 
 @pytest.fixture

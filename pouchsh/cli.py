@@ -69,6 +69,8 @@ Environment:
   POUCHSH_MAX_ITEMS  the most items a list, record or collected range may hold (default 10000000)
   POUCHSH_MAX_TEXT   the longest string, in characters or as a size (default 1GiB);
                      a value that would pass either bound fails with error[limit]
+  POUCHSH_CONFIG     the settings file (default $XDG_CONFIG_HOME/pouchsh/config.toml, else
+                     ~/.config/pouchsh/config.toml); a flag beats the environment, which beats the file
 """
 
 
@@ -186,14 +188,17 @@ def run(
 
         stdout.write(f"pouchsh {__version__}\n".encode())
         return 0
-    namespace = opts.namespace or env.get("CONTAINERD_NAMESPACE") or "default"
-    address = opts.address or env.get("CONTAINERD_ADDRESS") or None
-
     try:
         configure_limits(env)
+        from managers.config import load as load_settings
+
+        settings = load_settings(env)
     except InvalidArgument as e:
         say(f"error: {e.message}")
         return 2
+    # A flag beats the environment, which beats the settings file (managers.config), as docker orders them.
+    namespace = opts.namespace or env.get("CONTAINERD_NAMESPACE") or settings.namespace or "default"
+    address = opts.address or env.get("CONTAINERD_ADDRESS") or settings.address or None
 
     data: bytes | None
     words: list[str] = []

@@ -1,0 +1,106 @@
+"""The user's settings file, read once at start-up by the shell and by pouchd.
+
+``$POUCHSH_CONFIG``, else ``$XDG_CONFIG_HOME/pouchsh/config.toml``, else ``~/.config/pouchsh/config.toml``.
+Keys are spelled as in docker's ``daemon.json`` where docker has one (``registry-mirrors``,
+``insecure-registries``), so a user can copy them over::
+
+    address = "/run/containerd/containerd.sock"
+    namespace = "default"
+    registry-mirrors = ["https://mirror.example:5000"]
+    insecure-registries = ["registry.local:5000"]
+    detach-keys = "ctrl-p,ctrl-q"
+    max-concurrent-downloads = 3
+    max-concurrent-uploads = 5
+    enable-lxcfs = false
+    context = "default"
+
+A missing file means every default. A key this module does not know, or a value of the wrong type, is
+an ``InvalidArgument`` naming the file and the key: a typo must not silently fall back to a default.
+Flags and environment variables given for one invocation win over the file (pouchsh.cli says the order).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ctrd.errors import InvalidArgument
+
+__all__ = ["Settings", "config_dir", "config_path", "load"]
+
+
+def config_dir(env: dict[str, str] | os._Environ[str] | None = None) -> Path:
+    """``$XDG_CONFIG_HOME/pouchsh`` or ``~/.config/pouchsh``: the settings file and contexts live here."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "pouchsh"
+
+
+def config_path(env: dict[str, str] | os._Environ[str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    given = env.get("POUCHSH_CONFIG")
+    return Path(given) if given else config_dir(env) / "config.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    address: str | None = None
+    namespace: str | None = None
+    registry_mirrors: tuple[str, ...] = ()
+    insecure_registries: tuple[str, ...] = ()
+    detach_keys: str = "ctrl-p,ctrl-q"
+    max_concurrent_downloads: int = 3
+    max_concurrent_uploads: int = 5
+    enable_lxcfs: bool = False
+    context: str | None = None
+    path: Path | None = field(default=None, compare=False)
+
+
+_TYPES: dict[str, type] = {
+    "address": str, "namespace": str, "registry_mirrors": list, "insecure_registries": list,
+    "detach_keys": str, "max_concurrent_downloads": int, "max_concurrent_uploads": int,
+    "enable_lxcfs": bool, "context": str,
+}
+
+
+def _value(path: Path, key: str, value: Any) -> Any:
+    want = _TYPES[key.replace("-", "_")]
+    # bool is an int in Python; a setting that wants a count must not take ``true``.
+    if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+        raise InvalidArgument(f"{path}: {key} must be {_NAMES[want]}, not {type(value).__name__}")
+    if want is int and value < 1:
+        raise InvalidArgument(f"{path}: {key} must be at least 1")
+    if want is list:
+        if not all(isinstance(v, str) and v for v in value):
+            raise InvalidArgument(f"{path}: {key} must be a list of non-empty strings")
+        return tuple(value)
+    return value
+
+
+_NAMES = {str: "a string", list: "a list of strings", int: "an integer", bool: "true or false"}
+
+
+def load(env: dict[str, str] | os._Environ[str] | None = None) -> Settings:
+    """The settings in force: the file's, or the defaults when there is no file."""
+    path = config_path(env)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return Settings()
+    except OSError as e:
+        raise InvalidArgument(f"cannot read {path}: {e.strerror or e}") from None
+    import tomllib
+
+    try:
+        table = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise InvalidArgument(f"{path}: {e}") from None
+    known = {f.name.replace("_", "-") for f in fields(Settings) if f.name != "path"}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in known:
+            raise InvalidArgument(f"{path}: unknown key {key!r} (known: {', '.join(sorted(known))})")
+        values[key.replace("-", "_")] = _value(path, key, value)
+    return Settings(**values, path=path)

@@ -123,17 +123,15 @@ def test_a_session_in_a_real_terminal(terminal: Terminal, namespace: str) -> Non
     terminal.wait_for(lambda s: s.rstrip().splitlines()[-1].endswith("sleep 1m"), "the sleep to start")
     # A Ctrl-C that lands in the few milliseconds while prompt_toolkit is still handing the terminal
     # back is taken by prompt_toolkit's own handler and lost; a user presses again, and so do we.
-    started = time.monotonic()
     for attempt in range(5):
         terminal.keys("C-c")
         try:
             terminal.wait_for(lambda s: "interrupted" in s and prompts(s) > before, "the prompt after Ctrl-C",
-                              timeout=3)
+                              timeout=6)
             break
         except AssertionError:
             if attempt == 4:
                 raise
-    assert time.monotonic() - started < 20
 
     # Ctrl-D leaves with the last command's status, as bash does (here the interrupted sleep's)
     terminal.keys("C-d")
@@ -153,9 +151,8 @@ def test_ctrl_c_sends_a_foreground_container_its_stop_signal(terminal: Terminal,
         time.sleep(0.1)
     before = prompts(terminal.screen())
     terminal.keys("C-c")
-    started = time.monotonic()
-    terminal.wait_for(lambda s: prompts(s) > before, "the prompt after Ctrl-C")
-    assert time.monotonic() - started < 5
+    # Well within the sleep's 600 s; the deadline is generous because a loaded CI host is slow to stop.
+    terminal.wait_for(lambda s: prompts(s) > before, "the prompt after Ctrl-C", timeout=60)
     # sleep as PID 1 ignores SIGTERM: the manager kills it once the stop timeout (1 s) has passed
     deadline = time.monotonic() + 20
     while "exited" not in terminal.script("ps -a | where name == fg | get status").stdout:  # type: ignore[attr-defined]

@@ -23,25 +23,39 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ctrd.errors import InvalidArgument
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 __all__ = ["Settings", "config_dir", "config_path", "load"]
+
+# Every start reads the settings, so the path is worked out with os.path: pathlib costs a ``-c version``
+# about a millisecond (tests/system/test_startup_imports.py). The public functions give a Path.
+def _dir(env: dict[str, str] | os._Environ[str] | None) -> str:
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "pouchsh")
+
+
+def _file(env: dict[str, str] | os._Environ[str] | None) -> str:
+    env = os.environ if env is None else env
+    return env.get("POUCHSH_CONFIG") or os.path.join(_dir(env), "config.toml")
 
 
 def config_dir(env: dict[str, str] | os._Environ[str] | None = None) -> Path:
     """``$XDG_CONFIG_HOME/pouchsh`` or ``~/.config/pouchsh``: the settings file and contexts live here."""
-    env = os.environ if env is None else env
-    base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "pouchsh"
+    from pathlib import Path
+
+    return Path(_dir(env))
 
 
 def config_path(env: dict[str, str] | os._Environ[str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    given = env.get("POUCHSH_CONFIG")
-    return Path(given) if given else config_dir(env) / "config.toml"
+    from pathlib import Path
+
+    return Path(_file(env))
 
 
 @dataclass(frozen=True)
@@ -55,7 +69,7 @@ class Settings:
     max_concurrent_uploads: int = 5
     enable_lxcfs: bool = False
     context: str | None = None
-    path: Path | None = field(default=None, compare=False)
+    path: str | None = field(default=None, compare=False)
 
 
 _TYPES: dict[str, type] = {
@@ -65,7 +79,7 @@ _TYPES: dict[str, type] = {
 }
 
 
-def _value(path: Path, key: str, value: Any) -> Any:
+def _value(path: str, key: str, value: Any) -> Any:
     want = _TYPES[key.replace("-", "_")]
     # bool is an int in Python; a setting that wants a count must not take ``true``.
     if not isinstance(value, want) or (want is int and isinstance(value, bool)):
@@ -84,9 +98,10 @@ _NAMES = {str: "a string", list: "a list of strings", int: "an integer", bool: "
 
 def load(env: dict[str, str] | os._Environ[str] | None = None) -> Settings:
     """The settings in force: the file's, or the defaults when there is no file."""
-    path = config_path(env)
+    path = _file(env)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read()
     except FileNotFoundError:
         return Settings()
     except OSError as e:

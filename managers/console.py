@@ -32,6 +32,9 @@ class Stdio:
     stderr: BinaryIO
     cancel: threading.Event = field(default_factory=threading.Event)
     terminal: int | None = None
+    #: called once an exec's process runs: before that containerd drops a resize of its pty (the
+    #: shim has no console yet), so a caller that learns the size from elsewhere (pouchd) applies it here
+    on_started: Callable[[], None] | None = None
 
 
 def window_size(fd: int) -> tuple[int, int] | None:

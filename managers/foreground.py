@@ -107,6 +107,8 @@ class Foreground:
                 future = tasks.wait(c.id, exec_id)
                 with exec_failures(f"exec in {name_of(c)}"):
                     tasks.start(c.id, exec_id)
+                if stdio.on_started is not None:
+                    stdio.on_started()
                 # stdin (and its EOF) only once the process runs, as for run -i -t (see run)
                 io.attach_input(stdio.stdin if interactive else None, close_stdin=lambda: tasks.close_io(c.id, exec_id))
                 status = self._wait_exec(c, exec_id, future, stdio)

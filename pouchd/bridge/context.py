@@ -44,6 +44,9 @@ class ExecRecord:
     running: bool = False
     exit_code: int | None = None
     started: bool = False
+    #: the process runs in containerd (a resize before that is kept in ``size`` and applied then)
+    process_running: bool = False
+    size: tuple[int, int] | None = None
 
 
 class Bridge:

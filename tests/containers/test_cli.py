@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.terminal import in_terminal
+
 pytestmark = pytest.mark.containerd
 
 
@@ -96,20 +98,16 @@ def test_interactive_tty_run_with_pexpect(containerd_address: str, namespace: st
 
     import pexpect
     env = dict(os.environ, POUCHSH_ROOT=str(roots[0]), POUCHSH_RUN=str(roots[1]))
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "pouchsh", "--address", containerd_address, "--namespace", namespace,
-         "-c", "run -it --rm busybox sh"],
-        env=env, timeout=30, dimensions=(30, 100),
-    )
-    child.expect_exact("# ")
-    child.sendline("echo $((6*7)); [ -t 0 ] && echo tty-yes")
-    child.expect_exact("42")
-    child.expect_exact("tty-yes")
-    child.sendline("exit 9")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 9
+    argv = [sys.executable, "-m", "pouchsh", "--address", containerd_address, "--namespace", namespace,
+            "-c", "run -it --rm busybox sh"]
+    with in_terminal(argv, env=env, rows=30, columns=100) as child:
+        child.expect_exact("# ")
+        child.sendline("echo $((6*7)); [ -t 0 ] && echo tty-yes")
+        child.expect_exact("42")
+        child.expect_exact("tty-yes")
+        child.sendline("exit 9")
+        child.expect(pexpect.EOF)
+        assert child.wait_exit() == 9
 
 
 def test_ctrl_c_stops_the_foreground_container(containerd_address: str, namespace: str, busybox_image: str, roots: Any, pouchsh: Any) -> None:

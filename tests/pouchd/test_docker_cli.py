@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.pouchd.conftest import Daemon, wait_until
+from tests.support.terminal import in_terminal
 
 pytestmark = pytest.mark.containerd
 
@@ -80,17 +81,14 @@ def test_detached_container_ps_logs_exec_stop_rm(daemon: Daemon) -> None:
 def test_run_it_through_a_pty(daemon: Daemon) -> None:
     import pexpect
 
-    child = pexpect.spawn("docker", ["run", "-it", "--rm", "busybox", "sh"], env=daemon.env(), timeout=30)
-    try:
+    with in_terminal(["docker", "run", "-it", "--rm", "busybox", "sh"], env=daemon.env(), rows=27, columns=91) as child:
         child.expect(r"[#$] ")
         child.sendline("echo $((6*7)); stty size")
         child.expect("42")
-        child.expect(r"\d+ \d+")
+        child.expect("27 91")
         child.sendline("exit 4")
         child.expect(pexpect.EOF)
-    finally:
-        child.close()
-    assert child.exitstatus == 4
+        assert child.wait_exit() == 4
 
 
 def test_exec_it_through_a_pty(daemon: Daemon) -> None:
@@ -98,17 +96,13 @@ def test_exec_it_through_a_pty(daemon: Daemon) -> None:
 
     daemon.docker("run", "-d", "--name", "ptyexec", "busybox", "sleep", "300", check=True)
     try:
-        child = pexpect.spawn("docker", ["exec", "-it", "ptyexec", "sh"], env=daemon.env(), timeout=30,
-                              dimensions=(33, 101))
-        try:
+        with in_terminal(["docker", "exec", "-it", "ptyexec", "sh"], env=daemon.env(), rows=33, columns=101) as child:
             child.expect(r"[#$] ")
             child.sendline("stty size; tty; exit 3")
             child.expect("33 101")  # POST /exec/{id}/resize reached the exec's pty
             child.expect("/dev/pts/")
             child.expect(pexpect.EOF)
-        finally:
-            child.close()
-        assert child.exitstatus == 3
+            assert child.wait_exit() == 3
     finally:
         daemon.docker("rm", "-f", "ptyexec")
 

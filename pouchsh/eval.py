@@ -124,6 +124,8 @@ class Interpreter:
         self.rt = runtime
         self.bindings: dict[int, Binding] = {}
         self.sourced: dict[int, Checked] = {}
+        #: the arguments of the last call of each call node whose command has a ``show``, for `shown`
+        self.shown_args: dict[int, dict[str, Any]] = {}
 
     # -------------------------------------------------------------------------------------- programs
 
@@ -154,10 +156,24 @@ class Interpreter:
                 result = value
             elif show and value is not None:
                 try:
-                    self.rt.display(value)
+                    self.rt.display(self.shown(s, value))
                 except PouchError as e:  # a range too large to show (error[limit])
                     raise e.with_span(s.span)
         return result
+
+    def shown(self, s: Any, value: Any) -> Any:
+        """What a statement shows of its value: the last command's ``show`` (its view's table, the id
+        ``run -d`` prints) when the statement ends in a call of a command that declares one; else the
+        value. ``--json`` shows values as they are."""
+        if self.rt.json_output or not isinstance(s, Pipeline):
+            return value
+        last = s.elements[-1]
+        args = self.shown_args.get(id(last)) if isinstance(last, CallNode) else None
+        if args is None:
+            return value
+        show = self.bindings[id(last)].command.show
+        assert show is not None
+        return show(value, args)
 
     # -------------------------------------------------------------------------------------- statements
 
@@ -317,6 +333,8 @@ class Interpreter:
         if binding.user is not None:
             return self.call_def(node, binding, kwargs, scope, input)
         ctx = CallContext(self.rt, input, piped, self.call_value)
+        if cmd.show is not None:
+            self.shown_args[id(node)] = kwargs
         try:
             return cmd.fn(ctx, **kwargs)
         except PouchError as e:

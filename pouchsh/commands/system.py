@@ -11,8 +11,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from pouchsh import listings
 from pouchsh.signature import Example, Flag, Param, command
 from pouchsh.values import Size, Stream, parse_duration
+from pouchsh.views import FORMAT
 
 __all__ = ["parse_time"]
 
@@ -118,12 +120,16 @@ def system_prune(ctx: Any, all: bool, volumes: bool, force: bool) -> dict[str, A
                   "label=KEY[=VALUE]; repeated keys are OR'd (label: AND'd)"),
         Flag("since", type="string", help="Drop events stamped before this time or duration ago"),
         Flag("until", type="string", help="Stop at this time, or after this duration"),
+        FORMAT,
     ],
     examples=[
         Example("events | where action == die | first 3", "Wait for three containers to exit"),
         Example("events --filter container=web --until 30s", "Events of web for 30 seconds"),
+        Example("events --format '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}' --until 1s",
+                "docker's --format over docker's event message"),
     ],
     category=_CAT,
+    view=listings.EVENTS,
 )
 def events(ctx: Any, filter: list[str], since: str | None, until: str | None) -> Stream:
     records = ctx.managers.system.events(
@@ -139,9 +145,11 @@ def events(ctx: Any, filter: list[str], since: str | None, until: str | None) ->
     "namespace ls",
     help="List containerd namespaces (current marks the one in use)",
     aliases=["namespace list"],
-    flags=[Flag("quiet", short="q", help="Only names")],
-    examples=[Example("namespace ls", "Every namespace")],
+    flags=[Flag("quiet", short="q", help="Only names"), FORMAT],
+    examples=[Example("namespace ls", "Every namespace"),
+              Example("namespace ls --format '{{.Name}}'", "docker-style --format")],
     category=_CAT,
+    view=listings.NAMESPACES,
 )
 def namespace_ls(ctx: Any, quiet: bool) -> list[Any]:
     records = ctx.managers.system.namespaces()

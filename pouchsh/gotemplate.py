@@ -19,6 +19,7 @@ naming the template's line and column, as Go's ``template: :1:5: …`` does.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -429,11 +430,12 @@ class _Exec:
         inner = dict(scope)
         if node.kind == "range":
             value = self.pipe(Pipe((), node.pipe.cmds, node.pipe.pos), dot, inner)
-            items = list(_range_items(value, lambda: self.fail(node.pipe.pos, f"range can't iterate over {go_text(value)}")))
-            if not items:
+            items = _range_items(value, lambda: self.fail(node.pipe.pos, f"range can't iterate over {go_text(value)}"))
+            first = next(items, _MISSING)  # walked lazily: `range 100000000000` is bounded by the output
+            if first is _MISSING:
                 self.nodes(node.orelse, dot, inner)
                 return
-            for key, item in items:
+            for key, item in itertools.chain((first,), items):
                 if len(node.pipe.decl) == 1:
                     inner[node.pipe.decl[0]] = item
                 elif len(node.pipe.decl) == 2:
@@ -606,7 +608,8 @@ def _json(value: Any) -> str:
 def _index(value: Any, *keys: Any) -> Any:
     for key in keys:
         if isinstance(value, dict):
-            value = value.get(key, value.get(str(key)) if not isinstance(key, str) else None)
+            # a missing key gives the zero value of docker's map[string]string (labels): ""
+            value = value.get(key, value.get(str(key), "") if not isinstance(key, str) else "")
         elif isinstance(value, (list, tuple, str)):
             if isinstance(key, bool) or not isinstance(key, int):
                 raise InvalidArgument(f"cannot index slice/array with type {_go_type(key)}")

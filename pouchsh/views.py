@@ -34,6 +34,11 @@ __all__ = [
     "ellipsis",
     "human_size",
     "short_id",
+    "show_given",
+    "show_id",
+    "show_name",
+    "show_pulled",
+    "show_removed_images",
     "tabwrite",
 ]
 
@@ -146,13 +151,17 @@ class View:
 
 
 class _Headers(dict):  # type: ignore[type-arg]
-    """The header row's data: every field is its header (docker renders the template once over this)."""
+    """The header row's data: every field is its header (docker renders the template once over this),
+    also a method's (``{{.Label "app"}}`` heads its column ``LABEL``)."""
 
     def __contains__(self, key: object) -> bool:
         return True
 
-    def __missing__(self, key: str) -> str:
-        return key.upper()
+    def __getitem__(self, key: str) -> Any:
+        from pouchsh.gotemplate import Method
+
+        header = dict.get(self, key) or key.upper()
+        return Method(key, lambda *args: header)
 
 
 def _cell(value: Any) -> str:
@@ -255,3 +264,63 @@ def label_method(labels: dict[str, Any] | None) -> Any:
 
     found = dict(labels or {})
     return Method("Label", lambda name: str(found.get(name, "")))
+
+
+# ---------------------------------------------------------------- what a statement prints, as docker does
+#
+# Each is a command's ``show`` (pouchsh.signature): what a statement whose value nobody uses prints of
+# it. In a pipeline or an assignment the value stays the full record (``let c = run -d …; $c.id``).
+
+
+def _records(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def show_id(value: Any, args: dict[str, Any]) -> Any:
+    """``run -d``, ``create``, ``network create``: the full id."""
+    ids = [r.get("id", "") if isinstance(r, dict) else r for r in _records(value)]
+    return ids[0] if len(ids) == 1 else ids
+
+
+def show_name(value: Any, args: dict[str, Any]) -> Any:
+    """``volume create``: the name."""
+    names = [r.get("name", "") if isinstance(r, dict) else r for r in _records(value)]
+    return names[0] if len(names) == 1 else names
+
+
+def show_given(param: str) -> Callable[[Any, dict[str, Any]], Any]:
+    """``rm``, ``stop``, ``start`` …: the containers as they were named (docker echoes its arguments);
+    for records piped in, their names."""
+
+    def show(value: Any, args: dict[str, Any]) -> Any:
+        if value is None:
+            return None
+        given = args.get(param) or []
+        if given:
+            return list(given) if len(given) > 1 else given[0]
+        return [(r.get("name") or r.get("id", "")) if isinstance(r, dict) else r for r in _records(value)]
+
+    return show
+
+
+def show_removed_images(value: Any, args: dict[str, Any]) -> Any:
+    """``rmi``: docker's ``Untagged:`` line per name removed, ``Deleted:`` when the content went too."""
+    lines = []
+    for r in _records(value):
+        if not isinstance(r, dict):
+            continue
+        from managers.reference import familiar
+
+        lines.append(f"Untagged: {familiar(r.get('name', ''))}")
+        if r.get("deleted"):
+            lines.append(f"Deleted: {r.get('id', '')}")
+    return lines
+
+
+def show_pulled(value: Any, args: dict[str, Any]) -> Any:
+    """``pull``: the digest line and the name, as docker ends its output (``-q``: the name only)."""
+    if not isinstance(value, dict):
+        return value
+    if args.get("quiet"):
+        return value.get("name", "")
+    return [f"Digest: {value.get('digest', '')}", value.get("name", "")]

@@ -18,7 +18,7 @@ from pouchsh.commands.common import one_or_all, targets
 from pouchsh import listings
 from pouchsh.signature import Example, Flag, Param, command
 from pouchsh.values import Stream
-from pouchsh.views import FORMAT, INSPECT_FORMAT
+from pouchsh.views import FORMAT, INSPECT_FORMAT, show_given, show_id
 
 __all__: list[str] = []
 
@@ -156,7 +156,7 @@ def _options(ctx: Any, image: str, command: list[str], kw: dict[str, Any]) -> An
     ],
     aliases=_aliases("create"),
     category=_CAT,
-    interspersed=False,
+    interspersed=False,    show=show_id,
 )
 def container_create(ctx: Any, image: str, command: list[str], **kw: Any) -> dict[str, Any]:
     with _docker_status():
@@ -181,7 +181,7 @@ def container_create(ctx: Any, image: str, command: list[str], **kw: Any) -> dic
     ],
     aliases=_aliases("run"),
     category=_CAT,
-    interspersed=False,
+    interspersed=False,    show=show_id,
 )
 def container_run(ctx: Any, image: str, command: list[str], detach: bool, **kw: Any) -> Any:
     from ctrd.errors import InvalidArgument
@@ -214,7 +214,7 @@ _MANY = Param("containers", type="container", required=False, rest=True, help="C
     examples=[Example("start web", "Start the container web"), Example("ps -a | where status == exited | start", "Start every exited container")],
     aliases=_aliases("start"),
     input="any",
-    category=_CAT,
+    category=_CAT,    show=show_given("containers"),
 )
 def container_start(ctx: Any, containers: list[str], attach: bool, interactive: bool) -> Any:
     with _docker_status():
@@ -237,7 +237,7 @@ def container_start(ctx: Any, containers: list[str], attach: bool, interactive: 
     examples=[Example("stop web", "Stop web"), Example("ps | stop -t 2", "Stop everything running, 2 s grace")],
     aliases=_aliases("stop"),
     input="any",
-    category=_CAT,
+    category=_CAT,    show=show_given("containers"),
 )
 def container_stop(ctx: Any, containers: list[str], time: int | None, signal: str | None) -> Any:
     refs, single = _refs(ctx, containers)
@@ -252,7 +252,7 @@ def container_stop(ctx: Any, containers: list[str], time: int | None, signal: st
     examples=[Example("restart web", "Restart web")],
     aliases=_aliases("restart"),
     input="any",
-    category=_CAT,
+    category=_CAT,    show=show_given("containers"),
 )
 def container_restart(ctx: Any, containers: list[str], time: int | None) -> Any:
     refs, single = _refs(ctx, containers)
@@ -267,7 +267,7 @@ def container_restart(ctx: Any, containers: list[str], time: int | None) -> Any:
     examples=[Example("kill web", "Kill web"), Example("kill -s HUP web", "Send SIGHUP")],
     aliases=_aliases("kill"),
     input="any",
-    category=_CAT,
+    category=_CAT,    show=show_given("containers"),
 )
 def container_kill(ctx: Any, containers: list[str], signal: str) -> Any:
     refs, single = _refs(ctx, containers)
@@ -281,7 +281,7 @@ def container_kill(ctx: Any, containers: list[str], signal: str) -> Any:
     examples=[Example("pause web", "Pause web")],
     aliases=_aliases("pause"),
     input="any",
-    category=_CAT,
+    category=_CAT,    show=show_given("containers"),
 )
 def container_pause(ctx: Any, containers: list[str]) -> Any:
     refs, single = _refs(ctx, containers)
@@ -295,7 +295,7 @@ def container_pause(ctx: Any, containers: list[str]) -> Any:
     examples=[Example("unpause web", "Unpause web")],
     aliases=_aliases("unpause"),
     input="any",
-    category=_CAT,
+    category=_CAT,    show=show_given("containers"),
 )
 def container_unpause(ctx: Any, containers: list[str]) -> Any:
     refs, single = _refs(ctx, containers)
@@ -317,7 +317,7 @@ def container_unpause(ctx: Any, containers: list[str]) -> Any:
     ],
     aliases=_aliases("rm", "container remove"),
     input="any",
-    category=_CAT,
+    category=_CAT,    show=show_given("containers"),
 )
 def container_rm(ctx: Any, containers: list[str], force: bool, volumes: bool) -> Any:
     refs, single = _refs(ctx, containers)

@@ -15,7 +15,7 @@ from pouchsh.commands.common import one_or_all, targets
 from pouchsh import listings
 from pouchsh.signature import Example, Flag, Param, command
 from pouchsh.values import Size
-from pouchsh.views import FORMAT, INSPECT_FORMAT
+from pouchsh.views import FORMAT, INSPECT_FORMAT, show_pulled, show_removed_images
 
 __all__: list[str] = []
 
@@ -193,7 +193,7 @@ def tag(ctx: Any, source: str, target: str) -> dict[str, Any]:
         Example("rmi busybox", "Untag busybox; its content goes with its last name"),
         Example("images | where size > 100MiB | rmi", "Remove every large image"),
     ],
-    category=_CAT,
+    category=_CAT,    show=show_removed_images,
 )
 def rmi(ctx: Any, image: list[str], force: bool) -> list[dict[str, Any]]:
     refs = targets(ctx, image, "image", keys=_KEYS)
@@ -319,7 +319,7 @@ def import_(
         Example("pull localhost:5000/tools/busybox:1", "Pull from a local registry"),
         Example("pull --platform linux/arm64 alpine", "Pull another platform's image"),
     ],
-    category=_CAT,
+    category=_CAT,    show=show_pulled,
 )
 def pull(ctx: Any, image: str, platform: str | None, quiet: bool, insecure_registry: bool) -> dict[str, Any]:
     record = ctx.managers.images.pull(

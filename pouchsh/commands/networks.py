@@ -10,7 +10,7 @@ from typing import Any
 from pouchsh.commands.common import one_or_all, targets
 from pouchsh import listings
 from pouchsh.signature import Example, Flag, Param, command
-from pouchsh.views import FORMAT, INSPECT_FORMAT, NO_TRUNC
+from pouchsh.views import FORMAT, INSPECT_FORMAT, NO_TRUNC, show_id
 
 __all__: list[str] = []
 
@@ -40,7 +40,7 @@ _CAT = "network"
         Example("network create --subnet 10.10.0.0/24 --gateway 10.10.0.1 shop", "With a given subnet"),
         Example("network create --internal backend", "A network with no way out"),
     ],
-    category=_CAT,
+    category=_CAT,    show=show_id,
 )
 def network_create(
     ctx: Any, name: str, driver: str, subnet: str | None, gateway: str | None, ip_range: str | None,

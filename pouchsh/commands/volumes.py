@@ -11,7 +11,7 @@ from pouchsh.commands.common import one_or_all, targets
 from pouchsh import listings
 from pouchsh.signature import Example, Flag, Param, command
 from pouchsh.values import Size
-from pouchsh.views import FORMAT, INSPECT_FORMAT, NO_TRUNC
+from pouchsh.views import FORMAT, INSPECT_FORMAT, NO_TRUNC, show_name
 
 __all__: list[str] = []
 
@@ -35,7 +35,7 @@ _CAT = "volume"
         Example("volume create data", "Create the volume data"),
         Example("volume create --label app=shop cache", "A volume with a label"),
     ],
-    category=_CAT,
+    category=_CAT,    show=show_name,
 )
 def volume_create(ctx: Any, name: str | None, driver: str, label: list[str], opt: list[str]) -> dict[str, Any]:
     from managers.options import parse_key_values

@@ -76,8 +76,8 @@ class View:
 
     def show(self, value: Any, args: dict[str, Any]) -> Any:
         """What a statement shows of ``value`` (the command's result, ``args`` its arguments)."""
-        if not self.columns or args.get("format") is not None:
-            return value
+        if not self.columns or args.get("format") is not None or args.get("quiet"):
+            return value  # text already (--format), or -q's ids
         trunc = not args.get("no_trunc", False)
         if isinstance(value, Stream):
             return Stream((self.line(item, trunc) for item in value), close=value.close)

@@ -125,7 +125,7 @@ class Interpreter:
         self.bindings: dict[int, Binding] = {}
         self.sourced: dict[int, Checked] = {}
         #: the arguments of the last call of each call node whose command has a ``show``, for `shown`
-        self.shown_args: dict[int, dict[str, Any]] = {}
+        self.shown_args: dict[int, tuple[CallNode, Any, dict[str, Any]]] = {}
 
     # -------------------------------------------------------------------------------------- programs
 
@@ -168,12 +168,10 @@ class Interpreter:
         if self.rt.json_output or not isinstance(s, Pipeline):
             return value
         last = s.elements[-1]
-        args = self.shown_args.get(id(last)) if isinstance(last, CallNode) else None
-        if args is None:
+        entry = self.shown_args.get(id(last)) if isinstance(last, CallNode) else None
+        if entry is None or entry[0] is not last:  # none, or an id reused by a node made later
             return value
-        show = self.bindings[id(last)].command.show
-        assert show is not None
-        return show(value, args)
+        return entry[1](value, entry[2])
 
     # -------------------------------------------------------------------------------------- statements
 
@@ -334,7 +332,7 @@ class Interpreter:
             return self.call_def(node, binding, kwargs, scope, input)
         ctx = CallContext(self.rt, input, piped, self.call_value)
         if cmd.show is not None:
-            self.shown_args[id(node)] = kwargs
+            self.shown_args[id(node)] = (node, cmd.show, kwargs)
         try:
             return cmd.fn(ctx, **kwargs)
         except PouchError as e:

@@ -84,7 +84,7 @@ def lex(text: str, start: int = 0) -> list[Token]:
     while pos < len(text):
         start = text.find("{{", pos)
         if start < 0:
-            out.append(Token("text", text[pos:], pos))
+            out.append(Token("text", _escapes(text[pos:]), pos))
             break
         chunk = text[pos:start]
         inner = start + 2
@@ -92,7 +92,7 @@ def lex(text: str, start: int = 0) -> list[Token]:
             chunk = chunk.rstrip(" \t\r\n")
             inner += 1
         if chunk:
-            out.append(Token("text", chunk, pos))
+            out.append(Token("text", _escapes(chunk), pos))
         if text.startswith("/*", _skip_space(text, inner)):
             close = text.find("*/", inner)
             finish = text.find("}}", close) if close >= 0 else -1
@@ -102,6 +102,12 @@ def lex(text: str, start: int = 0) -> list[Token]:
             continue
         pos = _lex_action(text, inner, start, out)
     return out
+
+
+def _escapes(text: str) -> str:
+    """docker's: a ``\\t`` or ``\\n`` written in the template's text is a tab or a newline (scripts
+    write ``'table {{.ID}}\\t{{.Names}}'`` in single quotes)."""
+    return text.replace("\\t", "\t").replace("\\n", "\n")
 
 
 def _skip_space(text: str, pos: int) -> int:

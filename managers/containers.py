@@ -466,7 +466,8 @@ class ContainerManager:
     ) -> Iterable[Any]:
         """The container's log as ``managers.logs.LogEntry`` (stream, text, time, stamp), oldest first:
         a list, or with ``follow`` an iterator that goes on until the container stops or ``cancel``."""
-        from managers.logs import follow_entries, parse_time, read_entries  # off the `ps` path
+        from managers.logs import follow_entries, read_entries  # off the `ps` path
+        from managers.times import parse_time
 
         c = self.resolver.get(ref)
         path = c.labels.get(LABEL.LOG_PATH) or str(self.paths.log_path(c.id))
@@ -729,7 +730,7 @@ def _before_since(rows: list[tuple[Any, dict[str, Any]]], filters: dict[str, lis
 
 
 def _created_before(record: dict[str, Any], until: str) -> bool:
-    from managers.logs import parse_time
+    from managers.times import parse_time
 
     limit = parse_time(until, "--filter until")
     created = rec._parse_iso(record["created"])

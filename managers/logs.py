@@ -20,11 +20,9 @@ from pathlib import Path
 
 from ctrd.errors import InvalidArgument
 
-__all__ = ["LogEntry", "follow_entries", "parse_time", "read_entries"]
+__all__ = ["LogEntry", "follow_entries", "read_entries"]
 
 _POLL = 0.1
-_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h|d)$")
-_UNIT_NS = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9, "d": 86400 * 10**9}
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)?$")
 
 
@@ -48,32 +46,6 @@ def _stamp_ns(stamp: str) -> int:
         base = base.replace(tzinfo=UTC)
     nanos = int((m.group(2) or "0").ljust(9, "0"))
     return int(base.timestamp()) * 10**9 + nanos
-
-
-def parse_time(value: object, flag: str, *, now_ns: int | None = None) -> int | None:
-    """``--since``/``--until``: a duration back from now (``10m``, or the language's Duration as ns), a
-    unix timestamp (``1700000000.5``) or an RFC 3339 date (``2026-11-23T16:00:00Z``, ``2026-11-23``)."""
-    if value is None or value == "":
-        return None
-    now = time.time_ns() if now_ns is None else now_ns
-    if isinstance(value, int) and not isinstance(value, bool):
-        return now - int(value)  # a Duration literal: that long ago
-    text = str(value).strip()
-    m = _RELATIVE.match(text)
-    if m:
-        return now - int(float(m.group(1)) * _UNIT_NS[m.group(2)])
-    try:
-        return int(float(text) * 10**9)
-    except ValueError:
-        pass
-    try:
-        if re.fullmatch(r"\d{4}-\d\d-\d\d", text):
-            text += "T00:00:00Z"
-        return _stamp_ns(text)
-    except ValueError:
-        raise InvalidArgument(
-            f"{flag} {value!r}: expected a duration (10m), a unix timestamp or an RFC 3339 time"
-        ) from None
 
 
 def _decode(line: bytes) -> LogEntry | None:

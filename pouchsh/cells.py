@@ -11,7 +11,19 @@ from typing import Any
 
 from pouchsh.values import Duration, IntRange, Size, Stream, collect, format_duration, format_size
 
-__all__ = ["inline", "is_numeric", "is_table", "one_line", "table_columns"]
+__all__ = ["Grid", "inline", "is_numeric", "is_table", "one_line", "table_columns"]
+
+
+class Grid:
+    """A listing as its view shows it (pouchsh.views): docker's headers over rows of text cells, and
+    for each column the order in which it gives up width on a narrow terminal (0: never)."""
+
+    __slots__ = ("cut", "headers", "rows")
+
+    def __init__(self, headers: list[str], rows: list[list[str]], cut: list[int]) -> None:
+        self.headers = headers
+        self.rows = rows
+        self.cut = cut
 
 
 def is_table(value: Any) -> bool:

@@ -39,6 +39,14 @@ def _fail(value: Any, typ: str, detail: str = "") -> InvalidArgument:
 def _coerce(value: Any, typ: str) -> Any:
     if typ == "any":
         return value
+    if typ == "template":
+        from pouchsh.gotemplate import Template, parse
+
+        if isinstance(value, Template):
+            return value
+        if not isinstance(value, str):
+            raise _fail(value, "string")
+        return parse(value)
     if typ in STRING_TYPES:
         if isinstance(value, str):
             return value

@@ -41,15 +41,41 @@ _SECRET_NAME = re.compile(r"(^|_)(password|passwd|token|secret)(_|$)", re.IGNORE
 _MASK = "***"
 
 
+#: Fields of manager records by the kind of value they hold, so a placeholder's field has its type:
+#: ``$c.ports | length`` is 0, ``$c.labels.tier?`` a record's field, ``(inspect web).network_settings``
+#: a record whose networks are records again. Any other field is a ``<call.field>`` string.
+_LIST_FIELDS = frozenset({
+    "ports", "networks", "mounts", "env", "containers", "removed", "repo_tags", "repo_digests", "volumes",
+    "cmd", "entrypoint", "exposed_ports", "layers", "deleted", "untagged", "aliases",
+})
+_RECORD_FIELDS = frozenset({
+    "labels", "all_labels", "network_settings", "config", "spec", "attributes", "user", "options", "process",
+    "rootfs", "state",
+})
+_NUMBER_FIELDS = frozenset({"exit_code", "pid", "size", "reclaimed", "mtu", "prefix_len", "stop_timeout", "count"})
+
+
 class Placeholder(dict):  # type: ignore[type-arg]
-    """The record a dry-run call returns: empty, but any field reads as ``<call.field>``."""
+    """The record a dry-run call returns: it has every field, each of the type the real record's has
+    (a list, a record, a number) or else the string ``<call.field>``, so a script that reads fields of
+    what ``run`` returned goes on (``$web.id``, ``get name``, ``(inspect web).network_settings.shop.ip``)."""
 
     def __init__(self, origin: str) -> None:
         super().__init__()
         self.origin = origin
 
-    def __missing__(self, key: Any) -> str:
-        return f"<{self.origin}.{key}>"
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) or dict.__contains__(self, key)
+
+    def __missing__(self, key: Any) -> Any:
+        where = f"{self.origin}.{key}"
+        if key in _LIST_FIELDS:
+            return []
+        if key in _NUMBER_FIELDS:
+            return 0
+        if key in _RECORD_FIELDS or self.origin.endswith((".network_settings", ".networks")):
+            return Placeholder(where)
+        return f"<{where}>"
 
 
 class Recorder:
@@ -79,7 +105,7 @@ class Recorder:
         self.calls.append(line)
         self._out.write((line + "\n").encode())
         self._out.flush()
-        return _placeholder(path, kwargs)
+        return _placeholder(path, args, kwargs)
 
     def _show(self, value: Any, name: str = "") -> str:
         """``repr``-like text for an argument named ``name``, its secrets masked."""
@@ -153,7 +179,20 @@ def _annotation(path: str) -> str | None:
     return ann if isinstance(ann, str) else getattr(ann, "__name__", None)
 
 
-def _placeholder(path: str, kwargs: dict[str, Any]) -> Any:
+def _known(record: Placeholder, args: tuple[Any, ...]) -> Placeholder:
+    """A placeholder record with what the call itself says: the name and image ``run`` was given, the
+    name of the volume or network made, so ``$c.name`` reads as the script will see it."""
+    first = args[0] if args else None
+    for field in ("name", "image", "labels"):
+        value = getattr(first, field, None) if dataclasses.is_dataclass(first) else None
+        if value:
+            record[field] = dict(value) if isinstance(value, dict) else value
+    if isinstance(first, str) and first and record.origin.endswith((".create", ".inspect")):
+        record["name"] = first
+    return record
+
+
+def _placeholder(path: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     ann = (_annotation(path) or "None").replace(" ", "")
     kinds = [k.split("[")[0].rsplit(".", 1)[-1] for k in ann.split("|")]
     if "int" in kinds and kwargs.get("detach") is False:
@@ -162,7 +201,7 @@ def _placeholder(path: str, kwargs: dict[str, Any]) -> Any:
     if first in ("list", "List", "Iterable", "Sequence"):
         return []
     if first in ("dict", "Dict", "Mapping", "Any") or "Record" in first:
-        return Placeholder(path)
+        return _known(Placeholder(path), args)
     if first in ("Stream", "Iterator", "Generator"):
         return Stream(())
     if first == "int":

@@ -124,6 +124,8 @@ class Interpreter:
         self.rt = runtime
         self.bindings: dict[int, Binding] = {}
         self.sourced: dict[int, Checked] = {}
+        #: the arguments of the last call of each call node whose command has a ``show``, for `shown`
+        self.shown_args: dict[int, tuple[CallNode, Any, dict[str, Any]]] = {}
 
     # -------------------------------------------------------------------------------------- programs
 
@@ -154,10 +156,22 @@ class Interpreter:
                 result = value
             elif show and value is not None:
                 try:
-                    self.rt.display(value)
+                    self.rt.display(self.shown(s, value))
                 except PouchError as e:  # a range too large to show (error[limit])
                     raise e.with_span(s.span)
         return result
+
+    def shown(self, s: Any, value: Any) -> Any:
+        """What a statement shows of its value: the last command's ``show`` (its view's table, the id
+        ``run -d`` prints) when the statement ends in a call of a command that declares one; else the
+        value. ``--json`` shows values as they are."""
+        if self.rt.json_output or not isinstance(s, Pipeline):
+            return value
+        last = s.elements[-1]
+        entry = self.shown_args.get(id(last)) if isinstance(last, CallNode) else None
+        if entry is None or entry[0] is not last:  # none, or an id reused by a node made later
+            return value
+        return entry[1](value, entry[2])
 
     # -------------------------------------------------------------------------------------- statements
 
@@ -317,6 +331,8 @@ class Interpreter:
         if binding.user is not None:
             return self.call_def(node, binding, kwargs, scope, input)
         ctx = CallContext(self.rt, input, piped, self.call_value)
+        if cmd.show is not None:
+            self.shown_args[id(node)] = (node, cmd.show, kwargs)
         try:
             return cmd.fn(ctx, **kwargs)
         except PouchError as e:

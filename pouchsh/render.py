@@ -21,7 +21,7 @@ import io
 import math
 from typing import IO, Any
 
-from pouchsh.cells import inline, is_numeric, is_table, one_line, table_columns
+from pouchsh.cells import Grid, inline, is_numeric, is_table, one_line, table_columns
 from pouchsh.values import IntRange, Stream, collect
 
 __all__ = ["display", "encode_json", "render", "render_table", "to_jsonable"]
@@ -38,6 +38,12 @@ def render(value: Any, *, terminal: bool = False, json: bool = False, width: int
         value = collect(value)
     if isinstance(value, Stream):
         return "\n".join(line for item in value if (line := _stream_line(item, json=json)))
+    if isinstance(value, Grid):
+        if terminal:
+            from pouchsh import render_rich
+
+            return render_rich.render_grid(value, width=width)
+        return _plain_grid(value)
     if json:
         return encode_json(value)
     if terminal and (is_table(value) or (isinstance(value, dict) and value)):
@@ -138,6 +144,14 @@ def _plain_table(rows: list[dict[str, Any]]) -> str:
         else:
             padded.append([t.ljust(width) for t in column])
     return "\n".join(["  ".join(parts).rstrip() for parts in zip(*padded)])
+
+
+def _plain_grid(grid: Grid) -> str:
+    """docker's own layout (Go's tabwriter, minimum width 10, padding 3), so a CI log reads as docker's."""
+    from pouchsh.views import tabwrite
+
+    lines = ["\t".join(one_line(c).replace("\t", " ") for c in row) for row in [grid.headers, *grid.rows]]
+    return "\n".join(line.rstrip() for line in tabwrite(lines))
 
 
 def _plain_record(record: dict[str, Any]) -> str:

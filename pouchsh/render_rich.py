@@ -22,9 +22,9 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from pouchsh.cells import inline, is_numeric, is_table, table_columns
+from pouchsh.cells import Grid, inline, is_numeric, is_table, table_columns
 
-__all__ = ["fit_columns", "render", "render_table"]
+__all__ = ["fit_columns", "fit_grid", "render", "render_grid", "render_table"]
 
 # Below this depth nested tables and records are drawn inline: deeper nesting is unreadable in a cell.
 _MAX_NESTING = 2
@@ -47,6 +47,55 @@ def render(value: dict[str, Any] | list[dict[str, Any]], *, width: int | None = 
 def render_table(rows: list[dict[str, Any]], *, width: int | None = None) -> str:
     width = width or shutil.get_terminal_size().columns
     return _print(_top_table(rows, width), width) if rows else ""
+
+
+def render_grid(grid: Grid, *, width: int | None = None) -> str:
+    """A listing in docker's columns (pouchsh.views), fitted to the terminal: ids, times and states
+    keep their width; commands and ports give way first, images and names last, and only when the
+    terminal has no room for them whole."""
+    width = width or shutil.get_terminal_size().columns
+    lines = [[_one(cell) for cell in row] for row in grid.rows]
+    natural = [max(cell_len(h), *(cell_len(row[i]) for row in lines)) for i, h in enumerate(grid.headers)]
+    widths, shown = fit_grid(grid.headers, natural, grid.cut, width)
+    table = Table(box=None, header_style="bold", show_edge=False, pad_edge=False, padding=(0, _GAP, 0, 0))
+    for header, w in zip(grid.headers[:shown], widths):
+        table.add_column(_cut(header, w), width=w, no_wrap=True)
+    more = shown < len(grid.headers)
+    if more:
+        table.add_column(_MORE, width=cell_len(_MORE), no_wrap=True)
+    for row in lines:
+        table.add_row(*(_cut(text, w) for text, w in zip(row, widths)), *([Text(_MORE, style="dim")] if more else []))
+    if not more:
+        return _print(table, width)
+    hidden = len(grid.headers) - shown
+    hint = Text(f"{hidden} more column{'s' if hidden > 1 else ''}; use --format or `select` to choose",
+                style="dim", no_wrap=True, overflow="ellipsis")
+    return _print(Group(table, hint), width)
+
+
+def fit_grid(headers: list[str], natural: list[int], cut: list[int], width: int) -> tuple[list[int], int]:
+    """Widths for a listing's columns: all at their natural width if they fit; else the columns that
+    may be cut give way, those of order 1 before those of order 2, each no narrower than its header or
+    ``_MIN_COLUMN``; what still does not fit is left to ``fit_columns`` (which drops columns)."""
+    room = width - _GAP * (len(natural) - 1)
+    widths = list(natural)
+    for order in (1, 2):
+        if sum(widths) <= room:
+            return widths, len(widths)
+        give = [i for i, c in enumerate(cut) if c == order]
+        floors = [min(natural[i], max(cell_len(headers[i]), _MIN_COLUMN)) for i in give]
+        free = room - sum(w for i, w in enumerate(widths) if i not in give)
+        if give and sum(floors) <= free:
+            for i, w in zip(give, _narrow([natural[i] for i in give], floors, free)):
+                widths[i] = w
+            return widths, len(widths)
+        for i, f in zip(give, floors):  # not enough even so: these at their narrowest, then the next
+            widths[i] = f
+    return fit_columns(headers, natural, width)
+
+
+def _one(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", " ")
 
 
 def fit_columns(headers: list[str], natural: list[int], width: int) -> tuple[list[int], int]:

@@ -46,11 +46,12 @@ __all__ = [
 ]
 
 #: The declared types of parameters and flags. ``switch`` is a flag that takes no value.
-#: The names container/image/volume/network/namespace are strings that the REPL completes live.
+#: The names container/image/volume/network/namespace are strings that the REPL completes live;
+#: ``template`` is a docker ``--format`` template, parsed (and so checked) when the argument is coerced.
 VALUE_TYPES = frozenset(
     {
         "any", "string", "int", "float", "number", "bool", "size", "duration", "list", "record",
-        "closure", "path", "switch", "container", "image", "volume", "network", "namespace",
+        "closure", "path", "switch", "container", "image", "volume", "network", "namespace", "template",
     }
 )
 
@@ -149,6 +150,10 @@ class Command:
     category: str = "shell"
     interspersed: bool = True
     description: str = ""
+    #: what a statement shows of the result that nothing captured: ``show(value, arguments)`` gives the
+    #: value to display instead (docker's table, the id ``run -d`` prints); pipes and ``--json`` see
+    #: the result itself
+    show: Callable[[Any, dict[str, Any]], Any] | None = None
     _by_spelling: Mapping[str, Flag] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -258,15 +263,23 @@ def command(
     category: str = "shell",
     interspersed: bool = True,
     description: str = "",
+    view: Any = None,
+    show: Callable[[Any, dict[str, Any]], Any] | None = None,
     table: CommandTable = COMMANDS,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a command and bind it to the decorated function (which is returned unchanged)."""
+    """Declare a command and bind it to the decorated function (which is returned unchanged).
+
+    ``view`` (a pouchsh.views.View) is how a listing displays and what its ``--format`` means; ``show``
+    is what a statement whose value nobody uses shows of it (the view's table when not given)."""
 
     def bind(fn: Callable[..., Any]) -> Callable[..., Any]:
+        run = fn
+        if view is not None and any(f.name == "format" for f in flags):
+            run = view.wrap(fn)
         table.add(
             Command(
                 name=name,
-                fn=fn,
+                fn=run,
                 help=help,
                 params=tuple(params),
                 flags=tuple(flags),
@@ -276,6 +289,7 @@ def command(
                 category=category,
                 interspersed=interspersed,
                 description=description,
+                show=show or (view.show if view is not None else None),
             )
         )
         return fn

@@ -25,7 +25,7 @@ from managers.console import Stdio
 from managers.options import CreateOptions
 from pouchd.bridge.context import Bridge, PendingAttach
 from pouchd.bridge.createbody import create_kwargs
-from pouchd.bridge.shapes import container_inspect, container_summary
+from managers.dockershapes import container_inspect, container_summary
 from pouchd.errors import ApiError, NotImplementedByPouchd
 from pouchd.hijack import Hijacked, hijack
 from pouchd.server import body_json, json_response, query_bool, query_filters, query_int, stream_iter

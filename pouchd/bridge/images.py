@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ctrd.errors import InvalidArgument, NotFound
 from pouchd.bridge.context import Bridge
-from pouchd.bridge.shapes import epoch, image_summary
+from managers.dockershapes import epoch, image_inspect, image_summary
 from pouchd.errors import NotImplementedByPouchd, message_of
 from pouchd.server import json_response, query_bool, query_filters, stream_iter
 
@@ -72,17 +72,7 @@ class _Handlers:
 
     async def inspect(self, request: web.Request) -> web.Response:
         r = await self._inspect(request.match_info["name"])
-        config = r.get("config") or {}
-        return json_response({
-            "Id": r["id"], "RepoTags": r.get("repo_tags") or [], "RepoDigests": r.get("repo_digests") or [],
-            "Parent": "", "Comment": "", "Created": r.get("created") or "", "Container": "",
-            "DockerVersion": "", "Author": r.get("author") or "",
-            "Config": _image_config(config), "Architecture": r.get("architecture") or "",
-            "Os": r.get("os") or "", "Size": r.get("size", 0), "VirtualSize": r.get("size", 0),
-            "GraphDriver": {"Name": "overlayfs", "Data": None},
-            "RootFS": {"Type": "layers", "Layers": (r.get("rootfs") or {}).get("diff_ids") or []},
-            "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
-        })
+        return json_response(image_inspect(r))
 
     async def history(self, request: web.Request) -> web.Response:
         await self._inspect(request.match_info["name"])
@@ -268,13 +258,3 @@ def _progress_object(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str,
     current, total = getattr(event, "current", 0), getattr(event, "total", 0)
     out["progressDetail"] = {"current": current, "total": total} if total else {}
     return out
-
-
-def _image_config(config: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "Env": config.get("env") or [], "Cmd": config.get("cmd"), "Entrypoint": config.get("entrypoint"),
-        "WorkingDir": config.get("working_dir") or "", "User": config.get("user") or "",
-        "Labels": config.get("labels") or {}, "ExposedPorts": {p: {} for p in config.get("exposed_ports") or []} or None,
-        "Volumes": {v: {} for v in config.get("volumes") or []} or None, "StopSignal": config.get("stop_signal") or "",
-    }
-

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ctrd.errors import InvalidArgument
 from pouchd.bridge.context import Bridge
-from pouchd.bridge.shapes import network_shape
+from managers.dockershapes import network_shape
 from pouchd.server import body_json, json_response, query_filters
 
 __all__ = ["install"]

@@ -14,7 +14,7 @@ from aiohttp import web
 import ctrd
 from ctrd.errors import InvalidArgument
 from pouchd.bridge.context import Bridge
-from pouchd.bridge.shapes import go_arch
+from managers.dockershapes import DOCKER_EVENT_TYPES, event_shape, go_arch
 from pouchd.errors import NotImplementedByPouchd
 from pouchd.server import API_VERSION, MIN_API_VERSION, json_response, query_filters, stream_iter
 
@@ -101,7 +101,7 @@ class _Handlers:
         })
 
     async def df(self, request: web.Request) -> web.Response:
-        from pouchd.bridge.shapes import container_summary, image_summary, volume_shape
+        from managers.dockershapes import container_summary, image_summary, volume_shape
 
         facade = self.b.facade
         images = await self.b.call(facade.images.list)
@@ -137,8 +137,8 @@ class _Handlers:
 
         def lines() -> Iterator[bytes]:
             for record in records:
-                if record["type"] in _DOCKER_TYPES:
-                    yield (json.dumps(_event_shape(record)) + "\n").encode()
+                if record["type"] in DOCKER_EVENT_TYPES:
+                    yield (json.dumps(event_shape(record)) + "\n").encode()
 
         response = web.StreamResponse(status=200)
         response.content_type = "application/json"
@@ -181,40 +181,4 @@ def _event_filters(items: list[str]) -> list[str]:
         if key not in _EVENT_KEYS:
             raise InvalidArgument(f"events: unknown filter {key!r}")
         out.append(item)
-    return out
-
-
-#: the event attributes docker clients read, by their pouchsh names
-_ATTRIBUTES = {"image": "image", "name": "name", "exit_code": "exitCode", "signal": "signal", "exec_id": "execID",
-               "driver": "driver", "container": "container", "type": "type"}
-#: what else a container event record's attributes hold besides its labels (containerd's payload)
-_PAYLOAD_KEYS = {"namespace", "topic", "id", "container_id", "exit_status", "exited_at", "pid", "exec_id",
-                 "runtime", "rootfs", "io", "checkpoint", "bundle", "labels", "spec", "snapshot_key", "snapshotter",
-                 "timestamp", "exit_code"}
-#: the event types docker knows (pouchsh also reports snapshots, content and namespaces)
-_DOCKER_TYPES = ("container", "image", "volume", "network")
-
-
-def _event_shape(record: dict[str, Any]) -> dict[str, Any]:
-    """A pouchsh event record as docker's event message."""
-    stamp = record["time"]
-    try:
-        moment = datetime.fromisoformat(stamp)
-    except ValueError:
-        moment = datetime.now(UTC)
-    nanos = int(moment.timestamp() * 1e9)
-    given = record["attributes"]
-    if record["type"] == "container":
-        # the container's labels (pouchsh's record carries them beside the payload's own fields)
-        attributes = {k: v for k, v in given.items() if k not in _PAYLOAD_KEYS}
-    else:
-        attributes = {}
-    attributes.update({docker: given[ours] for ours, docker in _ATTRIBUTES.items() if ours in given})
-    if record.get("name"):
-        attributes["name"] = record["name"]
-    out: dict[str, Any] = {"Type": record["type"], "Action": record["action"],
-                           "Actor": {"ID": record["id"], "Attributes": attributes},
-                           "scope": "local", "time": nanos // 10**9, "timeNano": nanos}
-    if record["type"] in ("container", "image"):
-        out.update({"status": record["action"], "id": record["id"], "from": attributes.get("image", "")})
     return out

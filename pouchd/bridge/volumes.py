@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ctrd.errors import InvalidArgument
 from pouchd.bridge.context import Bridge
-from pouchd.bridge.shapes import volume_shape
+from managers.dockershapes import volume_shape
 from pouchd.server import body_json, json_response, query_bool, query_filters
 
 __all__ = ["install"]

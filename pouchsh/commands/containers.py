@@ -15,8 +15,10 @@ from typing import Any
 
 from ctrd.errors import Interrupted, PouchError
 from pouchsh.commands.common import one_or_all, targets
+from pouchsh import listings
 from pouchsh.signature import Example, Flag, Param, command
 from pouchsh.values import Stream
+from pouchsh.views import FORMAT, INSPECT_FORMAT, show_given, show_id
 
 __all__: list[str] = []
 
@@ -154,7 +156,7 @@ def _options(ctx: Any, image: str, command: list[str], kw: dict[str, Any]) -> An
     ],
     aliases=_aliases("create"),
     category=_CAT,
-    interspersed=False,
+    interspersed=False,    show=show_id,
 )
 def container_create(ctx: Any, image: str, command: list[str], **kw: Any) -> dict[str, Any]:
     with _docker_status():
@@ -179,7 +181,7 @@ def container_create(ctx: Any, image: str, command: list[str], **kw: Any) -> dic
     ],
     aliases=_aliases("run"),
     category=_CAT,
-    interspersed=False,
+    interspersed=False,    show=show_id,
 )
 def container_run(ctx: Any, image: str, command: list[str], detach: bool, **kw: Any) -> Any:
     from ctrd.errors import InvalidArgument
@@ -212,7 +214,7 @@ _MANY = Param("containers", type="container", required=False, rest=True, help="C
     examples=[Example("start web", "Start the container web"), Example("ps -a | where status == exited | start", "Start every exited container")],
     aliases=_aliases("start"),
     input="any",
-    category=_CAT,
+    category=_CAT,    show=show_given("containers"),
 )
 def container_start(ctx: Any, containers: list[str], attach: bool, interactive: bool) -> Any:
     with _docker_status():
@@ -235,7 +237,7 @@ def container_start(ctx: Any, containers: list[str], attach: bool, interactive: 
     examples=[Example("stop web", "Stop web"), Example("ps | stop -t 2", "Stop everything running, 2 s grace")],
     aliases=_aliases("stop"),
     input="any",
-    category=_CAT,
+    category=_CAT,    show=show_given("containers"),
 )
 def container_stop(ctx: Any, containers: list[str], time: int | None, signal: str | None) -> Any:
     refs, single = _refs(ctx, containers)
@@ -250,7 +252,7 @@ def container_stop(ctx: Any, containers: list[str], time: int | None, signal: st
     examples=[Example("restart web", "Restart web")],
     aliases=_aliases("restart"),
     input="any",
-    category=_CAT,
+    category=_CAT,    show=show_given("containers"),
 )
 def container_restart(ctx: Any, containers: list[str], time: int | None) -> Any:
     refs, single = _refs(ctx, containers)
@@ -265,7 +267,7 @@ def container_restart(ctx: Any, containers: list[str], time: int | None) -> Any:
     examples=[Example("kill web", "Kill web"), Example("kill -s HUP web", "Send SIGHUP")],
     aliases=_aliases("kill"),
     input="any",
-    category=_CAT,
+    category=_CAT,    show=show_given("containers"),
 )
 def container_kill(ctx: Any, containers: list[str], signal: str) -> Any:
     refs, single = _refs(ctx, containers)
@@ -279,7 +281,7 @@ def container_kill(ctx: Any, containers: list[str], signal: str) -> Any:
     examples=[Example("pause web", "Pause web")],
     aliases=_aliases("pause"),
     input="any",
-    category=_CAT,
+    category=_CAT,    show=show_given("containers"),
 )
 def container_pause(ctx: Any, containers: list[str]) -> Any:
     refs, single = _refs(ctx, containers)
@@ -293,7 +295,7 @@ def container_pause(ctx: Any, containers: list[str]) -> Any:
     examples=[Example("unpause web", "Unpause web")],
     aliases=_aliases("unpause"),
     input="any",
-    category=_CAT,
+    category=_CAT,    show=show_given("containers"),
 )
 def container_unpause(ctx: Any, containers: list[str]) -> Any:
     refs, single = _refs(ctx, containers)
@@ -315,7 +317,7 @@ def container_unpause(ctx: Any, containers: list[str]) -> Any:
     ],
     aliases=_aliases("rm", "container remove"),
     input="any",
-    category=_CAT,
+    category=_CAT,    show=show_given("containers"),
 )
 def container_rm(ctx: Any, containers: list[str], force: bool, volumes: bool) -> Any:
     refs, single = _refs(ctx, containers)
@@ -335,30 +337,43 @@ def container_rm(ctx: Any, containers: list[str], force: bool, volumes: bool) ->
         Flag("latest", short="l", help="The most recently created (any state)"),
         Flag("filter", short="f", type="string", repeat=True,
              help="id=, name=, label=KEY[=VALUE], status=, ancestor=, exited=CODE, volume=, network=, before=, since="),
-        Flag("no-trunc", help="Full ids and commands"),
+        Flag("no-trunc", help="Full ids and commands in the table and with -q"),
+        FORMAT,
     ],
     examples=[
         Example("ps", "Running containers"),
         Example("ps -a | where status == exited", "Exited containers"),
         Example("ps -a --filter label=tier=db -q", "Ids of the containers labelled tier=db"),
+        Example("ps -a --format '{{.ID}}\\t{{.Names}}\\t{{.Status}}'", "docker's --format: one line each"),
+        Example("ps -a --format 'table {{.Names}}\\t{{.Image}}'", "A table of chosen columns"),
+        Example("ps -a --format '{{json .}}'", "docker's fields as JSON, one container per line"),
     ],
     aliases=_aliases("ls", "container list", "container ps"),
     category=_CAT,
+    view=listings.PS,
 )
 def container_ps(ctx: Any, all: bool, quiet: bool, last: int | None, latest: bool, filter: list[str], no_trunc: bool) -> list[Any]:
-    return ctx.managers.containers.list(
-        all=all, quiet=quiet, last=last, latest=latest, filters=filter, no_trunc=no_trunc
-    )
+    # The records keep full ids (`ps | get id`); the table and -q shorten them, as docker does.
+    records = ctx.managers.containers.list(all=all, last=last, latest=latest, filters=filter, no_trunc=True)
+    if quiet:
+        return [r["id"] if no_trunc else r["id"][:12] for r in records]
+    return records
 
 
 @command(
     "inspect",
     help="Everything about containers: the ps record plus times, process, log path and OCI spec",
     params=[_MANY],
-    examples=[Example("inspect web", "Inspect web"), Example("inspect web | get spec.process.args", "The command line")],
+    flags=[INSPECT_FORMAT],
+    examples=[
+        Example("inspect web", "Inspect web"),
+        Example("inspect web | get spec.process.args", "The command line"),
+        Example("inspect --format '{{.State.Status}} {{.State.ExitCode}}' web", "docker's inspect fields"),
+    ],
     aliases=_aliases("inspect"),
     input="any",
     category=_CAT,
+    view=listings.CONTAINER_INSPECT,
 )
 def container_inspect(ctx: Any, containers: list[str]) -> Any:
     refs, single = _refs(ctx, containers)
@@ -446,6 +461,7 @@ def container_rename(ctx: Any, container: str, new_name: str) -> dict[str, Any]:
     aliases=_aliases("top"),
     category=_CAT,
     interspersed=False,
+    view=listings.TOP,
 )
 def container_top(ctx: Any, container: str, ps_options: list[str]) -> list[dict[str, Any]]:
     return ctx.managers.containers.top(container, list(ps_options or []))

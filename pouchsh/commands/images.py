@@ -12,8 +12,10 @@ import os
 from typing import IO, Any
 
 from pouchsh.commands.common import one_or_all, targets
+from pouchsh import listings
 from pouchsh.signature import Example, Flag, Param, command
 from pouchsh.values import Size
+from pouchsh.views import FORMAT, INSPECT_FORMAT, show_pulled, show_removed_images
 
 __all__: list[str] = []
 
@@ -91,7 +93,7 @@ def _open_input(ctx: Any, path: str | None) -> tuple[IO[bytes], bool]:
             help="Show all images (containerd keeps no intermediate images: same as without)",
         ),
         Flag("digests", help="Show digests (every record carries its digest; kept for docker's spelling)"),
-        Flag("no-trunc", help="Full ids with -q"),
+        Flag("no-trunc", help="Full ids in the table and with -q"),
         Flag(
             "filter",
             short="f",
@@ -99,14 +101,17 @@ def _open_input(ctx: Any, path: str | None) -> tuple[IO[bytes], bool]:
             repeat=True,
             help="Filter: reference=PATTERN, label=KEY[=VALUE], dangling=true|false, before=IMAGE, since=IMAGE",
         ),
+        FORMAT,
     ],
     examples=[
         Example("images", "Every image of the namespace"),
         Example("images | where size > 10MiB | select name size", "Large images"),
         Example("images --filter reference=busybox*", "Images whose name matches a pattern"),
         Example("images -q", "Short image ids"),
+        Example("images --format '{{.Repository}}:{{.Tag}} {{.Size}}'", "docker's --format"),
     ],
     category=_CAT,
+    view=listings.IMAGES,
 )
 def images(ctx: Any, quiet: bool, all: bool, digests: bool, no_trunc: bool, filter: list[str]) -> Any:
     records = ctx.managers.images.list(filters=filter)
@@ -128,8 +133,11 @@ def images(ctx: Any, quiet: bool, all: bool, digests: bool, no_trunc: bool, filt
     examples=[
         Example("image inspect busybox", "The record of busybox"),
         Example("image inspect busybox | get config.cmd", "Its default command"),
+        Example("image inspect -f '{{json .Config.Cmd}}' busybox", "docker's inspect fields"),
     ],
+    flags=[INSPECT_FORMAT],
     category=_CAT,
+    view=listings.IMAGE_INSPECT,
 )
 def image_inspect(ctx: Any, image: list[str]) -> Any:
     refs = targets(ctx, image, "image", keys=_KEYS)
@@ -142,9 +150,13 @@ def image_inspect(ctx: Any, image: list[str]) -> Any:
     help="Show the history of an image",
     aliases=["image history"],
     params=[Param("image", type="image", help="Image name or id")],
-    flags=[Flag("quiet", short="q", help="Only layer ids"), Flag("no-trunc", help="Full ids with -q")],
-    examples=[Example("history busybox", "How busybox was built, newest step first")],
+    flags=[Flag("quiet", short="q", help="Only layer ids"), Flag("no-trunc", help="Full ids and steps"), FORMAT],
+    examples=[
+        Example("history busybox", "How busybox was built, newest step first"),
+        Example("history --format '{{.CreatedBy}}' busybox", "Only the steps"),
+    ],
     category=_CAT,
+    view=listings.HISTORY,
 )
 def history(ctx: Any, image: str, quiet: bool, no_trunc: bool) -> Any:
     rows = ctx.managers.images.history(image)
@@ -181,7 +193,7 @@ def tag(ctx: Any, source: str, target: str) -> dict[str, Any]:
         Example("rmi busybox", "Untag busybox; its content goes with its last name"),
         Example("images | where size > 100MiB | rmi", "Remove every large image"),
     ],
-    category=_CAT,
+    category=_CAT,    show=show_removed_images,
 )
 def rmi(ctx: Any, image: list[str], force: bool) -> list[dict[str, Any]]:
     refs = targets(ctx, image, "image", keys=_KEYS)
@@ -307,7 +319,7 @@ def import_(
         Example("pull localhost:5000/tools/busybox:1", "Pull from a local registry"),
         Example("pull --platform linux/arm64 alpine", "Pull another platform's image"),
     ],
-    category=_CAT,
+    category=_CAT,    show=show_pulled,
 )
 def pull(ctx: Any, image: str, platform: str | None, quiet: bool, insecure_registry: bool) -> dict[str, Any]:
     record = ctx.managers.images.pull(

@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from pouchsh.commands.common import one_or_all, targets
+from pouchsh import listings
 from pouchsh.signature import Example, Flag, Param, command
+from pouchsh.views import FORMAT, INSPECT_FORMAT, NO_TRUNC, show_id
 
 __all__: list[str] = []
 
@@ -38,7 +40,7 @@ _CAT = "network"
         Example("network create --subnet 10.10.0.0/24 --gateway 10.10.0.1 shop", "With a given subnet"),
         Example("network create --internal backend", "A network with no way out"),
     ],
-    category=_CAT,
+    category=_CAT,    show=show_id,
 )
 def network_create(
     ctx: Any, name: str, driver: str, subnet: str | None, gateway: str | None, ip_range: str | None,
@@ -60,12 +62,16 @@ def network_create(
         Flag("quiet", short="q", help="Only names"),
         Flag("filter", short="f", type="string", repeat=True,
              help="Filter: name=SUBSTR, id=PREFIX, driver=bridge, label=KEY[=VALUE], type=builtin|custom"),
+        NO_TRUNC,
+        FORMAT,
     ],
     examples=[Example("network ls", "Every network"),
-              Example("network ls --filter type=custom", "Only user-made networks")],
+              Example("network ls --filter type=custom", "Only user-made networks"),
+              Example("network ls --format '{{.Name}}: {{.Driver}}'", "docker's --format")],
     category=_CAT,
+    view=listings.NETWORKS,
 )
-def network_ls(ctx: Any, quiet: bool, filter: list[str]) -> list[Any]:
+def network_ls(ctx: Any, quiet: bool, filter: list[str], no_trunc: bool) -> list[Any]:
     records = ctx.managers.networks.list(filters=filter)
     return [r["name"] for r in records] if quiet else records
 
@@ -75,8 +81,11 @@ def network_ls(ctx: Any, quiet: bool, filter: list[str]) -> list[Any]:
     help="Show networks in detail, with the containers attached",
     params=[Param("names", type="network", rest=True, help="Network names or ids")],
     examples=[Example("network inspect bridge", "The default network"),
-              Example("(network inspect shop).containers | select name ip", "Who is on shop, at which address")],
+              Example("(network inspect shop).containers | select name ip", "Who is on shop, at which address"),
+              Example("network inspect -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' bridge", "Its subnet")],
+    flags=[INSPECT_FORMAT],
     category=_CAT,
+    view=listings.NETWORK_INSPECT,
 )
 def network_inspect(ctx: Any, names: list[str]) -> Any:
     from ctrd.errors import InvalidArgument

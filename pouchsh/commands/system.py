@@ -6,38 +6,27 @@ Records are documented in docs/commands/system.md; the manager is ``managers.sys
 
 from __future__ import annotations
 
-import re
-import time
 from datetime import UTC, datetime
 from typing import Any
 
+from pouchsh import listings
 from pouchsh.signature import Example, Flag, Param, command
-from pouchsh.values import Size, Stream, parse_duration
+from pouchsh.values import Size, Stream
+from pouchsh.views import FORMAT
 
-__all__ = ["parse_time"]
+__all__: list[str] = []
 
 _CAT = "system"
 
 
-def parse_time(text: str, *, forward: bool, flag: str) -> datetime:
-    """``--since``/``--until``: an RFC 3339 time, Unix seconds, or a duration (before now for --since,
-    after now for --until, since containerd keeps no event history to look back into)."""
-    from ctrd.errors import InvalidArgument
+def _moment(text: str, *, forward: bool, flag: str) -> datetime:
+    """``events --since/--until`` by docker's rules (managers.times); a duration for --until counts
+    forward, since containerd keeps no event history to look back into."""
+    from managers.times import parse_time
 
-    text = text.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text) and float(text) > 10**8:
-        return datetime.fromtimestamp(float(text), UTC)
-    try:
-        span = parse_duration(text).seconds
-    except ValueError:
-        pass
-    else:
-        return datetime.fromtimestamp(time.time() + (span if forward else -span), UTC)
-    try:
-        stamp = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidArgument(f"{flag} {text!r}: use a time (2026-01-02T15:04:05Z), Unix seconds or a duration (10m)") from None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    ns = parse_time(text, flag, forward=forward)
+    assert ns is not None
+    return datetime.fromtimestamp(ns / 1e9, UTC)
 
 
 @command(
@@ -118,18 +107,22 @@ def system_prune(ctx: Any, all: bool, volumes: bool, force: bool) -> dict[str, A
                   "label=KEY[=VALUE]; repeated keys are OR'd (label: AND'd)"),
         Flag("since", type="string", help="Drop events stamped before this time or duration ago"),
         Flag("until", type="string", help="Stop at this time, or after this duration"),
+        FORMAT,
     ],
     examples=[
         Example("events | where action == die | first 3", "Wait for three containers to exit"),
         Example("events --filter container=web --until 30s", "Events of web for 30 seconds"),
+        Example("events --format '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}' --until 1s",
+                "docker's --format over docker's event message"),
     ],
     category=_CAT,
+    view=listings.EVENTS,
 )
 def events(ctx: Any, filter: list[str], since: str | None, until: str | None) -> Stream:
     records = ctx.managers.system.events(
         filters=filter,
-        since=parse_time(since, forward=False, flag="--since") if since else None,
-        until=parse_time(until, forward=True, flag="--until") if until else None,
+        since=_moment(since, forward=False, flag="--since") if since else None,
+        until=_moment(until, forward=True, flag="--until") if until else None,
         cancel=getattr(ctx, "cancel", None),
     )
     return Stream(records, close=getattr(records, "close", None))
@@ -139,9 +132,11 @@ def events(ctx: Any, filter: list[str], since: str | None, until: str | None) ->
     "namespace ls",
     help="List containerd namespaces (current marks the one in use)",
     aliases=["namespace list"],
-    flags=[Flag("quiet", short="q", help="Only names")],
-    examples=[Example("namespace ls", "Every namespace")],
+    flags=[Flag("quiet", short="q", help="Only names"), FORMAT],
+    examples=[Example("namespace ls", "Every namespace"),
+              Example("namespace ls --format '{{.Name}}'", "docker-style --format")],
     category=_CAT,
+    view=listings.NAMESPACES,
 )
 def namespace_ls(ctx: Any, quiet: bool) -> list[Any]:
     records = ctx.managers.system.namespaces()

@@ -8,8 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from pouchsh.commands.common import one_or_all, targets
+from pouchsh import listings
 from pouchsh.signature import Example, Flag, Param, command
 from pouchsh.values import Size
+from pouchsh.views import FORMAT, INSPECT_FORMAT, NO_TRUNC, show_name
 
 __all__: list[str] = []
 
@@ -33,7 +35,7 @@ _CAT = "volume"
         Example("volume create data", "Create the volume data"),
         Example("volume create --label app=shop cache", "A volume with a label"),
     ],
-    category=_CAT,
+    category=_CAT,    show=show_name,
 )
 def volume_create(ctx: Any, name: str | None, driver: str, label: list[str], opt: list[str]) -> dict[str, Any]:
     from managers.options import parse_key_values
@@ -51,15 +53,19 @@ def volume_create(ctx: Any, name: str | None, driver: str, label: list[str], opt
         Flag("quiet", short="q", help="Only names"),
         Flag("filter", short="f", type="string", repeat=True,
              help="Filter: name=SUBSTR, label=KEY[=VALUE], driver=local, dangling=true|false"),
+        NO_TRUNC,
+        FORMAT,
     ],
     examples=[
         Example("volume ls", "Every volume of the namespace"),
         Example("volume ls --filter dangling=true", "Volumes no container uses"),
         Example("volume ls | where labels.app? == shop | volume rm", "Remove the volumes labelled app=shop"),
+        Example("volume ls --format '{{.Name}} {{.Label \"app\"}}'", "docker's --format"),
     ],
     category=_CAT,
+    view=listings.VOLUMES,
 )
-def volume_ls(ctx: Any, quiet: bool, filter: list[str]) -> list[Any]:
+def volume_ls(ctx: Any, quiet: bool, filter: list[str], no_trunc: bool) -> list[Any]:
     records = ctx.managers.volumes.list(filters=filter)
     if quiet:
         return [r["name"] for r in records]
@@ -71,8 +77,11 @@ def volume_ls(ctx: Any, quiet: bool, filter: list[str]) -> list[Any]:
     help="Show volumes in detail",
     params=[Param("names", type="volume", rest=True, help="Volume names")],
     examples=[Example("volume inspect data", "The record of the volume data"),
-              Example("(volume inspect data).mountpoint", "Where its data lives on the host")],
+              Example("(volume inspect data).mountpoint", "Where its data lives on the host"),
+              Example("volume inspect -f '{{.Mountpoint}}' data", "docker's inspect fields")],
+    flags=[INSPECT_FORMAT],
     category=_CAT,
+    view=listings.VOLUME_INSPECT,
 )
 def volume_inspect(ctx: Any, names: list[str]) -> Any:
     from ctrd.errors import InvalidArgument

@@ -68,6 +68,7 @@ def test_dry_run_prints_manager_calls_in_order() -> None:
     assert result.out.splitlines() == [
         "containers.run(CreateOptions(image='busybox', args=['sleep', '9'], name='web'), detach=True)",
         "containers.remove(['<containers.run.id>'], force=False, volumes=False)",
+        "<containers.run.id>",  # rm prints the names it was given, as docker does
     ]
 
 

@@ -1,15 +1,21 @@
-"""Manager records in the API's JSON shapes (docker's field names, zero values where pouchsh has none)."""
+"""Manager records in docker's JSON shapes (docker's field names, zero values where pouchsh has none).
+
+One mapping serves both faces that speak docker: pouchd's API answers and the shell's ``--format``
+templates (``inspect -f '{{.State.Status}}'``), so a field means the same in both."""
 
 from __future__ import annotations
 
 import json
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from managers.records import LABEL
 
-__all__ = ["container_inspect", "container_summary", "epoch", "image_summary", "network_shape", "volume_shape"]
+__all__ = [
+    "DOCKER_EVENT_TYPES", "container_inspect", "container_summary", "epoch", "event_shape", "go_arch",
+    "image_inspect", "image_summary", "network_shape", "volume_shape",
+]
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x"}
@@ -212,6 +218,30 @@ def image_summary(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def image_inspect(r: dict[str, Any]) -> dict[str, Any]:
+    """``GET /images/{name}/json`` from the manager's inspect record."""
+    config = r.get("config") or {}
+    return {
+        "Id": r["id"], "RepoTags": r.get("repo_tags") or [], "RepoDigests": r.get("repo_digests") or [],
+        "Parent": "", "Comment": "", "Created": r.get("created") or "", "Container": "",
+        "DockerVersion": "", "Author": r.get("author") or "",
+        "Config": _image_config(config), "Architecture": r.get("architecture") or "",
+        "Os": r.get("os") or "", "Size": r.get("size", 0), "VirtualSize": r.get("size", 0),
+        "GraphDriver": {"Name": "overlayfs", "Data": None},
+        "RootFS": {"Type": "layers", "Layers": (r.get("rootfs") or {}).get("diff_ids") or []},
+        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+    }
+
+
+def _image_config(config: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Env": config.get("env") or [], "Cmd": config.get("cmd"), "Entrypoint": config.get("entrypoint"),
+        "WorkingDir": config.get("working_dir") or "", "User": config.get("user") or "",
+        "Labels": config.get("labels") or {}, "ExposedPorts": {p: {} for p in config.get("exposed_ports") or []} or None,
+        "Volumes": {v: {} for v in config.get("volumes") or []} or None, "StopSignal": config.get("stop_signal") or "",
+    }
+
+
 def volume_shape(record: dict[str, Any]) -> dict[str, Any]:
     return {
         "CreatedAt": record.get("created", ""), "Driver": record.get("driver", "local"),
@@ -241,3 +271,39 @@ def network_shape(record: dict[str, Any]) -> dict[str, Any]:
         "Options": {"com.docker.network.bridge.name": record["bridge"]} if record.get("bridge") else {},
         "Labels": record.get("labels") or {},
     }
+
+
+#: the event attributes docker clients read, by their pouchsh names
+_ATTRIBUTES = {"image": "image", "name": "name", "exit_code": "exitCode", "signal": "signal", "exec_id": "execID",
+               "driver": "driver", "container": "container", "type": "type"}
+#: what else a container event record's attributes hold besides its labels (containerd's payload)
+_PAYLOAD_KEYS = {"namespace", "topic", "id", "container_id", "exit_status", "exited_at", "pid", "exec_id",
+                 "runtime", "rootfs", "io", "checkpoint", "bundle", "labels", "spec", "snapshot_key", "snapshotter",
+                 "timestamp", "exit_code"}
+#: the event types docker knows (pouchsh also reports snapshots, content and namespaces)
+DOCKER_EVENT_TYPES = ("container", "image", "volume", "network")
+
+
+def event_shape(record: dict[str, Any]) -> dict[str, Any]:
+    """A pouchsh event record as docker's event message."""
+    stamp = record["time"]
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        moment = datetime.now(UTC)
+    nanos = int(moment.timestamp() * 1e9)
+    given = record["attributes"]
+    if record["type"] == "container":
+        # the container's labels (pouchsh's record carries them beside the payload's own fields)
+        attributes = {k: v for k, v in given.items() if k not in _PAYLOAD_KEYS}
+    else:
+        attributes = {}
+    attributes.update({docker: given[ours] for ours, docker in _ATTRIBUTES.items() if ours in given})
+    if record.get("name"):
+        attributes["name"] = record["name"]
+    out: dict[str, Any] = {"Type": record["type"], "Action": record["action"],
+                           "Actor": {"ID": record["id"], "Attributes": attributes},
+                           "scope": "local", "time": nanos // 10**9, "timeNano": nanos}
+    if record["type"] in ("container", "image"):
+        out.update({"status": record["action"], "id": record["id"], "from": attributes.get("image", "")})
+    return out

@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 __all__ = ["fetch", "push"]
 
 _RESUMES = 3
-_CHUNK = 1 << 20
 _MAX_DEPTH = 4  # indexes within indexes
 
 
@@ -241,7 +240,7 @@ class _BlobSource(io.RawIOBase):
                 f"registry {self._registry.domain} served wrong content for {self._desc.digest}: "
                 f"{stream.start + stream.length} bytes where the manifest says {self._desc.size}"
             )
-        chunks = stream.chunks(_CHUNK, self._cancel)
+        chunks = stream.chunks(self._cancel)
         if stream.start < self._offset:
             # The server ignored Range: skip what was already read (and hashed).
             skip = self._offset - stream.start

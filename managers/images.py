@@ -367,7 +367,12 @@ class ImageManager:
             raise InvalidArgument("login needs a username")
         from managers.registry import Registry
 
-        registry = Registry(domain, insecure=insecure, credentials=lambda _domain: (username, password))
+        registry = Registry(
+            domain,
+            insecure=insecure,
+            insecure_hosts=self._insecure_hosts(),
+            credentials=lambda _domain: (username, password),
+        )
         registry.ping()
         self._credentials.put(domain, username, password)
         return {"server": domain, "username": username, "status": "Login Succeeded"}
@@ -379,7 +384,24 @@ class ImageManager:
     def _registry(self, domain: str, insecure: bool, cancel: threading.Event | None) -> Registry:
         from managers.registry import Registry
 
-        return Registry(domain, insecure=insecure, credentials=self._credentials.get, cancel=cancel)
+        return Registry(
+            domain,
+            insecure=insecure,
+            insecure_hosts=self._insecure_hosts(),
+            credentials=self._credentials.get,
+            cancel=cancel,
+        )
+
+    def _insecure_hosts(self) -> Any:
+        """Loopback, ``insecure-registries`` of the settings file, and ``pouchsh --insecure-registry``."""
+        from managers.tls import InsecureHosts
+
+        return InsecureHosts((*self._settings().insecure_registries, *self._managers.insecure_registries))
+
+    def _settings(self) -> Any:
+        from managers.config import load
+
+        return load()
 
     # ------------------------------------------------------------------ archives
 

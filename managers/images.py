@@ -38,7 +38,7 @@ from ctrd.images import HOST_PLATFORM, Image, ImageSpec
 from ctrd.snapshots import DEFAULT_SNAPSHOTTER
 from ctrd.unpack import is_unpacked, unpack
 from managers import faults, reference
-from managers.credentials import CredentialStore, server_domain
+from managers.credentials import DockerConfig, server_domain
 from managers.filters import label_matches, matches, parse_filters, truth
 from managers.labels import LABEL
 from managers.oci import (
@@ -138,9 +138,19 @@ class ImageManager:
     def __init__(self, managers: Managers, *, snapshotter: str = DEFAULT_SNAPSHOTTER) -> None:
         self._managers = managers
         self.snapshotter = snapshotter
-        self._credentials = CredentialStore(Path(managers.root) / "auth.json")
+        self._migrated = False
         self._docs: dict[str, Any] = {}  # digest → parsed JSON; content is immutable, so never stale
         self._lock = threading.Lock()
+
+    @property
+    def _credentials(self) -> DockerConfig:
+        """docker's config.json (``$DOCKER_CONFIG``), read afresh each time; pouchsh's former store under
+        the data root is moved into it on first use."""
+        config = DockerConfig()
+        if not self._migrated:
+            config.migrate(Path(self._managers.root) / "auth.json")
+            self._migrated = True
+        return config
 
     @property
     def _client(self) -> Client:
@@ -361,7 +371,8 @@ class ImageManager:
     def login(
         self, server: str | None, username: str, password: str, *, insecure: bool = False
     ) -> dict[str, Any]:
-        """Check the credentials against the registry, then store them (0600 under the data root)."""
+        """Check the credentials against the registry, then store them where docker does (config.json,
+        0600, or its credential helper)."""
         domain = server_domain(server)
         if not username:
             raise InvalidArgument("login needs a username")
@@ -374,8 +385,8 @@ class ImageManager:
             credentials=lambda _domain: (username, password),
         )
         registry.ping()
-        self._credentials.put(domain, username, password)
-        return {"server": domain, "username": username, "status": "Login Succeeded"}
+        stored = self._credentials.put(domain, username, password)
+        return {"server": domain, "username": username, "status": "Login Succeeded", "stored": stored}
 
     def logout(self, server: str | None) -> dict[str, Any]:
         domain = server_domain(server)

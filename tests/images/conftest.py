@@ -68,6 +68,17 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait()
 
 
+@pytest.fixture(autouse=True)
+def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private ``DOCKER_CONFIG`` (a login never writes the real ~/.docker) and no proxy from the
+    environment (the registries are on loopback; a test that wants a proxy sets one)."""
+    path = tmp_path / "docker-config"
+    monkeypatch.setenv("DOCKER_CONFIG", str(path))
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    return path
+
+
 @pytest.fixture
 def managers(containerd_address: str, namespace: str, tmp_path: Path) -> Iterator[object]:
     from managers import Managers

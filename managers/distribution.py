@@ -70,12 +70,14 @@ def fetch(
     *,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    concurrency: int = 3,
     depth: int = 0,
 ) -> Descriptor:
     """Bring ``root``'s tree for ``platform`` into the content store; returns the platform manifest.
 
     Only what the tree references is fetched; each manifest is bounded in size and checked against its
     descriptor's digest and size before it is parsed, each blob as it streams (see ``_BlobSource``).
+    A manifest's blobs move ``concurrency`` at a time.
     """
     if depth > _MAX_DEPTH:
         raise InvalidArgument(f"{registry.domain}/{repo}: indexes nested more than {_MAX_DEPTH} deep")
@@ -92,17 +94,72 @@ def fetch(
     if media_type in INDEX_TYPES:
         chosen = select_manifest(doc, platform)
         manifest = fetch(
-            client, registry, repo, chosen, platform, progress=progress, cancel=cancel, depth=depth + 1
+            client,
+            registry,
+            repo,
+            chosen,
+            platform,
+            progress=progress,
+            cancel=cancel,
+            concurrency=concurrency,
+            depth=depth + 1,
         )
         kids = [chosen]
     else:
         manifest = root
         kids = children(media_type, doc)
-        for kid in kids:
-            _blob(client, registry, repo, kid, progress, cancel)
+        _in_parallel(
+            [lambda stop, kid=kid: _blob(client, registry, repo, kid, progress, stop) for kid in kids],
+            concurrency,
+            cancel,
+        )
     _store_json(client, root, data, child_gc_labels(media_type, kids))
     report(progress, Progress(root.digest, _kind(root), "done", root.size, root.size))
     return manifest
+
+
+class _Stop(threading.Event):
+    """Set by the first failing transfer of a batch, and set too whenever the caller's cancel is."""
+
+    def __init__(self, outer: threading.Event | None) -> None:
+        super().__init__()
+        self._outer = outer
+
+    def is_set(self) -> bool:
+        return super().is_set() or (self._outer is not None and self._outer.is_set())
+
+
+def _in_parallel(
+    jobs: list[Callable[[threading.Event], None]], concurrency: int, cancel: threading.Event | None
+) -> None:
+    """Run the jobs ``concurrency`` at a time; the first failure stops the rest, and is raised once
+    every job has ended (nothing is left writing into the lease when the caller drops it)."""
+    stop = _Stop(cancel)
+    if concurrency <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            job(stop)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    failures: list[BaseException] = []
+
+    def run(job: Callable[[threading.Event], None]) -> None:
+        if stop.is_set():
+            return
+        try:
+            job(stop)
+        except BaseException as exc:
+            failures.append(exc)
+            stop.set()
+
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(jobs)), thread_name_prefix="transfer") as pool:
+        list(pool.map(run, jobs))
+    if failures:
+        # the first failure is the cause; the others are the transfers it stopped
+        first = next((f for f in failures if not isinstance(f, Interrupted)), failures[0])
+        raise first
+    if cancel is not None and cancel.is_set():
+        raise Interrupted("transfer interrupted")
 
 
 def _manifest(client: Client, registry: Registry, repo: str, desc: Descriptor) -> bytes:
@@ -298,8 +355,10 @@ def push(
     chunk_size: int | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    concurrency: int = 5,
 ) -> Descriptor:
-    """Push ``target``'s tree and tag it; returns the descriptor now under ``tag``.
+    """Push ``target``'s tree and tag it; returns the descriptor now under ``tag``. Blobs go up
+    ``concurrency`` at a time.
 
     An index whose other platforms were never pulled cannot be pushed whole; then its platform manifest
     (the one that is complete locally) is pushed under the tag instead.
@@ -319,12 +378,13 @@ def push(
                 chunk_size=chunk_size,
                 progress=progress,
                 cancel=cancel,
+                concurrency=concurrency,
             )
         for kid in present:
-            _push_manifest(client, registry, repo, kid, kid.digest, chunk_size, progress, cancel)
+            _push_manifest(client, registry, repo, kid, kid.digest, chunk_size, progress, cancel, concurrency)
         _put(client, registry, repo, target, tag, progress)
         return target
-    _push_manifest(client, registry, repo, target, tag, chunk_size, progress, cancel)
+    _push_manifest(client, registry, repo, target, tag, chunk_size, progress, cancel, concurrency)
     return target
 
 
@@ -345,24 +405,46 @@ def _push_manifest(
     chunk_size: int | None,
     progress: ProgressFn | None,
     cancel: threading.Event | None,
+    concurrency: int,
 ) -> None:
     doc: dict[str, Any] = client.content.read_json(desc.digest)
-    for kid in children(desc.media_type, doc):
+
+    def upload(kid: Descriptor, stop: threading.Event) -> None:
         kind = _kind(kid)
         if registry.blob_exists(repo, kid.digest):
             report(progress, Progress(kid.digest, kind, "exists", kid.size, kid.size))
-            continue
-        if cancel is not None and cancel.is_set():
+            return
+        if stop.is_set():
             raise Interrupted("push interrupted")
         report(progress, Progress(kid.digest, kind, "uploading", 0, kid.size))
         registry.upload_blob(
             repo,
             kid,
-            lambda kid=kid: client.content.read_stream(kid.digest),  # type: ignore[misc]
+            lambda: _counted(client.content.read_stream(kid.digest), kid, kind, progress, stop),
             chunk_size=chunk_size if chunk_size and kid.size > chunk_size else None,
         )
         report(progress, Progress(kid.digest, kind, "done", kid.size, kid.size))
+
+    kids = children(desc.media_type, doc)
+    _in_parallel([lambda stop, kid=kid: upload(kid, stop) for kid in kids], concurrency, cancel)
     _put(client, registry, repo, desc, obj, progress)
+
+
+def _counted(
+    chunks: Iterator[bytes],
+    desc: Descriptor,
+    kind: str,
+    progress: ProgressFn | None,
+    stop: threading.Event,
+) -> Iterator[bytes]:
+    """An upload's bytes, reported as they go, stopping when the batch is stopped."""
+    sent = 0
+    for chunk in chunks:
+        if stop.is_set():
+            raise Interrupted("push interrupted")
+        sent += len(chunk)
+        report(progress, Progress(desc.digest, kind, "uploading", sent, desc.size))
+        yield chunk
 
 
 def _put(

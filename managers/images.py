@@ -321,8 +321,10 @@ class ImageManager:
         insecure: bool = False,
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
+        max_concurrent_downloads: int | None = None,
     ) -> dict[str, Any]:
-        """Pull ``ref`` for ``platform`` (default the host's), unpack it, and name it; returns its record."""
+        """Pull ``ref`` for ``platform`` (default the host's), unpack it, and name it; returns its record.
+        Layers download ``max_concurrent_downloads`` at a time (default: the settings file's, 3)."""
         parsed = reference.parse(ref)
         want = parse_platform(platform) if platform else HOST_PLATFORM
         registry = self._registry(parsed.domain, insecure, cancel)
@@ -331,7 +333,17 @@ class ImageManager:
             from managers import distribution  # with the registry client: pull and push only
 
             faults.point("pull.fetch.before")
-            distribution.fetch(leased, registry, parsed.path, root, want, progress=progress, cancel=cancel)
+            concurrency = _positive(max_concurrent_downloads, self._settings().max_concurrent_downloads)
+            distribution.fetch(
+                leased,
+                registry,
+                parsed.path,
+                root,
+                want,
+                progress=progress,
+                cancel=cancel,
+                concurrency=concurrency,
+            )
             spec = self._spec(Image(str(parsed), root), want, client=leased)
             faults.point("pull.unpack.before")
             unpack(leased, spec, snapshotter=self.snapshotter)
@@ -347,8 +359,10 @@ class ImageManager:
         chunk_size: int | None = _UPLOAD_CHUNK,
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
+        max_concurrent_uploads: int | None = None,
     ) -> dict[str, Any]:
-        """Push a local image to the registry its name points at; returns {name, digest, size}."""
+        """Push a local image to the registry its name points at; returns {name, digest, size}.
+        Blobs go up ``max_concurrent_uploads`` at a time (default: the settings file's, 5)."""
         image = self._find(ref)
         if not _parses(image.name):
             raise InvalidArgument(f"image {ref} has no name to push under; tag it first")
@@ -365,6 +379,7 @@ class ImageManager:
             chunk_size=chunk_size,
             progress=progress,
             cancel=cancel,
+            concurrency=_positive(max_concurrent_uploads, self._settings().max_concurrent_uploads),
         )
         return {"name": image.name, "digest": pushed.digest, "size": pushed.size}
 
@@ -823,6 +838,14 @@ def _parses(name: str) -> bool:
     except InvalidArgument:
         return False
     return True
+
+
+def _positive(given: int | None, default: int) -> int:
+    if given is None:
+        return default
+    if given < 1:
+        raise InvalidArgument(f"a concurrency must be at least 1, not {given}")
+    return given
 
 
 def _looks_like_id(text: str) -> bool:

@@ -302,20 +302,34 @@ def import_(
         ),
         Flag("quiet", short="q", help="No progress"),
         _INSECURE,
+        Flag(
+            "max-concurrent-downloads",
+            type="int",
+            help="Layers downloaded at once (default: max-concurrent-downloads of the settings file, 3)",
+        ),
     ],
     examples=[
         Example("pull localhost:5000/tools/busybox:1", "Pull from a local registry"),
         Example("pull --platform linux/arm64 alpine", "Pull another platform's image"),
+        Example("pull --max-concurrent-downloads 6 localhost:5000/app:1", "Six layers at a time"),
     ],
     category=_CAT,
 )
-def pull(ctx: Any, image: str, platform: str | None, quiet: bool, insecure_registry: bool) -> dict[str, Any]:
+def pull(
+    ctx: Any,
+    image: str,
+    platform: str | None,
+    quiet: bool,
+    insecure_registry: bool,
+    max_concurrent_downloads: int | None,
+) -> dict[str, Any]:
     record = ctx.managers.images.pull(
         image,
         platform=platform,
         insecure=insecure_registry,
         progress=_progress(ctx, quiet),
         cancel=ctx.cancel,
+        max_concurrent_downloads=max_concurrent_downloads,
     )
     return _sized(record)
 
@@ -325,13 +339,27 @@ def pull(ctx: Any, image: str, platform: str | None, quiet: bool, insecure_regis
     help="Push an image to the registry its name points at",
     aliases=["image push"],
     params=[Param("image", type="image", help="Image name with registry, e.g. localhost:5000/app:1")],
-    flags=[Flag("quiet", short="q", help="No progress"), _INSECURE],
+    flags=[
+        Flag("quiet", short="q", help="No progress"),
+        _INSECURE,
+        Flag(
+            "max-concurrent-uploads",
+            type="int",
+            help="Blobs uploaded at once (default: max-concurrent-uploads of the settings file, 5)",
+        ),
+    ],
     examples=[Example("push localhost:5000/tools/busybox:1", "Push to a local registry")],
     category=_CAT,
 )
-def push(ctx: Any, image: str, quiet: bool, insecure_registry: bool) -> dict[str, Any]:
+def push(
+    ctx: Any, image: str, quiet: bool, insecure_registry: bool, max_concurrent_uploads: int | None
+) -> dict[str, Any]:
     record = ctx.managers.images.push(
-        image, insecure=insecure_registry, progress=_progress(ctx, quiet), cancel=ctx.cancel
+        image,
+        insecure=insecure_registry,
+        progress=_progress(ctx, quiet),
+        cancel=ctx.cancel,
+        max_concurrent_uploads=max_concurrent_uploads,
     )
     return _sized(record)
 

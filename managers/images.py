@@ -327,23 +327,33 @@ class ImageManager:
         Layers download ``max_concurrent_downloads`` at a time (default: the settings file's, 3)."""
         parsed = reference.parse(ref)
         want = parse_platform(platform) if platform else HOST_PLATFORM
-        registry = self._registry(parsed.domain, insecure, cancel)
-        with self._client.lease(sync_delete=True) as leased:
-            root = registry.resolve(parsed.path, parsed.object)
-            from managers import distribution  # with the registry client: pull and push only
+        settings = self._settings()
+        concurrency = _positive(max_concurrent_downloads, settings.max_concurrent_downloads)
+        sources = self._sources(parsed.domain, insecure, cancel, settings.registry_mirrors)
+        from managers import distribution  # with the registry client: pull and push only
 
-            faults.point("pull.fetch.before")
-            concurrency = _positive(max_concurrent_downloads, self._settings().max_concurrent_downloads)
-            distribution.fetch(
-                leased,
-                registry,
-                parsed.path,
-                root,
-                want,
-                progress=progress,
-                cancel=cancel,
-                concurrency=concurrency,
-            )
+        with self._client.lease(sync_delete=True) as leased:
+            for n, registry in enumerate(sources):
+                try:
+                    root = registry.resolve(parsed.path, parsed.object)
+                    faults.point("pull.fetch.before")
+                    distribution.fetch(
+                        leased,
+                        registry,
+                        parsed.path,
+                        root,
+                        want,
+                        progress=progress,
+                        cancel=cancel,
+                        concurrency=concurrency,
+                    )
+                    break
+                except Interrupted:
+                    raise
+                except PouchError:
+                    # a mirror that fails is passed over for the next source; the last one's error stands
+                    if n == len(sources) - 1:
+                        raise
             spec = self._spec(Image(str(parsed), root), want, client=leased)
             faults.point("pull.unpack.before")
             unpack(leased, spec, snapshotter=self.snapshotter)
@@ -417,6 +427,28 @@ class ImageManager:
             credentials=self._credentials.get,
             cancel=cancel,
         )
+
+    def _sources(
+        self, domain: str, insecure: bool, cancel: threading.Event | None, mirrors: tuple[str, ...]
+    ) -> builtins.list[Registry]:
+        """Where to pull ``domain``'s images from, in order: for docker.io the ``registry-mirrors`` of
+        the settings file first, as dockerd; then the registry itself."""
+        from managers.registry import Registry
+
+        found: builtins.list[Registry] = []
+        if domain == reference.DEFAULT_DOMAIN:
+            for mirror in mirrors:
+                host = _mirror_host(mirror)
+                found.append(
+                    Registry(
+                        domain,
+                        host=host,
+                        insecure_hosts=self._insecure_hosts(),
+                        credentials=self._credentials.get,
+                        cancel=cancel,
+                    )
+                )
+        return [*found, self._registry(domain, insecure, cancel)]
 
     def _insecure_hosts(self) -> Any:
         """Loopback, ``insecure-registries`` of the settings file, and ``pouchsh --insecure-registry``."""
@@ -838,6 +870,18 @@ def _parses(name: str) -> bool:
     except InvalidArgument:
         return False
     return True
+
+
+def _mirror_host(mirror: str) -> str:
+    """``https://mirror.example:5000/`` → ``mirror.example:5000`` (its scheme is the transport's to
+    choose: HTTPS, or plain HTTP only for an insecure host)."""
+    text = mirror.strip()
+    for scheme in ("https://", "http://"):
+        text = text.removeprefix(scheme)
+    host = text.split("/", 1)[0]
+    if not host or any(c.isspace() or c in "@?#" for c in host):
+        raise InvalidArgument(f"invalid registry mirror {mirror!r} in the settings file")
+    return host
 
 
 def _positive(given: int | None, default: int) -> int:

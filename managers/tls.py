@@ -25,7 +25,7 @@ from pathlib import Path
 from ctrd.errors import InvalidArgument
 from managers.config import config_dir
 
-__all__ = ["CERTS_D_ENV", "InsecureHosts", "certs_dirs", "is_loopback", "ssl_context"]
+__all__ = ["CERTS_D_ENV", "InsecureHosts", "certs_dirs", "certs_state", "is_loopback", "ssl_context"]
 
 CERTS_D_ENV = "POUCHSH_CERTS_D"
 DOCKER_CERTS_D = "/etc/docker/certs.d"
@@ -88,6 +88,23 @@ def certs_dirs(host: str, env: dict[str, str] | os._Environ[str] | None = None) 
         raise InvalidArgument(f"invalid registry host {host!r}")
     docker = Path(env.get(CERTS_D_ENV) or DOCKER_CERTS_D)
     return [docker / host, config_dir(env) / "certs.d" / host]
+
+
+def certs_state(host: str) -> tuple[tuple[str, int, int], ...]:
+    """What the certs.d files of ``host`` are now (path, mtime, size): a change means a new context."""
+    state: list[tuple[str, int, int]] = []
+    for directory in certs_dirs(host):
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                st = entry.stat()
+            except OSError:
+                continue
+            state.append((entry.path, st.st_mtime_ns, st.st_size))
+    return tuple(state)
 
 
 def ssl_context(

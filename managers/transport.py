@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 import httpx
 
 from ctrd.errors import Interrupted, InvalidArgument, PouchRuntimeError, Timeout, Unavailable
-from managers.tls import ssl_context
+from managers.tls import certs_state, ssl_context
 
 __all__ = [
     "MAX_REDIRECTS",
@@ -136,13 +136,14 @@ class Transport:
         self._client.close()
 
 
-_transports: dict[tuple[str, bool], Transport] = {}
+_transports: dict[tuple[str, bool, tuple[tuple[str, int, int], ...]], Transport] = {}
 _transports_lock = threading.Lock()
 
 
 def transport(host: str, insecure: bool) -> Transport:
-    """The process's transport for ``host`` at this trust level."""
-    key = (host.lower(), insecure)
+    """The process's transport for ``host`` at this trust level and these certs.d files (a CA put in
+    place while pouchsh runs takes effect at the next request)."""
+    key = (host.lower(), insecure, certs_state(host))
     with _transports_lock:
         found = _transports.get(key)
         if found is None:

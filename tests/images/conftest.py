@@ -24,11 +24,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _answers(address: str, tls: bool = False) -> bool:
+def _answers(address: str, tls: ssl.SSLContext | None = None) -> bool:
     try:
         conn: http.client.HTTPConnection
         if tls:
-            conn = http.client.HTTPSConnection(address, timeout=1, context=ssl._create_unverified_context())
+            conn = http.client.HTTPSConnection(address, timeout=1, context=tls)
         else:
             conn = http.client.HTTPConnection(address, timeout=1)
         conn.request("GET", "/v2/")
@@ -40,14 +40,24 @@ def _answers(address: str, tls: bool = False) -> bool:
 
 
 @contextlib.contextmanager
-def run_registry(base: Path, extra: str = "", *, address: str | None = None, tls: tuple[Path, Path] | None = None) -> Iterator[str]:
+def run_registry(
+    base: Path,
+    extra: str = "",
+    *,
+    address: str | None = None,
+    tls: tuple[Path, Path] | None = None,
+    client_ca: Path | None = None,
+    probe: ssl.SSLContext | None = None,
+) -> Iterator[str]:
     """Run docker-registry with storage under ``base`` (kept across restarts) and the config lines
     ``extra``; yields its ``127.0.0.1:PORT`` once it answers ``/v2/`` (with any status)."""
     if shutil.which(REGISTRY_BINARY) is None:
         pytest.fail(f"{REGISTRY_BINARY} is missing (Debian package docker-registry)")
     address = address or f"127.0.0.1:{_free_port()}"
+    base.mkdir(parents=True, exist_ok=True)
     config = base / "config.yml"
-    tls_line = f", tls: {{certificate: {tls[0]}, key: {tls[1]}}}" if tls else ""
+    cas = f", clientcas: [{client_ca}]" if client_ca else ""
+    tls_line = f", tls: {{certificate: {tls[0]}, key: {tls[1]}{cas}}}" if tls else ""
     config.write_text(
         "version: 0.1\n"
         "log: {level: error}\n"
@@ -59,7 +69,9 @@ def run_registry(base: Path, extra: str = "", *, address: str | None = None, tls
     )
     try:
         deadline = time.monotonic() + 20
-        while not _answers(address, tls is not None):
+        if tls and probe is None:
+            probe = ssl._create_unverified_context()
+        while not _answers(address, probe):
             if proc.poll() is not None:
                 pytest.fail(f"docker-registry exited: {proc.stderr.read().decode()[-500:]}")  # type: ignore[union-attr]
             if time.monotonic() > deadline:

@@ -16,6 +16,7 @@ redirect from HTTPS to plain HTTP is refused unless the target host is insecure.
 from __future__ import annotations
 
 import contextlib
+import os
 import ssl
 import threading
 import time
@@ -136,19 +137,25 @@ class Transport:
         self._client.close()
 
 
-_transports: dict[tuple[str, bool, tuple[tuple[str, int, int], ...]], Transport] = {}
+_transports: dict[tuple[str, bool, tuple[tuple[str, int, int], ...], tuple[str, ...]], Transport] = {}
+_PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
 _transports_lock = threading.Lock()
 
 
 def transport(host: str, insecure: bool) -> Transport:
     """The process's transport for ``host`` at this trust level and these certs.d files (a CA put in
     place while pouchsh runs takes effect at the next request)."""
-    key = (host.lower(), insecure, certs_state(host))
+    key = (host.lower(), insecure, certs_state(host), _proxy_env())
     with _transports_lock:
         found = _transports.get(key)
         if found is None:
             found = _transports[key] = Transport(host, insecure)
         return found
+
+
+def _proxy_env() -> tuple[str, ...]:
+    """The proxy variables httpx reads when a client is made: a change means a new client."""
+    return tuple(os.environ.get(n) or os.environ.get(n.lower()) or "" for n in _PROXY_VARS)
 
 
 def request(

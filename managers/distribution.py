@@ -20,7 +20,6 @@ from ctrd.errors import (
     Interrupted,
     InvalidArgument,
     NotFound,
-    PouchError,
     PouchRuntimeError,
     Timeout,
     Unavailable,
@@ -44,7 +43,7 @@ from managers.tarscan import ExpansionLimit, LayerCheck
 if TYPE_CHECKING:
     from ctrd.client import Client
 
-__all__ = ["fetch", "push"]
+__all__ = ["fetch", "push", "resumable"]
 
 _RESUMES = 3
 _MAX_DEPTH = 4  # indexes within indexes
@@ -189,27 +188,52 @@ def _blob(
         report(progress, Progress(desc.digest, kind, "exists", desc.size, desc.size))
         return
     ref = f"{kind}-{desc.digest}"
-    source = _BlobSource(registry, repo, desc, kind, progress, cancel)
+    opened: list[_BlobSource] = []
+
+    def source_from(offset: int) -> IO[bytes]:
+        # the ingest under ``ref`` may hold what an earlier, interrupted pull fetched: go on from there
+        opened.append(_BlobSource(registry, repo, desc, kind, progress, cancel, start=offset))
+        return cast(IO[bytes], opened[-1])
+
     try:
-        client.content.write(cast(IO[bytes], source), expected=desc.digest, total=desc.size, ref=ref)
+        client.content.write(
+            source_from, expected=desc.digest, total=desc.size, ref=ref, keep_partial=resumable
+        )
     except InvalidArgument as exc:
         # The server's commit check: the bytes do not hash to the digest the manifest promised.
         raise PouchRuntimeError(
             f"registry {registry.domain} served wrong content for {desc.digest} ({exc.message})"
         ) from exc
-    except BaseException:
-        _abort(client, ref)
-        raise
     finally:
-        source.close()
+        for source in opened:
+            source.close()
+    if opened and opened[0].start and kind == "layer" and desc.media_type in LAYER_TYPES:
+        _check_stored_layer(client, registry, desc)
     report(progress, Progress(desc.digest, kind, "done", desc.size, desc.size))
 
 
-def _abort(client: Client, ref: str) -> None:
+def resumable(exc: BaseException) -> bool:
+    """Whether a failed pull keeps what it fetched for the next one: the registry went away, a deadline
+    passed, or the user interrupted; never when the registry lied or kept cutting downloads short."""
+    return isinstance(exc, (Unavailable, Timeout, Interrupted)) and not isinstance(exc, _CutShort)
+
+
+class _CutShort(Unavailable):
+    """A registry that answers but keeps ending a download early: no partial of it is kept."""
+
+
+def _check_stored_layer(client: Client, registry: Registry, desc: Descriptor) -> None:
+    """A layer resumed from an earlier pull's partial was not seen whole while streaming; check what it
+    would cost to apply (bomb, sparse, member count) from the store, before anything applies it."""
+    check = LayerCheck(f"layer {desc.digest} from {registry.domain}", ExpansionLimit())
     try:
-        client.content.abort(ref)
-    except PouchError:
-        pass  # no ingest was started, or containerd is gone; the error being raised says what matters
+        for chunk in client.content.read_stream(desc.digest):
+            check.feed(chunk)
+        check.finish()
+    except InvalidArgument as exc:
+        raise PouchRuntimeError(
+            f"registry {registry.domain} served a layer that is refused: {exc.message}"
+        ) from exc
 
 
 class _BlobSource(io.RawIOBase):
@@ -224,6 +248,8 @@ class _BlobSource(io.RawIOBase):
         kind: str,
         progress: ProgressFn | None,
         cancel: threading.Event | None,
+        *,
+        start: int = 0,
     ) -> None:
         self._registry = registry
         self._repo = repo
@@ -233,13 +259,16 @@ class _BlobSource(io.RawIOBase):
         self._cancel = cancel
         self._stream: BlobStream | None = None
         self._chunks: Iterator[bytes] | None = None
-        self._offset = 0
-        self._hash = hashlib.sha256()
+        # from ``start`` on when an earlier pull's partial holds the bytes before it: then the digest is
+        # containerd's to check at commit, and the layer check reads the stored blob (``_blob``)
+        self.start = start
+        self._offset = start
+        self._hash = hashlib.sha256() if start == 0 else None
         self._resumes = 0
         # a layer is also checked for what it would cost once applied (bomb, sparse, member count)
         self._check = (
             LayerCheck(f"layer {desc.digest} from {registry.domain}", ExpansionLimit())
-            if kind == "layer" and desc.media_type in LAYER_TYPES
+            if kind == "layer" and desc.media_type in LAYER_TYPES and start == 0
             else None
         )
 
@@ -253,7 +282,8 @@ class _BlobSource(io.RawIOBase):
         want = remaining if size < 0 else min(size, remaining)
         data = self._next(want)
         self._offset += len(data)
-        self._hash.update(data)
+        if self._hash is not None:
+            self._hash.update(data)
         if self._check is not None:
             self._checked(self._check.feed, data)
         report(
@@ -271,10 +301,10 @@ class _BlobSource(io.RawIOBase):
             assert self._chunks is not None
             try:
                 data = next(self._chunks, b"")
-            except (Unavailable, Timeout):
+            except (Unavailable, Timeout) as exc:
                 data = b""
                 if self._resumes >= _RESUMES:
-                    raise
+                    raise _CutShort(exc.message) from exc
             if data:
                 if len(data) > want:
                     # http.client hands out at most what was asked for; keep the rest for the next read
@@ -282,7 +312,7 @@ class _BlobSource(io.RawIOBase):
                     data = data[:want]
                 return data
             if self._resumes >= _RESUMES:
-                raise Unavailable(
+                raise _CutShort(
                     f"registry {self._registry.domain}: download of {self._desc.digest} ended at "
                     f"{self._offset} of {self._desc.size} bytes"
                 )
@@ -313,7 +343,7 @@ class _BlobSource(io.RawIOBase):
 
     def _verify(self) -> None:
         extra = next(self._chunks, b"") if self._chunks is not None else b""
-        digest = "sha256:" + self._hash.hexdigest()
+        digest = "sha256:" + self._hash.hexdigest() if self._hash is not None else self._desc.digest
         if extra or digest != self._desc.digest:
             raise PouchRuntimeError(
                 f"registry {self._registry.domain} served wrong content for {self._desc.digest}: "

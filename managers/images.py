@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
-from ctrd.errors import Conflict, Interrupted, InvalidArgument, NotFound, PouchError
+from ctrd.errors import AlreadyExists, Conflict, Interrupted, InvalidArgument, NotFound, PouchError
 from ctrd.images import HOST_PLATFORM, Image, ImageSpec
 from ctrd.snapshots import DEFAULT_SNAPSHOTTER
 from ctrd.unpack import is_unpacked, unpack
@@ -332,11 +332,15 @@ class ImageManager:
         sources = self._sources(parsed.domain, insecure, cancel, settings.registry_mirrors)
         from managers import distribution  # with the registry client: pull and push only
 
-        with self._client.lease(sync_delete=True) as leased:
+        lease = self._pull_lease(str(parsed))
+        leased = self._client.with_lease(lease)
+        keep = fetching = False
+        try:
             for n, registry in enumerate(sources):
                 try:
                     root = registry.resolve(parsed.path, parsed.object)
                     faults.point("pull.fetch.before")
+                    fetching = True
                     distribution.fetch(
                         leased,
                         registry,
@@ -349,17 +353,38 @@ class ImageManager:
                     )
                     break
                 except Interrupted:
+                    keep = fetching
                     raise
-                except PouchError:
+                except PouchError as exc:
                     # a mirror that fails is passed over for the next source; the last one's error stands
                     if n == len(sources) - 1:
+                        keep = fetching and distribution.resumable(exc)
                         raise
             spec = self._spec(Image(str(parsed), root), want, client=leased)
             faults.point("pull.unpack.before")
             unpack(leased, spec, snapshotter=self.snapshotter)
             faults.point("pull.name.before")
             image = leased.images.put(str(parsed), root)
+        finally:
+            if not keep:
+                self._client.leases.delete(lease, sync=True)
         return self._record(image)
+
+    def _pull_lease(self, name: str) -> str:
+        """The lease of a pull of ``name``: the one an interrupted pull of it left (its partial blobs,
+        which this pull resumes), else a new one. It carries no owner label, so ``system prune`` leaves
+        it to the next pull; its 24 hours bound how long an abandoned partial stays."""
+        import hashlib
+        from datetime import timedelta
+
+        lease_id = "pouchsh-pull-" + hashlib.sha256(name.encode()).hexdigest()[:32]
+        try:
+            self._client.leases.create(
+                lease_id, labels={LABEL.PULL: name[:4000]}, expire=timedelta(hours=24)
+            )
+        except AlreadyExists:
+            pass
+        return lease_id
 
     def push(
         self,

@@ -11,7 +11,8 @@ point back at the front) and can:
 - pass the client's Authorization on (``pass_auth``), for a registry that checks tokens itself;
 - slow blob bodies both ways to ``throttle`` bytes a second, so a transfer outlives a token;
 - hold blob downloads until ``gate`` of them were in flight together (or 20 s pass); count the most in flight;
-- make its own tokens expire ``token_lifetime`` seconds after issue while announcing ``announced_lifetime``.
+- make its own tokens expire ``token_lifetime`` seconds after issue while announcing ``announced_lifetime``;
+- go away (stop listening, cut its downloads) once ``stop_after`` blob bytes were sent.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from typing import Self
 
 
 class RegistryFront:
-    def __init__(self, upstream: str, *, auth: str | None = None, credentials: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, upstream: str, *, auth: str | None = None, credentials: tuple[str, str] | None = None, port: int = 0
+    ) -> None:
         self.upstream = upstream
         self.auth = auth
         self.credentials = credentials
@@ -47,7 +50,11 @@ class RegistryFront:
         self._issued: dict[str, float] = {}
         self._dropped: set[str] = set()
         self._tokens: dict[str, str] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.stop_after: int | None = None
+        self.stopped = threading.Event()
+        self._sent = 0
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -59,8 +66,14 @@ class RegistryFront:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop serving: the port refuses connections from now on (a registry that went away)."""
+        if not self.stopped.is_set():
+            self.stopped.set()
+            self._server.shutdown()
+            self._server.server_close()
 
     def _basic_ok(self, header: str | None) -> bool:
         if self.credentials is None:
@@ -207,7 +220,14 @@ class RegistryFront:
                 self.end_headers()
                 started = time.monotonic()
                 for start in range(0, len(body), 16 << 10):
+                    if front.stop_after is not None and front._sent >= front.stop_after:
+                        # the registry goes away in the middle of this download
+                        threading.Thread(target=front.stop, daemon=True).start()
+                        front.stopped.wait(10)
+                        self.close_connection = True
+                        return
                     self.wfile.write(body[start : start + (16 << 10)])
+                    front._sent += len(body[start : start + (16 << 10)])
                     self._pace(started, start + (16 << 10))
 
             do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _handle

@@ -368,7 +368,7 @@ class ImageManager:
         finally:
             if not keep:
                 self._client.leases.delete(lease, sync=True)
-        return self._record(image)
+        return self._record(image, want)
 
     def _pull_lease(self, name: str) -> str:
         """The lease of a pull of ``name``: the one an interrupted pull of it left (its partial blobs,
@@ -724,9 +724,9 @@ class ImageManager:
     def _config_digest(self, image: Image) -> str:
         return self._spec(image).config_descriptor.digest
 
-    def _record(self, image: Image) -> dict[str, Any]:
+    def _record(self, image: Image, platform: Platform | None = None) -> dict[str, Any]:
         try:
-            spec = self._spec(image)
+            spec = self._spec(image, platform) if platform is not None else self._spec(image)
             config: dict[str, Any] = dict(spec.config)
             image_id, size = spec.config_descriptor.digest, spec.size
         except NotFound:

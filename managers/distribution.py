@@ -70,13 +70,15 @@ def fetch(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     concurrency: int = 3,
+    unpack_onto: str | None = None,
     depth: int = 0,
 ) -> Descriptor:
     """Bring ``root``'s tree for ``platform`` into the content store; returns the platform manifest.
 
     Only what the tree references is fetched; each manifest is bounded in size and checked against its
     descriptor's digest and size before it is parsed, each blob as it streams (see ``_BlobSource``).
-    A manifest's blobs move ``concurrency`` at a time.
+    A manifest's blobs move ``concurrency`` at a time. With ``unpack_onto`` (a snapshotter) each layer
+    is applied as soon as it and the layers below it are stored, while the later ones still download.
     """
     if depth > _MAX_DEPTH:
         raise InvalidArgument(f"{registry.domain}/{repo}: indexes nested more than {_MAX_DEPTH} deep")
@@ -101,17 +103,35 @@ def fetch(
             progress=progress,
             cancel=cancel,
             concurrency=concurrency,
+            unpack_onto=unpack_onto,
             depth=depth + 1,
         )
         kids = [chosen]
     else:
         manifest = root
         kids = children(media_type, doc)
-        _in_parallel(
-            [lambda stop, kid=kid: _blob(client, registry, repo, kid, progress, stop) for kid in kids],
-            concurrency,
-            cancel,
-        )
+        unpacker = None
+        if unpack_onto is not None and kids:
+            _blob(client, registry, repo, kids[0], progress, cancel)  # the config: it lists the diff IDs
+            unpacker = _Unpacker.start(client, kids[0], kids[1:], unpack_onto)
+        pending = kids[1:] if unpacker is not None else kids
+
+        def job(kid: Descriptor) -> Callable[[threading.Event], None]:
+            def run(stop: threading.Event) -> None:
+                _blob(client, registry, repo, kid, progress, stop)
+                if unpacker is not None:
+                    unpacker.landed(kid.digest)
+
+            return run
+
+        try:
+            _in_parallel([job(kid) for kid in pending], concurrency, cancel)
+        except BaseException:
+            if unpacker is not None:
+                unpacker.abandon()
+            raise
+        if unpacker is not None:
+            unpacker.finish()
     _store_json(client, root, data, child_gc_labels(media_type, kids))
     report(progress, Progress(root.digest, _kind(root), "done", root.size, root.size))
     return manifest
@@ -126,6 +146,88 @@ class _Stop(threading.Event):
 
     def is_set(self) -> bool:
         return super().is_set() or (self._outer is not None and self._outer.is_set())
+
+
+class _Unpacker:
+    """Applies a manifest's layers in order, in a thread of its own, each once its blob is stored."""
+
+    def __init__(
+        self, client: Client, config: Descriptor, layers: list[Descriptor], diff_ids: list[str]
+    ) -> None:
+        self._client = client
+        self._config = config
+        self._layers = layers
+        self._diff_ids = diff_ids
+        self._landed: set[str] = set()
+        self._abandoned = False
+        self._cond = threading.Condition()
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def start(
+        cls, client: Client, config: Descriptor, layers: list[Descriptor], snapshotter: str
+    ) -> _Unpacker | None:
+        """An unpacker running, or None when the layers are not all plain layers or the config does not
+        list one diff ID each (then the image is unpacked after the fetch, which reports what is wrong)."""
+        try:
+            diff_ids = client.content.read_json(config.digest)["rootfs"]["diff_ids"]
+        except (NotFound, InvalidArgument, KeyError, TypeError):
+            return None
+        if (
+            not isinstance(diff_ids, list)
+            or len(diff_ids) != len(layers)
+            or not all(isinstance(d, str) for d in diff_ids)
+            or not all(layer.media_type in LAYER_TYPES for layer in layers)
+        ):
+            return None
+        unpacker = cls(client, config, layers, diff_ids)
+        unpacker._thread = threading.Thread(
+            target=unpacker._run, args=(snapshotter,), name="unpack", daemon=True
+        )
+        unpacker._thread.start()
+        return unpacker
+
+    def landed(self, digest: str) -> None:
+        with self._cond:
+            self._landed.add(digest)
+            self._cond.notify_all()
+
+    def abandon(self) -> None:
+        """The fetch failed: stop after the layer being applied, and wait for that."""
+        with self._cond:
+            self._abandoned = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+
+    def finish(self) -> None:
+        """Wait for the last layer; a failure of the unpack is raised here."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _ready(self, i: int) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._abandoned or self._layers[i].digest in self._landed)
+            if self._abandoned:
+                raise Interrupted("unpack stopped: the fetch failed")
+
+    def _run(self, snapshotter: str) -> None:
+        from ctrd.unpack import unpack_layers
+
+        try:
+            unpack_layers(
+                self._client,
+                self._layers,
+                self._diff_ids,
+                self._config,
+                snapshotter=snapshotter,
+                ready=self._ready,
+            )
+        except BaseException as exc:  # handed to the fetching thread by finish()
+            self._error = exc
 
 
 def _in_parallel(

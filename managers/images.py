@@ -350,6 +350,7 @@ class ImageManager:
                         progress=progress,
                         cancel=cancel,
                         concurrency=concurrency,
+                        unpack_onto=self.snapshotter,
                     )
                     break
                 except Interrupted:
@@ -362,7 +363,7 @@ class ImageManager:
                         raise
             spec = self._spec(Image(str(parsed), root), want, client=leased)
             faults.point("pull.unpack.before")
-            unpack(leased, spec, snapshotter=self.snapshotter)
+            unpack(leased, spec, snapshotter=self.snapshotter)  # the layers were applied as they landed
             faults.point("pull.name.before")
             image = leased.images.put(str(parsed), root)
         finally:

@@ -12,7 +12,8 @@ point back at the front) and can:
 - slow blob bodies both ways to ``throttle`` bytes a second, so a transfer outlives a token;
 - hold blob downloads until ``gate`` of them were in flight together (or 20 s pass); count the most in flight;
 - make its own tokens expire ``token_lifetime`` seconds after issue while announcing ``announced_lifetime``;
-- go away (stop listening, cut its downloads) once ``stop_after`` blob bytes were sent.
+- go away (stop listening, cut its downloads) once ``stop_after`` blob bytes were sent;
+- hold the download of the blob ``hold_blob`` until ``release`` is set.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class RegistryFront:
         self._dropped: set[str] = set()
         self._tokens: dict[str, str] = {}
         self.stop_after: int | None = None
+        self.hold_blob: str | None = None  # a digest whose download waits for ``release``
+        self.release = threading.Event()
         self.stopped = threading.Event()
         self._sent = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -177,6 +180,8 @@ class RegistryFront:
                     self.wfile.flush()
                     self.close_connection = True
                     return
+                if is_blob and front.hold_blob is not None and url.path.endswith(front.hold_blob):
+                    front.release.wait(60)
                 if is_blob:
                     self._held()
                     try:

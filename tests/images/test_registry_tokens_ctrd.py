@@ -10,6 +10,7 @@ whose tokens are refused strictly after 3 s although it announces 300.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -84,3 +85,32 @@ def test_layers_download_in_parallel_up_to_the_bound(images, ns_client, tmp_path
     with RegistryFront(registry) as front:
         images.pull(f"{front.address}/parallel/app:1", max_concurrent_downloads=1)
         assert front.max_in_flight == 1
+
+
+def test_layers_are_applied_while_later_ones_still_download(images, ns_client, tmp_path: Path, registry: str) -> None:
+    from ctrd.errors import NotFound
+
+    name = f"{registry}/overlap/app:1"
+    import_image(ns_client, tmp_path, name, layers=3, size=64 << 10)
+    spec = ns_client.images.spec(ns_client.images.get(name))
+    first_chain, last = spec.diff_ids[0], spec.layers[-1].digest
+    images.push(name)
+    images.remove([name])
+    with RegistryFront(registry) as front:
+        front.hold_blob = last  # the last layer waits until the first one is applied
+        outcome: list[object] = []
+        puller = threading.Thread(target=lambda: outcome.append(images.pull(f"{front.address}/overlap/app:1")))
+        puller.start()
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    ns_client.snapshots.stat(first_chain)
+                    break
+                except NotFound:
+                    assert time.monotonic() < deadline, "layer 0 was not applied while the last one was held"
+                    time.sleep(0.05)
+        finally:
+            front.release.set()
+            puller.join(120)
+        assert outcome and outcome[0]["name"] == f"{front.address}/overlap/app:1"

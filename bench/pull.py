@@ -2,10 +2,11 @@
 
 The image (8 layers of incompressible data, 25 MB each; 8 × 2 MB with --quick) is pushed once, then
 each round, interleaved: ``pouchsh pull`` (fetch and unpack) against ``ctr images pull --plain-http``
-(fetch and unpack) and ``skopeo copy docker://… oci:DIR`` (fetch only); and ``pouchsh push`` to a fresh
-repository against ``skopeo copy oci:DIR docker://…`` to another fresh one. Every contender is a fresh
-process. Between rounds the pulled content is purged (a fresh namespace each time, its content collected),
-so every pull fetches every byte.
+(fetch and unpack) and ``skopeo copy docker://… oci:DIR`` (fetch only); and ``pouchsh push`` against
+``skopeo copy oci:DIR docker://…``, each to an empty registry of its own (so neither finds a blob there
+already, nor mounts one from another repository). Every contender is a fresh process. Between rounds
+the pulled content is purged (a fresh namespace each time, its content collected), so every pull
+fetches every byte.
 """
 
 from __future__ import annotations
@@ -80,19 +81,21 @@ def run(env: Env) -> list[Figure]:
                 shutil.rmtree(target, ignore_errors=True)
 
         def pouchsh_push() -> float:
-            name = f"{registry}/bench/push-{uuid.uuid4().hex[:6]}:1"
-            env.ctr(source, "images", "tag", ref, name)
-            start = time.perf_counter()
-            env.pouchsh(source, "push", "-q", name)
-            took = time.perf_counter() - start
-            env.ctr(source, "images", "rm", name)
+            # an empty registry each time: no blob is there already, nothing can be mounted
+            with _registry(work / f"push-{uuid.uuid4().hex[:6]}") as target:
+                name = f"{target}/bench/app:1"
+                env.ctr(source, "images", "tag", ref, name)
+                start = time.perf_counter()
+                env.pouchsh(source, "push", "-q", name)
+                took = time.perf_counter() - start
+                env.ctr(source, "images", "rm", name)
             return took
 
         def skopeo_push() -> float:
-            name = f"{registry}/bench/skopeo-{uuid.uuid4().hex[:6]}:1"
-            start = time.perf_counter()
-            _skopeo("copy", "-q", "--dest-tls-verify=false", f"oci:{layout}", f"docker://{name}")
-            return time.perf_counter() - start
+            with _registry(work / f"push-{uuid.uuid4().hex[:6]}") as target:
+                start = time.perf_counter()
+                _skopeo("copy", "-q", "--dest-tls-verify=false", f"oci:{layout}", f"docker://{target}/bench/app:1")
+                return time.perf_counter() - start
 
         pouchsh_pull()  # warm: page cache of the registry's blobs, byte-compiled sources
         pulls = interleave({"pouchsh": pouchsh_pull, "ctr": ctr_pull, "skopeo": skopeo_pull}, env.rounds)
@@ -136,6 +139,13 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def _registry(base: Path) -> Iterator[str]:
     base.mkdir(parents=True)
+    try:
+        yield from _serving(base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _serving(base: Path) -> Iterator[str]:
     address = f"127.0.0.1:{_free_port()}"
     config = base / "config.yml"
     config.write_text(

@@ -70,7 +70,6 @@ PULL_POLICIES = ("always", "missing", "never")
 UNNAMED = "<none>"
 #: ``images --filter`` keys
 FILTERS = ("reference", "label", "dangling", "before", "since")
-_UPLOAD_CHUNK = 16 << 20
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _SPOOL_CHUNK = 1 << 20
 
@@ -392,13 +391,14 @@ class ImageManager:
         ref: str,
         *,
         insecure: bool = False,
-        chunk_size: int | None = _UPLOAD_CHUNK,
+        chunk_size: int | None = None,
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
         max_concurrent_uploads: int | None = None,
     ) -> dict[str, Any]:
         """Push a local image to the registry its name points at; returns {name, digest, size}.
-        Blobs go up ``max_concurrent_uploads`` at a time (default: the settings file's, 5)."""
+        Blobs go up ``max_concurrent_uploads`` at a time (default: the settings file's, 5), each in one
+        streamed PUT (as docker), or in PATCHes of ``chunk_size`` bytes for a registry that needs them."""
         image = self._find(ref)
         if not _parses(image.name):
             raise InvalidArgument(f"image {ref} has no name to push under; tag it first")

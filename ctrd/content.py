@@ -7,7 +7,7 @@ import json
 import os
 import queue
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -106,13 +106,14 @@ class Content(Service):
 
     def write(
         self,
-        source: bytes | IO[bytes],
+        source: bytes | IO[bytes] | Callable[[int], IO[bytes]],
         *,
         expected: str | None = None,
         total: int | None = None,
         labels: Mapping[str, str] | None = None,
         ref: str | None = None,
         lock_timeout: float = 30.0,
+        keep_partial: Callable[[BaseException], bool] | None = None,
     ) -> str:
         """Write a blob through the Content.Write stream and return its digest.
 
@@ -123,16 +124,24 @@ class Content(Service):
         A write interrupted earlier (by a killed process) under the same ``ref`` resumes at the server's
         offset.
         While another writer holds ``ref`` the write retries until ``lock_timeout`` seconds have passed.
+
+        ``source`` may also be a callable, called with the offset the ingest already holds and returning
+        the data from there on (so a download resumes where the last one stopped instead of reading the
+        prefix again); ``expected`` is then required, as only the server sees the prefix. A failure for
+        which ``keep_partial`` says True (never a size or digest mismatch) keeps the ingest for such a
+        resumption.
         """
         if expected is not None:
             check_digest(expected)
+        elif callable(source):
+            raise InvalidArgument("a resuming source needs the expected digest")
         if isinstance(source, bytes | bytearray | memoryview):
             total = len(source) if total is None else total
         ref = ref or (f"pouchsh-{expected}" if expected else f"pouchsh-{time.time_ns()}-{os.urandom(4).hex()}")
         deadline = time.monotonic() + lock_timeout
         while True:
             try:
-                return self._write_once(source, ref, expected, total or 0, labels)
+                return self._write_once(source, ref, expected, total or 0, labels, keep_partial)
             except Unavailable as err:
                 # Only a ref locked by another writer is worth waiting for; a containerd that is down is not.
                 if "locked" not in err.message:
@@ -142,7 +151,13 @@ class Content(Service):
                 time.sleep(_LOCK_RETRY)
 
     def _write_once(
-        self, source: bytes | IO[bytes], ref: str, expected: str | None, total: int, labels: Mapping[str, str] | None
+        self,
+        source: bytes | IO[bytes] | Callable[[int], IO[bytes]],
+        ref: str,
+        expected: str | None,
+        total: int,
+        labels: Mapping[str, str] | None,
+        keep_partial: Callable[[BaseException], bool] | None,
     ) -> str:
         requests: queue.SimpleQueue[pb.WriteContentRequest | None] = queue.SimpleQueue()
         responses = self.client.stream(self.stub.Write, iter(requests.get, None), f"content write {ref}")
@@ -156,8 +171,9 @@ class Content(Service):
             # From here the ingest under ``ref`` is ours: any failure drops it, so no partial data stays.
             try:
                 return self._stream(requests, responses, source, ref, expected, total, labels, status.offset)
-            except BaseException:
-                self._abort_quietly(ref)
+            except BaseException as err:
+                if keep_partial is None or isinstance(err, InvalidArgument) or not keep_partial(err):
+                    self._abort_quietly(ref)
                 raise
         finally:
             requests.put(None)
@@ -167,7 +183,7 @@ class Content(Service):
         self,
         requests: queue.SimpleQueue[pb.WriteContentRequest | None],
         responses: Any,
-        source: bytes | IO[bytes],
+        source: bytes | IO[bytes] | Callable[[int], IO[bytes]],
         ref: str,
         expected: str | None,
         total: int,
@@ -216,8 +232,16 @@ class Content(Service):
             pass  # the error being raised already says what went wrong
 
 
-def _chunks_from(source: bytes | IO[bytes], offset: int, hasher: Any) -> Iterator[bytes]:
-    """The data after ``offset`` in CHUNK pieces, hashing all of it (the skipped prefix included)."""
+def _chunks_from(
+    source: bytes | IO[bytes] | Callable[[int], IO[bytes]], offset: int, hasher: Any
+) -> Iterator[bytes]:
+    """The data after ``offset`` in CHUNK pieces, hashing all of it (the skipped prefix included, but
+    for a resuming source, which starts at ``offset`` and whose digest the caller gave)."""
+    if callable(source):
+        stream = source(offset)
+        while piece := stream.read(CHUNK):
+            yield piece
+        return
     if isinstance(source, bytes | bytearray | memoryview):
         view = memoryview(source)
         hasher.update(view[:offset])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import os
 import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ctrd.chain import chain_ids
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from ctrd.descriptors import Descriptor
     from ctrd.images import Image, ImageSpec
 
-__all__ = ["UNCOMPRESSED_LABEL", "is_unpacked", "unpack"]
+__all__ = ["UNCOMPRESSED_LABEL", "is_unpacked", "unpack", "unpack_layers"]
 
 UNCOMPRESSED_LABEL = "containerd.io/uncompressed"
 SNAPSHOT_REF_LABEL = "containerd.io/gc.ref.snapshot.{snapshotter}"
@@ -42,20 +43,40 @@ def unpack(client: Client, image: Image | ImageSpec | str, *, snapshotter: str =
     from ctrd.images import ImageSpec
 
     spec = image if isinstance(image, ImageSpec) else client.images.spec(image)
-    chain = chain_ids(spec.diff_ids)
+    return unpack_layers(
+        client, spec.layers, spec.diff_ids, spec.config_descriptor, snapshotter=snapshotter
+    )
+
+
+def unpack_layers(
+    client: Client,
+    layers: Sequence[Descriptor],
+    diff_ids: Sequence[str],
+    config: Descriptor,
+    *,
+    snapshotter: str = DEFAULT_SNAPSHOTTER,
+    ready: Callable[[int], None] | None = None,
+) -> str:
+    """Apply ``layers`` in order; ``ready(i)``, when given, returns once layer ``i``'s blob is in the
+    content store (a pull calls this while the later layers still download). Returns the chain ID."""
+    if len(layers) != len(diff_ids):
+        raise InvalidArgument(f"image has {len(layers)} layers but {len(diff_ids)} diff IDs")
+    chain = chain_ids(list(diff_ids))
     with client.lease() as leased:
-        for i, (layer, diff_id) in enumerate(zip(spec.layers, spec.diff_ids, strict=True)):
+        for i, (layer, diff_id) in enumerate(zip(layers, diff_ids, strict=True)):
             parent = chain[i - 1] if i else ""
             try:
                 leased.snapshots.stat(chain[i], snapshotter=snapshotter)
                 continue
             except NotFound:
                 pass
+            if ready is not None:
+                ready(i)
             _apply_layer(leased, layer, diff_id, chain[i], parent, snapshotter)
             leased.content.update_labels(layer.digest, {UNCOMPRESSED_LABEL: diff_id})
         if chain:
             label = SNAPSHOT_REF_LABEL.format(snapshotter=snapshotter)
-            leased.content.update_labels(spec.config_descriptor.digest, {label: chain[-1]})
+            leased.content.update_labels(config.digest, {label: chain[-1]})
     return chain[-1] if chain else ""
 
 

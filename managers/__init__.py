@@ -43,8 +43,11 @@ class Managers:
         root: Path | None = None,
         run_root: Path | None = None,
         reconcile: bool = True,
+        insecure_registries: tuple[str, ...] = (),
     ) -> None:
         self.address = address
+        # ``pouchsh --insecure-registry HOST``: added to the settings file's insecure-registries
+        self.insecure_registries = insecure_registries
         self.namespace = namespace
         # Kept as given until a manager asks for a Path: pathlib (with urllib.parse and ipaddress, ~3% of
         # a `pouchsh -c version`) is not needed to reach a containerd that already runs.

@@ -20,7 +20,6 @@ from ctrd.errors import (
     Interrupted,
     InvalidArgument,
     NotFound,
-    PouchError,
     PouchRuntimeError,
     Timeout,
     Unavailable,
@@ -44,10 +43,9 @@ from managers.tarscan import ExpansionLimit, LayerCheck
 if TYPE_CHECKING:
     from ctrd.client import Client
 
-__all__ = ["fetch", "push"]
+__all__ = ["fetch", "push", "resumable"]
 
 _RESUMES = 3
-_CHUNK = 1 << 20
 _MAX_DEPTH = 4  # indexes within indexes
 
 
@@ -71,12 +69,16 @@ def fetch(
     *,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    concurrency: int = 3,
+    unpack_onto: str | None = None,
     depth: int = 0,
 ) -> Descriptor:
     """Bring ``root``'s tree for ``platform`` into the content store; returns the platform manifest.
 
     Only what the tree references is fetched; each manifest is bounded in size and checked against its
     descriptor's digest and size before it is parsed, each blob as it streams (see ``_BlobSource``).
+    A manifest's blobs move ``concurrency`` at a time. With ``unpack_onto`` (a snapshotter) each layer
+    is applied as soon as it and the layers below it are stored, while the later ones still download.
     """
     if depth > _MAX_DEPTH:
         raise InvalidArgument(f"{registry.domain}/{repo}: indexes nested more than {_MAX_DEPTH} deep")
@@ -93,17 +95,172 @@ def fetch(
     if media_type in INDEX_TYPES:
         chosen = select_manifest(doc, platform)
         manifest = fetch(
-            client, registry, repo, chosen, platform, progress=progress, cancel=cancel, depth=depth + 1
+            client,
+            registry,
+            repo,
+            chosen,
+            platform,
+            progress=progress,
+            cancel=cancel,
+            concurrency=concurrency,
+            unpack_onto=unpack_onto,
+            depth=depth + 1,
         )
         kids = [chosen]
     else:
         manifest = root
         kids = children(media_type, doc)
-        for kid in kids:
-            _blob(client, registry, repo, kid, progress, cancel)
+        unpacker = None
+        if unpack_onto is not None and kids:
+            _blob(client, registry, repo, kids[0], progress, cancel)  # the config: it lists the diff IDs
+            unpacker = _Unpacker.start(client, kids[0], kids[1:], unpack_onto)
+        pending = kids[1:] if unpacker is not None else kids
+
+        def job(kid: Descriptor) -> Callable[[threading.Event], None]:
+            def run(stop: threading.Event) -> None:
+                _blob(client, registry, repo, kid, progress, stop)
+                if unpacker is not None:
+                    unpacker.landed(kid.digest)
+
+            return run
+
+        try:
+            _in_parallel([job(kid) for kid in pending], concurrency, cancel)
+        except BaseException:
+            if unpacker is not None:
+                unpacker.abandon()
+            raise
+        if unpacker is not None:
+            unpacker.finish()
     _store_json(client, root, data, child_gc_labels(media_type, kids))
     report(progress, Progress(root.digest, _kind(root), "done", root.size, root.size))
     return manifest
+
+
+class _Stop(threading.Event):
+    """Set by the first failing transfer of a batch, and set too whenever the caller's cancel is."""
+
+    def __init__(self, outer: threading.Event | None) -> None:
+        super().__init__()
+        self._outer = outer
+
+    def is_set(self) -> bool:
+        return super().is_set() or (self._outer is not None and self._outer.is_set())
+
+
+class _Unpacker:
+    """Applies a manifest's layers in order, in a thread of its own, each once its blob is stored."""
+
+    def __init__(
+        self, client: Client, config: Descriptor, layers: list[Descriptor], diff_ids: list[str]
+    ) -> None:
+        self._client = client
+        self._config = config
+        self._layers = layers
+        self._diff_ids = diff_ids
+        self._landed: set[str] = set()
+        self._abandoned = False
+        self._cond = threading.Condition()
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def start(
+        cls, client: Client, config: Descriptor, layers: list[Descriptor], snapshotter: str
+    ) -> _Unpacker | None:
+        """An unpacker running, or None when the layers are not all plain layers or the config does not
+        list one diff ID each (then the image is unpacked after the fetch, which reports what is wrong)."""
+        try:
+            diff_ids = client.content.read_json(config.digest)["rootfs"]["diff_ids"]
+        except (NotFound, InvalidArgument, KeyError, TypeError):
+            return None
+        if (
+            not isinstance(diff_ids, list)
+            or len(diff_ids) != len(layers)
+            or not all(isinstance(d, str) for d in diff_ids)
+            or not all(layer.media_type in LAYER_TYPES for layer in layers)
+        ):
+            return None
+        unpacker = cls(client, config, layers, diff_ids)
+        unpacker._thread = threading.Thread(
+            target=unpacker._run, args=(snapshotter,), name="unpack", daemon=True
+        )
+        unpacker._thread.start()
+        return unpacker
+
+    def landed(self, digest: str) -> None:
+        with self._cond:
+            self._landed.add(digest)
+            self._cond.notify_all()
+
+    def abandon(self) -> None:
+        """The fetch failed: stop after the layer being applied, and wait for that."""
+        with self._cond:
+            self._abandoned = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+
+    def finish(self) -> None:
+        """Wait for the last layer; a failure of the unpack is raised here."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _ready(self, i: int) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._abandoned or self._layers[i].digest in self._landed)
+            if self._abandoned:
+                raise Interrupted("unpack stopped: the fetch failed")
+
+    def _run(self, snapshotter: str) -> None:
+        from ctrd.unpack import unpack_layers
+
+        try:
+            unpack_layers(
+                self._client,
+                self._layers,
+                self._diff_ids,
+                self._config,
+                snapshotter=snapshotter,
+                ready=self._ready,
+            )
+        except BaseException as exc:  # handed to the fetching thread by finish()
+            self._error = exc
+
+
+def _in_parallel(
+    jobs: list[Callable[[threading.Event], None]], concurrency: int, cancel: threading.Event | None
+) -> None:
+    """Run the jobs ``concurrency`` at a time; the first failure stops the rest, and is raised once
+    every job has ended (nothing is left writing into the lease when the caller drops it)."""
+    stop = _Stop(cancel)
+    if concurrency <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            job(stop)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    failures: list[BaseException] = []
+
+    def run(job: Callable[[threading.Event], None]) -> None:
+        if stop.is_set():
+            return
+        try:
+            job(stop)
+        except BaseException as exc:
+            failures.append(exc)
+            stop.set()
+
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(jobs)), thread_name_prefix="transfer") as pool:
+        list(pool.map(run, jobs))
+    if failures:
+        # the first failure is the cause; the others are the transfers it stopped
+        first = next((f for f in failures if not isinstance(f, Interrupted)), failures[0])
+        raise first
+    if cancel is not None and cancel.is_set():
+        raise Interrupted("transfer interrupted")
 
 
 def _manifest(client: Client, registry: Registry, repo: str, desc: Descriptor) -> bytes:
@@ -133,27 +290,52 @@ def _blob(
         report(progress, Progress(desc.digest, kind, "exists", desc.size, desc.size))
         return
     ref = f"{kind}-{desc.digest}"
-    source = _BlobSource(registry, repo, desc, kind, progress, cancel)
+    opened: list[_BlobSource] = []
+
+    def source_from(offset: int) -> IO[bytes]:
+        # the ingest under ``ref`` may hold what an earlier, interrupted pull fetched: go on from there
+        opened.append(_BlobSource(registry, repo, desc, kind, progress, cancel, start=offset))
+        return cast(IO[bytes], opened[-1])
+
     try:
-        client.content.write(cast(IO[bytes], source), expected=desc.digest, total=desc.size, ref=ref)
+        client.content.write(
+            source_from, expected=desc.digest, total=desc.size, ref=ref, keep_partial=resumable
+        )
     except InvalidArgument as exc:
         # The server's commit check: the bytes do not hash to the digest the manifest promised.
         raise PouchRuntimeError(
             f"registry {registry.domain} served wrong content for {desc.digest} ({exc.message})"
         ) from exc
-    except BaseException:
-        _abort(client, ref)
-        raise
     finally:
-        source.close()
+        for source in opened:
+            source.close()
+    if opened and opened[0].start and kind == "layer" and desc.media_type in LAYER_TYPES:
+        _check_stored_layer(client, registry, desc)
     report(progress, Progress(desc.digest, kind, "done", desc.size, desc.size))
 
 
-def _abort(client: Client, ref: str) -> None:
+def resumable(exc: BaseException) -> bool:
+    """Whether a failed pull keeps what it fetched for the next one: the registry went away, a deadline
+    passed, or the user interrupted; never when the registry lied or kept cutting downloads short."""
+    return isinstance(exc, (Unavailable, Timeout, Interrupted)) and not isinstance(exc, _CutShort)
+
+
+class _CutShort(Unavailable):
+    """A registry that answers but keeps ending a download early: no partial of it is kept."""
+
+
+def _check_stored_layer(client: Client, registry: Registry, desc: Descriptor) -> None:
+    """A layer resumed from an earlier pull's partial was not seen whole while streaming; check what it
+    would cost to apply (bomb, sparse, member count) from the store, before anything applies it."""
+    check = LayerCheck(f"layer {desc.digest} from {registry.domain}", ExpansionLimit())
     try:
-        client.content.abort(ref)
-    except PouchError:
-        pass  # no ingest was started, or containerd is gone; the error being raised says what matters
+        for chunk in client.content.read_stream(desc.digest):
+            check.feed(chunk)
+        check.finish()
+    except InvalidArgument as exc:
+        raise PouchRuntimeError(
+            f"registry {registry.domain} served a layer that is refused: {exc.message}"
+        ) from exc
 
 
 class _BlobSource(io.RawIOBase):
@@ -168,6 +350,8 @@ class _BlobSource(io.RawIOBase):
         kind: str,
         progress: ProgressFn | None,
         cancel: threading.Event | None,
+        *,
+        start: int = 0,
     ) -> None:
         self._registry = registry
         self._repo = repo
@@ -177,13 +361,16 @@ class _BlobSource(io.RawIOBase):
         self._cancel = cancel
         self._stream: BlobStream | None = None
         self._chunks: Iterator[bytes] | None = None
-        self._offset = 0
-        self._hash = hashlib.sha256()
+        # from ``start`` on when an earlier pull's partial holds the bytes before it: then the digest is
+        # containerd's to check at commit, and the layer check reads the stored blob (``_blob``)
+        self.start = start
+        self._offset = start
+        self._hash = hashlib.sha256() if start == 0 else None
         self._resumes = 0
         # a layer is also checked for what it would cost once applied (bomb, sparse, member count)
         self._check = (
             LayerCheck(f"layer {desc.digest} from {registry.domain}", ExpansionLimit())
-            if kind == "layer" and desc.media_type in LAYER_TYPES
+            if kind == "layer" and desc.media_type in LAYER_TYPES and start == 0
             else None
         )
 
@@ -197,7 +384,8 @@ class _BlobSource(io.RawIOBase):
         want = remaining if size < 0 else min(size, remaining)
         data = self._next(want)
         self._offset += len(data)
-        self._hash.update(data)
+        if self._hash is not None:
+            self._hash.update(data)
         if self._check is not None:
             self._checked(self._check.feed, data)
         report(
@@ -215,10 +403,10 @@ class _BlobSource(io.RawIOBase):
             assert self._chunks is not None
             try:
                 data = next(self._chunks, b"")
-            except (Unavailable, Timeout):
+            except (Unavailable, Timeout) as exc:
                 data = b""
                 if self._resumes >= _RESUMES:
-                    raise
+                    raise _CutShort(exc.message) from exc
             if data:
                 if len(data) > want:
                     # http.client hands out at most what was asked for; keep the rest for the next read
@@ -226,7 +414,7 @@ class _BlobSource(io.RawIOBase):
                     data = data[:want]
                 return data
             if self._resumes >= _RESUMES:
-                raise Unavailable(
+                raise _CutShort(
                     f"registry {self._registry.domain}: download of {self._desc.digest} ended at "
                     f"{self._offset} of {self._desc.size} bytes"
                 )
@@ -241,7 +429,7 @@ class _BlobSource(io.RawIOBase):
                 f"registry {self._registry.domain} served wrong content for {self._desc.digest}: "
                 f"{stream.start + stream.length} bytes where the manifest says {self._desc.size}"
             )
-        chunks = stream.chunks(_CHUNK, self._cancel)
+        chunks = stream.chunks(self._cancel)
         if stream.start < self._offset:
             # The server ignored Range: skip what was already read (and hashed).
             skip = self._offset - stream.start
@@ -257,7 +445,7 @@ class _BlobSource(io.RawIOBase):
 
     def _verify(self) -> None:
         extra = next(self._chunks, b"") if self._chunks is not None else b""
-        digest = "sha256:" + self._hash.hexdigest()
+        digest = "sha256:" + self._hash.hexdigest() if self._hash is not None else self._desc.digest
         if extra or digest != self._desc.digest:
             raise PouchRuntimeError(
                 f"registry {self._registry.domain} served wrong content for {self._desc.digest}: "
@@ -299,8 +487,10 @@ def push(
     chunk_size: int | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    concurrency: int = 5,
 ) -> Descriptor:
-    """Push ``target``'s tree and tag it; returns the descriptor now under ``tag``.
+    """Push ``target``'s tree and tag it; returns the descriptor now under ``tag``. Blobs go up
+    ``concurrency`` at a time.
 
     An index whose other platforms were never pulled cannot be pushed whole; then its platform manifest
     (the one that is complete locally) is pushed under the tag instead.
@@ -320,12 +510,13 @@ def push(
                 chunk_size=chunk_size,
                 progress=progress,
                 cancel=cancel,
+                concurrency=concurrency,
             )
         for kid in present:
-            _push_manifest(client, registry, repo, kid, kid.digest, chunk_size, progress, cancel)
+            _push_manifest(client, registry, repo, kid, kid.digest, chunk_size, progress, cancel, concurrency)
         _put(client, registry, repo, target, tag, progress)
         return target
-    _push_manifest(client, registry, repo, target, tag, chunk_size, progress, cancel)
+    _push_manifest(client, registry, repo, target, tag, chunk_size, progress, cancel, concurrency)
     return target
 
 
@@ -346,24 +537,46 @@ def _push_manifest(
     chunk_size: int | None,
     progress: ProgressFn | None,
     cancel: threading.Event | None,
+    concurrency: int,
 ) -> None:
     doc: dict[str, Any] = client.content.read_json(desc.digest)
-    for kid in children(desc.media_type, doc):
+
+    def upload(kid: Descriptor, stop: threading.Event) -> None:
         kind = _kind(kid)
         if registry.blob_exists(repo, kid.digest):
             report(progress, Progress(kid.digest, kind, "exists", kid.size, kid.size))
-            continue
-        if cancel is not None and cancel.is_set():
+            return
+        if stop.is_set():
             raise Interrupted("push interrupted")
         report(progress, Progress(kid.digest, kind, "uploading", 0, kid.size))
         registry.upload_blob(
             repo,
             kid,
-            lambda kid=kid: client.content.read_stream(kid.digest),  # type: ignore[misc]
+            lambda: _counted(client.content.read_stream(kid.digest), kid, kind, progress, stop),
             chunk_size=chunk_size if chunk_size and kid.size > chunk_size else None,
         )
         report(progress, Progress(kid.digest, kind, "done", kid.size, kid.size))
+
+    kids = children(desc.media_type, doc)
+    _in_parallel([lambda stop, kid=kid: upload(kid, stop) for kid in kids], concurrency, cancel)
     _put(client, registry, repo, desc, obj, progress)
+
+
+def _counted(
+    chunks: Iterator[bytes],
+    desc: Descriptor,
+    kind: str,
+    progress: ProgressFn | None,
+    stop: threading.Event,
+) -> Iterator[bytes]:
+    """An upload's bytes, reported as they go, stopping when the batch is stopped."""
+    sent = 0
+    for chunk in chunks:
+        if stop.is_set():
+            raise Interrupted("push interrupted")
+        sent += len(chunk)
+        report(progress, Progress(desc.digest, kind, "uploading", sent, desc.size))
+        yield chunk
 
 
 def _put(

@@ -33,12 +33,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
-from ctrd.errors import Conflict, Interrupted, InvalidArgument, NotFound, PouchError
+from ctrd.errors import AlreadyExists, Conflict, Interrupted, InvalidArgument, NotFound, PouchError
 from ctrd.images import HOST_PLATFORM, Image, ImageSpec
 from ctrd.snapshots import DEFAULT_SNAPSHOTTER
 from ctrd.unpack import is_unpacked, unpack
 from managers import faults, reference
-from managers.credentials import CredentialStore, server_domain
+from managers.credentials import DockerConfig, server_domain
 from managers.filters import label_matches, matches, parse_filters, truth
 from managers.labels import LABEL
 from managers.oci import (
@@ -70,7 +70,6 @@ PULL_POLICIES = ("always", "missing", "never")
 UNNAMED = "<none>"
 #: ``images --filter`` keys
 FILTERS = ("reference", "label", "dangling", "before", "since")
-_UPLOAD_CHUNK = 16 << 20
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _SPOOL_CHUNK = 1 << 20
 
@@ -138,9 +137,19 @@ class ImageManager:
     def __init__(self, managers: Managers, *, snapshotter: str = DEFAULT_SNAPSHOTTER) -> None:
         self._managers = managers
         self.snapshotter = snapshotter
-        self._credentials = CredentialStore(Path(managers.root) / "auth.json")
+        self._migrated = False
         self._docs: dict[str, Any] = {}  # digest → parsed JSON; content is immutable, so never stale
         self._lock = threading.Lock()
+
+    @property
+    def _credentials(self) -> DockerConfig:
+        """docker's config.json (``$DOCKER_CONFIG``), read afresh each time; pouchsh's former store under
+        the data root is moved into it on first use."""
+        config = DockerConfig()
+        if not self._migrated:
+            config.migrate(Path(self._managers.root) / "auth.json")
+            self._migrated = True
+        return config
 
     @property
     def _client(self) -> Client:
@@ -311,34 +320,85 @@ class ImageManager:
         insecure: bool = False,
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
+        max_concurrent_downloads: int | None = None,
     ) -> dict[str, Any]:
-        """Pull ``ref`` for ``platform`` (default the host's), unpack it, and name it; returns its record."""
+        """Pull ``ref`` for ``platform`` (default the host's), unpack it, and name it; returns its record.
+        Layers download ``max_concurrent_downloads`` at a time (default: the settings file's, 3)."""
         parsed = reference.parse(ref)
         want = parse_platform(platform) if platform else HOST_PLATFORM
-        registry = self._registry(parsed.domain, insecure, cancel)
-        with self._client.lease(sync_delete=True) as leased:
-            root = registry.resolve(parsed.path, parsed.object)
-            from managers import distribution  # with the registry client: pull and push only
+        settings = self._settings()
+        concurrency = _positive(max_concurrent_downloads, settings.max_concurrent_downloads)
+        sources = self._sources(parsed.domain, insecure, cancel, settings.registry_mirrors)
+        from managers import distribution  # with the registry client: pull and push only
 
-            faults.point("pull.fetch.before")
-            distribution.fetch(leased, registry, parsed.path, root, want, progress=progress, cancel=cancel)
+        lease = self._pull_lease(str(parsed))
+        leased = self._client.with_lease(lease)
+        keep = fetching = False
+        try:
+            for n, registry in enumerate(sources):
+                try:
+                    root = registry.resolve(parsed.path, parsed.object)
+                    faults.point("pull.fetch.before")
+                    fetching = True
+                    distribution.fetch(
+                        leased,
+                        registry,
+                        parsed.path,
+                        root,
+                        want,
+                        progress=progress,
+                        cancel=cancel,
+                        concurrency=concurrency,
+                        unpack_onto=self.snapshotter,
+                    )
+                    break
+                except Interrupted:
+                    keep = fetching
+                    raise
+                except PouchError as exc:
+                    # a mirror that fails is passed over for the next source; the last one's error stands
+                    if n == len(sources) - 1:
+                        keep = fetching and distribution.resumable(exc)
+                        raise
             spec = self._spec(Image(str(parsed), root), want, client=leased)
             faults.point("pull.unpack.before")
-            unpack(leased, spec, snapshotter=self.snapshotter)
+            unpack(leased, spec, snapshotter=self.snapshotter)  # the layers were applied as they landed
             faults.point("pull.name.before")
             image = leased.images.put(str(parsed), root)
-        return self._record(image)
+        finally:
+            if not keep:
+                self._client.leases.delete(lease, sync=True)
+        return self._record(image, want)
+
+    def _pull_lease(self, name: str) -> str:
+        """The lease of a pull of ``name``: the one an interrupted pull of it left (its partial blobs,
+        which this pull resumes), else a new one. It carries no owner label, so ``system prune`` leaves
+        it to the next pull; its 24 hours bound how long an abandoned partial stays."""
+        import hashlib
+        from datetime import timedelta
+
+        lease_id = "pouchsh-pull-" + hashlib.sha256(name.encode()).hexdigest()[:32]
+        try:
+            self._client.leases.create(
+                lease_id, labels={LABEL.PULL: name[:4000]}, expire=timedelta(hours=24)
+            )
+        except AlreadyExists:
+            pass
+        return lease_id
 
     def push(
         self,
         ref: str,
         *,
         insecure: bool = False,
-        chunk_size: int | None = _UPLOAD_CHUNK,
+        chunk_size: int | None = None,
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
+        max_concurrent_uploads: int | None = None,
     ) -> dict[str, Any]:
-        """Push a local image to the registry its name points at; returns {name, digest, size}."""
+        """Push a local image to the registry its name points at; returns {name, digest, size}.
+        Blobs go up ``max_concurrent_uploads`` at a time (default: the settings file's, 5), each in one
+        streamed PUT (as docker), or in PATCHes of ``chunk_size`` bytes for a registry that needs them."""
         image = self._find(ref)
         if not _parses(image.name):
             raise InvalidArgument(f"image {ref} has no name to push under; tag it first")
@@ -355,22 +415,29 @@ class ImageManager:
             chunk_size=chunk_size,
             progress=progress,
             cancel=cancel,
+            concurrency=_positive(max_concurrent_uploads, self._settings().max_concurrent_uploads),
         )
         return {"name": image.name, "digest": pushed.digest, "size": pushed.size}
 
     def login(
         self, server: str | None, username: str, password: str, *, insecure: bool = False
     ) -> dict[str, Any]:
-        """Check the credentials against the registry, then store them (0600 under the data root)."""
+        """Check the credentials against the registry, then store them where docker does (config.json,
+        0600, or its credential helper)."""
         domain = server_domain(server)
         if not username:
             raise InvalidArgument("login needs a username")
         from managers.registry import Registry
 
-        registry = Registry(domain, insecure=insecure, credentials=lambda _domain: (username, password))
+        registry = Registry(
+            domain,
+            insecure=insecure,
+            insecure_hosts=self._insecure_hosts(),
+            credentials=lambda _domain: (username, password),
+        )
         registry.ping()
-        self._credentials.put(domain, username, password)
-        return {"server": domain, "username": username, "status": "Login Succeeded"}
+        stored = self._credentials.put(domain, username, password)
+        return {"server": domain, "username": username, "status": "Login Succeeded", "stored": stored}
 
     def logout(self, server: str | None) -> dict[str, Any]:
         domain = server_domain(server)
@@ -379,7 +446,46 @@ class ImageManager:
     def _registry(self, domain: str, insecure: bool, cancel: threading.Event | None) -> Registry:
         from managers.registry import Registry
 
-        return Registry(domain, insecure=insecure, credentials=self._credentials.get, cancel=cancel)
+        return Registry(
+            domain,
+            insecure=insecure,
+            insecure_hosts=self._insecure_hosts(),
+            credentials=self._credentials.get,
+            cancel=cancel,
+        )
+
+    def _sources(
+        self, domain: str, insecure: bool, cancel: threading.Event | None, mirrors: tuple[str, ...]
+    ) -> builtins.list[Registry]:
+        """Where to pull ``domain``'s images from, in order: for docker.io the ``registry-mirrors`` of
+        the settings file first, as dockerd; then the registry itself."""
+        from managers.registry import Registry
+
+        found: builtins.list[Registry] = []
+        if domain == reference.DEFAULT_DOMAIN:
+            for mirror in mirrors:
+                host = _mirror_host(mirror)
+                found.append(
+                    Registry(
+                        domain,
+                        host=host,
+                        insecure_hosts=self._insecure_hosts(),
+                        credentials=self._credentials.get,
+                        cancel=cancel,
+                    )
+                )
+        return [*found, self._registry(domain, insecure, cancel)]
+
+    def _insecure_hosts(self) -> Any:
+        """Loopback, ``insecure-registries`` of the settings file, and ``pouchsh --insecure-registry``."""
+        from managers.tls import InsecureHosts
+
+        return InsecureHosts((*self._settings().insecure_registries, *self._managers.insecure_registries))
+
+    def _settings(self) -> Any:
+        from managers.config import load
+
+        return load()
 
     # ------------------------------------------------------------------ archives
 
@@ -619,9 +725,9 @@ class ImageManager:
     def _config_digest(self, image: Image) -> str:
         return self._spec(image).config_descriptor.digest
 
-    def _record(self, image: Image) -> dict[str, Any]:
+    def _record(self, image: Image, platform: Platform | None = None) -> dict[str, Any]:
         try:
-            spec = self._spec(image)
+            spec = self._spec(image, platform) if platform is not None else self._spec(image)
             config: dict[str, Any] = dict(spec.config)
             image_id, size = spec.config_descriptor.digest, spec.size
         except NotFound:
@@ -790,6 +896,26 @@ def _parses(name: str) -> bool:
     except InvalidArgument:
         return False
     return True
+
+
+def _mirror_host(mirror: str) -> str:
+    """``https://mirror.example:5000/`` → ``mirror.example:5000`` (its scheme is the transport's to
+    choose: HTTPS, or plain HTTP only for an insecure host)."""
+    text = mirror.strip()
+    for scheme in ("https://", "http://"):
+        text = text.removeprefix(scheme)
+    host = text.split("/", 1)[0]
+    if not host or any(c.isspace() or c in "@?#" for c in host):
+        raise InvalidArgument(f"invalid registry mirror {mirror!r} in the settings file")
+    return host
+
+
+def _positive(given: int | None, default: int) -> int:
+    if given is None:
+        return default
+    if given < 1:
+        raise InvalidArgument(f"a concurrency must be at least 1, not {given}")
+    return given
 
 
 def _looks_like_id(text: str) -> bool:

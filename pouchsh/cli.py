@@ -37,6 +37,7 @@ __all__ = ["Options", "UsageError", "main", "parse_args", "run"]
 
 USAGE = """\
 usage: pouchsh [--check] [--dry-run] [--json] [--debug] [--address ADDR] [-n NAMESPACE]
+               [--insecure-registry HOST]...
                [FILE.pouch | -c STRING | -] [ARGS...]
        pouchsh [OPTIONS] COMMAND [ARGS...]   run one command, as `docker COMMAND ...` does
        pouchsh serve [pouchd OPTIONS]   serve the Docker Engine API (the same as `pouchd`)
@@ -55,6 +56,9 @@ Run a pouch script, or start the interactive prompt when standard input is a ter
   --json             print every displayed value as one JSON document per line
   --debug            show Python tracebacks of internal errors
   --address ADDR     containerd socket (env CONTAINERD_ADDRESS)
+  --insecure-registry HOST
+                     trust HOST[:PORT] (or a CIDR) without verifying its certificate, or over
+                     plain HTTP when it speaks no TLS (repeatable; loopback always is)
   -n, --namespace NS containerd namespace (env CONTAINERD_NAMESPACE, default: default)
   -h, --help         show this help
   --version          show the version
@@ -94,6 +98,7 @@ class Options:
 
     def __init__(self) -> None:
         self.args: list[str] = []  # what follows the script or -c STRING: its $args
+        self.insecure_registries: list[str] = []  # --insecure-registry HOST, added to the settings file's
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -115,13 +120,15 @@ def parse_args(argv: list[str]) -> Options:
             opts.json = True
         elif a == "--debug":
             opts.debug = True
-        elif a in ("--address", "-n", "--namespace", "-c"):
+        elif a in ("--address", "-n", "--namespace", "-c", "--insecure-registry"):
             if i >= len(argv):
                 raise UsageError(f"{a} needs a value")
             value = argv[i]
             i += 1
             if a == "--address":
                 opts.address = value
+            elif a == "--insecure-registry":
+                opts.insecure_registries.append(value)
             elif a == "-c":
                 opts.command = value
                 opts.args = argv[i:]
@@ -130,6 +137,8 @@ def parse_args(argv: list[str]) -> Options:
                 opts.namespace = value
         elif a.startswith("--address="):
             opts.address = a.partition("=")[2]
+        elif a.startswith("--insecure-registry="):
+            opts.insecure_registries.append(a.partition("=")[2])
         elif a.startswith("--namespace="):
             opts.namespace = a.partition("=")[2]
         elif a.startswith("-c") and len(a) > 2:
@@ -237,7 +246,9 @@ def run(
         def managers() -> Any:
             from managers import Managers
 
-            return Managers(address=address, namespace=namespace)
+            return Managers(
+                address=address, namespace=namespace, insecure_registries=tuple(opts.insecure_registries)
+            )
 
     runtime = Runtime(
         managers_factory=managers, stdout=stdout, stderr=stderr, stdin=stdin, is_terminal=is_terminal,

@@ -39,25 +39,6 @@ def _short(image_id: str) -> str:
     return image_id.removeprefix("sha256:")[:12]
 
 
-def _progress(ctx: Any, quiet: bool) -> Any:
-    """A progress callback drawing one line per blob on a terminal; None elsewhere or with -q."""
-    if quiet or not ctx.is_terminal:
-        return None
-    err: IO[bytes] = ctx.stderr
-
-    def show(event: Any) -> None:
-        label = f"{event.id.removeprefix('sha256:')[:12]} {event.kind}"
-        if event.status in ("downloading", "uploading") and event.total:
-            pct = 100 * event.current // event.total
-            bar = "#" * (pct // 5)
-            err.write(f"\r{label}: {event.status} [{bar:<20}] {pct:3d}%".encode())
-        else:
-            err.write(f"\r\x1b[K{label}: {event.status}\n".encode())
-        err.flush()
-
-    return show
-
-
 _MAX_SIZE_HELP = (
     "Bound on what {what} may inflate to (default: 1 GiB or 100x its compressed size, whichever is "
     "larger); sparse members, and layers of more than a million members, are always refused"
@@ -312,24 +293,41 @@ def import_(
         Flag(
             "platform", type="string", help="Platform to pull from a multi-platform image (os/arch[/variant])"
         ),
-        Flag("quiet", short="q", help="No progress"),
+        Flag("quiet", short="q", help="No progress; return only the image's name"),
         _INSECURE,
+        Flag(
+            "max-concurrent-downloads",
+            type="int",
+            help="Layers downloaded at once (default: max-concurrent-downloads of the settings file, 3)",
+        ),
     ],
     examples=[
         Example("pull localhost:5000/tools/busybox:1", "Pull from a local registry"),
         Example("pull --platform linux/arm64 alpine", "Pull another platform's image"),
+        Example("pull --max-concurrent-downloads 6 localhost:5000/app:1", "Six layers at a time"),
     ],
     category=_CAT,    show=show_pulled,
 )
-def pull(ctx: Any, image: str, platform: str | None, quiet: bool, insecure_registry: bool) -> dict[str, Any]:
-    record = ctx.managers.images.pull(
-        image,
-        platform=platform,
-        insecure=insecure_registry,
-        progress=_progress(ctx, quiet),
-        cancel=ctx.cancel,
-    )
-    return _sized(record)
+def pull(
+    ctx: Any,
+    image: str,
+    platform: str | None,
+    quiet: bool,
+    insecure_registry: bool,
+    max_concurrent_downloads: int | None,
+) -> dict[str, Any]:
+    from pouchsh.transfer_view import transfer_view
+
+    with transfer_view(ctx, quiet, "pulled") as progress:
+        record = ctx.managers.images.pull(
+            image,
+            platform=platform,
+            insecure=insecure_registry,
+            progress=progress,
+            cancel=ctx.cancel,
+            max_concurrent_downloads=max_concurrent_downloads,
+        )
+    return record["name"] if quiet else _sized(record)
 
 
 @command(
@@ -337,15 +335,32 @@ def pull(ctx: Any, image: str, platform: str | None, quiet: bool, insecure_regis
     help="Push an image to the registry its name points at",
     aliases=["image push"],
     params=[Param("image", type="image", help="Image name with registry, e.g. localhost:5000/app:1")],
-    flags=[Flag("quiet", short="q", help="No progress"), _INSECURE],
+    flags=[
+        Flag("quiet", short="q", help="No progress; return only the image's name"),
+        _INSECURE,
+        Flag(
+            "max-concurrent-uploads",
+            type="int",
+            help="Blobs uploaded at once (default: max-concurrent-uploads of the settings file, 5)",
+        ),
+    ],
     examples=[Example("push localhost:5000/tools/busybox:1", "Push to a local registry")],
     category=_CAT,
 )
-def push(ctx: Any, image: str, quiet: bool, insecure_registry: bool) -> dict[str, Any]:
-    record = ctx.managers.images.push(
-        image, insecure=insecure_registry, progress=_progress(ctx, quiet), cancel=ctx.cancel
-    )
-    return _sized(record)
+def push(
+    ctx: Any, image: str, quiet: bool, insecure_registry: bool, max_concurrent_uploads: int | None
+) -> dict[str, Any]:
+    from pouchsh.transfer_view import transfer_view
+
+    with transfer_view(ctx, quiet, "pushed") as progress:
+        record = ctx.managers.images.push(
+            image,
+            insecure=insecure_registry,
+            progress=progress,
+            cancel=ctx.cancel,
+            max_concurrent_uploads=max_concurrent_uploads,
+        )
+    return record["name"] if quiet else _sized(record)
 
 
 @command(

@@ -7,7 +7,13 @@ point back at the front) and can:
   ``/token``, which checks Basic credentials when ``credentials`` is set and grants the scope asked for;
 - demand Basic credentials (``auth="basic"``);
 - corrupt blob downloads (``corrupt_blobs``: a flipped byte, same length);
-- cut the first download of each blob after half its bytes (``drop_first_download``), to make clients resume.
+- cut the first download of each blob after half its bytes (``drop_first_download``), to make clients resume;
+- pass the client's Authorization on (``pass_auth``), for a registry that checks tokens itself;
+- slow blob bodies both ways to ``throttle`` bytes a second, so a transfer outlives a token;
+- hold blob downloads until ``gate`` of them were in flight together (or 20 s pass); count the most in flight;
+- make its own tokens expire ``token_lifetime`` seconds after issue while announcing ``announced_lifetime``;
+- go away (stop listening, cut its downloads) once ``stop_after`` blob bytes were sent;
+- hold the download of the blob ``hold_blob`` until ``release`` is set.
 """
 
 from __future__ import annotations
@@ -16,13 +22,16 @@ import base64
 import http.client
 import json
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 
 
 class RegistryFront:
-    def __init__(self, upstream: str, *, auth: str | None = None, credentials: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, upstream: str, *, auth: str | None = None, credentials: tuple[str, str] | None = None, port: int = 0
+    ) -> None:
         self.upstream = upstream
         self.auth = auth
         self.credentials = credentials
@@ -30,9 +39,25 @@ class RegistryFront:
         self.drop_first_download = False
         self.token_requests: list[dict[str, str]] = []
         self.ranges: list[str] = []
+        self.pass_auth = False
+        self.throttle: int | None = None
+        self.gate: int | None = None
+        self.max_in_flight = 0
+        self.token_lifetime: float | None = None
+        self.announced_lifetime: float | None = None
+        self.refused_tokens = 0
+        self._in_flight = 0
+        self._flight = threading.Condition()
+        self._issued: dict[str, float] = {}
         self._dropped: set[str] = set()
         self._tokens: dict[str, str] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.stop_after: int | None = None
+        self.hold_blob: str | None = None  # a digest whose download waits for ``release``
+        self.release = threading.Event()
+        self.stopped = threading.Event()
+        self._sent = 0
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -44,8 +69,14 @@ class RegistryFront:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop serving: the port refuses connections from now on (a registry that went away)."""
+        if not self.stopped.is_set():
+            self.stopped.set()
+            self._server.shutdown()
+            self._server.server_close()
 
     def _basic_ok(self, header: str | None) -> bool:
         if self.credentials is None:
@@ -80,7 +111,11 @@ class RegistryFront:
                 scope = query.get("scope", [""])[0]
                 token = f"tok-{len(front._tokens)}"
                 front._tokens[token] = scope
-                self._reply(200, {"Content-Type": "application/json"}, json.dumps({"token": token}).encode())
+                front._issued[token] = time.monotonic()
+                answer: dict[str, object] = {"token": token}
+                if front.announced_lifetime is not None:
+                    answer["expires_in"] = front.announced_lifetime
+                self._reply(200, {"Content-Type": "application/json"}, json.dumps(answer).encode())
 
             def _authorized(self, path: str) -> bool:
                 header = self.headers.get("Authorization") or ""
@@ -94,7 +129,12 @@ class RegistryFront:
                 repo = "/".join(parts[2 : kinds[-1]]) if kinds else ""
                 action = "pull" if self.command in ("GET", "HEAD") else "pull,push"
                 scope = f"repository:{repo}:{action}" if repo else ""
-                granted = front._tokens.get(header.removeprefix("Bearer ")) if header.startswith("Bearer ") else None
+                token = header.removeprefix("Bearer ")
+                granted = front._tokens.get(token) if header.startswith("Bearer ") else None
+                if granted is not None and front.token_lifetime is not None:
+                    if time.monotonic() - front._issued[token] > front.token_lifetime:
+                        front.refused_tokens += 1
+                        granted = None
                 if granted is not None and (not scope or _covers(granted, repo, action)):
                     return True
                 realm = f"http://{front.address}/token"
@@ -109,13 +149,14 @@ class RegistryFront:
             def _handle(self) -> None:
                 url = urllib.parse.urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
+                body = self._read_slowly(length) if length else b""
                 if url.path == "/token":
                     self._token(urllib.parse.parse_qs(url.query))
                     return
                 if front.auth and not self._authorized(url.path):
                     return
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("authorization", "connection")}
+                dropped_in = ("connection",) if front.pass_auth else ("authorization", "connection")
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in dropped_in}
                 if "/blobs/sha256:" in url.path and self.command == "GET" and "Range" in headers:
                     front.ranges.append(headers["Range"])
                 conn = http.client.HTTPConnection(front.upstream, timeout=30)
@@ -139,7 +180,60 @@ class RegistryFront:
                     self.wfile.flush()
                     self.close_connection = True
                     return
+                if is_blob and front.hold_blob is not None and url.path.endswith(front.hold_blob):
+                    front.release.wait(60)
+                if is_blob:
+                    self._held()
+                    try:
+                        self._reply_slowly(resp.status, out, data)
+                    finally:
+                        with front._flight:
+                            front._in_flight -= 1
+                    return
                 self._reply(resp.status, out, data)
+
+            def _held(self) -> None:
+                with front._flight:
+                    front._in_flight += 1
+                    front.max_in_flight = max(front.max_in_flight, front._in_flight)
+                    front._flight.notify_all()
+                    if front.gate is not None:
+                        # open for good once that many were in flight together
+                        front._flight.wait_for(lambda: front.max_in_flight >= front.gate, timeout=20)  # type: ignore[operator]
+
+            def _pace(self, started: float, done: int) -> None:
+                """Rate limiting (not a wait for a condition): ``done`` bytes may not have gone faster."""
+                if front.throttle:
+                    ahead = started + done / front.throttle - time.monotonic()
+                    if ahead > 0:
+                        time.sleep(ahead)
+
+            def _read_slowly(self, length: int) -> bytes:
+                if not front.throttle or "/blobs/uploads/" not in self.path:
+                    return self.rfile.read(length)
+                started, buf = time.monotonic(), bytearray()
+                while len(buf) < length:
+                    buf += self.rfile.read(min(16 << 10, length - len(buf)))
+                    self._pace(started, len(buf))
+                return bytes(buf)
+
+            def _reply_slowly(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                started = time.monotonic()
+                for start in range(0, len(body), 16 << 10):
+                    if front.stop_after is not None and front._sent >= front.stop_after:
+                        # the registry goes away in the middle of this download
+                        threading.Thread(target=front.stop, daemon=True).start()
+                        front.stopped.wait(10)
+                        self.close_connection = True
+                        return
+                    self.wfile.write(body[start : start + (16 << 10)])
+                    front._sent += len(body[start : start + (16 << 10)])
+                    self._pace(started, start + (16 << 10))
 
             do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
 

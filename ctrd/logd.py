@@ -74,7 +74,7 @@ CONFIG = "logio"
 #: seconds with nothing to serve before the collector exits
 LINGER = 10.0
 #: seconds between scans for tasks whose datagram never came
-RESCAN = 30.0
+RESCAN = 10.0
 _CHUNK = 64 * 1024
 #: bytes one FIFO may deliver in one turn before the others get theirs
 _TURN = 4 * _CHUNK

@@ -455,11 +455,12 @@ def serve(root: str, run_root: str) -> int:
     lock_fd = _take_lock(root, sock_file)
     if lock_fd is None:
         return 0
-    os.ftruncate(lock_fd, 0)
-    os.pwrite(lock_fd, f"{os.getpid()}\n".encode(), 0)
     _raise_nofile()
     collector = Collector(root, _load_writer())
     sock: _socket.socket | None = _bind(sock_file)
+    # Our pid, once we answer: left there by a kill -9, it makes the next pouchsh start us again.
+    os.ftruncate(lock_fd, 0)
+    os.pwrite(lock_fd, f"{os.getpid()}\n".encode(), 0)
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     _signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
     for signum in (_signal.SIGTERM, _signal.SIGINT):

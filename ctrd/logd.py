@@ -111,10 +111,18 @@ def _valid_key(key: str) -> bool:
 
 
 def prepare(
-    container_dir: str | os.PathLike[str], *, max_size: int, max_file: int, keep: bool, tty: bool
+    container_dir: str | os.PathLike[str],
+    *,
+    max_size: int,
+    max_file: int,
+    keep: bool,
+    tty: bool,
+    on_exit: list[str] | None = None,
 ) -> dict[str, str]:
     """Make the container's FIFOs (0600) and its ``logio`` file (rewritten only when it changes), before
-    the task is created; returns the FIFO paths of the streams the task has (no stderr with a tty)."""
+    the task is created; returns the FIFO paths of the streams the task has (no stderr with a tty).
+    ``on_exit``: a command the collector starts (detached) once the task's output has ended, e.g. the
+    remover of a ``run -d --rm`` container, so no process waits beside each such container."""
     directory = os.fspath(container_dir)
     paths = fifo_paths(directory)
     for path in paths.values():
@@ -128,6 +136,12 @@ def prepare(
             os.mkfifo(path, 0o600)
     streams = ["stdout"] if tty else list(STREAMS)
     text = f"max-size={max_size}\nmax-file={max_file}\nkeep={int(keep)}\nstreams={','.join(streams)}\n"
+    if on_exit:
+        if any(not arg or "\t" in arg or "\n" in arg for arg in on_exit) or not os.path.isabs(on_exit[0]):
+            from ctrd.errors import InvalidArgument  # not at the top: the collector runs without the ctrd package
+
+            raise InvalidArgument(f"on-exit command {on_exit!r}: an absolute program, arguments without tabs or newlines")
+        text += "on-exit=" + "\t".join(on_exit) + "\n"
     config = os.path.join(directory, CONFIG)
     try:
         with open(config) as f:
@@ -192,16 +206,17 @@ def notify(
 
 
 def spawn(root: str | os.PathLike[str], run_root: str | os.PathLike[str]) -> None:
-    """Start a collector for ``root``, detached (it forks again and ``setsid``s, so it outlives us and
-    leaves no zombie); one that finds another holding the lock exits at once."""
+    """Start a collector for ``root`` in a session of its own, so it outlives us; one that finds another
+    answering exits at once."""
     import subprocess
 
     from ctrd.private import private_dir
 
     private_dir(os.path.dirname(socket_path(run_root)))
     argv = [sys.executable, "-SI", os.path.abspath(__file__), os.path.abspath(root), os.path.abspath(run_root)]
-    subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   close_fds=True, check=False, timeout=30)
+    # Not waited for: subprocess reaps it with the next child it starts (a one-shot pouchsh ends first).
+    subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     close_fds=True, start_new_session=True, cwd="/")
 
 
 def revive(root: str | os.PathLike[str], run_root: str | os.PathLike[str]) -> bool:
@@ -229,7 +244,7 @@ def revive(root: str | os.PathLike[str], run_root: str | os.PathLike[str]) -> bo
 
 
 class _Container:
-    __slots__ = ("directory", "fds", "keep", "key", "streams", "writer")
+    __slots__ = ("directory", "fds", "keep", "key", "live", "on_exit", "streams", "writer")
 
     def __init__(self, key: str, directory: str, writer: JsonLogWriter, keep: bool, streams: list[str]) -> None:
         self.key = key
@@ -237,6 +252,9 @@ class _Container:
         self.writer = writer
         self.keep = keep
         self.streams = streams
+        self.on_exit: list[str] = []
+        #: a writer was seen: its EOF is the end of a task we served (not a container stopped long ago)
+        self.live = False
         self.fds: dict[str, int] = {}
 
 
@@ -261,6 +279,9 @@ class Collector:
         self.epoll = select.epoll()
         self.served: dict[str, _Container] = {}
         self.by_fd: dict[int, tuple[_Container, str]] = {}
+        #: during the first scan after a collector was killed, a stopped container's on-exit command runs
+        #: too: the killed one may not have seen that task end
+        self.first_scan = False
 
     # which containers
 
@@ -295,6 +316,7 @@ class Collector:
             return
         keep = config.get("keep") == "1"
         streams = [s for s in config.get("streams", "").split(",") if s in STREAMS]
+        on_exit = [arg for arg in config.get("on-exit", "").split("\t") if arg]
         if current is None:
             try:
                 max_size = int(config.get("max-size", "0"))
@@ -312,6 +334,7 @@ class Collector:
         else:
             current.keep = keep
             current.streams = streams
+        current.on_exit = on_exit
         paths = fifo_paths(directory)
         for stream in streams:
             if stream not in current.fds:
@@ -358,11 +381,13 @@ class Collector:
             try:
                 data = os.read(fd, _CHUNK)
             except BlockingIOError:
+                c.live = True
                 return  # empty, a writer is there
             except OSError:
                 data = b""
             if not data:
                 break
+            c.live = True
             budget -= len(data)
             try:
                 c.writer.write(stream, data)
@@ -383,6 +408,8 @@ class Collector:
             except OSError:
                 pass
             self._drop(c)
+            if c.on_exit and (c.live or self.first_scan):
+                _start_detached(c.on_exit)
 
     def on_ready(self, fd: int) -> None:
         entry = self.by_fd.get(fd)
@@ -394,6 +421,14 @@ class Collector:
         for c in list(self.served.values()):
             self._drop(c)
         self.epoll.close()
+
+
+def _start_detached(argv: list[str]) -> None:
+    """Run ``argv`` in a session of its own; SIGCHLD is ignored here, so the kernel reaps it."""
+    try:
+        os.posix_spawn(argv[0], argv, os.environ, setsid=True)
+    except OSError:
+        pass  # its container stays for `container prune`, as when such a command fails
 
 
 def _load_writer() -> type[JsonLogWriter]:
@@ -457,6 +492,8 @@ def serve(root: str, run_root: str) -> int:
         return 0
     _raise_nofile()
     collector = Collector(root, _load_writer())
+    # A pid left in the lock file: our predecessor was killed, maybe before it saw some task end.
+    collector.first_scan = bool(os.pread(lock_fd, 32, 0).strip())
     sock: _socket.socket | None = _bind(sock_file)
     # Our pid, once we answer: left there by a kill -9, it makes the next pouchsh start us again.
     os.ftruncate(lock_fd, 0)
@@ -466,9 +503,11 @@ def serve(root: str, run_root: str) -> int:
     for signum in (_signal.SIGTERM, _signal.SIGINT):
         _signal.signal(signum, lambda *_: None)
     _signal.signal(_signal.SIGHUP, _signal.SIG_IGN)
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_IGN)  # on-exit commands: reaped by the kernel
     collector.epoll.register(sock.fileno(), select.EPOLLIN)
     collector.epoll.register(wake_r, select.EPOLLIN)
     collector.scan()
+    collector.first_scan = False
     idle_since = None if collector.served else time.monotonic()
     next_scan = time.monotonic() + RESCAN
     try:
@@ -554,14 +593,11 @@ def _raise_nofile() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``logd.py ROOT RUN_ROOT``: detach (fork, setsid) and serve."""
+    """``logd.py ROOT RUN_ROOT`` (started by ``spawn``, in a session of its own): serve."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
         print("usage: logd.py ROOT RUN_ROOT", file=sys.stderr)
         return 2
-    if os.fork():
-        os._exit(0)  # the spawner waits for this one; the collector is reparented, no zombie left
-    os.setsid()
     os.umask(0o077)
     return serve(args[0], args[1])
 

@@ -234,14 +234,22 @@ class Lifecycle:
 
     def log_fifos(self, c: Any, tty: bool, *, restart: bool | None = None) -> dict[str, str]:
         """The container's log FIFOs (made, with the collector's ``logio`` file, if need be: ctrd.logd);
-        ``restart`` overrides whether it restarts by policy (``update --restart`` before the label is)."""
+        ``restart`` overrides whether it restarts by policy (``update --restart`` before the label is).
+        An auto-remove container's remover (managers.autoremove) is the collector's to start once the
+        task's output ends: no waiting process beside each ``run -d --rm``."""
         from ctrd import logd
 
         size, files = log_opts(c.labels)
         keep = c.labels.get(LABEL.RESTART, "no") != "no" if restart is None else restart
         state_dir = self.paths.state_dir(c.id)
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return logd.prepare(state_dir, max_size=size, max_file=files, keep=keep, tty=tty)
+        on_exit = None
+        if c.labels.get(LABEL.AUTO_REMOVE) == "true":
+            from managers import autoremove
+
+            on_exit = autoremove.argv(self.client.address, self.namespace, Path(self.facade.root),
+                                      Path(self.facade.run_root), c.id)
+        return logd.prepare(state_dir, max_size=size, max_file=files, keep=keep, tty=tty, on_exit=on_exit)
 
     def log_io(self, c: Any, tty: bool) -> tuple[Any, str]:
         """The task's IO (its FIFOs, read by the host's log collector) and the log URI containerd's restart
@@ -415,8 +423,7 @@ class Lifecycle:
             self.start_task(c, io, plan, rootfs=rootfs, wait=False, log_uri=uri)
         finally:
             io.close()
-        self.notify_collector(c.id)
-        self.remove_when_done(c)
+        self.notify_collector(c.id)  # and, for --rm, the collector starts the remover when it ends
 
     def remove_when_done(self, c: Any) -> None:
         """An auto-remove (``--rm``) container is removed by a background waiter when it ends

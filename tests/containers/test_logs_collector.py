@@ -113,3 +113,18 @@ def test_restarts_by_policy_keep_logging(mgr: Any) -> None:
     runs = [e.text for e in c.log_entries("again")]
     assert all(text.startswith("run-") for text in runs) and len(set(runs)) == len(runs)
     c.remove(["again"], force=True)
+
+
+def test_run_d_rm_has_no_waiting_process_and_is_removed_when_it_ends(mgr: Any, roots: tuple[Path, Path], tmp_path: Path) -> None:
+    """The remover of a ``run -d --rm`` container is started by the collector when the task's output ends,
+    not kept waiting beside the container."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    c = mgr.containers
+    c.run(opts("sh", "-c", "echo up; while [ ! -e /gate/go ]; do sleep 0.05; done", name="brief", rm=True,
+               volumes=[f"{gate}:/gate"]), detach=True)
+    poll(lambda: c.log_entries("brief"), "running and logged")
+    assert not [cmd for cmd in _cmdlines() if "managers.autoremove" in cmd and str(roots[0]) in cmd]
+    (gate / "go").touch()
+    poll(lambda: not mgr.ctrd.containers.list(), "removed once it ended", timeout=120)
+    assert not (roots[0] / "containers" / mgr.namespace).exists() or not list((roots[0] / "containers" / mgr.namespace).iterdir())

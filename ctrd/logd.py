@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import _signal
 import _socket
-import errno
 import fcntl
 import os
 import select

@@ -110,9 +110,11 @@ class LogIO(TaskIO):
 
 
 class CollectedIO(TaskIO):
-    """Output to a container's own FIFOs, which the log collector reads (ctrd.logd): the shim holds a read
-    end of each as long as the task runs, so we hold one only until Tasks.Create has returned (the shim's
-    Create waits for a reader), and whoever reads them later loses nothing."""
+    """Output to a container's own FIFOs, which the log collector reads (ctrd.logd). We hold a read end of
+    each from before Tasks.Create (the shim's Create waits for a reader) until ``close()``, which the
+    caller calls once the collector has them open: the shim holds read ends of its own only while the
+    task runs, and a task that prints and exits before anyone else holds one would take its output with
+    it (the kernel frees a pipe's buffer with its last descriptor). We never read."""
 
     def __init__(self, fifos: dict[str, str], terminal: bool = False) -> None:
         self.terminal = terminal
@@ -135,9 +137,6 @@ class CollectedIO(TaskIO):
     stdin = property(lambda self: "")  # type: ignore[assignment]
     stdout = property(lambda self: self._paths["stdout"])  # type: ignore[assignment]
     stderr = property(lambda self: "" if self.terminal else self._paths.get("stderr", ""))  # type: ignore[assignment]
-
-    def created(self) -> None:
-        self.close()  # the shim has its own read ends now
 
     def close(self) -> None:
         for fd in self._held:

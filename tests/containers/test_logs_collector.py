@@ -128,3 +128,27 @@ def test_run_d_rm_has_no_waiting_process_and_is_removed_when_it_ends(mgr: Any, r
     (gate / "go").touch()
     poll(lambda: not mgr.ctrd.containers.list(), "removed once it ended", timeout=120)
     assert not (roots[0] / "containers" / mgr.namespace).exists() or not list((roots[0] / "containers" / mgr.namespace).iterdir())
+
+
+def test_start_and_restart_of_a_stopped_container_log_again(mgr: Any) -> None:
+    c = mgr.containers
+    c.run(opts("sh", "-c", "echo run-$(cat /proc/uptime | cut -d' ' -f1)", name="twice"), detach=True)
+    poll(lambda: c.inspect("twice")["status"] == "exited" and len(c.log_entries("twice")) == 1, "first run logged")
+    c.start(["twice"])
+    poll(lambda: len(c.log_entries("twice")) == 2, "the start logged")
+    c.restart(["twice"])
+    poll(lambda: len(c.log_entries("twice")) == 3, "the restart logged")
+    texts = [e.text for e in c.log_entries("twice")]
+    assert len(set(texts)) == 3 and all(t.startswith("run-") for t in texts)
+
+
+def test_logs_follow_sees_output_as_it_comes_and_ends_with_the_container(mgr: Any, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    c = mgr.containers
+    c.run(opts("sh", "-c", "echo one; while [ ! -e /gate/go ]; do sleep 0.05; done; echo two", name="fol",
+               volumes=[f"{gate}:/gate"]), detach=True)
+    lines = iter(c.logs("fol", follow=True))
+    assert next(lines) == "one"
+    (gate / "go").touch()
+    assert list(lines) == ["two"]

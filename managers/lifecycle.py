@@ -416,10 +416,10 @@ class Lifecycle:
     def start_detached(self, c: Any, plan: Any | None, rootfs: builtins.list[Any] | None = None) -> None:
         tty = c.labels.get(LABEL.TTY) == "true"
         io, uri = self.log_io(c, tty)
-        # A collector runs (or starts) while the task is made: should we die before telling it of the
-        # task, its next scan finds it (ctrd.logd).
-        self.notify_collector(None)
         try:
+            # A collector runs (or starts) while the task is made: should we die before telling it of
+            # the task, its next scan finds it (ctrd.logd).
+            self.notify_collector(None)
             self.start_task(c, io, plan, rootfs=rootfs, wait=False, log_uri=uri)
             # Our read ends stay open until the collector has its own: a task that prints and exits at
             # once would otherwise take its output with it. For --rm the collector also starts the

@@ -3,9 +3,9 @@
 pouchsh: one script starts them (``1..N | par-each --jobs J { run -d --network none busybox sleep 600 }``),
 a second removes them (``ps -a -q | par-each --jobs J {|id| rm -f $id }``). Reference: ``xargs -P 8``
 over ``ctr run -d`` (with a file:// log, as pouchsh keeps a log for every container), then over
-``ctr tasks rm -f`` and ``ctr containers rm``; and the same ctr run with pouchsh's own logger
-(``binary://<root>/bin/pouchsh-logger``, the launcher pouchsh itself hands the shim), which shows what
-the logger process per container costs. Both sides pay their process start-ups. Figures are
+``ctr tasks rm -f`` and ``ctr containers rm``; and the same ctr run with the first design's logger
+(``binary://<root>/bin/pouchsh-logger``, a Python process per container, which pouchsh ran until its log
+collector, ctrd.logd, replaced it), which shows what a logger process per container costs. Both sides pay their process start-ups. Figures are
 containers per second (median of the interleaved rounds): provisioning at each job count, and the whole
 cycle (provision + remove) at 8 jobs against ctr's.
 """
@@ -41,7 +41,7 @@ def run(env: Env) -> list[Figure]:
         f"pouchsh -j{j}": contender(f"pouchsh -j{j}", lambda j=j: pouchsh_cycle(env, ns, n, j)) for j in JOBS
     }
     contenders["ctr -P8"] = contender("ctr -P8", lambda: ctr_cycle(env, ns, n, file_log(logs), next(rounds)))
-    # The same, with pouchsh's logger (what every detached pouchsh container runs): the cost of the design.
+    # The same, with the first design's logger (a process per container): what the collector saved.
     contenders["ctr -P8 pouchsh-logger"] = contender(
         "ctr -P8 pouchsh-logger", lambda: ctr_cycle(env, ns, n, pouchsh_logger(logs, env), next(rounds))
     )
@@ -74,7 +74,7 @@ def run(env: Env) -> list[Figure]:
         "reference: xargs -P 8 ctr run -d with pouchsh's logger (binary:// log URI), provisioning",
         rate("ctr -P8 pouchsh-logger", 0), "containers/s", reference=ctr_start,
         reference_name="the same with a file:// log",
-        note="what the per-container logger process costs ctr itself; pouchsh runs it for every detached container",
+        note="what a logger process per container costs ctr itself (pouchsh's first design; its collector now)",
     ))
     return figures
 

@@ -155,11 +155,13 @@ def run(env: Env) -> list[Figure]:
     rounds = 5 if env.quick else 30
 
     oneshot = [sys.executable, "-c", GRPC_ONESHOT, env.address]
-    cpu: dict[str, list[float]] = {"pouchsh": [], "ctr": [], "grpc": [], "echo": []}
+    import_grpc = [sys.executable, "-c", "import grpc"]
+    cpu: dict[str, list[float]] = {"pouchsh": [], "ctr": [], "grpc": [], "import": [], "echo": []}
     contenders = {
         "pouchsh": lambda: _run(pouchsh, penv, cpu["pouchsh"]),
         "ctr": lambda: _run(ctr, None, cpu["ctr"]),
         "grpc": lambda: _run(oneshot, penv, cpu["grpc"]),
+        "import": lambda: _run(import_grpc, penv, cpu["import"]),
         "echo": lambda: _run(echo, penv, cpu["echo"]),
     }
     xonsh, why_not = xonsh_binary()
@@ -186,6 +188,11 @@ def run(env: Env) -> list[Figure]:
                reference=ms["grpc"], reference_name="the one-shot",
                note=f"CPU {cpu_ms['pouchsh']:.1f} vs {cpu_ms['grpc']:.1f} ms; what is above 1× is pouchsh's own"),
     ]
+    figures.append(Figure("pouchsh -c version vs python -c 'import grpc' (the same .venv), CPU time median",
+                          cpu_ms["pouchsh"], "ms", reference=cpu_ms["import"], reference_name="import grpc",
+                          target="≤ 1.5×", met=cpu_ms["pouchsh"] <= 1.5 * cpu_ms["import"],
+                          note=f"wall {ms['pouchsh']:.1f} vs {ms['import']:.1f} ms "
+                               f"({ms['pouchsh'] / ms['import']:.2f}×)"))
     figures.append(Figure("pouchsh -c 'echo hi', CPU time median", cpu_ms["echo"], "ms",
                           note=f"wall {ms['echo']:.1f} ms; no containerd call: Python, the language and its parser"))
     if "xonsh" in ms:

@@ -40,7 +40,7 @@ from typing import BinaryIO, Self
 from ctrd.errors import InvalidArgument, PouchError, PouchRuntimeError, Timeout
 from ctrd.private import private_dir
 
-__all__ = ["FifoIO", "LogIO", "NullIO", "OutputSink", "TaskIO"]
+__all__ = ["CollectedIO", "FifoIO", "LogIO", "NullIO", "OutputSink", "TaskIO"]
 
 #: ``sink(stream, data)``: a tee for output, e.g. a JSON log writer; ``stream`` is "stdout" or "stderr".
 OutputSink = Callable[[str, bytes], None]
@@ -107,6 +107,41 @@ class LogIO(TaskIO):
     stdin = property(lambda self: "")  # type: ignore[assignment]
     stdout = property(lambda self: self.uri)  # type: ignore[assignment]
     stderr = property(lambda self: "" if self.terminal else self.uri)  # type: ignore[assignment]
+
+
+class CollectedIO(TaskIO):
+    """Output to a container's own FIFOs, which the log collector reads (ctrd.logd). We hold a read end of
+    each from before Tasks.Create (the shim's Create waits for a reader) until ``close()``, which the
+    caller calls once the collector has them open: the shim holds read ends of its own only while the
+    task runs, and a task that prints and exits before anyone else holds one would take its output with
+    it (the kernel frees a pipe's buffer with its last descriptor). We never read."""
+
+    def __init__(self, fifos: dict[str, str], terminal: bool = False) -> None:
+        self.terminal = terminal
+        self._paths = fifos
+        self._held: list[int] = []
+
+    @classmethod
+    def open(cls, fifos: dict[str, str], terminal: bool = False) -> CollectedIO:
+        io = cls(fifos, terminal)
+        try:
+            for name in ("stdout", "stderr"):
+                if name in fifos and not (terminal and name == "stderr"):
+                    # O_NONBLOCK: a read end opens at once, writer or not
+                    io._held.append(os.open(fifos[name], os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+        except OSError as e:
+            io.close()
+            raise PouchRuntimeError(f"log FIFOs {sorted(fifos.values())}: {e}") from e
+        return io
+
+    stdin = property(lambda self: "")  # type: ignore[assignment]
+    stdout = property(lambda self: self._paths["stdout"])  # type: ignore[assignment]
+    stderr = property(lambda self: "" if self.terminal else self._paths.get("stderr", ""))  # type: ignore[assignment]
+
+    def close(self) -> None:
+        for fd in self._held:
+            os.close(fd)
+        self._held.clear()
 
 
 class FifoIO(TaskIO):

@@ -61,6 +61,9 @@ class Managers:
         if not self._reconcile_pending:
             return
         self._reconcile_pending = False
+        from ctrd.logd import revive
+
+        revive(self._root, self._run_root)  # a log collector killed: its containers' output waits for it
         try:
             pending = os.listdir(os.path.join(self._root, "intents"))
         except OSError:

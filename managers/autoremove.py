@@ -19,16 +19,22 @@ from pathlib import Path
 from ctrd.errors import NotFound, PouchError, Unavailable
 from managers import Managers
 
-__all__ = ["main", "spawn"]
+__all__ = ["argv", "main", "spawn"]
 
 _RETRY = 1.0
 _GIVE_UP = 600.0  # containerd gone for this long: leave the container for `container prune`
 
 
+def argv(address: str, namespace: str, root: Path, run_root: Path, container_id: str) -> list[str]:
+    """The command that waits for ``container_id`` to exit and removes it: run by ``spawn``, or by the
+    log collector once a detached container's output has ended (ctrd.logd's on-exit)."""
+    return [sys.executable, "-m", "managers.autoremove", address, namespace, str(root), str(run_root), container_id]
+
+
 def spawn(address: str, namespace: str, root: Path, run_root: Path, container_id: str) -> None:
     """Start the waiter for ``container_id`` in the background (it is not our child for long)."""
     subprocess.Popen(
-        [sys.executable, "-m", "managers.autoremove", address, namespace, str(root), str(run_root), container_id],
+        argv(address, namespace, root, run_root, container_id),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

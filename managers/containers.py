@@ -426,7 +426,7 @@ class ContainerManager:
                 _update_task(self.client, c.id, resources)
             self.client.containers.update(c.id, spec=spec, labels=labels or None)
             if restart is not None and probe.restart != "no" and task is not None and task.status == "running":
-                _, uri = self.lifecycle.log_io(c, c.labels.get(LABEL.TTY) == "true")
+                uri = self.lifecycle.restart_log_uri(c, c.labels.get(LABEL.TTY) == "true")
                 self.client.containers.update(c.id, labels={LABEL.RESTART_STATUS: "running", LABEL.RESTART_LOGURI: uri})
             out.append(self.resolver.record(c.id))
         return out
@@ -471,6 +471,7 @@ class ContainerManager:
 
         c = self.resolver.get(ref)
         path = c.labels.get(LABEL.LOG_PATH) or str(self.paths.log_path(c.id))
+        self.lifecycle.sync_log(c)  # what waits in its FIFOs (a collector killed or slow) first
         since_ns = parse_time(since, "--since")
         until_ns = parse_time(until, "--until")
         if tail is not None and tail < 0:
@@ -480,7 +481,10 @@ class ContainerManager:
 
         def running() -> bool:
             task = self.resolver.task(c.id)
-            return task is not None and task.status in ("running", "paused", "pausing", "created")
+            alive = task is not None and task.status in ("running", "paused", "pausing", "created")
+            if not alive:
+                self.lifecycle.sync_log(c)  # its last output, before the last look at the file
+            return alive
 
         return follow_entries(path, tail=tail, since=since_ns, until=until_ns, running=running, cancel=cancel)
 

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PouchError, Timeout
 from ctrd.owner import OWNER_LABEL
-from ctrd.stdio import LogIO
 from managers import faults
 from managers import records as rec
 from managers.containerpaths import ContainerPaths, container_lock
@@ -233,15 +232,59 @@ class Lifecycle:
             return None
         return self.facade.networks.plan_from_labels(c.id, dict(c.labels))
 
-    def log_io(self, c: Any, tty: bool) -> Any:
-        from ctrd.logger import binary_log_uri, logger_launcher
+    def log_fifos(self, c: Any, tty: bool, *, restart: bool | None = None) -> dict[str, str]:
+        """The container's log FIFOs (made, with the collector's ``logio`` file, if need be: ctrd.logd);
+        ``restart`` overrides whether it restarts by policy (``update --restart`` before the label is).
+        An auto-remove container's remover (managers.autoremove) is the collector's to start once the
+        task's output ends: no waiting process beside each ``run -d --rm``."""
+        from ctrd import logd
 
         size, files = log_opts(c.labels)
-        uri = binary_log_uri(
-            c.labels.get(LABEL.LOG_PATH) or self.paths.log_path(c.id), max_size=size, max_file=files,
-            executable=logger_launcher(self.paths.logger_dir),
-        )
-        return LogIO(uri, terminal=tty), uri
+        keep = c.labels.get(LABEL.RESTART, "no") != "no" if restart is None else restart
+        state_dir = self.paths.state_dir(c.id)
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        on_exit = None
+        if c.labels.get(LABEL.AUTO_REMOVE) == "true":
+            from managers import autoremove
+
+            on_exit = autoremove.argv(self.client.address, self.namespace, Path(self.facade.root),
+                                      Path(self.facade.run_root), c.id)
+        return logd.prepare(state_dir, max_size=size, max_file=files, keep=keep, tty=tty, on_exit=on_exit)
+
+    def log_io(self, c: Any, tty: bool) -> tuple[Any, str]:
+        """The task's IO (its FIFOs, read by the host's log collector) and the log URI containerd's restart
+        monitor uses for the tasks it creates itself: the stdout FIFO (a plain path is a FIFO to the shim;
+        one URI serves both streams, so after such a restart stderr arrives as stdout)."""
+        from ctrd.stdio import CollectedIO
+
+        fifos = self.log_fifos(c, tty)
+        return CollectedIO.open(fifos, terminal=tty), fifos["stdout"]
+
+    def restart_log_uri(self, c: Any, tty: bool) -> str:
+        """``update --restart`` on a running container: its FIFOs stay read when its task ends (the
+        monitor's next task needs a reader), and the URI for the monitor's label."""
+        fifos = self.log_fifos(c, tty, restart=True)
+        self.notify_collector(c.id)
+        return fifos["stdout"]
+
+    def sync_log(self, c: Any) -> None:
+        """Before reading ``c``'s log: the collector (started again if it was killed) has drained its
+        FIFOs. Nothing for a container only ever run attached (its log is written as it runs)."""
+        from ctrd import logd
+
+        if os.path.exists(self.paths.state_dir(c.id) / logd.CONFIG):
+            self.notify_collector(c.id, sync=True)
+
+    def notify_collector(self, cid: str | None, *, sync: bool = False, start: bool = True) -> bool:
+        """Have the log collector look at ``cid`` now (ctrd.logd.notify): after its task is created, or
+        (``sync``) before its log is read, so what waits in its FIFOs is in the log. ``start``: start a
+        collector if none runs."""
+        from ctrd import logd
+
+        key = f"{self.namespace}/{cid}" if cid else None
+        if not start and not os.path.exists(logd.socket_path(self.facade.run_root)):
+            return False
+        return logd.notify(self.facade.root, self.facade.run_root, key, sync=sync, timeout=5.0)
 
     def start_task(
         self, c: Any, io: Any, plan: Any | None, on_created: Callable[[], None] | None = None,
@@ -373,8 +416,17 @@ class Lifecycle:
     def start_detached(self, c: Any, plan: Any | None, rootfs: builtins.list[Any] | None = None) -> None:
         tty = c.labels.get(LABEL.TTY) == "true"
         io, uri = self.log_io(c, tty)
-        self.start_task(c, io, plan, rootfs=rootfs, wait=False, log_uri=uri)
-        self.remove_when_done(c)
+        try:
+            # A collector runs (or starts) while the task is made: should we die before telling it of
+            # the task, its next scan finds it (ctrd.logd).
+            self.notify_collector(None)
+            self.start_task(c, io, plan, rootfs=rootfs, wait=False, log_uri=uri)
+            # Our read ends stay open until the collector has its own: a task that prints and exits at
+            # once would otherwise take its output with it. For --rm the collector also starts the
+            # remover once the task's output ends.
+            self.notify_collector(c.id, sync=True)
+        finally:
+            io.close()
 
     def remove_when_done(self, c: Any) -> None:
         """An auto-remove (``--rm``) container is removed by a background waiter when it ends
@@ -477,6 +529,7 @@ class Lifecycle:
             quiet(self.resolver.names().release, name, cid)
         shutil.rmtree(self.paths.state_dir(cid), ignore_errors=True)
         self._remove_fifo_dirs(cid)
+        self.notify_collector(cid, start=False)  # it closes the FIFOs it still held (a restart policy's)
 
     # -- crash safety ---------------------------------------------------------------------------
 

@@ -94,5 +94,5 @@ def test_rm_f_while_another_process_runs_it(
     client = mgr.ctrd
     assert client.containers.list() == []
     assert client.tasks.list() == []
-    assert _processes_naming(container.id) == []  # shim (-id CID), runc init, pouchsh-logger (its log path)
+    assert _processes_naming(container.id) == []  # shim (-id CID), runc init
     assert not (roots[0] / "names" / namespace / "job").exists()

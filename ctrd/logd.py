@@ -1,0 +1,605 @@
+"""pouchsh-logd: one log collector per data root, reading every detached container's output from FIFOs.
+
+No process per container. A detached task's stdout and stderr are FIFOs in the container's state
+directory (``<root>/containers/<ns>/<id>/stdout.fifo``, ``stderr.fifo``, beside the log). The runc shim
+opens each FIFO's write end *and* a read end of its own for as long as the task's output flows
+(containerd pkg/process/io.go ``copyPipes``, runtime/v2/runc/platform.go ``CopyConsole``, 1.6.20), so a
+reader may go away and come back without losing anything: output waits in the pipe (64 KiB), then the
+container blocks on its next write. This process is that reader for every container of one data root:
+it waits on all the FIFOs with epoll and writes the JSON-lines log with rotation (ctrd.logger's
+``JsonLogWriter``: the same format and rotation as before, the same readers in managers.logs).
+
+What it serves is the file system, nothing it keeps in memory: a container directory with a ``logio``
+file (written by pouchsh before the task is created: rotation, whether the container restarts by
+policy, which streams) is served while its task's output flows, so a kill -9 of this process loses no
+state, and the next one finds everything again with one scan. It learns of a new task sooner through a
+datagram on ``<run_root>/logd/sock`` (``ns/id``: look at that container now; from a bound sender also
+``ok`` back once its FIFOs are drained, which ``logs`` waits for), and rescans every ``RESCAN`` seconds,
+so even a pouchsh killed between Tasks.Create and its datagram leaves no container unread for longer.
+
+- **Who starts it.** Whoever is about to start a task (``notify``: a refused datagram spawns it,
+  detached, in its own session, so it survives the pouchsh that started it). ``<root>/logd.lock`` holds
+  its flock and its pid; a clean exit empties the file, so a pid left there with the lock free means it
+  was killed, and the next pouchsh invocation starts it again (``revive``, one open and flock a run).
+- **When it ends.** After ``LINGER`` seconds with nothing to serve; the socket is closed *before* a last
+  scan, so a task created meanwhile is either seen by that scan or its datagram is refused and its
+  pouchsh starts a new collector, which waits for this one's lock.
+- **End of a task.** EOF (no writer left) on every stream of a container ends its service, unless it
+  restarts by policy: containerd's restart monitor creates the next task itself (with the stdout FIFO
+  as its log URI, so stdout and stderr both arrive on stdout then), and the shim's Tasks.Create waits
+  until the FIFO has a reader, so those FIFOs stay open until the directory goes.
+- **Bounds.** One 64 KiB read per ready FIFO per round (a flooding container cannot starve the others),
+  unterminated lines cut at 16 KiB (``ctrd.logger.MAX_LINE``), so memory is bounded by the number of
+  containers; disk by each container's rotation. A write that fails (disk full) drops that output and
+  goes on reading, so the container never blocks on our account.
+- **Loss.** A collector killed with -9 loses what it had read and not yet written (one read, at most
+  64 KiB) and the unterminated line it held. While it is down, a running container's output waits in
+  the pipe; a container that *exits* while no collector runs loses what was still in the pipe, because
+  the shim then closes its own read end and the kernel frees the buffer.
+
+Started as ``python -SI ctrd/logd.py ROOT RUN_ROOT`` (not ``-m``: without ``site`` and the ``ctrd``
+package, whose ``typing`` import costs a few MiB of resident memory); it imports only modules built
+into the interpreter and loads ctrd/logger.py by its path.
+"""
+
+from __future__ import annotations
+
+import _signal
+import _socket
+import fcntl
+import os
+import select
+import stat
+import sys
+import time
+
+TYPE_CHECKING = False  # not `from typing import`: typing is the heaviest import there would be
+if TYPE_CHECKING:
+    from ctrd.logger import JsonLogWriter
+
+__all__ = [
+    "CONFIG",
+    "STREAMS",
+    "fifo_paths",
+    "notify",
+    "prepare",
+    "revive",
+    "socket_path",
+    "spawn",
+]
+
+STREAMS = ("stdout", "stderr")
+CONFIG = "logio"
+#: seconds with nothing to serve before the collector exits
+LINGER = 10.0
+#: seconds between scans for tasks whose datagram never came
+RESCAN = 10.0
+_CHUNK = 64 * 1024
+#: bytes one FIFO may deliver in one turn before the others get theirs
+_TURN = 4 * _CHUNK
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+# -- paths, shared by pouchsh and the collector ---------------------------------------------------
+
+
+def socket_path(run_root: str | os.PathLike[str]) -> str:
+    return os.path.join(os.fspath(run_root), "logd", "sock")
+
+
+def lock_path(root: str | os.PathLike[str]) -> str:
+    return os.path.join(os.fspath(root), "logd.lock")
+
+
+def fifo_paths(container_dir: str | os.PathLike[str]) -> dict[str, str]:
+    base = os.fspath(container_dir)
+    return {stream: os.path.join(base, f"{stream}.fifo") for stream in STREAMS}
+
+
+def _valid_key(key: str) -> bool:
+    """``namespace/id``, each part a plain name (no ``..``, no slash): a datagram cannot name a path."""
+    parts = key.split("/")
+    return (
+        len(key) <= 512
+        and len(parts) == 2
+        and all(p and p[0] not in "._-" and set(p) <= _NAME_CHARS for p in parts)
+    )
+
+
+# -- pouchsh's side -------------------------------------------------------------------------------
+
+
+def prepare(
+    container_dir: str | os.PathLike[str],
+    *,
+    max_size: int,
+    max_file: int,
+    keep: bool,
+    tty: bool,
+    on_exit: list[str] | None = None,
+) -> dict[str, str]:
+    """Make the container's FIFOs (0600) and its ``logio`` file (rewritten only when it changes), before
+    the task is created; returns the FIFO paths of the streams the task has (no stderr with a tty).
+    ``on_exit``: a command the collector starts (detached) once the task's output has ended, e.g. the
+    remover of a ``run -d --rm`` container, so no process waits beside each such container."""
+    directory = os.fspath(container_dir)
+    paths = fifo_paths(directory)
+    for path in paths.values():
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            os.mkfifo(path, 0o600)
+            continue
+        if not stat.S_ISFIFO(st.st_mode):
+            os.unlink(path)  # not ours to keep: only a FIFO belongs at this name
+            os.mkfifo(path, 0o600)
+    streams = ["stdout"] if tty else list(STREAMS)
+    text = f"max-size={max_size}\nmax-file={max_file}\nkeep={int(keep)}\nstreams={','.join(streams)}\n"
+    if on_exit:
+        if any(not arg or "\t" in arg or "\n" in arg for arg in on_exit) or not os.path.isabs(on_exit[0]):
+            from ctrd.errors import InvalidArgument  # not at the top: the collector runs without the ctrd package
+
+            raise InvalidArgument(f"on-exit command {on_exit!r}: an absolute program, arguments without tabs or newlines")
+        text += "on-exit=" + "\t".join(on_exit) + "\n"
+    config = os.path.join(directory, CONFIG)
+    try:
+        with open(config) as f:
+            current = f.read()
+    except OSError:
+        current = None
+    if current != text:
+        temp = f"{config}.{os.getpid()}.tmp"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+        os.replace(temp, config)
+    return {stream: paths[stream] for stream in streams}
+
+
+def notify(
+    root: str | os.PathLike[str],
+    run_root: str | os.PathLike[str],
+    key: str | None,
+    *,
+    sync: bool = False,
+    timeout: float = 10.0,
+) -> bool:
+    """Tell the collector of ``root`` to look at container ``key`` (``namespace/id``) now, starting it if
+    none runs. With ``sync``, wait until it has drained that container's FIFOs (True), or until
+    ``timeout`` passes (False). ``key`` None only makes sure a collector runs."""
+    message = (key or "").encode()
+    path = socket_path(run_root)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
+    try:
+        if sync:
+            sock.bind("")  # an abstract address of our own, for the answer
+        deadline = time.monotonic() + timeout
+        spawned = False
+        while True:
+            sock.settimeout(max(min(0.5, deadline - time.monotonic()), 0.01))
+            try:
+                sock.sendto(message, path)
+            except (ConnectionRefusedError, FileNotFoundError):
+                if not spawned:
+                    spawn(root, run_root)
+                    spawned = True
+                if not sync or time.monotonic() > deadline:
+                    return False  # the new collector's first scan finds the container
+                time.sleep(0.01)  # a poll with a deadline: the collector binds within milliseconds
+                continue
+            except OSError:
+                return False  # a collector that does not read (stopped?): its next scan finds it
+            if not sync:
+                return True
+            try:
+                if sock.recv(16) == b"ok":
+                    return True
+            except OSError:
+                pass  # lost with a collector that was ending: ask again (the next one answers)
+            if time.monotonic() > deadline:
+                return False
+    finally:
+        sock.close()
+
+
+def spawn(root: str | os.PathLike[str], run_root: str | os.PathLike[str]) -> None:
+    """Start a collector for ``root`` in a session of its own, so it outlives us; one that finds another
+    answering exits at once."""
+    import subprocess
+
+    from ctrd.private import private_dir
+
+    private_dir(os.path.dirname(socket_path(run_root)))
+    argv = [sys.executable, "-SI", os.path.abspath(__file__), os.path.abspath(root), os.path.abspath(run_root)]
+    # Not waited for: subprocess reaps it with the next child it starts (a one-shot pouchsh ends first).
+    subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     close_fds=True, start_new_session=True, cwd="/")
+
+
+def revive(root: str | os.PathLike[str], run_root: str | os.PathLike[str]) -> bool:
+    """Start the collector again if it was killed (its pid still in the lock file, the lock free): what
+    its containers printed meanwhile waits in their pipes. One open and flock when it runs or ended
+    cleanly; True if one was started."""
+    try:
+        fd = os.open(lock_path(root), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # it runs
+        killed = bool(os.read(fd, 32).strip())
+    finally:
+        os.close(fd)
+    if killed:
+        spawn(root, run_root)
+    return killed
+
+
+# -- the collector ---------------------------------------------------------------------------------
+
+
+class _Container:
+    __slots__ = ("directory", "fds", "keep", "key", "live", "on_exit", "streams", "writer")
+
+    def __init__(self, key: str, directory: str, writer: JsonLogWriter, keep: bool, streams: list[str]) -> None:
+        self.key = key
+        self.directory = directory
+        self.writer = writer
+        self.keep = keep
+        self.streams = streams
+        self.on_exit: list[str] = []
+        #: a writer was seen: its EOF is the end of a task we served (not a container stopped long ago)
+        self.live = False
+        self.fds: dict[str, int] = {}
+
+
+def _read_config(directory: str) -> dict[str, str] | None:
+    try:
+        fd = os.open(os.path.join(directory, CONFIG), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        text = os.read(fd, 4096).decode("ascii", "replace")
+    finally:
+        os.close(fd)
+    return dict(line.partition("=")[::2] for line in text.splitlines() if "=" in line)
+
+
+class Collector:
+    """The collector's state: the containers served, their FIFOs in one epoll set."""
+
+    def __init__(self, root: str, writer_class: type[JsonLogWriter]) -> None:
+        self.containers_dir = os.path.join(root, "containers")
+        self.writer_class = writer_class
+        self.epoll = select.epoll()
+        self.served: dict[str, _Container] = {}
+        self.by_fd: dict[int, tuple[_Container, str]] = {}
+        #: during the first scan after a collector was killed, a stopped container's on-exit command runs
+        #: too: the killed one may not have seen that task end
+        self.first_scan = False
+
+    # which containers
+
+    def scan(self) -> None:
+        """Serve every container whose task's output flows (or that restarts by policy) and is not
+        served yet; drop those whose directory is gone."""
+        for key in list(self.served):
+            if not os.path.isdir(self.served[key].directory):
+                self._drop(self.served[key])
+        try:
+            namespaces = os.listdir(self.containers_dir)
+        except OSError:
+            return
+        for ns in namespaces:
+            try:
+                ids = os.listdir(os.path.join(self.containers_dir, ns))
+            except OSError:
+                continue
+            for cid in ids:
+                key = f"{ns}/{cid}"
+                if key not in self.served and _valid_key(key):
+                    self.check(key)
+
+    def check(self, key: str) -> None:
+        """Look at one container: start serving it, open FIFOs it lacks, or drop it (directory gone)."""
+        directory = os.path.join(self.containers_dir, *key.split("/"))
+        config = _read_config(directory)
+        current = self.served.get(key)
+        if config is None:
+            if current is not None:
+                self._drop(current)
+            return
+        keep = config.get("keep") == "1"
+        streams = [s for s in config.get("streams", "").split(",") if s in STREAMS]
+        on_exit = [arg for arg in config.get("on-exit", "").split("\t") if arg]
+        if current is None:
+            try:
+                max_size = int(config.get("max-size", "0"))
+                max_file = int(config.get("max-file", "0"))
+            except ValueError:
+                return
+            if max_size <= 0 or max_file < 1:
+                return  # not a config pouchsh wrote: serve nothing rather than guess
+            try:
+                writer = self.writer_class(os.path.join(directory, f"{key.split('/')[1]}-json.log"),
+                                           max_size=max_size, max_file=max_file)
+            except OSError:
+                return
+            current = self.served[key] = _Container(key, directory, writer, keep, streams)
+        else:
+            current.keep = keep
+            current.streams = streams
+        current.on_exit = on_exit
+        paths = fifo_paths(directory)
+        for stream in streams:
+            if stream not in current.fds:
+                self._open(current, stream, paths[stream])
+        for stream, fd in list(current.fds.items()):
+            self._pump(current, stream, fd, drain=True)
+        if not current.fds:
+            self._drop(current)
+
+    def _open(self, c: _Container, stream: str, path: str) -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            os.close(fd)
+            return
+        c.fds[stream] = fd
+        self.by_fd[fd] = (c, stream)
+        self.epoll.register(fd, select.EPOLLIN)
+
+    def _close(self, c: _Container, stream: str) -> None:
+        fd = c.fds.pop(stream)
+        del self.by_fd[fd]
+        self.epoll.unregister(fd)
+        os.close(fd)
+
+    def _drop(self, c: _Container) -> None:
+        for stream in list(c.fds):
+            self._close(c, stream)
+        self.served.pop(c.key, None)
+        try:
+            c.writer.close()
+        except OSError:
+            pass
+
+    # their output
+
+    def _pump(self, c: _Container, stream: str, fd: int, *, drain: bool = False) -> None:
+        """Copy what ``fd`` holds (one chunk, or up to a turn's worth with ``drain``) into the log; at EOF
+        (no writer left) close it, and reopen it for a container that restarts by policy."""
+        budget = _TURN if drain else _CHUNK
+        while budget > 0:
+            try:
+                data = os.read(fd, _CHUNK)
+            except BlockingIOError:
+                c.live = True
+                return  # empty, a writer is there
+            except OSError:
+                data = b""
+            if not data:
+                break
+            c.live = True
+            budget -= len(data)
+            try:
+                c.writer.write(stream, data)
+            except OSError:
+                pass  # disk full or the directory going: drop this output, keep the container unblocked
+            if not drain:
+                return
+        else:
+            return
+        # EOF: the task's writer is gone (it exited, or none has connected yet)
+        self._close(c, stream)
+        if c.keep and os.path.isdir(c.directory):
+            self._open(c, stream, fifo_paths(c.directory)[stream])
+            return
+        if not c.fds:
+            try:
+                c.writer.flush()
+            except OSError:
+                pass
+            self._drop(c)
+            if c.on_exit and (c.live or self.first_scan):
+                _start_detached(c.on_exit)
+
+    def on_ready(self, fd: int) -> None:
+        entry = self.by_fd.get(fd)
+        if entry is not None:
+            c, stream = entry
+            self._pump(c, stream, fd)
+
+    def close(self) -> None:
+        for c in list(self.served.values()):
+            self._drop(c)
+        self.epoll.close()
+
+
+def _start_detached(argv: list[str]) -> None:
+    """Run ``argv`` in a session of its own; SIGCHLD is ignored here, so the kernel reaps it."""
+    try:
+        os.posix_spawn(argv[0], argv, os.environ, setsid=True)
+    except OSError:
+        pass  # its container stays for `container prune`, as when such a command fails
+
+
+def _load_writer() -> type[JsonLogWriter]:
+    """ctrd.logger's writer, loaded by path (this process runs without the ctrd package)."""
+    from importlib.machinery import SourceFileLoader
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "logger.py")
+    module = type(sys)("pouchsh_logger")
+    module.__file__ = path
+    SourceFileLoader("pouchsh_logger", path).exec_module(module)
+    return module.JsonLogWriter  # type: ignore[no-any-return]
+
+
+def _take_lock(root: str, sock: str) -> int | None:
+    """The collector's lock (its fd), or None when a live collector already answers on ``sock``. A
+    collector in its last scan holds the lock with its socket closed: that one is waited for."""
+    fd = os.open(lock_path(root), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    deadline = time.monotonic() + 10
+    probe = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                pass
+            try:
+                probe.sendto(b"", sock)
+                break  # another collector serves
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)  # the other one is starting or ending: either takes milliseconds
+    finally:
+        probe.close()
+    os.close(fd)
+    return None
+
+
+def _bind(path: str) -> _socket.socket:
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC | _socket.SOCK_NONBLOCK)
+    try:
+        os.unlink(path)  # a killed collector's; we hold the lock
+    except FileNotFoundError:
+        pass
+    old = os.umask(0o177)
+    try:
+        sock.bind(path)
+    finally:
+        os.umask(old)
+    return sock
+
+
+def serve(root: str, run_root: str) -> int:
+    """The collector's life: lock, socket, first scan, then the epoll loop until idle for LINGER."""
+    os.makedirs(os.path.join(run_root, "logd"), mode=0o700, exist_ok=True)
+    sock_file = socket_path(run_root)
+    lock_fd = _take_lock(root, sock_file)
+    if lock_fd is None:
+        return 0
+    _raise_nofile()
+    collector = Collector(root, _load_writer())
+    # A pid left in the lock file: our predecessor was killed, maybe before it saw some task end.
+    collector.first_scan = bool(os.pread(lock_fd, 32, 0).strip())
+    sock: _socket.socket | None = _bind(sock_file)
+    # Our pid, once we answer: left there by a kill -9, it makes the next pouchsh start us again.
+    os.ftruncate(lock_fd, 0)
+    os.pwrite(lock_fd, f"{os.getpid()}\n".encode(), 0)
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    _signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+    for signum in (_signal.SIGTERM, _signal.SIGINT):
+        _signal.signal(signum, lambda *_: None)
+    _signal.signal(_signal.SIGHUP, _signal.SIG_IGN)
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_IGN)  # on-exit commands: reaped by the kernel
+    collector.epoll.register(sock.fileno(), select.EPOLLIN)
+    collector.epoll.register(wake_r, select.EPOLLIN)
+    collector.scan()
+    collector.first_scan = False
+    idle_since = None if collector.served else time.monotonic()
+    next_scan = time.monotonic() + RESCAN
+    try:
+        while True:
+            now = time.monotonic()
+            if idle_since is not None and now - idle_since >= LINGER:
+                # Closed before the last scan: a task made after it gets a refused datagram, and its
+                # pouchsh starts the next collector, which waits for our lock. What is queued is
+                # answered first.
+                _answer(collector, sock)
+                collector.epoll.unregister(sock.fileno())
+                sock.close()
+                os.unlink(sock_file)
+                collector.scan()
+                if not collector.served:
+                    break
+                sock = _bind(sock_file)
+                collector.epoll.register(sock.fileno(), select.EPOLLIN)
+                idle_since = None
+            wait = min(next_scan, idle_since + LINGER if idle_since is not None else next_scan) - now
+            events = collector.epoll.poll(max(wait, 0.0))
+            for fd, _ in events:
+                if fd == wake_r:
+                    while _drain(wake_r):
+                        pass
+                    return 0
+                if fd == sock.fileno():
+                    _answer(collector, sock)
+                else:
+                    collector.on_ready(fd)
+            if time.monotonic() >= next_scan:
+                collector.scan()
+                next_scan = time.monotonic() + RESCAN
+            if collector.served:
+                idle_since = None
+            elif idle_since is None:
+                idle_since = time.monotonic()
+    finally:
+        collector.close()
+        if sock is not None and sock.fileno() >= 0:
+            sock.close()
+            try:
+                os.unlink(sock_file)
+            except FileNotFoundError:
+                pass
+        os.ftruncate(lock_fd, 0)  # a clean end: nothing for `revive` to restart
+        os.close(lock_fd)
+
+
+def _drain(fd: int) -> bool:
+    try:
+        return bool(os.read(fd, 512))
+    except OSError:
+        return False
+
+
+def _answer(collector: Collector, sock: _socket.socket) -> None:
+    """Every queued datagram: ``ns/id`` is checked now (and, from a bound sender, answered ``ok``)."""
+    while True:
+        try:
+            data, sender = sock.recvfrom(1024)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            return
+        key = data.decode("ascii", "replace")
+        if key and _valid_key(key):
+            collector.check(key)
+        if sender:
+            try:
+                sock.sendto(b"ok", sender)
+            except OSError:
+                pass  # the asker gave up
+
+
+def _raise_nofile() -> None:
+    """Raise the soft limit of open files to the hard one: two FIFOs, a log and its lock per container."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``logd.py ROOT RUN_ROOT`` (started by ``spawn``, in a session of its own): serve."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: logd.py ROOT RUN_ROOT", file=sys.stderr)
+        return 2
+    os.umask(0o077)
+    return serve(args[0], args[1])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

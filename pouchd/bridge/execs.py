@@ -95,7 +95,8 @@ class _Handlers:
         ended: asyncio.Future[None] = loop.create_future()
 
         def run() -> None:
-            stdio = Stdio(stdin=stream.stdin if stdin else None, stdout=stream.stdout, stderr=stream.stderr)
+            stdio = Stdio(stdin=stream.stdin if stdin else None, stdout=stream.stdout, stderr=stream.stderr,
+                          size=record.size)
             try:
                 record.exit_code = containers.exec(record.container_id, config["Cmd"], stdio=stdio, **kwargs)
             except Exception as err:  # noqa: BLE001 (the stream is open: the client can only read the error there)
@@ -136,9 +137,10 @@ class _Handlers:
         record = self._get(request.match_info["id"])
         if not record.running:
             raise Conflict(f"exec {record.id} is not running")
-        from managers.containers import exec_process_id
-
         width, height = query_int(request, "w", 0) or 0, query_int(request, "h", 0) or 0
-        await self.b.call(self.b.facade.containers.resize, record.container_id, width, height,
-                          exec_id=exec_process_id(record.container_id, record.id[:32]))
+        if not (0 < width <= 65535 and 0 < height <= 65535):
+            raise InvalidArgument(f"resize: bad terminal size {width}x{height}")
+        # The client resizes right after the start, often before the process's pty exists (which the
+        # shim would drop without an error): the size is kept and applied when the pty is there.
+        await self.b.call(record.size.set, width, height)
         return web.Response(status=200)

@@ -102,8 +102,11 @@ def test_exec_it_through_a_pty(daemon: Daemon) -> None:
                               dimensions=(33, 101))
         try:
             child.expect(r"[#$] ")
-            child.sendline("stty size; tty; exit 3")
-            child.expect("33 101")  # POST /exec/{id}/resize reached the exec's pty
+            # API 1.41 carries no size at the exec's start: the CLI's resize call comes after it, and may
+            # come after the shell read its size; the shell waits for it (a deadline, not a sleep)
+            child.sendline("i=0; while [ \"$(stty size)\" = '0 0' ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done;"
+                           " stty size; tty; exit 3")
+            child.expect("33 101")  # POST /exec/{id}/resize reached the exec's pty, even sent before it existed
             child.expect("/dev/pts/")
             child.expect(pexpect.EOF)
         finally:

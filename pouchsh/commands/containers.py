@@ -549,18 +549,22 @@ def container_exec(
 @command(
     "cp",
     help="Copy files between a container and the host",
-    description="One side is CONTAINER:PATH. A directory is copied recursively; copying to an existing "
-    "directory puts the source inside it. A stopped container's own filesystem is used (not its volumes). "
+    description="One side is CONTAINER:PATH. A directory is copied recursively, its links as links (their "
+    "targets unchanged); copying to an existing directory puts the source inside it. A failed copy leaves "
+    "nothing behind. A stopped container's own filesystem is used (not its volumes). "
     "- as the host side is a tar stream on standard output, or read from standard input.",
     params=[Param("source", help="CONTAINER:PATH or a host path"), Param("destination", help="CONTAINER:PATH or a host path")],
+    flags=[Flag("follow-link", short="L", help="Follow a symbolic link at the container's source path (inside the container)")],
     examples=[
         Example("cp web:/etc/hostname ./hostname", "Copy a file out of web"),
+        Example("cp -L web:/etc/mtab ./mtab", "Copy what a link names (links under a directory stay links)"),
         Example("cp ./site web:/www", "Copy a directory into web's /www"),
         Example("cp web:/etc -", "web's /etc as a tar stream on standard output"),
     ],
     aliases=_aliases("cp"),
     category=_CAT,
 )
-def container_cp(ctx: Any, source: str, destination: str) -> dict[str, Any] | None:
-    record = ctx.managers.containers.copy(source, destination, cwd=ctx.cwd, stdin=ctx.stdin, stdout=ctx.stdout)
+def container_cp(ctx: Any, source: str, destination: str, follow_link: bool) -> dict[str, Any] | None:
+    record = ctx.managers.containers.copy(source, destination, cwd=ctx.cwd, stdin=ctx.stdin, stdout=ctx.stdout,
+                                          follow_link=follow_link)
     return None if destination == "-" else record  # nothing may follow the tar stream on stdout

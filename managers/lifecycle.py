@@ -84,7 +84,7 @@ class Lifecycle:
             plan = self._plan(cid, opts, image, hostname)
             networks = self.facade.networks
             undo.append(lambda: networks.detach(cid))
-            mounts, volume_names = self._volumes(cid, opts, image)
+            mounts, volume_names, seeds = self._volumes(cid, opts, image)
             if volume_names:
                 intent.update(volumes=volume_names)
                 volumes = self.facade.volumes
@@ -105,6 +105,8 @@ class Lifecycle:
                     self.images.resolve(opts.image, opts.pull)
                     rootfs = leased.snapshots.prepare(cid, image.chain_id)
                 undo.append(lambda: quiet(self.client.snapshots.remove, cid))
+                if seeds:
+                    self.facade.volumes.seed(seeds, rootfs)
                 spec = build_spec(
                     opts,
                     namespace=self.namespace,
@@ -177,12 +179,14 @@ class Lifecycle:
                 ns["path"] = f"/proc/{task.pid}/ns/net"
         spec["mounts"] = [m for m in spec["mounts"] if m["destination"] not in ("/etc/hosts", "/etc/resolv.conf")]
 
-    def _volumes(self, cid: str, opts: CreateOptions, image: Image) -> tuple[builtins.list[dict[str, Any]], builtins.list[str]]:
+    def _volumes(
+        self, cid: str, opts: CreateOptions, image: Image,
+    ) -> tuple[builtins.list[dict[str, Any]], builtins.list[str], builtins.list[tuple[str, str]]]:
         image_volumes = list(image.config.volumes)
         wanted = opts.volumes or opts.mounts or opts.tmpfs or opts.volumes_from or image_volumes
         if not wanted:
-            return [], []
-        mounts, names = self.facade.volumes.container_mounts(
+            return [], [], []
+        mounts, names, seeds = self.facade.volumes.container_mounts(
             cid,
             volumes=list(opts.volumes),
             mounts=list(opts.mounts),
@@ -190,7 +194,7 @@ class Lifecycle:
             image_volumes=image_volumes,
             volumes_from=list(opts.volumes_from),
         )
-        return list(mounts), list(names)
+        return list(mounts), list(names), seeds
 
     def _labels(
         self, opts: CreateOptions, image: Image, cid: str, name: str, hostname: str, plan: Any,

@@ -383,7 +383,9 @@ class ContainerManager:
         store = self.resolver.names()
         reservation = store.reserve(new_name, c.id)
         try:
-            self.client.containers.update(c.id, labels={LABEL.NAME: new_name})
+            # the peers' /etc/hosts on user networks follow the new name (managers.networks)
+            self.facade.networks.rename(
+                c.id, new_name, lambda: self.client.containers.update(c.id, labels={LABEL.NAME: new_name}))
         except BaseException:
             reservation.release()
             raise

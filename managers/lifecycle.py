@@ -119,6 +119,8 @@ class Lifecycle:
                 )
                 if plan.mode == "container":
                     self._join_network(spec, plan.join)
+                if opts.ipc_mode.startswith("container:"):
+                    self._join_ipc(spec, opts.ipc_mode.partition(":")[2])
                 if plan.mode == "cni" and opts.restart != "no":
                     from managers import nethook
 
@@ -179,6 +181,19 @@ class Lifecycle:
                 ns["path"] = f"/proc/{task.pid}/ns/net"
         spec["mounts"] = [m for m in spec["mounts"] if m["destination"] not in ("/etc/hosts", "/etc/resolv.conf")]
 
+    def _join_ipc(self, spec: dict[str, Any], other: str) -> None:
+        """``--ipc container:REF``: its IPC namespace, if it was made shareable (docker's rule: a
+        container's private IPC is not for others to join)."""
+        donor = self.resolver.get(other)
+        if donor.labels.get(LABEL.IPC) not in ("shareable", "host"):
+            raise Conflict(f"--ipc container:{other}: its IPC is private", hint="create it with --ipc shareable")
+        task = self.resolver.task(donor.id)
+        if task is None or task.status not in ("running", "paused"):
+            raise Conflict(f"--ipc container:{other}: that container is not running")
+        spec["linux"]["namespaces"] = [ns for ns in spec["linux"]["namespaces"] if ns["type"] != "ipc"]
+        if donor.labels.get(LABEL.IPC) == "shareable":
+            spec["linux"]["namespaces"].append({"type": "ipc", "path": f"/proc/{task.pid}/ns/ipc"})
+
     def _volumes(
         self, cid: str, opts: CreateOptions, image: Image,
     ) -> tuple[builtins.list[dict[str, Any]], builtins.list[str], builtins.list[tuple[str, str]]]:
@@ -225,6 +240,8 @@ class Lifecycle:
             labels[LABEL.AUTO_REMOVE] = "true"
         if volumes:
             labels[LABEL.VOLUMES] = ",".join(volumes)
+        if opts.ipc_mode in ("shareable", "host"):
+            labels[LABEL.IPC] = opts.ipc_mode
         labels.update(plan.labels)
         return labels
 

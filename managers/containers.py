@@ -45,7 +45,7 @@ from managers.containerpaths import ContainerPaths
 from managers.cplimits import CopyLimits
 from managers.filters import parse_filters
 from managers.foreground import POLL, Foreground, Stopped
-from managers.hostside import _extract_on_host, _proc_row, _ps_table, _split_cp, _tar_host
+from managers.hostside import _proc_row, _ps_table, _split_cp, _tar_host
 from managers.imagecache import ImageCache
 from managers.labels import LABEL
 from managers.launch import exec_failures
@@ -383,7 +383,9 @@ class ContainerManager:
         store = self.resolver.names()
         reservation = store.reserve(new_name, c.id)
         try:
-            self.client.containers.update(c.id, labels={LABEL.NAME: new_name})
+            # the peers' /etc/hosts on user networks follow the new name (managers.networks)
+            self.facade.networks.rename(
+                c.id, new_name, lambda: self.client.containers.update(c.id, labels={LABEL.NAME: new_name}))
         except BaseException:
             reservation.release()
             raise
@@ -602,14 +604,16 @@ class ContainerManager:
 
     def copy(
         self, source: str, destination: str, *, cwd: str = ".", stdin: BinaryIO | None = None,
-        stdout: BinaryIO | None = None,
+        stdout: BinaryIO | None = None, follow_link: bool = False,
     ) -> dict[str, Any]:
         """``cp``: copy between the host and a container; one side is ``CONTAINER:PATH``. ``-`` as the
         host side is a tar stream: written to ``stdout``, or read from ``stdin`` and extracted into a
         directory of the container. The container's side is read and written by this process through
-        descriptors resolved inside its root (managers.cpout, managers.cpin)."""
+        descriptors resolved inside its root (managers.cpout, managers.cpin); out of it, links stay
+        links (``follow_link``: the one at the source path is followed, inside the root) and the host
+        side is written into a temporary sibling renamed at the end (managers.cphost)."""
         # The tar side (tarfile with it, ~4.5 ms of imports by -X importtime) loads only for a copy.
-        from managers import cpin, cpout
+        from managers import cphost, cpin, cpout
 
         limits = CopyLimits.from_env()
         src_ref, src_path = _split_cp(source)
@@ -620,17 +624,19 @@ class ContainerManager:
             c = self.resolver.get(src_ref)
             if destination == "-" and stdout is None:
                 raise InvalidArgument("cp: no standard output to write the tar stream to")
-            # To standard output the stream goes as it is made, while the container's root is held.
-            buffer = io.BytesIO()
-            sink: BinaryIO = stdout if destination == "-" and stdout is not None else buffer
-            with self._container_root(c) as root, _cp_errors(src_path):
-                size = cpout.tar_from(root, src_path, sink, limits)
-                sink.flush()
-            if destination == "-":
-                target = "-"
-            else:
-                target = str(Path(cwd, destination))
-                _extract_on_host(buffer.getvalue(), Path(target))
+            # To standard output the stream goes as it is made, while the container's root is held; to a
+            # host path it is spooled first (in memory while small), so the root is held only while read.
+            with tempfile.SpooledTemporaryFile(max_size=8 << 20) as buffer:
+                sink: BinaryIO = stdout if destination == "-" and stdout is not None else buffer  # type: ignore[assignment]
+                with self._container_root(c) as root, _cp_errors(src_path):
+                    size = cpout.tar_from(root, src_path, sink, limits, follow_link=follow_link)
+                    sink.flush()
+                if destination == "-":
+                    target = "-"
+                else:
+                    buffer.seek(0)
+                    with _cp_host_errors(destination):
+                        target = str(cphost.extract_on_host(buffer, Path(cwd, destination)))  # type: ignore[arg-type]
             return {"container": c.id, "source": src_path, "destination": target, "size": size}
         c = self.resolver.get(dst_ref or "")
         if source == "-":
@@ -685,6 +691,18 @@ def _cp_errors(path: str) -> Iterator[None]:
             raise NotFound(f"cp: no such file or directory in the container: {path}") from None
         if e.errno in (errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.EEXIST, errno.EINVAL, errno.ENOTEMPTY):
             raise InvalidArgument(f"cp: {path}: {reason}") from None
+        raise PouchRuntimeError(f"cp: {path}: {reason}") from None
+
+
+@contextmanager
+def _cp_host_errors(path: str) -> Iterator[None]:
+    """An OSError writing the host side of a copy, naming the host path."""
+    try:
+        yield
+    except OSError as e:
+        reason = os.strerror(e.errno) if e.errno else str(e)
+        if e.errno == errno.ENOENT:
+            raise NotFound(f"cp: {path}: {reason}") from None
         raise PouchRuntimeError(f"cp: {path}: {reason}") from None
 
 

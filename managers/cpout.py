@@ -1,7 +1,8 @@
 """``cp CONTAINER:PATH ...``: a tar stream of a file or directory of a container, as ``docker cp`` makes it.
 
 The entry is named by its basename; a directory goes recursively; a symlink is archived as a symlink (the
-last component of PATH too, unless PATH ends in ``/`` or ``/.``), never followed. Every entry is opened
+last component of PATH too, unless PATH ends in ``/`` or ``/.``, or ``cp -L`` asks to follow that one,
+inside the root), never followed. Every entry is opened
 relative to its directory's descriptor with ``O_NOFOLLOW``, under a root resolved by ``managers.safepath``,
 so nothing outside the root is ever read. Headers carry numeric ids only: no user or group name is looked
 up, here or anywhere in the container.
@@ -9,6 +10,7 @@ up, here or anywhere in the container.
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import stat
@@ -23,9 +25,10 @@ __all__ = ["tar_from", "tar_tree"]
 _CHUNK = 1 << 20
 
 
-def tar_from(root: Root, path: str, out: BinaryIO, limits: CopyLimits) -> int:
-    """Write the tar stream of ``path`` to ``out``; returns the content bytes archived. OSError from the
-    walk propagates (the caller names the path)."""
+def tar_from(root: Root, path: str, out: BinaryIO, limits: CopyLimits, *, follow_link: bool = False) -> int:
+    """Write the tar stream of ``path`` to ``out``; returns the content bytes archived. ``follow_link``
+    (``cp -L``): a link at ``path`` is followed, inside the root (links under it are still archived as
+    links). OSError from the walk propagates (the caller names the path)."""
     name = posixpath.basename(path.rstrip("/")) or "."
     follow = path.endswith("/") or path.endswith("/.") or not split(path)
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
@@ -34,6 +37,20 @@ def tar_from(root: Root, path: str, out: BinaryIO, limits: CopyLimits) -> int:
             fd = root.open(path, os.O_RDONLY | os.O_DIRECTORY)
             try:
                 walker.directory(fd, name, os.fstat(fd))
+            finally:
+                os.close(fd)
+        elif follow_link:
+            # Resolved in the root (a link to / or ../.. names the root itself); O_NONBLOCK so that a
+            # FIFO found at the end cannot hang the copy; what it is decides how it is archived.
+            fd = root.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            try:
+                st = os.fstat(fd)
+                if stat.S_ISDIR(st.st_mode):
+                    walker.directory(fd, name, st)
+                elif stat.S_ISREG(st.st_mode):
+                    walker.file_fd(fd, name, st)
+                else:
+                    raise OSError(errno.EINVAL, "not a file or directory", path)
             finally:
                 os.close(fd)
         else:
@@ -117,21 +134,25 @@ class _Walker:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 return
-            key = (st.st_dev, st.st_ino)
-            if st.st_nlink > 1 and key in self.links:
-                info = self._info(arcname, st, tarfile.LNKTYPE)
-                info.linkname = self.links[key]
-                self.limits.count(0)
-                self.tar.addfile(info)
-                return
-            if st.st_nlink > 1:
-                self.links[key] = arcname
-            info = self._info(arcname, st, tarfile.REGTYPE)
-            info.size = st.st_size
-            self.limits.count(st.st_size)
-            self.tar.addfile(info, _Exact(fd, st.st_size))
+            self.file_fd(fd, arcname, st)
         finally:
             os.close(fd)
+
+    def file_fd(self, fd: int, arcname: str, st: os.stat_result) -> None:
+        """The regular file open on ``fd`` (the caller closes it)."""
+        key = (st.st_dev, st.st_ino)
+        if st.st_nlink > 1 and key in self.links:
+            info = self._info(arcname, st, tarfile.LNKTYPE)
+            info.linkname = self.links[key]
+            self.limits.count(0)
+            self.tar.addfile(info)
+            return
+        if st.st_nlink > 1:
+            self.links[key] = arcname
+        info = self._info(arcname, st, tarfile.REGTYPE)
+        info.size = st.st_size
+        self.limits.count(st.st_size)
+        self.tar.addfile(info, _Exact(fd, st.st_size))
 
 
 class _Exact:

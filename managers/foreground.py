@@ -58,8 +58,11 @@ class Foreground:
 
             def attach_output() -> None:
                 io.attach_output(stdout=stdio.stdout, stderr=None if tty else stdio.stderr, sink=writer.write)
+                if tty:
+                    # runc made the pty at task create: sized now, before the process runs and reads it
+                    stdio.size.bind(lambda w, h: tasks.resize_pty(cid, w, h))
 
-            with terminal_session(stdio.terminal if tty else None, lambda w, h: tasks.resize_pty(cid, w, h)):
+            with terminal_session(stdio.terminal if tty else None, stdio.size):
                 # Output is read from before Start (a pty drops what nobody read when the process exits);
                 # stdin only after it: its EOF (CloseIO) reaching a terminal task before Start hangs the
                 # task up for good, and an empty stdin gets there at once.
@@ -72,6 +75,7 @@ class Foreground:
             except Timeout:
                 pass  # a process that forked a child holding the pty open; the log keeps what came
         finally:
+            stdio.size.unbind()
             io.close()
             writer.close()
         return code
@@ -99,16 +103,20 @@ class Foreground:
         io = FifoIO.open(self.paths.fifo_root, exec_id, stdin=interactive, terminal=terminal)
         created = False
         try:
-            tasks.exec(c.id, exec_id, process, io=io)
-            created = True
-            io.attach_output(stdout=stdio.stdout, stderr=None if terminal else stdio.stderr)
-            resize = lambda w, h: tasks.resize_pty(c.id, w, h, exec_id=exec_id)
-            with terminal_session(stdio.terminal if terminal else None, resize):
+            with terminal_session(stdio.terminal if terminal else None, stdio.size):
+                size = stdio.size.get()
+                if terminal and size:
+                    # an exec's pty is made only at start, where runc sizes it from the spec before the
+                    # process runs; a resize sent before the start would be dropped by the shim
+                    process = dict(process, consoleSize={"width": size[0], "height": size[1]})
+                tasks.exec(c.id, exec_id, process, io=io)
+                created = True
+                io.attach_output(stdout=stdio.stdout, stderr=None if terminal else stdio.stderr)
                 future = tasks.wait(c.id, exec_id)
                 with exec_failures(f"exec in {name_of(c)}"):
                     tasks.start(c.id, exec_id)
-                if stdio.on_started is not None:
-                    stdio.on_started()
+                if terminal:  # a size that came while it started (a client's resize call) and every later one
+                    stdio.size.bind(lambda w, h: tasks.resize_pty(c.id, w, h, exec_id=exec_id))
                 # stdin (and its EOF) only once the process runs, as for run -i -t (see run)
                 io.attach_input(stdio.stdin if interactive else None, close_stdin=lambda: tasks.close_io(c.id, exec_id))
                 status = self._wait_exec(c, exec_id, future, stdio)
@@ -118,6 +126,7 @@ class Foreground:
                 pass
             return status
         finally:
+            stdio.size.unbind()
             io.close()
             if created:
                 quiet(tasks.delete_process, c.id, exec_id)

@@ -1,5 +1,5 @@
-"""The host's side of ``cp`` and ``top``: tar streams of host paths, docker cp's extract rule, and process
-rows from /proc or the host's ``ps``."""
+"""The host's side of ``cp`` and ``top``: tar streams of host paths (managers.cphost writes the other way),
+and process rows from /proc or the host's ``ps``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ctrd.errors import InvalidArgument, NotFound, PouchRuntimeError
+from ctrd.errors import InvalidArgument
 
 
 def _split_cp(arg: str) -> tuple[str | None, str]:
@@ -31,28 +31,6 @@ def _tar_host(path: Path) -> bytes:
     with tarfile.open(fileobj=buf, mode="w") as tar:
         tar.add(str(path), arcname=path.name or ".", recursive=True)
     return buf.getvalue()
-
-
-def _extract_on_host(data: bytes, destination: Path) -> None:
-    """docker cp's rule: into an existing directory, or as ``destination`` itself."""
-    import io
-    import tarfile
-
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
-            if destination.is_dir():
-                tar.extractall(str(destination), filter="data")
-                return
-            if not destination.parent.is_dir():
-                raise NotFound(f"cp: no such directory: {destination.parent}")
-            members = tar.getmembers()
-            top = members[0].name.split("/")[0] if members else ""
-            for m in members:
-                rest = m.name[len(top):]
-                m.name = destination.name + rest
-            tar.extractall(str(destination.parent), members=members, filter="data")
-    except tarfile.TarError as e:
-        raise PouchRuntimeError(f"cp: {e}") from None
 
 
 def _proc_row(pid: int) -> dict[str, Any]:

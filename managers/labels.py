@@ -41,6 +41,7 @@ class LABEL:
     STARTED_AT = "pouchsh/started-at"  # when the last run started (runc's record, kept by Lifecycle.reap)
     STARTED = "pouchsh/started"
     TTY = "pouchsh/tty"
+    IPC = "pouchsh/ipc"  # the --ipc mode: "shareable" lets others join with --ipc container:NAME
     INTERACTIVE = "pouchsh/interactive"
     PORTS = "pouchsh/ports"  # JSON list of {host_ip, host_port, container_port, protocol}
     NETWORKS = "pouchsh/networks"  # comma-separated CNI network names

@@ -83,7 +83,7 @@ class Lifecycle:
             plan = self._plan(cid, opts, image, hostname)
             networks = self.facade.networks
             undo.append(lambda: networks.detach(cid))
-            mounts, volume_names = self._volumes(cid, opts, image)
+            mounts, volume_names, seeds = self._volumes(cid, opts, image)
             if volume_names:
                 intent.update(volumes=volume_names)
                 volumes = self.facade.volumes
@@ -104,6 +104,8 @@ class Lifecycle:
                     self.images.resolve(opts.image, opts.pull)
                     rootfs = leased.snapshots.prepare(cid, image.chain_id)
                 undo.append(lambda: quiet(self.client.snapshots.remove, cid))
+                if seeds:
+                    self.facade.volumes.seed(seeds, rootfs)
                 spec = build_spec(
                     opts,
                     namespace=self.namespace,
@@ -116,6 +118,8 @@ class Lifecycle:
                 )
                 if plan.mode == "container":
                     self._join_network(spec, plan.join)
+                if opts.ipc_mode.startswith("container:"):
+                    self._join_ipc(spec, opts.ipc_mode.partition(":")[2])
                 if plan.mode == "cni" and opts.restart != "no":
                     from managers import nethook
 
@@ -176,12 +180,27 @@ class Lifecycle:
                 ns["path"] = f"/proc/{task.pid}/ns/net"
         spec["mounts"] = [m for m in spec["mounts"] if m["destination"] not in ("/etc/hosts", "/etc/resolv.conf")]
 
-    def _volumes(self, cid: str, opts: CreateOptions, image: Image) -> tuple[builtins.list[dict[str, Any]], builtins.list[str]]:
+    def _join_ipc(self, spec: dict[str, Any], other: str) -> None:
+        """``--ipc container:REF``: its IPC namespace, if it was made shareable (docker's rule: a
+        container's private IPC is not for others to join)."""
+        donor = self.resolver.get(other)
+        if donor.labels.get(LABEL.IPC) not in ("shareable", "host"):
+            raise Conflict(f"--ipc container:{other}: its IPC is private", hint="create it with --ipc shareable")
+        task = self.resolver.task(donor.id)
+        if task is None or task.status not in ("running", "paused"):
+            raise Conflict(f"--ipc container:{other}: that container is not running")
+        spec["linux"]["namespaces"] = [ns for ns in spec["linux"]["namespaces"] if ns["type"] != "ipc"]
+        if donor.labels.get(LABEL.IPC) == "shareable":
+            spec["linux"]["namespaces"].append({"type": "ipc", "path": f"/proc/{task.pid}/ns/ipc"})
+
+    def _volumes(
+        self, cid: str, opts: CreateOptions, image: Image,
+    ) -> tuple[builtins.list[dict[str, Any]], builtins.list[str], builtins.list[tuple[str, str]]]:
         image_volumes = list(image.config.volumes)
         wanted = opts.volumes or opts.mounts or opts.tmpfs or opts.volumes_from or image_volumes
         if not wanted:
-            return [], []
-        mounts, names = self.facade.volumes.container_mounts(
+            return [], [], []
+        mounts, names, seeds = self.facade.volumes.container_mounts(
             cid,
             volumes=list(opts.volumes),
             mounts=list(opts.mounts),
@@ -189,7 +208,7 @@ class Lifecycle:
             image_volumes=image_volumes,
             volumes_from=list(opts.volumes_from),
         )
-        return list(mounts), list(names)
+        return list(mounts), list(names), seeds
 
     def _labels(
         self, opts: CreateOptions, image: Image, cid: str, name: str, hostname: str, plan: Any,
@@ -220,6 +239,8 @@ class Lifecycle:
             labels[LABEL.AUTO_REMOVE] = "true"
         if volumes:
             labels[LABEL.VOLUMES] = ",".join(volumes)
+        if opts.ipc_mode in ("shareable", "host"):
+            labels[LABEL.IPC] = opts.ipc_mode
         labels.update(plan.labels)
         return labels
 

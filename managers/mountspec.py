@@ -47,6 +47,8 @@ class MountRequest:
     readonly: bool = False
     propagation: str = "rprivate"
     options: tuple[str, ...] = field(default=())
+    #: a volume not seeded from the image (``-v NAME:/dst:nocopy``, ``volume-nocopy``)
+    nocopy: bool = False
 
 
 def validate_volume_name(name: str) -> str:
@@ -124,7 +126,7 @@ def parse_volume(spec: str) -> MountRequest:
     if not src:
         raise InvalidArgument(f"{what}: the source before ':' is empty")
     validate_volume_name(src)
-    return MountRequest("volume", src, dst, readonly, propagation)
+    return MountRequest("volume", src, dst, readonly, propagation, nocopy=nocopy)
 
 
 def _truthy(key: str, value: str | None, what: str) -> bool:
@@ -185,8 +187,9 @@ def parse_mount(spec: str) -> MountRequest:
         propagation = fields.pop("bind-propagation") or ""
         if propagation not in PROPAGATIONS:
             raise InvalidArgument(f"{what}: bind-propagation must be one of {', '.join(sorted(PROPAGATIONS))}")
+    nocopy = False
     if kind == "volume" and "volume-nocopy" in fields:
-        _truthy("volume-nocopy", fields.pop("volume-nocopy"), what)
+        nocopy = _truthy("volume-nocopy", fields.pop("volume-nocopy"), what)
     if kind == "tmpfs":
         if "tmpfs-size" in fields:
             options.append(_tmpfs_size(fields.pop("tmpfs-size") or "", what))
@@ -204,7 +207,7 @@ def parse_mount(spec: str) -> MountRequest:
         return MountRequest("tmpfs", "", dst, readonly, options=tuple(options))
     if src:
         validate_volume_name(src)
-    return MountRequest("volume", src or "", dst, readonly)
+    return MountRequest("volume", src or "", dst, readonly, nocopy=nocopy)
 
 
 def parse_tmpfs(spec: str) -> MountRequest:

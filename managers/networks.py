@@ -35,6 +35,7 @@ import json
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -631,6 +632,29 @@ class NetworkManager:
                 text = netfiles.hosts_text(own, peers, [tuple(h) for h in a.get("add_hosts", [])])
                 netfiles.write_in_place(directory / "hosts", text)
 
+    def rename(self, container_id: str, name: str, apply: Callable[[], None]) -> None:
+        """A container is renamed by ``apply`` (its label): its peers' /etc/hosts follow. Under the lock
+        an attach reads the name under, with an intent from before the label changes until the hosts
+        files are rewritten, so a kill -9 between them is finished by the next invocation."""
+        with self.cni_lock:
+            key = self._key(container_id)
+            if key not in self.store.read().get("attachments", {}):
+                apply()  # not attached: the next attach reads the new name from the label
+                return
+            with self.journal.intent("network.rename", namespace=self.namespace, id=container_id):
+                apply()
+                faults.point("network.rename.labelled")
+                self._sync_name(key, name)
+
+    def _sync_name(self, key: str, name: str) -> None:
+        with self.store.update() as doc:
+            entry = doc.get("attachments", {}).get(key)
+            if entry is None:
+                return
+            entry["name"] = name
+            networks = set(entry["interfaces"])
+        self._refresh_hosts(networks)
+
     def networks_of(self, container_id: str) -> dict[str, Any]:
         """The container's networks record (name → {ip, prefix_len, mac, gateway}); empty when detached."""
         entry = self.store.read().get("attachments", {}).get(self._key(container_id))
@@ -778,6 +802,14 @@ class NetworkManager:
                     self._undo_create(record)
             elif kind == "network.rm":
                 self._finish_remove(record)
+            elif kind == "network.rename":
+                # the container's label is the truth: whatever name it has now, the hosts files show
+                try:
+                    c = self.facade.ctrd.containers.get(record["id"])
+                except NotFound:
+                    return
+                name = (c.labels or {}).get(LABEL.NAME) or record["id"][:12]
+                self._sync_name(f"{record['namespace']}/{record['id']}", name)
             else:
                 raise PouchRuntimeError(f"unknown network intent {kind!r}")
 

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from ctrd.errors import InvalidArgument
+from managers import runflags
 from managers.labels import validate_labels
 from managers.names import validate_name
+from managers.runflags import Device, Security
 
 __all__ = [
     "CreateOptions",
@@ -32,7 +34,8 @@ __all__ = [
 RESTART_POLICIES = ("no", "always", "unless-stopped")
 PULL_POLICIES = ("always", "missing", "never")
 _ENV_KEY = re.compile(r"^[^=\s]+$")
-_INIT_BINARIES = ("docker-init", "tini", "tini-static", "catatonit")
+# static ones first: the binary is bind-mounted into images that may have no libc at all
+_INIT_BINARIES = ("docker-init", "tini-static", "catatonit", "tini")
 RUNC = "io.containerd.runc.v2"
 
 #: ulimit names docker accepts, and their RLIMIT_ names.
@@ -109,6 +112,15 @@ def read_env_file(path: str, cwd: str, environ: Mapping[str, str]) -> list[str]:
     return parse_env([line for line in lines if line and not line.startswith("#")], environ, f"--env-file {path}")
 
 
+def read_label_file(path: str, cwd: str) -> list[str]:
+    """A ``--label-file``: one ``KEY=VALUE`` (or bare ``KEY``) a line; blank lines and ``#`` comments skipped."""
+    try:
+        text = Path(cwd, path).read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InvalidArgument(f"--label-file {path}: {getattr(e, 'strerror', None) or e}") from None
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
 def parse_ulimit(text: str) -> Ulimit:
     """``nofile=1024:2048`` or ``nproc=512`` (soft = hard)."""
     name, eq, limits = str(text).partition("=")
@@ -127,7 +139,8 @@ def parse_ulimit(text: str) -> Ulimit:
 
 def _find_init() -> str:
     for name in _INIT_BINARIES:
-        found = shutil.which(name) or (f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None)
+        found = shutil.which(name) or next((f"{d}/{name}" for d in ("/usr/bin", "/usr/sbin", "/usr/libexec/docker")
+                                            if os.path.exists(f"{d}/{name}")), None)
         if found:
             return found
     raise InvalidArgument(
@@ -181,6 +194,17 @@ class CreateOptions:
     ip: str | None = None
     dns: list[str] = field(default_factory=list)
     add_host: list[str] = field(default_factory=list)
+    devices: list[Device] = field(default_factory=list)
+    security: Security = field(default_factory=Security)
+    sysctls: dict[str, str] = field(default_factory=dict)
+    pid_mode: str = ""  # "" (its own) or "host"
+    ipc_mode: str = "private"  # private, shareable, host, container:REF
+    cpuset_cpus: str | None = None
+    cpu_shares: int | None = None
+    group_add: list[str] = field(default_factory=list)
+    oom_score_adj: int | None = None
+    memory_swap: int | None = None  # -1: unlimited
+    memory_reservation: int | None = None
 
     @classmethod
     def parse(
@@ -207,6 +231,18 @@ class CreateOptions:
         runtime: str | None = None,
         pull: str | None = None,
         log_opt: list[str] | None = None,
+        label_file: list[str] | None = None,
+        device: list[str] | None = None,
+        security_opt: list[str] | None = None,
+        sysctl: list[str] | None = None,
+        pid: str | None = None,
+        ipc: str | None = None,
+        cpuset_cpus: str | None = None,
+        cpu_shares: Any = None,
+        group_add: list[str] | None = None,
+        oom_score_adj: Any = None,
+        memory_swap: Any = None,
+        memory_reservation: Any = None,
         **rest: Any,
     ) -> CreateOptions:
         environ = environ if environ is not None else {}
@@ -224,7 +260,10 @@ class CreateOptions:
         for path in env_file or []:
             merged += read_env_file(path, cwd, environ)
         opts.env = merged + parse_env(list(env or []), environ)
-        opts.labels = parse_key_values(list(label or []), "--label")
+        from_files: list[str] = []
+        for path in label_file or []:
+            from_files += read_label_file(path, cwd)
+        opts.labels = parse_key_values(from_files + list(label or []), "--label")
         validate_labels(opts.labels)
         opts.annotations = parse_key_values(list(annotation or []), "--annotation")
         if entrypoint is not None:
@@ -261,6 +300,33 @@ class CreateOptions:
                 raise InvalidArgument(f"--add-host {item!r}: expected HOST:IP")
         if opts.rm and opts.restart != "no":
             raise InvalidArgument("--rm and --restart cannot be combined")
+        opts.devices = [runflags.parse_device(d) for d in device or []]
+        opts.security = runflags.parse_security_opts(list(security_opt or []), cwd)
+        opts.pid_mode = runflags.parse_pid(pid)
+        opts.ipc_mode = runflags.parse_ipc(ipc)
+        opts.sysctls = runflags.parse_sysctls(list(sysctl or []), network=opts.network, ipc=opts.ipc_mode)
+        opts.cpuset_cpus = runflags.parse_cpuset(cpuset_cpus)
+        if cpu_shares is not None and cpu_shares != "":
+            opts.cpu_shares = _int(cpu_shares, "--cpu-shares", minimum=2)
+            if opts.cpu_shares > 262144:
+                raise InvalidArgument(f"--cpu-shares {cpu_shares}: must be at most 262144")
+        opts.group_add = runflags.parse_group_add(list(group_add or []))
+        if oom_score_adj is not None and oom_score_adj != "":
+            opts.oom_score_adj = _int(oom_score_adj, "--oom-score-adj", minimum=-1000)
+            if opts.oom_score_adj > 1000:
+                raise InvalidArgument(f"--oom-score-adj {oom_score_adj}: must be between -1000 and 1000")
+        opts.memory_reservation = _bytes(memory_reservation, "--memory-reservation")
+        if opts.memory_reservation is not None and opts.memory is not None and opts.memory_reservation > opts.memory:
+            raise InvalidArgument("--memory-reservation: must be at most --memory")
+        if memory_swap is not None and memory_swap != "":
+            if str(memory_swap).strip() == "-1":
+                opts.memory_swap = -1
+            else:
+                opts.memory_swap = _bytes(memory_swap, "--memory-swap")
+            if opts.memory is None:
+                raise InvalidArgument("--memory-swap needs --memory (it is the limit of memory and swap together)")
+            if opts.memory_swap != -1 and (opts.memory_swap or 0) < opts.memory:
+                raise InvalidArgument("--memory-swap: must be at least --memory (memory and swap together), or -1")
         return opts
 
     @property

@@ -38,7 +38,7 @@ __all__ = [
 
 
 _INTERNAL = (*RESERVED_LABEL_PREFIXES, "nerdctl/")
-_DEFAULT_MOUNTS = {"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/run"}
+_DEFAULT_MOUNTS = {"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup", "/run"}
 
 
 #: containerd refuses a label whose key and value exceed this many bytes

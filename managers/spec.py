@@ -55,7 +55,9 @@ _MASKED = [
     "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
     "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
 ]
-_READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+# /sys/fs/cgroup: on cgroup v1 runc mounts a tmpfs there (left writable) with each hierarchy under it
+# read-only; listed here, the tmpfs is read-only too, as in docker
+_READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", "/sys/fs/cgroup"]
 _DEFAULT_DEVICES = [  # WithDefaultUnixDevices: null, random, full, tty, zero, urandom, console, pts, ptmx
     (1, 3), (1, 8), (1, 7), (5, 0), (1, 5), (1, 9), (5, 1), (136, None), (5, 2),
 ]
@@ -83,8 +85,9 @@ def default_spec(namespace: str, container_id: str) -> dict[str, Any]:
             "env": [DEFAULT_PATH],
             "cwd": "/",
             "capabilities": {k: list(DEFAULT_CAPS) for k in ("bounding", "effective", "permitted")},
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-            "noNewPrivileges": True,
+            # docker's defaults, not containerd's: no rlimits (the open-files limit is the daemon's,
+            # inherited through the shim), and no-new-privileges only when asked (--security-opt)
+            "noNewPrivileges": False,
         },
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
@@ -93,6 +96,8 @@ def default_spec(namespace: str, container_id: str) -> dict[str, Any]:
             {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
             {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
             {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+            # the container's own cgroups, read-only (docker's; rw with --privileged)
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]},
             {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
         ],
         "linux": {
@@ -175,6 +180,17 @@ def resolve_user(user: str, read_file: ReadFile) -> dict[str, Any]:
 
 
 _NO_ID = 0xFFFFFFFF  # (uid_t)-1 means "unchanged" to the kernel; ids are below it
+
+
+def resolve_group(group: str, read_file: ReadFile) -> int:
+    """``--group-add``: a gid, or a group name of the image's own /etc/group (parsed here, as for
+    ``--user``)."""
+    if group.isdigit():
+        return _id(group, f"--group-add {group}")
+    match = [g for g in _table(read_file("/etc/group")) if g[0] == group and len(g) > 2]
+    if not match:
+        raise InvalidArgument(f"--group-add {group}: no group {group!r} in the image's /etc/group")
+    return _id(match[0][2], f"--group-add {group}: the image's /etc/group gid")
 
 
 def _table(data: bytes | None) -> list[list[str]]:
@@ -277,36 +293,73 @@ def build_spec(
     user = opts.user if opts.user is not None else image_config.user
     if user:
         process["user"] = resolve_user(user, read_file)
+    if opts.group_add:
+        extra_gids = set(process["user"].get("additionalGids") or [process["user"]["gid"]])
+        extra_gids |= {resolve_group(g, read_file) for g in opts.group_add}
+        process["user"] = {**process["user"], "additionalGids": sorted(extra_gids)}
     spec["hostname"] = hostname
 
     caps = _caps(opts.cap_add, opts.cap_drop, opts.privileged)
     process["capabilities"] = {k: list(caps) for k in ("bounding", "effective", "permitted")}
     if opts.ulimits:
-        by_type = {r["type"]: r for r in process["rlimits"]}
+        by_type: dict[str, dict[str, Any]] = {}
         for u in opts.ulimits:
             by_type[u.type] = {"type": u.type, "hard": u.hard, "soft": u.soft}
         process["rlimits"] = list(by_type.values())
+    security = opts.security
+    process["noNewPrivileges"] = security.no_new_privileges
+    if security.seccomp:  # {} is seccomp=unconfined: no filter, as without the option
+        linux["seccomp"] = copy.deepcopy(security.seccomp)
+    if security.apparmor:
+        process["apparmorProfile"] = security.apparmor
+    if opts.oom_score_adj is not None:
+        process["oomScoreAdj"] = opts.oom_score_adj
 
     resources = linux["resources"]
+    memory: dict[str, Any] = {}
     if opts.memory is not None:
-        resources["memory"] = {"limit": opts.memory}
+        memory["limit"] = opts.memory
+    if opts.memory_swap is not None:
+        memory["swap"] = opts.memory_swap
+    if opts.memory_reservation is not None:
+        memory["reservation"] = opts.memory_reservation
+    if memory:
+        resources["memory"] = memory
+    cpu: dict[str, Any] = {}
     if opts.cpus is not None:
-        resources["cpu"] = {"quota": int(opts.cpus * 100_000), "period": 100_000}
+        cpu.update(quota=int(opts.cpus * 100_000), period=100_000)
+    if opts.cpu_shares is not None:
+        cpu["shares"] = opts.cpu_shares
+    if opts.cpuset_cpus is not None:
+        cpu["cpus"] = opts.cpuset_cpus
+    if cpu:
+        resources["cpu"] = cpu
     if opts.pids_limit is not None:
         resources["pids"] = {"limit": opts.pids_limit}
+    for d in opts.devices:
+        linux.setdefault("devices", []).append({
+            "path": d.path, "type": d.kind, "major": d.major, "minor": d.minor, "fileMode": d.mode,
+            "uid": d.uid, "gid": d.gid,
+        })
+        resources["devices"].append({"allow": True, "type": d.kind, "major": d.major, "minor": d.minor, "access": d.access})
+    if opts.sysctls:
+        linux["sysctl"] = dict(opts.sysctls)
     if opts.privileged:
-        process["noNewPrivileges"] = False
         resources["devices"] = [{"allow": True, "access": "rwm"}]
         linux["devices"] = _host_devices()
         linux["maskedPaths"] = []
         linux["readonlyPaths"] = []
         for m in spec["mounts"]:
-            if m["destination"] == "/sys":
+            if m["destination"] in ("/sys", "/sys/fs/cgroup"):
                 m["options"] = [o for o in m["options"] if o != "ro"]
     if opts.read_only:
         spec["root"]["readonly"] = True
-    if network_mode == "host":
-        linux["namespaces"] = [ns for ns in linux["namespaces"] if ns["type"] != "network"]
+    shared = {"network"} if network_mode == "host" else set()
+    if opts.pid_mode == "host":
+        shared.add("pid")
+    if opts.ipc_mode == "host":
+        shared.add("ipc")
+    linux["namespaces"] = [ns for ns in linux["namespaces"] if ns["type"] not in shared]
 
     extra = list(mounts)
     if opts.shm_size is not None:

@@ -335,8 +335,9 @@ class VolumeManager:
         tmpfs: builtins.list[str],
         image_volumes: builtins.list[str],
         volumes_from: builtins.list[str],
-    ) -> tuple[builtins.list[dict[str, Any]], builtins.list[str]]:
-        """OCI mounts for a new container and the names of the volumes it uses.
+    ) -> tuple[builtins.list[dict[str, Any]], builtins.list[str], builtins.list[tuple[str, str]]]:
+        """OCI mounts for a new container, the names of the volumes it uses, and the (volume,
+        destination) pairs to seed from the image (``seed``; not those asked ``nocopy``).
 
         Everything is parsed and checked first (specs, names, bind sources, duplicate targets, the
         ``--volumes-from`` containers); only then are missing named volumes and the anonymous ones
@@ -368,6 +369,7 @@ class VolumeManager:
         created: builtins.list[str] = []
         names: builtins.list[str] = []
         oci: builtins.list[dict[str, Any]] = []
+        seeds: builtins.list[tuple[str, str]] = []
         try:
             for r in requests:
                 if r.kind == "volume":
@@ -380,6 +382,8 @@ class VolumeManager:
                         known[name] = record
                     names.append(name)
                     oci.append(_bind(known[name]["mountpoint"], r.destination, r.readonly, r.propagation))
+                    if not r.nocopy:
+                        seeds.append((name, r.destination))
                 elif r.kind == "bind":
                     oci.append(_bind(r.source, r.destination, r.readonly, r.propagation))
                 else:
@@ -395,7 +399,23 @@ class VolumeManager:
             oci.append({k: m[k] for k in ("destination", "type", "source", "options")})
             if m.get("volume"):
                 names.append(m["volume"])
-        return oci, list(dict.fromkeys(names))
+        return oci, list(dict.fromkeys(names)), seeds
+
+    def seed(self, seeds: builtins.list[tuple[str, str]], rootfs: Any) -> builtins.list[str]:
+        """docker's copy-up (managers.copyup): each volume of ``seeds`` that is still empty gets the
+        content, owner and mode of its destination in the container's new snapshot, whose mounts are
+        ``rootfs``. The names of the volumes seeded."""
+        from managers import copyup, rootfs as rootfs_mod  # the mount API and the copy, only when needed
+        from managers.cplimits import CopyLimits
+
+        done: builtins.list[str] = []
+        limits = CopyLimits.from_env()
+        # the snapshot is new and no container uses it yet: its own overlay, mounted read-only
+        with rootfs_mod.snapshot_root(rootfs, readonly=True) as root:
+            for name, destination in seeds:
+                if copyup.seed(root, destination, self._dir(name) / "_data", limits):
+                    done.append(name)
+        return done
 
     def _volumes_from(self, refs: builtins.list[str], self_id: str) -> builtins.list[dict[str, Any]]:
         """The volume and bind mounts of other containers, ``NAME[:ro|rw]`` each."""

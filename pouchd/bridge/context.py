@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ctrd.errors import Conflict, PouchError
+from managers.console import TerminalSize
 from pouchd.hijack import Hijacked
 from pouchd.server import Api
 
@@ -44,9 +45,8 @@ class ExecRecord:
     running: bool = False
     exit_code: int | None = None
     started: bool = False
-    #: the process runs in containerd (a resize before that is kept in ``size`` and applied then)
-    process_running: bool = False
-    size: tuple[int, int] | None = None
+    #: the pty's size from the client's resize calls, kept until the process's pty exists
+    size: TerminalSize = field(default_factory=TerminalSize)
 
 
 class Bridge:

@@ -4,16 +4,14 @@ inspect and resize. The process itself is the container manager's ``exec``."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import threading
 from typing import Any
 
 from aiohttp import web
 
-from ctrd.errors import Conflict, InvalidArgument, NotFound, PouchError
+from ctrd.errors import Conflict, InvalidArgument, NotFound
 from managers.console import Stdio
-from managers.containers import exec_process_id
 from pouchd.bridge.context import Bridge, ExecRecord
 from pouchd.hijack import hijack
 from pouchd.server import body_json, json_response, query_int
@@ -96,18 +94,9 @@ class _Handlers:
         loop = asyncio.get_running_loop()
         ended: asyncio.Future[None] = loop.create_future()
 
-        def started() -> None:
-            with self._lock:
-                record.process_running = True
-                size = record.size
-            if size is not None:
-                with contextlib.suppress(PouchError):  # a process that already ended needs no size
-                    containers.resize(record.container_id, *size,
-                                      exec_id=exec_process_id(record.container_id, record.id[:32]))
-
         def run() -> None:
             stdio = Stdio(stdin=stream.stdin if stdin else None, stdout=stream.stdout, stderr=stream.stderr,
-                          on_started=started if tty else None)
+                          size=record.size)
             try:
                 record.exit_code = containers.exec(record.container_id, config["Cmd"], stdio=stdio, **kwargs)
             except Exception as err:  # noqa: BLE001 (the stream is open: the client can only read the error there)
@@ -149,12 +138,9 @@ class _Handlers:
         if not record.running:
             raise Conflict(f"exec {record.id} is not running")
         width, height = query_int(request, "w", 0) or 0, query_int(request, "h", 0) or 0
-        # docker sends the first size right after the 101, usually before the exec thread has started
-        # the process, when containerd would drop it: then the thread applies it once the process runs.
-        with self._lock:
-            record.size = (width, height)
-            running = record.process_running
-        if running:
-            await self.b.call(self.b.facade.containers.resize, record.container_id, width, height,
-                              exec_id=exec_process_id(record.container_id, record.id[:32]))
+        if not (0 < width <= 65535 and 0 < height <= 65535):
+            raise InvalidArgument(f"resize: bad terminal size {width}x{height}")
+        # The client resizes right after the start, often before the process's pty exists (which the
+        # shim would drop without an error): the size is kept and applied when the pty is there.
+        await self.b.call(record.size.set, width, height)
         return web.Response(status=200)

@@ -105,6 +105,19 @@ _CREATE_FLAGS = [
     Flag("ip", type="string", help="IPv4 address on the network"),
     Flag("dns", type="string", repeat=True, help="DNS server"),
     Flag("add-host", type="string", repeat=True, help="Add HOST:IP to /etc/hosts"),
+    Flag("label-file", type="path", repeat=True, help="Read labels from a file (KEY=VALUE a line)"),
+    Flag("device", type="string", repeat=True, help="A host device: HOST[:CONTAINER][:PERMS rwm] (/dev/zero:/dev/myzero:r)"),
+    Flag("security-opt", type="string", repeat=True,
+         help="no-new-privileges[:true], seccomp=unconfined|PROFILE.json, apparmor=PROFILE, label=disable"),
+    Flag("sysctl", type="string", repeat=True, help="A namespaced kernel parameter KEY=VALUE (net.*, kernel.shm*, kernel.msg*, fs.mqueue.*)"),
+    Flag("pid", type="string", help="PID namespace: host (the default is the container's own)"),
+    Flag("ipc", type="string", help="IPC namespace: private (default), shareable, host, container:NAME"),
+    Flag("cpuset-cpus", type="string", help="CPUs the container may run on (0-1,3)"),
+    Flag("cpu-shares", short="c", type="int", help="Relative CPU weight (default 1024)"),
+    Flag("group-add", type="string", repeat=True, help="An extra group of the process: a gid, or a name in the image's /etc/group"),
+    Flag("oom-score-adj", type="int", help="The OOM killer's preference, -1000 to 1000 (lowering it needs CAP_SYS_RESOURCE)"),
+    Flag("memory-swap", type="any", help="Memory plus swap limit (needs -m; -1: unlimited swap)"),
+    Flag("memory-reservation", type="size", help="Memory soft limit (reclaimed down to it under pressure)"),
 ]
 
 _CREATE_PARAMS = [
@@ -178,6 +191,16 @@ def container_create(ctx: Any, image: str, command: list[str], **kw: Any) -> dic
         Example("run busybox echo hello", "Run a command and see its output"),
         Example("run -d --name web -p 8080:80 busybox httpd -f -p 80", "A detached web server"),
         Example("run --rm -it busybox sh", "An interactive shell, removed on exit"),
+        Example("run --rm --device /dev/zero:/dev/myzero:r busybox head -c 4 /dev/myzero", "A host device, read-only"),
+        Example("run --rm --security-opt no-new-privileges busybox id", "No privilege gains through setuid files"),
+        Example("run --rm --sysctl net.ipv4.ip_forward=1 busybox cat /proc/sys/net/ipv4/ip_forward", "A namespaced sysctl"),
+        Example("run --rm --pid host busybox ps", "See the host's processes"),
+        Example("run -d --name shm --ipc shareable busybox sleep 60", "An IPC namespace others may join (--ipc container:shm)"),
+        Example("run --rm --cpuset-cpus 0 --cpu-shares 512 busybox true", "Pinned to CPU 0, half the default weight"),
+        Example("run --rm --group-add 1234 -u 1000 busybox id", "An extra group"),
+        Example("run --rm --label-file ./labels busybox true", "Labels from a file"),
+        Example("run --rm --oom-score-adj 500 busybox cat /proc/self/oom_score_adj", "Killed first when memory runs out"),
+        Example("run --rm -m 64m --memory-swap 128m --memory-reservation 32m busybox true", "Memory, swap and a soft limit"),
     ],
     aliases=_aliases("run"),
     category=_CAT,
@@ -565,18 +588,22 @@ def container_exec(
 @command(
     "cp",
     help="Copy files between a container and the host",
-    description="One side is CONTAINER:PATH. A directory is copied recursively; copying to an existing "
-    "directory puts the source inside it. A stopped container's own filesystem is used (not its volumes). "
+    description="One side is CONTAINER:PATH. A directory is copied recursively, its links as links (their "
+    "targets unchanged); copying to an existing directory puts the source inside it. A failed copy leaves "
+    "nothing behind. A stopped container's own filesystem is used (not its volumes). "
     "- as the host side is a tar stream on standard output, or read from standard input.",
     params=[Param("source", help="CONTAINER:PATH or a host path"), Param("destination", help="CONTAINER:PATH or a host path")],
+    flags=[Flag("follow-link", short="L", help="Follow a symbolic link at the container's source path (inside the container)")],
     examples=[
         Example("cp web:/etc/hostname ./hostname", "Copy a file out of web"),
+        Example("cp -L web:/etc/mtab ./mtab", "Copy what a link names (links under a directory stay links)"),
         Example("cp ./site web:/www", "Copy a directory into web's /www"),
         Example("cp web:/etc -", "web's /etc as a tar stream on standard output"),
     ],
     aliases=_aliases("cp"),
     category=_CAT,
 )
-def container_cp(ctx: Any, source: str, destination: str) -> dict[str, Any] | None:
-    record = ctx.managers.containers.copy(source, destination, cwd=ctx.cwd, stdin=ctx.stdin, stdout=ctx.stdout)
+def container_cp(ctx: Any, source: str, destination: str, follow_link: bool) -> dict[str, Any] | None:
+    record = ctx.managers.containers.copy(source, destination, cwd=ctx.cwd, stdin=ctx.stdin, stdout=ctx.stdout,
+                                          follow_link=follow_link)
     return None if destination == "-" else record  # nothing may follow the tar stream on stdout

@@ -185,16 +185,19 @@ def test_resolve_user() -> None:
         resolve_user("bob", _files)
 
 
-def test_default_spec_matches_containerd() -> None:
+def test_default_spec_is_containerds_with_dockers_defaults() -> None:
     opts = CreateOptions.parse("busybox", ["sh"])
     spec = build_spec(opts, namespace="ns", container_id="c1", image_config=ImageConfig(env=("PATH=/x",)),
                       read_file=_files, hostname="h")
     assert spec["ociVersion"] == "1.0.2-dev" and spec["root"] == {"path": "rootfs"}
     assert spec["process"]["capabilities"]["bounding"] == DEFAULT_CAPS
     assert spec["process"]["env"] == ["PATH=/x", "HOSTNAME=h"]
-    assert spec["process"]["rlimits"] == [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}]
+    # docker's, not containerd's: the daemon's open-files limit, no-new-privileges only when asked
+    assert "rlimits" not in spec["process"] and spec["process"]["noNewPrivileges"] is False
     assert spec["linux"]["cgroupsPath"] == "/ns/c1"
-    assert [m["destination"] for m in spec["mounts"]] == ["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/run"]
+    assert [m["destination"] for m in spec["mounts"]] == [
+        "/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup", "/run"]
+    assert "/sys/fs/cgroup" in spec["linux"]["readonlyPaths"]
     assert len(spec["linux"]["resources"]["devices"]) == 10
 
 

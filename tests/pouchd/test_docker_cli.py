@@ -98,8 +98,11 @@ def test_exec_it_through_a_pty(daemon: Daemon) -> None:
     try:
         with in_terminal(["docker", "exec", "-it", "ptyexec", "sh"], env=daemon.env(), rows=33, columns=101) as child:
             child.expect(r"[#$] ")
-            child.sendline("stty size; tty; exit 3")
-            child.expect("33 101")  # POST /exec/{id}/resize reached the exec's pty
+            # API 1.41 carries no size at the exec's start: the CLI's resize call comes after it, and may
+            # come after the shell read its size; the shell waits for it (a deadline, not a sleep)
+            child.sendline("i=0; while [ \"$(stty size)\" = '0 0' ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done;"
+                           " stty size; tty; exit 3")
+            child.expect("33 101")  # POST /exec/{id}/resize reached the exec's pty, even sent before it existed
             child.expect("/dev/pts/")
             child.expect(pexpect.EOF)
             assert child.wait_exit() == 3

@@ -16,7 +16,7 @@ from managers.mountspec import MountRequest, parse_mount, parse_tmpfs, parse_vol
         ("cache:/var/cache:ro", MountRequest("volume", "cache", "/var/cache", readonly=True)),
         ("/srv/www:/www:ro,rshared", MountRequest("bind", "/srv/www", "/www", True, "rshared")),
         ("/srv//www/:/www/", MountRequest("bind", "/srv/www", "/www")),
-        ("db.1_x:/d:rw,nocopy", MountRequest("volume", "db.1_x", "/d")),
+        ("db.1_x:/d:rw,nocopy", MountRequest("volume", "db.1_x", "/d", nocopy=True)),
     ],
 )
 def test_volume_specs(spec: str, expected: MountRequest) -> None:

@@ -99,7 +99,7 @@ def test_prune_removes_exactly_the_unused(mgr: Any) -> None:
 def test_container_mounts(mgr: Any, tmp_path: Path) -> None:
     host = tmp_path / "site"
     host.mkdir()
-    mounts, names = mgr.volumes.container_mounts(
+    mounts, names, _ = mgr.volumes.container_mounts(
         "cid1",
         volumes=["data:/data", f"{host}:/www:ro", "/anon"],
         mounts=["type=tmpfs,dst=/scratch,tmpfs-size=1m"],
@@ -138,14 +138,14 @@ def test_bad_mounts_change_nothing(mgr: Any, kwargs: dict[str, Any]) -> None:
 
 
 def test_volumes_from(mgr: Any, tmp_path: Path) -> None:
-    mounts, names = mgr.volumes.container_mounts(
+    mounts, names, _ = mgr.volumes.container_mounts(
         "src1", volumes=["data:/data", f"{tmp_path}:/host"], mounts=[], tmpfs=["/t"], image_volumes=[], volumes_from=[]
     )
     mgr.ctrd.containers.create(
         "src1", spec={"ociVersion": "1.0.2", "mounts": mounts},
         labels={"pouchsh/volumes": ",".join(names), "pouchsh/name": "source"},
     )
-    got, used = mgr.volumes.container_mounts(
+    got, used, _ = mgr.volumes.container_mounts(
         "dst1", volumes=[], mounts=[], tmpfs=[], image_volumes=[], volumes_from=["source:ro"]
     )
     assert {m["destination"] for m in got} == {"/data", "/host"}  # tmpfs does not travel

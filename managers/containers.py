@@ -641,6 +641,19 @@ class ContainerManager:
             out.flush()
         return {"container": c.id, "size": size}
 
+    def diff(self, ref: str) -> builtins.list[dict[str, str]]:
+        """``diff``: what the container changed in its filesystem, {kind: A|C|D, path} (managers.fsdiff,
+        which reads its overlay's directories without following anything in them)."""
+        from managers import fsdiff
+
+        c = self.resolver.get(ref)
+        upper, lowers = fsdiff.overlay_dirs(self.client.snapshots.mounts(c.snapshot_key or c.id))
+        try:
+            mountpoints = [m.get("destination", "") for m in (c.spec or {}).get("mounts") or [] if isinstance(m, dict)]
+            return fsdiff.changes(upper, lowers, mountpoints=mountpoints)
+        except OSError as e:
+            raise PouchRuntimeError(f"diff {name_of(c)}: {os.strerror(e.errno or 0)}") from None
+
     def _container_root(self, c: Any, *, writable: bool = False) -> Any:
         from managers import rootfs  # with ctypes, off the `ps` path
 

@@ -4,6 +4,8 @@ also as ``container VERB``. Records are documented in docs/commands/containers.m
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -99,3 +101,68 @@ def stats(ctx: Any, containers: list[str], all: bool, no_stream: bool, no_trunc:
     finally:
         frames.close()
     raise Interrupted("stats interrupted")
+
+
+@command(
+    "diff",
+    help="What a container changed in its filesystem: records {kind: A|C|D, path}",
+    description=(
+        "A: added, C: changed (it exists in the image), D: deleted; sorted by path, as docker diff. "
+        "Read from the container's own layer (not its volumes), running or not."
+    ),
+    params=[Param("container", type="container", help="Container")],
+    examples=[
+        Example("diff web", "Everything web changed"),
+        Example("diff web | where kind == A | get path", "The files web added"),
+    ],
+    aliases=["container diff"],
+    category=_CAT,
+)
+def diff(ctx: Any, container: str) -> list[dict[str, str]]:
+    return ctx.managers.containers.diff(container)
+
+
+@command(
+    "export",
+    help="A container's filesystem as a tar archive",
+    description=(
+        "Its own layer over the image's (not its volumes, /proc or /sys), running or not. With -o the "
+        "archive is written to a temporary file renamed into place once complete, so a failed export "
+        "leaves no partial file; without, it goes to standard output, which must not be a terminal."
+    ),
+    params=[Param("container", type="container", help="Container")],
+    flags=[Flag("output", short="o", type="path", help="Write to this file instead of standard output")],
+    examples=[
+        Example("export -o web.tar web", "web's filesystem in web.tar"),
+        Example("export -o web.tar web; ^tar -tf web.tar | lines | first 5", "The first entries of web's filesystem"),
+    ],
+    aliases=["container export"],
+    category=_CAT,
+)
+def export(ctx: Any, container: str, output: str | None) -> dict[str, Any] | None:
+    import tempfile
+
+    from ctrd.errors import InvalidArgument
+
+    manager = ctx.managers.containers
+    if not output:
+        if ctx.is_terminal:
+            raise InvalidArgument("refusing to write a tar archive to a terminal: use -o FILE or redirect stdout")
+        manager.export(container, ctx.stdout)
+        return None
+    path = os.path.join(ctx.cwd, output)
+    directory, name = os.path.split(path)
+    if not os.path.isdir(directory or "."):
+        raise InvalidArgument(f"export -o {output}: no such directory")
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory or ".")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            record = manager.export(container, out)
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 is for the partial file; the archive is the user's
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return {"container": record["container"], "path": path, "size": Size(os.stat(path).st_size)}

@@ -89,7 +89,13 @@ class ContainerManager:
         return self.resolver.resolve(ref)
 
     def reconcile_intent(self, record: dict[str, Any]) -> None:
-        """A create or rm killed half-way (managers.intents): see Lifecycle.reconcile_intent."""
+        """A create or rm killed half-way (managers.intents): see Lifecycle.reconcile_intent; a commit
+        killed while its container was paused: see managers.commit.reconcile_intent."""
+        if record.get("kind") == "container.commit":
+            from managers import commit
+
+            commit.reconcile_intent(self, record)
+            return
         self.lifecycle.reconcile_intent(record)
 
     # -- queries ----------------------------------------------------------------------------------
@@ -653,6 +659,15 @@ class ContainerManager:
             return fsdiff.changes(upper, lowers, mountpoints=mountpoints)
         except OSError as e:
             raise PouchRuntimeError(f"diff {name_of(c)}: {os.strerror(e.errno or 0)}") from None
+
+    def commit(
+        self, ref: str, repository: str | None = None, *, changes: builtins.list[str] = (),  # type: ignore[assignment]
+        message: str = "", author: str = "", pause: bool = True,
+    ) -> dict[str, Any]:
+        """``commit``: a new image of the container's changes over its image (managers.commit)."""
+        from managers import commit
+
+        return commit.commit(self, ref, repository, changes=list(changes), message=message, author=author, pause=pause)
 
     def _container_root(self, c: Any, *, writable: bool = False) -> Any:
         from managers import rootfs  # with ctypes, off the `ps` path

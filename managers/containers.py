@@ -669,6 +669,12 @@ class ContainerManager:
 
         return commit.commit(self, ref, repository, changes=list(changes), message=message, author=author, pause=pause)
 
+    def attach(self, ref: str, stdio: Stdio, *, no_stdin: bool = False, sig_proxy: bool = True) -> int:
+        """``attach``: the running container's output from now on until it exits (managers.attach)."""
+        from managers import attach
+
+        return attach.attach(self, ref, stdio, no_stdin=no_stdin, sig_proxy=sig_proxy)
+
     def _container_root(self, c: Any, *, writable: bool = False) -> Any:
         from managers import rootfs  # with ctypes, off the `ps` path
 

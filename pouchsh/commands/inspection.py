@@ -166,3 +166,33 @@ def export(ctx: Any, container: str, output: str | None) -> dict[str, Any] | Non
             os.unlink(tmp)
         raise
     return {"container": record["container"], "path": path, "size": Size(os.stat(path).st_size)}
+
+
+@command(
+    "attach",
+    help="Follow a running container's output until it exits; $status is its exit status",
+    description=(
+        "Output from now on, as the container writes it (to its log), until the container exits or "
+        "Ctrl-C detaches (the container is sent SIGINT first unless --sig-proxy=false). Input is not "
+        "forwarded: a detached container's stdin is not kept open (no daemon holds it), so a container "
+        "made with -i needs --no-stdin (or exec -it for a shell in it). Escape sequences in the output "
+        "reach the terminal only from a container made with -t; otherwise they are shown escaped."
+    ),
+    params=[Param("container", type="container", help="Container")],
+    flags=[
+        Flag("no-stdin", help="Attach the output only (required for a container made with -i)"),
+        Flag("sig-proxy", default=True, help="Send the container SIGINT on Ctrl-C before detaching (default true)"),
+    ],
+    examples=[
+        Example("attach web", "web's output until it exits"),
+        Example("attach --sig-proxy=false job; echo $status", "Watch job; Ctrl-C leaves it running"),
+    ],
+    aliases=["container attach"],
+    category=_CAT,
+)
+def attach(ctx: Any, container: str, no_stdin: bool, sig_proxy: bool) -> None:
+    from managers.console import Stdio
+
+    stdio = Stdio(stdin=None, stdout=ctx.stdout, stderr=ctx.stderr, cancel=ctx.cancel)
+    ctx.set_status(ctx.managers.containers.attach(container, stdio, no_stdin=no_stdin, sig_proxy=sig_proxy))
+    return None

@@ -96,15 +96,18 @@ class NullIO(TaskIO):
 
 
 class LogIO(TaskIO):
-    """Output to a log URI the shim handles itself (``file://`` or ``binary://``, see ctrd.logger)."""
+    """Output to a log URI the shim handles itself (``file://`` or ``binary://``, see ctrd.logger).
+    ``stdin``: a FIFO the shim opens and keeps a write end of, so the process's stdin stays open (no
+    EOF until Tasks.CloseIO) and whoever opens the FIFO later can write to it; "" for /dev/null."""
 
-    def __init__(self, uri: str, terminal: bool = False) -> None:
+    def __init__(self, uri: str, terminal: bool = False, stdin: str = "") -> None:
         if not uri.startswith(("file://", "binary://")):
             raise InvalidArgument(f"log URI {uri!r}: expected file:// or binary://")
         self.uri = uri
         self.terminal = terminal
+        self._stdin = stdin
 
-    stdin = property(lambda self: "")  # type: ignore[assignment]
+    stdin = property(lambda self: self._stdin)  # type: ignore[assignment]
     stdout = property(lambda self: self.uri)  # type: ignore[assignment]
     stderr = property(lambda self: "" if self.terminal else self.uri)  # type: ignore[assignment]
 

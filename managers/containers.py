@@ -669,11 +669,15 @@ class ContainerManager:
 
         return commit.commit(self, ref, repository, changes=list(changes), message=message, author=author, pause=pause)
 
-    def attach(self, ref: str, stdio: Stdio, *, no_stdin: bool = False, sig_proxy: bool = True) -> int:
-        """``attach``: the running container's output from now on until it exits (managers.attach)."""
+    def attach(
+        self, ref: str, stdio: Stdio, *, no_stdin: bool = False, sig_proxy: bool = True,
+        detach_keys: str = "ctrl-p,ctrl-q",
+    ) -> int:
+        """``attach``: the running container's output from now on, and input into a ``-i -t`` one,
+        until it exits or the detach keys (managers.attach)."""
         from managers import attach
 
-        return attach.attach(self, ref, stdio, no_stdin=no_stdin, sig_proxy=sig_proxy)
+        return attach.attach(self, ref, stdio, no_stdin=no_stdin, sig_proxy=sig_proxy, detach_keys=detach_keys)
 
     def _container_root(self, c: Any, *, writable: bool = False) -> Any:
         from managers import rootfs  # with ctypes, off the `ps` path

@@ -373,8 +373,19 @@ class Lifecycle:
     def start_detached(self, c: Any, plan: Any | None, rootfs: builtins.list[Any] | None = None) -> None:
         tty = c.labels.get(LABEL.TTY) == "true"
         io, uri = self.log_io(c, tty)
+        if c.labels.get(LABEL.INTERACTIVE) == "true":
+            io = LogIO(uri, terminal=tty, stdin=str(self.stdin_fifo(c.id)))
         self.start_task(c, io, plan, rootfs=rootfs, wait=False, log_uri=uri)
         self.remove_when_done(c)
+
+    def stdin_fifo(self, cid: str) -> Path:
+        """A fresh FIFO for a detached ``-i`` task's stdin in the container's private state directory:
+        the shim holds it open (the process never sees EOF), and ``attach`` writes into it."""
+        path = self.paths.state_dir(cid) / "stdin"
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.unlink(missing_ok=True)
+        os.mkfifo(path, 0o600)
+        return path
 
     def remove_when_done(self, c: Any) -> None:
         """An auto-remove (``--rm``) container is removed by a background waiter when it ends

@@ -170,29 +170,46 @@ def export(ctx: Any, container: str, output: str | None) -> dict[str, Any] | Non
 
 @command(
     "attach",
-    help="Follow a running container's output until it exits; $status is its exit status",
+    help="Attach to a running container: its output, and input into one made with -i -t",
     description=(
-        "Output from now on, as the container writes it (to its log), until the container exits or "
-        "Ctrl-C detaches (the container is sent SIGINT first unless --sig-proxy=false). Input is not "
-        "forwarded: a detached container's stdin is not kept open (no daemon holds it), so a container "
-        "made with -i needs --no-stdin (or exec -it for a shell in it). Escape sequences in the output "
-        "reach the terminal only from a container made with -t; otherwise they are shown escaped."
+        "Output from now on, as the container writes it to its log (whole lines: a prompt shows once "
+        "its line ends), until the container exits ($status is its exit status), the detach keys "
+        "(ctrl-p,ctrl-q unless --detach-keys or detach-keys in the config file say otherwise) leave it "
+        "running ($status 0), or Ctrl-C detaches (the container is sent SIGINT first unless "
+        "--sig-proxy=false; to a -t container Ctrl-C is input). Input is forwarded to a container made "
+        "with -i -t, whose stdin the shim holds open; a -i container without -t takes no input when "
+        "detached, so attaching to it needs --no-stdin. Escape sequences in the output reach the "
+        "terminal only from a container made with -t; otherwise they are shown escaped."
     ),
     params=[Param("container", type="container", help="Container")],
     flags=[
-        Flag("no-stdin", help="Attach the output only (required for a container made with -i)"),
+        Flag("detach-keys", type="string", help="Keys that detach and leave the container running (default ctrl-p,ctrl-q)"),
+        Flag("no-stdin", help="Do not forward input (required for a container made with -i but not -t)"),
         Flag("sig-proxy", default=True, help="Send the container SIGINT on Ctrl-C before detaching (default true)"),
     ],
     examples=[
         Example("attach web", "web's output until it exits"),
+        Example("run -dit --name box busybox sh; attach box", "A shell to come back to (ctrl-p ctrl-q leaves it)"),
         Example("attach --sig-proxy=false job; echo $status", "Watch job; Ctrl-C leaves it running"),
     ],
     aliases=["container attach"],
     category=_CAT,
 )
-def attach(ctx: Any, container: str, no_stdin: bool, sig_proxy: bool) -> None:
+def attach(ctx: Any, container: str, detach_keys: str | None, no_stdin: bool, sig_proxy: bool) -> None:
     from managers.console import Stdio
 
-    stdio = Stdio(stdin=None, stdout=ctx.stdout, stderr=ctx.stderr, cancel=ctx.cancel)
-    ctx.set_status(ctx.managers.containers.attach(container, stdio, no_stdin=no_stdin, sig_proxy=sig_proxy))
+    if detach_keys is None:
+        from managers.config import load
+
+        detach_keys = load(ctx.env).detach_keys
+    terminal = None
+    try:
+        if os.isatty(ctx.stdin.fileno()):
+            terminal = ctx.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        terminal = None
+    stdio = Stdio(stdin=ctx.stdin, stdout=ctx.stdout, stderr=ctx.stderr, cancel=ctx.cancel, terminal=terminal)
+    code = ctx.managers.containers.attach(container, stdio, no_stdin=no_stdin, sig_proxy=sig_proxy,
+                                          detach_keys=detach_keys)
+    ctx.set_status(code)
     return None

@@ -102,10 +102,85 @@ def test_ctrl_c_detaches_and_proxies_sigint(pouchsh: Any, attached: Any) -> None
     assert [json.loads(line) for line in result.stdout.splitlines()] == [7, "running"]
 
 
+class _Typed:
+    """``pouchsh -c SCRIPT`` with its stdin on a pty (the user's terminal) and its stdout a pipe."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        os.close(slave)
+        self.seen = b""
+
+    def type(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def read_until(self, needle: bytes, deadline: float = 60) -> bytes:
+        assert self.proc.stdout is not None
+        end = time.monotonic() + deadline
+        while needle not in self.seen:
+            left = end - time.monotonic()
+            assert left > 0, f"{needle!r} never came: {self.seen[-500:]!r}"
+            ready, _, _ = select.select([self.proc.stdout], [], [], left)
+            if ready:
+                chunk = os.read(self.proc.stdout.fileno(), 65536)
+                assert chunk, f"{needle!r} never came before the end: {self.seen[-500:]!r}"
+                self.seen += chunk
+        return self.seen
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(30)
+        os.close(self.master)
+
+
+@pytest.fixture
+def typed(containerd_address: str, namespace: str, roots: tuple[Path, Path], busybox_image: str, tmp_path: Path) -> Any:
+    made: list[_Typed] = []
+    config = tmp_path / "config.toml"
+    config.write_text('detach-keys = "ctrl-a,x"\n')
+
+    def start(script: str, *, with_config: bool = False) -> _Typed:
+        env = {**os.environ, "POUCHSH_ROOT": str(roots[0]), "POUCHSH_RUN": str(roots[1])}
+        env.pop("CONTAINERD_NAMESPACE", None)
+        env["POUCHSH_CONFIG"] = str(config) if with_config else str(tmp_path / "none.toml")
+        argv = [sys.executable, "-m", "pouchsh", "--address", containerd_address, "--namespace", namespace, "-c", script]
+        made.append(_Typed(argv, env))
+        return made[-1]
+
+    yield start
+    for t in made:
+        t.close()
+
+
+@pytest.mark.containerd
+def test_a_dit_shell_stays_up_takes_input_and_the_detach_keys_leave_it(pouchsh: Any, typed: Any) -> None:
+    # -i -t detached: the shim holds its stdin open, so the shell waits for input instead of exiting.
+    result = pouchsh("run -dit --name box busybox sh; exec box true; (ps | where name == box).0.status", extra=["--json"])
+    assert result.returncode == 0 and json.loads(result.stdout.splitlines()[-1]) == "running", result.stderr
+    t = typed("attach box")
+    t.type(b"echo hi-$((6*7))\n")
+    t.read_until(b"hi-42")
+    t.type(b"\x10\x11")  # ctrl-p ctrl-q
+    assert t.proc.wait(60) == 0
+    # The keys from the config file; a key that only starts the sequence is passed on.
+    t = typed("attach box", with_config=True)
+    t.type(b"echo a-\x01b-ok\n")
+    t.read_until(b"b-ok")
+    t.type(b"\x01x")
+    assert t.proc.wait(60) == 0
+    assert json.loads(pouchsh("(ps | where name == box).0.status", extra=["--json"]).stdout) == "running"
+    # Its exit status when the input ends it.
+    t = typed("attach --detach-keys ctrl-x box")
+    t.type(b"exit 5\n")
+    assert t.proc.wait(60) == 5
+
+
 @pytest.mark.containerd
 def test_attach_bad_input(pouchsh: Any) -> None:
     assert pouchsh("run --name done busybox true; run -d -i --name inter busybox sleep 60").returncode == 0
+    assert pouchsh("run -dit --name box busybox sh").returncode == 0
     for script, kind in [("attach nosuch", "not-found"), ("attach done", "conflict"),
-                         ("attach inter", "invalid-argument")]:
+                         ("attach inter", "invalid-argument"), ("attach --detach-keys ctrl-1 box", "invalid-argument")]:
         result = pouchsh(script)
         assert result.returncode != 0 and f"error[{kind}]" in result.stderr.decode(), (script, result.stderr)

@@ -92,6 +92,8 @@ def stats(ctx: Any, containers: list[str], all: bool, no_stream: bool, no_trunc:
     # -a) is an error of this statement. Once watched, one that stops stays in the table with empty
     # figures, as in docker's.
     first = ctx.managers.containers.stats(refs, all=all)
+    if getattr(ctx, "dry_run", False):
+        return Frames(iter([[_row(s, None, not no_trunc) for s in first]]))  # the calls, shown once
     frames = _frames(ctx, refs, all, not no_trunc, first)
     if not no_stream:
         return Frames(frames)
@@ -151,6 +153,9 @@ def export(ctx: Any, container: str, output: str | None) -> dict[str, Any] | Non
         manager.export(container, ctx.stdout)
         return None
     path = os.path.join(ctx.cwd, output)
+    if getattr(ctx, "dry_run", False):
+        manager.export(container, path)  # shown, not made: no file either
+        return {"container": container, "path": path, "size": Size(0)}
     directory, name = os.path.split(path)
     if not os.path.isdir(directory or "."):
         raise InvalidArgument(f"export -o {output}: no such directory")

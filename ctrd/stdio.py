@@ -96,15 +96,18 @@ class NullIO(TaskIO):
 
 
 class LogIO(TaskIO):
-    """Output to a log URI the shim handles itself (``file://`` or ``binary://``, see ctrd.logger)."""
+    """Output to a log URI the shim handles itself (``file://`` or ``binary://``, see ctrd.logger).
+    ``stdin``: a FIFO the shim opens and keeps a write end of, so the process's stdin stays open (no
+    EOF until Tasks.CloseIO) and whoever opens the FIFO later can write to it; "" for /dev/null."""
 
-    def __init__(self, uri: str, terminal: bool = False) -> None:
+    def __init__(self, uri: str, terminal: bool = False, stdin: str = "") -> None:
         if not uri.startswith(("file://", "binary://")):
             raise InvalidArgument(f"log URI {uri!r}: expected file:// or binary://")
         self.uri = uri
         self.terminal = terminal
+        self._stdin = stdin
 
-    stdin = property(lambda self: "")  # type: ignore[assignment]
+    stdin = property(lambda self: self._stdin)  # type: ignore[assignment]
     stdout = property(lambda self: self.uri)  # type: ignore[assignment]
     stderr = property(lambda self: "" if self.terminal else self.uri)  # type: ignore[assignment]
 
@@ -120,6 +123,9 @@ class CollectedIO(TaskIO):
         self.terminal = terminal
         self._paths = fifos
         self._held: list[int] = []
+        #: a FIFO the shim opens and keeps a write end of (a detached ``-i`` task): its stdin stays
+        #: open, with no EOF until Tasks.CloseIO, and whoever opens the FIFO later (attach) writes to it
+        self.stdin_path = ""
 
     @classmethod
     def open(cls, fifos: dict[str, str], terminal: bool = False) -> CollectedIO:
@@ -134,7 +140,7 @@ class CollectedIO(TaskIO):
             raise PouchRuntimeError(f"log FIFOs {sorted(fifos.values())}: {e}") from e
         return io
 
-    stdin = property(lambda self: "")  # type: ignore[assignment]
+    stdin = property(lambda self: self.stdin_path)  # type: ignore[assignment]
     stdout = property(lambda self: self._paths["stdout"])  # type: ignore[assignment]
     stderr = property(lambda self: "" if self.terminal else self._paths.get("stderr", ""))  # type: ignore[assignment]
 

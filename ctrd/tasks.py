@@ -138,7 +138,8 @@ class Metrics:
 
     ``type_url`` names the raw message (``io.containerd.cgroups.v1.Metrics`` or ``…v2.Metrics``), kept
     in ``raw``; the common figures are decoded from it (None when the cgroup does not report them):
-    ``cpu_ns`` total CPU time, ``memory_bytes`` current usage, ``memory_limit``, ``pids``, ``pids_limit``.
+    ``cpu_ns`` total CPU time, ``memory_bytes`` current usage, ``memory_limit``, ``pids``, ``pids_limit``,
+    ``block_read`` and ``block_write`` (bytes, summed over the block devices).
     """
 
     container_id: str
@@ -150,6 +151,8 @@ class Metrics:
     memory_limit: int | None
     pids: int | None
     pids_limit: int | None
+    block_read: int | None = None
+    block_write: int | None = None
 
 
 def signal_number(sig: str | int) -> int:
@@ -410,7 +413,57 @@ def _metrics(container_id: str, timestamp: datetime | None, data: any_pb2.Any) -
         memory_limit=figures.get("memory_limit"),
         pids=figures.get("pids"),
         pids_limit=figures.get("pids_limit"),
+        **_block_io(data.type_url, data.value),
     )
+
+
+def _block_io(type_url: str, buf: bytes) -> dict[str, int | None]:
+    """Bytes read and written, summed over devices: v1's blkio.io_service_bytes_recursive entries
+    (op "Read"/"Write", value), v2's io.usage entries (rbytes, wbytes)."""
+    if type_url == _V1:
+        stat = _find_field(buf, 5)
+        entries = _all_fields(stat, 1) if isinstance(stat, bytes) else []
+        totals = {"Read": 0, "Write": 0}
+        for entry in entries:
+            op, value = _find_field(entry, 1), _find_field(entry, 5)
+            if isinstance(op, bytes) and isinstance(value, int):
+                key = op.decode("ascii", "replace").capitalize()
+                if key in totals:
+                    totals[key] += value
+        return {"block_read": totals["Read"], "block_write": totals["Write"]}
+    if type_url == _V2:
+        stat = _find_field(buf, 6)
+        entries = _all_fields(stat, 1) if isinstance(stat, bytes) else []
+        read = sum(v for e in entries if isinstance(v := _find_field(e, 3), int))
+        write = sum(v for e in entries if isinstance(v := _find_field(e, 4), int))
+        return {"block_read": read, "block_write": write}
+    return {"block_read": None, "block_write": None}
+
+
+def _all_fields(buf: bytes, wanted: int) -> list[bytes]:
+    """Every length-delimited value of (repeated) field ``wanted`` in a serialized message."""
+    out: list[bytes] = []
+    pos = 0
+    try:
+        while pos < len(buf):
+            key, pos = _varint(buf, pos)
+            number, wire = key >> 3, key & 7
+            if wire == 0:
+                _, pos = _varint(buf, pos)
+            elif wire == 2:
+                size, pos = _varint(buf, pos)
+                if number == wanted:
+                    out.append(buf[pos : pos + size])
+                pos += size
+            elif wire == 1:
+                pos += 8
+            elif wire == 5:
+                pos += 4
+            else:
+                break
+    except IndexError:
+        pass
+    return out
 
 
 def _read_path(buf: bytes, path: tuple[int, ...]) -> int | None:

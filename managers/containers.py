@@ -31,7 +31,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -90,7 +89,13 @@ class ContainerManager:
         return self.resolver.resolve(ref)
 
     def reconcile_intent(self, record: dict[str, Any]) -> None:
-        """A create or rm killed half-way (managers.intents): see Lifecycle.reconcile_intent."""
+        """A create or rm killed half-way (managers.intents): see Lifecycle.reconcile_intent; a commit
+        killed while its container was paused: see managers.commit.reconcile_intent."""
+        if record.get("kind") == "container.commit":
+            from managers import commit
+
+            commit.reconcile_intent(self, record)
+            return
         self.lifecycle.reconcile_intent(record)
 
     # -- queries ----------------------------------------------------------------------------------
@@ -490,26 +495,12 @@ class ContainerManager:
 
         return follow_entries(path, tail=tail, since=since_ns, until=until_ns, running=running, cancel=cancel)
 
-    def stats(self, refs: builtins.list[str]) -> builtins.list[dict[str, Any]]:
-        """Cgroup figures of running containers, one Tasks.Metrics call: {id, name, read (RFC 3339),
-        cpu_ns, system_cpu_ns (the host's CPU time, for a percentage between two samples), online_cpus,
-        memory_bytes, memory_limit, pids, pids_limit}; None where the cgroup does not say."""
-        found = self.resolver.get_all(refs)
-        metrics = {m.container_id: m for m in self.client.tasks.metrics([c.id for c in found])}
-        system = _system_cpu_ns()
-        out = []
-        for c in found:
-            m = metrics.get(c.id)
-            if m is None:
-                raise Conflict(f"container {name_of(c)} is not running")
-            out.append({
-                "id": c.id, "name": name_of(c),
-                "read": (m.timestamp or datetime.now(UTC)).astimezone(UTC).isoformat().replace("+00:00", "Z"),
-                "cpu_ns": m.cpu_ns, "system_cpu_ns": system, "online_cpus": os.cpu_count() or 1,
-                "memory_bytes": m.memory_bytes, "memory_limit": m.memory_limit, "pids": m.pids,
-                "pids_limit": m.pids_limit,
-            })
-        return out
+    def stats(self, refs: builtins.list[str], *, all: bool = False) -> builtins.list[dict[str, Any]]:
+        """One resource-use sample per container (managers.stats.sample: cgroup figures from one
+        Tasks.Metrics call, network counters from the host's /proc); the running ones without ``refs``."""
+        from managers import stats
+
+        return stats.sample(self, refs, all=all)
 
     def top(self, ref: str, ps_args: builtins.list[str] | None = None) -> builtins.list[dict[str, Any]]:
         """``top``: the container's processes, from the host's /proc (or ``ps ARGS`` when given)."""
@@ -667,6 +658,38 @@ class ContainerManager:
             out.flush()
         return {"container": c.id, "size": size}
 
+    def diff(self, ref: str) -> builtins.list[dict[str, str]]:
+        """``diff``: what the container changed in its filesystem, {kind: A|C|D, path} (managers.fsdiff,
+        which reads its overlay's directories without following anything in them)."""
+        from managers import fsdiff
+
+        c = self.resolver.get(ref)
+        upper, lowers = fsdiff.overlay_dirs(self.client.snapshots.mounts(c.snapshot_key or c.id))
+        try:
+            mountpoints = [m.get("destination", "") for m in (c.spec or {}).get("mounts") or [] if isinstance(m, dict)]
+            return fsdiff.changes(upper, lowers, mountpoints=mountpoints)
+        except OSError as e:
+            raise PouchRuntimeError(f"diff {name_of(c)}: {os.strerror(e.errno or 0)}") from None
+
+    def commit(
+        self, ref: str, repository: str | None = None, *, changes: builtins.list[str] = (),  # type: ignore[assignment]
+        message: str = "", author: str = "", pause: bool = True,
+    ) -> dict[str, Any]:
+        """``commit``: a new image of the container's changes over its image (managers.commit)."""
+        from managers import commit
+
+        return commit.commit(self, ref, repository, changes=list(changes), message=message, author=author, pause=pause)
+
+    def attach(
+        self, ref: str, stdio: Stdio, *, no_stdin: bool = False, sig_proxy: bool = True,
+        detach_keys: str = "ctrl-p,ctrl-q",
+    ) -> int:
+        """``attach``: the running container's output from now on, and input into a ``-i -t`` one,
+        until it exits or the detach keys (managers.attach)."""
+        from managers import attach
+
+        return attach.attach(self, ref, stdio, no_stdin=no_stdin, sig_proxy=sig_proxy, detach_keys=detach_keys)
+
     def _container_root(self, c: Any, *, writable: bool = False) -> Any:
         from managers import rootfs  # with ctypes, off the `ps` path
 
@@ -757,18 +780,6 @@ def _created_before(record: dict[str, Any], until: str) -> bool:
     limit = parse_time(until, "--filter until")
     created = rec._parse_iso(record["created"])
     return limit is not None and created is not None and created * 1e9 < limit
-
-
-def _system_cpu_ns() -> int | None:
-    """The host's total CPU time (all CPUs, all states) from /proc/stat, in nanoseconds."""
-    try:
-        with open("/proc/stat") as f:
-            first = f.readline().split()
-    except OSError:
-        return None
-    if not first or first[0] != "cpu":
-        return None
-    return sum(int(x) for x in first[1:8]) * (10**9 // (os.sysconf("SC_CLK_TCK") or 100))
 
 
 def exec_process_id(container_id: str, suffix: str) -> str:

@@ -594,15 +594,21 @@ class ImageManager:
         platform: str | None = None,
         max_size: int | None = None,
         max_members: int = LAYER_MAX_MEMBERS,
+        changes: Iterable[str] = (),
     ) -> dict[str, Any]:
-        """``import``: a root filesystem tarball (plain or gzip) becomes a one-layer image.
+        """``import``: a root filesystem tarball (plain or gzip) becomes a one-layer image, its run-time
+        config made of ``changes`` (Dockerfile instructions, managers.changes; checked before anything
+        is read).
 
         The tarball is checked as it streams into the content store, before containerd applies it: its
         uncompressed tar may not exceed ``max_size`` bytes (default: see ``tarscan.ExpansionLimit``) nor
         hold more than ``max_members`` members or any sparse member.
         """
+        from managers.changes import apply_changes
+
         name = str(reference.parse(ref)) if ref else None
         want = parse_platform(platform) if platform else HOST_PLATFORM
+        runtime_config = apply_changes({}, changes)
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         with self._client.lease(sync_delete=True) as leased:
             layer_source = _LayerSource(stream, ExpansionLimit(fixed=max_size), max_members)
@@ -616,7 +622,7 @@ class ImageManager:
                 "architecture": want.architecture,
                 "os": want.os,
                 **({"variant": want.variant} if want.variant else {}),
-                "config": {},
+                "config": runtime_config,
                 "rootfs": {"type": "layers", "diff_ids": [diff_id]},
                 "history": [
                     {

@@ -438,6 +438,8 @@ class Lifecycle:
         tty = c.labels.get(LABEL.TTY) == "true"
         io, uri = self.log_io(c, tty)
         try:
+            if c.labels.get(LABEL.INTERACTIVE) == "true":
+                io.stdin_path = str(self.stdin_fifo(c.id))
             # A collector runs (or starts) while the task is made: should we die before telling it of
             # the task, its next scan finds it (ctrd.logd).
             self.notify_collector(None)
@@ -448,6 +450,15 @@ class Lifecycle:
             self.notify_collector(c.id, sync=True)
         finally:
             io.close()
+
+    def stdin_fifo(self, cid: str) -> Path:
+        """A fresh FIFO for a detached ``-i`` task's stdin in the container's private state directory:
+        the shim holds it open (the process never sees EOF), and ``attach`` writes into it."""
+        path = self.paths.state_dir(cid) / "stdin"
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.unlink(missing_ok=True)
+        os.mkfifo(path, 0o600)
+        return path
 
     def remove_when_done(self, c: Any) -> None:
         """An auto-remove (``--rm``) container is removed by a background waiter when it ends

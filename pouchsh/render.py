@@ -11,7 +11,8 @@ Three modes, chosen by the caller (the evaluator knows whether stdout is a termi
 - **json** — one JSON document per value, on one line; sizes are int bytes, durations int nanoseconds.
 
 Null displays nothing in every mode. A Stream is displayed item by item as items arrive (`display`):
-one line per item — a record as ``key=value`` pairs (logfmt), in JSON mode one document per item. A range
+one line per item — a record as ``key=value`` pairs (logfmt), in JSON mode one document per item; a
+``Frames`` stream (``stats``) on a terminal is one table redrawn in place (pouchsh.livetable). A range
 is shown as the list it stands for, made within the bound (``error[limit]`` past it; pouchsh.values).
 """
 
@@ -22,6 +23,7 @@ import math
 from typing import IO, Any
 
 from pouchsh.cells import Grid, inline, is_numeric, is_table, one_line, table_columns
+from pouchsh.livetable import Frames, show_live
 from pouchsh.values import IntRange, Stream, collect
 
 __all__ = ["display", "encode_json", "render", "render_table", "to_jsonable"]
@@ -62,6 +64,9 @@ def display(
     Stream items are written and flushed one at a time, so ``events`` and ``logs -f`` show as they come.
     """
     write = _writer(out)
+    if terminal and not json and isinstance(value, Frames):
+        show_live(value, write, lambda rows: render_table(rows, terminal=True, width=width))
+        return
     if isinstance(value, Stream):
         for item in value:
             line = _stream_line(item, json=json)

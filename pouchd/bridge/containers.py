@@ -62,7 +62,8 @@ def install(b: Bridge) -> None:
     b.route("PUT", "/containers/{id}/archive", h.archive_put)
     b.route("GET", "/containers/{id}/stats", h.stats)
     b.route("GET", "/containers/{id}/export", h.export)
-    for path in ("/containers/{id}/attach/ws", "/containers/{id}/changes"):
+    b.route("GET", "/containers/{id}/changes", h.changes)
+    for path in ("/containers/{id}/attach/ws",):
         b.route("GET", path, _not_implemented(path))
 
 
@@ -249,6 +250,14 @@ class _Handlers:
         width, height = query_int(request, "w", 0), query_int(request, "h", 0)
         await self.b.call(self.containers.resize, request.match_info["id"], width or 0, height or 0)
         return web.Response(status=200)
+
+    async def changes(self, request: web.Request) -> web.Response:
+        """docker diff: the shell's ``diff`` records as docker's {Path, Kind} (0 changed, 1 added, 2 deleted)."""
+        ref = request.match_info["id"]
+        await self._record(ref)
+        records = await self.b.call(self.containers.diff, ref)
+        kinds = {"C": 0, "A": 1, "D": 2}
+        return json_response([{"Path": r["path"], "Kind": kinds[r["kind"]]} for r in records])
 
     # -- stats -------------------------------------------------------------------------------------
 

@@ -22,6 +22,10 @@ __all__: list[str] = []
 _CAT = "image"
 #: A piped image record names its image by name, or by id when it has none.
 _KEYS = ("name", "id")
+_CHANGE = Flag(
+    "change", short="c", type="string", repeat=True,
+    help="A Dockerfile instruction for the image's config: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, WORKDIR, VOLUME, STOPSIGNAL",
+)
 _INSECURE = Flag(
     "insecure-registry",
     help="Allow plain HTTP (and untrusted TLS) to this registry; loopback registries are always allowed",
@@ -262,12 +266,17 @@ def save(ctx: Any, image: list[str], output: str | None) -> dict[str, Any] | Non
         Flag("message", short="m", type="string", default="", help="Comment for the image's history"),
         Flag("platform", type="string", help="Platform the image declares (default: this host's)"),
         Flag("max-size", type="size", help=_MAX_SIZE_HELP.format(what="the tarball")),
+        _CHANGE,
     ],
-    examples=[Example("import rootfs.tar.gz myroot:1", "Import a rootfs tarball as myroot:1")],
+    examples=[
+        Example("import rootfs.tar.gz myroot:1", "Import a rootfs tarball as myroot:1"),
+        Example("import -c 'CMD [\"/bin/sh\"]' -c 'ENV LANG=C.UTF-8' rootfs.tar myroot:2", "With a command and an environment"),
+    ],
     category=_CAT,
 )
 def import_(
-    ctx: Any, file: str, reference: str | None, message: str, platform: str | None, max_size: Any
+    ctx: Any, file: str, reference: str | None, message: str, platform: str | None, max_size: Any,
+    change: list[str],
 ) -> dict[str, Any]:
     stream, owned = _open_input(ctx, file)
     try:
@@ -277,10 +286,47 @@ def import_(
             message=message,
             platform=platform,
             max_size=int(max_size) if max_size is not None else None,
+            changes=change,
         )
     finally:
         if owned:
             stream.close()
+    return _sized(record)
+
+
+@command(
+    "commit",
+    help="Make an image of a container's changes (its image plus one layer)",
+    description=(
+        "The new image has the container's image's config with --change applied (Dockerfile "
+        "instructions: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, WORKDIR, VOLUME, STOPSIGNAL) and a "
+        "history entry with --message and --author. A running container is paused meanwhile unless "
+        "--pause=false. Without a name the image is unnamed (listed by its id)."
+    ),
+    aliases=["container commit"],
+    params=[
+        Param("container", type="container", help="Container"),
+        Param("repository", required=False, help="Name for the image, REPOSITORY[:TAG]"),
+    ],
+    flags=[
+        _CHANGE,
+        Flag("message", short="m", type="string", default="", help="Comment for the image's history"),
+        Flag("author", short="a", type="string", default="", help="Author (\"Name <email>\")"),
+        Flag("pause", short="p", default=True, help="Pause the container during the commit (default true)"),
+    ],
+    examples=[
+        Example("commit web web:snapshot", "web's filesystem as the image web:snapshot"),
+        Example("commit -c 'CMD [\"httpd\", \"-f\"]' -c 'EXPOSE 80' -m 'with the site' web site:1",
+                "A new command and port, with a comment"),
+    ],
+    category=_CAT,
+)
+def commit(
+    ctx: Any, container: str, repository: str | None, change: list[str], message: str, author: str, pause: bool,
+) -> dict[str, Any]:
+    record = ctx.managers.containers.commit(
+        container, repository, changes=change, message=message, author=author, pause=pause
+    )
     return _sized(record)
 
 

@@ -123,6 +123,13 @@ class Managers:
         return NetworkManager(self)
 
     @cached_property
+    def health(self) -> Any:
+        """Healthcheck probes and waits (managers.healthprobe); no daemon runs them (managers.health)."""
+        from managers.healthprobe import HealthMonitor
+
+        return HealthMonitor(self)
+
+    @cached_property
     def system(self) -> Any:
         self._reconcile()
         from managers.system import SystemManager

@@ -23,6 +23,7 @@ from managers import faults
 from managers import records as rec
 from managers.containerpaths import ContainerPaths, container_lock
 from managers.imagecache import Image, ImageCache
+from managers.health import HealthConfig
 from managers.intents import Journal
 from managers.labels import LABEL
 from managers.launch import exec_failures
@@ -221,6 +222,9 @@ class Lifecycle:
             labels[LABEL.AUTO_REMOVE] = "true"
         if volumes:
             labels[LABEL.VOLUMES] = ",".join(volumes)
+        health = HealthConfig.effective(opts.health, image.config.healthcheck)
+        if health is not None:
+            labels[LABEL.HEALTHCHECK] = health.label()
         labels.update(plan.labels)
         return labels
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ctrd.errors import InvalidArgument
+from managers.health import HealthOptions
 from managers.labels import validate_labels
 from managers.names import validate_name
 
@@ -181,6 +182,8 @@ class CreateOptions:
     ip: str | None = None
     dns: list[str] = field(default_factory=list)
     add_host: list[str] = field(default_factory=list)
+    # healthcheck (managers.health): None leaves the image's HEALTHCHECK as it is
+    health: HealthOptions | None = None
 
     @classmethod
     def parse(
@@ -207,6 +210,12 @@ class CreateOptions:
         runtime: str | None = None,
         pull: str | None = None,
         log_opt: list[str] | None = None,
+        health_cmd: Any = None,
+        health_interval: Any = None,
+        health_timeout: Any = None,
+        health_retries: Any = None,
+        health_start_period: Any = None,
+        no_healthcheck: bool = False,
         **rest: Any,
     ) -> CreateOptions:
         environ = environ if environ is not None else {}
@@ -255,6 +264,10 @@ class CreateOptions:
         if opts.pull not in PULL_POLICIES:
             raise InvalidArgument(f"--pull {pull!r}: expected one of {', '.join(PULL_POLICIES)}")
         _log_opts(opts, log_opt or [])
+        opts.health = HealthOptions.parse(
+            cmd=health_cmd, interval=health_interval, timeout=health_timeout, retries=health_retries,
+            start_period=health_start_period, disable=no_healthcheck,
+        )
         for item in opts.add_host:
             host, sep, addr = str(item).partition(":")
             if not sep or not host or not addr:

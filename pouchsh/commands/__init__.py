@@ -15,6 +15,7 @@ __all__ = ["load"]
 _MODULES = (
     "pouchsh.builtins",
     "pouchsh.commands.containers",
+    "pouchsh.commands.health",
     "pouchsh.commands.images",
     "pouchsh.commands.volumes",
     "pouchsh.commands.networks",

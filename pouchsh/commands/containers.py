@@ -15,6 +15,7 @@ from typing import Any
 
 from ctrd.errors import Interrupted, PouchError
 from pouchsh.commands.common import one_or_all, targets
+from pouchsh.commands.health import HEALTH_FLAGS
 from pouchsh.signature import Example, Flag, Param, command
 from pouchsh.values import Stream
 
@@ -103,6 +104,7 @@ _CREATE_FLAGS = [
     Flag("ip", type="string", help="IPv4 address on the network"),
     Flag("dns", type="string", repeat=True, help="DNS server"),
     Flag("add-host", type="string", repeat=True, help="Add HOST:IP to /etc/hosts"),
+    *HEALTH_FLAGS,
 ]
 
 _CREATE_PARAMS = [
@@ -408,15 +410,27 @@ def container_logs(ctx: Any, container: str, follow: bool, tail: str, since: Any
 
 @command(
     "wait",
-    help="Block until containers exit; their exit statuses",
+    help="Block until containers exit (their exit statuses), or with --condition healthy until they are healthy",
     params=[_MANY],
-    examples=[Example("wait job", "The exit status of job, once it ends")],
+    flags=[
+        Flag("condition", type="string", default="not-running", choices=("not-running", "healthy"),
+             help="not-running: wait for the exit; healthy: run the healthchecks until they pass (the records)"),
+        Flag("timeout", type="duration", help="With --condition healthy: give up after this long"),
+    ],
+    examples=[
+        Example("wait job", "The exit status of job, once it ends"),
+        Example("run -d --name db --health-cmd 'test -e /bin/sh' --health-interval 1s busybox sleep 60; "
+                "wait --condition healthy --timeout 1m db | get health", "Wait until db is healthy"),
+    ],
     aliases=_aliases("wait"),
     input="any",
     category=_CAT,
 )
-def container_wait(ctx: Any, containers: list[str]) -> Any:
+def container_wait(ctx: Any, containers: list[str], condition: str, timeout: Any) -> Any:
     refs, single = _refs(ctx, containers)
+    if condition == "healthy":
+        seconds = None if timeout is None else int(timeout) / 1e9
+        return one_or_all(ctx.managers.health.wait(refs, timeout=seconds, cancel=ctx.cancel), single)
     codes = ctx.managers.containers.wait(refs, cancel=ctx.cancel)
     if codes:
         ctx.set_status(codes[-1])

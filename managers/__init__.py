@@ -53,6 +53,8 @@ class Managers:
         # False for the OCI hooks runc runs mid Tasks.Create: they must be quick, and the pouchsh that
         # started the task reconciles anyway.
         self._reconcile_pending = reconcile
+        # The open transaction (managers.transactions): what is made meanwhile carries its id.
+        self.transaction: Any = None
 
     def _reconcile(self) -> None:
         if not self._reconcile_pending:
@@ -121,6 +123,13 @@ class Managers:
         from managers.networks import NetworkManager
 
         return NetworkManager(self)
+
+    @cached_property
+    def transactions(self) -> Any:
+        self._reconcile()
+        from managers.transactions import TransactionManager
+
+        return TransactionManager(self)
 
     @cached_property
     def health(self) -> Any:

@@ -50,6 +50,7 @@ class LABEL:
     COMMAND = "pouchsh/command"  # JSON list: the process args, so ps needs no spec (absent if too long)
     HEALTHCHECK = "pouchsh/healthcheck"  # JSON: the check fixed at create (managers.health.HealthConfig)
     HEALTH = "pouchsh/health"  # JSON: the last recorded result, of the task with that pid (managers.health)
+    TRANSACTION = "pouchsh/transaction"  # the id of the transaction that made it (managers.transactions)
     MOUNTS = "pouchsh/mounts"  # JSON: the record's mounts table, so ps needs no spec (absent if too long)
     CONTAINERD_STOP_SIGNAL = "io.containerd.image.config.stop-signal"
     RESTART_STATUS = "containerd.io/restart.status"

@@ -22,14 +22,15 @@ from ctrd.stdio import LogIO
 from managers import faults
 from managers import records as rec
 from managers.containerpaths import ContainerPaths, container_lock
-from managers.imagecache import Image, ImageCache
 from managers.health import HealthConfig
+from managers.imagecache import Image, ImageCache
 from managers.intents import Journal
 from managers.labels import LABEL
 from managers.launch import exec_failures
 from managers.names import generate_name, new_id, validate_name
 from managers.options import CreateOptions, parse_signal
 from managers.resolver import ContainerResolver, name_of
+from managers.transactions import tag
 
 if TYPE_CHECKING:
     from managers import Managers
@@ -226,7 +227,7 @@ class Lifecycle:
         if health is not None:
             labels[LABEL.HEALTHCHECK] = health.label()
         labels.update(plan.labels)
-        return labels
+        return tag(self.facade, labels)
 
     # -- starting and reaping tasks ---------------------------------------------------------------
 

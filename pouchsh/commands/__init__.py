@@ -20,6 +20,7 @@ _MODULES = (
     "pouchsh.commands.volumes",
     "pouchsh.commands.networks",
     "pouchsh.commands.system",
+    "pouchsh.commands.compose",
 )
 _loaded = False
 

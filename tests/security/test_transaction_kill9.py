@@ -97,3 +97,22 @@ def test_a_live_transaction_is_not_undone_by_another_pouchsh(facade: Any, pouch:
     assert proc.returncode == 130, proc.stderr.read() if proc.stderr else ""
     assert _names(facade) == set()
     assert whole(facade, roots, namespace) == []
+
+
+def test_compose_up_killed_while_waiting_for_health(facade: Any, pouch: Run, roots: tuple[Path, Path], namespace: str,
+                                                    containerd_address: str, tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  db:\n    image: busybox\n    command: sleep 600\n    volumes: [v:/v]\n"
+        "    healthcheck: {test: 'exit 1', interval: 1h, retries: 1000}\n"
+        "  web:\n    image: busybox\n    depends_on: {db: {condition: service_healthy}}\nvolumes:\n  v: {}\n")
+    proc = _spawn(roots, containerd_address, namespace, f"compose up -f {tmp_path}/compose.yaml -p killed")
+    try:
+        _poll(lambda: container(facade, "killed-db-1") is not None and facade.volumes.exists("killed_v"))
+    finally:
+        proc.kill()
+        proc.wait(30)
+    ok(pouch("-c", "ps -a"))
+    assert _names(facade) == set()
+    assert not facade.volumes.exists("killed_v")
+    assert "killed_default" not in {n["name"] for n in facade.networks.list()}
+    assert whole(facade, roots, namespace) == []

@@ -12,7 +12,8 @@ process, the namespace, the ids of the transaction and of those nested in it, an
 commit of the outermost transaction removes it; a failure undoes and then removes it; a process killed
 in between leaves it, and the next invocation's reconcile (the owner being gone) undoes the same way:
 containers removed newest first (with their anonymous volumes), connections made disconnected,
-networks and volumes removed. An undo that cannot finish keeps the record, for the next invocation.
+older containers it set aside for a replacement (compose up, upgrade) renamed back and started again if
+they ran, networks and volumes removed. An undo that cannot finish keeps the record, for the next invocation.
 
 Nested transactions get ids of their own: an inner failure undoes the inner one only; an inner commit
 leaves its objects to the outer one, whose undo covers them (the record lists every id).
@@ -33,7 +34,7 @@ from managers.labels import LABEL
 if TYPE_CHECKING:
     from managers import Managers
 
-__all__ = ["Transaction", "TransactionManager", "tag"]
+__all__ = ["Transaction", "TransactionManager", "before_connect", "set_aside", "tag"]
 
 KIND = "transaction.open"
 
@@ -50,6 +51,7 @@ class Transaction:
     tree_ids: list[str] = field(default_factory=list)
     intent: Intent | None = None
     connects: list[dict[str, Any]] = field(default_factory=list)
+    asides: list[dict[str, Any]] = field(default_factory=list)
 
     def root(self) -> Transaction:
         return self if self.parent is None else self.parent.root()
@@ -59,13 +61,13 @@ class Transaction:
         root = self.root()
         if root.intent is None:
             root.intent = Journal(root.root_dir).begin(KIND, namespace=root.namespace, ids=list(root.tree_ids),
-                                                       connects=list(root.connects))
+                                                       connects=list(root.connects), asides=list(root.asides))
         return root.intent
 
     def save(self) -> None:
         root = self.root()
         if root.intent is not None:
-            root.intent.update(ids=list(root.tree_ids), connects=list(root.connects))
+            root.intent.update(ids=list(root.tree_ids), connects=list(root.connects), asides=list(root.asides))
 
 
 def tag(facade: Any, labels: dict[str, str] | None) -> dict[str, str]:
@@ -90,6 +92,17 @@ def before_connect(facade: Any, network: str, container_id: str) -> None:
     if labels.get(LABEL.TRANSACTION) in tx.root().tree_ids or network in labels.get(LABEL.NETWORKS, "").split(","):
         return
     tx.root().connects.append({"tx": tx.id, "network": network, "container": container_id})
+    tx.record()
+    tx.save()
+
+
+def set_aside(facade: Any, container_id: str, name: str, running: bool) -> None:
+    """Write ahead that the open transaction renames (and stops) an older container to make room for its
+    replacement: an undo gives it its name back and starts it again if it ran."""
+    tx: Transaction | None = getattr(facade, "transaction", None)
+    if tx is None:
+        return
+    tx.root().asides.append({"tx": tx.id, "container": container_id, "name": name, "running": running})
     tx.record()
     tx.save()
 
@@ -127,24 +140,28 @@ class TransactionManager:
             return []
         ids = set(tx.ids)
         connects = [c for c in root.connects if c.get("tx") in ids]
-        steps = undo(self.facade, ids, connects)
+        asides = [a for a in root.asides if a.get("tx") in ids]
+        steps = undo(self.facade, ids, connects, asides)
         if tx.parent is None:
             root.intent.clear()
         else:
             root.tree_ids[:] = [i for i in root.tree_ids if i not in ids]
             root.connects[:] = [c for c in root.connects if c.get("tx") not in ids]
+            root.asides[:] = [a for a in root.asides if a.get("tx") not in ids]
             tx.save()
         return steps
 
     def reconcile_intent(self, record: dict[str, Any]) -> None:
         """A transaction whose process died before it committed or finished its undo (managers.intents)."""
         ids = {str(i) for i in record.get("ids") or []}
-        undo(self.facade, ids, list(record.get("connects") or []))
+        undo(self.facade, ids, list(record.get("connects") or []), list(record.get("asides") or []))
 
 
-def undo(facade: Managers, ids: set[str], connects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Remove what carries one of ``ids`` and undo ``connects``; raises the first error after trying
-    every step (so one stuck object does not keep the rest)."""
+def undo(facade: Managers, ids: set[str], connects: list[dict[str, Any]],
+         asides: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+    """Remove what carries one of ``ids``, undo ``connects``, give containers set aside their names back
+    (and start those that ran); raises the first error after trying every step (so one stuck object
+    does not keep the rest)."""
     steps: list[dict[str, Any]] = []
     errors: list[PouchError] = []
 
@@ -170,6 +187,8 @@ def undo(facade: Managers, ids: set[str], connects: list[dict[str, Any]]) -> lis
             continue
         step("connection", f"{entry.get('container', '')[:12]} from {entry.get('network')}",
              facade.networks.disconnect, str(entry.get("network")), str(entry.get("container")), force=True)
+    for entry in reversed(list(asides)):
+        step("replaced container", str(entry.get("name")), _restore, facade, entry)
     for net in facade.networks.list():
         if (net.get("labels") or {}).get(LABEL.TRANSACTION) in ids:
             step("network", net["name"], facade.networks.remove, [net["name"]])
@@ -179,6 +198,18 @@ def undo(facade: Managers, ids: set[str], connects: list[dict[str, Any]]) -> lis
     if errors:
         raise errors[0]
     return steps
+
+
+def _restore(facade: Managers, entry: dict[str, Any]) -> None:
+    name = str(entry.get("name"))
+    c = facade.containers.resolver.get(entry.get("container"))
+    cid = c.id
+    if c.labels.get(LABEL.NAME) != name:
+        facade.containers.rename(cid, name)
+    if entry.get("running"):
+        task = facade.containers.resolver.task(cid)
+        if task is None or task.status != "running":
+            facade.containers.start([cid])
 
 
 def plan(calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> list[str]:

@@ -24,6 +24,7 @@ from typing import Any
 from ctrd.errors import Interrupted, NotFound, PouchError, PouchRuntimeError
 from managers.compose.model import Project, Service
 from managers.options import CreateOptions
+from managers.transactions import set_aside
 
 __all__ = ["L", "Compose"]
 
@@ -72,7 +73,7 @@ class Compose:
     # -- queries ---------------------------------------------------------------------------------
 
     def ps(self, project: Project, *, all: bool = True, services: list[str] | None = None) -> list[dict[str, Any]]:
-        rows = self.facade.containers.list(all=all, filters=[f"label={L.PROJECT}={project.name}"])
+        rows = self.facade.containers.list(all=all, filters=[f"label={L.PROJECT}={project.name}"], no_trunc=True)
         out = []
         for r in rows:
             labels = r.get("labels") or {}
@@ -102,10 +103,7 @@ class Compose:
             self._services(run, cancel)
         except (PouchError, KeyboardInterrupt):
             if tx is not None:
-                try:
-                    transactions.rollback(tx)  # type: ignore[union-attr]
-                finally:
-                    self._restore(run)
+                transactions.rollback(tx)  # type: ignore[union-attr]  (it also puts replaced containers back)
             else:  # --no-rollback: what was made stays, and replaced containers are replaced
                 for old in run.asides:
                     self.facade.containers.remove([old.id], force=True)
@@ -207,19 +205,11 @@ class Compose:
         if running:
             self.facade.containers.stop([current["id"]])
         aside = f"{current['name'][:100]}-replaced-{current['id'][:8]}"
+        if not self.dry_run:
+            set_aside(self.facade, current["id"], current["name"], running)
         self.facade.containers.rename(current["id"], aside)
         with run.lock:
             run.asides.append(_Aside(current["id"], current["name"], running))
-
-    def _restore(self, run: _Run) -> None:
-        """After a failed ``up`` was undone: the containers set aside get their names back and run again."""
-        for old in reversed(run.asides):
-            try:
-                self.facade.containers.rename(old.id, old.name)
-                if old.running:
-                    self.facade.containers.start([old.id])
-            except PouchError:
-                continue  # reported by the original error's caller; the container is still there, renamed
 
     def _create(self, project: Project, s: Service, number: int, config_hash: str) -> str:
         opts = options_for(project, s, number, config_hash)

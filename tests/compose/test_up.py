@@ -154,7 +154,7 @@ def test_a_failed_up_puts_a_replaced_container_back(shell, project) -> None:
     (d / "compose.yaml").write_text(good.replace("'1'", "'2'") + "    healthcheck: {test: 'exit 1', interval: 100ms, retries: 1}\n"
                                     "  web:\n    image: busybox\n    depends_on: {db: {condition: service_healthy}}\n")
     assert shell.kind(f"compose up -f {d}/compose.yaml") == "runtime"
-    rows = value(shell, "ps -a")
+    rows = value(shell, "ps -a --no-trunc")
     assert [(r["id"], r["name"], r["status"]) for r in rows] == [(old, "bad-db-1", "running")]
 
 

@@ -7,12 +7,13 @@ so a bad flag never leaves anything behind.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import signal
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ PULL_POLICIES = ("always", "missing", "never")
 _ENV_KEY = re.compile(r"^[^=\s]+$")
 _INIT_BINARIES = ("docker-init", "tini", "tini-static", "catatonit")
 RUNC = "io.containerd.runc.v2"
+#: a container's create options, in its state directory
+OPTIONS_FILE = "create-options.json"
 
 #: ulimit names docker accepts, and their RLIMIT_ names.
 _RLIMITS = {
@@ -274,6 +277,20 @@ class CreateOptions:
                 raise InvalidArgument(f"--add-host {item!r}: expected HOST:IP")
         if opts.rm and opts.restart != "no":
             raise InvalidArgument("--rm and --restart cannot be combined")
+        return opts
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> CreateOptions:
+        """The options ``to_json`` wrote (upgrade reads a container's own back)."""
+        data = json.loads(text)
+        health = data.pop("health", None)
+        opts = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        opts.ulimits = [Ulimit(**u) for u in data.get("ulimits") or []]
+        if health is not None:
+            opts.health = HealthOptions(**{**health, "test": tuple(health["test"]) if health.get("test") else None})
         return opts
 
     @property

@@ -22,6 +22,7 @@ leaves its objects to the outer one, whose undo covers them (the record lists ev
 from __future__ import annotations
 
 import secrets
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,9 @@ class Transaction:
     intent: Intent | None = None
     connects: list[dict[str, Any]] = field(default_factory=list)
     asides: list[dict[str, Any]] = field(default_factory=list)
+    # workers of a parallel upgrade nest their transactions in one outer one: its record is written whole
+    # under this lock, so no writer puts back an older list over a newer one
+    lock: threading.RLock = field(default_factory=threading.RLock)  # type: ignore[valid-type]
 
     def root(self) -> Transaction:
         return self if self.parent is None else self.parent.root()
@@ -59,15 +63,17 @@ class Transaction:
     def record(self) -> Intent:
         """The outermost transaction's record on disk, written now if it is not yet."""
         root = self.root()
-        if root.intent is None:
-            root.intent = Journal(root.root_dir).begin(KIND, namespace=root.namespace, ids=list(root.tree_ids),
-                                                       connects=list(root.connects), asides=list(root.asides))
-        return root.intent
+        with root.lock:
+            if root.intent is None:
+                root.intent = Journal(root.root_dir).begin(KIND, namespace=root.namespace, ids=list(root.tree_ids),
+                                                           connects=list(root.connects), asides=list(root.asides))
+            return root.intent
 
     def save(self) -> None:
         root = self.root()
-        if root.intent is not None:
-            root.intent.update(ids=list(root.tree_ids), connects=list(root.connects), asides=list(root.asides))
+        with root.lock:
+            if root.intent is not None:
+                root.intent.update(ids=list(root.tree_ids), connects=list(root.connects), asides=list(root.asides))
 
 
 def tag(facade: Any, labels: dict[str, str] | None) -> dict[str, str]:
@@ -120,11 +126,11 @@ class TransactionManager:
         tx.ids.append(tx.id)
         tx.root().tree_ids.append(tx.id)
         tx.save()
-        self.facade.transaction = tx
+        self.facade.set_transaction(tx)
         return tx
 
     def commit(self, tx: Transaction) -> None:
-        self.facade.transaction = tx.parent
+        self.facade.set_transaction(tx.parent)
         if tx.parent is None:
             if tx.intent is not None:
                 tx.intent.clear()
@@ -134,7 +140,7 @@ class TransactionManager:
     def rollback(self, tx: Transaction) -> list[dict[str, Any]]:
         """Undo what ``tx`` (and what it committed of nested ones) made; the steps taken, in order. A
         transaction that never wrote its record made nothing, and nothing is asked of containerd."""
-        self.facade.transaction = tx.parent
+        self.facade.set_transaction(tx.parent)
         root = tx.root()
         if root.intent is None:
             return []

@@ -21,6 +21,7 @@ _MODULES = (
     "pouchsh.commands.networks",
     "pouchsh.commands.system",
     "pouchsh.commands.compose",
+    "pouchsh.commands.upgrade",
 )
 _loaded = False
 

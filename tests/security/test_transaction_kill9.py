@@ -116,3 +116,37 @@ def test_compose_up_killed_while_waiting_for_health(facade: Any, pouch: Run, roo
     assert not facade.volumes.exists("killed_v")
     assert "killed_default" not in {n["name"] for n in facade.networks.list()}
     assert whole(facade, roots, namespace) == []
+
+
+def test_upgrade_killed_before_the_new_container_is_confirmed(facade: Any, pouch: Run, roots: tuple[Path, Path],
+                                                              namespace: str, containerd_address: str) -> None:
+    ok(pouch("-c", "run -d --name svc -v /anon --health-cmd 'exit 1' --health-interval 1h --health-retries 100 "
+                   "busybox sleep 600"))
+    old = container(facade, "svc")
+    assert old is not None
+    # the new container's healthcheck does not pass for an hour: the upgrade waits, and is killed there
+    proc = _spawn(roots, containerd_address, namespace, "upgrade svc --image busybox --timeout 10m")
+    try:
+        _poll(lambda: (c := container(facade, "svc")) is not None and c.id != old.id)
+        ok(pouch("-c", "ps -a"))  # a live upgrade's record is left alone
+        assert container(facade, "svc").id != old.id
+    finally:
+        proc.kill()
+        proc.wait(30)
+    ok(pouch("-c", "ps -a"))
+    back = container(facade, "svc")
+    assert back is not None and back.id == old.id
+    assert _names(facade) == {"svc"}
+    assert whole(facade, roots, namespace) == []
+
+
+@pytest.mark.parametrize("fault", ["transaction.recorded", "container.create.after", "task.start.after"])
+def test_upgrade_killed_at_each_step(fault: str, facade: Any, pouch: Run, roots: tuple[Path, Path], namespace: str) -> None:
+    ok(pouch("-c", "run -d --name svc -v /anon busybox sleep 600"))
+    old = container(facade, "svc")
+    killed(pouch("-c", "upgrade svc --image busybox --grace 1s", fault=fault))
+    ok(pouch("-c", "ps -a"))
+    back = container(facade, "svc")
+    assert back is not None and back.id == old.id and _names(facade) == {"svc"}
+    assert "running" in ok(pouch("-c", "inspect svc | get status"))
+    assert whole(facade, roots, namespace) == []

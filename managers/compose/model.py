@@ -131,9 +131,11 @@ def load_project(
         raise InvalidArgument(f"no compose file here ({', '.join(DEFAULT_FILES)}); give one with -f", hint=str(base))
     project_dir = paths[0].parent.resolve()
     env = dict(environ or {})
-    dotenv = Path(project_dir, env_file) if env_file else project_dir / ".env"
+    # --env-file is the user's own choice (relative to here); the project's .env must be the project's
+    dotenv = Path(base, env_file) if env_file else project_dir / ".env"
     if env_file or dotenv.is_file():
-        _inside(project_dir, dotenv, "--env-file" if env_file else ".env")
+        if not env_file:
+            _inside(project_dir, dotenv, ".env")
         try:
             text = dotenv.read_bytes()[: 1 << 20].decode(errors="replace")
         except OSError as e:

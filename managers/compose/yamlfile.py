@@ -66,6 +66,9 @@ def load(path: Path, shown: str, env: dict[str, str]) -> YamlFile:
         raise InvalidArgument(f"{at}: {e.problem or e.context}") from None
     except yaml.YAMLError as e:
         raise InvalidArgument(f"{shown}: {e}") from None
+    except RecursionError:
+        # the parser recurses per level: a file of nested brackets ends here, before our own depth check
+        raise InvalidArgument(f"{shown}: nested deeper than {MAX_DEPTH}") from None
     if len(nodes) != 1:
         raise InvalidArgument(f"{shown}: expected one YAML document, found {len(nodes)}")
     out = YamlFile(shown, None)

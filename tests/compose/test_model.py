@@ -58,6 +58,7 @@ def test_yaml_bombs_huge_files_and_object_tags_are_refused(project) -> None:
     refused(project, "services:\n  web:\n    image: !!python/object/apply:os.system [true]\n", "not allowed")
     refused(project, "services:\n  web:\n    image: !!binary aGVsbG8=\n", "not allowed")
     refused(project, "x: " + "[" * 100 + "]" * 100 + "\nservices: {}\n", "nested deeper")
+    refused(project, "x: " + "[" * 200_000 + "]" * 200_000 + "\nservices: {}\n", "nested deeper")
     big = "services:\n  web:\n    image: busybox\n" + "# padding\n" * 120_000
     refused(project, big, "larger than")
     refused(project, "services:\n  web:\n    image: a\n    image: b\n", "duplicate key")
@@ -77,6 +78,17 @@ def test_host_paths_relative_to_the_project_stay_inside_it(project, tmp_path) ->
     ok = project("services:\n  web:\n    image: busybox\n    volumes: ['./data:/x', '/srv/abs:/y:ro']\n", name="ok")
     (ok / "data").mkdir()
     assert load(ok).services["web"].volumes == [f"{ok.resolve()}/data:/x", "/srv/abs:/y:ro"]
+
+
+def test_a_dotenv_link_out_of_the_project_is_refused(project, tmp_path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("TOKEN=hunter2\n")
+    directory = project("services:\n  web:\n    image: busybox\n    environment: ['T=${TOKEN}']\n")
+    (directory / ".env").symlink_to(secret)
+    with pytest.raises(InvalidArgument, match="outside the project"):
+        load(directory)
+    # given on the command line it is the user's choice
+    assert load(directory, env_file=str(secret)).services["web"].environment == {"T": "hunter2"}
 
 
 def test_interpolation_and_dotenv(project) -> None:

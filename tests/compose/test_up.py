@@ -171,3 +171,16 @@ def test_dry_run_prints_the_plan(cli, project) -> None:
     out = proc.stdout.decode()
     assert "networks.create('ci_default'" in out and out.count("containers.create(") == 5
     assert out.index("name='ci-db-1'") < out.index("name='ci-migrate-1'") < out.index("name='ci-web-1'")
+
+
+def test_a_migration_that_fails_undoes_the_up_and_no_rollback_keeps_it(shell, project) -> None:
+    d = project("services:\n  db:\n    image: busybox\n    command: sleep 600\n"
+                "  migrate:\n    image: busybox\n    command: sh -c 'exit 4'\n    depends_on: [db]\n"
+                "  web:\n    image: busybox\n    command: sleep 600\n"
+                "    depends_on: {migrate: {condition: service_completed_successfully}}\n", name="bad")
+    assert shell.kind(f"compose up -f {d}/compose.yaml") == "runtime"
+    _nothing_left(shell)
+    assert shell.kind(f"compose up -f {d}/compose.yaml --no-rollback") == "runtime"
+    assert sorted(value(shell, "ps -a | get name")) == ["bad-db-1", "bad-migrate-1"]
+    shell.run(f"compose down -f {d}/compose.yaml -t 1")
+    _nothing_left(shell)

@@ -45,6 +45,7 @@ from grammar.nodes import (
     Span,
     Str,
     Sub,
+    Transaction,
     Try,
     Var,
     While,
@@ -91,6 +92,7 @@ _Return = maker(Return)
 _SourceStmt = maker(SourceStmt)
 _Str = maker(Str)
 _Sub = maker(Sub)
+_Transaction = maker(Transaction)
 _Try = maker(Try)
 _Var = maker(Var)
 _While = maker(While)
@@ -258,6 +260,9 @@ class Builder(Transformer):  # type: ignore[type-arg]
             if len(c) == 5:
                 name = str(c[3])
         return _Try(self.span(c[0], c[-1]), c[1], name, handler)
+
+    def transaction_stmt(self, c: Children) -> Transaction:
+        return _Transaction(self.span(c[0], c[1]), c[1])
 
     def return_stmt(self, c: Children) -> Return:
         return _Return(self.span(c[0], c[-1]), c[1] if len(c) > 1 else None)

@@ -16,7 +16,7 @@ __all__ = [
     "Assign", "Binary", "Block", "Break", "Closure", "Command", "Continue", "Def", "Exit", "Expr",
     "External", "For", "If", "Let", "ListExpr", "Literal", "Member", "Node", "Not", "ParamDecl",
     "Pipeline", "Program", "Range", "RecordExpr", "Return", "Source", "Span", "Stmt", "Str", "Sub",
-    "Try", "Var", "While", "Word", "maker",
+    "Transaction", "Try", "Var", "While", "Word", "maker",
 ]
 
 
@@ -321,6 +321,11 @@ class Try(Node):
 
 
 @_node
+class Transaction(Node):
+    body: Block
+
+
+@_node
 class Return(Node):
     value: Pipeline | None
 
@@ -345,7 +350,7 @@ class Source(Node):
     path: Word | Str
 
 
-Stmt = Let | Assign | If | For | While | Def | Try | Return | Break | Continue | Exit | Source | Pipeline
+Stmt = Let | Assign | If | For | While | Def | Try | Transaction | Return | Break | Continue | Exit | Source | Pipeline
 
 
 @_node
@@ -413,8 +418,8 @@ def _finish(classes: list[type[Node]]) -> dict[type[Node], Callable[..., Any]]:
 
 _MAKERS = _finish([
     Node, Literal, Word, Str, Var, ListExpr, RecordExpr, Closure, Sub, Range, Binary, Not, Command, External,
-    Pipeline, Block, Let, Assign, If, For, While, ParamDecl, Def, Try, Return, Break, Continue, Exit, Source,
-    Program,
+    Pipeline, Block, Let, Assign, If, For, While, ParamDecl, Def, Try, Transaction, Return, Break, Continue, Exit,
+    Source, Program,
 ])
 
 

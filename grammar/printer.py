@@ -32,6 +32,7 @@ from grammar.nodes import (
     Source,
     Str,
     Sub,
+    Transaction,
     Try,
     Var,
     While,
@@ -87,6 +88,8 @@ def _stmt(s: Any, depth: int) -> str:
             name = f" {s.catch_name}" if s.catch_name else ""
             out += f" catch{name} {_block(s.handler, depth)}"
         return out
+    if isinstance(s, Transaction):
+        return f"transaction {_block(s.body, depth)}"
     if isinstance(s, Return):
         return "return" if s.value is None else f"return {_expr(s.value, depth)}"
     if isinstance(s, Break):

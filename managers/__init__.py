@@ -13,11 +13,11 @@ is something to do.
 from __future__ import annotations
 
 import os
+import threading
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import threading
     from pathlib import Path
 
     import ctrd
@@ -56,6 +56,10 @@ class Managers:
         # False for the OCI hooks runc runs mid Tasks.Create: they must be quick, and the pouchsh that
         # started the task reconciles anyway.
         self._reconcile_pending = reconcile
+        # The open transactions (managers.transactions): what is made meanwhile carries the id of the one
+        # open on the main thread (worker threads it starts see it too), or of a worker's own.
+        self._tx_shared: Any = None
+        self._tx_local = threading.local()
 
     def _reconcile(self) -> None:
         if not self._reconcile_pending:
@@ -72,6 +76,18 @@ class Managers:
             from managers.intents import reconcile
 
             reconcile(self)
+
+    @property
+    def transaction(self) -> Any:
+        """The transaction open on this thread: its own (a worker that began one, e.g. a parallel
+        upgrade), else the main thread's."""
+        return getattr(self._tx_local, "tx", None) or self._tx_shared
+
+    def set_transaction(self, tx: Any) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._tx_shared = tx
+        else:
+            self._tx_local.tx = tx
 
     @cached_property
     def root(self) -> Path:
@@ -127,6 +143,28 @@ class Managers:
         from managers.networks import NetworkManager
 
         return NetworkManager(self)
+
+    @cached_property
+    def transactions(self) -> Any:
+        self._reconcile()
+        from managers.transactions import TransactionManager
+
+        return TransactionManager(self)
+
+    @cached_property
+    def upgrades(self) -> Any:
+        """``upgrade``: a container replaced from another image, or the old one back (managers.upgrade)."""
+        self._reconcile()
+        from managers.upgrade import Upgrader
+
+        return Upgrader(self)
+
+    @cached_property
+    def health(self) -> Any:
+        """Healthcheck probes and waits (managers.healthprobe); no daemon runs them (managers.health)."""
+        from managers.healthprobe import HealthMonitor
+
+        return HealthMonitor(self)
 
     @cached_property
     def system(self) -> Any:

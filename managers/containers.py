@@ -61,7 +61,8 @@ __all__ = ["ContainerManager", "Stdio"]
 #: how long ``ps`` waits for the watch cache to catch up before it lists instead
 _SYNC_TIMEOUT = 1.0
 #: ``ps``/``container prune`` ``--filter`` keys (before/since/until order containers by creation time)
-FILTERS = ("id", "name", "label", "status", "ancestor", "exited", "volume", "network", "before", "since", "until")
+FILTERS = ("id", "name", "label", "status", "ancestor", "exited", "volume", "network", "before", "since", "until",
+           "health")
 
 
 class ContainerManager:

@@ -87,6 +87,7 @@ class ImageConfig:
     exposed_ports: tuple[str, ...] = ()
     volumes: tuple[str, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
+    healthcheck: dict[str, Any] | None = None  # docker's Healthcheck (Test, Interval, ...): managers.health
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> ImageConfig:
@@ -105,6 +106,7 @@ class ImageConfig:
             exposed_ports=tuple(sorted(c.get("ExposedPorts") or {})),
             volumes=tuple(sorted(c.get("Volumes") or {})),
             labels={str(k): str(v) for k, v in (c.get("Labels") or {}).items()},
+            healthcheck=dict(c["Healthcheck"]) if isinstance(c.get("Healthcheck"), dict) else None,
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -118,6 +120,7 @@ class ImageConfig:
             "exposed_ports": list(self.exposed_ports),
             "volumes": list(self.volumes),
             "labels": dict(self.labels),
+            "healthcheck": dict(self.healthcheck) if self.healthcheck else None,
         }
 
 

@@ -44,7 +44,7 @@ __all__ = ["DIRECTORY", "Intent", "Journal", "live_intents", "reconcile"]
 
 DIRECTORY = "intents"
 #: the manager (a ``Managers`` attribute) that reconciles each kind's prefix
-_MANAGERS = {"network": "networks", "volume": "volumes", "container": "containers"}
+_MANAGERS = {"network": "networks", "volume": "volumes", "container": "containers", "transaction": "transactions"}
 
 
 class Intent:

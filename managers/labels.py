@@ -49,6 +49,9 @@ class LABEL:
     NET_ALIASES = "pouchsh/network-aliases"  # JSON: network name -> the container's other names on it
     NET_HOOKS = "pouchsh/net-hooks"  # "true": OCI hooks do CNI ADD/DEL (restartable containers)
     COMMAND = "pouchsh/command"  # JSON list: the process args, so ps needs no spec (absent if too long)
+    HEALTHCHECK = "pouchsh/healthcheck"  # JSON: the check fixed at create (managers.health.HealthConfig)
+    HEALTH = "pouchsh/health"  # JSON: the last recorded result, of the task with that pid (managers.health)
+    TRANSACTION = "pouchsh/transaction"  # the id of the transaction that made it (managers.transactions)
     MOUNTS = "pouchsh/mounts"  # JSON: the record's mounts table, so ps needs no spec (absent if too long)
     PULL = "pouchsh/pull"  # on a pull's lease: the image it pulls (an interrupted pull's partial is resumed)
     CONTAINERD_STOP_SIGNAL = "io.containerd.image.config.stop-signal"

@@ -21,13 +21,15 @@ from ctrd.owner import OWNER_LABEL
 from managers import faults
 from managers import records as rec
 from managers.containerpaths import ContainerPaths, container_lock
+from managers.health import HealthConfig
 from managers.imagecache import Image, ImageCache
 from managers.intents import Journal
 from managers.labels import LABEL
 from managers.launch import exec_failures
 from managers.names import generate_name, new_id, validate_name
-from managers.options import CreateOptions, parse_signal
+from managers.options import OPTIONS_FILE, CreateOptions, parse_signal
 from managers.resolver import ContainerResolver, name_of
+from managers.transactions import tag
 
 if TYPE_CHECKING:
     from managers import Managers
@@ -92,6 +94,11 @@ class Lifecycle:
             state_dir = self.paths.state_dir(cid)
             undo.append(lambda: shutil.rmtree(state_dir, ignore_errors=True))
             state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # what upgrade needs to make the same container from another image (managers.upgrade); it
+            # may hold secrets in its environment, so it is the owner's alone
+            fd = os.open(state_dir / OPTIONS_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(opts.to_json())
             from managers.rootfs import read_layered
             from managers.spec import build_spec
 
@@ -241,8 +248,11 @@ class Lifecycle:
             labels[LABEL.VOLUMES] = ",".join(volumes)
         if opts.ipc_mode in ("shareable", "host"):
             labels[LABEL.IPC] = opts.ipc_mode
+        health = HealthConfig.effective(opts.health, image.config.healthcheck)
+        if health is not None:
+            labels[LABEL.HEALTHCHECK] = health.label()
         labels.update(plan.labels)
-        return labels
+        return tag(self.facade, labels)
 
     # -- starting and reaping tasks ---------------------------------------------------------------
 

@@ -66,6 +66,7 @@ from managers.labels import LABEL, validate_labels
 from managers.mountspec import VOLUME_NAME_RE
 from managers.objectevents import emit
 from managers.store import FileLock, Store
+from managers.transactions import before_connect, tag
 from managers.volumes import now_rfc3339
 
 if TYPE_CHECKING:
@@ -203,7 +204,7 @@ class NetworkManager:
                     net = self._free_subnet(networks.values(), ours)
                 else:
                     self._check_overlap(net, networks.values(), ours)
-                record = _network_record(name, net, gateway, ip_range, internal, labels or {}, bridge, mtu)
+                record = _network_record(name, net, gateway, ip_range, internal, tag(self.facade, labels), bridge, mtu)
                 with self.journal.intent("network.create", name=name, id=record["id"], bridge=bridge,
                                          made=made is not None):
                     faults.point("network.create.bridge.before")
@@ -667,6 +668,7 @@ class NetworkManager:
         more names its peers on that network reach it by (in their /etc/hosts)."""
         cid = self._resolve_container(container)
         net = self._get(network, self.store.read()) if network != DEFAULT_NETWORK else self.ensure_default()
+        before_connect(self.facade, net["name"], cid)
         if ip:
             ip = _check_ip(ip, net)
         aliases = [netfiles.validate_hostname(a) for a in dict.fromkeys(aliases or [])]

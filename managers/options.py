@@ -7,17 +7,19 @@ so a bad flag never leaves anything behind.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import signal
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ctrd.errors import InvalidArgument
 from managers import runflags
+from managers.health import HealthOptions
 from managers.labels import validate_labels
 from managers.names import validate_name
 from managers.runflags import Device, Security
@@ -37,6 +39,8 @@ _ENV_KEY = re.compile(r"^[^=\s]+$")
 # static ones first: the binary is bind-mounted into images that may have no libc at all
 _INIT_BINARIES = ("docker-init", "tini-static", "catatonit", "tini")
 RUNC = "io.containerd.runc.v2"
+#: a container's create options, in its state directory
+OPTIONS_FILE = "create-options.json"
 
 #: ulimit names docker accepts, and their RLIMIT_ names.
 _RLIMITS = {
@@ -205,6 +209,8 @@ class CreateOptions:
     oom_score_adj: int | None = None
     memory_swap: int | None = None  # -1: unlimited
     memory_reservation: int | None = None
+    # healthcheck (managers.health): None leaves the image's HEALTHCHECK as it is
+    health: HealthOptions | None = None
 
     @classmethod
     def parse(
@@ -243,6 +249,12 @@ class CreateOptions:
         oom_score_adj: Any = None,
         memory_swap: Any = None,
         memory_reservation: Any = None,
+        health_cmd: Any = None,
+        health_interval: Any = None,
+        health_timeout: Any = None,
+        health_retries: Any = None,
+        health_start_period: Any = None,
+        no_healthcheck: bool = False,
         **rest: Any,
     ) -> CreateOptions:
         environ = environ if environ is not None else {}
@@ -294,6 +306,10 @@ class CreateOptions:
         if opts.pull not in PULL_POLICIES:
             raise InvalidArgument(f"--pull {pull!r}: expected one of {', '.join(PULL_POLICIES)}")
         _log_opts(opts, log_opt or [])
+        opts.health = HealthOptions.parse(
+            cmd=health_cmd, interval=health_interval, timeout=health_timeout, retries=health_retries,
+            start_period=health_start_period, disable=no_healthcheck,
+        )
         for item in opts.add_host:
             host, sep, addr = str(item).partition(":")
             if not sep or not host or not addr:
@@ -327,6 +343,20 @@ class CreateOptions:
                 raise InvalidArgument("--memory-swap needs --memory (it is the limit of memory and swap together)")
             if opts.memory_swap != -1 and (opts.memory_swap or 0) < opts.memory:
                 raise InvalidArgument("--memory-swap: must be at least --memory (memory and swap together), or -1")
+        return opts
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> CreateOptions:
+        """The options ``to_json`` wrote (upgrade reads a container's own back)."""
+        data = json.loads(text)
+        health = data.pop("health", None)
+        opts = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        opts.ulimits = [Ulimit(**u) for u in data.get("ulimits") or []]
+        if health is not None:
+            opts.health = HealthOptions(**{**health, "test": tuple(health["test"]) if health.get("test") else None})
         return opts
 
     @property

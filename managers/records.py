@@ -22,6 +22,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from managers.filters import id_matches, label_matches, matches, name_matches
+from managers.health import HealthConfig, health_of
 from managers.labels import LABEL, RESERVED_LABEL_PREFIXES
 
 __all__ = [
@@ -262,10 +263,13 @@ def build_record(container: Any, task: Any | None, *, now: float | None = None, 
     status = status_of(container, task)
     pid = task.pid if task is not None and status in ("running", "paused") else None
     exit_code, finished = _exit(container, task)
+    health = health_of(labels, pid if status == "running" else None)
     if status in ("running", "paused"):
         since = started_at(pid or 0)
         up = human_ago(now - since) if since else "Less than a second"
         state = f"Up {up}" + (" (Paused)" if status == "paused" else "")
+        if health is not None:
+            state += " (health: starting)" if health["status"] == "starting" else f" ({health['status']})"
     elif status == "exited":
         ago = f" {human_ago(now - finished)} ago" if finished else ""
         state = f"Exited ({exit_code if exit_code is not None else 0}){ago}"
@@ -287,6 +291,7 @@ def build_record(container: Any, task: Any | None, *, now: float | None = None, 
         "pid": pid,
         "mounts": _mounts(container),
         "restart": labels.get(LABEL.RESTART, "no"),
+        "health": health["status"] if health is not None else None,
     }
 
 
@@ -329,6 +334,9 @@ def inspect_record(
         "all_labels": dict(labels),
         "spec": dict(container.spec),
     })
+    check = HealthConfig.from_labels(labels)
+    record["healthcheck"] = check.to_record() if check is not None else None
+    record["health_state"] = health_of(labels, pid if record["status"] == "running" else None)
     return record
 
 
@@ -363,6 +371,8 @@ def _match_one(key: str, value: str, record: dict[str, Any], container: Any) -> 
     if key == "ancestor":
         image = container.image
         return image == value or image.endswith("/" + value) or image.split("/")[-1] in (value, value + ":latest")
+    if key == "health":
+        return (record["health"] or "none") == value
     if key == "exited":
         return record["status"] == "exited" and str(record["exit_code"]) == value
     if key == "volume":

@@ -45,6 +45,7 @@ from managers.mountspec import (
 from managers.intents import Journal, live_intents
 from managers.objectevents import emit
 from managers.store import Store
+from managers.transactions import tag
 
 if TYPE_CHECKING:
     from managers import Managers
@@ -162,10 +163,11 @@ class VolumeManager:
         with store.lock:
             existing = store.read().get("volumes", {}).get(name)
             if existing is not None:
-                if (labels and labels != existing["labels"]) or (options and options != existing["options"]):
+                theirs = {k: v for k, v in existing["labels"].items() if k != LABEL.TRANSACTION}
+                if (labels and labels != theirs) or (options and options != existing["options"]):
                     raise AlreadyExists(f"volume {name} already exists with other labels or options")
                 return dict(existing), False
-            record = self._record(name, labels, options, anonymous)
+            record = self._record(name, tag(self.facade, labels), options, anonymous)
             # The directory exists before its record; the intent names it until the record is written.
             with self.journal.intent("volume.create", namespace=self.namespace, name=name):
                 faults.point("volume.create.before")

@@ -41,6 +41,7 @@ from grammar.nodes import (
     Span,
     Str,
     Sub,
+    Transaction,
     Try,
     Var,
     While,
@@ -297,6 +298,8 @@ class _Checker:
                 if s.catch_name:
                     inner.vars.add(s.catch_name)
                 self.block(s.handler.body, inner, where)
+        elif isinstance(s, Transaction):
+            self.block(s.body.body, scope, where)
         elif isinstance(s, Return):
             if not (where.def_ or where.closure):
                 self.error("`return` outside a def", s.span)

@@ -86,6 +86,7 @@ class Recorder:
         self.namespace = namespace
         self.address = address
         self.calls: list[str] = []
+        self.made: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []  # the calls as made (a transaction's plan)
         self._secrets: set[str] = set()
 
     def conceal(self, values: Iterable[Any]) -> None:
@@ -103,9 +104,14 @@ class Recorder:
         shown += [f"{k}={self._show(v, k)}" for k, v in kwargs.items() if k not in _PLUMBING]
         line = f"{path}({', '.join(shown)})"
         self.calls.append(line)
+        self.made.append((path, args, kwargs))
+        self.note(line)
+        return _placeholder(path, args, kwargs)
+
+    def note(self, line: str) -> None:
+        """Print one line of the plan (a call, or a transaction's begin, undo plan and commit)."""
         self._out.write((line + "\n").encode())
         self._out.flush()
-        return _placeholder(path, args, kwargs)
 
     def _show(self, value: Any, name: str = "") -> str:
         """``repr``-like text for an argument named ``name``, its secrets masked."""

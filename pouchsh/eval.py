@@ -43,6 +43,7 @@ from grammar.nodes import (
     Source,
     Str,
     Sub,
+    Transaction,
     Try,
     Var,
     While,
@@ -215,6 +216,10 @@ class Interpreter:
             return None
         if isinstance(s, Try):
             return self.try_stmt(s, scope, show, want)
+        if isinstance(s, Transaction):
+            from pouchsh.transaction import run_transaction
+
+            return run_transaction(self.rt, lambda: self.block(s.body.body, Scope(scope), show=show, want=want))
         if isinstance(s, Return):
             raise _Return(None if s.value is None else self.pipeline(s.value, scope))
         if isinstance(s, Break):

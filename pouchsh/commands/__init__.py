@@ -16,10 +16,13 @@ _MODULES = (
     "pouchsh.builtins",
     "pouchsh.commands.containers",
     "pouchsh.commands.inspection",
+    "pouchsh.commands.health",
     "pouchsh.commands.images",
     "pouchsh.commands.volumes",
     "pouchsh.commands.networks",
     "pouchsh.commands.system",
+    "pouchsh.commands.compose",
+    "pouchsh.commands.upgrade",
 )
 _loaded = False
 

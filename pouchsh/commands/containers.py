@@ -14,8 +14,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from ctrd.errors import Interrupted, PouchError
-from pouchsh.commands.common import one_or_all, targets
 from pouchsh import listings
+from pouchsh.commands.common import one_or_all, targets
+from pouchsh.commands.health import HEALTH_FLAGS
 from pouchsh.signature import Example, Flag, Param, command
 from pouchsh.values import Stream
 from pouchsh.views import FORMAT, INSPECT_FORMAT, show_given, show_id
@@ -118,6 +119,7 @@ _CREATE_FLAGS = [
     Flag("oom-score-adj", type="int", help="The OOM killer's preference, -1000 to 1000 (lowering it needs CAP_SYS_RESOURCE)"),
     Flag("memory-swap", type="any", help="Memory plus swap limit (needs -m; -1: unlimited swap)"),
     Flag("memory-reservation", type="size", help="Memory soft limit (reclaimed down to it under pressure)"),
+    *HEALTH_FLAGS,
 ]
 
 _CREATE_PARAMS = [
@@ -446,15 +448,27 @@ def container_logs(ctx: Any, container: str, follow: bool, tail: str, since: Any
 
 @command(
     "wait",
-    help="Block until containers exit; their exit statuses",
+    help="Block until containers exit (their exit statuses), or with --condition healthy until they are healthy",
     params=[_MANY],
-    examples=[Example("wait job", "The exit status of job, once it ends")],
+    flags=[
+        Flag("condition", type="string", default="not-running", choices=("not-running", "healthy"),
+             help="not-running: wait for the exit; healthy: run the healthchecks until they pass (the records)"),
+        Flag("timeout", type="duration", help="With --condition healthy: give up after this long"),
+    ],
+    examples=[
+        Example("wait job", "The exit status of job, once it ends"),
+        Example("run -d --name db --health-cmd 'test -e /bin/sh' --health-interval 1s busybox sleep 60; "
+                "wait --condition healthy --timeout 1m db | get health", "Wait until db is healthy"),
+    ],
     aliases=_aliases("wait"),
     input="any",
     category=_CAT,
 )
-def container_wait(ctx: Any, containers: list[str]) -> Any:
+def container_wait(ctx: Any, containers: list[str], condition: str, timeout: Any) -> Any:
     refs, single = _refs(ctx, containers)
+    if condition == "healthy":
+        seconds = None if timeout is None else int(timeout) / 1e9
+        return one_or_all(ctx.managers.health.wait(refs, timeout=seconds, cancel=ctx.cancel), single)
     codes = ctx.managers.containers.wait(refs, cancel=ctx.cancel)
     if codes:
         ctx.set_status(codes[-1])

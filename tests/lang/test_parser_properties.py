@@ -218,9 +218,9 @@ def test_a_row_condition_with_an_error_points_into_the_source() -> None:
 
 def test_the_vocabulary_is_the_grammars() -> None:
     assert {"let", "if", "else", "for", "in", "while", "def", "return", "break", "continue", "try", "catch",
-            "exit", "and", "or", "not", "source", "true", "false", "null"} == grammar.KEYWORDS
-    assert set(grammar.STATEMENT_KEYWORDS) == {"let", "if", "for", "while", "def", "try", "return", "break",
-                                               "continue", "exit", "source"}
+            "transaction", "exit", "and", "or", "not", "source", "true", "false", "null"} == grammar.KEYWORDS
+    assert set(grammar.STATEMENT_KEYWORDS) == {"let", "if", "for", "while", "def", "try", "transaction", "return",
+                                               "break", "continue", "exit", "source"}
     assert set(grammar.LITERALS) == {"true", "false", "null"}
     assert set(grammar.OPERATORS) == {"==", "!=", "<", "<=", ">", ">=", "=~", "!~", "+", "-", "*", "/", "mod",
                                       "..", "and", "or", "not", "in"}
@@ -241,7 +241,8 @@ def test_the_vocabulary_read_from_the_grammar_text_is_the_parsers() -> None:
 
 
 @pytest.mark.parametrize("keyword", sorted(["let", "if", "else", "for", "in", "while", "def", "return", "break",
-                                            "continue", "try", "catch", "exit", "and", "or", "not", "source"]))
+                                            "continue", "try", "catch", "transaction", "exit", "and", "or", "not",
+                                            "source"]))
 def test_every_keyword_is_a_word_in_arguments(keyword: str) -> None:
     call = grammar.parse(f"run --name {keyword} busybox").body[0].elements[0]
     assert [a.text for a in call.args] == ["--name", keyword, "busybox"]

@@ -1,0 +1,246 @@
+"""Running healthchecks (managers.health holds what a check is and how its state is read): one probe
+is one exec of the check in the container, with the container's own process spec (never a host
+binary), its output bounded, killed at the timeout; the result is written whole into the container's
+``pouchsh/health`` label. ``wait_healthy`` is the one loop that decides when a probe is due, shared by
+``wait --condition healthy``, compose's ``service_healthy`` and ``upgrade``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from ctrd.errors import Conflict, Interrupted, InvalidArgument, PouchError, PouchRuntimeError, Timeout
+from managers.containers import exec_process_id
+from managers.health import SECOND, HealthConfig, state_of
+from managers.labels import LABEL, MAX_LABEL_BYTES
+from managers.launch import exec_failures
+from managers.lifecycle import quiet
+
+if TYPE_CHECKING:
+    from managers import Managers
+
+__all__ = ["HealthMonitor"]
+
+#: docker keeps 4 KiB of a probe's output; a label holds 4 KiB in all, so less is kept here
+OUTPUT_LIMIT = 1024
+LOG_ENTRIES = 3
+
+
+class _Bounded:
+    """A probe's output (stdout and stderr together), keeping the first OUTPUT_LIMIT bytes."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.lock = threading.Lock()
+
+    def write(self, data: bytes) -> int:
+        with self.lock:
+            room = OUTPUT_LIMIT - len(self.data)
+            if room > 0:
+                self.data += data[:room]
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _run_probe(facade: Managers, c: Any, pid: int, config: HealthConfig) -> dict[str, Any]:
+    """One exec of the check in ``c``: {start, end, exit_code, output}. Exit 0 passes; a timeout is -1."""
+    from ctrd.stdio import FifoIO
+
+    manager = facade.containers
+    tasks = manager.client.tasks
+    process = dict(c.spec.get("process") or {})
+    process["args"] = config.args()
+    process["terminal"] = False
+    exec_id = exec_process_id(c.id, "health" + secrets.token_hex(4))
+    start = time.time()
+    output = _Bounded()
+    io = FifoIO.open(manager.paths.fifo_root, exec_id)
+    created = False
+    try:
+        tasks.exec(c.id, exec_id, process, io=io)
+        created = True
+        io.attach_output(stdout=output, stderr=output)  # type: ignore[arg-type]
+        future = tasks.wait(c.id, exec_id)
+        try:
+            with exec_failures(f"healthcheck in {c.labels.get(LABEL.NAME, c.id)}"):
+                tasks.start(c.id, exec_id)
+        except PouchError as err:
+            future.cancel()
+            return {"start": _iso(start), "end": _iso(time.time()), "exit_code": err.exit_status or -1,
+                    "output": err.message[:OUTPUT_LIMIT]}
+        try:
+            code = future.result(config.timeout / SECOND).exit_status
+        except Timeout:
+            quiet(tasks.kill, c.id, "SIGKILL", exec_id=exec_id)
+            quiet(future.result, 10)
+            seconds = config.timeout / SECOND
+            return {"start": _iso(start), "end": _iso(time.time()), "exit_code": -1,
+                    "output": f"Health check exceeded timeout ({seconds:g}s)"}
+        try:
+            io.wait(5)
+        except Timeout:
+            pass
+        return {"start": _iso(start), "end": _iso(time.time()), "exit_code": code,
+                "output": output.data.decode(errors="replace")}
+    finally:
+        io.close()
+        if created:
+            quiet(tasks.delete_process, c.id, exec_id)
+
+
+def _started(pid: int) -> float:
+    from managers.records import started_at
+
+    return started_at(pid) or time.time()
+
+
+def _running_pid(facade: Managers, c: Any) -> int | None:
+    task = facade.containers.resolver.task(c.id)
+    return task.pid if task is not None and task.status == "running" and task.pid else None
+
+
+def _probe_once(facade: Managers, c: Any) -> dict[str, Any]:
+    name = c.labels.get(LABEL.NAME, c.id)
+    config = HealthConfig.from_labels(c.labels)
+    if config is None:
+        raise InvalidArgument(f"container {name} has no healthcheck", hint="create it with --health-cmd")
+    pid = _running_pid(facade, c)
+    if pid is None:
+        raise Conflict(f"container {name} is not running")
+    result = _run_probe(facade, c, pid, config)
+    # Read again: another waiter may have recorded a probe meanwhile; the streak continues from it.
+    fresh = facade.containers.client.containers.get(c.id)
+    state = state_of(fresh.labels)
+    if state is None or state.get("pid") != pid:
+        state = {"status": "starting", "failing_streak": 0, "log": [], "pid": pid}
+    in_start_period = time.time() - _started(pid) < config.start_period / SECOND
+    if result["exit_code"] == 0:
+        state["status"], state["failing_streak"] = "healthy", 0
+    elif not in_start_period or state["status"] != "starting":
+        # docker: failures during the start period do not count, until a first success ends it
+        state["failing_streak"] = int(state.get("failing_streak") or 0) + 1
+        if state["failing_streak"] >= config.retries:
+            state["status"] = "unhealthy"
+    state["log"] = [*list(state.get("log") or [])[-(LOG_ENTRIES - 1):], result]
+    state["pid"] = pid
+    facade.containers.client.containers.update(c.id, labels={LABEL.HEALTH: _fit(state)})
+    return {k: state[k] for k in ("status", "failing_streak", "log")}
+
+
+def _fit(state: dict[str, Any]) -> str:
+    """The state as a label value within containerd's bound: older log entries go first, then output."""
+    room = MAX_LABEL_BYTES - len(LABEL.HEALTH)
+    while True:
+        text = json.dumps(state, separators=(",", ":"))
+        if len(text.encode()) <= room:
+            return text
+        if len(state["log"]) > 1:
+            state["log"] = state["log"][1:]
+        else:
+            state["log"][0]["output"] = state["log"][0]["output"][: len(state["log"][0]["output"]) // 2]
+
+
+def _last_end(state: dict[str, Any] | None, pid: int) -> float | None:
+    if not state or state.get("pid") != pid or not state.get("log"):
+        return None
+    try:
+        return datetime.fromisoformat(str(state["log"][-1].get("end") or "")).timestamp()
+    except ValueError:
+        return None
+
+
+def wait_healthy(
+    facade: Managers, refs: list[Any], *, timeout: float | None = None, cancel: threading.Event | None = None,
+) -> list[dict[str, Any]]:
+    """Block until every container in ``refs`` is healthy, probing each when its check is due; their
+    records. A container that is (or becomes) unhealthy, stops, or has no check is an error naming it;
+    so is ``timeout`` (seconds) passing first. Ctrl-C (``cancel``) is Interrupted."""
+    manager = facade.containers
+    found = manager.resolver.get_all(refs)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    pending = {c.id: c for c in found}
+    for c in found:
+        if HealthConfig.from_labels(c.labels) is None:
+            raise InvalidArgument(f"container {c.labels.get(LABEL.NAME, c.id)} has no healthcheck",
+                                  hint="create it with --health-cmd, or wait for it without --condition healthy")
+    while pending:
+        next_due = time.monotonic() + 3600
+        for cid in list(pending):
+            c = manager.client.containers.get(cid)
+            name = c.labels.get(LABEL.NAME, cid)
+            config = HealthConfig.from_labels(c.labels)
+            assert config is not None  # checked above; the label is fixed at create
+            pid = _running_pid(facade, c)
+            if pid is None:
+                raise PouchRuntimeError(f"container {name} stopped while waiting for it to be healthy")
+            state = state_of(c.labels)
+            current = state if state is not None and state.get("pid") == pid else None
+            if current is not None and current["status"] == "healthy":
+                del pending[cid]
+                continue
+            if current is not None and current["status"] == "unhealthy":
+                raise PouchRuntimeError(f"container {name} is unhealthy: {_last_output(current)}")
+            last = _last_end(current, pid)
+            # docker runs the first probe one interval after the start; a waiter need not wait that long
+            # for the first one, which is what makes `run -d … ; wait --condition healthy` quick
+            due_wall = time.time() if last is None else last + config.interval / SECOND
+            if due_wall <= time.time():
+                health = _probe_once(facade, c)
+                if health["status"] == "healthy":
+                    del pending[cid]
+                    continue
+                if health["status"] == "unhealthy":
+                    raise PouchRuntimeError(f"container {name} is unhealthy: {_last_output(health)}")
+                due_wall = time.time() + config.interval / SECOND
+            next_due = min(next_due, time.monotonic() + max(0.0, due_wall - time.time()))
+        if not pending:
+            break
+        if deadline is not None and time.monotonic() >= deadline:
+            names = ", ".join(str(c.labels.get(LABEL.NAME, c.id)) for c in pending.values())
+            raise Timeout(f"waiting for {names} to be healthy: timed out after {timeout:g}s")
+        until = next_due if deadline is None else min(next_due, deadline)
+        event = cancel or threading.Event()
+        if event.wait(max(0.0, until - time.monotonic())):
+            raise Interrupted("waiting for health interrupted")
+    return [manager.resolver.record(c.id) for c in found]
+
+
+def _last_output(health: Mapping[str, Any]) -> str:
+    log = list(health.get("log") or [])
+    if not log:
+        return "no probe recorded"
+    last = log[-1]
+    output = str(last.get("output") or "").strip()
+    return f"exit status {last.get('exit_code')}" + (f": {output[:200]}" if output else "")
+
+
+class HealthMonitor:
+    """``ctx.managers.health``: the probes, run by the caller that needs the answer."""
+
+    def __init__(self, facade: Managers) -> None:
+        self.facade = facade
+
+    def check(self, refs: list[Any]) -> list[dict[str, Any]]:
+        """Probe each running container once now and record the result: {id, name, status,
+        failing_streak, log}."""
+        out = []
+        for c in self.facade.containers.resolver.get_all(refs):
+            out.append({"id": c.id, "name": c.labels.get(LABEL.NAME, ""), **_probe_once(self.facade, c)})
+        return out
+
+    def wait(self, refs: list[Any], *, timeout: float | None = None,
+             cancel: threading.Event | None = None) -> list[dict[str, Any]]:
+        """See ``wait_healthy``."""
+        return wait_healthy(self.facade, refs, timeout=timeout, cancel=cancel)

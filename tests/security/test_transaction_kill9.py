@@ -1,0 +1,152 @@
+"""A transaction killed with SIGKILL, at a failpoint or from outside at a moment of the test's choosing,
+or interrupted with Ctrl-C, leaves nothing: its record (an intent with its process's identity) makes the
+next invocation undo what it made; what existed before is untouched (tests/security/test_kill9.py's
+leak check, `whole`, holds afterwards)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.reliability.conftest import REPO, pouchsh_env
+from tests.security.test_kill9 import Run, container, facade, killed, ok, pouch, subnet, whole
+
+__all__ = ["facade", "pouch", "subnet"]
+
+pytestmark = pytest.mark.containerd
+
+
+def _names(facade: Any) -> set[str]:
+    return {c.labels.get("pouchsh/name", "") for c in facade.ctrd.containers.list()}
+
+
+def _spawn(roots: tuple[Path, Path], address: str, namespace: str, source: str) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "pouchsh", "--address", address, "--namespace", namespace, "-c", source]
+    return subprocess.Popen(argv, env=pouchsh_env(roots), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _poll(what: Any, deadline: float = 90.0) -> None:
+    end = time.monotonic() + deadline
+    while not what():
+        assert time.monotonic() < end, "timed out waiting"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("fault", ["transaction.recorded", "container.create.before", "container.create.after",
+                                   "network.cni-add.after", "task.start.after"])
+def test_killed_inside_a_transaction(fault: str, pouch: Run, facade: Any, roots: tuple[Path, Path], namespace: str,
+                                     subnet: str) -> None:
+    ok(pouch("-c", "run -d --name old busybox sleep 300; volume create keep"))
+    killed(pouch("-c", f"transaction {{ network create txn --subnet {subnet}; volume create txv\n"
+                       "run -d --name web --network txn -v txv:/d busybox sleep 300 }", fault=fault))
+    ok(pouch("-c", "ps -a"))  # the next invocation reconciles
+    assert _names(facade) == {"old"}
+    assert "txn" not in {n["name"] for n in facade.networks.list()}
+    assert {v["name"] for v in facade.volumes.list()} == {"keep"}
+    assert whole(facade, roots, namespace) == []
+
+
+def test_killed_from_outside_mid_block(facade: Any, pouch: Run, roots: tuple[Path, Path], namespace: str,
+                                       containerd_address: str) -> None:
+    ok(pouch("-c", "network create pre; run -d --name old busybox sleep 300"))
+    proc = _spawn(roots, containerd_address, namespace,
+                  "transaction { run -d --name a busybox sleep 300; network connect pre old\n"
+                  "volume create txv; sleep 5m }")
+    try:
+        _poll(lambda: facade.volumes.exists("txv"))
+    finally:
+        proc.kill()
+        proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL
+    ok(pouch("-c", "ps -a"))
+    assert _names(facade) == {"old"}
+    assert not facade.volumes.exists("txv")
+    networks = ok(pouch("--json", "-c", "inspect old | get networks"))
+    assert "pre" not in networks  # the connection it made to an older container is undone
+    assert whole(facade, roots, namespace) == []
+
+
+def test_killed_during_the_undo(pouch: Run, facade: Any, roots: tuple[Path, Path], namespace: str) -> None:
+    killed(pouch("-c", "transaction { run -d --name a busybox sleep 300; run -d --name b busybox sleep 300\n"
+                       "^false }", fault="transaction.undo.step"))
+    assert len(_names(facade)) == 1  # one removed, then the kill
+    ok(pouch("-c", "ps -a"))
+    assert _names(facade) == set()
+    assert whole(facade, roots, namespace) == []
+
+
+def test_a_live_transaction_is_not_undone_by_another_pouchsh(facade: Any, pouch: Run, roots: tuple[Path, Path],
+                                                             namespace: str, containerd_address: str) -> None:
+    proc = _spawn(roots, containerd_address, namespace, "transaction { run -d --name live busybox sleep 300; sleep 5m }")
+    try:
+        _poll(lambda: container(facade, "live") is not None)
+        ok(pouch("-c", "ps -a"))
+        assert "live" in _names(facade)
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: the transaction undoes itself
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+    assert proc.returncode == 130, proc.stderr.read() if proc.stderr else ""
+    assert _names(facade) == set()
+    assert whole(facade, roots, namespace) == []
+
+
+def test_compose_up_killed_while_waiting_for_health(facade: Any, pouch: Run, roots: tuple[Path, Path], namespace: str,
+                                                    containerd_address: str, tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  db:\n    image: busybox\n    command: sleep 600\n    volumes: [v:/v]\n"
+        "    healthcheck: {test: 'exit 1', interval: 1h, retries: 1000}\n"
+        "  web:\n    image: busybox\n    depends_on: {db: {condition: service_healthy}}\nvolumes:\n  v: {}\n")
+    proc = _spawn(roots, containerd_address, namespace, f"compose up -f {tmp_path}/compose.yaml -p killed")
+    try:
+        _poll(lambda: container(facade, "killed-db-1") is not None and facade.volumes.exists("killed_v"))
+    finally:
+        proc.kill()
+        proc.wait(30)
+    ok(pouch("-c", "ps -a"))
+    assert _names(facade) == set()
+    assert not facade.volumes.exists("killed_v")
+    assert "killed_default" not in {n["name"] for n in facade.networks.list()}
+    assert whole(facade, roots, namespace) == []
+
+
+def test_upgrade_killed_before_the_new_container_is_confirmed(facade: Any, pouch: Run, roots: tuple[Path, Path],
+                                                              namespace: str, containerd_address: str) -> None:
+    ok(pouch("-c", "run -d --name svc -v /anon --health-cmd 'exit 1' --health-interval 1h --health-retries 100 "
+                   "busybox sleep 600"))
+    old = container(facade, "svc")
+    assert old is not None
+    # the new container's healthcheck does not pass for an hour: the upgrade waits, and is killed there
+    proc = _spawn(roots, containerd_address, namespace, "upgrade svc --image busybox --timeout 10m")
+    try:
+        _poll(lambda: (c := container(facade, "svc")) is not None and c.id != old.id)
+        ok(pouch("-c", "ps -a"))  # a live upgrade's record is left alone
+        assert container(facade, "svc").id != old.id
+    finally:
+        proc.kill()
+        proc.wait(30)
+    ok(pouch("-c", "ps -a"))
+    back = container(facade, "svc")
+    assert back is not None and back.id == old.id
+    assert _names(facade) == {"svc"}
+    assert whole(facade, roots, namespace) == []
+
+
+@pytest.mark.parametrize("fault", ["transaction.recorded", "container.create.after", "task.start.after"])
+def test_upgrade_killed_at_each_step(fault: str, facade: Any, pouch: Run, roots: tuple[Path, Path], namespace: str) -> None:
+    ok(pouch("-c", "run -d --name svc -v /anon busybox sleep 600"))
+    old = container(facade, "svc")
+    killed(pouch("-c", "upgrade svc --image busybox --grace 1s", fault=fault))
+    ok(pouch("-c", "ps -a"))
+    back = container(facade, "svc")
+    assert back is not None and back.id == old.id and _names(facade) == {"svc"}
+    assert "running" in ok(pouch("-c", "inspect svc | get status"))
+    assert whole(facade, roots, namespace) == []

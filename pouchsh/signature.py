@@ -24,6 +24,7 @@ create, exec) flag parsing stops at the first positional, so ``run busybox ls -l
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -149,6 +150,8 @@ class Command:
     category: str = "shell"
     interspersed: bool = True
     description: str = ""
+    #: takes ``--context`` (added by ``command``, whose wrapper of ``fn`` runs it through pouchsh.fanout)
+    fans_out: bool = False
     _by_spelling: Mapping[str, Flag] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -242,6 +245,14 @@ class CommandTable:
         return close[0] if close else None
 
 
+#: The categories of the commands that reach one endpoint's managers: each takes ``--context`` and runs
+#: through pouchsh.fanout when given it, or when its piped records name their contexts.
+FANS_OUT = frozenset({"container", "image", "volume", "network", "system"})
+CONTEXT_FLAG = Flag(
+    "context", type="string",
+    help="Run on these contexts at once (NAME,NAME or all); each record gains a context field",
+)
+
 #: The one table. Command modules register into it when ``pouchsh.commands`` is imported.
 COMMANDS = CommandTable()
 
@@ -262,11 +273,15 @@ def command(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a command and bind it to the decorated function (which is returned unchanged)."""
 
+    fans_out = category in FANS_OUT and not any(f.name == "context" for f in flags)
+    if fans_out:
+        flags = (*flags, CONTEXT_FLAG)
+
     def bind(fn: Callable[..., Any]) -> Callable[..., Any]:
         table.add(
             Command(
                 name=name,
-                fn=fn,
+                fn=_fanning_out(fn, name) if fans_out else fn,
                 help=help,
                 params=tuple(params),
                 flags=tuple(flags),
@@ -276,11 +291,28 @@ def command(
                 category=category,
                 interspersed=interspersed,
                 description=description,
+                fans_out=fans_out,
             )
         )
         return fn
 
     return bind
+
+
+def _fanning_out(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """``fn`` taking ``context=`` too: given it, or given piped records that name their contexts, the call
+    goes through pouchsh.fanout (imported only then); otherwise ``fn`` is called as it is."""
+
+    @functools.wraps(fn)
+    def call(ctx: Any, *, context: str | None = None, **kwargs: Any) -> Any:
+        if context is not None or isinstance(ctx.input, (dict, list)):
+            from pouchsh import fanout
+
+            if context is not None or fanout.routes(ctx.input):
+                return fanout.call(fn, name, ctx, kwargs, context)
+        return fn(ctx, **kwargs)
+
+    return call
 
 
 class Context(Protocol):

@@ -19,6 +19,7 @@ _MODULES = (
     "pouchsh.commands.volumes",
     "pouchsh.commands.networks",
     "pouchsh.commands.system",
+    "pouchsh.commands.contexts",
 )
 _loaded = False
 

@@ -141,6 +141,14 @@ class Managers:
         return NetworkManager(self)
 
     @cached_property
+    def pods(self) -> Any:
+        """Pods through containerd's CRI (managers.pods)."""
+        self._reconcile()
+        from managers.pods import PodManager
+
+        return PodManager(self)
+
+    @cached_property
     def system(self) -> Any:
         self._reconcile()
         from managers.system import SystemManager
@@ -223,7 +231,7 @@ class Managers:
     def _drop_built(self) -> None:
         """Forget the client and every manager built on the old endpoint; the next use builds them anew."""
         client = self.__dict__.pop("client", None)
-        for attr in ("root", "run_root", "containers", "images", "volumes", "networks", "system"):
+        for attr in ("root", "run_root", "containers", "images", "volumes", "networks", "system", "pods"):
             self.__dict__.pop(attr, None)
         self._reconcile_pending = self._reconcile_wanted
         if client is not None:

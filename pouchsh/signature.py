@@ -247,7 +247,7 @@ class CommandTable:
 
 #: The categories of the commands that reach one endpoint's managers: each takes ``--context`` and runs
 #: through pouchsh.fanout when given it, or when its piped records name their contexts.
-FANS_OUT = frozenset({"container", "image", "volume", "network", "system"})
+FANS_OUT = frozenset({"container", "image", "volume", "network", "system", "pod"})
 CONTEXT_FLAG = Flag(
     "context", type="string",
     help="Run on these contexts at once (NAME,NAME or all); each record gains a context field",

@@ -20,6 +20,7 @@ _MODULES = (
     "pouchsh.commands.networks",
     "pouchsh.commands.system",
     "pouchsh.commands.contexts",
+    "pouchsh.commands.pods",
 )
 _loaded = False
 

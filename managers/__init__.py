@@ -149,6 +149,13 @@ class Managers:
         return PodManager(self)
 
     @cached_property
+    def lxcfs(self) -> Any:
+        """The lxcfs that ``--enable-lxcfs`` containers use (managers.lxcfs)."""
+        from managers.lxcfs import LxcfsManager
+
+        return LxcfsManager(self)
+
+    @cached_property
     def system(self) -> Any:
         self._reconcile()
         from managers.system import SystemManager
@@ -182,6 +189,25 @@ class Managers:
             if found is None:
                 found = self._on(None if name == DEFAULT else self.contexts.get(name))
                 self._for_context[name] = found
+            return found
+
+    def for_namespace(self, namespace: str) -> Managers:
+        """A facade on another namespace of this one's containerd (``ps --all-namespaces`` and records
+        routed back to their namespace), sharing its client; built once and kept."""
+        if namespace == self.namespace:
+            return self
+        import threading
+
+        with self.__dict__.setdefault("_for_context_lock", threading.Lock()):
+            key = f"namespace:{namespace}"
+            found = self._for_context.get(key)
+            if found is None:
+                found = Managers(address=self.address, namespace=namespace, root=self._root, run_root=self._run_root,
+                                 contexts_dir=self._contexts_dir, context=self.context)
+                found._home, found._start = self._home, self._start
+                found.__dict__["client"] = self.client
+                found._shares_client = True
+                self._for_context[key] = found
             return found
 
     def _on(self, context: Any) -> Managers:
@@ -230,8 +256,11 @@ class Managers:
 
     def _drop_built(self) -> None:
         """Forget the client and every manager built on the old endpoint; the next use builds them anew."""
+        for other in list(self._for_context.values()):
+            other.close()
+        self._for_context.clear()
         client = self.__dict__.pop("client", None)
-        for attr in ("root", "run_root", "containers", "images", "volumes", "networks", "system", "pods"):
+        for attr in ("root", "run_root", "containers", "images", "volumes", "networks", "system", "pods", "lxcfs"):
             self.__dict__.pop(attr, None)
         self._reconcile_pending = self._reconcile_wanted
         if client is not None:
@@ -249,5 +278,5 @@ class Managers:
             other.close()
         self._for_context.clear()
         client = self.__dict__.get("client")
-        if client is not None:
+        if client is not None and not getattr(self, "_shares_client", False):
             client.close()

@@ -49,6 +49,7 @@ class LABEL:
     NET_HOOKS = "pouchsh/net-hooks"  # "true": OCI hooks do CNI ADD/DEL (restartable containers)
     COMMAND = "pouchsh/command"  # JSON list: the process args, so ps needs no spec (absent if too long)
     MOUNTS = "pouchsh/mounts"  # JSON: the record's mounts table, so ps needs no spec (absent if too long)
+    LXCFS = "pouchsh/lxcfs"  # "true": lxcfs's /proc files are bound in (managers.lxcfs re-attaches them)
     CONTAINERD_STOP_SIGNAL = "io.containerd.image.config.stop-signal"
     RESTART_STATUS = "containerd.io/restart.status"
     # The image's target digest: containerd's GC keeps that content (manifest, config, layers) while

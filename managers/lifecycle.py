@@ -90,6 +90,14 @@ class Lifecycle:
                 volumes = self.facade.volumes
                 undo.append(lambda: volumes.release(cid, volume_names, remove_anonymous=True))
             labels = self._labels(opts, image, cid, reservation.name, hostname, plan, volume_names)
+            if opts.enable_lxcfs:
+                from managers import lxcfs
+
+                source, restarted = lxcfs.ensure(self.facade.run_root)
+                if restarted:
+                    lxcfs.reattach_all(self.facade.client, source)  # the binds of running ones went dead with it
+                mounts = [*mounts, *lxcfs.spec_mounts(source)]
+                labels[LABEL.LXCFS] = lxcfs.LABEL_VALUE
             state_dir = self.paths.state_dir(cid)
             undo.append(lambda: shutil.rmtree(state_dir, ignore_errors=True))
             state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

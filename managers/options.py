@@ -181,6 +181,8 @@ class CreateOptions:
     ip: str | None = None
     dns: list[str] = field(default_factory=list)
     add_host: list[str] = field(default_factory=list)
+    #: lxcfs's /proc files bound in (managers.lxcfs); the flag, else the settings' enable-lxcfs
+    enable_lxcfs: bool = False
 
     @classmethod
     def parse(

@@ -246,11 +246,17 @@ class CommandTable:
 
 
 #: The categories of the commands that reach one endpoint's managers: each takes ``--context`` and runs
-#: through pouchsh.fanout when given it, or when its piped records name their contexts.
+#: through pouchsh.fanout when given it, or when its piped records name their contexts or namespaces.
 FANS_OUT = frozenset({"container", "image", "volume", "network", "system", "pod"})
 CONTEXT_FLAG = Flag(
     "context", type="string",
     help="Run on these contexts at once (NAME,NAME or all); each record gains a context field",
+)
+#: the listing commands that also take ``--all-namespaces`` (pouchsh.fanout)
+NAMESPACE_WIDE = frozenset({"ps", "images"})
+ALL_NAMESPACES_FLAG = Flag(
+    "all-namespaces", short="A",
+    help="Every containerd namespace's (k8s.io: what Kubernetes runs, read-only); records gain a namespace field",
 )
 
 #: The one table. Command modules register into it when ``pouchsh.commands`` is imported.
@@ -276,12 +282,14 @@ def command(
     fans_out = category in FANS_OUT and not any(f.name == "context" for f in flags)
     if fans_out:
         flags = (*flags, CONTEXT_FLAG)
+        if name in NAMESPACE_WIDE:
+            flags = (*flags, ALL_NAMESPACES_FLAG)
 
     def bind(fn: Callable[..., Any]) -> Callable[..., Any]:
         table.add(
             Command(
                 name=name,
-                fn=_fanning_out(fn, name) if fans_out else fn,
+                fn=_fanning_out(fn, name, category) if fans_out else fn,
                 help=help,
                 params=tuple(params),
                 flags=tuple(flags),
@@ -299,17 +307,22 @@ def command(
     return bind
 
 
-def _fanning_out(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
-    """``fn`` taking ``context=`` too: given it, or given piped records that name their contexts, the call
-    goes through pouchsh.fanout (imported only then); otherwise ``fn`` is called as it is."""
+def _fanning_out(fn: Callable[..., Any], name: str, category: str) -> Callable[..., Any]:
+    """``fn`` taking ``context=`` (and ``all_namespaces=``) too: given one, or given piped records that
+    name their contexts or namespaces, the call goes through pouchsh.fanout; otherwise ``fn`` is called as
+    it is, once pouchsh.fanout.guard has let it act on its namespace (imported only for k8s.io)."""
 
     @functools.wraps(fn)
-    def call(ctx: Any, *, context: str | None = None, **kwargs: Any) -> Any:
-        if context is not None or isinstance(ctx.input, (dict, list)):
+    def call(ctx: Any, *, context: str | None = None, all_namespaces: bool = False, **kwargs: Any) -> Any:
+        if context is not None or all_namespaces or isinstance(ctx.input, (dict, list)):
             from pouchsh import fanout
 
-            if context is not None or fanout.routes(ctx.input):
-                return fanout.call(fn, name, ctx, kwargs, context)
+            if context is not None or all_namespaces or fanout.routes(ctx.input, category):
+                return fanout.call(fn, name, category, ctx, kwargs, context, all_namespaces)
+        if getattr(ctx.managers, "namespace", None) == "k8s.io":
+            from pouchsh import fanout
+
+            fanout.guard(name, category, "k8s.io", kwargs)
         return fn(ctx, **kwargs)
 
     return call

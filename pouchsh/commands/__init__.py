@@ -21,6 +21,7 @@ _MODULES = (
     "pouchsh.commands.system",
     "pouchsh.commands.contexts",
     "pouchsh.commands.pods",
+    "pouchsh.commands.lxcfs",
 )
 _loaded = False
 

@@ -103,6 +103,8 @@ _CREATE_FLAGS = [
     Flag("ip", type="string", help="IPv4 address on the network"),
     Flag("dns", type="string", repeat=True, help="DNS server"),
     Flag("add-host", type="string", repeat=True, help="Add HOST:IP to /etc/hosts"),
+    # lxcfs (managers.lxcfs): the flag, else the settings file's enable-lxcfs (see _options)
+    Flag("enable-lxcfs", help="The container's own /proc/meminfo, cpuinfo, stat, uptime ... (lxcfs)"),
 ]
 
 _CREATE_PARAMS = [
@@ -139,8 +141,15 @@ def _options(ctx: Any, image: str, command: list[str], kw: dict[str, Any]) -> An
         volumes=kw.pop("volume"),
         mounts=kw.pop("mount"),
         add_host=kw.pop("add_host"),
+        enable_lxcfs=kw.pop("enable_lxcfs") or _lxcfs_default(ctx),
         **kw,
     )
+
+
+def _lxcfs_default(ctx: Any) -> bool:
+    from managers.config import load
+
+    return load(ctx.env).enable_lxcfs
 
 
 @command(

@@ -132,3 +132,25 @@ def fleet_shell(fleet: Fleet, fleet_ns: str, tmp_path: Path, containerd_address:
         yield shell
     finally:
         shell.facade.close()
+
+
+@pytest.fixture
+def lx_shell(containerd_address: str, namespace: str, busybox_image: str, tmp_path: Path) -> Iterator[Any]:
+    """The reliability suite's in-process shell, with lxcfs stopped (and its mount gone) afterwards."""
+    from managers import Managers
+    from managers.lxcfs import stop
+    from tests.reliability.conftest import Shell, detach_all
+
+    roots = (tmp_path / "root", tmp_path / "run")
+    for d in roots:
+        d.mkdir()
+    facade = Managers(address=containerd_address, namespace=namespace, root=roots[0], run_root=roots[1])
+    try:
+        yield Shell(facade, roots)
+    finally:
+        detach_all(facade)
+        from tests.support.cleanup import purge_namespace
+
+        purge_namespace(facade.client, namespace)  # the containers go before their lxcfs
+        stop(roots[1])
+        facade.close()

@@ -88,14 +88,14 @@ def test_foreign_pods_are_read_only_without_force(pods) -> None:
     assert pods.pods.remove(pod_id, force=True, foreign=True) == "kube-thing"
 
 
-def test_pod_commands_from_the_language(pods, tmp_path) -> None:
+def _language(facade):
     import io
 
     from pouchsh.scope import Runtime
     from pouchsh.session import Session
 
     out = io.BytesIO()
-    runtime = Runtime(managers_factory=lambda: pods, stdout=out, stderr=out, stdin=io.BytesIO(), json_output=True)
+    runtime = Runtime(managers_factory=lambda: facade, stdout=out, stderr=out, stdin=io.BytesIO(), json_output=True)
     session = Session(runtime)
 
     def run(text: str) -> str:
@@ -104,9 +104,36 @@ def test_pod_commands_from_the_language(pods, tmp_path) -> None:
         session.execute(session.compile(text, "pods.pouch"))
         return out.getvalue().decode()
 
+    return run, runtime
+
+
+def test_pod_commands_from_the_language(pods) -> None:
+    run, runtime = _language(pods)
     run("pod run --name lang -e A=1 busybox sleep 600")
     assert run("pod ls | get 0.containers").strip() == '"1/1"'
     assert run("pod exec lang sh -c 'echo $A' | get stdout").strip() == '"1\\n"'
     assert run("pod exec lang false | get exit_code").strip() == "1" and runtime.status == 1
     assert run("pod ls | pod rm -f").strip() == '["lang"]'
     assert run("pod ls -a").strip() == "[]"
+
+
+def test_kubernetes_namespace_is_seen_and_read_only(pods) -> None:
+    import json
+
+    run, _ = _language(pods)
+    pods.pods.run("seen", "docker.io/library/busybox:latest", ["sleep", "600"])
+    rows = json.loads(run("ps -a --all-namespaces"))
+    k8s = [r for r in rows if r["namespace"] == "k8s.io"]
+    assert len(k8s) == 2 and all(list(r)[0] == "namespace" for r in rows)  # the sandbox and its container
+    assert json.loads(run("ps -a -A | where namespace == k8s.io | inspect | length")) == 2
+    assert any(i["namespace"] == "k8s.io" for i in json.loads(run("images -A")))
+    for verb, message in [("rm", "add --force"), ("stop", "only reads it"), ("kill", "only reads it")]:
+        with pytest.raises(Conflict) as err:
+            run(f"ps -a -A | where namespace == k8s.io | {verb}")
+        assert "k8s.io namespace holds what Kubernetes runs" in err.value.message
+        assert message in (err.value.hint or "") + err.value.message
+    with pytest.raises(Conflict):
+        run("namespace use k8s.io; ps -a -q | rm")
+    with pytest.raises(Conflict):
+        run("namespace use k8s.io; container prune")
+    assert json.loads(run("pod inspect seen | get containers.0.status")) == "running"  # nothing was touched

@@ -149,6 +149,13 @@ class Managers:
         return PodManager(self)
 
     @cached_property
+    def checkpoints(self) -> Any:
+        """CRIU checkpoints of containers (managers.checkpoints)."""
+        from managers.checkpoints import CheckpointManager
+
+        return CheckpointManager(self)
+
+    @cached_property
     def lxcfs(self) -> Any:
         """The lxcfs that ``--enable-lxcfs`` containers use (managers.lxcfs)."""
         from managers.lxcfs import LxcfsManager
@@ -260,7 +267,7 @@ class Managers:
             other.close()
         self._for_context.clear()
         client = self.__dict__.pop("client", None)
-        for attr in ("root", "run_root", "containers", "images", "volumes", "networks", "system", "pods", "lxcfs"):
+        for attr in ("root", "run_root", "containers", "images", "volumes", "networks", "system", "pods", "lxcfs", "checkpoints"):
             self.__dict__.pop(attr, None)
         self._reconcile_pending = self._reconcile_wanted
         if client is not None:

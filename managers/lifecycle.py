@@ -254,6 +254,7 @@ class Lifecycle:
     def start_task(
         self, c: Any, io: Any, plan: Any | None, on_created: Callable[[], None] | None = None,
         rootfs: builtins.list[Any] | None = None, *, wait: bool = True, log_uri: str | None = None,
+        checkpoint: Any = None,
     ) -> Any:
         """Create the task, attach its network, issue Wait (unless ``wait`` is False: nobody waits for
         a detached task, and a Wait left pending costs containerd and the shim a call each until this
@@ -269,7 +270,7 @@ class Lifecycle:
         with container_lock(self.paths.lock_path(c.id)):
             try:
                 with exec_failures(f"container {name_of(c)}"):
-                    return self._start_task_locked(c, io, plan, on_created, rootfs, wait, log_uri)
+                    return self._start_task_locked(c, io, plan, on_created, rootfs, wait, log_uri, checkpoint)
             except PouchError as err:
                 if self._removed(c):
                     raise NotFound(f"container {name_of(c)} was removed while starting") from err
@@ -287,19 +288,19 @@ class Lifecycle:
 
     def _start_task_locked(
         self, c: Any, io: Any, plan: Any | None, on_created: Callable[[], None] | None,
-        rootfs: builtins.list[Any] | None, wait: bool, log_uri: str | None,
+        rootfs: builtins.list[Any] | None, wait: bool, log_uri: str | None, checkpoint: Any = None,
     ) -> Any:
         cid = c.id
         tasks = self.client.tasks
         mounts = rootfs if rootfs is not None else self.client.snapshots.mounts(c.snapshot_key)
         networks = self.facade.networks if plan is not None else None
         try:
-            pid = tasks.create(cid, rootfs=mounts, io=io)
+            pid = tasks.create(cid, rootfs=mounts, io=io, checkpoint=checkpoint)
         except AlreadyExists:
             # A task half-made when containerd died during an earlier Tasks.Create: Tasks.Get calls it
             # not-found, but Tasks.Delete clears it (and says not-found too), so the create can go on.
             quiet(tasks.delete, cid)
-            pid = tasks.create(cid, rootfs=mounts, io=io)
+            pid = tasks.create(cid, rootfs=mounts, io=io, checkpoint=checkpoint)
         try:
             # With hooks (restartable containers) runc's createRuntime hook has attached it already.
             hooked = c.labels.get(LABEL.NET_HOOKS) == "true"
@@ -378,10 +379,12 @@ class Lifecycle:
             return
         self.client.containers.update(c.id, labels={LABEL.RESTART_STATUS: status})
 
-    def start_detached(self, c: Any, plan: Any | None, rootfs: builtins.list[Any] | None = None) -> None:
+    def start_detached(self, c: Any, plan: Any | None, rootfs: builtins.list[Any] | None = None, *,
+                       checkpoint: Any = None) -> None:
+        """``checkpoint``: restore the task from this CRIU image (managers.checkpoints) instead."""
         tty = c.labels.get(LABEL.TTY) == "true"
         io, uri = self.log_io(c, tty)
-        self.start_task(c, io, plan, rootfs=rootfs, wait=False, log_uri=uri)
+        self.start_task(c, io, plan, rootfs=rootfs, wait=False, log_uri=uri, checkpoint=checkpoint)
         self.remove_when_done(c)
 
     def remove_when_done(self, c: Any) -> None:

@@ -40,7 +40,7 @@ K8S_NAMESPACE = "k8s.io"
 READ_ONLY = frozenset({
     "ps", "inspect", "logs", "port", "top", "wait", "events", "history", "image inspect", "images", "save",
     "info", "version", "system df", "system containerd", "namespace ls", "namespace use", "network ls",
-    "network inspect", "volume ls", "volume inspect", "login", "logout",
+    "network inspect", "volume ls", "volume inspect", "login", "logout", "checkpoint ls",
 })
 #: commands that only add to a namespace (as a kubelet's pulls do), never change what runs there
 ADDITIVE = frozenset({"pull", "load", "import"})

@@ -22,6 +22,7 @@ _MODULES = (
     "pouchsh.commands.contexts",
     "pouchsh.commands.pods",
     "pouchsh.commands.lxcfs",
+    "pouchsh.commands.checkpoints",
 )
 _loaded = False
 

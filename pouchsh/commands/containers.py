@@ -217,15 +217,20 @@ _MANY = Param("containers", type="container", required=False, rest=True, help="C
     flags=[
         Flag("attach", short="a", help="Attach to the output and wait for the exit (one container)"),
         Flag("interactive", short="i", help="Attach stdin too (one container)"),
+        # checkpoints (managers.checkpoints, pouchsh/commands/checkpoints.py)
+        Flag("checkpoint", type="string", help="Restore from this checkpoint (checkpoint create)"),
     ],
-    examples=[Example("start web", "Start the container web"), Example("ps -a | where status == exited | start", "Start every exited container")],
+    examples=[Example("start web", "Start the container web"), Example("ps -a | where status == exited | start", "Start every exited container"),
+              Example("start --checkpoint before web", "Start web from its checkpoint before")],
     aliases=_aliases("start"),
     input="any",
     category=_CAT,
 )
-def container_start(ctx: Any, containers: list[str], attach: bool, interactive: bool) -> Any:
+def container_start(ctx: Any, containers: list[str], attach: bool, interactive: bool, checkpoint: str | None) -> Any:
     with _docker_status():
         refs, single = _refs(ctx, containers)
+        if checkpoint is not None:
+            return one_or_all([ctx.managers.checkpoints.restore(r, checkpoint) for r in refs], single)
         if attach or interactive:
             code = ctx.managers.containers.start(refs, attach=True, interactive=interactive, stdio=_stdio(ctx))
             ctx.set_status(code)

@@ -135,8 +135,9 @@ def fleet_shell(fleet: Fleet, fleet_ns: str, tmp_path: Path, containerd_address:
 
 
 @pytest.fixture
-def lx_shell(containerd_address: str, namespace: str, busybox_image: str, tmp_path: Path) -> Iterator[Any]:
-    """The reliability suite's in-process shell, with lxcfs stopped (and its mount gone) afterwards."""
+def local_shell(containerd_address: str, namespace: str, busybox_image: str, tmp_path: Path) -> Iterator[Any]:
+    """The reliability suite's in-process shell on the suite's containerd; the lxcfs it started (if any) is stopped
+    and its mount gone afterwards."""
     from managers import Managers
     from managers.lxcfs import stop
     from tests.reliability.conftest import Shell, detach_all

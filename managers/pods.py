@@ -86,7 +86,7 @@ class PodManager:
             extra.append((words[0], tuple(words[1:])))
         runs = [(image, tuple(command)), *extra]
         images = [ref for ref, _ in runs]
-        self._ensure_sandbox_image()
+        self.ensure_sandbox_image()
         for ref in dict.fromkeys(images):
             if not self.cri.image_present(ref):
                 raise NotFound(f"image {ref} is not in containerd's {K8S_NAMESPACE} namespace, where pods take images",
@@ -132,7 +132,9 @@ class PodManager:
 
     def inspect(self, ref: str, *, force: bool = False) -> dict[str, Any]:
         pod = self.cri.sandbox(self._resolve(ref, force=True).id)
-        containers = [self.cri.container(c.id) for c in self.cri.containers(pod.id)]
+        # The CRI lists in no set order: the pod's own container first, the others as they were added.
+        listed = sorted(self.cri.containers(pod.id), key=lambda c: (c.created_at, c.name))
+        containers = [self.cri.container(c.id) for c in listed]
         row = _pod_row(pod, containers)
         row.update({
             "ip": pod.ip, "uid": pod.uid, "labels": dict(pod.labels), "namespace": pod.namespace,
@@ -238,7 +240,9 @@ class PodManager:
             except OSError as e:
                 raise PouchError(f"pod removed, but not its logs: {e}") from None
 
-    def _ensure_sandbox_image(self) -> None:
+    def ensure_sandbox_image(self) -> None:
+        """The sandbox image the cri plugin uses, built (when it is pouchsh's) if missing: before any
+        RunPodSandbox, which would otherwise try to pull it from the network."""
         status = self.cri.status()
         ref = status["sandbox_image"] or PAUSE_IMAGE
         if self.cri.image_present(ref):

@@ -129,6 +129,7 @@ def pods(cri_containerd: str, tmp_path: Path) -> Iterator[Any]:
 
     facade = Managers(address=cri_containerd, namespace="default", root=tmp_path / "root", run_root=tmp_path / "run")
     try:
+        facade.pods.ensure_sandbox_image()  # tests that make sandboxes directly must not make containerd pull
         yield facade
     finally:
         _remove_every_pod(facade.client)

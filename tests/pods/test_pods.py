@@ -137,3 +137,20 @@ def test_kubernetes_namespace_is_seen_and_read_only(pods) -> None:
     with pytest.raises(Conflict):
         run("namespace use k8s.io; container prune")
     assert json.loads(run("pod inspect seen | get containers.0.status")) == "running"  # nothing was touched
+
+
+def test_a_pod_that_claims_to_be_pouchshs_cannot_steer_paths(pods, tmp_path) -> None:
+    """Labels and uids come from whoever made the pod: a kubelet's pod labelled like one of pouchsh's,
+    with a uid that is a path, gets no path built from it (logs refused, removal touches no files)."""
+    from ctrd.cri import SandboxSpec
+
+    bait = tmp_path / "bait"
+    bait.mkdir()
+    (bait / "keep").write_text("x")
+    spec = SandboxSpec(name="sneaky", namespace="default", uid=f"../../../../{bait}", hostname="sneaky",
+                       log_directory="", cgroup_parent="/pouchsh-pods", labels={"pouchsh/pod": "sneaky"})
+    pods.pods.cri.run_sandbox(spec)
+    with pytest.raises(InvalidArgument, match="not made by pouchsh"):
+        pods.pods.logs("sneaky")
+    assert pods.pods.remove("sneaky", force=True) == "sneaky"
+    assert (bait / "keep").read_text() == "x"

@@ -46,7 +46,11 @@ def context_create(ctx: Any, name: str, address: str | None, namespace: str, des
     help="List the stored contexts (current marks the one in use)",
     aliases=["context list"],
     flags=[Flag("quiet", short="q", help="Only names")],
-    examples=[Example("context ls", "Every context"), Example("context ls | where current", "The one in use")],
+    examples=[
+        Example("context ls", "Every context"),
+        Example("context ls | where current", "The one in use"),
+        Example("ps -a --context all | where status == exited | rm", "Remove exited containers on every context"),
+    ],
     category=_CAT,
 )
 def context_ls(ctx: Any, quiet: bool) -> list[Any]:

@@ -93,10 +93,7 @@ class Lifecycle:
             if opts.enable_lxcfs:
                 from managers import lxcfs
 
-                source, restarted = lxcfs.ensure(self.facade.run_root)
-                if restarted:
-                    lxcfs.reattach_all(self.facade.client, source)  # the binds of running ones went dead with it
-                mounts = [*mounts, *lxcfs.spec_mounts(source)]
+                mounts = [*mounts, *lxcfs.spec_mounts(self._lxcfs())]
                 labels[LABEL.LXCFS] = lxcfs.LABEL_VALUE
             state_dir = self.paths.state_dir(cid)
             undo.append(lambda: shutil.rmtree(state_dir, ignore_errors=True))
@@ -267,6 +264,8 @@ class Lifecycle:
         Tasks.Create finds no container). Without it, a record deleted while its task was being created
         left a task containerd can no longer delete (Tasks.Delete needs the record): shim, runc init
         and logger kept running."""
+        if c.labels.get(LABEL.LXCFS):
+            self._lxcfs()  # its binds name lxcfs's files: they must answer when runc mounts them
         with container_lock(self.paths.lock_path(c.id)):
             try:
                 with exec_failures(f"container {name_of(c)}"):
@@ -275,6 +274,16 @@ class Lifecycle:
                 if self._removed(c):
                     raise NotFound(f"container {name_of(c)} was removed while starting") from err
                 raise
+
+    def _lxcfs(self) -> Path:
+        """A live lxcfs mount (managers.lxcfs), started if need be; after a (re)start the binds of the
+        running lxcfs containers went dead with the old one, so they are re-attached."""
+        from managers import lxcfs
+
+        source, restarted = lxcfs.ensure(self.facade.run_root)
+        if restarted:
+            lxcfs.reattach_all(self.facade.client, source)
+        return source
 
     def _removed(self, c: Any) -> bool:
         """Whether ``c``'s record is gone (another process removed it); False when containerd cannot say."""

@@ -97,3 +97,11 @@ def test_a_killed_lxcfs_is_replaced_by_the_next_run(local_shell) -> None:
     assert _lxcfs_pid(local_shell) != pid
     assert (_mem_total(local_shell, "a"), _mem_total(local_shell, "c")) == ("262144 kB", "65536 kB")
     local_shell.run("system lxcfs")
+
+
+def test_a_start_after_lxcfs_stopped_starts_it_again(local_shell) -> None:
+    local_shell.run(f"{RUN} --name a -m 256m busybox sleep 600")
+    local_shell.run("stop -t 1 a")
+    assert local_shell.session.rt.managers.lxcfs.stop()
+    local_shell.run("start a")
+    assert _mem_total(local_shell, "a") == "262144 kB"

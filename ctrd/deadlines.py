@@ -112,6 +112,13 @@ METHODS: dict[str, Deadline] = {
     "Tasks/Metrics": SHIM,
     "Tasks/CloseIO": SHIM,
     "Tasks/ResizePty": SHIM,
+    # the CRI (ctrd.cri): a pod sandbox is a task plus a CNI ADD or DEL
+    "RuntimeService/RunPodSandbox": RUNTIME,
+    "RuntimeService/StopPodSandbox": RUNTIME,
+    "RuntimeService/RemovePodSandbox": RUNTIME,
+    "RuntimeService/CreateContainer": CHANGE,
+    "RuntimeService/StartContainer": RUNTIME,
+    "RuntimeService/RemoveContainer": RUNTIME,
 }
 
 #: containerd sets no keepalive policy, so grpc-go's default holds: a client that pings more often than

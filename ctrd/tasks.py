@@ -200,9 +200,11 @@ class Tasks(Service):
         rootfs: Sequence[Any] = (),
         io: TaskIO | None = None,
         runtime_path: str = "",
+        checkpoint: Any = None,
     ) -> int:
         """Create the task (runc create) with ``rootfs`` mounts (ctrd Mount records, protobuf Mounts or
-        dicts) and ``io`` (default NullIO). Returns the init pid. ``io.created()`` is called on success."""
+        dicts) and ``io`` (default NullIO). Returns the init pid. ``io.created()`` is called on success.
+        ``checkpoint``: a ctrd Descriptor of a CRIU image tar in the content store to restore from."""
         io = io or NullIO()
         request = pb.CreateTaskRequest(
             container_id=container_id,
@@ -212,11 +214,22 @@ class Tasks(Service):
             stderr=io.stderr,
             terminal=io.terminal,
             runtime_path=runtime_path,
+            checkpoint=checkpoint.to_proto() if checkpoint is not None else None,
         )
         reply = self.client.call(self.stub.Create, request, f"task create {container_id}")
         io.created()
         self._written("/tasks/create", container_id=container_id, pid=reply.pid)
         return reply.pid
+
+    def checkpoint(self, container_id: str, *, image_path: str, work_path: str, exit: bool) -> None:
+        """CRIU-dump the task into ``image_path`` (runc's CheckpointOptions; ``work_path`` gets CRIU's
+        logs), leaving it running unless ``exit``."""
+        from ctrd.api.runc.options import oci_pb2
+
+        options = oci_pb2.CheckpointOptions(exit=exit, image_path=image_path, work_path=work_path)
+        self.client.call(self.stub.Checkpoint,
+                         pb.CheckpointTaskRequest(container_id=container_id, options=typeurl.pack(options)),
+                         f"task checkpoint {container_id}")
 
     def start(self, container_id: str, exec_id: str = "") -> int:
         """Start the init process (or ``exec_id``); returns its pid."""

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     import ctrd
     import ctrd.watch
+    from managers.contexts import ContextStore
 
 __all__ = ["Managers", "cancel_calls_on"]
 
@@ -44,22 +45,39 @@ class Managers:
         run_root: Path | None = None,
         reconcile: bool = True,
         insecure_registries: tuple[str, ...] = (),
+        contexts_dir: str | os.PathLike[str] | None = None,
+        context: str | None = None,
+        use: str | None = None,
     ) -> None:
+        """``use``: start on this stored context (``--context NAME``), its namespace unless ``namespace``
+        was given as other than the default; ``context``: the name of the context ``address`` already is."""
         self.address = address
         # ``pouchsh --insecure-registry HOST``: added to the settings file's insecure-registries
         self.insecure_registries = insecure_registries
         self.namespace = namespace
+        #: the context this facade is on (managers.contexts); None for the session's own endpoint
+        self.context = context
+        self._contexts_dir = contexts_dir
+        self._for_context: dict[str, Managers] = {}
         # Kept as given until a manager asks for a Path: pathlib (with urllib.parse and ipaddress, ~3% of
         # a `pouchsh -c version`) is not needed to reach a containerd that already runs.
         self._root: str | Path = root or os.environ.get("POUCHSH_ROOT") or "/var/lib/pouchsh"
         self._run_root: str | Path = run_root or os.environ.get("POUCHSH_RUN") or "/run/pouchsh"
-        # False for the OCI hooks runc runs mid Tasks.Create: they must be quick, and the pouchsh that
-        # started the task reconciles anyway.
-        self._reconcile_pending = reconcile
         # The open transactions (managers.transactions): what is made meanwhile carries the id of the one
         # open on the main thread (worker threads it starts see it too), or of a worker's own.
         self._tx_shared: Any = None
         self._tx_local = threading.local()
+        # False for the OCI hooks runc runs mid Tasks.Create: they must be quick, and the pouchsh that
+        # started the task reconciles anyway.
+        self._reconcile_pending = self._reconcile_wanted = reconcile
+        # Where the roots of contexts hang (``<root>/contexts/<name>``), and the endpoint ``default`` means.
+        self._home = (self._root, self._run_root)
+        self._start = (address, namespace)
+        if use is not None and use != "default":
+            chosen = namespace
+            self.switch_context(use)
+            if chosen != "default":
+                self.namespace = chosen
 
     def _reconcile(self) -> None:
         if not self._reconcile_pending:
@@ -165,6 +183,26 @@ class Managers:
         from managers.healthprobe import HealthMonitor
 
         return HealthMonitor(self)
+    def pods(self) -> Any:
+        """Pods through containerd's CRI (managers.pods)."""
+        self._reconcile()
+        from managers.pods import PodManager
+
+        return PodManager(self)
+
+    @cached_property
+    def checkpoints(self) -> Any:
+        """CRIU checkpoints of containers (managers.checkpoints)."""
+        from managers.checkpoints import CheckpointManager
+
+        return CheckpointManager(self)
+
+    @cached_property
+    def lxcfs(self) -> Any:
+        """The lxcfs that ``--enable-lxcfs`` containers use (managers.lxcfs)."""
+        from managers.lxcfs import LxcfsManager
+
+        return LxcfsManager(self)
 
     @cached_property
     def system(self) -> Any:
@@ -172,6 +210,110 @@ class Managers:
         from managers.system import SystemManager
 
         return SystemManager(self)
+
+    @cached_property
+    def contexts(self) -> ContextStore:
+        """The stored contexts: ``<config dir>/contexts`` unless the facade was given another directory."""
+        from managers.contexts import ContextStore
+
+        if self._contexts_dir is None:
+            from managers.config import config_dir
+
+            return ContextStore(config_dir() / "contexts")
+        return ContextStore(self._contexts_dir)
+
+    def for_context(self, name: str) -> Managers:
+        """A facade on the stored context ``name`` (``default``: this one), built once and kept.
+
+        Its data and run roots are this facade's under ``contexts/<name>``: two containerds on one machine
+        must not share name reservations, logs or FIFOs, which are keyed by namespace only."""
+        from managers.contexts import DEFAULT
+
+        if name == (self.context or DEFAULT):
+            return self
+        import threading
+
+        with self.__dict__.setdefault("_for_context_lock", threading.Lock()):
+            found = self._for_context.get(name)
+            if found is None:
+                found = self._on(None if name == DEFAULT else self.contexts.get(name))
+                self._for_context[name] = found
+            return found
+
+    def for_namespace(self, namespace: str) -> Managers:
+        """A facade on another namespace of this one's containerd (``ps --all-namespaces`` and records
+        routed back to their namespace), sharing its client; built once and kept."""
+        if namespace == self.namespace:
+            return self
+        import threading
+
+        with self.__dict__.setdefault("_for_context_lock", threading.Lock()):
+            key = f"namespace:{namespace}"
+            found = self._for_context.get(key)
+            if found is None:
+                found = Managers(address=self.address, namespace=namespace, root=self._root, run_root=self._run_root,
+                                 contexts_dir=self._contexts_dir, context=self.context)
+                found._home, found._start = self._home, self._start
+                found.__dict__["client"] = self.client
+                found._shares_client = True
+                self._for_context[key] = found
+            return found
+
+    def _on(self, context: Any) -> Managers:
+        """A facade on ``context`` (None: the endpoint this session started on)."""
+        from pathlib import Path
+
+        home_root, home_run = self._home
+        if context is None:
+            other = Managers(address=self._start[0], namespace=self._start[1], root=Path(home_root),
+                             run_root=Path(home_run), contexts_dir=self.contexts.directory)
+            other._home, other._start = self._home, self._start
+            return other
+        other = Managers(
+            address=context.address, namespace=context.namespace,
+            root=Path(home_root) / "contexts" / context.name, run_root=Path(home_run) / "contexts" / context.name,
+            contexts_dir=self.contexts.directory, context=context.name,
+        )
+        other._home, other._start = self._home, self._start
+        return other
+
+    def use_context(self, name: str) -> dict[str, Any]:
+        """``context use``: switch to context ``name`` and store it as the current one."""
+        self.contexts.use(name)
+        return self.switch_context(name)
+
+    def switch_context(self, name: str) -> dict[str, Any]:
+        """Point this facade, and with it the rest of the session, at context ``name`` (``default``: back to
+        the endpoint it started on); its record."""
+        from managers.contexts import DEFAULT
+
+        if name == DEFAULT:
+            self.address, self.namespace = self._start
+            self._root, self._run_root = self._home
+            self.context = None
+            record = {"name": DEFAULT, "current": True, "address": self.address or "", "namespace": self.namespace,
+                      "description": "the session's own endpoint"}
+        else:
+            context = self.contexts.get(name)
+            other = self._on(context)
+            self.address, self.namespace = context.address, context.namespace
+            self._root, self._run_root = other._root, other._run_root
+            self.context = name
+            record = context.record(name)
+        self._drop_built()
+        return record
+
+    def _drop_built(self) -> None:
+        """Forget the client and every manager built on the old endpoint; the next use builds them anew."""
+        for other in list(self._for_context.values()):
+            other.close()
+        self._for_context.clear()
+        client = self.__dict__.pop("client", None)
+        for attr in ("root", "run_root", "containers", "images", "volumes", "networks", "system", "pods", "lxcfs", "checkpoints"):
+            self.__dict__.pop(attr, None)
+        self._reconcile_pending = self._reconcile_wanted
+        if client is not None:
+            client.close()
 
     def watch(self) -> ctrd.watch.Watcher:
         """A started watch cache of the current namespace (containers and tasks kept live from events),
@@ -181,6 +323,9 @@ class Managers:
         return Watcher(self.client.with_namespace(self.namespace)).start()
 
     def close(self) -> None:
+        for other in list(self._for_context.values()):
+            other.close()
+        self._for_context.clear()
         client = self.__dict__.get("client")
-        if client is not None:
+        if client is not None and not getattr(self, "_shares_client", False):
             client.close()

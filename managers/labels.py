@@ -54,6 +54,7 @@ class LABEL:
     TRANSACTION = "pouchsh/transaction"  # the id of the transaction that made it (managers.transactions)
     MOUNTS = "pouchsh/mounts"  # JSON: the record's mounts table, so ps needs no spec (absent if too long)
     PULL = "pouchsh/pull"  # on a pull's lease: the image it pulls (an interrupted pull's partial is resumed)
+    LXCFS = "pouchsh/lxcfs"  # "true": lxcfs's /proc files are bound in (managers.lxcfs re-attaches them)
     CONTAINERD_STOP_SIGNAL = "io.containerd.image.config.stop-signal"
     RESTART_STATUS = "containerd.io/restart.status"
     # The image's target digest: containerd's GC keeps that content (manifest, config, layers) while

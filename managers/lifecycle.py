@@ -91,6 +91,11 @@ class Lifecycle:
                 volumes = self.facade.volumes
                 undo.append(lambda: volumes.release(cid, volume_names, remove_anonymous=True))
             labels = self._labels(opts, image, cid, reservation.name, hostname, plan, volume_names)
+            if opts.enable_lxcfs:
+                from managers import lxcfs
+
+                mounts = [*mounts, *lxcfs.spec_mounts(self._lxcfs())]
+                labels[LABEL.LXCFS] = lxcfs.LABEL_VALUE
             state_dir = self.paths.state_dir(cid)
             undo.append(lambda: shutil.rmtree(state_dir, ignore_errors=True))
             state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -320,6 +325,7 @@ class Lifecycle:
     def start_task(
         self, c: Any, io: Any, plan: Any | None, on_created: Callable[[], None] | None = None,
         rootfs: builtins.list[Any] | None = None, *, wait: bool = True, log_uri: str | None = None,
+        checkpoint: Any = None,
     ) -> Any:
         """Create the task, attach its network, issue Wait (unless ``wait`` is False: nobody waits for
         a detached task, and a Wait left pending costs containerd and the shim a call each until this
@@ -332,14 +338,26 @@ class Lifecycle:
         Tasks.Create finds no container). Without it, a record deleted while its task was being created
         left a task containerd can no longer delete (Tasks.Delete needs the record): shim, runc init
         and logger kept running."""
+        if c.labels.get(LABEL.LXCFS):
+            self._lxcfs()  # its binds name lxcfs's files: they must answer when runc mounts them
         with container_lock(self.paths.lock_path(c.id)):
             try:
                 with exec_failures(f"container {name_of(c)}"):
-                    return self._start_task_locked(c, io, plan, on_created, rootfs, wait, log_uri)
+                    return self._start_task_locked(c, io, plan, on_created, rootfs, wait, log_uri, checkpoint)
             except PouchError as err:
                 if self._removed(c):
                     raise NotFound(f"container {name_of(c)} was removed while starting") from err
                 raise
+
+    def _lxcfs(self) -> Path:
+        """A live lxcfs mount (managers.lxcfs), started if need be; after a (re)start the binds of the
+        running lxcfs containers went dead with the old one, so they are re-attached."""
+        from managers import lxcfs
+
+        source, restarted = lxcfs.ensure(self.facade.run_root)
+        if restarted:
+            lxcfs.reattach_all(self.facade.client, source)
+        return source
 
     def _removed(self, c: Any) -> bool:
         """Whether ``c``'s record is gone (another process removed it); False when containerd cannot say."""
@@ -353,19 +371,19 @@ class Lifecycle:
 
     def _start_task_locked(
         self, c: Any, io: Any, plan: Any | None, on_created: Callable[[], None] | None,
-        rootfs: builtins.list[Any] | None, wait: bool, log_uri: str | None,
+        rootfs: builtins.list[Any] | None, wait: bool, log_uri: str | None, checkpoint: Any = None,
     ) -> Any:
         cid = c.id
         tasks = self.client.tasks
         mounts = rootfs if rootfs is not None else self.client.snapshots.mounts(c.snapshot_key)
         networks = self.facade.networks if plan is not None else None
         try:
-            pid = tasks.create(cid, rootfs=mounts, io=io)
+            pid = tasks.create(cid, rootfs=mounts, io=io, checkpoint=checkpoint)
         except AlreadyExists:
             # A task half-made when containerd died during an earlier Tasks.Create: Tasks.Get calls it
             # not-found, but Tasks.Delete clears it (and says not-found too), so the create can go on.
             quiet(tasks.delete, cid)
-            pid = tasks.create(cid, rootfs=mounts, io=io)
+            pid = tasks.create(cid, rootfs=mounts, io=io, checkpoint=checkpoint)
         try:
             # With hooks (restartable containers) runc's createRuntime hook has attached it already.
             hooked = c.labels.get(LABEL.NET_HOOKS) == "true"
@@ -444,7 +462,9 @@ class Lifecycle:
             return
         self.client.containers.update(c.id, labels={LABEL.RESTART_STATUS: status})
 
-    def start_detached(self, c: Any, plan: Any | None, rootfs: builtins.list[Any] | None = None) -> None:
+    def start_detached(self, c: Any, plan: Any | None, rootfs: builtins.list[Any] | None = None, *,
+                       checkpoint: Any = None) -> None:
+        """``checkpoint``: restore the task from this CRIU image (managers.checkpoints) instead."""
         tty = c.labels.get(LABEL.TTY) == "true"
         io, uri = self.log_io(c, tty)
         try:
@@ -453,7 +473,7 @@ class Lifecycle:
             # A collector runs (or starts) while the task is made: should we die before telling it of
             # the task, its next scan finds it (ctrd.logd).
             self.notify_collector(None)
-            self.start_task(c, io, plan, rootfs=rootfs, wait=False, log_uri=uri)
+            self.start_task(c, io, plan, rootfs=rootfs, wait=False, log_uri=uri, checkpoint=checkpoint)
             # Our read ends stay open until the collector has its own: a task that prints and exits at
             # once would otherwise take its output with it. For --rm the collector also starts the
             # remover once the task's output ends.

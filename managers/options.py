@@ -211,6 +211,8 @@ class CreateOptions:
     memory_reservation: int | None = None
     # healthcheck (managers.health): None leaves the image's HEALTHCHECK as it is
     health: HealthOptions | None = None
+    #: lxcfs's /proc files bound in (managers.lxcfs); the flag, else the settings' enable-lxcfs
+    enable_lxcfs: bool = False
 
     @classmethod
     def parse(
@@ -385,6 +387,11 @@ def _runtime(value: str | None) -> tuple[str, str | None]:
             raise InvalidArgument(f"--runtime {value}: not an executable file")
         return RUNC, value
     if re.match(r"^io\.containerd\.[a-z0-9]+\.v[0-9]+$", value):
+        from managers.runtimes import available, shim_binary, shim_path
+
+        if shim_path(value) is None:
+            names = ", ".join(r["name"] for r in available()) or "none"
+            raise InvalidArgument(f"--runtime {value}: its shim {shim_binary(value)} is not installed (runtimes here: {names})")
         return value, None
     raise InvalidArgument(f"--runtime {value!r}: expected runc, a containerd runtime name (io.containerd.runc.v2) or a path to an OCI runtime")
 

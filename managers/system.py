@@ -167,6 +167,8 @@ class SystemManager:
         for c, t in pairs:
             status = status_of(c, t)
             states[status] = states.get(status, 0) + 1
+        from managers.runtimes import available as available_runtimes
+
         plugins = client.introspection.plugins()
         snapshotters = [p.id for p in plugins if p.type == "io.containerd.snapshotter.v1" and p.ok]
         driver, cgroup_version = _cgroup_driver()
@@ -177,6 +179,7 @@ class SystemManager:
             "containerd_address": daemon["address"],
             "containerd_managed": daemon["managed"],
             "runtime": RUNTIME,
+            "runtimes": [r["name"] for r in available_runtimes()],
             "snapshotter": SNAPSHOTTER if SNAPSHOTTER in snapshotters else (snapshotters[0] if snapshotters else ""),
             "snapshotters": snapshotters,
             "cgroup_driver": driver,

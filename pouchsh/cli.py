@@ -36,7 +36,7 @@ from typing import IO, Any
 __all__ = ["Options", "UsageError", "main", "parse_args", "run"]
 
 USAGE = """\
-usage: pouchsh [--check] [--dry-run] [--json] [--debug] [--address ADDR] [-n NAMESPACE]
+usage: pouchsh [--check] [--dry-run] [--json] [--debug] [--address ADDR | --context NAME] [-n NAMESPACE]
                [--insecure-registry HOST]...
                [FILE.pouch | -c STRING | -] [ARGS...]
        pouchsh [OPTIONS] COMMAND [ARGS...]   run one command, as `docker COMMAND ...` does
@@ -59,6 +59,8 @@ Run a pouch script, or start the interactive prompt when standard input is a ter
   --insecure-registry HOST
                      trust HOST[:PORT] (or a CIDR) without verifying its certificate, or over
                      plain HTTP when it speaks no TLS (repeatable; loopback always is)
+  --context NAME     a stored context (`context ls`; env POUCHSH_CONTEXT, else `context use`'s
+                     choice unless --address or CONTAINERD_ADDRESS is given)
   -n, --namespace NS containerd namespace (env CONTAINERD_NAMESPACE, default: default)
   -h, --help         show this help
   --version          show the version
@@ -93,6 +95,7 @@ class Options:
     debug: bool = False
     address: str | None = None
     namespace: str | None = None
+    context: str | None = None
     help: bool = False
     version: bool = False
 
@@ -120,7 +123,7 @@ def parse_args(argv: list[str]) -> Options:
             opts.json = True
         elif a == "--debug":
             opts.debug = True
-        elif a in ("--address", "-n", "--namespace", "-c", "--insecure-registry"):
+        elif a in ("--address", "-n", "--namespace", "-c", "--insecure-registry", "--context"):
             if i >= len(argv):
                 raise UsageError(f"{a} needs a value")
             value = argv[i]
@@ -129,6 +132,8 @@ def parse_args(argv: list[str]) -> Options:
                 opts.address = value
             elif a == "--insecure-registry":
                 opts.insecure_registries.append(value)
+            elif a == "--context":
+                opts.context = value
             elif a == "-c":
                 opts.command = value
                 opts.args = argv[i:]
@@ -141,6 +146,8 @@ def parse_args(argv: list[str]) -> Options:
             opts.insecure_registries.append(a.partition("=")[2])
         elif a.startswith("--namespace="):
             opts.namespace = a.partition("=")[2]
+        elif a.startswith("--context="):
+            opts.context = a.partition("=")[2]
         elif a.startswith("-c") and len(a) > 2:
             opts.command = a[2:]
             opts.args = argv[i:]
@@ -208,6 +215,17 @@ def run(
     # A flag beats the environment, which beats the settings file (managers.config), as docker orders them.
     namespace = opts.namespace or env.get("CONTAINERD_NAMESPACE") or settings.namespace or "default"
     address = opts.address or env.get("CONTAINERD_ADDRESS") or settings.address or None
+    # A context named by the flag or POUCHSH_CONTEXT beats an address from the environment; the one
+    # `context use` stored (or the settings file's) is the default only when no address is given.
+    context = opts.context or env.get("POUCHSH_CONTEXT") or None
+    if context is not None and opts.address:
+        say(f"error: --address and --context name two endpoints: give one\n\n{USAGE}")
+        return 2
+    from managers.config import config_dir
+
+    contexts_dir = config_dir(env) / "contexts"
+    if context is None and not (opts.address or env.get("CONTAINERD_ADDRESS")):
+        context = _stored_context(contexts_dir) or settings.context
 
     data: bytes | None
     words: list[str] = []
@@ -232,7 +250,7 @@ def run(
             return 2
         filename = opts.script
     else:
-        return _repl(opts, namespace, address, env)
+        return _repl(opts, namespace, address, env, context, contexts_dir)
 
     from pouchsh.scope import Runtime
     from pouchsh.session import Session, exit_code
@@ -246,9 +264,10 @@ def run(
         def managers() -> Any:
             from managers import Managers
 
-            return Managers(
-                address=address, namespace=namespace, insecure_registries=tuple(opts.insecure_registries)
-            )
+            # On a context, its namespace holds unless -n names one.
+            chosen = namespace if context is None else (opts.namespace or "default")
+            return Managers(address=address, namespace=chosen, contexts_dir=contexts_dir, use=context,
+                            insecure_registries=tuple(opts.insecure_registries))
 
     runtime = Runtime(
         managers_factory=managers, stdout=stdout, stderr=stderr, stdin=stdin, is_terminal=is_terminal,
@@ -312,15 +331,28 @@ def _is_utf8(word: str) -> bool:
     return True
 
 
-def _repl(opts: Options, namespace: str, address: str | None, env: dict[str, str]) -> int:
+def _stored_context(directory: Any) -> str | None:
+    """The name ``context use`` stored, read without loading managers.contexts (start-up time)."""
+    try:
+        with open(os.path.join(directory, "current"), "rb") as f:
+            name = f.read(256).decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+    return name or None
+
+
+def _repl(opts: Options, namespace: str, address: str | None, env: dict[str, str], context: str | None,
+          contexts_dir: Any) -> int:
     from pouchsh import repl
 
     main = getattr(repl, "main", None)
     if main is None:
         sys.stderr.write("error: the interactive prompt is not available in this build\n")
         return 2
+    if context is not None:
+        namespace = opts.namespace or "default"
     return int(main(namespace=namespace, address=address, json_output=opts.json, dry_run=opts.dry_run,
-                    debug=opts.debug) or 0)
+                    debug=opts.debug, context=context, contexts_dir=contexts_dir) or 0)
 
 
 def main(argv: list[str] | None = None) -> int:

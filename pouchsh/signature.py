@@ -24,6 +24,7 @@ create, exec) flag parsing stops at the first positional, so ``run busybox ls -l
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -154,6 +155,8 @@ class Command:
     #: value to display instead (docker's table, the id ``run -d`` prints); pipes and ``--json`` see
     #: the result itself
     show: Callable[[Any, dict[str, Any]], Any] | None = None
+    #: takes ``--context`` (added by ``command``, whose wrapper of ``fn`` runs it through pouchsh.fanout)
+    fans_out: bool = False
     _by_spelling: Mapping[str, Flag] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -247,6 +250,20 @@ class CommandTable:
         return close[0] if close else None
 
 
+#: The categories of the commands that reach one endpoint's managers: each takes ``--context`` and runs
+#: through pouchsh.fanout when given it, or when its piped records name their contexts or namespaces.
+FANS_OUT = frozenset({"container", "image", "volume", "network", "system", "pod"})
+CONTEXT_FLAG = Flag(
+    "context", type="string",
+    help="Run on these contexts at once (NAME,NAME or all); each record gains a context field",
+)
+#: the listing commands that also take ``--all-namespaces`` (pouchsh.fanout)
+NAMESPACE_WIDE = frozenset({"ps", "images"})
+ALL_NAMESPACES_FLAG = Flag(
+    "all-namespaces", short="A",
+    help="Every containerd namespace's (k8s.io: what Kubernetes runs, read-only); records gain a namespace field",
+)
+
 #: The one table. Command modules register into it when ``pouchsh.commands`` is imported.
 COMMANDS = CommandTable()
 
@@ -272,8 +289,15 @@ def command(
     ``view`` (a pouchsh.views.View) is how a listing displays and what its ``--format`` means; ``show``
     is what a statement whose value nobody uses shows of it (the view's table when not given)."""
 
+    fans_out = category in FANS_OUT and not any(f.name == "context" for f in flags)
+    if fans_out:
+        flags = (*flags, CONTEXT_FLAG)
+        if name in NAMESPACE_WIDE:
+            flags = (*flags, ALL_NAMESPACES_FLAG)
+
     def bind(fn: Callable[..., Any]) -> Callable[..., Any]:
-        run = fn
+        # Fan-out first: --format then shows the records of every context together.
+        run = _fanning_out(fn, name, category) if fans_out else fn
         if view is not None and any(f.name == "format" for f in flags):
             run = view.wrap(fn)
         table.add(
@@ -290,11 +314,33 @@ def command(
                 interspersed=interspersed,
                 description=description,
                 show=show or (view.show if view is not None else None),
+                fans_out=fans_out,
             )
         )
         return fn
 
     return bind
+
+
+def _fanning_out(fn: Callable[..., Any], name: str, category: str) -> Callable[..., Any]:
+    """``fn`` taking ``context=`` (and ``all_namespaces=``) too: given one, or given piped records that
+    name their contexts or namespaces, the call goes through pouchsh.fanout; otherwise ``fn`` is called as
+    it is, once pouchsh.fanout.guard has let it act on its namespace (imported only for k8s.io)."""
+
+    @functools.wraps(fn)
+    def call(ctx: Any, *, context: str | None = None, all_namespaces: bool = False, **kwargs: Any) -> Any:
+        if context is not None or all_namespaces or isinstance(ctx.input, (dict, list)):
+            from pouchsh import fanout
+
+            if context is not None or all_namespaces or fanout.routes(ctx.input, category):
+                return fanout.call(fn, name, category, ctx, kwargs, context, all_namespaces)
+        if getattr(ctx.managers, "namespace", None) == "k8s.io":
+            from pouchsh import fanout
+
+            fanout.guard(name, category, "k8s.io", kwargs)
+        return fn(ctx, **kwargs)
+
+    return call
 
 
 class Context(Protocol):

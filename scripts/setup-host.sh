@@ -2,7 +2,7 @@
 # Installs the Debian packages pouchsh runs on, only those that are missing; quiet when all are there.
 # `setup-host.sh bench` adds what the benchmarks use beyond that (perf, for `bench bulkprofile`).
 set -euo pipefail
-packages=(containerd runc containernetworking-plugins busybox-static iptables docker-registry tmux docker-compose skopeo tini)
+packages=(containerd runc containernetworking-plugins busybox-static iptables docker-registry tmux docker-compose skopeo tini lxcfs criu)
 [ "${1:-}" = bench ] && packages+=(linux-perf)
 missing=()
 for p in "${packages[@]}"; do

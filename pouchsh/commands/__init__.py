@@ -23,6 +23,10 @@ _MODULES = (
     "pouchsh.commands.system",
     "pouchsh.commands.compose",
     "pouchsh.commands.upgrade",
+    "pouchsh.commands.contexts",
+    "pouchsh.commands.pods",
+    "pouchsh.commands.lxcfs",
+    "pouchsh.commands.checkpoints",
 )
 _loaded = False
 

@@ -120,6 +120,8 @@ _CREATE_FLAGS = [
     Flag("memory-swap", type="any", help="Memory plus swap limit (needs -m; -1: unlimited swap)"),
     Flag("memory-reservation", type="size", help="Memory soft limit (reclaimed down to it under pressure)"),
     *HEALTH_FLAGS,
+    # lxcfs (managers.lxcfs): the flag, else the settings file's enable-lxcfs (see _options)
+    Flag("enable-lxcfs", help="The container's own /proc/meminfo, cpuinfo, stat, uptime ... (lxcfs)"),
 ]
 
 _CREATE_PARAMS = [
@@ -156,8 +158,15 @@ def _options(ctx: Any, image: str, command: list[str], kw: dict[str, Any]) -> An
         volumes=kw.pop("volume"),
         mounts=kw.pop("mount"),
         add_host=kw.pop("add_host"),
+        enable_lxcfs=kw.pop("enable_lxcfs") or _lxcfs_default(ctx),
         **kw,
     )
+
+
+def _lxcfs_default(ctx: Any) -> bool:
+    from managers.config import load
+
+    return load(ctx.env).enable_lxcfs
 
 
 @command(
@@ -235,15 +244,20 @@ _MANY = Param("containers", type="container", required=False, rest=True, help="C
     flags=[
         Flag("attach", short="a", help="Attach to the output and wait for the exit (one container)"),
         Flag("interactive", short="i", help="Attach stdin too (one container)"),
+        # checkpoints (managers.checkpoints, pouchsh/commands/checkpoints.py)
+        Flag("checkpoint", type="string", help="Restore from this checkpoint (checkpoint create)"),
     ],
-    examples=[Example("start web", "Start the container web"), Example("ps -a | where status == exited | start", "Start every exited container")],
+    examples=[Example("start web", "Start the container web"), Example("ps -a | where status == exited | start", "Start every exited container"),
+              Example("start --checkpoint before web", "Start web from its checkpoint before")],
     aliases=_aliases("start"),
     input="any",
     category=_CAT,    show=show_given("containers"),
 )
-def container_start(ctx: Any, containers: list[str], attach: bool, interactive: bool) -> Any:
+def container_start(ctx: Any, containers: list[str], attach: bool, interactive: bool, checkpoint: str | None) -> Any:
     with _docker_status():
         refs, single = _refs(ctx, containers)
+        if checkpoint is not None:
+            return one_or_all([ctx.managers.checkpoints.restore(r, checkpoint) for r in refs], single)
         if attach or interactive:
             code = ctx.managers.containers.start(refs, attach=True, interactive=interactive, stdio=_stdio(ctx))
             ctx.set_status(code)

@@ -63,7 +63,8 @@ class LiveStream(io.RawIOBase):
         return int(getattr(sys, f"__{self._name}__").fileno())
 
 
-def _engine(namespace: str, address: str | None, json_output: bool, dry_run: bool, debug: bool) -> Any:
+def _engine(namespace: str, address: str | None, json_output: bool, dry_run: bool, debug: bool,
+            context: str | None = None, contexts_dir: Any = None) -> Any:
     from pouchsh.scope import Runtime
     from pouchsh.session import Session
 
@@ -88,7 +89,7 @@ def _engine(namespace: str, address: str | None, json_output: bool, dry_run: boo
             return Recorder(sys.stdout.buffer, namespace=namespace, address=address)
         from managers import Managers
 
-        return Managers(address=address, namespace=namespace)
+        return Managers(address=address, namespace=namespace, contexts_dir=contexts_dir, use=context)
 
     runtime = Runtime(
         managers_factory=managers, stdout=LiveStream("stdout"), stderr=LiveStream("stderr"),  # type: ignore[arg-type]
@@ -123,11 +124,13 @@ class Shell:
         dry_run: bool = False,
         debug: bool = False,
         history: History | None = None,
+        context: str | None = None,
+        contexts_dir: Any = None,
     ) -> None:
         from pouchsh.commands import load
 
         self.dry_run = dry_run
-        self._settings = (namespace, address, json_output, dry_run, debug)
+        self._settings = (namespace, address, json_output, dry_run, debug, context, contexts_dir)
         self._engine: Any = None
         self._engine_lock = threading.Lock()
         self._interrupted_early = False  # Ctrl-C before the session was built: its $status starts at 130
@@ -257,9 +260,12 @@ def main(
     json_output: bool = False,
     dry_run: bool = False,
     debug: bool = False,
+    context: str | None = None,
+    contexts_dir: Any = None,
 ) -> int:
     """Run the interactive prompt until Ctrl-D or ``exit``; returns the exit status."""
     # Ctrl-C while a command runs must raise KeyboardInterrupt in this thread (see loop.Repl.execute).
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    shell = Shell(namespace=namespace, address=address, json_output=json_output, dry_run=dry_run, debug=debug)
+    shell = Shell(namespace=namespace, address=address, json_output=json_output, dry_run=dry_run, debug=debug,
+                  context=context, contexts_dir=contexts_dir)
     return shell.loop()

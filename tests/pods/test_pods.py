@@ -1,0 +1,156 @@
+"""Pods through containerd's CRI, against a real containerd with the cri plugin on (tests/pods/conftest.py)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+
+pytestmark = pytest.mark.containerd
+
+
+def _wait_for(fn, what: str, deadline: float = 60.0):
+    until = time.monotonic() + deadline
+    while True:
+        value = fn()
+        if value:
+            return value
+        assert time.monotonic() < until, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_pod_lifecycle(pods) -> None:
+    made = pods.pods.run("web", "docker.io/library/busybox:latest", ["httpd", "-f", "-p", "8080", "-h", "/etc"],
+                         containers=["docker.io/library/busybox:latest sleep 600"], env=["GREETING=hi"], memory=64 << 20)
+    assert made["name"] == "web" and made["status"] == "ready" and made["ip"].startswith("10.233.77.")
+    assert [c["name"] for c in made["containers"]] == ["web", "web-2"]
+    assert made["containers"][0]["status"] == "running"
+    # The containers share the pod's network: the second reaches the first's server on localhost.
+    def fetch() -> str | None:
+        got = pods.pods.exec("web", ["wget", "-q", "-O", "-", "http://127.0.0.1:8080/hostname"], container="web-2")
+        return got["stdout"] if got["exit_code"] == 0 else None
+
+    assert _wait_for(fetch, "httpd").strip() == "web"
+    out = pods.pods.exec("web", ["sh", "-c", "hostname; echo $GREETING; cat /sys/fs/cgroup/memory/memory.limit_in_bytes"])
+    assert out["exit_code"] == 0
+    assert out["stdout"].split() == ["web", "hi", str(64 << 20)]
+    failed = pods.pods.exec("web", ["sh", "-c", "echo oops >&2; exit 3"])
+    assert (failed["exit_code"], failed["stderr"]) == (3, "oops\n")
+    assert [p["name"] for p in pods.pods.list()] == ["web"]
+    with pytest.raises(AlreadyExists):
+        pods.pods.run("web", "docker.io/library/busybox:latest", ["true"])
+    with pytest.raises(Conflict, match="running"):
+        pods.pods.remove("web")
+    stopped = pods.pods.stop("web", timeout=1)
+    assert stopped["status"] == "notready"
+    assert pods.pods.remove("web") == "web"
+    assert pods.pods.list() == []
+    with pytest.raises(NotFound):
+        pods.pods.inspect("web")
+
+
+def test_pod_logs(pods) -> None:
+    pods.pods.run("talker", "docker.io/library/busybox:latest", ["sh", "-c", "echo one; echo two >&2; sleep 600"])
+    text = _wait_for(lambda: pods.pods.logs("talker") if "two" in pods.pods.logs("talker") else None, "logs")
+    assert text.splitlines() == ["one", "two"] or sorted(text.splitlines()) == ["one", "two"]
+    pods.pods.remove("talker", force=True)
+
+
+def test_missing_image_and_bad_input(pods) -> None:
+    with pytest.raises(NotFound, match="k8s.io namespace"):
+        pods.pods.run("nope", "example.invalid/none:1", ["true"])
+    assert pods.pods.list() == []  # nothing left behind
+    with pytest.raises(InvalidArgument):
+        pods.pods.run("../x", "docker.io/library/busybox:latest", [])
+    with pytest.raises(InvalidArgument, match="6MiB"):
+        pods.pods.run("tiny", "docker.io/library/busybox:latest", [], memory=1024)
+
+
+def test_foreign_pods_are_read_only_without_force(pods) -> None:
+    """A pod pouchsh did not make (a kubelet's) is listed with -a and inspected, changed only with force."""
+    from ctrd.cri import SandboxSpec
+
+    spec = SandboxSpec(name="kube-thing", namespace="kube-system", uid="k8s-uid-1", hostname="kube-thing",
+                       log_directory="", cgroup_parent="/pouchsh-pods")
+    pod_id = pods.pods.cri.run_sandbox(spec)
+    assert pods.pods.list() == []
+    (row,) = pods.pods.list(all=True)
+    assert row["id"] == pod_id and row["pouchsh"] is False
+    assert pods.pods.inspect(pod_id)["name"] == "kube-thing"
+    with pytest.raises(Conflict, match="not made by pouchsh"):
+        pods.pods.stop(pod_id)
+    with pytest.raises(Conflict, match="not made by pouchsh"):
+        pods.pods.remove(pod_id)
+    with pytest.raises(InvalidArgument, match="not made by pouchsh"):
+        pods.pods.logs(pod_id)
+    assert pods.pods.remove(pod_id, force=True, foreign=True) == "kube-thing"
+
+
+def _language(facade):
+    import io
+
+    from pouchsh.scope import Runtime
+    from pouchsh.session import Session
+
+    out = io.BytesIO()
+    runtime = Runtime(managers_factory=lambda: facade, stdout=out, stderr=out, stdin=io.BytesIO(), json_output=True)
+    session = Session(runtime)
+
+    def run(text: str) -> str:
+        out.seek(0)
+        out.truncate()
+        session.execute(session.compile(text, "pods.pouch"))
+        return out.getvalue().decode()
+
+    return run, runtime
+
+
+def test_pod_commands_from_the_language(pods) -> None:
+    run, runtime = _language(pods)
+    run("pod run --name lang -e A=1 busybox sleep 600")
+    assert run("pod ls | get 0.containers").strip() == '"1/1"'
+    assert run("pod exec lang sh -c 'echo $A' | get stdout").strip() == '"1\\n"'
+    assert run("pod exec lang false | get exit_code").strip() == "1" and runtime.status == 1
+    assert run("pod ls | pod rm -f").strip() == '["lang"]'
+    assert run("pod ls -a").strip() == "[]"
+
+
+def test_kubernetes_namespace_is_seen_and_read_only(pods) -> None:
+    import json
+
+    run, _ = _language(pods)
+    pods.pods.run("seen", "docker.io/library/busybox:latest", ["sleep", "600"])
+    rows = json.loads(run("ps -a --all-namespaces"))
+    k8s = [r for r in rows if r["namespace"] == "k8s.io"]
+    assert len(k8s) == 2 and all(list(r)[0] == "namespace" for r in rows)  # the sandbox and its container
+    assert json.loads(run("ps -a -A | where namespace == k8s.io | inspect | length")) == 2
+    assert any(i["namespace"] == "k8s.io" for i in json.loads(run("images -A")))
+    for verb, message in [("rm", "add --force"), ("stop", "only reads it"), ("kill", "only reads it")]:
+        with pytest.raises(Conflict) as err:
+            run(f"ps -a -A | where namespace == k8s.io | {verb}")
+        assert "k8s.io namespace holds what Kubernetes runs" in err.value.message
+        assert message in (err.value.hint or "") + err.value.message
+    with pytest.raises(Conflict):
+        run("namespace use k8s.io; ps -a -q | rm")
+    with pytest.raises(Conflict):
+        run("namespace use k8s.io; container prune")
+    assert json.loads(run("pod inspect seen | get containers.0.status")) == "running"  # nothing was touched
+
+
+def test_a_pod_that_claims_to_be_pouchshs_cannot_steer_paths(pods, tmp_path) -> None:
+    """Labels and uids come from whoever made the pod: a kubelet's pod labelled like one of pouchsh's,
+    with a uid that is a path, gets no path built from it (logs refused, removal touches no files)."""
+    from ctrd.cri import SandboxSpec
+
+    bait = tmp_path / "bait"
+    bait.mkdir()
+    (bait / "keep").write_text("x")
+    spec = SandboxSpec(name="sneaky", namespace="default", uid=f"../../../../{bait}", hostname="sneaky",
+                       log_directory="", cgroup_parent="/pouchsh-pods", labels={"pouchsh/pod": "sneaky"})
+    pods.pods.cri.run_sandbox(spec)
+    with pytest.raises(InvalidArgument, match="not made by pouchsh"):
+        pods.pods.logs("sneaky")
+    assert pods.pods.remove("sneaky", force=True) == "sneaky"
+    assert (bait / "keep").read_text() == "x"

@@ -11,7 +11,7 @@ from typing import Any
 
 from pouchsh.values import Duration, IntRange, Size, Stream, collect, format_duration, format_size
 
-__all__ = ["Grid", "inline", "is_numeric", "is_table", "one_line", "table_columns"]
+__all__ = ["Grid", "inline", "is_numeric", "is_table", "one_line", "table_columns", "tabwrite"]
 
 
 class Grid:
@@ -86,3 +86,17 @@ def one_line(text: str) -> str:
 
 def is_numeric(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def tabwrite(lines: Iterable[str]) -> list[str]:
+    """Go's tabwriter as docker sets it up (minimum width 10, padding 3): tab-separated cells aligned in
+    columns; the last cell of a line is not padded."""
+    rows = [line.split("\t") for line in lines]
+    widths: list[int] = []
+    for cells in rows:
+        for i, cell in enumerate(cells[:-1]):
+            if i == len(widths):
+                widths.append(0)
+            widths[i] = max(widths[i], len(cell))
+    widths = [max(10, w + 3) for w in widths]
+    return ["".join(cell.ljust(widths[i]) for i, cell in enumerate(cells[:-1])) + cells[-1] for cells in rows]

@@ -22,7 +22,7 @@ import io
 import math
 from typing import IO, Any
 
-from pouchsh.cells import Grid, inline, is_numeric, is_table, one_line, table_columns
+from pouchsh.cells import Grid, inline, is_numeric, is_table, one_line, table_columns, tabwrite
 from pouchsh.livetable import Frames, show_live
 from pouchsh.values import IntRange, Stream, collect
 
@@ -153,8 +153,6 @@ def _plain_table(rows: list[dict[str, Any]]) -> str:
 
 def _plain_grid(grid: Grid) -> str:
     """docker's own layout (Go's tabwriter, minimum width 10, padding 3), so a CI log reads as docker's."""
-    from pouchsh.views import tabwrite
-
     lines = ["\t".join(one_line(c).replace("\t", " ") for c in row) for row in [grid.headers, *grid.rows]]
     return "\n".join(line.rstrip() for line in tabwrite(lines))
 

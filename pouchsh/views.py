@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pouchsh.cells import Grid
+from pouchsh.cells import Grid, tabwrite
 from pouchsh.signature import Flag
 from pouchsh.values import Stream
 
@@ -168,20 +168,6 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     return value if isinstance(value, str) else str(value)
-
-
-def tabwrite(lines: Iterable[str]) -> list[str]:
-    """Go's tabwriter as docker sets it up (minimum width 10, padding 3): tab-separated cells aligned in
-    columns; the last cell of a line is not padded."""
-    rows = [line.split("\t") for line in lines]
-    widths: list[int] = []
-    for cells in rows:
-        for i, cell in enumerate(cells[:-1]):
-            if i == len(widths):
-                widths.append(0)
-            widths[i] = max(widths[i], len(cell))
-    widths = [max(10, w + 3) for w in widths]
-    return ["".join(cell.ljust(widths[i]) for i, cell in enumerate(cells[:-1])) + cells[-1] for cells in rows]
 
 
 # ----------------------------------------------------------------------------------------- cell formats

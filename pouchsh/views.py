@@ -14,7 +14,7 @@ its header row from the same names. For ``inspect`` the fields are docker's insp
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any

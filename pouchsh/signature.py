@@ -299,7 +299,7 @@ def command(
         # Fan-out first: --format then shows the records of every context together.
         run = _fanning_out(fn, name, category) if fans_out else fn
         if view is not None and any(f.name == "format" for f in flags):
-            run = view.wrap(fn)
+            run = view.wrap(run)
         table.add(
             Command(
                 name=name,

@@ -7,6 +7,7 @@ a field as text (``.Ports``, ``.Labels``, ``.CreatedAt``) so do these.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from pouchsh.views import (
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 
+@functools.lru_cache(maxsize=256)  # a listing shows few distinct images many times
 def _image_name(name: str) -> str:
     """As docker shows an image it was given by name: ``busybox`` for docker.io/library/busybox:latest."""
     from managers.reference import familiar

@@ -36,7 +36,9 @@ __all__ = [
     "short_id",
     "show_given",
     "show_id",
+    "show_login",
     "show_name",
+    "show_nothing",
     "show_pulled",
     "show_removed_images",
     "tabwrite",
@@ -262,15 +264,22 @@ def _records(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def _field(record: Any, key: str) -> Any:
+    """A record's field by indexing, so a dry run's placeholder answers with its own text."""
+    if isinstance(record, dict):
+        return record[key] if key in record else ""
+    return record
+
+
 def show_id(value: Any, args: dict[str, Any]) -> Any:
     """``run -d``, ``create``, ``network create``: the full id."""
-    ids = [r.get("id", "") if isinstance(r, dict) else r for r in _records(value)]
+    ids = [_field(r, "id") for r in _records(value)]
     return ids[0] if len(ids) == 1 else ids
 
 
 def show_name(value: Any, args: dict[str, Any]) -> Any:
     """``volume create``: the name."""
-    names = [r.get("name", "") if isinstance(r, dict) else r for r in _records(value)]
+    names = [_field(r, "name") for r in _records(value)]
     return names[0] if len(names) == 1 else names
 
 
@@ -284,9 +293,19 @@ def show_given(param: str) -> Callable[[Any, dict[str, Any]], Any]:
         given = args.get(param) or []
         if given:
             return list(given) if len(given) > 1 else given[0]
-        return [(r.get("name") or r.get("id", "")) if isinstance(r, dict) else r for r in _records(value)]
+        return [_field(r, "name") or _field(r, "id") for r in _records(value)]
 
     return show
+
+
+def show_nothing(value: Any, args: dict[str, Any]) -> None:
+    """``rename``, ``tag``, ``network connect/disconnect``: docker prints nothing."""
+    return None
+
+
+def show_login(value: Any, args: dict[str, Any]) -> Any:
+    """``login``: docker's one line, ``Login Succeeded``."""
+    return _field(value, "status") or value
 
 
 def show_removed_images(value: Any, args: dict[str, Any]) -> Any:

@@ -19,7 +19,7 @@ from pouchsh.commands.common import one_or_all, targets
 from pouchsh.commands.health import HEALTH_FLAGS
 from pouchsh.signature import Example, Flag, Param, command
 from pouchsh.values import Stream
-from pouchsh.views import FORMAT, INSPECT_FORMAT, show_given, show_id
+from pouchsh.views import FORMAT, INSPECT_FORMAT, show_given, show_id, show_nothing
 
 __all__: list[str] = []
 
@@ -496,6 +496,7 @@ def container_wait(ctx: Any, containers: list[str], condition: str, timeout: Any
     examples=[Example("rename web web-old", "web is now web-old")],
     aliases=_aliases("rename"),
     category=_CAT,
+    show=show_nothing,
 )
 def container_rename(ctx: Any, container: str, new_name: str) -> dict[str, Any]:
     return ctx.managers.containers.rename(container, new_name)
@@ -547,6 +548,7 @@ def container_port(ctx: Any, container: str, private_port: str | None) -> list[d
     aliases=_aliases("update"),
     input="any",
     category=_CAT,
+    show=show_given("containers"),
 )
 def container_update(ctx: Any, containers: list[str], memory: Any, cpus: Any, pids_limit: int | None, restart: str | None) -> Any:
     refs, single = _refs(ctx, containers)

@@ -15,7 +15,7 @@ from pouchsh.commands.common import one_or_all, targets
 from pouchsh import listings
 from pouchsh.signature import Example, Flag, Param, command
 from pouchsh.values import Size
-from pouchsh.views import FORMAT, INSPECT_FORMAT, show_pulled, show_removed_images
+from pouchsh.views import FORMAT, INSPECT_FORMAT, show_login, show_nothing, show_pulled, show_removed_images
 
 __all__: list[str] = []
 
@@ -160,6 +160,7 @@ def history(ctx: Any, image: str, quiet: bool, no_trunc: bool) -> Any:
     ],
     examples=[Example("tag busybox localhost:5000/tools/busybox:1", "Name busybox for a local registry")],
     category=_CAT,
+    show=show_nothing,
 )
 def tag(ctx: Any, source: str, target: str) -> dict[str, Any]:
     return _sized(ctx.managers.images.tag(source, target))
@@ -424,6 +425,7 @@ def push(
         Example("^cat token.txt | login -u ci --password-stdin localhost:5000", "Log in non-interactively")
     ],
     category=_CAT,
+    show=show_login,
 )
 def login(
     ctx: Any,

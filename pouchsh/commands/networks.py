@@ -10,7 +10,7 @@ from typing import Any
 from pouchsh.commands.common import one_or_all, targets
 from pouchsh import listings
 from pouchsh.signature import Example, Flag, Param, command
-from pouchsh.views import FORMAT, INSPECT_FORMAT, NO_TRUNC, show_id
+from pouchsh.views import FORMAT, INSPECT_FORMAT, NO_TRUNC, show_id, show_nothing
 
 __all__: list[str] = []
 
@@ -134,6 +134,7 @@ def network_prune(ctx: Any, force: bool, filter: list[str]) -> dict[str, Any]:
     examples=[Example("network connect shop web", "web joins shop (and is reachable there by name)"),
               Example("network connect --alias db shop pg1", "pg1 is also 'db' to the containers on shop")],
     category=_CAT,
+    show=show_nothing,
 )
 def network_connect(ctx: Any, network: str, container: str, ip: str | None, alias: list[str]) -> dict[str, Any]:
     return ctx.managers.networks.connect(network, container, ip=ip, aliases=alias)
@@ -147,6 +148,7 @@ def network_connect(ctx: Any, network: str, container: str, ip: str | None, alia
     flags=[Flag("force", short="f", help="Not connected is not an error")],
     examples=[Example("network disconnect shop web", "web leaves shop")],
     category=_CAT,
+    show=show_nothing,
 )
 def network_disconnect(ctx: Any, network: str, container: str, force: bool) -> dict[str, Any]:
     return ctx.managers.networks.disconnect(network, container, force=force)

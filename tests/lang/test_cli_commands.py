@@ -33,6 +33,7 @@ def test_flags_and_typed_values_bind_as_in_a_script() -> None:
     assert result.out == (
         "containers.run(CreateOptions(image='busybox', args=['sh', '-c', 'echo $A; exit 3'], name='web', "
         "env=['A=$B'], memory=536870912), detach=True)\n"
+        "<containers.run.id>\n"  # run -d prints the id, as docker does (here the dry run's placeholder)
     )
     assert run_cli(["--dry-run", "container", "ls", "-a"]).out.startswith("containers.list(all=True, ")
 

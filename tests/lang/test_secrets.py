@@ -94,7 +94,7 @@ def test_dry_run_prints_stars_for_a_password(source: str, stdin: bytes) -> None:
     session, out = _session(stdin)
     session.execute(session.compile(source, "t.pouch"))
     shown = out.getvalue().decode()
-    assert shown == "images.login('localhost:5000', 'ci', ***, insecure=False)\n"
+    assert shown == "images.login('localhost:5000', 'ci', ***, insecure=False)\n<images.login.status>\n"
 
 
 def test_the_recorder_masks_by_name_and_by_concealed_value() -> None:

@@ -194,6 +194,7 @@ def test_ctrl_c_ends_a_call_waiting_on_a_stopped_containerd(private: Private) ->
     proc = private.pouchsh("ps; echo ready; sleep 2s; ps", POUCHSH_TIMEOUT_SCALE="20")
     try:
         assert proc.stdout is not None
+        assert proc.stdout.readline().startswith(b"CONTAINER ID")  # an empty ps prints docker's header
         assert proc.stdout.readline() == b"ready\n"
         with stopped(private):
             _until(lambda: _unread(private.socket) > 0 or proc.poll() is not None, "the second ps is waiting")

@@ -103,3 +103,12 @@ def test_a_computed_template_error_names_its_position(cli, world) -> None:  # ty
     result = cli("-c", "let f = '{{.ID}} {{.Nope}}'\nps -a --format $f")
     assert result.returncode == 1
     assert result.stderr.decode().startswith("error[invalid-argument]: template: 1:11: can't evaluate field Nope")
+
+
+def test_verbs_docker_keeps_quiet_about_print_nothing(world) -> None:  # type: ignore[no-untyped-def]
+    assert world.run("rename web web2") == ""
+    assert world.run("rename web2 web\nupdate --restart always web").strip() == "web"
+    assert world.run("network connect shop web") == ""
+    assert world.run("network disconnect shop web") == ""
+    assert world.run("tag busybox local/tools:1") == ""
+    assert world.run("rmi local/tools:1").splitlines() == ["Untagged: local/tools:1"]

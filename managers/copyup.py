@@ -27,7 +27,7 @@ from managers import faults
 from managers.cplimits import CopyLimits
 from managers.safepath import Root
 
-__all__ = ["seed"]
+__all__ = ["is_empty", "seed"]
 
 _PREFIX = "_data.copyup-"
 _CHUNK = 1 << 20
@@ -37,7 +37,7 @@ def seed(root: Root, path: str, data: Path, limits: CopyLimits) -> bool:
     """Fill the empty volume directory ``data`` from the directory ``path`` of ``root``; False (nothing
     done) when ``data`` is not empty or the image has no directory there."""
     _clear_dead(data.parent)
-    if os.listdir(data):
+    if not is_empty(data):
         return False
     try:
         src = root.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -70,6 +70,11 @@ def seed(root: Root, path: str, data: Path, limits: CopyLimits) -> bool:
         raise
     finally:
         os.close(src)
+
+
+def is_empty(directory: Path) -> bool:
+    with os.scandir(directory) as entries:
+        return next(entries, None) is None
 
 
 def _clear_dead(volume_dir: Path) -> None:

@@ -411,6 +411,9 @@ class VolumeManager:
         from managers.cplimits import CopyLimits
 
         done: builtins.list[str] = []
+        seeds = [(n, d) for n, d in seeds if copyup.is_empty(self._dir(n) / "_data")]
+        if not seeds:
+            return done  # every volume has content already: the snapshot need not be mounted
         limits = CopyLimits.from_env()
         # the snapshot is new and no container uses it yet: its own overlay, mounted read-only
         with rootfs_mod.snapshot_root(rootfs, readonly=True) as root:

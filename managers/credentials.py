@@ -83,10 +83,6 @@ class DockerConfig:
                     return found
         return None
 
-    def domains(self) -> list[str]:
-        doc = self._read()
-        return sorted({server_domain(k) for k in _dict(doc.get("auths"))})
-
     # ------------------------------------------------------------------ writing
 
     def put(self, domain: str, username: str, password: str) -> str:

@@ -383,7 +383,7 @@ def pull(
     aliases=["image push"],
     params=[Param("image", type="image", help="Image name with registry, e.g. localhost:5000/app:1")],
     flags=[
-        Flag("quiet", short="q", help="No progress; return only the image's name"),
+        Flag("quiet", short="q", help="No progress"),
         _INSECURE,
         Flag(
             "max-concurrent-uploads",
@@ -407,7 +407,7 @@ def push(
             cancel=ctx.cancel,
             max_concurrent_uploads=max_concurrent_uploads,
         )
-    return record["name"] if quiet else _sized(record)
+    return _sized(record)  # with -q too: scripts read its digest
 
 
 @command(

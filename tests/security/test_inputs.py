@@ -87,16 +87,16 @@ def test_invalid_ids_are_not_found_or_invalid(shell: Any, verb: str, ref: str) -
 
 
 def test_state_and_secrets_are_private(shell: Any, roots: tuple[Path, Path]) -> None:
-    from managers.credentials import CredentialStore
+    from managers.credentials import DockerConfig
 
     shell.run("volume create data; run --network none --name web -v data:/data busybox echo hi")
-    creds = roots[0] / "auth.json"
-    CredentialStore(creds).put("localhost:5000", "ci", "S3cret-pw")
+    creds = roots[0] / "docker" / "config.json"  # docker's credential file, here under the test's root
+    DockerConfig({"DOCKER_CONFIG": str(creds.parent)}).put("localhost:5000", "ci", "S3cret-pw")
     assert stat.S_IMODE(creds.stat().st_mode) == 0o600
     everything = [roots[0], *roots[0].rglob("*"), roots[1], *roots[1].rglob("*")]
     logs = [p for p in everything if "-json.log" in p.name]
     stores = [p for p in everything if p.suffix == ".json" and p.is_file()]
-    assert logs and len(stores) >= 2  # auth.json and the volume store at least
+    assert logs and len(stores) >= 2  # config.json and the volume store at least
     for path in everything:
         st = path.lstat()
         if not stat.S_ISLNK(st.st_mode):
@@ -128,10 +128,11 @@ def _assert_hidden(procs: list[Any]) -> None:
         assert encoded not in shown, shown.decode()[-800:]
 
 
-def test_stored_credentials_are_never_printed(cli: Any, roots: tuple[Path, Path]) -> None:
-    from managers.credentials import CredentialStore
+def test_stored_credentials_are_never_printed(cli: Any, roots: tuple[Path, Path], monkeypatch: Any) -> None:
+    from managers.credentials import DockerConfig
 
-    CredentialStore(roots[0] / "auth.json").put("127.0.0.1:9", "ci", SECRET)
+    monkeypatch.setenv("DOCKER_CONFIG", str(roots[0] / "docker"))  # the subprocesses' too
+    DockerConfig().put("127.0.0.1:9", "ci", SECRET)
     _assert_hidden([
         cli("-c", "login -u ci --password-stdin 127.0.0.1:9", input=f"{SECRET}\n".encode()),  # nothing listens
         cli("--json", "-c", "info"),
@@ -159,11 +160,12 @@ _SHARED = {"_data", "hosts", "resolv.conf", "hostname"}
 
 
 def test_what_pouchsh_makes_under_a_fresh_root_is_private(containerd_address: str, namespace: str, busybox_image: str,
-                                                          tmp_path: Path) -> None:
+                                                          tmp_path: Path, monkeypatch: Any) -> None:
     from managers import Managers
     from tests.reliability.conftest import Shell, detach_all
 
     root, run = tmp_path / "fresh" / "root", tmp_path / "fresh" / "run"
+    monkeypatch.setenv("DOCKER_CONFIG", str(root / "docker"))  # docker's credential file, under the root here
     facade = Managers(address=containerd_address, namespace=namespace, root=root, run_root=run)
     shell = Shell(facade, (root, run))
     try:
@@ -181,7 +183,7 @@ def test_what_pouchsh_makes_under_a_fresh_root_is_private(containerd_address: st
     ]
     for path in private_dirs:
         assert _mode(path) == 0o700, f"{path}: {oct(_mode(path))}"
-    secrets = [root / "state" / namespace / "volumes.json", root / "networks" / "state.json", root / "auth.json",
+    secrets = [root / "state" / namespace / "volumes.json", root / "networks" / "state.json", root / "docker" / "config.json",
                root / "containers" / namespace / cid / f"{cid}-json.log", *(root / "names" / namespace).iterdir()]
     for path in secrets:
         assert _mode(path) == 0o600, f"{path}: {oct(_mode(path))}"

@@ -204,7 +204,9 @@ class NetworkManager:
                     net = self._free_subnet(networks.values(), ours)
                 else:
                     self._check_overlap(net, networks.values(), ours)
-                record = _network_record(name, net, gateway, ip_range, internal, tag(self.facade, labels), bridge, mtu)
+                # the default network is shared by everything: a transaction that happens to make it first does not own it
+                mine = labels if name == DEFAULT_NETWORK else tag(self.facade, labels)
+                record = _network_record(name, net, gateway, ip_range, internal, mine or {}, bridge, mtu)
                 with self.journal.intent("network.create", name=name, id=record["id"], bridge=bridge,
                                          made=made is not None):
                     faults.point("network.create.bridge.before")

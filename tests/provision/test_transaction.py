@@ -107,3 +107,10 @@ def test_dry_run_prints_the_undo_plan(cli) -> None:
 def test_a_transaction_that_makes_nothing_writes_nothing(shell) -> None:
     assert shell.kind("transaction { echo nothing; rm nosuch }") == "not-found"
     assert intents(shell) == []
+
+
+def test_the_default_network_made_inside_a_transaction_is_not_its_own(shell) -> None:
+    assert "bridge" not in shell.facade.networks.store.read().get("networks", {})  # a fresh data root
+    assert shell.kind("transaction { run -d --name a busybox sleep 300; rm nosuch }") == "not-found"
+    assert names(shell) == set()
+    assert "bridge" in shell.facade.networks.store.read().get("networks", {})

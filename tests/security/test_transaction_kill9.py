@@ -5,6 +5,8 @@ leak check, `whole`, holds afterwards)."""
 
 from __future__ import annotations
 
+import ipaddress
+import random
 import signal
 import subprocess
 import sys
@@ -15,11 +17,36 @@ from typing import Any
 import pytest
 
 from tests.reliability.conftest import REPO, pouchsh_env
-from tests.security.test_kill9 import Run, container, facade, killed, ok, pouch, subnet, whole
+from tests.security.test_kill9 import Run, container, facade, iptables, killed, ok, pouch, whole
 
-__all__ = ["facade", "pouch", "subnet"]
+__all__ = ["facade", "pouch"]  # fixtures
 
 pytestmark = pytest.mark.containerd
+
+
+@pytest.fixture(autouse=True)
+def _remove_what_is_left(pouch: Run) -> Any:
+    """The containers a test keeps (the "old" ones) are removed through pouchsh, so their CNI DEL runs:
+    purging the namespace alone would leave their iptables rules to trouble later tests."""
+    yield
+    pouch("-c", "ps -a | rm -f")
+
+
+@pytest.fixture
+def bridge(pouch: Run, facade: Any) -> str:
+    """The default network made first on a /24 that no route and no iptables rule uses (as test_kill9's
+    ``subnet``, from another range), so rules other suites left in the automatic range are not taken
+    for this test's leaks; also a second clean /24 for the test's own network."""
+    from managers.hostnet import host_routes
+
+    taken = [r for r, _ in host_routes()]
+    ruled = iptables("nat") + iptables("filter")
+    candidates = list(ipaddress.ip_network("10.214.0.0/16").subnets(new_prefix=24))
+    start = random.randrange(len(candidates))
+    free = [str(c) for c in candidates[start:] + candidates[:start]
+            if not any(c.overlaps(t) for t in taken) and str(c.network_address).rpartition(".")[0] + "." not in ruled]
+    ok(pouch("-c", f"network create bridge --subnet {free[0]}"))
+    return free[1]
 
 
 def _names(facade: Any) -> set[str]:
@@ -41,7 +68,8 @@ def _poll(what: Any, deadline: float = 90.0) -> None:
 @pytest.mark.parametrize("fault", ["transaction.recorded", "container.create.before", "container.create.after",
                                    "network.cni-add.after", "task.start.after"])
 def test_killed_inside_a_transaction(fault: str, pouch: Run, facade: Any, roots: tuple[Path, Path], namespace: str,
-                                     subnet: str) -> None:
+                                     bridge: str) -> None:
+    subnet = bridge
     ok(pouch("-c", "run -d --name old busybox sleep 300; volume create keep"))
     killed(pouch("-c", f"transaction {{ network create txn --subnet {subnet}; volume create txv\n"
                        "run -d --name web --network txn -v txv:/d busybox sleep 300 }", fault=fault))
@@ -53,8 +81,8 @@ def test_killed_inside_a_transaction(fault: str, pouch: Run, facade: Any, roots:
 
 
 def test_killed_from_outside_mid_block(facade: Any, pouch: Run, roots: tuple[Path, Path], namespace: str,
-                                       containerd_address: str) -> None:
-    ok(pouch("-c", "network create pre; run -d --name old busybox sleep 300"))
+                                       containerd_address: str, bridge: str) -> None:
+    ok(pouch("-c", f"network create pre --subnet {bridge}; run -d --name old busybox sleep 300"))
     proc = _spawn(roots, containerd_address, namespace,
                   "transaction { run -d --name a busybox sleep 300; network connect pre old\n"
                   "volume create txv; sleep 5m }")
@@ -72,7 +100,7 @@ def test_killed_from_outside_mid_block(facade: Any, pouch: Run, roots: tuple[Pat
     assert whole(facade, roots, namespace) == []
 
 
-def test_killed_during_the_undo(pouch: Run, facade: Any, roots: tuple[Path, Path], namespace: str) -> None:
+def test_killed_during_the_undo(pouch: Run, facade: Any, roots: tuple[Path, Path], namespace: str, bridge: str) -> None:
     killed(pouch("-c", "transaction { run -d --name a busybox sleep 300; run -d --name b busybox sleep 300\n"
                        "^false }", fault="transaction.undo.step"))
     assert len(_names(facade)) == 1  # one removed, then the kill
@@ -82,7 +110,8 @@ def test_killed_during_the_undo(pouch: Run, facade: Any, roots: tuple[Path, Path
 
 
 def test_a_live_transaction_is_not_undone_by_another_pouchsh(facade: Any, pouch: Run, roots: tuple[Path, Path],
-                                                             namespace: str, containerd_address: str) -> None:
+                                                             namespace: str, containerd_address: str,
+                                                             bridge: str) -> None:
     proc = _spawn(roots, containerd_address, namespace, "transaction { run -d --name live busybox sleep 300; sleep 5m }")
     try:
         _poll(lambda: container(facade, "live") is not None)
@@ -100,7 +129,7 @@ def test_a_live_transaction_is_not_undone_by_another_pouchsh(facade: Any, pouch:
 
 
 def test_compose_up_killed_while_waiting_for_health(facade: Any, pouch: Run, roots: tuple[Path, Path], namespace: str,
-                                                    containerd_address: str, tmp_path: Path) -> None:
+                                                    containerd_address: str, tmp_path: Path, bridge: str) -> None:
     (tmp_path / "compose.yaml").write_text(
         "services:\n  db:\n    image: busybox\n    command: sleep 600\n    volumes: [v:/v]\n"
         "    healthcheck: {test: 'exit 1', interval: 1h, retries: 1000}\n"
@@ -119,7 +148,8 @@ def test_compose_up_killed_while_waiting_for_health(facade: Any, pouch: Run, roo
 
 
 def test_upgrade_killed_before_the_new_container_is_confirmed(facade: Any, pouch: Run, roots: tuple[Path, Path],
-                                                              namespace: str, containerd_address: str) -> None:
+                                                              namespace: str, containerd_address: str,
+                                                              bridge: str) -> None:
     ok(pouch("-c", "run -d --name svc -v /anon --health-cmd 'exit 1' --health-interval 1h --health-retries 100 "
                    "busybox sleep 600"))
     old = container(facade, "svc")
@@ -141,7 +171,8 @@ def test_upgrade_killed_before_the_new_container_is_confirmed(facade: Any, pouch
 
 
 @pytest.mark.parametrize("fault", ["transaction.recorded", "container.create.after", "task.start.after"])
-def test_upgrade_killed_at_each_step(fault: str, facade: Any, pouch: Run, roots: tuple[Path, Path], namespace: str) -> None:
+def test_upgrade_killed_at_each_step(fault: str, facade: Any, pouch: Run, roots: tuple[Path, Path], namespace: str,
+                                     bridge: str) -> None:
     ok(pouch("-c", "run -d --name svc -v /anon busybox sleep 600"))
     old = container(facade, "svc")
     killed(pouch("-c", "upgrade svc --image busybox --grace 1s", fault=fault))

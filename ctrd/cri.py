@@ -1,6 +1,6 @@
 """Kubernetes' view of containerd: the CRI (runtime.v1) that containerd's cri plugin serves on its socket.
 
-``Cri(client)`` wraps the RuntimeService and ImageService stubs (ctrd/api/cri/v1, the subset pouchsh
+``Cri(client)`` wraps the RuntimeService and ImageService stubs (ctrd/api/services/cri/v1, the subset pouchsh
 uses) and returns frozen dataclasses. The plugin is off in pouchsh's embedded containerd; a containerd
 without it answers UNIMPLEMENTED, which ``NotEnabled`` reports with what to change. Everything a reply
 carries (names, labels, the verbose ``info`` JSON, exec output) came from a runtime that runs hostile
@@ -101,7 +101,7 @@ _STATES = {0: "created", 1: "running", 2: "exited", 3: "unknown"}
 
 
 def _pb() -> Any:
-    from ctrd.api.cri.v1 import api_pb2
+    from ctrd.api.services.cri.v1 import api_pb2
 
     return api_pb2
 
@@ -110,7 +110,7 @@ class Cri:
     """The CRI services on one containerd socket."""
 
     def __init__(self, client: Client) -> None:
-        from ctrd.api.cri.v1 import api_pb2_grpc
+        from ctrd.api.services.cri.v1 import api_pb2_grpc
 
         self.client = client
         self.runtime = client.stub(api_pb2_grpc.RuntimeServiceStub)

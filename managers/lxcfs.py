@@ -97,6 +97,22 @@ def _pid(pid_file: Path) -> int | None:
     return pid if name == "lxcfs" else None
 
 
+def _gone(pid: int) -> bool:
+    """Whether ``pid`` has exited; reaped here if this process started it (lxcfs removes its pid file
+    as it exits, so the pid file cannot tell)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return True
+    except ChildProcessError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return True
+    return stat[stat.rfind(")") + 2:][:1] == "Z"
+
+
 def directory(run_root: str | os.PathLike[str]) -> Path | None:
     """The lxcfs mount in use now, if one answers: the system's, else pouchsh's own."""
     mounts = _lxcfs_mounts()
@@ -158,9 +174,9 @@ def stop(run_root: str | os.PathLike[str], timeout: float = 10.0) -> bool:
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _pid(pid_file) == pid and time.monotonic() < deadline:
+        while not _gone(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if _pid(pid_file) == pid:
+        if not _gone(pid):
             os.kill(pid, signal.SIGKILL)
     if str(mnt) in _lxcfs_mounts():
         _umount_detached(mnt)

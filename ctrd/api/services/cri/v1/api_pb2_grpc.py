@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from ctrd.api.cri.v1 import api_pb2 as ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2
+from ctrd.api.services.cri.v1 import api_pb2 as ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2
 
 GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in ctrd/api/cri/v1/api_pb2_grpc.py depends on'
+        + ' but the generated code in ctrd/api/services/cri/v1/api_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,73 +36,73 @@ class RuntimeServiceStub:
         """
         self.Version = channel.unary_unary(
                 '/runtime.v1.RuntimeService/Version',
-                request_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.VersionRequest.SerializeToString,
-                response_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.VersionResponse.FromString,
+                request_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.VersionRequest.SerializeToString,
+                response_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.VersionResponse.FromString,
                 _registered_method=True)
         self.RunPodSandbox = channel.unary_unary(
                 '/runtime.v1.RuntimeService/RunPodSandbox',
-                request_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.RunPodSandboxRequest.SerializeToString,
-                response_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.RunPodSandboxResponse.FromString,
+                request_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.RunPodSandboxRequest.SerializeToString,
+                response_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.RunPodSandboxResponse.FromString,
                 _registered_method=True)
         self.StopPodSandbox = channel.unary_unary(
                 '/runtime.v1.RuntimeService/StopPodSandbox',
-                request_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StopPodSandboxRequest.SerializeToString,
-                response_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StopPodSandboxResponse.FromString,
+                request_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StopPodSandboxRequest.SerializeToString,
+                response_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StopPodSandboxResponse.FromString,
                 _registered_method=True)
         self.RemovePodSandbox = channel.unary_unary(
                 '/runtime.v1.RuntimeService/RemovePodSandbox',
-                request_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.RemovePodSandboxRequest.SerializeToString,
-                response_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.RemovePodSandboxResponse.FromString,
+                request_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.RemovePodSandboxRequest.SerializeToString,
+                response_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.RemovePodSandboxResponse.FromString,
                 _registered_method=True)
         self.PodSandboxStatus = channel.unary_unary(
                 '/runtime.v1.RuntimeService/PodSandboxStatus',
-                request_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.PodSandboxStatusRequest.SerializeToString,
-                response_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.PodSandboxStatusResponse.FromString,
+                request_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.PodSandboxStatusRequest.SerializeToString,
+                response_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.PodSandboxStatusResponse.FromString,
                 _registered_method=True)
         self.ListPodSandbox = channel.unary_unary(
                 '/runtime.v1.RuntimeService/ListPodSandbox',
-                request_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ListPodSandboxRequest.SerializeToString,
-                response_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ListPodSandboxResponse.FromString,
+                request_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ListPodSandboxRequest.SerializeToString,
+                response_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ListPodSandboxResponse.FromString,
                 _registered_method=True)
         self.CreateContainer = channel.unary_unary(
                 '/runtime.v1.RuntimeService/CreateContainer',
-                request_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.CreateContainerRequest.SerializeToString,
-                response_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.CreateContainerResponse.FromString,
+                request_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.CreateContainerRequest.SerializeToString,
+                response_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.CreateContainerResponse.FromString,
                 _registered_method=True)
         self.StartContainer = channel.unary_unary(
                 '/runtime.v1.RuntimeService/StartContainer',
-                request_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StartContainerRequest.SerializeToString,
-                response_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StartContainerResponse.FromString,
+                request_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StartContainerRequest.SerializeToString,
+                response_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StartContainerResponse.FromString,
                 _registered_method=True)
         self.StopContainer = channel.unary_unary(
                 '/runtime.v1.RuntimeService/StopContainer',
-                request_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StopContainerRequest.SerializeToString,
-                response_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StopContainerResponse.FromString,
+                request_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StopContainerRequest.SerializeToString,
+                response_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StopContainerResponse.FromString,
                 _registered_method=True)
         self.RemoveContainer = channel.unary_unary(
                 '/runtime.v1.RuntimeService/RemoveContainer',
-                request_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.RemoveContainerRequest.SerializeToString,
-                response_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.RemoveContainerResponse.FromString,
+                request_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.RemoveContainerRequest.SerializeToString,
+                response_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.RemoveContainerResponse.FromString,
                 _registered_method=True)
         self.ListContainers = channel.unary_unary(
                 '/runtime.v1.RuntimeService/ListContainers',
-                request_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ListContainersRequest.SerializeToString,
-                response_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ListContainersResponse.FromString,
+                request_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ListContainersRequest.SerializeToString,
+                response_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ListContainersResponse.FromString,
                 _registered_method=True)
         self.ContainerStatus = channel.unary_unary(
                 '/runtime.v1.RuntimeService/ContainerStatus',
-                request_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ContainerStatusRequest.SerializeToString,
-                response_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ContainerStatusResponse.FromString,
+                request_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ContainerStatusRequest.SerializeToString,
+                response_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ContainerStatusResponse.FromString,
                 _registered_method=True)
         self.ExecSync = channel.unary_unary(
                 '/runtime.v1.RuntimeService/ExecSync',
-                request_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ExecSyncRequest.SerializeToString,
-                response_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ExecSyncResponse.FromString,
+                request_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ExecSyncRequest.SerializeToString,
+                response_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ExecSyncResponse.FromString,
                 _registered_method=True)
         self.Status = channel.unary_unary(
                 '/runtime.v1.RuntimeService/Status',
-                request_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StatusRequest.SerializeToString,
-                response_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StatusResponse.FromString,
+                request_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StatusRequest.SerializeToString,
+                response_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StatusResponse.FromString,
                 _registered_method=True)
 
 
@@ -198,73 +198,73 @@ def add_RuntimeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Version': grpc.unary_unary_rpc_method_handler(
                     servicer.Version,
-                    request_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.VersionRequest.FromString,
-                    response_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.VersionResponse.SerializeToString,
+                    request_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.VersionRequest.FromString,
+                    response_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.VersionResponse.SerializeToString,
             ),
             'RunPodSandbox': grpc.unary_unary_rpc_method_handler(
                     servicer.RunPodSandbox,
-                    request_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.RunPodSandboxRequest.FromString,
-                    response_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.RunPodSandboxResponse.SerializeToString,
+                    request_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.RunPodSandboxRequest.FromString,
+                    response_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.RunPodSandboxResponse.SerializeToString,
             ),
             'StopPodSandbox': grpc.unary_unary_rpc_method_handler(
                     servicer.StopPodSandbox,
-                    request_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StopPodSandboxRequest.FromString,
-                    response_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StopPodSandboxResponse.SerializeToString,
+                    request_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StopPodSandboxRequest.FromString,
+                    response_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StopPodSandboxResponse.SerializeToString,
             ),
             'RemovePodSandbox': grpc.unary_unary_rpc_method_handler(
                     servicer.RemovePodSandbox,
-                    request_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.RemovePodSandboxRequest.FromString,
-                    response_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.RemovePodSandboxResponse.SerializeToString,
+                    request_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.RemovePodSandboxRequest.FromString,
+                    response_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.RemovePodSandboxResponse.SerializeToString,
             ),
             'PodSandboxStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.PodSandboxStatus,
-                    request_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.PodSandboxStatusRequest.FromString,
-                    response_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.PodSandboxStatusResponse.SerializeToString,
+                    request_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.PodSandboxStatusRequest.FromString,
+                    response_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.PodSandboxStatusResponse.SerializeToString,
             ),
             'ListPodSandbox': grpc.unary_unary_rpc_method_handler(
                     servicer.ListPodSandbox,
-                    request_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ListPodSandboxRequest.FromString,
-                    response_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ListPodSandboxResponse.SerializeToString,
+                    request_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ListPodSandboxRequest.FromString,
+                    response_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ListPodSandboxResponse.SerializeToString,
             ),
             'CreateContainer': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateContainer,
-                    request_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.CreateContainerRequest.FromString,
-                    response_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.CreateContainerResponse.SerializeToString,
+                    request_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.CreateContainerRequest.FromString,
+                    response_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.CreateContainerResponse.SerializeToString,
             ),
             'StartContainer': grpc.unary_unary_rpc_method_handler(
                     servicer.StartContainer,
-                    request_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StartContainerRequest.FromString,
-                    response_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StartContainerResponse.SerializeToString,
+                    request_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StartContainerRequest.FromString,
+                    response_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StartContainerResponse.SerializeToString,
             ),
             'StopContainer': grpc.unary_unary_rpc_method_handler(
                     servicer.StopContainer,
-                    request_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StopContainerRequest.FromString,
-                    response_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StopContainerResponse.SerializeToString,
+                    request_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StopContainerRequest.FromString,
+                    response_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StopContainerResponse.SerializeToString,
             ),
             'RemoveContainer': grpc.unary_unary_rpc_method_handler(
                     servicer.RemoveContainer,
-                    request_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.RemoveContainerRequest.FromString,
-                    response_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.RemoveContainerResponse.SerializeToString,
+                    request_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.RemoveContainerRequest.FromString,
+                    response_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.RemoveContainerResponse.SerializeToString,
             ),
             'ListContainers': grpc.unary_unary_rpc_method_handler(
                     servicer.ListContainers,
-                    request_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ListContainersRequest.FromString,
-                    response_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ListContainersResponse.SerializeToString,
+                    request_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ListContainersRequest.FromString,
+                    response_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ListContainersResponse.SerializeToString,
             ),
             'ContainerStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.ContainerStatus,
-                    request_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ContainerStatusRequest.FromString,
-                    response_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ContainerStatusResponse.SerializeToString,
+                    request_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ContainerStatusRequest.FromString,
+                    response_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ContainerStatusResponse.SerializeToString,
             ),
             'ExecSync': grpc.unary_unary_rpc_method_handler(
                     servicer.ExecSync,
-                    request_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ExecSyncRequest.FromString,
-                    response_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ExecSyncResponse.SerializeToString,
+                    request_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ExecSyncRequest.FromString,
+                    response_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ExecSyncResponse.SerializeToString,
             ),
             'Status': grpc.unary_unary_rpc_method_handler(
                     servicer.Status,
-                    request_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StatusRequest.FromString,
-                    response_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StatusResponse.SerializeToString,
+                    request_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StatusRequest.FromString,
+                    response_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -292,8 +292,8 @@ class RuntimeService:
             request,
             target,
             '/runtime.v1.RuntimeService/Version',
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.VersionRequest.SerializeToString,
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.VersionResponse.FromString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.VersionRequest.SerializeToString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.VersionResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -319,8 +319,8 @@ class RuntimeService:
             request,
             target,
             '/runtime.v1.RuntimeService/RunPodSandbox',
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.RunPodSandboxRequest.SerializeToString,
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.RunPodSandboxResponse.FromString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.RunPodSandboxRequest.SerializeToString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.RunPodSandboxResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -346,8 +346,8 @@ class RuntimeService:
             request,
             target,
             '/runtime.v1.RuntimeService/StopPodSandbox',
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StopPodSandboxRequest.SerializeToString,
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StopPodSandboxResponse.FromString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StopPodSandboxRequest.SerializeToString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StopPodSandboxResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -373,8 +373,8 @@ class RuntimeService:
             request,
             target,
             '/runtime.v1.RuntimeService/RemovePodSandbox',
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.RemovePodSandboxRequest.SerializeToString,
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.RemovePodSandboxResponse.FromString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.RemovePodSandboxRequest.SerializeToString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.RemovePodSandboxResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -400,8 +400,8 @@ class RuntimeService:
             request,
             target,
             '/runtime.v1.RuntimeService/PodSandboxStatus',
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.PodSandboxStatusRequest.SerializeToString,
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.PodSandboxStatusResponse.FromString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.PodSandboxStatusRequest.SerializeToString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.PodSandboxStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -427,8 +427,8 @@ class RuntimeService:
             request,
             target,
             '/runtime.v1.RuntimeService/ListPodSandbox',
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ListPodSandboxRequest.SerializeToString,
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ListPodSandboxResponse.FromString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ListPodSandboxRequest.SerializeToString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ListPodSandboxResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -454,8 +454,8 @@ class RuntimeService:
             request,
             target,
             '/runtime.v1.RuntimeService/CreateContainer',
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.CreateContainerRequest.SerializeToString,
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.CreateContainerResponse.FromString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.CreateContainerRequest.SerializeToString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.CreateContainerResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -481,8 +481,8 @@ class RuntimeService:
             request,
             target,
             '/runtime.v1.RuntimeService/StartContainer',
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StartContainerRequest.SerializeToString,
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StartContainerResponse.FromString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StartContainerRequest.SerializeToString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StartContainerResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -508,8 +508,8 @@ class RuntimeService:
             request,
             target,
             '/runtime.v1.RuntimeService/StopContainer',
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StopContainerRequest.SerializeToString,
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StopContainerResponse.FromString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StopContainerRequest.SerializeToString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StopContainerResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -535,8 +535,8 @@ class RuntimeService:
             request,
             target,
             '/runtime.v1.RuntimeService/RemoveContainer',
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.RemoveContainerRequest.SerializeToString,
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.RemoveContainerResponse.FromString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.RemoveContainerRequest.SerializeToString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.RemoveContainerResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -562,8 +562,8 @@ class RuntimeService:
             request,
             target,
             '/runtime.v1.RuntimeService/ListContainers',
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ListContainersRequest.SerializeToString,
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ListContainersResponse.FromString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ListContainersRequest.SerializeToString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ListContainersResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -589,8 +589,8 @@ class RuntimeService:
             request,
             target,
             '/runtime.v1.RuntimeService/ContainerStatus',
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ContainerStatusRequest.SerializeToString,
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ContainerStatusResponse.FromString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ContainerStatusRequest.SerializeToString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ContainerStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -616,8 +616,8 @@ class RuntimeService:
             request,
             target,
             '/runtime.v1.RuntimeService/ExecSync',
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ExecSyncRequest.SerializeToString,
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ExecSyncResponse.FromString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ExecSyncRequest.SerializeToString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ExecSyncResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -643,8 +643,8 @@ class RuntimeService:
             request,
             target,
             '/runtime.v1.RuntimeService/Status',
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StatusRequest.SerializeToString,
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.StatusResponse.FromString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StatusRequest.SerializeToString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.StatusResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -667,8 +667,8 @@ class ImageServiceStub:
         """
         self.ImageStatus = channel.unary_unary(
                 '/runtime.v1.ImageService/ImageStatus',
-                request_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ImageStatusRequest.SerializeToString,
-                response_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ImageStatusResponse.FromString,
+                request_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ImageStatusRequest.SerializeToString,
+                response_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ImageStatusResponse.FromString,
                 _registered_method=True)
 
 
@@ -686,8 +686,8 @@ def add_ImageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'ImageStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.ImageStatus,
-                    request_deserializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ImageStatusRequest.FromString,
-                    response_serializer=ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ImageStatusResponse.SerializeToString,
+                    request_deserializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ImageStatusRequest.FromString,
+                    response_serializer=ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ImageStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -715,8 +715,8 @@ class ImageService:
             request,
             target,
             '/runtime.v1.ImageService/ImageStatus',
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ImageStatusRequest.SerializeToString,
-            ctrd_dot_api_dot_cri_dot_v1_dot_api__pb2.ImageStatusResponse.FromString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ImageStatusRequest.SerializeToString,
+            ctrd_dot_api_dot_services_dot_cri_dot_v1_dot_api__pb2.ImageStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

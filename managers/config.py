@@ -30,7 +30,7 @@ from ctrd.errors import InvalidArgument
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["Settings", "config_dir", "config_path", "load"]
+__all__ = ["Settings", "config_dir", "config_path", "contexts_dir", "load"]
 
 # Every start reads the settings, so the path is worked out with os.path: pathlib costs a ``-c version``
 # about a millisecond (tests/system/test_startup_imports.py). The public functions give a Path.
@@ -43,6 +43,11 @@ def _dir(env: dict[str, str] | os._Environ[str] | None) -> str:
 def _file(env: dict[str, str] | os._Environ[str] | None) -> str:
     env = os.environ if env is None else env
     return env.get("POUCHSH_CONFIG") or os.path.join(_dir(env), "config.toml")
+
+
+def contexts_dir(env: dict[str, str] | os._Environ[str] | None = None) -> str:
+    """Where the stored contexts are (managers.contexts), as text: pouchsh.cli needs it at every start."""
+    return os.path.join(_dir(env), "contexts")
 
 
 def config_dir(env: dict[str, str] | os._Environ[str] | None = None) -> Path:

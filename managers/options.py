@@ -357,6 +357,8 @@ class CreateOptions:
         health = data.pop("health", None)
         opts = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
         opts.ulimits = [Ulimit(**u) for u in data.get("ulimits") or []]
+        opts.devices = [Device(**d) for d in data.get("devices") or []]
+        opts.security = Security(**(data.get("security") or {}))
         if health is not None:
             opts.health = HealthOptions(**{**health, "test": tuple(health["test"]) if health.get("test") else None})
         return opts

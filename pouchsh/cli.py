@@ -221,9 +221,9 @@ def run(
     if context is not None and opts.address:
         say(f"error: --address and --context name two endpoints: give one\n\n{USAGE}")
         return 2
-    from managers.config import config_dir
+    from managers.config import contexts_dir as stored_contexts
 
-    contexts_dir = config_dir(env) / "contexts"
+    contexts_dir = stored_contexts(env)
     if context is None and not (opts.address or env.get("CONTAINERD_ADDRESS")):
         context = _stored_context(contexts_dir) or settings.context
 

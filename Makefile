@@ -34,7 +34,7 @@ bench: host venv
 	@$(PY) -m bench $(ARGS)
 
 protos: venv
-	@$(PY) ctrd/api/generate.py
+	@$(PY) -m ctrd.api.generate
 
 grammar: venv
 	@$(PY) -m grammar.generate

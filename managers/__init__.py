@@ -183,6 +183,8 @@ class Managers:
         from managers.healthprobe import HealthMonitor
 
         return HealthMonitor(self)
+
+    @cached_property
     def pods(self) -> Any:
         """Pods through containerd's CRI (managers.pods)."""
         self._reconcile()

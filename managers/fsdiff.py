@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ctrd.errors import InvalidArgument, Limit
-from managers.safepath import split
+from managers.safepath import overlay_opaque, split
 
 __all__ = ["MAX_DEPTH", "MAX_ENTRIES", "changes", "overlay_dirs", "path_text"]
 
@@ -31,7 +31,6 @@ __all__ = ["MAX_DEPTH", "MAX_ENTRIES", "changes", "overlay_dirs", "path_text"]
 MAX_DEPTH = 256
 #: a table this long is past reading; the bound keeps a hostile container from filling memory
 MAX_ENTRIES = 200_000
-_OPAQUE = ("trusted.overlay.opaque", "user.overlay.opaque")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -108,7 +107,7 @@ def _walk(
         except (FileNotFoundError, NotADirectoryError):
             continue  # replaced meanwhile: it is listed, its content is not
         try:
-            _walk(sub, here, lowers, hidden or not existed or _opaque(sub), out, max_entries)
+            _walk(sub, here, lowers, hidden or not existed or overlay_opaque(sub), out, max_entries)
         finally:
             os.close(sub)
 
@@ -132,7 +131,7 @@ def _lookup(layer: Path, parts: builtins.list[str]) -> tuple[bool, bool]:
         return False, False
     try:
         for i, name in enumerate(parts):
-            opaque = _opaque(fd) if i else False
+            opaque = overlay_opaque(fd) if i else False
             try:
                 st = os.stat(name, dir_fd=fd, follow_symlinks=False)
             except FileNotFoundError:
@@ -149,16 +148,6 @@ def _lookup(layer: Path, parts: builtins.list[str]) -> tuple[bool, bool]:
         return True, False
     finally:
         os.close(fd)
-
-
-def _opaque(fd: int) -> bool:
-    for attr in _OPAQUE:
-        try:
-            if os.getxattr(fd, attr) == b"y":
-                return True
-        except OSError:
-            continue
-    return False
 
 
 def path_text(parts: Sequence[str]) -> str:

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ctrd.errors import InvalidArgument
 
 __all__ = ["LogEntry", "follow_entries", "read_entries"]
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ctrd.errors import InvalidArgument, NotFound, PouchRuntimeError
-from managers.safepath import Root, split
+from managers.safepath import Root, overlay_opaque, split
 
 __all__ = ["layer_dirs", "process_root", "read_in_root", "read_layered", "snapshot_root"]
 
@@ -37,7 +37,6 @@ _FSMOUNT_CLOEXEC = 1
 _FSCONFIG_SET_FLAG, _FSCONFIG_SET_STRING, _FSCONFIG_CMD_CREATE = 0, 1, 6
 _MOUNT_ATTR_RDONLY = 1
 _AT_FDCWD = -100
-_OPAQUE = ("trusted.overlay.opaque", "user.overlay.opaque")
 
 
 def _field(m: Any, name: str) -> Any:
@@ -92,7 +91,7 @@ def _read_in_layer(layer: Path, parts: list[str], limit: int, path: str) -> tupl
     try:
         opaque = False  # an opaque directory anywhere on the way hides the lower layers' subtree
         for i, name in enumerate(parts):
-            opaque = opaque or _opaque(fd)
+            opaque = opaque or overlay_opaque(fd)
             try:
                 st = os.stat(name, dir_fd=fd, follow_symlinks=False)
             except FileNotFoundError:
@@ -110,16 +109,6 @@ def _read_in_layer(layer: Path, parts: list[str], limit: int, path: str) -> tupl
         return True, None
     finally:
         os.close(fd)
-
-
-def _opaque(fd: int) -> bool:
-    for attr in _OPAQUE:
-        try:
-            if os.getxattr(fd, attr) == b"y":
-                return True
-        except OSError:
-            continue
-    return False
 
 
 def _read_file(dir_fd: int, name: str, limit: int, path: str) -> bytes | None:

@@ -19,7 +19,7 @@ import os
 import stat
 from typing import Any
 
-__all__ = ["MAX_LINKS", "Root", "openat2_supported", "split"]
+__all__ = ["MAX_LINKS", "Root", "openat2_supported", "overlay_opaque", "split"]
 
 MAX_LINKS = 40  # the kernel's own limit on links followed in one lookup (ELOOP past it)
 
@@ -158,3 +158,18 @@ class Root:
         finally:
             for fd in stack:
                 os.close(fd)
+
+
+#: the xattr overlayfs sets on a directory of an upper layer that hides everything below it
+_OPAQUE = ("trusted.overlay.opaque", "user.overlay.opaque")
+
+
+def overlay_opaque(fd: int) -> bool:
+    """Whether the directory open on ``fd`` is an opaque directory of an overlay layer."""
+    for attr in _OPAQUE:
+        try:
+            if os.getxattr(fd, attr) == b"y":
+                return True
+        except OSError:
+            continue
+    return False

@@ -7,7 +7,6 @@ import os
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 from aiohttp import web
 

@@ -115,23 +115,30 @@ def test_a_session_in_a_real_terminal(terminal: Terminal, namespace: str) -> Non
     assert "31m" in headline and "31m" in caret  # red (tmux re-encodes the SGR sequences)
     assert "did you mean `run`?" in screen
 
-    # Ctrl-C interrupts a long sleep and the prompt comes back
-    before = prompts(terminal.screen())
-    terminal.type("sleep 1m")
-    terminal.keys("Enter")
-    # the prompt (and with it the toolbar below it) is gone once the input runs
-    terminal.wait_for(lambda s: s.rstrip().splitlines()[-1].endswith("sleep 1m"), "the sleep to start")
-    # A Ctrl-C that lands in the few milliseconds while prompt_toolkit is still handing the terminal
-    # back is taken by prompt_toolkit's own handler and lost; a user presses again, and so do we.
-    for attempt in range(5):
-        terminal.keys("C-c")
-        try:
-            terminal.wait_for(lambda s: "interrupted" in s and prompts(s) > before, "the prompt after Ctrl-C",
-                              timeout=6)
+    # Ctrl-C interrupts a long sleep and the prompt comes back. Two races with prompt_toolkit, each
+    # answered as a user would: a Ctrl-C that lands while the prompt is still handing the terminal back is
+    # lost (press again), and one that lands before the input was accepted clears the line at the prompt
+    # (the screen can lose its toolbar for a moment while redrawing, which looks like the run started):
+    # then the sleep never ran, so type it again.
+    for _ in range(5):
+        before = prompts(terminal.screen())
+        terminal.type("sleep 1m")
+        terminal.keys("Enter")
+        # the prompt (and with it the toolbar below it) is gone once the input runs
+        terminal.wait_for(lambda s: s.rstrip().splitlines()[-1].endswith("sleep 1m"), "the sleep to start")
+        for _ in range(5):
+            terminal.keys("C-c")
+            try:
+                screen = terminal.wait_for(lambda s: prompts(s) > before, "the prompt after Ctrl-C", timeout=6)
+                break
+            except AssertionError:
+                continue
+        else:
+            raise AssertionError(f"Ctrl-C never brought the prompt back:\n{terminal.screen()}")
+        if "interrupted" in screen:
             break
-        except AssertionError:
-            if attempt == 4:
-                raise
+    else:
+        raise AssertionError(f"the sleep was never interrupted:\n{terminal.screen()}")
 
     # Ctrl-D leaves with the last command's status, as bash does (here the interrupted sleep's)
     terminal.keys("C-d")

@@ -168,9 +168,20 @@ class JsonLogWriter:
             older = f"{self.path}.{n - 1}"
             if os.path.exists(older):
                 os.replace(older, f"{self.path}.{n}")
-        os.replace(self.path, f"{self.path}.1")
+        # Readers (logs -f, inspect's log path) must never find the current file missing: the full one is
+        # linked to ``.1`` and a fresh empty file replaces it in one rename.
+        for temp in (f"{self.path}.1.tmp", f"{self.path}.tmp"):
+            try:
+                os.unlink(temp)
+            except FileNotFoundError:
+                pass
+        os.link(self.path, f"{self.path}.1.tmp")
+        os.replace(f"{self.path}.1.tmp", f"{self.path}.1")
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        fresh = os.open(f"{self.path}.tmp", flags, 0o600)
+        os.replace(f"{self.path}.tmp", self.path)
         os.close(self._fd)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._fd = fresh
 
 
 def _cut(line: bytes) -> list[bytes]:

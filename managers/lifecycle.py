@@ -89,6 +89,7 @@ class Lifecycle:
             if volume_names:
                 intent.update(volumes=volume_names)
                 volumes = self.facade.volumes
+                volumes.ensure(volume_names)
                 undo.append(lambda: volumes.release(cid, volume_names, remove_anonymous=True))
             labels = self._labels(opts, image, cid, reservation.name, hostname, plan, volume_names)
             if opts.enable_lxcfs:

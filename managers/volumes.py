@@ -209,19 +209,37 @@ class VolumeManager:
                 validate_volume_name(n)
             raise NotFound(f"no such volume: {', '.join(missing)}")
         targets = [n for n in dict.fromkeys(names) if n in known]
+        return self._delete(targets, refuse_used=True)
+
+    def ensure(self, names: builtins.list[str]) -> None:
+        """Make each of ``names`` exist again if a ``volume rm`` of another process removed it between a
+        container create's choice of its volumes and the intent naming them (docker makes a missing named
+        volume on create too). From then on ``remove`` sees the intent and refuses."""
+        for name in names:
+            self._create(name)
+
+    def _refuse_used(self, targets: builtins.list[str]) -> None:
+        """Conflict if a container uses one of ``targets``, or a container create still in flight in a
+        live process has named it (its intent, managers.lifecycle)."""
         users = self._users_by_volume()
+        for r in live_intents(self.facade.root):
+            if r.get("kind") == "container.create" and r.get("namespace") == self.namespace:
+                for name in r.get("volumes") or []:
+                    users.setdefault(name, []).append(str(r.get("name") or r.get("id", ""))[:12])
         busy = {n: users[n] for n in targets if n in users}
         if busy:
             detail = "; ".join(f"{n} is used by {', '.join(sorted(c))}" for n, c in busy.items())
             raise Conflict(f"volume in use: {detail}", hint="remove those containers first")
-        return self._delete(targets)
 
-    def _delete(self, names: builtins.list[str]) -> builtins.list[str]:
+    def _delete(self, names: builtins.list[str], *, refuse_used: bool = False) -> builtins.list[str]:
         if not names:
             return []
         store = self._store()
         trash: builtins.list[Path] = []
         with self.journal.intent("volume.rm", namespace=self.namespace, names=names), store.lock:
+            if refuse_used:
+                # under the store's lock, so that no create can pick one of these volumes in between
+                self._refuse_used(names)
             with store.update() as doc:
                 volumes = doc.setdefault("volumes", {})
                 done = [name for name in names if volumes.pop(name, None) is not None]

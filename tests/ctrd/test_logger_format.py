@@ -71,6 +71,40 @@ def test_rotation_keeps_max_file_files_and_loses_only_the_oldest(tmp_path: Path)
     assert 3 < len(lines) < 40
 
 
+def test_the_current_file_exists_at_every_step_of_a_rotation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader (logs -f, a test polling the log) never finds the current file missing: every file
+    system call of the writer leaves it in place."""
+    import ctrd.logger
+
+    log = tmp_path / "c.log"
+    gaps: list[str] = []
+
+    class Watched:
+        def __getattr__(self, name: str) -> object:
+            real = getattr(os, name)
+            if not callable(real) or name in ("stat", "fstat", "path"):
+                return real
+
+            def call(*args: object, **kwargs: object) -> object:
+                result = real(*args, **kwargs)
+                if started and not log.exists():
+                    gaps.append(name)
+                return result
+
+            return call
+
+    started = False
+    w = JsonLogWriter(log, max_size=200, max_file=3)
+    w.write("stdout", b"first\n")
+    started = True
+    monkeypatch.setattr(ctrd.logger, "os", Watched())
+    for i in range(30):
+        w.write("stdout", f"line{i:02d}\n".encode())
+    w.close()
+    assert len(rotated_files(log)) == 3
+    assert gaps == []
+
+
 def test_max_file_one_truncates(tmp_path: Path) -> None:
     log = tmp_path / "c.log"
     w = JsonLogWriter(log, max_size=200, max_file=1)

@@ -81,6 +81,30 @@ def test_a_volume_in_use_cannot_be_removed(mgr: Any) -> None:
     assert mgr.volumes.remove(["shared"]) == ["shared"]
 
 
+def test_a_volume_named_by_a_create_in_flight_cannot_be_removed(mgr: Any) -> None:
+    """Another process's container create has picked the volume (its intent names it) but has not made
+    the container yet: rm refuses instead of pulling the volume from under it."""
+    from managers.intents import Journal
+
+    mgr.volumes.create("picked")
+    intent = Journal(mgr.root).begin("container.create", namespace=mgr.namespace, id="f" * 64,
+                                     name="starting", volumes=["picked"])
+    try:
+        with pytest.raises(Conflict, match="starting"):
+            mgr.volumes.remove(["picked"])
+        assert mgr.volumes.exists("picked")
+    finally:
+        intent.clear()
+    assert mgr.volumes.remove(["picked"]) == ["picked"]
+
+
+def test_ensure_makes_a_volume_removed_before_the_intent_again(mgr: Any) -> None:
+    mgr.volumes.create("raced")
+    mgr.volumes.remove(["raced"])
+    mgr.volumes.ensure(["raced"])
+    assert Path(mgr.volumes.inspect("raced")["mountpoint"]).is_dir()
+
+
 def test_prune_removes_exactly_the_unused(mgr: Any) -> None:
     v = mgr.volumes
     anon_used = v.create()["name"]

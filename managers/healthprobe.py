@@ -221,13 +221,13 @@ def _interval(config: HealthConfig, pid: int) -> int:
     return config.next_interval(time.time() - _started(pid))
 
 
-def due_probes(facade: Managers, probing: set[str], now: float | None = None) -> tuple[list[Any], float]:
+def due_probes(facade: Managers, probing: set[str]) -> tuple[list[Any], float]:
     """For a daemon (pouchd) that keeps checks running as dockerd does: the running containers with a
     check whose probe is due, leaving out ``probing`` (ids whose probe is under way), and the seconds
     until the next one is due. The schedule is docker's (the first probe one interval after the start,
     the start interval within the start period) and is read from the recorded state, so it is shared
     with the shell's waiters: a probe one of them made is not made again."""
-    now = time.time() if now is None else now
+    now = time.time()
     manager = facade.containers
     due: list[Any] = []
     wait = 3600.0
@@ -276,7 +276,8 @@ def _last_output(health: Mapping[str, Any]) -> str:
 
 
 class HealthMonitor:
-    """``ctx.managers.health``: the probes, run by the caller that needs the answer."""
+    """``ctx.managers.health``: the probes, run by the caller that needs the answer (or, in pouchd,
+    by ``keep_checking``)."""
 
     def __init__(self, facade: Managers) -> None:
         self.facade = facade
@@ -293,10 +294,6 @@ class HealthMonitor:
              cancel: threading.Event | None = None) -> list[dict[str, Any]]:
         """See ``wait_healthy``."""
         return wait_healthy(self.facade, refs, timeout=timeout, cancel=cancel)
-
-    def due(self, probing: set[str]) -> tuple[list[Any], float]:
-        """See ``due_probes``."""
-        return due_probes(self.facade, probing)
 
     def keep_checking(self, stop: threading.Event, *, workers: int = 4) -> None:
         """A daemon's schedule (pouchd), until ``stop`` is set: every running container's check when it

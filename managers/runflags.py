@@ -183,6 +183,8 @@ def _seccomp_doc(data: bytes, what: str) -> dict[str, Any]:
         raise InvalidArgument(f"{what}: larger than {_PROFILE_MAX} bytes")
     try:
         doc = json.loads(data)
+    except RecursionError:  # nesting deeper than the parser's stack: no profile is shaped like that
+        raise InvalidArgument(f"{what}: not JSON (nested too deeply)") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise InvalidArgument(f"{what}: not JSON ({e})") from None
     if not isinstance(doc, dict) or doc.get("defaultAction") not in _SECCOMP_ACTIONS:

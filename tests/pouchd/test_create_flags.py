@@ -209,8 +209,21 @@ def test_a_bad_seccomp_profile_is_refused(daemon: Daemon, tmp_path: Path) -> Non
     ({"HostConfig": {"DnsSearch": ["example.org"], "CpuQuota": 5000}}, "HostConfig.CpuQuota, HostConfig.DnsSearch"),
     ({"HostConfig": {"DeviceCgroupRules": ["c 1:3 rwm"]}}, "HostConfig.DeviceCgroupRules"),
     ({"Domainname": "example.org"}, "Domainname"),
+    # hostile values
+    ({"Healthcheck": {"Test": ["CMD", "true"], "Interval": 10**15}}, "at most 24h"),
+    ({"Healthcheck": {"Test": ["CMD", "true"], "Retries": -3}}, "must not be negative"),
+    ({"HostConfig": {"Devices": [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/../etc/passwd"}]}},
+     "without '..'"),
+    ({"HostConfig": {"Devices": [{"PathOnHost": "/dev/null", "PathInContainer": "dev/x"}]}}, "must be absolute"),
+    ({"HostConfig": {"Sysctls": {"net.ipv4.ip_forward": "1\nkernel.panic=1"}}}, "expected KEY=VALUE"),
+    ({"HostConfig": {"Sysctls": {"../../proc/sysrq-trigger": "b"}}}, "expected KEY=VALUE"),
+    ({"HostConfig": {"SecurityOpt": ["seccomp=" + "[" * 100_000]}}, "not JSON"),
+    ({"HostConfig": {"ConsoleSize": [70_000, 80]}}, "each 0 to 65535"),
+    ({"HostConfig": {"GroupAdd": ["wheel:x"]}}, "expected a group id or name"),
 ], ids=["test-string", "test-shape", "interval-type", "interval-negative", "unknown-health-field", "device-no-host",
-        "sysctl-type", "host-sysctl", "seccomp-path", "console", "unsupported", "cgroup-rules", "domainname"])
+        "sysctl-type", "host-sysctl", "seccomp-path", "console", "unsupported", "cgroup-rules", "domainname",
+        "interval-huge", "retries-negative", "device-dotdot", "device-relative", "sysctl-newline", "sysctl-path",
+        "seccomp-deep", "console-huge", "group-colon"])
 def test_bad_create_bodies_are_400_naming_the_field(daemon: Daemon, body: dict[str, Any], message: str) -> None:
     full = {"Image": "busybox", "Cmd": ["true"], **body}
     status, _, reply = daemon.request("POST", "/v1.41/containers/create?name=refused", json.dumps(full).encode(),
@@ -218,3 +231,49 @@ def test_bad_create_bodies_are_400_naming_the_field(daemon: Daemon, body: dict[s
     assert status == 400, reply
     assert message in json.loads(reply)["message"]
     assert "refused" not in _names(daemon)
+
+
+def test_docker_py_healthcheck_devices_and_sysctls(daemon: Daemon) -> None:
+    client = daemon.client()
+    try:
+        container = client.containers.run(
+            "busybox", ["sleep", "300"], name="pyflags", detach=True,
+            healthcheck={"test": ["CMD-SHELL", "test -c /dev/pynull"], "interval": 200_000_000, "retries": 2},
+            devices=["/dev/null:/dev/pynull:rwm"], sysctls={"net.ipv4.tcp_syncookies": "0"},
+            security_opt=["no-new-privileges:true"], cpuset_cpus="0", group_add=["20"],
+        )
+        try:
+            wait_until(lambda: (container.reload(), container.attrs["State"].get("Health", {}).get("Status"))[1]
+                       == "healthy", timeout=60, what="pyflags to be healthy")
+            host = container.attrs["HostConfig"]
+            assert host["Sysctls"] == {"net.ipv4.tcp_syncookies": "0"}
+            assert host["Devices"][0]["PathInContainer"] == "/dev/pynull"
+            assert host["GroupAdd"] == ["20"] and host["CpusetCpus"] == "0"
+            code, out = container.exec_run(["cat", "/proc/sys/net/ipv4/tcp_syncookies"])
+            assert (code, out) == (0, b"0\n")
+        finally:
+            container.remove(force=True)
+    finally:
+        client.close()
+
+
+def test_a_body_nested_past_the_parsers_stack_is_a_400_and_the_server_goes_on(daemon: Daemon) -> None:
+    body = b'{"Image": "busybox", "Labels": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    status, _, reply = daemon.request("POST", "/v1.41/containers/create?name=refused", body,
+                                      {"Content-Type": "application/json"})
+    assert status == 400 and b"nested too deeply" in reply, reply
+    assert daemon.request("GET", "/_ping")[0] == 200
+    assert "refused" not in _names(daemon)
+
+
+def test_nested_filters_and_registry_auth_are_400s(daemon: Daemon) -> None:
+    import base64
+
+    filters = "[" * 3000 + "]" * 3000  # unquoted: quoted, it would pass the request line's 8 KiB
+    status, _, reply = daemon.request("GET", f"/v1.41/containers/json?filters={filters}")
+    assert status == 400 and b"filters: not JSON" in reply, reply
+    auth = base64.urlsafe_b64encode(b"[" * 3000 + b"]" * 3000).decode()
+    status, _, reply = daemon.request("POST", "/v1.41/images/create?fromImage=busybox&tag=latest",
+                                      headers={"X-Registry-Auth": auth})
+    assert status == 400 and b"X-Registry-Auth" in reply, reply
+    assert daemon.request("GET", "/_ping")[0] == 200

@@ -48,6 +48,19 @@ def test_health_cmd_turns_healthy_with_nobody_waiting(daemon: Daemon) -> None:
         daemon.docker("rm", "-f", "hc-ok")
 
 
+def test_a_shell_container_is_probed_at_its_start_interval_by_pouchd(daemon: Daemon) -> None:
+    # a 30 s interval, but a 100 ms start interval within the start period: pouchd's schedule probes at
+    # the latter, so the container made by the shell turns healthy long before 30 s
+    done = daemon.pouchsh("-c", "run -d --name hc-shell --health-cmd true --health-start-period 5m "
+                                "--health-start-interval 100ms --health-interval 30s busybox sleep 300")
+    assert done.returncode == 0, done.stderr
+    try:
+        wait_until(lambda: _health(daemon, "hc-shell") == "healthy", timeout=25, what="hc-shell to be healthy")
+        assert _inspect(daemon, "hc-shell")["Config"]["Healthcheck"]["StartInterval"] == 100_000_000
+    finally:
+        daemon.docker("rm", "-f", "hc-shell")
+
+
 def test_failing_check_turns_unhealthy_after_its_retries(daemon: Daemon) -> None:
     daemon.docker("run", "-d", "--name", "hc-bad", "--health-cmd", "echo nope; exit 1",
                   "--health-interval", "200ms", "--health-retries", "2", "busybox", "sleep", "300", check=True)

@@ -168,6 +168,16 @@ class ContainerManager:
             record["network_settings"] = self.facade.networks.networks_of(c.id)
         return record
 
+    def create_options(self, container_id: str) -> CreateOptions | None:
+        """The options a container was created with (its state directory keeps them); None for one an
+        older pouchsh made, or whose file cannot be read."""
+        from managers.options import OPTIONS_FILE
+
+        try:
+            return CreateOptions.from_json((self.paths.state_dir(container_id) / OPTIONS_FILE).read_text())
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+
     # -- create -----------------------------------------------------------------------------------
 
     def create(self, opts: CreateOptions) -> dict[str, Any]:

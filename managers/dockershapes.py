@@ -102,8 +102,77 @@ def _planned_ports(labels: dict[str, str]) -> list[dict[str, Any]]:
     return value if isinstance(value, list) else []
 
 
-def container_inspect(record: dict[str, Any]) -> dict[str, Any]:
-    """``GET /containers/{id}/json`` from the manager's inspect record."""
+def _health_state(state: dict[str, Any] | None) -> dict[str, Any] | None:
+    if state is None:
+        return None
+    return {"Status": state["status"], "FailingStreak": int(state.get("failing_streak") or 0),
+            "Log": [{"Start": e.get("start") or ZERO_TIME, "End": e.get("end") or ZERO_TIME,
+                     "ExitCode": int(e.get("exit_code") or 0), "Output": str(e.get("output") or "")}
+                    for e in state.get("log") or [] if isinstance(e, dict)]}
+
+
+def _healthcheck(check: dict[str, Any] | None, options: Any) -> dict[str, Any] | None:
+    """The container's check (the image's with the options laid over it), or ``["NONE"]`` when it was
+    disabled."""
+    if check is None:
+        health = getattr(options, "health", None)
+        return {"Test": ["NONE"]} if health is not None and health.disable else None
+    return {"Test": list(check["test"]), "Interval": check["interval"], "Timeout": check["timeout"],
+            "StartPeriod": check["start_period"], "StartInterval": check.get("start_interval", 0),
+            "Retries": check["retries"]}
+
+
+def _security_opts(security: Any) -> list[str] | None:
+    out = []
+    if security.no_new_privileges:
+        out.append("no-new-privileges:true")
+    if security.seccomp == {}:
+        out.append("seccomp=unconfined")
+    elif security.seccomp:
+        out.append("seccomp=" + json.dumps(security.seccomp, separators=(",", ":")))  # docker keeps the profile
+    if security.apparmor:
+        out.append(f"apparmor={security.apparmor}")
+    return out or None
+
+
+def _from_options(options: Any) -> dict[str, Any]:
+    """The HostConfig fields only the create options hold (what was asked, as docker reports it)."""
+    tmpfs = {}
+    for item in options.tmpfs:
+        path, _, opts = str(item).partition(":")
+        tmpfs[path] = opts
+    return {
+        "Privileged": options.privileged,
+        "CapAdd": list(options.cap_add) or None,
+        "CapDrop": list(options.cap_drop) or None,
+        "Devices": [{"PathOnHost": d.host, "PathInContainer": d.path, "CgroupPermissions": d.access}
+                    for d in options.devices],
+        "SecurityOpt": _security_opts(options.security),
+        **({"Sysctls": dict(options.sysctls)} if options.sysctls else {}),
+        "Ulimits": [{"Name": u.type.removeprefix("RLIMIT_").lower(), "Soft": u.soft, "Hard": u.hard}
+                    for u in options.ulimits] or None,
+        **({"Tmpfs": tmpfs} if tmpfs else {}),
+        "ExtraHosts": list(options.add_host) or None,
+        "Dns": list(options.dns), "DnsOptions": [], "DnsSearch": [],
+        "GroupAdd": list(options.group_add) or None,
+        "CpusetCpus": options.cpuset_cpus or "",
+        "CpuShares": options.cpu_shares or 0,
+        "OomScoreAdj": options.oom_score_adj or 0,
+        "PidMode": options.pid_mode,
+        "IpcMode": options.ipc_mode,
+        "ShmSize": options.shm_size or 64 * 1024 * 1024,
+        "MemorySwap": options.memory_swap or 0,
+        "MemoryReservation": options.memory_reservation or 0,
+        "Init": True if options.init_path else None,
+        "ConsoleSize": list(options.console_size or [0, 0]),
+        "VolumesFrom": list(options.volumes_from) or None,
+        "PublishAllPorts": options.publish_all,
+    }
+
+
+def container_inspect(record: dict[str, Any], options: Any = None) -> dict[str, Any]:
+    """``GET /containers/{id}/json`` from the manager's inspect record, and the container's create
+    options (``ContainerManager.create_options``) where it has them."""
     labels = record.get("all_labels") or {}
     spec = record.get("spec") or {}
     process = spec.get("process") or {}
@@ -141,6 +210,8 @@ def container_inspect(record: dict[str, Any]) -> dict[str, Any]:
     first = next(iter(networks.values()), {})
     mounts = _mounts(record.get("mounts") or [])
     mode = _network_mode(record)
+    health = _health_state(record.get("health_state"))
+    check = _healthcheck(record.get("healthcheck"), options)
     return {
         "Id": record["id"],
         "Created": record.get("created") or ZERO_TIME,
@@ -151,6 +222,7 @@ def container_inspect(record: dict[str, Any]) -> dict[str, Any]:
             "Restarting": False, "OOMKilled": False, "Dead": False, "Pid": record.get("pid") or 0,
             "ExitCode": record.get("exit_code") or 0, "Error": "",
             "StartedAt": record.get("started_at") or ZERO_TIME, "FinishedAt": record.get("finished_at") or ZERO_TIME,
+            **({"Health": health} if health is not None else {}),
         },
         "Image": record["image"],
         "ResolvConfPath": "", "HostnamePath": "", "HostsPath": "",
@@ -175,6 +247,7 @@ def container_inspect(record: dict[str, Any]) -> dict[str, Any]:
             "PidsLimit": (resources.get("pids") or {}).get("limit"),
             "LogConfig": {"Type": "json-file", "Config": {}},
             "Runtime": record.get("runtime") or "",
+            **(_from_options(options) if options is not None else {}),
         },
         "GraphDriver": {"Name": record.get("snapshotter") or "overlayfs", "Data": None},
         "Mounts": mounts,
@@ -197,6 +270,7 @@ def container_inspect(record: dict[str, Any]) -> dict[str, Any]:
             "Labels": record.get("labels") or {},
             "StopSignal": record.get("stop_signal") or "SIGTERM",
             "StopTimeout": record.get("stop_timeout"),
+            **({"Healthcheck": check} if check is not None else {}),
         },
         "NetworkSettings": {
             "Bridge": "", "SandboxID": "", "HairpinMode": False, "LinkLocalIPv6Address": "",

@@ -30,6 +30,7 @@ SECOND = 1_000_000_000
 DEFAULT_INTERVAL = 30 * SECOND
 DEFAULT_TIMEOUT = 30 * SECOND
 DEFAULT_RETRIES = 3
+DEFAULT_START_INTERVAL = 5 * SECOND
 STATUSES = ("starting", "healthy", "unhealthy")
 
 _GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
@@ -72,13 +73,14 @@ class HealthOptions:
     retries: int | None = None
     start_period: int | None = None
     disable: bool = False
+    start_interval: int | None = None
 
     @classmethod
     def parse(
         cls, *, cmd: Any = None, interval: Any = None, timeout: Any = None, retries: Any = None,
-        start_period: Any = None, disable: bool = False,
+        start_period: Any = None, disable: bool = False, start_interval: Any = None,
     ) -> HealthOptions | None:
-        given = [v for v in (cmd, interval, timeout, retries, start_period) if v is not None]
+        given = [v for v in (cmd, interval, timeout, retries, start_period, start_interval) if v is not None]
         if disable:
             if given:
                 raise InvalidArgument("--no-healthcheck conflicts with the --health-* options")
@@ -102,6 +104,7 @@ class HealthOptions:
             timeout=_positive(timeout, "--health-timeout"),
             retries=n,
             start_period=parse_duration(start_period, "--health-start-period") if start_period is not None else None,
+            start_interval=_positive(start_interval, "--health-start-interval"),
         )
         return opts
 
@@ -143,11 +146,14 @@ class HealthConfig:
     timeout: int = DEFAULT_TIMEOUT
     retries: int = DEFAULT_RETRIES
     start_period: int = 0
+    #: the time between checks during the start period (docker 25's StartInterval)
+    start_interval: int = DEFAULT_START_INTERVAL
 
     @classmethod
     def effective(cls, options: HealthOptions | None, image: Mapping[str, Any] | None) -> HealthConfig | None:
         """The image's HEALTHCHECK (docker's ``Healthcheck``: Test, Interval, Timeout, Retries,
-        StartPeriod) with the options laid over it; None when there is no check (or it is disabled)."""
+        StartPeriod, StartInterval) with the options laid over it; None when there is no check (or it is
+        disabled)."""
         if options is not None and options.disable:
             return None
         base: dict[str, Any] = {}
@@ -157,13 +163,14 @@ class HealthConfig:
             except InvalidArgument:
                 test = ("NONE",)  # a malformed HEALTHCHECK in an image disables it rather than failing run
             base["test"] = test
-            for key, field in (("Interval", "interval"), ("Timeout", "timeout"), ("StartPeriod", "start_period")):
+            for key, field in (("Interval", "interval"), ("Timeout", "timeout"), ("StartPeriod", "start_period"),
+                               ("StartInterval", "start_interval")):
                 if isinstance(image.get(key), int) and image[key] > 0:
                     base[field] = int(image[key])
             if isinstance(image.get("Retries"), int) and image["Retries"] > 0:
                 base["retries"] = int(image["Retries"])
         if options is not None:
-            for field in ("test", "interval", "timeout", "retries", "start_period"):
+            for field in ("test", "interval", "timeout", "retries", "start_period", "start_interval"):
                 value = getattr(options, field)
                 if value is not None:
                     base[field] = value
@@ -186,7 +193,9 @@ class HealthConfig:
             data = json.loads(text)
             return cls(test=tuple(str(a) for a in data["test"]), interval=int(data["interval"]),
                        timeout=int(data["timeout"]), retries=int(data["retries"]),
-                       start_period=int(data["start_period"]))
+                       start_period=int(data["start_period"]),
+                       # containers made before start intervals were kept have docker's default
+                       start_interval=int(data.get("start_interval") or DEFAULT_START_INTERVAL))
         except (ValueError, KeyError, TypeError):
             return None
 
@@ -197,7 +206,14 @@ class HealthConfig:
 
     def to_record(self) -> dict[str, Any]:
         return {"test": list(self.test), "interval": self.interval, "timeout": self.timeout,
-                "retries": self.retries, "start_period": self.start_period}
+                "retries": self.retries, "start_period": self.start_period, "start_interval": self.start_interval}
+
+    def next_interval(self, running_for: float) -> int:
+        """The time to the next probe (ns) of a task that has run ``running_for`` seconds: the start
+        interval within the start period, the interval after it (docker's schedule)."""
+        if self.start_period and running_for < self.start_period / SECOND:
+            return self.start_interval
+        return self.interval
 
 
 def state_of(labels: Mapping[str, str]) -> dict[str, Any] | None:

@@ -25,7 +25,7 @@ from managers.lifecycle import quiet
 if TYPE_CHECKING:
     from managers import Managers
 
-__all__ = ["HealthMonitor"]
+__all__ = ["HealthMonitor", "due_probes", "probe"]
 
 #: docker keeps 4 KiB of a probe's output; a label holds 4 KiB in all, so less is kept here
 OUTPUT_LIMIT = 1024
@@ -195,7 +195,7 @@ def wait_healthy(
             last = _last_end(current, pid)
             # docker runs the first probe one interval after the start; a waiter need not wait that long
             # for the first one, which is what makes `run -d … ; wait --condition healthy` quick
-            due_wall = time.time() if last is None else last + config.interval / SECOND
+            due_wall = time.time() if last is None else last + _interval(config, pid) / SECOND
             if due_wall <= time.time():
                 health = _probe_once(facade, c)
                 if health["status"] == "healthy":
@@ -203,7 +203,7 @@ def wait_healthy(
                     continue
                 if health["status"] == "unhealthy":
                     raise PouchRuntimeError(f"container {name} is unhealthy: {_last_output(health)}")
-                due_wall = time.time() + config.interval / SECOND
+                due_wall = time.time() + _interval(config, pid) / SECOND
             next_due = min(next_due, time.monotonic() + max(0.0, due_wall - time.time()))
         if not pending:
             break
@@ -217,6 +217,55 @@ def wait_healthy(
     return [manager.resolver.record(c.id) for c in found]
 
 
+def _interval(config: HealthConfig, pid: int) -> int:
+    return config.next_interval(time.time() - _started(pid))
+
+
+def due_probes(facade: Managers, probing: set[str]) -> tuple[list[Any], float]:
+    """For a daemon (pouchd) that keeps checks running as dockerd does: the running containers with a
+    check whose probe is due, leaving out ``probing`` (ids whose probe is under way), and the seconds
+    until the next one is due. The schedule is docker's (the first probe one interval after the start,
+    the start interval within the start period) and is read from the recorded state, so it is shared
+    with the shell's waiters: a probe one of them made is not made again."""
+    now = time.time()
+    manager = facade.containers
+    due: list[Any] = []
+    wait = 3600.0
+    for c in manager.client.containers.list([f'labels."{LABEL.HEALTHCHECK}"']):
+        if c.id in probing:
+            continue
+        config = HealthConfig.from_labels(c.labels)
+        if config is None:
+            continue
+        try:
+            pid = _running_pid(facade, c)
+        except PouchError:
+            continue  # removed meanwhile
+        if pid is None:
+            continue
+        started = _started(pid)
+        state = state_of(c.labels)
+        last = _last_end(state, pid)
+        if last is None:
+            at = started + config.next_interval(0) / SECOND
+        else:
+            at = last + config.next_interval(last - started) / SECOND
+        if at <= now:
+            due.append(c)
+        else:
+            wait = min(wait, at - now)
+    return due, wait
+
+
+def probe(facade: Managers, c: Any) -> dict[str, Any] | None:
+    """One probe of ``c`` for a daemon's schedule; None when it could not be made (the container
+    stopped or went away meanwhile: its next start begins a new schedule)."""
+    try:
+        return _probe_once(facade, c)
+    except PouchError:
+        return None
+
+
 def _last_output(health: Mapping[str, Any]) -> str:
     log = list(health.get("log") or [])
     if not log:
@@ -227,7 +276,8 @@ def _last_output(health: Mapping[str, Any]) -> str:
 
 
 class HealthMonitor:
-    """``ctx.managers.health``: the probes, run by the caller that needs the answer."""
+    """``ctx.managers.health``: the probes, run by the caller that needs the answer (or, in pouchd,
+    by ``keep_checking``)."""
 
     def __init__(self, facade: Managers) -> None:
         self.facade = facade
@@ -244,3 +294,42 @@ class HealthMonitor:
              cancel: threading.Event | None = None) -> list[dict[str, Any]]:
         """See ``wait_healthy``."""
         return wait_healthy(self.facade, refs, timeout=timeout, cancel=cancel)
+
+    def keep_checking(self, stop: threading.Event, *, workers: int = 4) -> None:
+        """A daemon's schedule (pouchd), until ``stop`` is set: every running container's check when it
+        is due (``due_probes``), up to ``workers`` probes at a time, a slow one holding up no other.
+        Containers start at any time, so the due list is read again each second at least. The probes
+        run in daemon threads: a stopping server does not wait for a probe's timeout (its exec'd
+        process ends on its own, as with a killed waiter)."""
+        probing: set[str] = set()
+        lock = threading.Lock()
+        wake = threading.Event()
+        slots = threading.Semaphore(workers)
+
+        def one(c: Any) -> None:
+            try:
+                probe(self.facade, c)
+            finally:
+                with lock:
+                    probing.discard(c.id)
+                slots.release()
+                wake.set()
+
+        while not stop.is_set():
+            wake.clear()
+            with lock:
+                busy = set(probing)
+            try:
+                due, wait = due_probes(self.facade, busy)
+            except PouchError:
+                due, wait = [], 1.0  # containerd unreachable for a moment: try again
+            for c in due:
+                if not slots.acquire(blocking=False):
+                    break  # all workers busy: the rest once one is free (``wake``)
+                with lock:
+                    probing.add(c.id)
+                threading.Thread(target=one, args=(c,), name=f"health-{c.id[:12]}", daemon=True).start()
+            # until the next is due, a probe ends (its next may be due sooner than the others'), or stop
+            deadline = time.monotonic() + min(wait, 1.0)
+            while not stop.is_set() and not wake.is_set() and time.monotonic() < deadline:
+                stop.wait(min(0.05, max(0.0, deadline - time.monotonic())))

@@ -213,6 +213,8 @@ class CreateOptions:
     health: HealthOptions | None = None
     #: lxcfs's /proc files bound in (managers.lxcfs); the flag, else the settings' enable-lxcfs
     enable_lxcfs: bool = False
+    #: a -t container's first terminal size, [rows, columns] (an API client's ConsoleSize); None: runc's
+    console_size: list[int] | None = None
 
     @classmethod
     def parse(
@@ -256,7 +258,9 @@ class CreateOptions:
         health_timeout: Any = None,
         health_retries: Any = None,
         health_start_period: Any = None,
+        health_start_interval: Any = None,
         no_healthcheck: bool = False,
+        seccomp_inline: bool = False,
         **rest: Any,
     ) -> CreateOptions:
         environ = environ if environ is not None else {}
@@ -310,7 +314,7 @@ class CreateOptions:
         _log_opts(opts, log_opt or [])
         opts.health = HealthOptions.parse(
             cmd=health_cmd, interval=health_interval, timeout=health_timeout, retries=health_retries,
-            start_period=health_start_period, disable=no_healthcheck,
+            start_period=health_start_period, disable=no_healthcheck, start_interval=health_start_interval,
         )
         for item in opts.add_host:
             host, sep, addr = str(item).partition(":")
@@ -319,7 +323,12 @@ class CreateOptions:
         if opts.rm and opts.restart != "no":
             raise InvalidArgument("--rm and --restart cannot be combined")
         opts.devices = [runflags.parse_device(d) for d in device or []]
-        opts.security = runflags.parse_security_opts(list(security_opt or []), cwd)
+        opts.security = runflags.parse_security_opts(list(security_opt or []), cwd, inline_profiles=seccomp_inline)
+        if opts.console_size is not None:
+            rows_cols = list(opts.console_size)
+            if len(rows_cols) != 2 or not all(isinstance(n, int) and 0 <= n <= 0xFFFF for n in rows_cols):
+                raise InvalidArgument("console size: expected [ROWS, COLUMNS], each 0 to 65535")
+            opts.console_size = rows_cols if all(rows_cols) and opts.tty else None
         opts.pid_mode = runflags.parse_pid(pid)
         opts.ipc_mode = runflags.parse_ipc(ipc)
         opts.sysctls = runflags.parse_sysctls(list(sysctl or []), network=opts.network, ipc=opts.ipc_mode)

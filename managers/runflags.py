@@ -113,10 +113,13 @@ def _is_perms(text: str) -> bool:
     return bool(text) and len(text) <= 3 and set(text) <= set("rwm") and len(set(text)) == len(text)
 
 
-def parse_security_opts(items: list[str], cwd: str) -> Security:
+def parse_security_opts(items: list[str], cwd: str, *, inline_profiles: bool = False) -> Security:
     """``--security-opt``: ``no-new-privileges[:true|false]``, ``seccomp=unconfined|PROFILE.json``,
     ``apparmor=PROFILE`` (an error where AppArmor is not enabled), ``label=disable`` (pouchsh applies no
-    SELinux labels; other ``label=`` options are an error where SELinux is not enabled)."""
+    SELinux labels; other ``label=`` options are an error where SELinux is not enabled).
+
+    ``inline_profiles``: a seccomp profile is the JSON itself, as the Engine API carries it (the docker
+    CLI reads the file and sends its content); an API client never names a file on the server's host."""
     nnp = False
     seccomp: dict[str, Any] | None = None
     apparmor: str | None = None
@@ -130,7 +133,12 @@ def parse_security_opts(items: list[str], cwd: str) -> Security:
                 raise InvalidArgument(f"--security-opt {text}: expected no-new-privileges[:true|false]")
             nnp = value != "false"
         elif key == "seccomp" and value:
-            seccomp = {} if value == "unconfined" else _seccomp_profile(value, cwd)
+            if value == "unconfined":
+                seccomp = {}
+            elif inline_profiles:
+                seccomp = _seccomp_doc(value.encode(), "--security-opt seccomp=<profile>")
+            else:
+                seccomp = _seccomp_profile(value, cwd)
         elif key == "apparmor" and value:
             if not _apparmor_enabled():
                 raise InvalidArgument(
@@ -166,10 +174,17 @@ def _seccomp_profile(path: str, cwd: str) -> dict[str, Any]:
             data = f.read(_PROFILE_MAX + 1)
     except OSError as e:
         raise InvalidArgument(f"{what}: {os.strerror(e.errno or 0)}") from None
+    return _seccomp_doc(data, what)
+
+
+def _seccomp_doc(data: bytes, what: str) -> dict[str, Any]:
+    """A seccomp profile's JSON (docker's format, or the OCI one), checked."""
     if len(data) > _PROFILE_MAX:
         raise InvalidArgument(f"{what}: larger than {_PROFILE_MAX} bytes")
     try:
         doc = json.loads(data)
+    except RecursionError:  # nesting deeper than the parser's stack: no profile is shaped like that
+        raise InvalidArgument(f"{what}: not JSON (nested too deeply)") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise InvalidArgument(f"{what}: not JSON ({e})") from None
     if not isinstance(doc, dict) or doc.get("defaultAction") not in _SECCOMP_ACTIONS:

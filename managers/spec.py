@@ -290,6 +290,10 @@ def build_spec(
     if not process["cwd"].startswith("/"):
         raise InvalidArgument(f"--workdir {process['cwd']}: must be an absolute path")
     process["terminal"] = opts.tty
+    if opts.tty and opts.console_size:
+        # runc sizes the pty before the process runs: a full-screen program draws at the right size
+        # from its first frame, before any resize reaches it
+        process["consoleSize"] = {"height": opts.console_size[0], "width": opts.console_size[1]}
     user = opts.user if opts.user is not None else image_config.user
     if user:
         process["user"] = resolve_user(user, read_file)

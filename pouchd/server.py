@@ -139,7 +139,7 @@ def query_filters(request: web.Request) -> list[str]:
         return []
     try:
         parsed = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InvalidArgument(f"filters: not JSON: {raw[:200]!r}") from None
     if not isinstance(parsed, dict):
         raise InvalidArgument("filters: expected a JSON object of lists")
@@ -164,6 +164,8 @@ async def body_json(request: web.Request, *, required: bool = True) -> dict[str,
         return {}
     try:
         parsed = json.loads(data)
+    except RecursionError:  # deeper than the parser's stack: no request body is shaped like that
+        raise InvalidArgument("malformed JSON body: nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as err:
         raise InvalidArgument(f"malformed JSON body: {err}") from None
     if not isinstance(parsed, dict):

@@ -282,6 +282,7 @@ def options_for(project: Project, s: Service, number: int, config_hash: str) -> 
         pids_limit=s.pids_limit, init=s.init, pull=s.pull_policy,
         health_cmd=health.get("cmd"), health_interval=health.get("interval"), health_timeout=health.get("timeout"),
         health_retries=health.get("retries"), health_start_period=health.get("start_period"),
+        health_start_interval=health.get("start_interval"),
         no_healthcheck=bool(health.get("disable")),
         name=s.container_name or f"{project.name}-{s.name}-{number}", user=s.user, workdir=s.working_dir,
         hostname=s.hostname, volumes=list(s.volumes), tmpfs=list(s.tmpfs), publish=list(s.ports),

@@ -461,7 +461,7 @@ class _Checker:
         elif test is not None:
             test = self.string(test, (*path, "test"))
         out = {"cmd": test}
-        for key in ("interval", "timeout", "start_period"):
+        for key in ("interval", "timeout", "start_period", "start_interval"):
             if key in doc:
                 out[key] = self.string(doc[key], (*path, key), numbers=True)
         if "retries" in doc:

@@ -4,6 +4,7 @@ needs that the managers lack is added to the managers. ``install`` registers eve
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from pouchd.server import Api
@@ -24,4 +25,8 @@ def install(api: Api, facade: Any) -> Any:
     images.install(bridge)
     volumes.install(bridge)
     networks.install(bridge)
+    # a daemon runs healthchecks as dockerd does (the shell, which has none, runs them when asked): the
+    # schedule and the probes are the managers'
+    threading.Thread(target=facade.health.keep_checking, args=(bridge.closing,), name="pouchd-health",
+                     daemon=True).start()
     return bridge

@@ -103,7 +103,9 @@ class _Handlers:
         return json_response([container_summary(r) for r in records])
 
     async def inspect(self, request: web.Request) -> web.Response:
-        return json_response(container_inspect(await self._record(request.match_info["id"])))
+        record = await self._record(request.match_info["id"])
+        options = await self.b.call(self.containers.create_options, record["id"])
+        return json_response(container_inspect(record, options))
 
     async def top(self, request: web.Request) -> web.Response:
         rows = await self.b.call(self.containers.top, request.match_info["id"])
@@ -123,7 +125,8 @@ class _Handlers:
             name = name[1:]
         kwargs = create_kwargs(body, name)
         image, args = kwargs.pop("image"), kwargs.pop("args")
-        opts = CreateOptions.parse(image, args, pull="never", **kwargs)
+        # cwd "/": no create field names a file of this host (a seccomp profile comes inline)
+        opts = CreateOptions.parse(image, args, pull="never", cwd="/", environ={}, **kwargs)
         try:
             record = await self.b.call(self.containers.create, opts)
         except NotFound as err:

@@ -16,7 +16,6 @@ _IGNORABLE: dict[str, tuple[Any, ...]] = {
     "MemorySwappiness": (None, -1),
     "LogConfig": (None, {}, {"Type": "", "Config": {}}, {"Type": "", "Config": None}, {"Type": "json-file", "Config": {}}),
     "CgroupnsMode": (None, "", "private", "host"),
-    "IpcMode": (None, "", "private", "shareable"),
     "Isolation": (None, "", "default"),
     "OomKillDisable": (None, False),
     "MaskedPaths": (None, []),
@@ -26,16 +25,14 @@ _IGNORABLE: dict[str, tuple[Any, ...]] = {
     "Cgroup": (None, ""),
     "UTSMode": (None, ""),
     "UsernsMode": (None, ""),
-    "PidMode": (None, ""),
     "VolumeDriver": (None, "", "local"),
-    "MemorySwap": (None, 0, -1),
 }
 _HANDLED_HOST = {
     "Binds", "PortBindings", "AutoRemove", "RestartPolicy", "NetworkMode", "Privileged", "CapAdd", "CapDrop",
     "Memory", "NanoCpus", "PidsLimit", "Ulimits", "ShmSize", "Init", "Runtime", "ReadonlyRootfs", "Dns",
     "ExtraHosts", "Tmpfs", "VolumesFrom", "Mounts", "LogConfig", "PublishAllPorts", "Annotations",
-    # the pty's first size: clients send POST …/resize right after the start, which sets it
-    "ConsoleSize",
+    "ConsoleSize", "Devices", "SecurityOpt", "Sysctls", "CpusetCpus", "CpuShares", "GroupAdd", "OomScoreAdj",
+    "PidMode", "IpcMode", "MemorySwap", "MemoryReservation",
 }
 _HANDLED_CONFIG = {
     "Image", "Cmd", "Entrypoint", "Env", "Labels", "WorkingDir", "User", "Hostname", "Tty", "OpenStdin",
@@ -44,7 +41,8 @@ _HANDLED_CONFIG = {
     "Shell", "MacAddress", "Healthcheck",
 }
 #: Config fields whose non-zero values pouchsh cannot honour
-_UNSUPPORTED_CONFIG = {"Domainname", "OnBuild", "Shell", "MacAddress", "Healthcheck"}
+_UNSUPPORTED_CONFIG = {"Domainname", "OnBuild", "Shell", "MacAddress"}
+_HEALTH_FIELDS = {"Test", "Interval", "Timeout", "Retries", "StartPeriod", "StartInterval"}
 
 
 def _zero(value: Any) -> bool:
@@ -83,6 +81,8 @@ def create_kwargs(body: dict[str, Any], name: str | None) -> dict[str, Any]:
     unsupported += [k for k, v in body.items() if k in _UNSUPPORTED_CONFIG and not _zero(v)]
     unsupported += [k for k, v in body.items() if k not in _HANDLED_CONFIG and not _zero(v)
                     and k not in ("Entrypoint", "StdinOnce")]
+    health = _dict(body.get("Healthcheck"), "Healthcheck")
+    unsupported += [f"Healthcheck.{k}" for k, v in health.items() if k not in _HEALTH_FIELDS and not _zero(v)]
     log = _dict(host.get("LogConfig"), "HostConfig.LogConfig")
     if log.get("Type") not in (None, "", "json-file", "local"):
         unsupported.append(f"HostConfig.LogConfig.Type={log.get('Type')}")
@@ -162,7 +162,85 @@ def create_kwargs(body: dict[str, Any], name: str | None) -> dict[str, Any]:
     kwargs["annotation"] = [f"{k}={v}" for k, v in _dict(host.get("Annotations"), "HostConfig.Annotations").items()]
     config = _dict(log.get("Config"), "HostConfig.LogConfig.Config")
     kwargs["log_opt"] = [f"{k}={v}" for k, v in config.items()]
+    kwargs.update(_health(health))
+    kwargs.update(_kernel(host))
     return kwargs
+
+
+def _health(health: dict[str, Any]) -> dict[str, Any]:
+    """``Config.Healthcheck`` as the ``--health-*`` options: a Test of ``["NONE"]`` disables the
+    image's check, an empty one keeps the image's command with the other fields laid over it;
+    durations are nanoseconds, 0 meaning the default (as in docker)."""
+    out: dict[str, Any] = {}
+    test = health.get("Test")
+    if test == ["NONE"]:
+        out["no_healthcheck"] = True
+        return out
+    if test:
+        if not isinstance(test, list):  # a bare string is not docker's form: [CMD-SHELL, "..."] is
+            raise InvalidArgument("Healthcheck.Test: expected a list of strings")
+        out["health_cmd"] = _strings(test, "Healthcheck.Test")
+    for field, key in (("Interval", "health_interval"), ("Timeout", "health_timeout"),
+                       ("StartPeriod", "health_start_period"), ("StartInterval", "health_start_interval")):
+        if health.get(field):
+            value = _number(health[field], f"Healthcheck.{field}")
+            if value < 0:
+                raise InvalidArgument(f"Healthcheck.{field}: must not be negative")
+            out[key] = value
+    if health.get("Retries"):
+        out["health_retries"] = _number(health["Retries"], "Healthcheck.Retries")
+    return out
+
+
+def _kernel(host: dict[str, Any]) -> dict[str, Any]:
+    """The HostConfig fields of the flags that reach into the host's kernel (managers.runflags checks
+    their values): devices, security options, sysctls, namespaces, CPU and memory tunables."""
+    out: dict[str, Any] = {
+        "device": [_device(d) for d in host.get("Devices") or []],
+        # the docker CLI sends a seccomp profile's content, never a path (seccomp_inline)
+        "security_opt": _strings(host.get("SecurityOpt"), "HostConfig.SecurityOpt"),
+        "seccomp_inline": True,
+        "group_add": _strings(host.get("GroupAdd"), "HostConfig.GroupAdd"),
+    }
+    sysctls = _dict(host.get("Sysctls"), "HostConfig.Sysctls")
+    if not all(isinstance(v, str) for v in sysctls.values()):
+        raise InvalidArgument("HostConfig.Sysctls: values must be strings")
+    out["sysctl"] = [f"{k}={v}" for k, v in sysctls.items()]
+    for field, key in (("PidMode", "pid"), ("IpcMode", "ipc"), ("CpusetCpus", "cpuset_cpus")):
+        value = host.get(field)
+        if value not in (None, ""):
+            if not isinstance(value, str):
+                raise InvalidArgument(f"HostConfig.{field}: expected a string")
+            out[key] = value
+    for field, key in (("CpuShares", "cpu_shares"), ("OomScoreAdj", "oom_score_adj"),
+                       ("MemoryReservation", "memory_reservation")):
+        if host.get(field):
+            out[key] = _number(host[field], f"HostConfig.{field}")
+    swap = host.get("MemorySwap")
+    if swap:
+        swap = _number(swap, "HostConfig.MemorySwap")
+        # -1 without a memory limit is what clients send for "unlimited" anyway: nothing to set
+        if swap != -1 or host.get("Memory"):
+            out["memory_swap"] = swap
+    size = host.get("ConsoleSize")
+    if size not in (None, [], [0, 0]):
+        if not isinstance(size, list) or len(size) != 2 or not all(
+                isinstance(n, int) and not isinstance(n, bool) for n in size):
+            raise InvalidArgument("HostConfig.ConsoleSize: expected [ROWS, COLUMNS]")
+        out["console_size"] = size
+    return out
+
+
+def _device(d: Any) -> str:
+    d = _dict(d, "HostConfig.Devices[]")
+    host = d.get("PathOnHost")
+    if not isinstance(host, str) or not host:
+        raise InvalidArgument("HostConfig.Devices[]: PathOnHost is required")
+    path = d.get("PathInContainer") or host
+    perms = d.get("CgroupPermissions") or "rwm"
+    if not isinstance(path, str) or not isinstance(perms, str) or ":" in host + path:
+        raise InvalidArgument("HostConfig.Devices[]: PathInContainer and CgroupPermissions are strings, no ':'")
+    return f"{host}:{path}:{perms}"
 
 
 def _publish(bindings: dict[str, Any]) -> list[str]:

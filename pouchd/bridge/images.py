@@ -239,7 +239,7 @@ def _check_auth(request: web.Request) -> None:
     try:
         padded = header + "=" * (-len(header) % 4)
         decoded = json.loads(base64.urlsafe_b64decode(padded))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         raise InvalidArgument("X-Registry-Auth: not base64 JSON") from None
     if not isinstance(decoded, dict):
         raise InvalidArgument("X-Registry-Auth: not a JSON object")

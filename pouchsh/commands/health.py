@@ -17,6 +17,7 @@ HEALTH_FLAGS = [
     Flag("health-timeout", type="duration", help="Time a check may take before it counts as failed (default 30s)"),
     Flag("health-retries", type="int", help="Consecutive failures that make the container unhealthy (default 3)"),
     Flag("health-start-period", type="duration", help="Time after the start in which failures do not count (default 0s)"),
+    Flag("health-start-interval", type="duration", help="Time between checks during the start period (default 5s)"),
     Flag("no-healthcheck", help="Disable the image's HEALTHCHECK"),
 ]
 

@@ -45,9 +45,10 @@ def _still_serving(daemon: Daemon) -> object:
         (json.dumps({"Image": "busybox", "HostConfig": "nope"}).encode(), 400, "HostConfig"),
         (json.dumps({"Image": "busybox", "HostConfig": {"Memory": "lots"}}).encode(), 400, "Memory"),
         (json.dumps({"Image": "busybox", "Labels": []}).encode(), 400, "Labels"),
-        (json.dumps({"Image": "busybox", "HostConfig": {"CpuShares": 512, "OomScoreAdj": 5}}).encode(), 400,
-         "HostConfig.CpuShares, HostConfig.OomScoreAdj"),
-        (json.dumps({"Image": "busybox", "Healthcheck": {"Test": ["CMD", "true"]}}).encode(), 400, "Healthcheck"),
+        # fields no run flag has (CpuShares and OomScoreAdj, which have one, are mapped: test_create_flags)
+        (json.dumps({"Image": "busybox", "HostConfig": {"CpuQuota": 5000, "BlkioWeight": 300}}).encode(), 400,
+         "HostConfig.BlkioWeight, HostConfig.CpuQuota"),
+        (json.dumps({"Image": "busybox", "Healthcheck": {"Test": ["CMD-SHELL"]}}).encode(), 400, "healthcheck test"),
         (json.dumps({"Image": "busybox", "HostConfig": {"RestartPolicy": {"Name": "on-failure",
                                                                           "MaximumRetryCount": 3}}}).encode(),
          400, "MaximumRetryCount"),

@@ -134,7 +134,8 @@ def test_the_image_healthcheck_applies_and_no_healthcheck_disables_it(shell, tmp
     import_oci_layout(shell.facade.ctrd, layout)
     shell.run("run -d --name imagecheck withcheck:1 sleep 300")
     assert _value(shell, "inspect imagecheck | get healthcheck") == {
-        "test": ["CMD-SHELL", "exit 0"], "interval": S // 5, "timeout": 30 * S, "retries": 2, "start_period": 0}
+        "test": ["CMD-SHELL", "exit 0"], "interval": S // 5, "timeout": 30 * S, "retries": 2, "start_period": 0,
+        "start_interval": 5 * S}
     assert _value(shell, "wait --condition healthy --timeout 1m imagecheck | get health") == "healthy"
     shell.run("run -d --name nocheck --no-healthcheck withcheck:1 sleep 300")
     assert _value(shell, "inspect nocheck | get healthcheck") is None

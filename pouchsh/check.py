@@ -67,8 +67,9 @@ __all__ = [
     "parse_source",
 ]
 
-#: Variables every program has: the environment, the script's arguments, the last container's status.
-BUILTIN_VARIABLES = ("env", "args", "status")
+#: Variables every program has: the environment, the script's arguments, the last container's status,
+#: and what pouchsh says about this run (``$pouch.dry_run``).
+BUILTIN_VARIABLES = ("env", "args", "status", "pouch")
 _DEF_TYPES = {
     "string": "string", "str": "string", "int": "int", "float": "float", "number": "number", "bool": "bool",
     "size": "size", "filesize": "size", "duration": "duration", "list": "list", "table": "list",
@@ -270,6 +271,9 @@ class _Checker:
         elif isinstance(s, Let):
             if s.name in grammar.KEYWORDS:
                 self.error(f"`{s.name}` is a keyword and cannot name a variable", s.name_span)
+            elif s.name in BUILTIN_VARIABLES:
+                # reads of these names always see the built-in value, so a `let` of one would be ignored
+                self.error(f"`${s.name}` is built in and cannot be declared", s.name_span)
             self.pipeline(s.value, scope, where)
             scope.vars.add(s.name)
         elif isinstance(s, Assign):

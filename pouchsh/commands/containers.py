@@ -504,12 +504,19 @@ def container_rename(ctx: Any, container: str, new_name: str) -> dict[str, Any]:
 
 @command(
     "top",
-    help="The processes running in a container",
+    help="The processes running in a container, as docker's: UID PID PPID C STIME TTY TIME CMD (ps -ef)",
+    description=(
+        "Read from the host's /proc for the container's pids (nothing runs in the container). The records "
+        "have the fields uid pid ppid c stime tty time cmd, numbers as numbers; UID is the number, as the "
+        "host's name for it says nothing of the container's users. With ps options the table is the host's "
+        "ps output for the container's processes."
+    ),
     params=[
         Param("container", type="container", help="Container"),
         Param("ps-options", required=False, rest=True, help="Options for the host's ps (must show PID)"),
     ],
-    examples=[Example("top web", "web's processes"), Example("top web -o pid,comm", "Chosen ps columns")],
+    examples=[Example("top web", "web's processes"), Example("top web -o pid,comm", "Chosen ps columns"),
+              Example("top web | where ppid != 1 | get cmd", "The records are typed: filter on numbers")],
     aliases=_aliases("top"),
     category=_CAT,
     interspersed=False,

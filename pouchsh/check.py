@@ -286,6 +286,7 @@ class _Checker:
             elif s.orelse is not None:
                 self.block(s.orelse.body, scope, where)
         elif isinstance(s, For):
+            self._not_built_in(s.var, "a loop variable", s.span)
             self.expr(s.iterable, scope, where)
             inner = CheckScope(scope)
             inner.vars.add(s.var)
@@ -300,6 +301,7 @@ class _Checker:
             if s.handler is not None:
                 inner = CheckScope(scope)
                 if s.catch_name:
+                    self._not_built_in(s.catch_name, "a catch variable", s.span)
                     inner.vars.add(s.catch_name)
                 self.block(s.handler.body, inner, where)
         elif isinstance(s, Transaction):
@@ -338,11 +340,18 @@ class _Checker:
             self.error(f"cannot assign to `${target.name}`: it is not declared", target.span,
                        hint=f"declare it first: `let {target.name} = ...`")
 
+    def _not_built_in(self, name: str, what: str, span: Any) -> None:
+        """A name bound here would never be read: ``$env``, ``$args``, ``$status`` and ``$pouch`` always
+        read the built-in value."""
+        if name in BUILTIN_VARIABLES:
+            self.error(f"`${name}` is built in and cannot be {what}", span)
+
     def def_body(self, s: Def, scope: CheckScope, where: _Where) -> None:
         user = scope.find_def(s.name)
         inner = CheckScope(scope)
         inner.vars.add("in")  # the value piped into the call
         for p in s.params:
+            self._not_built_in(p.name.replace("-", "_"), "a parameter", s.span)
             inner.vars.add(p.name.replace("-", "_"))
             if p.default is not None:
                 self.expr(p.default, scope, where)
@@ -677,6 +686,8 @@ class _Checker:
                 self.expr(value, scope, where)
         elif isinstance(e, Closure):
             inner = CheckScope(scope)
+            for name in e.params:
+                self._not_built_in(name, "a closure parameter", e.span)
             inner.vars.update(e.params or ("it",))
             self.block(e.body.body, inner, _Where(closure=True, file=where.file), new_scope=False)
         elif isinstance(e, Range):

@@ -19,7 +19,9 @@ def test_a_guarded_check_is_skipped_only_under_dry_run() -> None:
 
 
 def test_pouch_cannot_be_declared_or_assigned() -> None:
-    for source in ("let pouch = 1", "$pouch = {dry_run: false}", "let status = 0", "let env = {}"):
+    for source in ("let pouch = 1", "$pouch = {dry_run: false}", "let status = 0", "let env = {}",
+                   "for status in [1 2] { echo $status }", "[1] | each {|args| $args }", "def f [pouch] { 1 }",
+                   "try { 1 } catch env { 2 }"):
         result = run_cli(["--check", "-c", source])
         assert result.code == 2 and "error[check]" in result.err, (source, result.err)
 

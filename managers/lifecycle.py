@@ -213,8 +213,11 @@ class Lifecycle:
         spec["linux"]["namespaces"] = [ns for ns in spec["linux"]["namespaces"] if ns["type"] != "ipc"]
         if donor.labels.get(LABEL.IPC) == "shareable":
             spec["linux"]["namespaces"].append({"type": "ipc", "path": f"/proc/{task.pid}/ns/ipc"})
-            # the donor's /dev/shm too, as docker's: the tmpfs the donor's create made on the host
-            ipcshm.bind(spec, ipcshm.shm_dir(self.paths.state_dir(donor.id)))
+            # the donor's /dev/shm too, as docker's: the tmpfs the donor's create made on the host (a donor
+            # made before pouchsh shared it has none: the joiner keeps a /dev/shm of its own)
+            shm = ipcshm.shm_dir(self.paths.state_dir(donor.id))
+            if shm.is_dir():
+                ipcshm.bind(spec, shm)
         else:
             ipcshm.bind(spec, ipcshm.HOST_SHM)
 
@@ -366,8 +369,11 @@ class Lifecycle:
 
     def _shareable_shm(self, c: Any) -> None:
         """The tmpfs a ``--ipc shareable`` container binds as /dev/shm: a reboot took it away (its empty
-        mount point stays), so a start makes it again, of the size the container was created with."""
+        mount point stays), so a start makes it again, of the size the container was created with. A
+        container made before pouchsh shared /dev/shm has no mount point and a tmpfs of its own."""
         state_dir = self.paths.state_dir(c.id)
+        if not ipcshm.shm_dir(state_dir).is_dir():
+            return
         try:
             size = CreateOptions.from_json((state_dir / OPTIONS_FILE).read_text()).shm_size
         except (OSError, ValueError, TypeError):

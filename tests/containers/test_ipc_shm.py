@@ -79,3 +79,20 @@ def test_ipc_host_binds_the_hosts_dev_shm(mgr: Any) -> None:
         assert _run(mgr, f"cat /dev/shm/{name}", ipc="host").strip() == "from the host"
     finally:
         host_file.unlink()
+
+
+def test_a_start_after_the_tmpfs_went_makes_it_again_with_its_size(mgr: Any) -> None:
+    """A reboot takes the host's tmpfs away and leaves its mount point: the next start mounts it again."""
+    from managers import ipcshm
+
+    donor = mgr.containers.run(CreateOptions.parse("busybox", ["sleep", "300"], network="none", name="shmboot",
+                                                   ipc="shareable", shm_size="4m"), detach=True)
+    state = mgr.containers.paths.state_dir(donor["id"])
+    mgr.containers.stop(["shmboot"], timeout=0)
+    ipcshm.unmount(state)
+    assert _mounts_under(state) == [] and (state / "shm").is_dir()
+    mgr.containers.start(["shmboot"])
+    assert [m[:2] for m in _mounts_under(state)] == [(str(state / "shm"), "tmpfs")]
+    assert _sh(mgr, "shmboot", "df -k /dev/shm | tail -1").split()[1] == "4096"
+    mgr.containers.remove(["shmboot"], force=True)
+    assert _mounts_under(state) == []

@@ -514,7 +514,8 @@ class ContainerManager:
         return stats.sample(self, refs, all=all)
 
     def top(self, ref: str, ps_args: builtins.list[str] | None = None) -> builtins.list[dict[str, Any]]:
-        """``top``: the container's processes, from the host's /proc (or ``ps ARGS`` when given)."""
+        """``top``: the container's processes as docker's (the host's ``ps -ef`` columns, hostside.TOP_COLUMNS)
+        read from the host's /proc, or the table of the host's ``ps ARGS`` when given."""
         c = self.resolver.get(ref)
         task = self.resolver.task(c.id)
         if task is None or task.status not in ("running", "paused"):
@@ -522,7 +523,7 @@ class ContainerManager:
         pids = self.client.tasks.pids(c.id)
         if ps_args:
             return _ps_table(ps_args, pids)
-        return [_proc_row(pid) for pid in pids if os.path.exists(f"/proc/{pid}")]
+        return [row for row in map(_proc_row, pids) if row is not None]
 
     def port(self, ref: str, private_port: str | None = None) -> builtins.list[dict[str, Any]]:
         """``port``: the published ports ({container_port, protocol, host_ip, host_port})."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PouchError, Timeout
 from ctrd.owner import OWNER_LABEL
-from managers import faults
+from managers import faults, ipcshm
 from managers import records as rec
 from managers.containerpaths import ContainerPaths, container_lock
 from managers.health import HealthConfig
@@ -105,6 +105,12 @@ class Lifecycle:
             fd = os.open(state_dir / OPTIONS_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(opts.to_json())
+            shm = None
+            if opts.ipc_mode == "shareable":
+                # docker's: a tmpfs of the host's that joiners bind as their /dev/shm too (managers.ipcshm);
+                # it goes before the state directory does (undo runs backwards)
+                shm = ipcshm.mount(state_dir, opts.shm_size)
+                undo.append(lambda: ipcshm.unmount(state_dir))
             from managers.rootfs import read_layered
             from managers.spec import build_spec
 
@@ -133,6 +139,8 @@ class Lifecycle:
                     self._join_network(spec, plan.join)
                 if opts.ipc_mode.startswith("container:"):
                     self._join_ipc(spec, opts.ipc_mode.partition(":")[2])
+                elif shm is not None or opts.ipc_mode == "host":
+                    ipcshm.bind(spec, shm or ipcshm.HOST_SHM)
                 if plan.mode == "cni" and opts.restart != "no":
                     from managers import nethook
 
@@ -205,6 +213,13 @@ class Lifecycle:
         spec["linux"]["namespaces"] = [ns for ns in spec["linux"]["namespaces"] if ns["type"] != "ipc"]
         if donor.labels.get(LABEL.IPC) == "shareable":
             spec["linux"]["namespaces"].append({"type": "ipc", "path": f"/proc/{task.pid}/ns/ipc"})
+            # the donor's /dev/shm too, as docker's: the tmpfs the donor's create made on the host (a donor
+            # made before pouchsh shared it has none: the joiner keeps a /dev/shm of its own)
+            shm = ipcshm.shm_dir(self.paths.state_dir(donor.id))
+            if shm.is_dir():
+                ipcshm.bind(spec, shm)
+        else:
+            ipcshm.bind(spec, ipcshm.HOST_SHM)
 
     def _volumes(
         self, cid: str, opts: CreateOptions, image: Image,
@@ -341,6 +356,8 @@ class Lifecycle:
         and logger kept running."""
         if c.labels.get(LABEL.LXCFS):
             self._lxcfs()  # its binds name lxcfs's files: they must answer when runc mounts them
+        if c.labels.get(LABEL.IPC) == "shareable":
+            self._shareable_shm(c)
         with container_lock(self.paths.lock_path(c.id)):
             try:
                 with exec_failures(f"container {name_of(c)}"):
@@ -349,6 +366,19 @@ class Lifecycle:
                 if self._removed(c):
                     raise NotFound(f"container {name_of(c)} was removed while starting") from err
                 raise
+
+    def _shareable_shm(self, c: Any) -> None:
+        """The tmpfs a ``--ipc shareable`` container binds as /dev/shm: a reboot took it away (its empty
+        mount point stays), so a start makes it again, of the size the container was created with. A
+        container made before pouchsh shared /dev/shm has no mount point and a tmpfs of its own."""
+        state_dir = self.paths.state_dir(c.id)
+        if not ipcshm.shm_dir(state_dir).is_dir():
+            return
+        try:
+            size = CreateOptions.from_json((state_dir / OPTIONS_FILE).read_text()).shm_size
+        except (OSError, ValueError, TypeError):
+            size = None  # docker's default size
+        ipcshm.mount(state_dir, size)
 
     def _lxcfs(self) -> Path:
         """A live lxcfs mount (managers.lxcfs), started if need be; after a (re)start the binds of the
@@ -590,6 +620,7 @@ class Lifecycle:
         name = c.labels.get(LABEL.NAME)
         if name:
             quiet(self.resolver.names().release, name, cid)
+        quiet(ipcshm.unmount, self.paths.state_dir(cid))  # before its mount point goes with the directory
         shutil.rmtree(self.paths.state_dir(cid), ignore_errors=True)
         self._remove_fifo_dirs(cid)
         self.notify_collector(cid, start=False)  # it closes the FIFOs it still held (a restart policy's)
@@ -615,6 +646,7 @@ class Lifecycle:
                 quiet(self.client.leases.delete, lease.id, sync=True)
         quiet(self.client.snapshots.remove, cid)
         self.facade.networks.detach(cid)
+        ipcshm.unmount(self.paths.state_dir(cid))  # a --ipc shareable tmpfs, before its mount point goes
         shutil.rmtree(self.paths.state_dir(cid), ignore_errors=True)
         self._remove_fifo_dirs(cid)
         if record.get("name"):

@@ -67,8 +67,9 @@ __all__ = [
     "parse_source",
 ]
 
-#: Variables every program has: the environment, the script's arguments, the last container's status.
-BUILTIN_VARIABLES = ("env", "args", "status")
+#: Variables every program has: the environment, the script's arguments, the last container's status,
+#: and what pouchsh says about this run (``$pouch.dry_run``).
+BUILTIN_VARIABLES = ("env", "args", "status", "pouch")
 _DEF_TYPES = {
     "string": "string", "str": "string", "int": "int", "float": "float", "number": "number", "bool": "bool",
     "size": "size", "filesize": "size", "duration": "duration", "list": "list", "table": "list",
@@ -270,6 +271,9 @@ class _Checker:
         elif isinstance(s, Let):
             if s.name in grammar.KEYWORDS:
                 self.error(f"`{s.name}` is a keyword and cannot name a variable", s.name_span)
+            elif s.name in BUILTIN_VARIABLES:
+                # reads of these names always see the built-in value, so a `let` of one would be ignored
+                self.error(f"`${s.name}` is built in and cannot be declared", s.name_span)
             self.pipeline(s.value, scope, where)
             scope.vars.add(s.name)
         elif isinstance(s, Assign):
@@ -282,6 +286,7 @@ class _Checker:
             elif s.orelse is not None:
                 self.block(s.orelse.body, scope, where)
         elif isinstance(s, For):
+            self._not_built_in(s.var, "a loop variable", s.span)
             self.expr(s.iterable, scope, where)
             inner = CheckScope(scope)
             inner.vars.add(s.var)
@@ -296,6 +301,7 @@ class _Checker:
             if s.handler is not None:
                 inner = CheckScope(scope)
                 if s.catch_name:
+                    self._not_built_in(s.catch_name, "a catch variable", s.span)
                     inner.vars.add(s.catch_name)
                 self.block(s.handler.body, inner, where)
         elif isinstance(s, Transaction):
@@ -334,11 +340,18 @@ class _Checker:
             self.error(f"cannot assign to `${target.name}`: it is not declared", target.span,
                        hint=f"declare it first: `let {target.name} = ...`")
 
+    def _not_built_in(self, name: str, what: str, span: Any) -> None:
+        """A name bound here would never be read: ``$env``, ``$args``, ``$status`` and ``$pouch`` always
+        read the built-in value."""
+        if name in BUILTIN_VARIABLES:
+            self.error(f"`${name}` is built in and cannot be {what}", span)
+
     def def_body(self, s: Def, scope: CheckScope, where: _Where) -> None:
         user = scope.find_def(s.name)
         inner = CheckScope(scope)
         inner.vars.add("in")  # the value piped into the call
         for p in s.params:
+            self._not_built_in(p.name.replace("-", "_"), "a parameter", s.span)
             inner.vars.add(p.name.replace("-", "_"))
             if p.default is not None:
                 self.expr(p.default, scope, where)
@@ -673,6 +686,8 @@ class _Checker:
                 self.expr(value, scope, where)
         elif isinstance(e, Closure):
             inner = CheckScope(scope)
+            for name in e.params:
+                self._not_built_in(name, "a closure parameter", e.span)
             inner.vars.update(e.params or ("it",))
             self.block(e.body.body, inner, _Where(closure=True, file=where.file), new_scope=False)
         elif isinstance(e, Range):

@@ -257,7 +257,7 @@ class PouchCompleter(Completer):
     def _variables(self, name: str, path: str) -> Iterator[Completion]:
         scope = self.scope()
         if not path:
-            for var in sorted(set(scope) | {"env", "args", "status"}):
+            for var in sorted(set(scope) | {"env", "args", "status", "pouch"}):
                 if var.startswith(name):
                     yield Completion("$" + var, -len(name) - 1, display_meta=_kind_meta(scope.get(var)))
             return

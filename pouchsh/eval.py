@@ -475,6 +475,8 @@ class Interpreter:
             value = self.rt.args
         elif name == "status":
             value = self.rt.status
+        elif name == "pouch":
+            value = self.rt.facts()
         else:
             try:
                 value = scope.lookup(name)

@@ -143,6 +143,13 @@ class Runtime:
         self.status = int(code)
         self.statement_status = int(code)
 
+    def facts(self) -> dict[str, Any]:
+        """``$pouch``: what a script may ask about the run itself. ``dry_run`` lets a script skip its own
+        checks of what containers printed, which a dry run cannot know (docs/LANGUAGE-NOTES.md)."""
+        from ctrd import __version__
+
+        return {"dry_run": self.dry_run, "version": __version__}
+
     def display(self, value: Any) -> None:
         from pouchsh import render
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from ctrd.errors import InvalidArgument
 from managers.compose.interpolate import parse_env_file
-from managers.compose.yamlfile import YamlFile, load
+from managers.compose.yamlfile import YamlFile, load, parse
 
 __all__ = ["Project", "Service", "load_project"]
 
@@ -123,13 +123,19 @@ class Project:
 def load_project(
     *, cwd: str, files: list[str] | None = None, project_name: str | None = None,
     profiles: list[str] | None = None, environ: dict[str, str] | None = None, env_file: str | None = None,
+    piped: str | None = None,
 ) -> Project:
-    """Read and check the project; nothing is made."""
+    """Read and check the project; nothing is made. A file named ``-`` is the text ``piped`` (docker
+    compose's ``-f -``); its project directory is ``cwd``, as docker's is."""
     base = Path(cwd)
+    if files and files.count("-") > 1:
+        raise InvalidArgument("-f -: the piped compose file can be given once")
+    if files and "-" in files and piped is None:
+        raise InvalidArgument("-f -: pipe the compose file's text in")
     paths = [Path(base, f) for f in files] if files else [next((base / f for f in DEFAULT_FILES if (base / f).is_file()), None)]
     if paths[0] is None:
         raise InvalidArgument(f"no compose file here ({', '.join(DEFAULT_FILES)}); give one with -f", hint=str(base))
-    project_dir = paths[0].parent.resolve()
+    project_dir = base.resolve() if files and files[0] == "-" else paths[0].parent.resolve()
     env = dict(environ or {})
     # --env-file is the user's own choice (relative to here); the project's .env must be the project's
     dotenv = Path(base, env_file) if env_file else project_dir / ".env"
@@ -143,12 +149,13 @@ def load_project(
         # the shell's environment wins over .env, as in docker compose
         env = {**parse_env_file(text, str(dotenv)), **env}
     shown = list(files) if files else [paths[0].name]
-    docs = [load(path, name, env) for path, name in zip(paths, shown, strict=True)]
+    docs = [parse(piped.encode(), "-", env) if name == "-" and piped is not None else load(path, name, env)
+            for path, name in zip(paths, shown, strict=True)]
     merged = docs[0]
     for other in docs[1:]:
         merged = YamlFile(merged.name, _merge(merged.data, other.data), {**merged.marks, **other.marks},
                           {**merged.key_marks, **other.key_marks})
-    return _Checker(merged, project_dir, env).project(project_name, set(profiles or []), [str(p) for p in paths])
+    return _Checker(merged, project_dir, env).project(project_name, set(profiles or []), [n if n == "-" else str(p) for p, n in zip(paths, shown, strict=True)])
 
 
 def _merge(a: Any, b: Any) -> Any:

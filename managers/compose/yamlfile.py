@@ -19,7 +19,7 @@ import yaml
 from ctrd.errors import InvalidArgument
 from managers.compose.interpolate import interpolate
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "YamlFile", "load"]
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "YamlFile", "load", "parse"]
 
 MAX_BYTES = 1 << 20
 MAX_NODES = 100_000
@@ -52,6 +52,11 @@ def load(path: Path, shown: str, env: dict[str, str]) -> YamlFile:
             raw = f.read(MAX_BYTES + 1)
     except OSError as e:
         raise InvalidArgument(f"{shown}: {e.strerror or e}") from None
+    return parse(raw, shown, env)
+
+
+def parse(raw: bytes, shown: str, env: dict[str, str]) -> YamlFile:
+    """A compose file's bytes read and checked (``shown`` names it in errors; ``-`` for piped text)."""
     if len(raw) > MAX_BYTES:
         raise InvalidArgument(f"{shown}: larger than {MAX_BYTES} bytes")
     try:

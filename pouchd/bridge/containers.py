@@ -22,6 +22,7 @@ from aiohttp import web
 
 from ctrd.errors import InvalidArgument, NotFound, PouchError, Unavailable
 from managers.console import Stdio
+from managers.hostside import TOP_COLUMNS
 from managers.options import CreateOptions
 from pouchd.bridge.context import Bridge, PendingAttach
 from pouchd.bridge.createbody import create_kwargs
@@ -111,10 +112,9 @@ class _Handlers:
         rows = await self.b.call(self.containers.top, request.match_info["id"])
         if request.query.get("ps_args"):
             raise InvalidArgument("top: ps_args is not supported by pouchd (it reads /proc, not ps)")
-        titles = ["UID", "PID", "PPID", "STAT", "TIME", "CMD"]
-        keys = ["uid", "pid", "ppid", "state", "time", "cmd"]
-        processes = [["" if row.get(k) is None else str(row[k]) for k in keys] for row in rows]
-        return json_response({"Titles": titles, "Processes": processes})
+        # docker's default titles (the host's ps -ef), the records' own columns
+        processes = [["" if row.get(k) is None else str(row[k]) for k in TOP_COLUMNS] for row in rows]
+        return json_response({"Titles": [k.upper() for k in TOP_COLUMNS], "Processes": processes})
 
     # -- create ------------------------------------------------------------------------------------
 

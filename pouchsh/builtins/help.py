@@ -20,6 +20,16 @@ def limits_help() -> str:
     )
 
 
+def variables_help() -> str:
+    """What `help` says about the variables every script has."""
+    return (
+        "Built-in variables (read-only): $env.NAME the environment; $args the script's arguments; $status\n"
+        "the exit status of the last container command; $in the value piped into a def; $it the item in a\n"
+        "closure; $pouch.dry_run true under --dry-run (a script skips its checks of what containers print,\n"
+        "which a dry run cannot know: `if not $pouch.dry_run and $n != 3 { exit 1 }`); $pouch.version."
+    )
+
+
 @command(
     "help",
     help="List the commands, or show one command's usage, flags and examples",
@@ -37,7 +47,7 @@ def help_(ctx: Any, command: list[str]) -> str:
 
     table = load()
     if not command:
-        return format_overview(table) + "\n\n" + limits_help()
+        return format_overview(table) + "\n\n" + variables_help() + "\n\n" + limits_help()
     name = " ".join(command)
     found = table.match(list(command))
     if found is not None and found[1] == len(command):

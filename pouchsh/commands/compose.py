@@ -16,7 +16,7 @@ __all__: list[str] = []
 _CAT = "compose"
 
 _PROJECT_FLAGS = [
-    Flag("file", short="f", type="path", repeat=True, help="Compose file (default: compose.yaml, docker-compose.yml here); more files override"),
+    Flag("file", short="f", type="path", repeat=True, help="Compose file (default: compose.yaml, docker-compose.yml here); more files override; - reads the piped text"),
     Flag("project-name", short="p", type="string", help="Project name (default: the file's name:, else the directory's)"),
     Flag("profile", type="string", repeat=True, help="Enable services of this profile"),
     Flag("env-file", type="path", help="Read variables from this file instead of .env"),
@@ -27,8 +27,14 @@ _SERVICES = Param("services", type="string", required=False, rest=True, help="On
 def _project(ctx: Any, kw: dict[str, Any]) -> Any:
     from managers.compose import load_project
 
-    return load_project(cwd=ctx.cwd, files=kw.pop("file") or None, project_name=kw.pop("project_name"),
-                        profiles=kw.pop("profile"), environ=dict(ctx.env), env_file=kw.pop("env_file"))
+    files = kw.pop("file") or None
+    piped = None
+    if files and "-" in files:
+        # docker compose's ``-f -``: the file's text piped in (a string, or lines), else pouchsh's stdin
+        raw = ctx.input if ctx.has_input else ctx.stdin.read().decode(errors="replace")
+        piped = "\n".join(map(str, raw)) if isinstance(raw, list) else str(raw)
+    return load_project(cwd=ctx.cwd, files=files, project_name=kw.pop("project_name"), profiles=kw.pop("profile"),
+                        environ=dict(ctx.env), env_file=kw.pop("env_file"), piped=piped)
 
 
 def _engine(ctx: Any) -> Any:
@@ -58,6 +64,7 @@ def _engine(ctx: Any) -> Any:
         Example("compose up -f ci.yaml -p ci --profile tools | select service name state", "Another file and project"),
     ],
     category=_CAT,
+    input="any",  # -f - reads the compose file from the piped text
 )
 def compose_up(ctx: Any, detach: bool, no_rollback: bool, timeout: Any, **kw: Any) -> Any:
     project = _project(ctx, kw)
@@ -72,6 +79,7 @@ def compose_up(ctx: Any, detach: bool, no_rollback: bool, timeout: Any, **kw: An
            Flag("timeout", short="t", type="int", help="Seconds to wait before SIGKILL")],
     examples=[Example("compose down -v", "Remove the project with its volumes")],
     category=_CAT,
+    input="any",  # -f - reads the compose file from the piped text
 )
 def compose_down(ctx: Any, volumes: bool, timeout: int | None, **kw: Any) -> Any:
     return _engine(ctx).down(_project(ctx, kw), volumes=volumes, timeout=timeout)
@@ -84,6 +92,7 @@ def compose_down(ctx: Any, volumes: bool, timeout: int | None, **kw: Any) -> Any
     flags=[*_PROJECT_FLAGS],
     examples=[Example("compose ps | where health == unhealthy | get service", "Services that are unhealthy")],
     category=_CAT,
+    input="any",  # -f - reads the compose file from the piped text
 )
 def compose_ps(ctx: Any, services: list[str], **kw: Any) -> Any:
     return _engine(ctx).ps(_project(ctx, kw), services=list(services or []) or None)
@@ -96,6 +105,7 @@ def compose_ps(ctx: Any, services: list[str], **kw: Any) -> Any:
     flags=[*_PROJECT_FLAGS, Flag("tail", short="n", type="int", help="Only the last N lines of each")],
     examples=[Example("compose logs web -n 20", "web's last 20 lines")],
     category=_CAT,
+    input="any",  # -f - reads the compose file from the piped text
 )
 def compose_logs(ctx: Any, services: list[str], tail: int | None, **kw: Any) -> Any:
     return _engine(ctx).logs(_project(ctx, kw), services=list(services or []) or None, tail=tail)
@@ -108,8 +118,10 @@ def compose_logs(ctx: Any, services: list[str], tail: int | None, **kw: Any) -> 
     examples=[
         Example("compose config | get services | where replicas > 1 | get name", "Services with replicas"),
         Example("compose config --services", "The services, in dependency order"),
+        Example("'services: {web: {image: busybox}}' | compose config -f - --services", "A compose file piped in, as -f - in docker compose"),
     ],
     category=_CAT,
+    input="any",  # -f - reads the compose file from the piped text
 )
 def compose_config(ctx: Any, services: bool, **kw: Any) -> Any:
     project = _project(ctx, kw)
@@ -123,6 +135,7 @@ def compose_config(ctx: Any, services: bool, **kw: Any) -> Any:
     flags=[*_PROJECT_FLAGS],
     examples=[Example("compose pull db", "Pull db's image")],
     category=_CAT,
+    input="any",  # -f - reads the compose file from the piped text
 )
 def compose_pull(ctx: Any, services: list[str], **kw: Any) -> Any:
     return _engine(ctx).pull(_project(ctx, kw), services=list(services or []) or None)
@@ -135,6 +148,7 @@ def compose_pull(ctx: Any, services: list[str], **kw: Any) -> Any:
     flags=[*_PROJECT_FLAGS, Flag("timeout", short="t", type="int", help="Seconds to wait before SIGKILL")],
     examples=[Example("compose restart web", "Restart web's containers")],
     category=_CAT,
+    input="any",  # -f - reads the compose file from the piped text
 )
 def compose_restart(ctx: Any, services: list[str], timeout: int | None, **kw: Any) -> Any:
     project = _project(ctx, kw)
@@ -149,6 +163,7 @@ def compose_restart(ctx: Any, services: list[str], timeout: int | None, **kw: An
     flags=[*_PROJECT_FLAGS, Flag("timeout", short="t", type="int", help="Seconds to wait before SIGKILL")],
     examples=[Example("compose stop", "Stop every container of the project")],
     category=_CAT,
+    input="any",  # -f - reads the compose file from the piped text
 )
 def compose_stop(ctx: Any, services: list[str], timeout: int | None, **kw: Any) -> Any:
     project = _project(ctx, kw)

@@ -112,7 +112,7 @@ _CREATE_FLAGS = [
          help="no-new-privileges[:true], seccomp=unconfined|PROFILE.json, apparmor=PROFILE, label=disable"),
     Flag("sysctl", type="string", repeat=True, help="A namespaced kernel parameter KEY=VALUE (net.*, kernel.shm*, kernel.msg*, fs.mqueue.*)"),
     Flag("pid", type="string", help="PID namespace: host (the default is the container's own)"),
-    Flag("ipc", type="string", help="IPC namespace: private (default), shareable, host, container:NAME"),
+    Flag("ipc", type="string", help="IPC namespace: private (default), shareable, host, container:NAME; a joiner shares the donor's /dev/shm, host the host's"),
     Flag("cpuset-cpus", type="string", help="CPUs the container may run on (0-1,3)"),
     Flag("cpu-shares", short="c", type="int", help="Relative CPU weight (default 1024)"),
     Flag("group-add", type="string", repeat=True, help="An extra group of the process: a gid, or a name in the image's /etc/group"),
@@ -207,6 +207,7 @@ def container_create(ctx: Any, image: str, command: list[str], **kw: Any) -> dic
         Example("run --rm --sysctl net.ipv4.ip_forward=1 busybox cat /proc/sys/net/ipv4/ip_forward", "A namespaced sysctl"),
         Example("run --rm --pid host busybox ps", "See the host's processes"),
         Example("run -d --name shm --ipc shareable busybox sleep 60", "An IPC namespace others may join (--ipc container:shm)"),
+        Example("run --rm --ipc container:shm busybox ls /dev/shm", "Join it: its IPC namespace and its /dev/shm"),
         Example("run --rm --cpuset-cpus 0 --cpu-shares 512 busybox true", "Pinned to CPU 0, half the default weight"),
         Example("run --rm --group-add 1234 -u 1000 busybox id", "An extra group"),
         Example("run --rm --label-file ./labels busybox true", "Labels from a file"),
@@ -504,12 +505,19 @@ def container_rename(ctx: Any, container: str, new_name: str) -> dict[str, Any]:
 
 @command(
     "top",
-    help="The processes running in a container",
+    help="The processes running in a container, as docker's: UID PID PPID C STIME TTY TIME CMD (ps -ef)",
+    description=(
+        "Read from the host's /proc for the container's pids (nothing runs in the container). The records "
+        "have the fields uid pid ppid c stime tty time cmd, numbers as numbers; UID is the number, as the "
+        "host's name for it says nothing of the container's users. With ps options the table is the host's "
+        "ps output for the container's processes."
+    ),
     params=[
         Param("container", type="container", help="Container"),
         Param("ps-options", required=False, rest=True, help="Options for the host's ps (must show PID)"),
     ],
-    examples=[Example("top web", "web's processes"), Example("top web -o pid,comm", "Chosen ps columns")],
+    examples=[Example("top web", "web's processes"), Example("top web -o pid,comm", "Chosen ps columns"),
+              Example("top web | where ppid != 1 | get cmd", "The records are typed: filter on numbers")],
     aliases=_aliases("top"),
     category=_CAT,
     interspersed=False,

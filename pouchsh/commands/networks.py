@@ -59,7 +59,7 @@ def network_create(
     help="List networks (the predefined host and none included)",
     aliases=["network list"],
     flags=[
-        Flag("quiet", short="q", help="Only names"),
+        Flag("quiet", short="q", help="Only ids (12 digits; full with --no-trunc), as docker's"),
         Flag("filter", short="f", type="string", repeat=True,
              help="Filter: name=SUBSTR, id=PREFIX, driver=bridge, label=KEY[=VALUE], type=builtin|custom"),
         NO_TRUNC,
@@ -67,13 +67,18 @@ def network_create(
     ],
     examples=[Example("network ls", "Every network"),
               Example("network ls --filter type=custom", "Only user-made networks"),
+              Example("network ls -q --filter type=custom", "Their ids, as docker's -q (names: `network ls | get name`)"),
               Example("network ls --format '{{.Name}}: {{.Driver}}'", "docker's --format")],
     category=_CAT,
     view=listings.NETWORKS,
 )
 def network_ls(ctx: Any, quiet: bool, filter: list[str], no_trunc: bool) -> list[Any]:
     records = ctx.managers.networks.list(filters=filter)
-    return [r["name"] for r in records] if quiet else records
+    if quiet:
+        # ids, as docker's -q: a script's `docker network ls -q | xargs docker network rm` ports unchanged
+        # (network commands take an id prefix as they take a name)
+        return [r["id"] if no_trunc else r["id"][:12] for r in records]
+    return records
 
 
 @command(

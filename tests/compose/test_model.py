@@ -118,3 +118,20 @@ def test_profiles_overrides_and_names(project) -> None:
     assert load(directory, project_name="other").networks["default"].name == "other_default"
     with pytest.raises(InvalidArgument, match="project name"):
         load(directory, project_name="Bad Name")
+
+
+def test_a_piped_file_is_read_as_dash_f_dash_with_the_working_directory_as_project(tmp_path: Path) -> None:
+    text = "services:\n  web:\n    image: busybox\n    volumes: ['./data:/x']\n"
+    project = load(tmp_path, files=["-"], piped=text)
+    assert project.config_files == ["-"] and project.working_dir == str(tmp_path.resolve())
+    assert project.services["web"].volumes == [f"{tmp_path.resolve()}/data:/x"]
+    # errors name the piped file as `-`, with line and column
+    with pytest.raises(InvalidArgument, match=r"^-:3:5"):
+        load(tmp_path, files=["-"], piped="services:\n  web:\n    imag: busybox\n")
+    with pytest.raises(InvalidArgument, match="pipe the compose file"):
+        load(tmp_path, files=["-"])
+    with pytest.raises(InvalidArgument, match="once"):
+        load(tmp_path, files=["-", "-"], piped=text)
+    # the same limits as a file's
+    with pytest.raises(InvalidArgument, match="larger than"):
+        load(tmp_path, files=["-"], piped=text + "# padding\n" * 120_000)

@@ -40,7 +40,12 @@ def test_network_commands(mgr: Any) -> None:
     subnet = free_subnet(mgr)
     made = invoke("network create", "shop", ctx=ctx_for(mgr), subnet=subnet, opt=[f"com.docker.network.bridge.name={unique()}"])
     assert made["subnet"] == subnet
-    assert invoke("network ls", ctx=ctx_for(mgr), quiet=True) == ["shop", "host", "none"]
+    listed = invoke("network ls", ctx=ctx_for(mgr))
+    assert [n["name"] for n in listed] == ["shop", "host", "none"]
+    # -q gives docker's short ids, --no-trunc the full ones, and an id names the network
+    assert invoke("network ls", ctx=ctx_for(mgr), quiet=True) == [n["id"][:12] for n in listed]
+    assert invoke("network ls", ctx=ctx_for(mgr), quiet=True, no_trunc=True) == [n["id"] for n in listed]
+    assert invoke("network inspect", made["id"][:12], ctx=ctx_for(mgr))["name"] == "shop"
     assert invoke("network inspect", "shop", ctx=ctx_for(mgr))["id"] == made["id"]
     assert invoke("network rm", "shop", ctx=ctx_for(mgr)) == ["shop"]
 

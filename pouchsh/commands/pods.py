@@ -33,23 +33,27 @@ _FORCE_HELP = "Also act on a pod pouchsh did not make (one a kubelet runs)"
         Flag("cpus", type="number", help="CPUs of each container (1.5)"),
         Flag("hostname", type="string", help="Host name (default: the pod name)"),
         Flag("host-network", help="Use the host's network instead of a pod network"),
+        Flag("publish", short="p", type="string", repeat=True,
+             help="Publish a port: [IP:][HOST:]CONTAINER[/PROTO] (CNI portmap; HOST omitted: a free one)"),
     ],
     examples=[
         Example("pod run --name web busybox httpd -f -p 8080", "A pod named web serving HTTP"),
+        Example("pod run --name site -p 127.0.0.1:8081:80 busybox httpd -f", "Its port 80 on the host's 127.0.0.1:8081"),
         Example("pod run --name app --container 'busybox sleep 600' busybox httpd -f", "Two containers in one pod"),
     ],
     interspersed=False,
     category=_CAT,
 )
 def pod_run(ctx: Any, image: str, command: list[str], name: str | None, container: list[str], env: list[str],
-            memory: int | None, cpus: float | None, hostname: str | None, host_network: bool) -> dict[str, Any]:
+            memory: int | None, cpus: float | None, hostname: str | None, host_network: bool,
+            publish: list[str]) -> dict[str, Any]:
     if not name:
         from ctrd.errors import InvalidArgument
 
         raise InvalidArgument("pod run: --name is required (it names the pod and its first container)")
     return ctx.managers.pods.run(  # type: ignore[no-any-return]
         name, image, command, containers=container, env=env, memory=memory, cpus=cpus,
-        host_network=host_network, hostname=hostname,
+        host_network=host_network, hostname=hostname, publish=publish,
     )
 
 

@@ -217,3 +217,48 @@ def test_a_forged_ports_annotation_is_not_trusted(pods) -> None:
         name="forged", namespace="default", uid="f" * 32, hostname="forged", log_directory="",
         cgroup_parent="/pouchsh-pods", labels={"pouchsh/pod": "forged"}, annotations={"pouchsh/ports": forged}))
     assert pods.pods.inspect("forged")["ports"] == []
+
+
+def _pouchsh_argv(pods, script: str) -> tuple[list[str], dict[str, str]]:
+    import os
+    import sys
+
+    env = dict(os.environ, POUCHSH_ROOT=str(pods.root), POUCHSH_RUN=str(pods.run_root))
+    env.pop("CONTAINERD_NAMESPACE", None)
+    return [sys.executable, "-m", "pouchsh", "--address", pods.address, "--namespace", "default", "-c", script], env
+
+
+def test_pod_exec_with_a_terminal(pods) -> None:
+    """pod exec -it: a shell in the pod's container on a pseudo-terminal sized like the caller's, its exit
+    status the command's (through containerd's task API on the pod container, like exec -it)."""
+    import pexpect
+
+    from tests.support.terminal import in_terminal
+
+    pods.pods.run("term", "docker.io/library/busybox:latest", ["sleep", "600"], hostname="termhost")
+    argv, env = _pouchsh_argv(pods, "pod exec -it term sh")
+    with in_terminal(argv, env=env, rows=31, columns=97) as child:
+        child.expect_exact("# ")
+        child.sendline("[ -t 0 ] && echo tty-$(hostname); stty size")
+        child.expect_exact("tty-termhost")
+        child.expect_exact("31 97")
+        child.sendline("exit 7")
+        child.expect(pexpect.EOF)
+        assert child.wait_exit() == 7
+
+
+def test_pod_exec_interactive_forwards_stdin(pods) -> None:
+    import subprocess
+
+    pods.pods.run("cat", "docker.io/library/busybox:latest", ["sleep", "600"],
+                  containers=["docker.io/library/busybox:latest sleep 600"])
+    argv, env = _pouchsh_argv(pods, "pod exec -i -c cat-2 cat sh -c 'tr a-z A-Z; exit 5'")
+    done = subprocess.run(argv, input=b"hello pod\n", capture_output=True, env=env, timeout=120, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (5, b"HELLO POD\n", b"")
+    # -it without a terminal is refused as exec -it is, and a missing container is named.
+    argv, env = _pouchsh_argv(pods, "pod exec -it cat sh")
+    done = subprocess.run(argv, input=b"", capture_output=True, env=env, timeout=120, check=False)
+    assert b"error[invalid-argument]" in done.stderr and b"not a TTY" in done.stderr
+    argv, env = _pouchsh_argv(pods, "pod exec -i -c nope cat true")
+    done = subprocess.run(argv, input=b"", capture_output=True, env=env, timeout=120, check=False)
+    assert b"error[not-found]" in done.stderr and b"no container nope" in done.stderr

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import ssl
 import stat
 import threading
@@ -40,7 +41,7 @@ from ctrd.errors import (
     Unavailable,
 )
 
-__all__ = ["API_VERSION", "PouchdClient", "TLSFiles", "check_key_file"]
+__all__ = ["API_VERSION", "PouchdClient", "StreamBody", "TLSFiles", "check_key_file"]
 
 #: the Engine API version pouchd serves (its /version answers 1.41)
 API_VERSION = "1.41"
@@ -140,7 +141,7 @@ class PouchdClient:
 
     @contextmanager
     def stream(self, method: str, path: str, params: dict[str, Any] | None = None, *, body: Any = None,
-               what: str, cancel: threading.Event | None = None, read_timeout: float | None = None) -> Iterator[Iterator[bytes]]:
+               what: str, cancel: threading.Event | None = None, read_timeout: float | None = None) -> Iterator[StreamBody]:
         """A request whose body is read as it comes (logs, pull progress); errors as the tree's kinds."""
         url = f"/v{API_VERSION}{path}"
         content = None if body is None else json.dumps(body).encode()
@@ -154,7 +155,7 @@ class PouchdClient:
         try:
             if response.status_code >= 400:
                 raise self._error(response, what)
-            yield self._chunks(response, what, cancel)
+            yield StreamBody(self._chunks(response, what, cancel), response)
         finally:
             response.close()
 
@@ -195,6 +196,30 @@ class PouchdClient:
             if _is_tls(e):
                 raise Unavailable(f"{where}: TLS failed: {_tls_reason(e)}") from None
             raise Unavailable(f"{where}: {what} broke off: {e or type(e).__name__}") from None
+
+
+class StreamBody:
+    """A streamed reply's chunks, and ``abort`` for another thread: a read blocked on a quiet stream (``logs
+    -f``) is not woken by closing the response, only by shutting its socket down."""
+
+    def __init__(self, chunks: Iterator[bytes], response: httpx.Response) -> None:
+        self._chunks = chunks
+        self._response = response
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._chunks
+
+    def __next__(self) -> bytes:
+        return next(self._chunks)
+
+    def abort(self) -> None:
+        stream = self._response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 def _bounded(chunks: Iterator[bytes], limit: int, what: str) -> bytes:

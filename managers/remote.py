@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ctrd.errors import InvalidArgument, NotFound, PouchError, PouchRuntimeError, Unavailable
+from ctrd.errors import Interrupted, InvalidArgument, NotFound, PouchError, PouchRuntimeError, Unavailable
 from managers.pouchdclient import PouchdClient, TLSFiles
 
 __all__ = ["NotServed", "RemoteManagers"]
@@ -220,14 +220,27 @@ class RemoteContainers(_Remote):
 
 
 class _Follow:
-    """``logs -f``: the lines as pouchd sends them, until the container stops, Ctrl-C, or ``close``."""
+    """``logs -f``: the lines as pouchd sends them, until the container stops, Ctrl-C (``cancel``), or
+    ``close``. A quiet stream blocks in a read, so a watcher closes the response when ``cancel`` is set."""
 
     def __init__(self, api: PouchdClient, path: str, params: dict[str, Any], tty: bool,
                  cancel: threading.Event | None, what: str) -> None:
-        self._cancel = cancel or threading.Event()
-        self._stream = api.stream("GET", path, params, what=what, cancel=self._cancel, read_timeout=None)
+        self._user_cancel = cancel
+        self._done = threading.Event()
+        self._closing = threading.Lock()
+        self._what = what
+        self._stream = api.stream("GET", path, params, what=what, cancel=self._done, read_timeout=None)
         self._chunks = self._stream.__enter__()
         self._tty = tty
+        if cancel is not None:
+            threading.Thread(target=self._watch, name="pouchd-logs-follow", daemon=True).start()
+
+    def _watch(self) -> None:
+        assert self._user_cancel is not None
+        while not self._done.wait(0.2):
+            if self._user_cancel.is_set():
+                self._chunks.abort()
+                return
 
     def __iter__(self) -> Iterator[str]:
         pending = b""
@@ -235,16 +248,22 @@ class _Follow:
             for piece in _payloads(self._chunks, self._tty):
                 pending += piece
                 *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    yield line.decode("utf-8", "replace") + "\n"
+                for line in lines:  # as the local logs -f: a line without its newline
+                    yield line.decode("utf-8", "replace")
             if pending:
                 yield pending.decode("utf-8", "replace")
+        except PouchError:
+            if self._user_cancel is not None and self._user_cancel.is_set():
+                raise Interrupted(f"{self._what} interrupted") from None
+            raise
         finally:
             self.close()
 
     def close(self) -> None:
-        self._cancel.set()
-        self._stream.__exit__(None, None, None)
+        with self._closing:
+            if not self._done.is_set():
+                self._done.set()
+                self._stream.__exit__(None, None, None)
 
 
 def _payloads(chunks: Iterator[bytes], tty: bool) -> Iterator[bytes]:

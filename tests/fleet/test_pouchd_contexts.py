@@ -134,6 +134,17 @@ def test_a_pouchd_context_fans_out_with_containerd_contexts(fleet_shell, pouchd_
     assert {r["context"]: set(r) for r in rows}["pd"] >= {"id", "name", "image", "status", "state", "created", "labels"}
     (text,) = fleet_shell.value("logs --context pd web")
     assert sorted(text[0]["value"].splitlines()) == ["err", "out"]
+    (text,) = fleet_shell.value("logs --context pd --since 1h -n 1 web")
+    assert text[0]["value"] in ("out", "err")
+    (text,) = fleet_shell.value("logs --context pd --until 2000-01-01T00:00:00Z web")
+    assert text[0]["value"] == ""
+    (quiet,) = fleet_shell.value("ps -a -q --filter name=web --context pd")
+    assert quiet == [{"context": "pd", "value": web[0]["id"][:12]}]
+    # logs -f follows until the container ends.
+    fleet_shell.run("run -d --network none --name once --context pd busybox sh -c 'echo a; sleep 1; echo b'")
+    (followed,) = fleet_shell.value("logs -f --context pd once")
+    assert [v["value"] for v in followed] == ["a", "b"]
+    fleet_shell.run("rm -f --context pd once")
     (status,) = fleet_shell.value("inspect --context pd web | get status")
     assert status == ["running"]
     (images,) = fleet_shell.value("images --context pd")
@@ -341,3 +352,34 @@ def test_context_files_that_lie_about_their_kind_are_refused(tmp_path: Path) -> 
         (tmp_path / "k").chmod(0o600)
         store.create("tlsunix", "/run/p.sock", pouchd=True, tlscacert=str(tmp_path / "k"), tlscert=str(tmp_path / "k"),
                      tlskey=str(tmp_path / "k"))
+
+
+def test_ctrl_c_ends_a_quiet_remote_logs_follow(fleet_shell, pouchd_tls) -> None:
+    """logs -f on a pouchd context blocks in a read while the container is quiet; Ctrl-C (the session's
+    cancel event) still ends it, as Interrupted, without leaving the session interrupted."""
+    import threading
+
+    from ctrd.errors import Interrupted
+
+    fleet_shell.run(f"context create pd {pouchd_tls.create_args()}")
+    fleet_shell.run("run -d --network none --name quiet --context pd busybox sh -c 'echo hello; exec sleep 300'")
+    remote = fleet_shell.facade.for_context("pd")
+    cancel = threading.Event()
+    lines = remote.containers.logs("quiet", follow=True, cancel=cancel)
+    outcome: list[Any] = []
+
+    def read() -> None:
+        try:
+            outcome.extend(lines)
+        except Interrupted as e:
+            outcome.append(e)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    _wait(lambda: outcome, "the first line")
+    cancel.set()
+    reader.join(timeout=30)
+    assert not reader.is_alive()
+    assert outcome[0] == "hello" and isinstance(outcome[-1], Interrupted)
+    fleet_shell.run("rm -f --context pd quiet")
+    assert fleet_shell.err == ""

@@ -197,6 +197,8 @@ class RemoteContainers(_Remote):
                             hint=_SERVED_HINT)
         body, name = _create_body(opts)
         params = {"name": name}
+        if opts.pull == "always":
+            self.facade.images.pull(opts.image)
         try:
             made = self.api.json("POST", "/containers/create", params, body=body, what=f"create {opts.image}")
         except NotFound:

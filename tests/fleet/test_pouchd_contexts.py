@@ -383,3 +383,33 @@ def test_ctrl_c_ends_a_quiet_remote_logs_follow(fleet_shell, pouchd_tls) -> None
     assert outcome[0] == "hello" and isinstance(outcome[-1], Interrupted)
     fleet_shell.run("rm -f --context pd quiet")
     assert fleet_shell.err == ""
+
+
+def test_pull_and_run_pull_on_a_pouchd_context(fleet_shell, pouchd_tls, tmp_path) -> None:
+    """pull on a pouchd context pulls on its host; run -d there pulls a missing image first (a registry on
+    loopback, fed by a push from containerd context a)."""
+    from ctrd.errors import PouchError
+    from tests.images.conftest import run_registry
+
+    with run_registry(tmp_path / "registry") as registry:
+        fleet_shell.run(f"context create pd {pouchd_tls.create_args()}")
+        fleet_shell.run(f"tag --context a busybox {registry}/fleet/bb:1")
+        fleet_shell.run(f"push --context a {registry}/fleet/bb:1")
+        fleet_shell.run(f"tag --context a busybox {registry}/fleet/bb:2")
+        fleet_shell.run(f"push --context a {registry}/fleet/bb:2")
+        assert "error[" not in fleet_shell.err
+        (pulled,) = fleet_shell.value(f"pull --context pd {registry}/fleet/bb:1")
+        assert pulled[0]["context"] == "pd" and pulled[0]["id"].startswith("sha256:")
+        (images,) = fleet_shell.value("images --context pd")
+        assert {(i["repository"], i["tag"]) for i in images} >= {(f"{registry}/fleet/bb", "1")}
+        (made,) = fleet_shell.value(f"run -d --network none --context pd {registry}/fleet/bb:2 sleep 300")
+        assert made[0]["image"].endswith("fleet/bb:2") and made[0]["status"] == "running"
+        fleet_shell.run(f"rm -f --context pd {made[0]['id']}")
+
+        with pytest.raises(PouchError, match="pouchd"):
+            fleet_shell.run(f"run -d --pull never --network none --context pd {registry}/fleet/bb:3 true")
+    # The registry is gone: the image pulled before runs, but --pull always goes to the registry and fails.
+    (again,) = fleet_shell.value(f"run -d --network none --context pd {registry}/fleet/bb:1 true")
+    assert again[0]["context"] == "pd"
+    with pytest.raises(PouchError, match=f"pull {registry}/fleet/bb:1"):
+        fleet_shell.run(f"run -d --pull always --network none --context pd {registry}/fleet/bb:1 true")

@@ -19,7 +19,7 @@ from ctrd.errors import InvalidArgument, PouchError, Unavailable
 if TYPE_CHECKING:
     from ctrd.client import Client
 
-__all__ = ["Cri", "CriContainer", "ExecResult", "NotEnabled", "PodSandbox", "SandboxSpec", "ContainerSpec"]
+__all__ = ["Cri", "CriContainer", "ExecResult", "NotEnabled", "PodSandbox", "PortMapping", "SandboxSpec", "ContainerSpec"]
 
 #: the most a verbose ``info`` value may hold before it is dropped rather than parsed (a runtime spec
 #: is a few KiB; a reply bigger than this is not one we asked for)
@@ -79,6 +79,18 @@ class SandboxSpec:
     dns_servers: tuple[str, ...] = ()
     dns_searches: tuple[str, ...] = ()
     host_network: bool = False
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    #: host ports into the pod's network: containerd hands them to CNI's portmap plugin (its
+    #: ``portMappings`` capability), which needs to be in the plugin's CNI conflist
+    ports: tuple[PortMapping, ...] = ()
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    host_port: int
+    container_port: int
+    protocol: str = "tcp"  # tcp udp sctp
+    host_ip: str = ""  # every address
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,7 @@ class ContainerSpec:
 
 
 _STATES = {0: "created", 1: "running", 2: "exited", 3: "unknown"}
+_PROTOCOLS = {"tcp": 0, "udp": 1, "sctp": 2}
 
 
 def _pb() -> Any:
@@ -147,6 +160,12 @@ class Cri:
         config = pb.PodSandboxConfig(
             metadata=pb.PodSandboxMetadata(name=spec.name, uid=spec.uid, namespace=spec.namespace),
             hostname=spec.hostname, log_directory=spec.log_directory, labels=dict(spec.labels),
+            annotations=dict(spec.annotations),
+            port_mappings=[
+                pb.PortMapping(protocol=_PROTOCOLS[p.protocol], container_port=p.container_port,
+                               host_port=p.host_port, host_ip=p.host_ip)
+                for p in spec.ports
+            ],
             dns_config=pb.DNSConfig(servers=list(spec.dns_servers), searches=list(spec.dns_searches)),
             linux=pb.LinuxPodSandboxConfig(
                 cgroup_parent=spec.cgroup_parent,

@@ -271,6 +271,14 @@ class Managers:
                              run_root=Path(home_run), contexts_dir=self.contexts.directory)
             other._home, other._start = self._home, self._start
             return other
+        from managers.contexts import POUCHD
+
+        if context.kind == POUCHD:
+            from managers.pouchdclient import TLSFiles
+            from managers.remote import RemoteManagers
+
+            tls = TLSFiles(*context.tls) if context.tls is not None else None
+            return RemoteManagers(context.name, context.address, context.namespace, tls)  # type: ignore[return-value]
         other = Managers(
             address=context.address, namespace=context.namespace,
             root=Path(home_root) / "contexts" / context.name, run_root=Path(home_run) / "contexts" / context.name,
@@ -281,6 +289,7 @@ class Managers:
 
     def use_context(self, name: str) -> dict[str, Any]:
         """``context use``: switch to context ``name`` and store it as the current one."""
+        self._session_context(name)
         self.contexts.use(name)
         return self.switch_context(name)
 
@@ -296,7 +305,7 @@ class Managers:
             record = {"name": DEFAULT, "current": True, "address": self.address or "", "namespace": self.namespace,
                       "description": "the session's own endpoint"}
         else:
-            context = self.contexts.get(name)
+            context = self._session_context(name)
             other = self._on(context)
             self.address, self.namespace = context.address, context.namespace
             self._root, self._run_root = other._root, other._run_root
@@ -304,6 +313,22 @@ class Managers:
             record = context.record(name)
         self._drop_built()
         return record
+
+    def _session_context(self, name: str) -> Any:
+        """Context ``name``, which a whole session may talk to: a containerd's. A pouchd context serves a
+        few commands through its API (managers.remote), so it is reached per command (``--context``)."""
+        from managers.contexts import DEFAULT, POUCHD
+
+        if name == DEFAULT:
+            return None
+        context = self.contexts.get(name)
+        if context.kind == POUCHD:
+            from ctrd.errors import InvalidArgument
+
+            raise InvalidArgument(
+                f"context {name} is a pouchd ({context.address}): a session cannot run on it",
+                hint=f"give --context {name} to ps, inspect, rm, logs, run -d, images or pull")
+        return context
 
     def _drop_built(self) -> None:
         """Forget the client and every manager built on the old endpoint; the next use builds them anew."""

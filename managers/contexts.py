@@ -10,10 +10,12 @@ at once give one context and one ``error[already-exists]``, and a reader never s
 0600 in a 0700 directory. Because a context decides which socket every later command talks to, a file
 that another user owns or may write is refused rather than read (the rule ssh applies to its config).
 
-A context is a containerd socket on this machine: ``unix:///path`` or ``/path``. A remote host is reached
-through its own pouchd, which needs a client of pouchd's HTTP API under the managers; pouchsh does not
-have one, so ``tcp://`` is refused with that reason rather than accepted and half-served. (containerd's own
-TCP listener is no substitute: a container's stdio FIFOs, logs and CNI run on the host of the caller.)
+A context is a containerd socket on this machine (``unix:///path`` or ``/path``; kind ``containerd``), or
+a pouchd (kind ``pouchd``): ``tcp://HOST:PORT`` with mutual TLS (``tlscacert``, ``tlscert`` and ``tlskey``
+are required, and stored as absolute paths), or ``unix:///path`` created with ``pouchd=True``. A pouchd
+context is driven through pouchd's Docker Engine API (managers.remote), for the commands that serves.
+(containerd's own TCP listener is no substitute: a container's stdio FIFOs, logs and CNI run on the host
+of the caller.)
 
 The name ``default`` is the session's own endpoint (``--address``, ``$CONTAINERD_ADDRESS``, the settings
 file), ``all`` every stored context: neither can be created.
@@ -34,7 +36,7 @@ from typing import Any
 from ctrd.errors import AlreadyExists, InvalidArgument, NotFound
 from ctrd.private import PRIVATE_FILE, private_dir
 
-__all__ = ["DEFAULT", "Context", "ContextStore", "parse_address", "validate_context_name"]
+__all__ = ["CONTAINERD", "DEFAULT", "POUCHD", "Context", "ContextStore", "parse_address", "validate_context_name"]
 
 DEFAULT = "default"
 _RESERVED = frozenset({DEFAULT, "all", "current"})
@@ -45,6 +47,9 @@ _NAMESPACE = re.compile(r"[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*\Z")
 _MAX_FILE = 64 * 1024
 
 
+CONTAINERD, POUCHD = "containerd", "pouchd"
+
+
 @dataclass(frozen=True)
 class Context:
     name: str
@@ -52,11 +57,15 @@ class Context:
     namespace: str
     description: str = ""
     created: float = 0.0
+    kind: str = CONTAINERD
+    #: a tcp:// pouchd's mutual TLS files: CA, client certificate, client key
+    tls: tuple[str, str, str] | None = None
 
     def record(self, current: str | None) -> dict[str, Any]:
         return {
             "name": self.name, "current": self.name == current, "address": self.address,
-            "namespace": self.namespace, "description": self.description,
+            "namespace": self.namespace, "description": self.description, "kind": self.kind,
+            "tls": self.tls is not None,
         }
 
 
@@ -72,12 +81,13 @@ def validate_context_name(name: str) -> str:
 
 
 def parse_address(address: str) -> str:
-    """``unix:///p``, ``unix:/p`` or ``/p`` → ``/p``; anything else is refused with the reason."""
-    if address.startswith("tcp://") or address.startswith("https://"):
-        raise InvalidArgument(
-            f"{address}: a remote host is reached through its pouchd, and pouchsh has no client of pouchd's API "
-            "yet; give a containerd socket on this machine (unix:///path)"
-        )
+    """``unix:///p``, ``unix:/p`` or ``/p`` → ``/p``; ``tcp://HOST:PORT`` as it is (a pouchd's); anything
+    else is refused with the reason."""
+    if address.startswith("tcp://"):
+        return _tcp_address(address)
+    if "://" in address and not address.startswith("unix://"):
+        raise InvalidArgument(f"{address}: a context address is unix:///PATH (containerd or pouchd) or "
+                              "tcp://HOST:PORT (a pouchd, with mutual TLS)")
     path = address
     if path.startswith("unix://"):
         path = path[len("unix://"):]
@@ -88,6 +98,46 @@ def parse_address(address: str) -> str:
     if len(os.fsencode(path)) > 107:
         raise InvalidArgument(f"{address}: a unix socket path is at most 107 bytes")
     return os.path.normpath(path)
+
+
+def _tcp_address(address: str) -> str:
+    import ipaddress
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(address)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or ""
+    if (not host or port is None or parts.path not in ("", "/") or parts.query or parts.fragment
+            or parts.username or parts.password):
+        raise InvalidArgument(f"{address}: a pouchd address is tcp://HOST:PORT")
+    try:
+        shown = f"[{host}]" if ipaddress.ip_address(host).version == 6 else host
+    except ValueError:
+        if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})", host):
+            raise InvalidArgument(f"{address}: {host!r} is not a host name or address") from None
+        shown = host
+    return f"tcp://{shown}:{port}"
+
+
+def _tls_files(ca: str | None, cert: str | None, key: str | None) -> tuple[str, str, str] | None:
+    given = [p for p in (ca, cert, key) if p]
+    if not given:
+        return None
+    if len(given) != 3:
+        raise InvalidArgument("--tlscacert, --tlscert and --tlskey go together (mutual TLS)")
+    out = []
+    for path in (ca, cert, key):
+        full = os.path.abspath(str(path))
+        if not os.path.isfile(full):
+            raise InvalidArgument(f"TLS file {path}: not a file")
+        out.append(full)
+    from managers.pouchdclient import check_key_file
+
+    check_key_file(out[2])
+    return out[0], out[1], out[2]
 
 
 def _validate_namespace(namespace: str) -> str:
@@ -105,15 +155,30 @@ class ContextStore:
     def _file(self, name: str) -> Path:
         return self.directory / f"{validate_context_name(name)}.json"
 
-    def create(self, name: str, address: str, *, namespace: str = "default", description: str = "") -> Context:
+    def create(self, name: str, address: str, *, namespace: str = "default", description: str = "",
+               pouchd: bool = False, tlscacert: str | None = None, tlscert: str | None = None,
+               tlskey: str | None = None) -> Context:
+        """A new context. ``tcp://`` is a pouchd's and needs the three TLS files; a ``unix://`` socket is
+        containerd's unless ``pouchd``."""
+        parsed = parse_address(address)
+        tls = _tls_files(tlscacert, tlscert, tlskey)
+        kind = POUCHD if pouchd or parsed.startswith("tcp://") else CONTAINERD
+        if parsed.startswith("tcp://") and tls is None:
+            raise InvalidArgument(f"{address}: a tcp:// pouchd is reached only with mutual TLS",
+                                  hint="add --tlscacert CA --tlscert CERT --tlskey KEY")
+        if tls is not None and not parsed.startswith("tcp://"):
+            raise InvalidArgument("TLS files are for a tcp:// pouchd; a unix socket's access is its file mode")
         context = Context(
-            name=validate_context_name(name), address=parse_address(address),
-            namespace=_validate_namespace(namespace), description=str(description), created=time.time(),
+            name=validate_context_name(name), address=parsed, namespace=_validate_namespace(namespace),
+            description=str(description), created=time.time(), kind=kind, tls=tls,
         )
-        data = json.dumps({
+        doc: dict[str, Any] = {
             "name": context.name, "address": context.address, "namespace": context.namespace,
-            "description": context.description, "created": context.created,
-        }, indent=2).encode() + b"\n"
+            "description": context.description, "created": context.created, "kind": context.kind,
+        }
+        if tls is not None:
+            doc.update({"tlscacert": tls[0], "tlscert": tls[1], "tlskey": tls[2]})
+        data = json.dumps(doc, indent=2).encode() + b"\n"
         private_dir(self.directory)
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.directory)
         try:
@@ -248,10 +313,21 @@ def _parse(path: Path, name: str, raw: bytes) -> Context:
         raise InvalidArgument(f"{path}: not a context file (address and namespace must be strings)")
     description = doc.get("description", "")
     created = doc.get("created", 0.0)
+    kind = doc.get("kind", CONTAINERD)
+    address = parse_address(doc["address"])
+    if kind not in (CONTAINERD, POUCHD) or (address.startswith("tcp://") and kind != POUCHD):
+        raise InvalidArgument(f"{path}: not a context file (kind {kind!r} with address {address})")
+    tls = None
+    if address.startswith("tcp://"):
+        files = [doc.get(k) for k in ("tlscacert", "tlscert", "tlskey")]
+        if not all(isinstance(f, str) and f.startswith("/") for f in files):
+            raise InvalidArgument(f"{path}: a tcp:// context needs its three TLS files")
+        tls = (files[0], files[1], files[2])
     return Context(
-        name=name, address=parse_address(doc["address"]), namespace=_validate_namespace(doc["namespace"]),
+        name=name, address=address, namespace=_validate_namespace(doc["namespace"]),
         description=description if isinstance(description, str) else "",
         created=float(created) if isinstance(created, (int, float)) and not isinstance(created, bool) else 0.0,
+        kind=kind, tls=tls,
     )
 
 

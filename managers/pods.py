@@ -16,6 +16,7 @@ the ``k8s.io`` namespace, where the CRI looks for them.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -26,12 +27,14 @@ from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 
 if TYPE_CHECKING:
     from ctrd.cri import Cri, CriContainer, PodSandbox
+    from managers.console import Stdio
 
 __all__ = ["K8S_NAMESPACE", "PAUSE_IMAGE", "PodManager"]
 
 K8S_NAMESPACE = "k8s.io"
 PAUSE_IMAGE = "pouchsh.local/pause:1"
 POD_LABEL = "pouchsh/pod"
+PORTS_ANNOTATION = "pouchsh/ports"
 _UID = re.compile(r"[0-9a-f]{32}\Z")
 #: kubelet's own cgroup parent is per QoS class; pouchsh's pods get one of their own, so they never mix
 #: with (or land in the shared /k8s.io of) another CRI client's
@@ -57,11 +60,12 @@ class PodManager:
     def run(
         self, name: str, image: str, command: list[str], *, containers: list[str] | None = None,
         env: list[str] | None = None, memory: int | None = None, cpus: float | None = None,
-        host_network: bool = False, hostname: str | None = None,
+        host_network: bool = False, hostname: str | None = None, publish: list[str] | None = None,
     ) -> dict[str, Any]:
         """A pod ``name`` with a container ``name`` running ``image command``, and one more per
         ``containers`` entry (``IMAGE [ARGS...]``, split like a shell line; named ``NAME-2`` ...).
-        Undone if any step fails."""
+        ``publish``: ``-p`` specs (managers.ports) made host ports into the pod's network by CNI's
+        portmap plugin. Undone if any step fails."""
         import shlex
 
         from managers.names import validate_name
@@ -86,12 +90,13 @@ class PodManager:
             extra.append((words[0], tuple(words[1:])))
         runs = [(image, tuple(command)), *extra]
         images = [ref for ref, _ in runs]
+        mappings = self._ports(publish or [], host_network)
         self.ensure_sandbox_image()
         for ref in dict.fromkeys(images):
             if not self.cri.image_present(ref):
                 raise NotFound(f"image {ref} is not in containerd's {K8S_NAMESPACE} namespace, where pods take images",
                                hint=f"pouchsh -n {K8S_NAMESPACE} load -i IMAGE.tar (or pull it there)")
-        from ctrd.cri import ContainerSpec, SandboxSpec
+        from ctrd.cri import ContainerSpec, PortMapping, SandboxSpec
 
         uid = uuid.uuid4().hex
         log_dir = self._log_dir(uid)
@@ -101,7 +106,9 @@ class PodManager:
         spec = SandboxSpec(
             name=name, namespace=self.facade.namespace, uid=uid, hostname=hostname or name,
             log_directory=str(log_dir), cgroup_parent=CGROUP_PARENT, labels={POD_LABEL: name},
-            host_network=host_network,
+            host_network=host_network, annotations={PORTS_ANNOTATION: json.dumps(mappings)} if mappings else {},
+            ports=tuple(PortMapping(host_port=m["host_port"], container_port=m["container_port"],
+                                    protocol=m["protocol"], host_ip=m["host_ip"]) for m in mappings),
         )
         pod_id = self.cri.run_sandbox(spec)
         try:
@@ -137,6 +144,7 @@ class PodManager:
         containers = [self.cri.container(c.id) for c in listed]
         row = _pod_row(pod, containers)
         row.update({
+            "ports": _published(pod) if POD_LABEL in pod.labels else [],
             "ip": pod.ip, "uid": pod.uid, "labels": dict(pod.labels), "namespace": pod.namespace,
             "containers": [_container_row(c) for c in containers],
         })
@@ -165,6 +173,21 @@ class PodManager:
         return {"exit_code": result.exit_code, "stdout": result.stdout.decode("utf-8", "replace"),
                 "stderr": result.stderr.decode("utf-8", "replace")}
 
+    def exec_attached(self, ref: str, command: list[str], *, stdio: Stdio, container: str | None = None,
+                      interactive: bool = False, tty: bool = False) -> int:
+        """``pod exec -i``/``-t``: the command attached to ``stdio`` (a terminal with ``tty``); its exit status.
+
+        Through containerd's task API on the pod container (it is an ordinary container in ``k8s.io``),
+        the path ``exec -it`` takes, not the CRI's Exec: that returns a URL of the cri plugin's streaming
+        server (SPDY or websocket ``v4.channel.k8s.io``, both served by containerd 1.6), which needs that
+        server reachable from here and a second terminal protocol kept beside the one ``exec`` has; both
+        paths start the process in ~30 ms here (docs/SCALE.md). Either way the process runs in the
+        container's namespaces: nothing is run or read in its root on the host."""
+        pod = self._resolve(ref, force=True)
+        target = self._container(pod, container)
+        k8s = self.facade.for_namespace(K8S_NAMESPACE)
+        return int(k8s.containers.exec(target.id, command, interactive=interactive, tty=tty, stdio=stdio))
+
     def logs(self, ref: str, *, container: str | None = None) -> str:
         """The container's output as the CRI wrote it (``TIME STREAM TAG MESSAGE`` lines), messages only."""
         pod = self._resolve(ref, force=True)
@@ -181,6 +204,27 @@ class PodManager:
         return "".join(out)
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _ports(self, specs: list[str], host_network: bool) -> list[dict[str, Any]]:
+        """``-p`` specs as mappings with every host port chosen, none published by another of pouchsh's
+        pods or bound by a host process. (portmap's DNAT rules would win over a host listener silently,
+        and the CRI takes a host port of 0 as "no mapping", so free ones are chosen here.)"""
+        from managers.ports import clashes, free_port, in_use_on_host, parse_ports
+
+        wanted = parse_ports(specs)
+        if wanted and host_network:
+            raise InvalidArgument("-p with --host-network: the pod's ports are the host's already")
+        published = [(p.name, m) for p in self.cri.sandboxes() if POD_LABEL in p.labels for m in _published(p)]
+        clashes(wanted, published)
+        taken = {m["host_port"] for _, m in published}
+        for m in wanted:
+            if not m["host_port"]:
+                m["host_port"] = free_port(m["protocol"], m["host_ip"], taken)
+                taken.add(m["host_port"])
+            elif in_use_on_host(m):
+                raise Conflict(f"host port {m['host_port']}/{m['protocol']} is in use by a host process",
+                               hint="choose another host port, or -p CONTAINER for a free one")
+        return wanted
 
     def _log_dir(self, uid: str) -> Any:
         if not _UID.match(uid):
@@ -286,6 +330,21 @@ def _read_log(path: Any, limit: int = 64 << 20) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def _published(pod: PodSandbox) -> list[dict[str, Any]]:
+    """The mappings pouchsh recorded on its pod (an annotation it wrote, read back from the runtime:
+    kept only when well-formed)."""
+    try:
+        items = json.loads(pod.annotations.get(PORTS_ANNOTATION, "[]"))
+    except ValueError:
+        return []
+    out = []
+    for m in items if isinstance(items, list) else []:
+        if (isinstance(m, dict) and isinstance(m.get("host_ip"), str) and m.get("protocol") in ("tcp", "udp", "sctp")
+                and all(type(m.get(k)) is int and 0 < m[k] < 65536 for k in ("host_port", "container_port"))):
+            out.append({k: m[k] for k in ("host_ip", "host_port", "container_port", "protocol")})
+    return out
 
 
 def _pod_row(pod: PodSandbox, containers: list[CriContainer]) -> dict[str, Any]:

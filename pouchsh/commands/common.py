@@ -55,3 +55,20 @@ def targets(
 def one_or_all(results: list[Any], single: bool) -> Any:
     """One object named alone gives its record; several, or a selection piped in, a table."""
     return results[0] if single and len(results) == 1 else results
+
+
+def stdio_of(ctx: Any) -> Any:
+    """The session's streams for a process attached to them (``exec``, ``run -it``, ``pod exec -it``);
+    stdin's descriptor as the terminal when it is one."""
+    from managers.console import Stdio
+
+    terminal = None
+    try:
+        fd = ctx.stdin.fileno()
+        import os
+
+        if os.isatty(fd):
+            terminal = fd
+    except (AttributeError, OSError, ValueError):
+        terminal = None
+    return Stdio(stdin=ctx.stdin, stdout=ctx.stdout, stderr=ctx.stderr, cancel=ctx.cancel, terminal=terminal)

@@ -15,7 +15,7 @@ from typing import Any
 
 from ctrd.errors import Interrupted, PouchError
 from pouchsh import listings
-from pouchsh.commands.common import one_or_all, targets
+from pouchsh.commands.common import one_or_all, stdio_of, targets
 from pouchsh.commands.health import HEALTH_FLAGS
 from pouchsh.signature import Example, Flag, Param, command
 from pouchsh.values import Stream
@@ -47,21 +47,6 @@ def _docker_status() -> Iterator[None]:
         if err.exit_status is None and not isinstance(err, Interrupted):
             err.exit_status = 125
         raise
-
-
-def _stdio(ctx: Any) -> Any:
-    from managers.console import Stdio
-
-    terminal = None
-    try:
-        fd = ctx.stdin.fileno()
-        import os
-
-        if os.isatty(fd):
-            terminal = fd
-    except (AttributeError, OSError, ValueError):
-        terminal = None
-    return Stdio(stdin=ctx.stdin, stdout=ctx.stdout, stderr=ctx.stderr, cancel=ctx.cancel, terminal=terminal)
 
 
 # -- create / run ----------------------------------------------------------------------------------
@@ -225,7 +210,7 @@ def container_run(ctx: Any, image: str, command: list[str], detach: bool, **kw: 
         opts = _options(ctx, image, command, kw)
         if detach:
             return ctx.managers.containers.run(opts, detach=True)
-        stdio = _stdio(ctx)
+        stdio = stdio_of(ctx)
         if opts.tty and opts.interactive and stdio.terminal is None:
             raise InvalidArgument("the input device is not a TTY: drop -t, or run from a terminal")
         code = ctx.managers.containers.run(opts, detach=False, stdio=stdio)
@@ -260,7 +245,7 @@ def container_start(ctx: Any, containers: list[str], attach: bool, interactive: 
         if checkpoint is not None:
             return one_or_all([ctx.managers.checkpoints.restore(r, checkpoint) for r in refs], single)
         if attach or interactive:
-            code = ctx.managers.containers.start(refs, attach=True, interactive=interactive, stdio=_stdio(ctx))
+            code = ctx.managers.containers.start(refs, attach=True, interactive=interactive, stdio=stdio_of(ctx))
             ctx.set_status(code)
             return None
         return one_or_all(ctx.managers.containers.start(refs), single)
@@ -614,7 +599,7 @@ def container_exec(
         if detach:
             return manager.exec(container, list(command), detach=True, tty=tty, env=env_list, workdir=workdir,
                                 user=user, privileged=privileged)
-        stdio = _stdio(ctx)
+        stdio = stdio_of(ctx)
         if tty and interactive and stdio.terminal is None:
             raise InvalidArgument("the input device is not a TTY: drop -t, or run from a terminal")
         code = manager.exec(container, list(command), interactive=interactive, tty=tty, env=env_list,

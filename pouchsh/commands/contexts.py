@@ -13,31 +13,46 @@ _CAT = "context"
 
 @command(
     "context create",
-    help="Store a context: a containerd socket and namespace to run commands on",
+    help="Store a context: a containerd socket, or a pouchd (tcp:// with mutual TLS), to run commands on",
     description=(
-        "The context is one file, 0600, under the config directory (contexts/NAME.json). A remote host's "
-        "pouchd (tcp://) is not a context yet: pouchsh has no client of its API."
+        "The context is one file, 0600, under the config directory (contexts/NAME.json). A tcp:// address is "
+        "a remote pouchd, reached with mutual TLS (--tlscacert, --tlscert, --tlskey, all three); a unix socket "
+        "is containerd's, or a pouchd's with --pouchd. A pouchd context serves ps, inspect, rm, logs, run -d, "
+        "images and pull through its Docker API, given as --context NAME (docs/SCALE.md)."
     ),
     params=[Param("name", help="Context name")],
     flags=[
-        Flag("address", type="string", help="containerd socket: unix:///PATH or /PATH"),
+        Flag("address", type="string", help="unix:///PATH (containerd, or pouchd with --pouchd) or tcp://HOST:PORT (pouchd)"),
         Flag("namespace", short="n", type="namespace", default="default", help="containerd namespace"),
         Flag("description", type="string", default="", help="What this context is"),
+        Flag("pouchd", help="The unix socket is a pouchd's (its Docker API), not containerd's"),
+        Flag("tlscacert", type="string", help="CA that signed the pouchd's certificate (tcp://)"),
+        Flag("tlscert", type="string", help="This client's certificate (tcp://)"),
+        Flag("tlskey", type="string", help="This client's key, readable only by you (tcp://)"),
     ],
     examples=[
         Example("context create build1 --address unix:///run/build1/containerd.sock",
                 "A second containerd on this machine"),
         Example("context create ci --address /run/containerd/containerd.sock -n ci", "Its namespace ci"),
+        Example("context create edge --address tcp://10.0.0.7:2376 --tlscacert ca.pem --tlscert cert.pem --tlskey key.pem",
+                "A remote host's pouchd, with mutual TLS"),
     ],
     category=_CAT,
 )
-def context_create(ctx: Any, name: str, address: str | None, namespace: str, description: str) -> dict[str, Any]:
+def context_create(ctx: Any, name: str, address: str | None, namespace: str, description: str, pouchd: bool,
+                   tlscacert: str | None, tlscert: str | None, tlskey: str | None) -> dict[str, Any]:
     from ctrd.errors import InvalidArgument
 
     if not address:
-        raise InvalidArgument("context create: --address is required (unix:///PATH)")
+        raise InvalidArgument("context create: --address is required (unix:///PATH or tcp://HOST:PORT)")
+    import os
+
+    def here(path: str | None) -> str | None:
+        return None if path is None else os.path.join(ctx.cwd, os.path.expanduser(path))
+
     store = ctx.managers.contexts
-    created = store.create(name, address, namespace=namespace, description=description)
+    created = store.create(name, address, namespace=namespace, description=description, pouchd=pouchd,
+                           tlscacert=here(tlscacert), tlscert=here(tlscert), tlskey=here(tlskey))
     return created.record(store.current())  # type: ignore[no-any-return]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pouchsh.commands.common import one_or_all, targets
+from pouchsh.commands.common import one_or_all, stdio_of, targets
 from pouchsh.signature import Example, Flag, Param, command
 
 _CAT = "pod"
@@ -33,23 +33,27 @@ _FORCE_HELP = "Also act on a pod pouchsh did not make (one a kubelet runs)"
         Flag("cpus", type="number", help="CPUs of each container (1.5)"),
         Flag("hostname", type="string", help="Host name (default: the pod name)"),
         Flag("host-network", help="Use the host's network instead of a pod network"),
+        Flag("publish", short="p", type="string", repeat=True,
+             help="Publish a port: [IP:][HOST:]CONTAINER[/PROTO] (CNI portmap; HOST omitted: a free one)"),
     ],
     examples=[
         Example("pod run --name web busybox httpd -f -p 8080", "A pod named web serving HTTP"),
+        Example("pod run --name site -p 127.0.0.1:8081:80 busybox httpd -f", "Its port 80 on the host's 127.0.0.1:8081"),
         Example("pod run --name app --container 'busybox sleep 600' busybox httpd -f", "Two containers in one pod"),
     ],
     interspersed=False,
     category=_CAT,
 )
 def pod_run(ctx: Any, image: str, command: list[str], name: str | None, container: list[str], env: list[str],
-            memory: int | None, cpus: float | None, hostname: str | None, host_network: bool) -> dict[str, Any]:
+            memory: int | None, cpus: float | None, hostname: str | None, host_network: bool,
+            publish: list[str]) -> dict[str, Any]:
     if not name:
         from ctrd.errors import InvalidArgument
 
         raise InvalidArgument("pod run: --name is required (it names the pod and its first container)")
     return ctx.managers.pods.run(  # type: ignore[no-any-return]
         name, image, command, containers=container, env=env, memory=memory, cpus=cpus,
-        host_network=host_network, hostname=hostname,
+        host_network=host_network, hostname=hostname, publish=publish,
     )
 
 
@@ -112,17 +116,33 @@ def pod_rm(ctx: Any, pods: list[str], force: bool) -> list[str]:
 @command(
     "pod exec",
     help="Run a command in a pod's container and wait for it; {exit_code, stdout, stderr}",
+    description=(
+        "Without -i/-t the CRI's ExecSync runs it and its output is the record. With -i (stdin forwarded) or "
+        "-t (a terminal) it is attached like exec's: the result is null and $status its exit status."
+    ),
     params=[_POD, Param("command", rest=True, help="Command and arguments")],
     flags=[
         Flag("container", short="c", type="string", help="Which container (default: the one named like the pod)"),
-        Flag("timeout", type="int", default=60, help="Seconds before the command is killed"),
+        Flag("timeout", type="int", default=60, help="Seconds before the command is killed (without -i/-t)"),
+        Flag("interactive", short="i", help="Forward stdin"),
+        Flag("tty", short="t", help="Allocate a pseudo-terminal"),
     ],
     examples=[Example("pod exec web hostname", "The pod's host name"),
-              Example("pod exec web cat /etc/resolv.conf | get stdout", "Its DNS settings")],
+              Example("pod exec web cat /etc/resolv.conf | get stdout", "Its DNS settings"),
+              Example("pod exec -it web sh", "A shell in web's container")],
     interspersed=False,
     category=_CAT,
 )
-def pod_exec(ctx: Any, pod: str, command: list[str], container: str | None, timeout: int) -> dict[str, Any]:
+def pod_exec(ctx: Any, pod: str, command: list[str], container: str | None, timeout: int, interactive: bool,
+             tty: bool) -> dict[str, Any] | None:
+    if interactive or tty:
+        from ctrd.errors import InvalidArgument
+        stdio = stdio_of(ctx)
+        if tty and interactive and stdio.terminal is None:
+            raise InvalidArgument("the input device is not a TTY: drop -t, or run from a terminal")
+        ctx.set_status(ctx.managers.pods.exec_attached(pod, command, stdio=stdio, container=container,
+                                                       interactive=interactive, tty=tty))
+        return None
     result = ctx.managers.pods.exec(pod, command, container=container, timeout=timeout)
     ctx.set_status(result["exit_code"])
     return result  # type: ignore[no-any-return]

@@ -48,7 +48,8 @@ class CriEmbedded:
         (cni / "net.d" / "10-pods.conflist").write_text(
             '{"cniVersion": "1.0.0", "name": "pouchsh-pods", "plugins": [{"type": "bridge", "bridge": "%s", '
             '"isGateway": true, "ipMasq": false, "hairpinMode": true, "ipam": {"type": "host-local", '
-            '"dataDir": "%s", "ranges": [[{"subnet": "10.233.77.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}}]}'
+            '"dataDir": "%s", "ranges": [[{"subnet": "10.233.77.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}}, '
+            '{"type": "portmap", "capabilities": {"portMappings": true}}]}'
             % (BRIDGE, cni / "data")
         )
         return base + f"""

@@ -17,7 +17,9 @@ def test_services_are_runtime_v1() -> None:
 
 def test_field_numbers() -> None:
     assert _numbers(api_pb2.PodSandboxConfig) == {
-        "metadata": 1, "hostname": 2, "log_directory": 3, "dns_config": 4, "labels": 6, "annotations": 7, "linux": 8}
+        "metadata": 1, "hostname": 2, "log_directory": 3, "dns_config": 4, "port_mappings": 5, "labels": 6, "annotations": 7, "linux": 8}
+    assert _numbers(api_pb2.PortMapping) == {"protocol": 1, "container_port": 2, "host_port": 3, "host_ip": 4}
+    assert [(v.name, v.number) for v in api_pb2.Protocol.DESCRIPTOR.values] == [("TCP", 0), ("UDP", 1), ("SCTP", 2)]
     assert _numbers(api_pb2.ContainerConfig) == {
         "metadata": 1, "image": 2, "command": 3, "args": 4, "working_dir": 5, "envs": 6, "labels": 9,
         "annotations": 10, "log_path": 11, "linux": 15}

@@ -154,3 +154,111 @@ def test_a_pod_that_claims_to_be_pouchshs_cannot_steer_paths(pods, tmp_path) -> 
         pods.pods.logs("sneaky")
     assert pods.pods.remove("sneaky", force=True) == "sneaky"
     assert (bait / "keep").read_text() == "x"
+
+
+def _free_loopback_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_published_port_reaches_the_pod_on_loopback(pods) -> None:
+    """-p puts a CRI PortMapping in the sandbox config; containerd hands it to CNI's portmap plugin, whose
+    DNAT makes the pod's httpd answer on the host's 127.0.0.1:HOSTPORT."""
+    import urllib.request
+
+    port = _free_loopback_port()
+    made = pods.pods.run("pub", "docker.io/library/busybox:latest", ["httpd", "-f", "-p", "8080", "-h", "/etc"],
+                         publish=[f"127.0.0.1:{port}:8080"])
+    assert made["ports"] == [{"host_ip": "127.0.0.1", "host_port": port, "container_port": 8080, "protocol": "tcp"}]
+
+    def fetch() -> str | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/hostname", timeout=5) as reply:
+                return reply.read().decode()
+        except OSError:
+            return None
+
+    assert _wait_for(fetch, f"httpd on 127.0.0.1:{port}").strip() == "pub"
+    # The same host port again is refused before anything is made; -p CONTAINER takes a free one.
+    with pytest.raises(Conflict, match=f"{port}/tcp"):
+        pods.pods.run("pub2", "docker.io/library/busybox:latest", ["sleep", "600"], publish=[f"127.0.0.1:{port}:80"])
+    assert [p["name"] for p in pods.pods.list()] == ["pub"]
+    pods.pods.remove("pub", force=True)
+    # Once the pod is gone its rules are too: nothing answers there.
+    _wait_for(lambda: fetch() is None, "the mapping to go")
+
+
+def test_published_port_refusals(pods) -> None:
+    import socket
+
+    with pytest.raises(InvalidArgument, match="host-network"):
+        pods.pods.run("hn", "docker.io/library/busybox:latest", ["sleep", "1"], publish=["8080"], host_network=True)
+    with pytest.raises(InvalidArgument):
+        pods.pods.run("bad", "docker.io/library/busybox:latest", ["sleep", "1"], publish=["127.0.0.1:99999:80"])
+    with socket.socket() as held:  # a host process's listener is not silently shadowed by portmap's DNAT
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        with pytest.raises(Conflict, match="host process"):
+            pods.pods.run("shadow", "docker.io/library/busybox:latest", ["sleep", "1"], publish=[f"127.0.0.1:{port}:80"])
+    assert pods.pods.list() == []
+
+
+def test_a_forged_ports_annotation_is_not_trusted(pods) -> None:
+    """A pod another CRI client made with pouchsh's label and a malformed ports annotation shows no ports
+    and blocks none."""
+    from ctrd.cri import SandboxSpec
+
+    forged = '[{"host_ip": "127.0.0.1", "host_port": "80; rm", "container_port": 1, "protocol": "tcp"}, 7, "x"]'
+    pods.pods.cri.run_sandbox(SandboxSpec(
+        name="forged", namespace="default", uid="f" * 32, hostname="forged", log_directory="",
+        cgroup_parent="/pouchsh-pods", labels={"pouchsh/pod": "forged"}, annotations={"pouchsh/ports": forged}))
+    assert pods.pods.inspect("forged")["ports"] == []
+
+
+def _pouchsh_argv(pods, script: str) -> tuple[list[str], dict[str, str]]:
+    import os
+    import sys
+
+    env = dict(os.environ, POUCHSH_ROOT=str(pods.root), POUCHSH_RUN=str(pods.run_root))
+    env.pop("CONTAINERD_NAMESPACE", None)
+    return [sys.executable, "-m", "pouchsh", "--address", pods.address, "--namespace", "default", "-c", script], env
+
+
+def test_pod_exec_with_a_terminal(pods) -> None:
+    """pod exec -it: a shell in the pod's container on a pseudo-terminal sized like the caller's, its exit
+    status the command's (through containerd's task API on the pod container, like exec -it)."""
+    import pexpect
+
+    from tests.support.terminal import in_terminal
+
+    pods.pods.run("term", "docker.io/library/busybox:latest", ["sleep", "600"], hostname="termhost")
+    argv, env = _pouchsh_argv(pods, "pod exec -it term sh")
+    with in_terminal(argv, env=env, rows=31, columns=97) as child:
+        child.expect_exact("# ")
+        child.sendline("[ -t 0 ] && echo tty-$(hostname); stty size")
+        child.expect_exact("tty-termhost")
+        child.expect_exact("31 97")
+        child.sendline("exit 7")
+        child.expect(pexpect.EOF)
+        assert child.wait_exit() == 7
+
+
+def test_pod_exec_interactive_forwards_stdin(pods) -> None:
+    import subprocess
+
+    pods.pods.run("cat", "docker.io/library/busybox:latest", ["sleep", "600"],
+                  containers=["docker.io/library/busybox:latest sleep 600"])
+    argv, env = _pouchsh_argv(pods, "pod exec -i -c cat-2 cat sh -c 'tr a-z A-Z; exit 5'")
+    done = subprocess.run(argv, input=b"hello pod\n", capture_output=True, env=env, timeout=120, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (5, b"HELLO POD\n", b"")
+    # -it without a terminal is refused as exec -it is, and a missing container is named.
+    argv, env = _pouchsh_argv(pods, "pod exec -it cat sh")
+    done = subprocess.run(argv, input=b"", capture_output=True, env=env, timeout=120, check=False)
+    assert b"error[invalid-argument]" in done.stderr and b"not a TTY" in done.stderr
+    argv, env = _pouchsh_argv(pods, "pod exec -i -c nope cat true")
+    done = subprocess.run(argv, input=b"", capture_output=True, env=env, timeout=120, check=False)
+    assert b"error[not-found]" in done.stderr and b"no container nope" in done.stderr

@@ -628,7 +628,7 @@ class ContainerManager:
                 else:
                     buffer.seek(0)
                     with _cp_host_errors(destination):
-                        target = str(cphost.extract_on_host(buffer, Path(cwd, destination)))  # type: ignore[arg-type]
+                        target = str(cphost.extract_on_host(buffer, Path(cwd, destination), self.facade.root))  # type: ignore[arg-type]
             return {"container": c.id, "source": src_path, "destination": target, "size": size}
         c = self.resolver.get(dst_ref or "")
         if source == "-":

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from tests.containers.helpers import opts
-from tests.ctrd.test_logd import _zombie, collector_pid, poll
+from tests.ctrd.test_logd import _zombie, collector_pid
+from tests.support.poll import poll
 
 pytestmark = pytest.mark.containerd
 

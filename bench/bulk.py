@@ -3,9 +3,7 @@
 pouchsh: one script starts them (``1..N | par-each --jobs J { run -d --network none busybox sleep 600 }``),
 a second removes them (``ps -a -q | par-each --jobs J {|id| rm -f $id }``). Reference: ``xargs -P 8``
 over ``ctr run -d`` (with a file:// log, as pouchsh keeps a log for every container), then over
-``ctr tasks rm -f`` and ``ctr containers rm``; and the same ctr run with the first design's logger
-(``binary://<root>/bin/pouchsh-logger``, a Python process per container, which pouchsh ran until its log
-collector, ctrd.logd, replaced it), which shows what a logger process per container costs. Both sides pay their process start-ups. Figures are
+``ctr tasks rm -f`` and ``ctr containers rm``. Both sides pay their process start-ups. Figures are
 containers per second (median of the interleaved rounds): provisioning at each job count, and the whole
 cycle (provision + remove) at 8 jobs against ctr's.
 """
@@ -41,10 +39,6 @@ def run(env: Env) -> list[Figure]:
         f"pouchsh -j{j}": contender(f"pouchsh -j{j}", lambda j=j: pouchsh_cycle(env, ns, n, j)) for j in JOBS
     }
     contenders["ctr -P8"] = contender("ctr -P8", lambda: ctr_cycle(env, ns, n, file_log(logs), next(rounds)))
-    # The same, with the first design's logger (a process per container): what the collector saved.
-    contenders["ctr -P8 pouchsh-logger"] = contender(
-        "ctr -P8 pouchsh-logger", lambda: ctr_cycle(env, ns, n, pouchsh_logger(logs, env), next(rounds))
-    )
     interleave(contenders, env.rounds)  # type: ignore[arg-type]
 
     def rate(name: str, phase: int | None) -> float:
@@ -70,12 +64,6 @@ def run(env: Env) -> list[Figure]:
             met=ratio >= 1.3, paired_ratio=ratio,
             note=f"ctr removal alone: {ctr_remove:.1f} containers/s; median of {env.rounds} interleaved rounds",
         ))
-    figures.append(Figure(
-        "reference: xargs -P 8 ctr run -d with pouchsh's logger (binary:// log URI), provisioning",
-        rate("ctr -P8 pouchsh-logger", 0), "containers/s", reference=ctr_start,
-        reference_name="the same with a file:// log",
-        note="what a logger process per container costs ctr itself (pouchsh's first design; its collector now)",
-    ))
     return figures
 
 
@@ -121,14 +109,6 @@ def ctr_cycle(env: Env, ns: str, n: int, log_uri: str, tag: int) -> tuple[float,
 def file_log(logs: Path) -> str:
     """ctr's log URI template (xargs puts the container id for ``{}``): the shim appends to a file."""
     return f"file://{logs}/{{}}.log"
-
-
-def pouchsh_logger(logs: Path, env: Env) -> str:
-    """ctr's log URI template running pouchsh's logger as pouchsh itself has the shim run it (the
-    launcher in the data root, ``ctrd.logger.logger_launcher``), as ``binary://``."""
-    from ctrd.logger import logger_launcher
-
-    return f"binary://{logger_launcher(Path(env.root) / 'bin')}?path={logs}/{{}}-json.log"
 
 
 def _xargs(ids: bytes, *argv: str) -> None:

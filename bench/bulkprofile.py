@@ -1,9 +1,9 @@
 """Where bulk provisioning's CPU goes: CPU ms per container by process, pouchsh against ctr, one cycle each.
 
 One cycle of bench/bulk.py on each side (start 100 detached containers, remove them; pouchsh with
-``par-each --jobs 8``, ctr with ``xargs -P 8`` and a ``file://`` log, and ctr again with pouchsh's logger)
+``par-each --jobs 8``, ctr with ``xargs -P 8`` and a ``file://`` log)
 runs under ``perf record -a`` (bench/procprofile.py): CPU ms per container for containerd, the shim's
-``start`` and its daemon, runc, runc init, the logger, the pouchsh process, ctr and xargs. Only the
+``start`` and its daemon, runc, runc init, the pouchsh processes (its log collector among them), ctr and xargs. Only the
 private containerd's process tree and the processes this benchmark starts are counted; other work on the
 machine is reported apart. Needs root (or perf_event_paranoid ≤ 0) and ``perf``. Rounds: ``--rounds``
 cycles of each side, interleaved, and the figures are their medians.
@@ -12,7 +12,7 @@ cycles of each side, interleaved, and the figures are their medians.
 from __future__ import annotations
 
 from bench import Env, Figure
-from bench.bulk import ctr_cycle, file_log, pouchsh_cycle, pouchsh_logger, prepare
+from bench.bulk import ctr_cycle, file_log, pouchsh_cycle, prepare
 from bench.common import median
 from bench.procprofile import CpuProfile, available
 
@@ -29,7 +29,6 @@ def run(env: Env) -> list[Figure]:
     sides = {
         f"pouchsh par-each -j{JOBS}": lambda: pouchsh_cycle(env, ns, n, JOBS),
         "xargs -P 8 ctr, file:// log": lambda: ctr_cycle(env, ns, n, file_log(logs), next(tags)),
-        "xargs -P 8 ctr, pouchsh-logger": lambda: ctr_cycle(env, ns, n, pouchsh_logger(logs, env), next(tags)),
     }
     profiles: dict[str, list[CpuProfile]] = {name: [] for name in sides}
     walls: dict[str, list[float]] = {name: [] for name in sides}

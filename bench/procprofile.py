@@ -2,8 +2,8 @@
 
 ``with CpuProfile(roots={containerd_pid}) as profile: work()`` samples every CPU at ``hz`` (the
 ``cpu-clock`` software event, which a VM has) and records every fork, exec and exit. Afterwards
-``profile.groups`` maps a process group ("containerd", "shim daemon", "runc", "runc init", "logger",
-"pouchsh", "ctr" ...) to the CPU seconds its processes used. Only processes descended from ``roots`` (the
+``profile.groups`` maps a process group ("containerd", "shim daemon", "runc", "runc init", "pouchsh",
+"ctr" ...) to the CPU seconds its processes used. Only processes descended from ``roots`` (the
 containerd) or from this process (the drivers it starts: pouchsh, xargs and ctr) count, so other work
 on a shared machine stays out; it is reported apart as "not ours" (as is idle time). The fork tree
 comes from the FORK records, which name the parent at fork time, so a shim daemon that re-parents
@@ -55,8 +55,6 @@ def group_of(comm: str, parent_is_root: bool) -> str:
         return "runc init"
     if comm == "runc":
         return "runc"
-    if comm.startswith("pouchsh-logger"):
-        return "logger"
     if comm == "ctr":
         return "ctr"
     if comm == "xargs":

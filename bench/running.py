@@ -2,8 +2,7 @@
 
 ``n`` (200; 20 with --quick) ``run -d --network none busybox sleep 3600`` from one pouchsh script, then,
 once all run, the resident memory (VmRSS, from /proc) of every process pouchsh added for them: the log
-collector of the bench's data root (``ctrd/logd.py``) and any ``pouchsh-logger`` (the binary:// logger
-of the first design: one per container). The shims (``containerd-shim-runc-v2 -namespace NS``) are
+collector of the bench's data root (``ctrd/logd.py``). The shims (``containerd-shim-runc-v2 -namespace NS``) are
 summed as the reference: the per-container cost containerd itself has. The logs are checked too: every
 container's first line is in its log, read by the collector. Target: ≤ 1 MiB a container.
 """
@@ -44,11 +43,11 @@ def _rss_kib(pid: int) -> int:
 
 
 def added_and_shims(root: Path, namespace: str) -> tuple[list[int], list[int]]:
-    """Pids of the processes pouchsh added for ``root`` (collectors, per-container loggers) and of the
+    """Pids of the processes pouchsh added for ``root`` (its log collectors) and of the
     shims of ``namespace``."""
     added, shims = [], []
     for pid, cmdline in _processes():
-        if str(root) in cmdline and ("ctrd/logd.py" in cmdline or "pouchsh-logger" in cmdline):
+        if str(root) in cmdline and "ctrd/logd.py" in cmdline:
             added.append(pid)
         elif "containerd-shim" in cmdline and f"-namespace {namespace} " in cmdline:
             shims.append(pid)

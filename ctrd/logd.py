@@ -7,7 +7,7 @@ opens each FIFO's write end *and* a read end of its own for as long as the task'
 reader may go away and come back without losing anything: output waits in the pipe (64 KiB), then the
 container blocks on its next write. This process is that reader for every container of one data root:
 it waits on all the FIFOs with epoll and writes the JSON-lines log with rotation (ctrd.logger's
-``JsonLogWriter``: the same format and rotation as before, the same readers in managers.logs).
+``JsonLogWriter``, which a foreground run's tee uses too; managers.logs reads what they write).
 
 What it serves is the file system, nothing it keeps in memory: a container directory with a ``logio``
 file (written by pouchsh before the task is created: rotation, whether the container restarts by

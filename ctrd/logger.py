@@ -1,4 +1,5 @@
-"""Container logs as Docker-style JSON lines, written by a logger the runc shim runs itself.
+"""Container logs as Docker-style JSON lines: the writer the log collector (ctrd.logd) and a foreground
+run's tee share.
 
 File format (one JSON object per line, UTF-8, as Docker's and nerdctl's json-file driver write it)::
 
@@ -14,48 +15,28 @@ Rotation: before a write that would take ``path`` past ``max_size`` bytes, ``pat
 ``path.n`` ... ``path`` becomes ``path.1``, keeping ``max_file`` files in all (``path`` and
 ``path.1`` .. ``path.(max_file-1)``); with ``max_file`` 1 the file is truncated. A write that alone exceeds
 ``max_size`` still goes into a fresh file. Writers take an flock on ``path + ".lock"`` per batch, so a
-foreground tee and the shim's logger never interleave badly or rotate twice.
+foreground tee and the collector never interleave badly or rotate twice.
 
-The shim runs ``pouchsh-logger path P max-size N max-file K`` for the log URI
-``binary:///abs/pouchsh-logger?path=P&max-size=N&max-file=K`` (query pairs become argv pairs), with fd 3 =
-the container's stdout, fd 4 = stderr and fd 5 = a pipe to close once ready; the shim starts the
-container only after that. It ends at EOF on both streams or on SIGTERM (sent on Tasks.Delete).
-
-This module starts for every container, so it imports the standard library only, and the shim runs it
-through ``logger_launcher``: a two-line script with a ``#!<python> -SI`` line that loads this file by its
-path. Without ``site`` (≈ 30 ms of an editable install's path hooks) and without the ``ctrd`` package
-(its ``typing`` import), the logger is ready in about a third of the console script's time, and the
-container starts that much sooner. For the same reason the logger's own path imports only modules built
-into the interpreter or frozen in it (``os``, ``fcntl``, ``select``, ``_signal``, ``time``, ``_json``):
-``pathlib`` (which brings ``re``, ``fnmatch`` and ``urllib.parse``), ``selectors`` and ``signal`` (its
-``enum``) cost about as much CPU again as the interpreter's own start, once per container.
+The collector runs without ``site`` and without the ``ctrd`` package (``python -SI ctrd/logd.py``) and
+loads this file by its path, so it imports only modules built into the interpreter or frozen in it
+(``os``, ``fcntl``, ``time``, ``_json``); ``pathlib`` and ``ctrd.errors`` are imported inside the
+functions only pouchsh itself calls.
 """
 
 from __future__ import annotations
 
-import _signal
 import fcntl
 import os
-import select
-import sys
 import time
 
 TYPE_CHECKING = False  # not `from typing import`: typing is the heaviest import there would be
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = [
-    "JsonLogWriter",
-    "binary_log_uri",
-    "file_log_uri",
-    "format_time",
-    "logger_executable",
-    "logger_launcher",
-    "main",
-]
+__all__ = ["JsonLogWriter", "format_time", "rotated_files"]
 
 try:
-    # json.dumps(..., ensure_ascii=False) of a string, without importing json (and re) in every logger
+    # json.dumps(..., ensure_ascii=False) of a string, without importing json (and re) in the collector
     from _json import encode_basestring as _json_string
 except ImportError:  # an interpreter without the C accelerator
     from json.encoder import py_encode_basestring as _json_string
@@ -83,7 +64,7 @@ class JsonLogWriter:
         max_file: int = DEFAULT_MAX_FILE,
     ) -> None:
         if max_size <= 0 or max_file < 1:
-            from ctrd.errors import InvalidArgument  # not at the top: the shim's path has no ctrd package
+            from ctrd.errors import InvalidArgument  # not at the top: the collector runs without the ctrd package
 
             raise InvalidArgument(f"log max-size must be > 0 and max-file >= 1 (got {max_size}, {max_file})")
         self.path = os.fspath(path)
@@ -199,160 +180,3 @@ def rotated_files(path: str | os.PathLike[str]) -> list[Path]:
         older.append(Path(f"{base}.{n}"))
         n += 1
     return [*reversed(older), *([base] if base.exists() else [])]
-
-
-def logger_executable() -> str:
-    """The ``pouchsh-logger`` console script installed beside the running interpreter."""
-    candidate = os.path.join(os.path.dirname(sys.executable), "pouchsh-logger")
-    if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-        return candidate
-    from ctrd.errors import NotFound
-
-    raise NotFound(
-        f"pouchsh-logger not found next to {sys.executable}",
-        hint="install pouchsh into its environment (make run, or pip install -e .)",
-    )
-
-
-_LAUNCHER = """#!{python} -SI
-# Written by pouchsh: runs {logger} for the runc shim (binary:// log URI), without site or the ctrd package.
-import sys
-from importlib.machinery import SourceFileLoader
-module = type(sys)("pouchsh_logger")
-module.__file__ = {logger!r}
-SourceFileLoader("pouchsh_logger", {logger!r}).exec_module(module)
-sys.exit(module.main())
-"""
-_launchers: dict[str, str] = {}
-
-
-def logger_launcher(directory: str | os.PathLike[str]) -> str:
-    """The path of an executable ``pouchsh-logger`` launcher in ``directory``, written there (atomically)
-    unless it already holds this interpreter's and this module's one; checked once per process."""
-    path = os.path.join(os.path.abspath(directory), "pouchsh-logger")
-    if path in _launchers:
-        return path
-    text = _LAUNCHER.format(python=sys.executable, logger=os.path.abspath(__file__))
-    try:
-        with open(path) as f:
-            current = f.read()
-    except OSError:
-        current = None
-    if current != text or not os.access(path, os.X_OK):
-        import tempfile
-
-        from ctrd.private import private_dir
-
-        private_dir(os.path.dirname(path))
-        fd, temp = tempfile.mkstemp(prefix=".pouchsh-logger.", dir=os.path.dirname(path))
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-                f.flush()
-                os.fchmod(f.fileno(), 0o700)  # the shim runs it as root
-                os.fsync(f.fileno())
-            os.replace(temp, path)
-        except BaseException:
-            os.unlink(temp)
-            raise
-    _launchers[path] = text
-    return path
-
-
-def binary_log_uri(
-    path: str | os.PathLike[str],
-    *,
-    max_size: int = DEFAULT_MAX_SIZE,
-    max_file: int = DEFAULT_MAX_FILE,
-    executable: str | None = None,
-) -> str:
-    """The ``binary://`` log URI that makes the shim run ``executable`` (default: the pouchsh-logger
-    console script; pouchsh itself passes its ``logger_launcher``) writing to ``path``."""
-    from urllib.parse import quote, urlencode
-
-    exe = os.path.abspath(executable or logger_executable())
-    query = urlencode({"path": os.path.abspath(path), "max-size": str(max_size), "max-file": str(max_file)})
-    return f"binary://{quote(exe)}?{query}"
-
-
-def file_log_uri(path: str | os.PathLike[str]) -> str:
-    """A ``file://`` URI: the shim appends raw stdout and stderr, merged, to ``path`` itself."""
-    from urllib.parse import quote
-
-    return f"file://{quote(os.path.abspath(path))}"
-
-
-def _parse_args(argv: list[str]) -> dict[str, str]:
-    if len(argv) % 2:
-        raise SystemExit(f"pouchsh-logger: expected key value pairs, got {argv!r}")
-    return dict(zip(argv[::2], argv[1::2], strict=True))
-
-
-def run(
-    writer: JsonLogWriter, streams: dict[int, str], *, ready_fd: int | None = None, stop_fd: int | None = None
-) -> None:
-    """Copy ``streams`` (fd → stream name) into ``writer`` until EOF on all, or ``stop_fd`` is readable.
-
-    On stop, what is already in the pipes is still copied (the process has exited by the time the shim
-    sends SIGTERM, but its last output may not have been read yet).
-    """
-    poll = select.poll()
-    for fd in streams:
-        poll.register(fd, select.POLLIN)
-    if stop_fd is not None:
-        poll.register(stop_fd, select.POLLIN)
-    if ready_fd is not None:
-        os.close(ready_fd)
-    remaining = set(streams)
-    stopping = False
-    while remaining and not stopping:
-        for fd, _ in poll.poll():
-            if fd == stop_fd:
-                stopping = True
-            elif fd in remaining and not _copy_once(writer, fd, streams[fd]):
-                # EOF (POLLHUP with nothing left to read ends up here too)
-                poll.unregister(fd)
-                remaining.discard(fd)
-    for fd in remaining:
-        os.set_blocking(fd, False)
-        try:
-            while _copy_once(writer, fd, streams[fd]):
-                pass
-        except BlockingIOError:
-            pass
-    writer.flush()
-
-
-def _copy_once(writer: JsonLogWriter, fd: int, stream: str) -> bool:
-    data = os.read(fd, 64 * 1024)
-    if data:
-        writer.write(stream, data)
-    return bool(data)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``pouchsh-logger`` (run by the shim, not by users)."""
-    options = _parse_args(sys.argv[1:] if argv is None else argv)
-    if "path" not in options:
-        raise SystemExit("pouchsh-logger: missing 'path'")
-    try:
-        max_size = int(options.get("max-size", DEFAULT_MAX_SIZE))
-        max_file = int(options.get("max-file", DEFAULT_MAX_FILE))
-    except ValueError:
-        max_size = max_file = 0
-    if max_size <= 0 or max_file < 1:  # checked here too: ctrd.errors is not importable from the launcher
-        raise SystemExit(f"pouchsh-logger: max-size must be > 0 and max-file >= 1 (got {options!r})")
-    writer = JsonLogWriter(options["path"], max_size=max_size, max_file=max_file)
-    # SIGTERM (Tasks.Delete) wakes the select loop through this pipe instead of interrupting a write.
-    stop_r, stop_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    _signal.set_wakeup_fd(stop_w, warn_on_full_buffer=False)
-    _signal.signal(_signal.SIGTERM, lambda signum, frame: None)
-    try:
-        run(writer, {3: "stdout", 4: "stderr"}, ready_fd=5, stop_fd=stop_r)
-    finally:
-        writer.close()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""A task's standard streams: FIFOs between pouchsh and the runc shim, log URIs, or nothing.
+"""A task's standard streams: FIFOs between pouchsh and the runc shim, the log collector's, or nothing.
 
 Every variant answers the same three questions Tasks.Create and Tasks.Exec ask (``stdin``, ``stdout``,
 ``stderr`` strings and ``terminal``) and follows the same life cycle, driven by ctrd.tasks:
@@ -37,10 +37,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Self
 
-from ctrd.errors import InvalidArgument, PouchError, PouchRuntimeError, Timeout
+from ctrd.errors import PouchError, PouchRuntimeError, Timeout
 from ctrd.private import private_dir
 
-__all__ = ["CollectedIO", "FifoIO", "LogIO", "NullIO", "OutputSink", "TaskIO"]
+__all__ = ["CollectedIO", "FifoIO", "NullIO", "OutputSink", "TaskIO"]
 
 #: ``sink(stream, data)``: a tee for output, e.g. a JSON log writer; ``stream`` is "stdout" or "stderr".
 OutputSink = Callable[[str, bytes], None]
@@ -93,23 +93,6 @@ class NullIO(TaskIO):
     stdin = property(lambda self: "")  # type: ignore[assignment]
     stdout = property(lambda self: "")  # type: ignore[assignment]
     stderr = property(lambda self: "")  # type: ignore[assignment]
-
-
-class LogIO(TaskIO):
-    """Output to a log URI the shim handles itself (``file://`` or ``binary://``, see ctrd.logger).
-    ``stdin``: a FIFO the shim opens and keeps a write end of, so the process's stdin stays open (no
-    EOF until Tasks.CloseIO) and whoever opens the FIFO later can write to it; "" for /dev/null."""
-
-    def __init__(self, uri: str, terminal: bool = False, stdin: str = "") -> None:
-        if not uri.startswith(("file://", "binary://")):
-            raise InvalidArgument(f"log URI {uri!r}: expected file:// or binary://")
-        self.uri = uri
-        self.terminal = terminal
-        self._stdin = stdin
-
-    stdin = property(lambda self: self._stdin)  # type: ignore[assignment]
-    stdout = property(lambda self: self.uri)  # type: ignore[assignment]
-    stderr = property(lambda self: "" if self.terminal else self.uri)  # type: ignore[assignment]
 
 
 class CollectedIO(TaskIO):

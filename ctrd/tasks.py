@@ -2,7 +2,7 @@
 
 The order that does not lose output or an exit (see docs/ctrd.md, "Runtime"):
 
-    io = FifoIO.open(fifo_root, cid, stdin=True)      # or NullIO(), LogIO(binary_log_uri(...))
+    io = FifoIO.open(fifo_root, cid, stdin=True)      # or NullIO(), CollectedIO.open(fifos)
     tasks.create(cid, rootfs=mounts, io=io)           # shim holds the FIFOs; io.created() is called
     exit = tasks.wait(cid)                            # issued BEFORE start, so a fast exit is seen
     tasks.start(cid)

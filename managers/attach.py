@@ -1,8 +1,8 @@
 """``attach``: a running container's output on the caller's streams from now on, until it exits (its
 exit status), the detach keys, or Ctrl-C.
 
-pouchsh runs no daemon: a detached task's output goes to its JSON log through the logger the shim runs
-(ctrd.logger), so attaching follows the log as it grows (the logger writes whole lines: a prompt shows
+pouchsh runs no daemon: a detached task's output goes to its JSON log through the log collector
+(ctrd.logd), so attaching follows the log as it grows (the collector writes whole lines: a prompt shows
 once its line ends). Input reaches a detached task only when it was made with ``-i -t``: its stdin is
 a FIFO in the container's state directory that the shim holds open (Lifecycle.stdin_fifo), and attach
 writes the caller's input into it, in raw mode on a terminal, until the detach keys (docker's
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["attach", "parse_detach_keys", "printable"]
 
-#: how long the output may take to catch up with an exit (the logger writes the last lines after it)
+#: how long the output may take to catch up with an exit (the collector writes the last lines after it)
 _DRAIN = 10.0
 _KEEP = frozenset("\n\t")
 

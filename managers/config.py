@@ -22,6 +22,8 @@ Flags and environment variables given for one invocation win over the file (pouc
 from __future__ import annotations
 
 import os
+import re
+import stat
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +32,14 @@ from ctrd.errors import InvalidArgument
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["Settings", "config_dir", "config_path", "contexts_dir", "load"]
+__all__ = [
+    "CONTEXT_NAME", "RESERVED_CONTEXTS", "Settings", "check_own_file", "config_dir", "config_path",
+    "contexts_dir", "load", "stored_context",
+]
+
+#: a context's name (managers.contexts), and the names no context may have: ``default`` is "none".
+CONTEXT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
+RESERVED_CONTEXTS = frozenset({"default", "all", "current"})
 
 # Every start reads the settings, so the path is worked out with os.path: pathlib costs a ``-c version``
 # about a millisecond (tests/system/test_startup_imports.py). The public functions give a Path.
@@ -48,6 +57,39 @@ def _file(env: dict[str, str] | os._Environ[str] | None) -> str:
 def contexts_dir(env: dict[str, str] | os._Environ[str] | None = None) -> str:
     """Where the stored contexts are (managers.contexts), as text: pouchsh.cli needs it at every start."""
     return os.path.join(_dir(env), "contexts")
+
+
+def stored_context(directory: str | os.PathLike[str]) -> str | None:
+    """The context ``context use`` stored in ``directory/current`` (``default`` for none), None with no file.
+    The one reader of that file: pouchsh.cli at every start (so it needs only os, re and stat, which the
+    start-up imports anyway) and managers.contexts.ContextStore.current."""
+    path = os.path.join(directory, "current")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise InvalidArgument(f"cannot read {path}: {e.strerror or e}") from None
+    try:
+        check_own_file(path, os.fstat(fd))
+        name = os.read(fd, 256).decode("utf-8", "replace").strip()
+    finally:
+        os.close(fd)
+    if name != "default" and (not CONTEXT_NAME.match(name) or name in RESERVED_CONTEXTS):
+        raise InvalidArgument(f"{path}: {name!r} is not a context name")
+    return name
+
+
+def check_own_file(path: str | os.PathLike[str], st: os.stat_result) -> None:
+    """``path`` (whose fstat is ``st``) is a regular file only this user can write: a context decides which
+    daemon pouchsh talks to, so one another user could change is refused."""
+    if not stat.S_ISREG(st.st_mode):
+        raise InvalidArgument(f"{path} is not a regular file")
+    if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        raise InvalidArgument(
+            f"{path} is owned or writable by another user: a context decides which daemon pouchsh talks to",
+            hint=f"chown {os.geteuid()} {path}; chmod 600 {path}",
+        )
 
 
 def config_dir(env: dict[str, str] | os._Environ[str] | None = None) -> Path:

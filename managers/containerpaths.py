@@ -51,13 +51,6 @@ class ContainerPaths:
     def names_dir(self) -> Path:
         return Path(self.facade.root) / "names" / self.namespace
 
-    @property
-    def logger_dir(self) -> Path:
-        """Where the shim's logger launcher lives: the data root, not the run root, because containerd's
-        restart monitor keeps its URI in a label and uses it again after a reboot, which empties the run
-        root."""
-        return Path(self.facade.root) / "bin"
-
 
 @contextmanager
 def container_lock(path: Path, *, remove: bool = False) -> Iterator[None]:

@@ -13,7 +13,7 @@ Life cycle, and what undoes what when a step fails (nothing half-made is left be
 
     create:  name reserved → network planned (files) → volumes made → [lease] snapshot prepared
              → container record created → [lease released] → name committed
-    start:   task created (IO: FIFOs tee-ing to the JSON log, or the shim's binary:// logger)
+    start:   task created (IO: FIFOs tee-ing to the JSON log, or the log collector's FIFOs)
              → CNI ADD on /proc/<pid>/ns/net → Wait issued → Start
     reap:    CNI DEL → task deleted → exit code and time saved in labels
     remove:  (kill) → reap → snapshot removed → record deleted → volumes released → name released
@@ -639,7 +639,7 @@ class ContainerManager:
                 else:
                     buffer.seek(0)
                     with _cp_host_errors(destination):
-                        target = str(cphost.extract_on_host(buffer, Path(cwd, destination)))  # type: ignore[arg-type]
+                        target = str(cphost.extract_on_host(buffer, Path(cwd, destination), self.facade.root))  # type: ignore[arg-type]
             return {"container": c.id, "source": src_path, "destination": target, "size": size}
         c = self.resolver.get(dst_ref or "")
         if source == "-":

@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 import tempfile
 import time
 from dataclasses import dataclass
@@ -35,12 +34,11 @@ from typing import Any
 
 from ctrd.errors import AlreadyExists, InvalidArgument, NotFound
 from ctrd.private import PRIVATE_FILE, private_dir
+from managers.config import CONTEXT_NAME, RESERVED_CONTEXTS, check_own_file, stored_context
 
 __all__ = ["CONTAINERD", "DEFAULT", "POUCHD", "Context", "ContextStore", "parse_address", "validate_context_name"]
 
 DEFAULT = "default"
-_RESERVED = frozenset({DEFAULT, "all", "current"})
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 # containerd's namespace rule (identifiers.Validate): labels of [a-z0-9] with - _ . inside, up to 76.
 _NAMESPACE = re.compile(r"[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*\Z")
 # A context file is a few hundred bytes; a bigger one is not ours.
@@ -70,12 +68,12 @@ class Context:
 
 
 def validate_context_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not CONTEXT_NAME.match(name):
         raise InvalidArgument(
             f"invalid context name {name!r}: use letters, digits, '_', '.' and '-', starting with a letter "
             "or digit, at most 63 characters"
         )
-    if name in _RESERVED:
+    if name in RESERVED_CONTEXTS:
         raise InvalidArgument(f"{name!r} is a reserved context name (default: the session's own, all: every context)")
     return name
 
@@ -214,7 +212,7 @@ class ContextStore:
             raise InvalidArgument(f"cannot read context file {path}: {e.strerror or e}") from None
         try:
             st = os.fstat(fd)
-            _check_owner(path, st)
+            check_own_file(path, st)
             raw = os.read(fd, _MAX_FILE + 1)
         finally:
             os.close(fd)
@@ -225,7 +223,7 @@ class ContextStore:
             entries = os.listdir(self.directory)
         except FileNotFoundError:
             return []
-        return sorted(e[:-5] for e in entries if e.endswith(".json") and _NAME.match(e[:-5]) and e[:-5] not in _RESERVED)
+        return sorted(e[:-5] for e in entries if e.endswith(".json") and CONTEXT_NAME.match(e[:-5]) and e[:-5] not in RESERVED_CONTEXTS)
 
     def list(self) -> list[Context]:
         return [self.get(n) for n in self.names()]
@@ -244,24 +242,9 @@ class ContextStore:
         return name
 
     def current(self) -> str | None:
-        """The name ``context use`` stored, or None."""
-        path = self.directory / "current"
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return None
-        except OSError as e:
-            raise InvalidArgument(f"cannot read {path}: {e.strerror or e}") from None
-        try:
-            _check_owner(path, os.fstat(fd))
-            name = os.read(fd, 256).decode("utf-8", "replace").strip()
-        finally:
-            os.close(fd)
-        if name == DEFAULT:
-            return None
-        if not _NAME.match(name) or name in _RESERVED:
-            raise InvalidArgument(f"{path}: {name!r} is not a context name")
-        return name
+        """The name ``context use`` stored, or None (none, or ``default``)."""
+        name = stored_context(self.directory)
+        return None if name == DEFAULT else name
 
     def use(self, name: str) -> None:
         """Make ``name`` the current context (``default``: none)."""
@@ -290,16 +273,6 @@ class ContextStore:
                     self.get(part)
                 out.append(part)
         return out
-
-
-def _check_owner(path: Path, st: os.stat_result) -> None:
-    if not stat.S_ISREG(st.st_mode):
-        raise InvalidArgument(f"{path} is not a regular file")
-    if st.st_uid != os.geteuid() or st.st_mode & 0o022:
-        raise InvalidArgument(
-            f"{path} is owned or writable by another user: a context decides which daemon pouchsh talks to",
-            hint=f"chown {os.geteuid()} {path}; chmod 600 {path}",
-        )
 
 
 def _parse(path: Path, name: str, raw: bytes) -> Context:

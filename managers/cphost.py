@@ -6,7 +6,7 @@ container's), so it is not given to an extractor that follows anything:
 
 - everything is written into a fresh temporary sibling of the final name and renamed onto it at the end,
   so a copy that fails (a bad entry, a full disk, Ctrl-C) leaves nothing; a kill -9 leaves only that
-  sibling, named ``.NAME.pouchsh-cp-PID`` so that it is recognised as debris;
+  sibling, which the next invocation removes (managers.hostwrite journals it);
 - each entry is created relative to its directory's descriptor, reached from the temporary root one
   component at a time with ``O_NOFOLLOW`` (a link in the stream is never a way through), with
   ``O_EXCL`` for files: nothing that exists is written through;
@@ -27,22 +27,25 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ctrd.errors import InvalidArgument, NotFound, PouchRuntimeError
+from managers import faults
+from managers.hostwrite import temp_sibling
 
 __all__ = ["extract_on_host"]
 
 _MODE_MASK = 0o755  # no setuid/setgid/sticky, no group or other write
 
 
-def extract_on_host(stream: BinaryIO, destination: Path) -> Path:
+def extract_on_host(stream: BinaryIO, destination: Path, root: Path) -> Path:
     """Write the tar ``stream`` (one top entry and what is under it) at ``destination`` by docker cp's
-    rule; returns the path written."""
+    rule; returns the path written. ``root``: the data root, whose intent journal names the temporary
+    sibling while it exists."""
     try:
-        return _extract(stream, destination)
+        return _extract(stream, destination, root)
     except tarfile.TarError as e:
         raise PouchRuntimeError(f"cp: a broken archive from the container: {e}") from None
 
 
-def _extract(stream: BinaryIO, destination: Path) -> Path:
+def _extract(stream: BinaryIO, destination: Path, root: Path) -> Path:
     with tarfile.open(fileobj=stream, mode="r|") as tar:
         members = iter(tar)
         first = next(members, None)
@@ -58,20 +61,17 @@ def _extract(stream: BinaryIO, destination: Path) -> Path:
             raise InvalidArgument(f"cp: cannot overwrite non-directory {final} with a directory")
         if not first.isdir() and final.is_dir():
             raise InvalidArgument(f"cp: cannot overwrite directory {final} with a non-directory")
-        temp = final.parent / f".{final.name}.pouchsh-cp-{os.getpid()}"
-        _remove(temp)  # debris of an earlier copy by a process of the same pid
-        writer = _Writer(temp, top)
-        try:
-            writer.member(first, tar)
-            for m in members:
-                writer.member(m, tar)
-            writer.finish()
-            _install(temp, final)
-        except BaseException:
-            writer.close()
-            _remove(temp)
-            raise
-        writer.close()
+        with temp_sibling(final, root, "cp") as temp:
+            writer = _Writer(temp, top)
+            try:
+                writer.member(first, tar)
+                faults.point("cp.host.partial")
+                for m in members:
+                    writer.member(m, tar)
+                writer.finish()
+                _install(temp, final)
+            finally:
+                writer.close()
     return final
 
 
@@ -80,13 +80,6 @@ def _parts(name: str) -> list[str]:
     if name.startswith("/") or ".." in parts or any("\0" in p for p in parts):
         raise PouchRuntimeError(f"cp: refusing the entry {name[:200]!r}: it names a place outside the copy")
     return parts
-
-
-def _remove(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.exists():
-        shutil.rmtree(path)  # fd-based on Linux: never follows a link out of the tree
 
 
 def _install(temp: Path, final: Path) -> None:

@@ -570,18 +570,11 @@ class ImageManager:
             return {"images": [e.names[0] if e.names else e.target.digest for e in exports], "path": None}
         if not path:
             raise InvalidArgument("save needs an output: -o FILE, or redirect stdout")
+        from managers.hostwrite import write_file
+
         target_path = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target_path.name}.", dir=target_path.parent or ".")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                write_archive(out, exports, blobs, open_blob, cancel=cancel)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_file(target_path, self._managers.root, "save",
+                   lambda out: write_archive(out, exports, blobs, open_blob, cancel=cancel))
         return {
             "images": [e.names[0] if e.names else e.target.digest for e in exports],
             "path": str(target_path),

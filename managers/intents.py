@@ -23,6 +23,7 @@ an intent whose handler fails stays for the next invocation. Reconcilers exclude
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import secrets
@@ -45,6 +46,8 @@ __all__ = ["DIRECTORY", "Intent", "Journal", "live_intents", "reconcile"]
 DIRECTORY = "intents"
 #: the manager (a ``Managers`` attribute) that reconciles each kind's prefix
 _MANAGERS = {"network": "networks", "volume": "volumes", "container": "containers", "transaction": "transactions"}
+#: kinds whose undo needs no manager (nor containerd): that module's ``reconcile_intent(record)``
+_MODULES = {"host": "managers.hostwrite"}
 
 
 class Intent:
@@ -153,16 +156,20 @@ def reconcile(facade: Managers) -> list[dict[str, Any]]:
             record = _read(path)
             if record is None or not is_gone(record.get("owner")):
                 continue
-            manager = _MANAGERS.get(str(record.get("kind", "")).partition(".")[0])
+            prefix = str(record.get("kind", "")).partition(".")[0]
+            manager = _MANAGERS.get(prefix)
             try:
-                if manager is None:
+                if prefix in _MODULES:
+                    importlib.import_module(_MODULES[prefix]).reconcile_intent(record)
+                elif manager is None:
                     raise PouchError(f"unknown intent kind {record.get('kind')!r}")
-                namespace = str(record.get("namespace") or facade.namespace)
-                if namespace == facade.namespace:
-                    managers = facade
                 else:
-                    managers = siblings.setdefault(namespace, _InNamespace(facade, namespace))
-                getattr(managers, manager).reconcile_intent(record)
+                    namespace = str(record.get("namespace") or facade.namespace)
+                    if namespace == facade.namespace:
+                        managers = facade
+                    else:
+                        managers = siblings.setdefault(namespace, _InNamespace(facade, namespace))
+                    getattr(managers, manager).reconcile_intent(record)
             # A record it cannot read (KeyError, TypeError, ValueError) must not fail every command.
             except (PouchError, OSError, KeyError, TypeError, ValueError) as err:
                 print(f"pouchsh: could not reconcile {record.get('kind')} left by a killed pouchsh "

@@ -34,7 +34,7 @@ from managers.transactions import tag
 if TYPE_CHECKING:
     from managers import Managers
 
-# What only a create or start uses (the spec builder, the rootfs reader, the logger, the OCI hooks, the
+# What only a create or start uses (the spec builder, the rootfs reader, the log writer, the OCI hooks, the
 # --rm waiter, runc's options) is imported where it is used: `ps -a`, `inspect` and `logs` import this
 # module too, and made module-level they were 15 more imports on every `ps -a`
 # (`python -X importtime`: docs/PERFORMANCE.md, managers/containers.py under "Done after, and left").
@@ -352,8 +352,8 @@ class Lifecycle:
         Runs under the container's lock, which ``destroy`` takes too: a removal by another process
         waits until the task is fully started (then kills and deletes it), or happens first (then
         Tasks.Create finds no container). Without it, a record deleted while its task was being created
-        left a task containerd can no longer delete (Tasks.Delete needs the record): shim, runc init
-        and logger kept running."""
+        left a task containerd can no longer delete (Tasks.Delete needs the record): shim and runc
+        init kept running."""
         if c.labels.get(LABEL.LXCFS):
             self._lxcfs()  # its binds name lxcfs's files: they must answer when runc mounts them
         if c.labels.get(LABEL.IPC) == "shareable":

@@ -1,7 +1,7 @@
 """Reading a container's JSON-lines log (written by ctrd.logger): tail, time windows and follow.
 
 Entries come from the rotated files oldest first (``path.N`` … ``path.1``, ``path``). ``follow`` keeps
-reading the current file as it grows, moves to the new file when the logger rotates, and ends once the
+reading the current file as it grows, moves to the new file when the writer rotates, and ends once the
 container is no longer running and everything written has been read, or when ``cancel`` is set.
 """
 
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ctrd.logger import rotated_files
 
 __all__ = ["LogEntry", "follow_entries", "read_entries"]
 
@@ -53,16 +54,7 @@ def _decode(line: bytes) -> LogEntry | None:
         stamp = obj.get("time", "")
         return LogEntry(obj.get("stream", "stdout"), obj.get("log", ""), _stamp_ns(stamp), stamp)
     except (ValueError, AttributeError, TypeError):
-        return None  # a torn last line while the logger writes, or foreign junk: skip it
-
-
-def _files(path: Path) -> list[Path]:
-    older = []
-    n = 1
-    while Path(f"{path}.{n}").exists():
-        older.append(Path(f"{path}.{n}"))
-        n += 1
-    return [*reversed(older), *([path] if path.exists() else [])]
+        return None  # a torn last line while a writer writes, or foreign junk: skip it
 
 
 def _in_window(entry: LogEntry, since: int | None, until: int | None) -> bool:
@@ -87,7 +79,7 @@ def read_entries(
     if tail == 0:
         return []
     keep: deque[LogEntry] = deque(maxlen=tail)
-    for file in _files(Path(path)):
+    for file in rotated_files(Path(path)):
         keep.extend(_read_file(file, since, until))
     return list(keep)
 
@@ -110,7 +102,7 @@ def follow_entries(
     handle = _open(base)
     history: deque[LogEntry] = deque(maxlen=tail)
     if tail != 0:
-        for file in _files(base)[:-1] if handle is not None else _files(base):
+        for file in rotated_files(base)[:-1] if handle is not None else rotated_files(base):
             history.extend(_read_file(file, since, until))
     pending = b""
     if handle is not None:
@@ -142,7 +134,7 @@ def follow_entries(
             if until is not None and time.time_ns() > until:
                 return
             if not running():
-                # The logger may write the last lines just after the task exits: one more look.
+                # The collector may write the last lines just after the task exits: one more look.
                 if handle is not None and (more := handle.read()):
                     out = []
                     pending = _consume(pending + more, out.append, since, until)

@@ -25,6 +25,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -162,8 +163,12 @@ def ensure(run_root: str | os.PathLike[str]) -> tuple[Path, bool]:
         if time.monotonic() > deadline:
             raise Timeout(f"lxcfs did not mount {mnt} within {_START_SECONDS:.0f} s")
         time.sleep(0.05)
-    # It runs on in its own session after this process ends; nothing here waits for it.
-    proc.returncode = 0
+    # It runs on in its own session after this process ends. While this process runs (a REPL, pouchd) it
+    # is lxcfs's parent: a thread waits for it, so an lxcfs that exits (stopped or killed by another
+    # process, which removes or ignores its pid file) is reaped at once instead of staying a zombie. Not
+    # double-forked away: an orphan's reaper is PID 1, and one that does not reap (a container's, a VM
+    # agent's) would keep every lxcfs that ever exited.
+    threading.Thread(target=proc.wait, name=f"lxcfs-{proc.pid}-reaper", daemon=True).start()
     return mnt, True
 
 

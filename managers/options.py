@@ -361,16 +361,11 @@ class CreateOptions:
 
     @classmethod
     def from_json(cls, text: str) -> CreateOptions:
-        """The options ``to_json`` wrote (upgrade reads a container's own back)."""
-        data = json.loads(text)
-        health = data.pop("health", None)
-        opts = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-        opts.ulimits = [Ulimit(**u) for u in data.get("ulimits") or []]
-        opts.devices = [Device(**d) for d in data.get("devices") or []]
-        opts.security = Security(**(data.get("security") or {}))
-        if health is not None:
-            opts.health = HealthOptions(**{**health, "test": tuple(health["test"]) if health.get("test") else None})
-        return opts
+        """The options ``to_json`` wrote (upgrade reads a container's own back). Nested options come back
+        by the field types (managers.dataclassjson), which name classes imported into this module."""
+        from managers.dataclassjson import from_plain
+
+        return from_plain(cls, json.loads(text))
 
     @property
     def stop_signal_or_default(self) -> str:

@@ -222,10 +222,15 @@ def run(
         say(f"error: --address and --context name two endpoints: give one\n\n{USAGE}")
         return 2
     from managers.config import contexts_dir as stored_contexts
+    from managers.config import stored_context
 
     contexts_dir = stored_contexts(env)
     if context is None and not (opts.address or env.get("CONTAINERD_ADDRESS")):
-        context = _stored_context(contexts_dir) or settings.context
+        try:
+            context = stored_context(contexts_dir) or settings.context
+        except InvalidArgument as e:
+            say(f"error: {e.message}")
+            return 2
 
     data: bytes | None
     words: list[str] = []
@@ -329,16 +334,6 @@ def _is_utf8(word: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _stored_context(directory: Any) -> str | None:
-    """The name ``context use`` stored, read without loading managers.contexts (start-up time)."""
-    try:
-        with open(os.path.join(directory, "current"), "rb") as f:
-            name = f.read(256).decode("utf-8", "replace").strip()
-    except OSError:
-        return None
-    return name or None
 
 
 def _repl(opts: Options, namespace: str, address: str | None, env: dict[str, str], context: str | None,

@@ -4,7 +4,6 @@ also as ``container VERB``. Records are documented in docs/commands/containers.m
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -130,7 +129,7 @@ def diff(ctx: Any, container: str) -> list[dict[str, str]]:
     description=(
         "Its own layer over the image's (not its volumes, /proc or /sys), running or not. With -o the "
         "archive is written to a temporary file renamed into place once complete, so a failed export "
-        "leaves no partial file; without, it goes to standard output, which must not be a terminal."
+        "leaves no partial file (nor does a killed one, once the next command has run); without, it goes to standard output, which must not be a terminal."
     ),
     params=[Param("container", type="container", help="Container")],
     flags=[Flag("output", short="o", type="path", help="Write to this file instead of standard output")],
@@ -142,9 +141,10 @@ def diff(ctx: Any, container: str) -> list[dict[str, str]]:
     category=_CAT,
 )
 def export(ctx: Any, container: str, output: str | None) -> dict[str, Any] | None:
-    import tempfile
+    from pathlib import Path
 
     from ctrd.errors import InvalidArgument
+    from managers.hostwrite import write_file
 
     manager = ctx.managers.containers
     if not output:
@@ -156,20 +156,9 @@ def export(ctx: Any, container: str, output: str | None) -> dict[str, Any] | Non
     if getattr(ctx, "dry_run", False):
         manager.export(container, path)  # shown, not made: no file either
         return {"container": container, "path": path, "size": Size(0)}
-    directory, name = os.path.split(path)
-    if not os.path.isdir(directory or "."):
+    if not os.path.isdir(os.path.dirname(path) or "."):
         raise InvalidArgument(f"export -o {output}: no such directory")
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory or ".")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            record = manager.export(container, out)
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 is for the partial file; the archive is the user's
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    record = write_file(Path(path), ctx.managers.root, "export", lambda out: manager.export(container, out))
     return {"container": record["container"], "path": path, "size": Size(os.stat(path).st_size)}
 
 

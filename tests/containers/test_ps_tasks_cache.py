@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from ctrd.imports import import_oci_layout
 from ctrd.watch import Watcher
 from tests.containers.helpers import opts
 from tests.ctrd.test_events_watch import own_containerd  # noqa: F401  (the fixture: a containerd of its own)
+from tests.support.poll import poll
 
 pytestmark = pytest.mark.containerd
 
@@ -35,14 +35,6 @@ def watched(mgr: Any) -> Iterator[Watcher]:
 def _status(mgr: Any, name: str) -> str | None:
     rows = [r for r in mgr.containers.list(all=True) if r["name"] == name]
     return rows[0]["status"] if rows else None
-
-
-def _poll(check: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:g}s")
-        time.sleep(0.01)
 
 
 def test_own_task_calls_show_at_once_and_late_events_change_nothing(mgr: Any, watched: Watcher, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,9 +76,9 @@ def test_another_process_start_shows_up_within_a_bounded_poll(mgr: Any, pouchsh:
     assert _status(mgr, "theirs") == "created"
     assert pouchsh("start theirs").returncode == 0
     # the other process's start reaches this cache through its shim's events, a moment later
-    _poll(lambda: _status(mgr, "theirs") == "running", "another process's start in ps")
+    poll(lambda: _status(mgr, "theirs") == "running", "another process's start in ps", WAIT, interval=0.01)
     assert pouchsh("stop -t 0 theirs").returncode == 0
-    _poll(lambda: _status(mgr, "theirs") == "exited", "another process's stop in ps")
+    poll(lambda: _status(mgr, "theirs") == "exited", "another process's stop in ps", WAIT, interval=0.01)
 
 
 def test_cached_records_equal_listed_ones_through_a_life(mgr: Any, watched: Watcher) -> None:
@@ -130,10 +122,10 @@ def test_a_containerd_restart_lists_the_tasks_again(own_containerd: Embedded, bu
             os.kill(record["pid"], signal.SIGKILL)
             start_embedded(own_containerd, timeout=60)
             watcher.wait_for(lambda _s: watcher.syncs > syncs, WAIT)
-            _poll(lambda: _status(facade, "survivor") == "exited", "the exit seen after the restart")
+            poll(lambda: _status(facade, "survivor") == "exited", "the exit seen after the restart", WAIT, interval=0.01)
             (row,) = facade.containers.list(all=True)
             assert row["exit_code"] == 137
             facade.containers.remove(["survivor"], force=True)
-            _poll(lambda: _status(facade, "survivor") is None, "the removal in ps")
+            poll(lambda: _status(facade, "survivor") is None, "the removal in ps", WAIT, interval=0.01)
     finally:
         facade.close()

@@ -11,11 +11,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.poll import poll
 
 pytestmark = pytest.mark.containerd
 
@@ -32,13 +33,6 @@ def _runc_wrapper(directory: Path, verb: str) -> tuple[Path, Path, Path]:
     )
     binary.chmod(0o755)
     return hold, held, binary
-
-
-def _poll(condition: Any, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.01)
 
 
 def _blocked_on_flock(pid: int) -> bool:
@@ -75,12 +69,12 @@ def test_rm_f_while_another_process_runs_it(
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     remove: subprocess.Popen[bytes] | None = None
     try:
-        _poll(lambda: held.exists() or run.poll() is not None, "runc was never reached")
+        poll(lambda: held.exists() or run.poll() is not None, "runc was never reached", interval=0.01)
         assert run.poll() is None, run.stderr.read().decode()  # type: ignore[union-attr]
         (container,) = mgr.ctrd.containers.list()
         remove = subprocess.Popen([*base, "rm -f job"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         # The removal has got as far as it can while the run is inside runc: waiting for the container.
-        _poll(lambda: _blocked_on_flock(remove.pid) or remove.poll() is not None, "rm -f never waited")
+        poll(lambda: _blocked_on_flock(remove.pid) or remove.poll() is not None, "rm -f never waited", interval=0.01)
     finally:
         hold.unlink(missing_ok=True)
     _, run_err = run.communicate(timeout=120)

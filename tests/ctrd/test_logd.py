@@ -7,25 +7,16 @@ import json
 import os
 import signal
 import stat
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ctrd import logd
 
+from tests.support.poll import poll
+
 NS, CID = "ns1", "c0ffee"
-
-
-def poll(check: Callable[[], object], what: str, timeout: float = 60) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out: {what}")
 
 
 def collector_pid(root: Path) -> int | None:

@@ -1,18 +1,16 @@
-"""The JSON-lines log writer and the pouchsh-logger process protocol (no containerd needed)."""
+"""The JSON-lines log writer (no containerd needed)."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ctrd.errors import InvalidArgument
-from ctrd.logger import MAX_LINE, JsonLogWriter, binary_log_uri, file_log_uri, format_time, rotated_files
+from ctrd.logger import MAX_LINE, JsonLogWriter, format_time, rotated_files
 
 RFC3339_NANO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")
 
@@ -136,58 +134,3 @@ def test_bad_limits_are_rejected(tmp_path: Path) -> None:
 
 def test_format_time() -> None:
     assert format_time(1_700_000_000_000_000_001) == "2023-11-14T22:13:20.000000001Z"
-
-
-def test_uris(tmp_path: Path) -> None:
-    exe = tmp_path / "bin dir" / "pouchsh-logger"
-    uri = binary_log_uri(tmp_path / "a b.log", max_size=1024, max_file=2, executable=str(exe))
-    assert uri.startswith("binary://" + str(tmp_path).replace(" ", "%20") + "/bin%20dir/pouchsh-logger?")
-    assert "max-size=1024" in uri and "max-file=2" in uri
-    assert file_log_uri(tmp_path / "x.log") == f"file://{tmp_path}/x.log"
-
-
-def spawn_logger(log: Path) -> tuple[subprocess.Popen[bytes], int, int]:
-    """pouchsh-logger with the shim's fd layout: 3 = stdout, 4 = stderr, 5 = ready; returns the process,
-    our stdout and stderr write ends, after it has signalled ready."""
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    ready_r, ready_w = os.pipe()
-    redirect = f"3<&{out_r} 4<&{err_r} 5>&{ready_w} {out_r}<&- {err_r}<&- {ready_w}>&-"
-    proc = subprocess.Popen(
-        ["/bin/bash", "-c", f'exec "$0" "$@" {redirect}', sys.executable, "-m", "ctrd.logger"]
-        + ["path", str(log), "max-size", "100000", "max-file", "2"],
-        pass_fds=(out_r, err_r, ready_w),
-        env={**os.environ, "CONTAINER_ID": "c1", "CONTAINER_NAMESPACE": "ns"},
-    )
-    for fd in (out_r, err_r, ready_w):
-        os.close(fd)
-    assert os.read(ready_r, 1) == b""  # the logger closed its ready fd
-    os.close(ready_r)
-    return proc, out_w, err_w
-
-
-def test_logger_process_speaks_the_shim_protocol(tmp_path: Path) -> None:
-    """Copies fd 3/4 as stdout/stderr until EOF on both, then exits 0."""
-    log = tmp_path / "c.log"
-    proc, out_w, err_w = spawn_logger(log)
-    os.write(out_w, b"hello\n")
-    os.write(err_w, b"oops\n")
-    os.write(out_w, b"bye")
-    os.close(out_w)
-    os.close(err_w)
-    assert proc.wait(timeout=30) == 0
-    got = sorted((r["stream"], r["log"]) for r in read_records(log))
-    assert got == [("stderr", "oops\n"), ("stdout", "bye"), ("stdout", "hello\n")]
-
-
-def test_logger_on_sigterm_keeps_what_is_in_the_pipes(tmp_path: Path) -> None:
-    log = tmp_path / "c.log"
-    proc, out_w, err_w = spawn_logger(log)
-    os.write(out_w, b"last words\n")
-    os.write(err_w, b"partial")
-    proc.terminate()  # what the shim does on Tasks.Delete; our write ends stay open
-    assert proc.wait(timeout=30) == 0
-    os.close(out_w)
-    os.close(err_w)
-    got = sorted((r["stream"], r["log"]) for r in read_records(log))
-    assert got == [("stderr", "partial"), ("stdout", "last words\n")]

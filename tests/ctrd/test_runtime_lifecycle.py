@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import threading
 from pathlib import Path
@@ -12,8 +11,7 @@ import pytest
 
 import ctrd
 from ctrd.errors import Conflict, InvalidArgument, NotFound
-from ctrd.logger import binary_log_uri, file_log_uri, rotated_files
-from ctrd.stdio import FifoIO, LogIO, NullIO
+from ctrd.stdio import FifoIO, NullIO
 from ctrd.tasks import signal_number
 from tests.ctrd.runtime_kit import kill_and_remove, make_container, remove_container
 
@@ -156,49 +154,6 @@ def test_terminal_task_gets_a_pty(ns_client: ctrd.Client, busybox_image: str, tm
     assert b"on-a-tty\r\n" in out.getvalue()
     ns_client.tasks.delete("tty1")
     remove_container(ns_client, "tty1")
-
-
-def run_logged(client: ctrd.Client, image: str, cid: str, script: str, log_io: LogIO) -> None:
-    mounts = make_container(client, image, cid, ["sh", "-c", script])
-    client.tasks.create(cid, rootfs=mounts, io=log_io)
-    exit_future = client.tasks.wait(cid)
-    client.tasks.start(cid)
-    assert exit_future.result(WAIT).exit_status == 0
-    client.tasks.delete(cid)  # the shim stops the logger; the log is complete afterwards
-    remove_container(client, cid)
-
-
-def test_logs_through_the_binary_logger(ns_client: ctrd.Client, busybox_image: str, tmp_path: Path) -> None:
-    log = tmp_path / "logs" / "l1.log"
-    run_logged(
-        ns_client, busybox_image, "l1", "echo out1; echo err1 >&2; echo out2", LogIO(binary_log_uri(log))
-    )
-    records = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [r["log"] for r in records if r["stream"] == "stdout"] == ["out1\n", "out2\n"]
-    assert [r["log"] for r in records if r["stream"] == "stderr"] == ["err1\n"]
-    assert all(r["time"].endswith("Z") for r in records)
-
-
-def test_binary_logger_rotates(ns_client: ctrd.Client, busybox_image: str, tmp_path: Path) -> None:
-    log = tmp_path / "l2.log"
-    script = "i=0; while [ $i -lt 60 ]; do echo line$i; echo e$i >&2; i=$((i+1)); done"
-    run_logged(ns_client, busybox_image, "l2", script, LogIO(binary_log_uri(log, max_size=1000, max_file=3)))
-    files = rotated_files(log)
-    assert [f.name for f in files] == ["l2.log.2", "l2.log.1", "l2.log"]
-    assert all(f.stat().st_size <= 1000 for f in files)
-    records = [json.loads(line) for f in files for line in f.read_text().splitlines()]
-    # The oldest files were dropped; what is kept is, per stream, a gap-free run ending with the last line.
-    assert records[-1]["log"] in ("line59\n", "e59\n")
-    for stream, prefix in (("stdout", "line"), ("stderr", "e")):
-        kept = [r["log"] for r in records if r["stream"] == stream]
-        assert kept == [f"{prefix}{i}\n" for i in range(60 - len(kept), 60)]
-    assert len(records) < 120
-
-
-def test_file_log_uri(ns_client: ctrd.Client, busybox_image: str, tmp_path: Path) -> None:
-    log = tmp_path / "raw" / "f1.log"
-    run_logged(ns_client, busybox_image, "f1", "echo out; echo err >&2", LogIO(file_log_uri(log)))
-    assert sorted(log.read_text().splitlines()) == ["err", "out"]
 
 
 def test_container_update_and_list(ns_client: ctrd.Client, busybox_image: str) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ctrd.errors import InvalidArgument, PouchRuntimeError
-from ctrd.stdio import FifoIO, LogIO, NullIO
+from ctrd.errors import PouchRuntimeError
+from ctrd.stdio import FifoIO, NullIO
 
 
 class FakeShim:
@@ -133,10 +133,5 @@ def test_attach_twice_is_refused(tmp_path: Path) -> None:
         shim.exit()
 
 
-def test_null_and_log_io() -> None:
+def test_null_io() -> None:
     assert (NullIO().stdin, NullIO().stdout, NullIO().stderr) == ("", "", "")
-    log = LogIO("binary:///x/pouchsh-logger?path=%2Fl")
-    assert (log.stdin, log.stdout, log.stderr) == ("", log.uri, log.uri)
-    assert LogIO("file:///l", terminal=True).stderr == ""
-    with pytest.raises(InvalidArgument):
-        LogIO("/not/a/uri")

@@ -110,6 +110,25 @@ def _pouchsh(args: list[str], home: Path, **env: str) -> subprocess.CompletedPro
                           cwd=REPO, timeout=120, check=False)
 
 
+@pytest.mark.parametrize("hostile", ["writable by others", "a symlink", "not a name"])
+def test_the_command_line_and_the_store_refuse_the_same_current_file(tmp_path: Path, hostile: str) -> None:
+    """One reader of ``contexts/current`` (managers.config.stored_context): what the store refuses, the
+    command line refuses at start-up too, before it talks to any daemon."""
+    directory = tmp_path / "cfg" / "pouchsh" / "contexts"
+    directory.mkdir(parents=True, mode=0o700)
+    current = directory / "current"
+    if hostile == "a symlink":
+        (tmp_path / "elsewhere").write_text("a\n")
+        current.symlink_to(tmp_path / "elsewhere")
+    else:
+        current.write_text("a\n" if hostile == "writable by others" else "../a\n")
+        current.chmod(0o622 if hostile == "writable by others" else 0o600)
+    with pytest.raises(InvalidArgument):
+        ContextStore(directory).current()
+    r = _pouchsh(["-c", "version"], tmp_path)
+    assert r.returncode == 2 and str(current) in r.stderr, (r.returncode, r.stderr)
+
+
 @pytest.mark.containerd
 def test_command_line_order(fleet, fleet_ns: str, tmp_path: Path) -> None:
     def made(ctx: str) -> None:

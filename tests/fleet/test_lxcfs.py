@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import time
 
 import pytest
+
+from tests.support.poll import poll
 
 pytestmark = [pytest.mark.containerd,
               pytest.mark.skipif(shutil.which("lxcfs") is None and not os.environ.get("CI"), reason="lxcfs not installed")]
@@ -57,17 +58,18 @@ def _lxcfs_pid(shell) -> int:
 
 
 def _wait_gone(pid: int) -> None:
-    """Until the process has exited (this test process started lxcfs: reap it, or it stays a zombie)."""
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                return
-        except ChildProcessError:
-            if not os.path.exists(f"/proc/{pid}"):
-                return
-        assert time.monotonic() < deadline, f"lxcfs {pid} did not exit"
-        time.sleep(0.05)
+    """Until the process is gone. This test process started lxcfs (the shell's managers run in it) and
+    does not reap it here: managers.lxcfs must, or it stays a zombie of its starter."""
+    poll(lambda: not os.path.exists(f"/proc/{pid}"), f"lxcfs {pid} gone (exited and reaped)", 30)
+
+
+def test_an_lxcfs_that_exits_is_no_zombie_of_the_process_that_started_it(local_shell) -> None:
+    local_shell.run(f"{RUN} --name a busybox sleep 600")
+    pid = _lxcfs_pid(local_shell)
+    with open(f"/proc/{pid}/stat") as f:
+        assert int(f.read().rpartition(")")[2].split()[1]) == os.getpid()  # its parent: this process
+    os.kill(pid, signal.SIGTERM)  # as `system lxcfs stop` in another process would: no look at it here
+    _wait_gone(pid)
 
 
 def test_files_are_reattached_after_lxcfs_stops(local_shell) -> None:
@@ -93,7 +95,6 @@ def test_a_killed_lxcfs_is_replaced_by_the_next_run(local_shell) -> None:
     _wait_gone(pid)
     assert "not connected" in _meminfo(local_shell, "a")
     local_shell.run(f"{RUN} --name c -m 64m busybox sleep 600")  # restarts lxcfs, re-attaches a
-    print("DBG", _meminfo(local_shell, "a")[:200], local_shell.session.rt.managers.lxcfs.status(), open("/proc/self/mountinfo").read().count("fuse.lxcfs"))
     assert _lxcfs_pid(local_shell) != pid
     assert (_mem_total(local_shell, "a"), _mem_total(local_shell, "c")) == ("262144 kB", "65536 kB")
     local_shell.run("system lxcfs")

@@ -11,12 +11,13 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.poll import poll
 
 pytestmark = [
     pytest.mark.containerd,
@@ -48,14 +49,14 @@ class Terminal:
 
     def wait_for(self, check: Callable[[str], bool], what: str, *, timeout: float = 20,
                  colour: bool = False) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen(colour=colour)
-            if check(screen):
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; the screen:\n{screen}")
-            time.sleep(0.05)
+        last = ""
+
+        def ready() -> str | None:
+            nonlocal last
+            last = self.screen(colour=colour)
+            return last if check(last) else None
+
+        return poll(ready, lambda: f"{what}; the screen:\n{last}", timeout)
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.server, "kill-server"], capture_output=True, check=False)
@@ -152,16 +153,12 @@ def test_ctrl_c_sends_a_foreground_container_its_stop_signal(terminal: Terminal,
     terminal.keys("Enter")
     # running: the toolbar is gone and containerd has the container
     terminal.wait_for(lambda s: s.rstrip().splitlines()[-1].endswith("sleep 600"), "the run to start")
-    deadline = time.monotonic() + 20
-    while "running" not in terminal.script("ps | where name == fg | get status").stdout:  # type: ignore[attr-defined]
-        assert time.monotonic() < deadline, "the foreground container never ran"
-        time.sleep(0.1)
+    poll(lambda: "running" in terminal.script("ps | where name == fg | get status").stdout,  # type: ignore[attr-defined]
+         "the foreground container to run", 20)
     before = prompts(terminal.screen())
     terminal.keys("C-c")
     # Well within the sleep's 600 s; the deadline is generous because a loaded CI host is slow to stop.
     terminal.wait_for(lambda s: prompts(s) > before, "the prompt after Ctrl-C", timeout=60)
     # sleep as PID 1 ignores SIGTERM: the manager kills it once the stop timeout (1 s) has passed
-    deadline = time.monotonic() + 20
-    while "exited" not in terminal.script("ps -a | where name == fg | get status").stdout:  # type: ignore[attr-defined]
-        assert time.monotonic() < deadline, "the foreground container was not stopped"
-        time.sleep(0.1)
+    poll(lambda: "exited" in terminal.script("ps -a | where name == fg | get status").stdout,  # type: ignore[attr-defined]
+         "the foreground container to be stopped", 20)

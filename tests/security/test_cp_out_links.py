@@ -122,7 +122,13 @@ def test_a_failed_cp_out_leaves_nothing(shell: Any, linked: tuple[str, Path], tm
 # -- the host side alone, on hostile streams ------------------------------------------------------------
 
 
-def test_a_stream_cannot_write_through_its_own_link(tmp_path: Path) -> None:
+@pytest.fixture
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data root whose intent journal names the temporary sibling (apart from the copies' folder)."""
+    return tmp_path_factory.mktemp("root")
+
+
+def test_a_stream_cannot_write_through_its_own_link(tmp_path: Path, data_root: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     dest = tmp_path / "dest"
@@ -138,12 +144,13 @@ def test_a_stream_cannot_write_through_its_own_link(tmp_path: Path) -> None:
     ]
     for stream in streams:
         with pytest.raises((PouchError, OSError)):
-            extract_on_host(stream, dest)
+            extract_on_host(stream, dest, data_root)
         assert sorted(os.listdir(tmp_path)) == ["outside"], "a refused stream left something"
+        assert list((data_root / "intents").glob("*")) == [], "a refused stream left its intent"
         assert os.listdir(outside) == []
 
 
-def test_modes_lose_setuid_and_devices_are_not_made(tmp_path: Path) -> None:
+def test_modes_lose_setuid_and_devices_are_not_made(tmp_path: Path, data_root: Path) -> None:
     stream = _tar(
         (_member("d", tarfile.DIRTYPE, mode=0o777), b""),
         (_member("d/suid", mode=0o4777), b"#!/bin/sh\n"),
@@ -152,7 +159,7 @@ def test_modes_lose_setuid_and_devices_are_not_made(tmp_path: Path) -> None:
         (_member("d/mem", tarfile.CHRTYPE, devmajor=1, devminor=1), b""),
         (_member("d/fifo", tarfile.FIFOTYPE, mode=0o644), b""),
     )
-    out = extract_on_host(stream, tmp_path / "copy")
+    out = extract_on_host(stream, tmp_path / "copy", data_root)
     assert out == tmp_path / "copy"
     assert stat.S_IMODE(os.stat(out / "suid").st_mode) == 0o755
     assert stat.S_IMODE(os.stat(out / "sgid").st_mode) == 0o755
@@ -161,10 +168,10 @@ def test_modes_lose_setuid_and_devices_are_not_made(tmp_path: Path) -> None:
     assert os.stat(out / "suid").st_uid == os.getuid()
 
 
-def test_a_file_onto_a_directory_is_refused(tmp_path: Path) -> None:
+def test_a_file_onto_a_directory_is_refused(tmp_path: Path, data_root: Path) -> None:
     (tmp_path / "d" / "f").mkdir(parents=True)
     with pytest.raises(InvalidArgument):
-        extract_on_host(_tar((_member("f"), b"x")), tmp_path / "d")
+        extract_on_host(_tar((_member("f"), b"x")), tmp_path / "d", data_root)
     with pytest.raises(PouchRuntimeError):
-        extract_on_host(io.BytesIO(b"not a tar" * 100), tmp_path / "e")
+        extract_on_host(io.BytesIO(b"not a tar" * 100), tmp_path / "e", data_root)
     assert sorted(os.listdir(tmp_path)) == ["d"]

@@ -13,7 +13,8 @@ import pytest
 
 from ctrd import logd
 from ctrd.logger import MAX_LINE
-from tests.ctrd.test_logd import collector_pid, poll
+from tests.ctrd.test_logd import collector_pid
+from tests.support.poll import poll
 
 pytestmark = pytest.mark.containerd
 

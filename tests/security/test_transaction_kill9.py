@@ -10,7 +10,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 
 from tests.reliability.conftest import REPO, pouchsh_env
 from tests.security.test_kill9 import Run, container, facade, iptables, killed, ok, pouch, whole
+from tests.support.poll import poll
 
 __all__ = ["facade", "pouch"]  # fixtures
 
@@ -58,13 +58,6 @@ def _spawn(roots: tuple[Path, Path], address: str, namespace: str, source: str) 
     return subprocess.Popen(argv, env=pouchsh_env(roots), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _poll(what: Any, deadline: float = 90.0) -> None:
-    end = time.monotonic() + deadline
-    while not what():
-        assert time.monotonic() < end, "timed out waiting"
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("fault", ["transaction.recorded", "container.create.before", "container.create.after",
                                    "network.cni-add.after", "task.start.after"])
 def test_killed_inside_a_transaction(fault: str, pouch: Run, facade: Any, roots: tuple[Path, Path], namespace: str,
@@ -87,7 +80,7 @@ def test_killed_from_outside_mid_block(facade: Any, pouch: Run, roots: tuple[Pat
                   "transaction { run -d --name a busybox sleep 300; network connect pre old\n"
                   "volume create txv; sleep 5m }")
     try:
-        _poll(lambda: facade.volumes.exists("txv"))
+        poll(lambda: facade.volumes.exists("txv"), "the volume txv made", 90)
     finally:
         proc.kill()
         proc.wait(30)
@@ -114,7 +107,7 @@ def test_a_live_transaction_is_not_undone_by_another_pouchsh(facade: Any, pouch:
                                                              bridge: str) -> None:
     proc = _spawn(roots, containerd_address, namespace, "transaction { run -d --name live busybox sleep 300; sleep 5m }")
     try:
-        _poll(lambda: container(facade, "live") is not None)
+        poll(lambda: container(facade, "live") is not None, "the container live made", 90)
         ok(pouch("-c", "ps -a"))
         assert "live" in _names(facade)
         proc.send_signal(signal.SIGINT)  # Ctrl-C: the transaction undoes itself
@@ -136,7 +129,8 @@ def test_compose_up_killed_while_waiting_for_health(facade: Any, pouch: Run, roo
         "  web:\n    image: busybox\n    depends_on: {db: {condition: service_healthy}}\nvolumes:\n  v: {}\n")
     proc = _spawn(roots, containerd_address, namespace, f"compose up -f {tmp_path}/compose.yaml -p killed")
     try:
-        _poll(lambda: container(facade, "killed-db-1") is not None and facade.volumes.exists("killed_v"))
+        poll(lambda: container(facade, "killed-db-1") is not None and facade.volumes.exists("killed_v"),
+             "killed-db-1 and its volume made", 90)
     finally:
         proc.kill()
         proc.wait(30)
@@ -157,7 +151,7 @@ def test_upgrade_killed_before_the_new_container_is_confirmed(facade: Any, pouch
     # the new container's healthcheck does not pass for an hour: the upgrade waits, and is killed there
     proc = _spawn(roots, containerd_address, namespace, "upgrade svc --image busybox --timeout 10m")
     try:
-        _poll(lambda: (c := container(facade, "svc")) is not None and c.id != old.id)
+        poll(lambda: (c := container(facade, "svc")) is not None and c.id != old.id, "the new svc made", 90)
         ok(pouch("-c", "ps -a"))  # a live upgrade's record is left alone
         assert container(facade, "svc").id != old.id
     finally:

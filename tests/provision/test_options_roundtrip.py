@@ -41,8 +41,9 @@ def _full() -> CreateOptions:
                           apparmor="unconfined"),
         sysctls={"net.ipv4.ip_forward": "1"}, pid_mode="host", ipc_mode="shareable", cpuset_cpus="0",
         cpu_shares=512, group_add=["10"], oom_score_adj=100, memory_swap=-1, memory_reservation=32 << 20,
-        health=HealthOptions(test=("CMD", "true"), interval=1, timeout=2, retries=3, start_period=4, disable=True),
-        enable_lxcfs=True,
+        health=HealthOptions(test=("CMD", "true"), interval=1, timeout=2, retries=3, start_period=4, disable=True,
+                             start_interval=5),
+        enable_lxcfs=True, console_size=[24, 80],
     )
 
 

@@ -35,6 +35,7 @@ from managers.oci import (
     media_type_of,
     select_manifest,
 )
+from managers import sources
 from managers.progress import Progress, ProgressFn, report
 from managers.registry import BlobStream, Registry
 from managers.tarscan import ExpansionLimit, LayerCheck
@@ -286,7 +287,15 @@ def _blob(
     cancel: threading.Event | None,
 ) -> None:
     kind = _kind(desc)
-    if client.content.exists(desc.digest):
+    try:
+        info = client.content.info(desc.digest)
+    except NotFound:
+        info = None
+    if info is not None:
+        # what a push elsewhere in this registry may mount from (managers.sources)
+        label = sources.added(info.labels, registry.domain, repo)
+        if label:
+            client.content.update_labels(desc.digest, label)
         report(progress, Progress(desc.digest, kind, "exists", desc.size, desc.size))
         return
     ref = f"{kind}-{desc.digest}"
@@ -299,7 +308,12 @@ def _blob(
 
     try:
         client.content.write(
-            source_from, expected=desc.digest, total=desc.size, ref=ref, keep_partial=resumable
+            source_from,
+            expected=desc.digest,
+            total=desc.size,
+            ref=ref,
+            keep_partial=resumable,
+            labels=sources.added({}, registry.domain, repo),
         )
     except InvalidArgument as exc:
         # The server's commit check: the bytes do not hash to the digest the manifest promised.
@@ -540,19 +554,34 @@ def _push_manifest(
 
     def upload(kid: Descriptor, stop: threading.Event) -> None:
         kind = _kind(kid)
+        labels = client.content.info(kid.digest).labels
         if registry.blob_exists(repo, kid.digest):
             report(progress, Progress(kid.digest, kind, "exists", kid.size, kid.size))
-            return
-        if stop.is_set():
-            raise Interrupted("push interrupted")
-        report(progress, Progress(kid.digest, kind, "uploading", 0, kid.size))
-        registry.upload_blob(
-            repo,
-            kid,
-            lambda: _counted(client.content.read_stream(kid.digest), kid, kind, progress, stop),
-            chunk_size=chunk_size if chunk_size and kid.size > chunk_size else None,
-        )
-        report(progress, Progress(kid.digest, kind, "done", kid.size, kid.size))
+        else:
+            if stop.is_set():
+                raise Interrupted("push interrupted")
+            mounted, location = False, None
+            # Another repository of this registry that holds the blob: the registry links it into this
+            # one (201) or, when it will not (202: that repository lacks it, or we may not read it),
+            # opens the upload the blob then goes into.
+            origins = sources.sources(labels, registry.domain, besides=repo)
+            if origins:
+                mounted, location = registry.mount_blob(repo, kid.digest, origins[0])
+                if mounted:
+                    report(progress, Progress(kid.digest, kind, "mounted", kid.size, kid.size))
+            if not mounted:
+                report(progress, Progress(kid.digest, kind, "uploading", 0, kid.size))
+                registry.upload_blob(
+                    repo,
+                    kid,
+                    lambda: _counted(client.content.read_stream(kid.digest), kid, kind, progress, stop),
+                    chunk_size=chunk_size if chunk_size and kid.size > chunk_size else None,
+                    location=location,
+                )
+                report(progress, Progress(kid.digest, kind, "done", kid.size, kid.size))
+        label = sources.added(labels, registry.domain, repo)
+        if label:
+            client.content.update_labels(kid.digest, label)
 
     kids = children(desc.media_type, doc)
     _in_parallel([lambda stop, kid=kid: upload(kid, stop) for kid in kids], concurrency, cancel)

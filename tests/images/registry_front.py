@@ -14,6 +14,8 @@ point back at the front) and can:
 - make its own tokens expire ``token_lifetime`` seconds after issue while announcing ``announced_lifetime``;
 - go away (stop listening, cut its downloads) once ``stop_after`` blob bytes were sent;
 - hold the download of the blob ``hold_blob`` until ``release`` is set.
+
+Every request forwarded is logged in ``requests`` as (method, path with query, the registry's status).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class RegistryFront:
         self.corrupt_blobs = False
         self.drop_first_download = False
         self.token_requests: list[dict[str, str]] = []
+        self.requests: list[tuple[str, str, int]] = []
         self.ranges: list[str] = []
         self.pass_auth = False
         self.throttle: int | None = None
@@ -164,6 +167,7 @@ class RegistryFront:
                 resp = conn.getresponse()
                 data = resp.read()
                 conn.close()
+                front.requests.append((self.command, self.path, resp.status))
                 dropped = ("connection", "transfer-encoding") + (() if self.command == "HEAD" else ("content-length",))
                 out = {k: v for k, v in resp.getheaders() if k.lower() not in dropped}
                 is_blob = "/blobs/sha256:" in url.path and self.command == "GET" and resp.status in (200, 206)

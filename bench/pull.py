@@ -67,7 +67,7 @@ def run(env: Env) -> list[Figure]:
             collector.leases.create(lease)
             collector.leases.delete(lease, sync=True)
 
-        purge(source)  # (the collection's lease makes the namespace again, empty) the image comes back for the pushes
+        purge(source)  # (its collection's lease makes it again, empty) the image is back for the pushes
 
         def timed_pull(argv_of: object) -> float:
             namespace = fresh_namespace()

@@ -341,7 +341,7 @@ class _CutShort(Unavailable):
 def _check_stored_layer(client: Client, registry: Registry, desc: Descriptor) -> None:
     """A layer resumed from an earlier pull's partial was not seen whole while streaming; check what it
     would cost to apply (bomb, sparse, member count) from the store, before anything applies it."""
-    check = LayerCheck(f"layer {desc.digest} from {registry.domain}", ExpansionLimit())
+    check = LayerCheck(f"layer {desc.digest} from {registry.domain}", ExpansionLimit(), diff_id=False)
     try:
         for chunk in client.content.read_stream(desc.digest):
             check.feed(chunk)
@@ -378,6 +378,7 @@ class _BlobSource(io.RawIOBase):
         self._stream: BlobStream | None = None
         self._chunks: Iterator[bytes] | None = None
         self._pending = b""  # read from the connection, not handed out yet
+        self._failed: BaseException | None = None  # raised by the read after the one it cut short
         # from ``start`` on when an earlier pull's partial holds the bytes before it: then the layer
         # check reads the stored blob (``_blob``)
         self.start = start
@@ -385,7 +386,7 @@ class _BlobSource(io.RawIOBase):
         self._resumes = 0
         # a layer is also checked for what it would cost once applied (bomb, sparse, member count)
         self._check = (
-            LayerCheck(f"layer {desc.digest} from {registry.domain}", ExpansionLimit())
+            LayerCheck(f"layer {desc.digest} from {registry.domain}", ExpansionLimit(), diff_id=False)
             if kind == "layer" and desc.media_type in LAYER_TYPES and start == 0
             else None
         )
@@ -397,6 +398,9 @@ class _BlobSource(io.RawIOBase):
         """Up to ``size`` bytes, as many as that unless the blob ends first: the socket hands out 64 KiB
         at a time, and each read becomes one Content.Write message, which containerd answers one by
         one (a full 1 MiB a message, as ctr writes, took a fifth of containerd's CPU off a pull)."""
+        if self._failed is not None:
+            failed, self._failed = self._failed, None
+            raise failed
         remaining = self._desc.size - self._offset
         if remaining <= 0:
             return b""
@@ -404,7 +408,14 @@ class _BlobSource(io.RawIOBase):
         pieces: list[bytes] = []
         got = 0
         while got < want:
-            piece = self._next(want - got)
+            try:
+                piece = self._next(want - got)
+            except (Unavailable, Timeout, Interrupted) as exc:
+                if not pieces:
+                    raise
+                # what came before the failure is written first, so a later pull resumes after it
+                self._failed = exc
+                break
             self._offset += len(piece)  # where a dropped connection resumes
             got += len(piece)
             pieces.append(piece)

@@ -20,7 +20,8 @@ def _uploads(front: RegistryFront) -> list[str]:
 
 
 def _mounts(front: RegistryFront) -> list[tuple[str, int]]:
-    return [(path, status) for method, path, status in front.requests if method == "POST" and "mount=" in path]
+    posts = [(path, status) for method, path, status in front.requests if method == "POST"]
+    return [(path, status) for path, status in posts if "mount=" in path]
 
 
 def _image_blobs(ns_client, name: str) -> list[str]:
@@ -44,7 +45,8 @@ def test_push_mounts_shared_layers_from_another_repository(
         events = []
         images.push(second, progress=events.append)
         shared = _image_blobs(ns_client, first)[1]  # busybox's layer, the first of the two-layer image
-        assert _mounts(front) == [(f"/v2/team/b/blobs/uploads/?mount={shared.replace(':', '%3A')}&from=team%2Fa", 201)]
+        mount = f"/v2/team/b/blobs/uploads/?mount={shared.replace(':', '%3A')}&from=team%2Fa"
+        assert _mounts(front) == [(mount, 201)]
         assert len(_uploads(front)) == 2  # the new config and the second layer only
         assert [e.status for e in events if e.id == shared][-1] == "mounted"
         key = LABEL.DISTRIBUTION_SOURCE + front.address

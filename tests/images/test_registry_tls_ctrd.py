@@ -129,7 +129,9 @@ def test_registry_insecure_names_hosts_for_the_rest_of_the_session(
     config.write_text('insecure-registries = ["file.example:5000"]\n')
     monkeypatch.setenv("POUCHSH_CONFIG", str(config))
     env = {"POUCHSH_ROOT": str(tmp_path / "root"), "POUCHSH_RUN": str(tmp_path / "run")}
-    script = "registry insecure Reg.Example:5000 https://10.9.0.0/16/; registry insecure reg.example:5000 | to json"
+    script = (
+        "registry insecure Reg.Example:5000 https://10.9.0.0/16/; registry insecure reg.example:5000 | to json"
+    )
     result = run_cli(["--insecure-registry", "cli.example", "-c", script], env=env)
     assert result.code == 0, result.err
     shown = json.loads(result.out.splitlines()[-1])
@@ -143,7 +145,9 @@ def test_registry_insecure_names_hosts_for_the_rest_of_the_session(
         assert (refused.code, refused.out) != (0, "after\n") and "error[invalid-argument]" in refused.err, bad
 
 
-def test_a_session_entry_counts_for_the_pulls_after_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_session_entry_counts_for_the_pulls_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from managers import Managers
 
     monkeypatch.setenv("POUCHSH_CONFIG", str(tmp_path / "none.toml"))

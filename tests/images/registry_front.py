@@ -40,6 +40,7 @@ class RegistryFront:
         self.corrupt_blobs = False
         self.drop_first_download = False
         self.token_requests: list[dict[str, str]] = []
+        self.token_scopes: list[list[str]] = []  # every ``scope`` parameter of each token request
         self.requests: list[tuple[str, str, int]] = []
         self.ranges: list[str] = []
         self.pass_auth = False
@@ -108,6 +109,7 @@ class RegistryFront:
 
             def _token(self, query: dict[str, list[str]]) -> None:
                 front.token_requests.append({k: v[0] for k, v in query.items()})
+                front.token_scopes.append(query.get("scope", []))
                 if not front._basic_ok(self.headers.get("Authorization")):
                     self._reply(401, {"Content-Type": "application/json"}, b'{"details":"bad credentials"}')
                     return

@@ -95,6 +95,17 @@ def test_a_refused_mount_falls_back_to_an_upload(images, ns_client, busybox_imag
         assert images.pull(name)["name"] == name
 
 
+def test_a_mount_asks_for_a_token_for_both_repositories(images, busybox_image, registry) -> None:
+    with RegistryFront(registry, auth="bearer") as front:
+        first = f"{front.address}/team/tok-a:1"
+        images.tag("busybox", first)
+        images.push(first)
+        images.tag("busybox", f"{front.address}/team/tok-b:1")
+        images.push(f"{front.address}/team/tok-b:1")
+        assert ["repository:team/tok-b:pull,push", "repository:team/tok-a:pull"] in front.token_scopes
+        assert [status for _, status in _mounts(front)] == [201, 201]
+
+
 def test_source_labels_from_the_store_are_checked() -> None:
     key = LABEL.DISTRIBUTION_SOURCE + "reg:5000"
     hostile = {key: "ok/one,../../etc,a?b=c,UPPER/case,x:1,ok/two,,ok/one,target/repo," + "a" * 30}

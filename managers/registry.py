@@ -18,8 +18,7 @@ import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from ctrd.errors import InvalidArgument, NotFound, PouchError, PouchRuntimeError, Unavailable
 from managers import transport
@@ -28,6 +27,9 @@ from managers.oci import DOCKER_LIST, DOCKER_MANIFEST, MAX_MANIFEST, OCI_INDEX, 
 from managers.reference import registry_host
 from managers.tls import InsecureHosts, is_loopback
 from managers.transport import Body, HostPolicy
+
+if TYPE_CHECKING:
+    import httpx  # the responses managers.transport hands out (it alone imports httpx)
 
 __all__ = ["ACCEPT", "Auth", "BlobStream", "Registry", "is_loopback", "parse_challenge"]
 

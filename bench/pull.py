@@ -7,6 +7,12 @@ each round, interleaved: ``pouchsh pull`` (fetch and unpack) against ``ctr image
 already, nor mounts one from another repository). Every contender is a fresh process. Between rounds
 the pulled content is purged (a fresh namespace each time, its content collected), so every pull
 fetches every byte.
+
+containerd's content store is shared between namespaces: a blob that any namespace holds, or that one
+deleted and garbage collection has not removed yet, is there for a pull in another namespace without a
+byte fetched (``ctr images pull`` takes it so; pouchsh fetches it). So no namespace holds the image while
+the pulls run (the pushes' copy is imported after them), and each purge ends with a synchronous
+collection.
 """
 
 from __future__ import annotations
@@ -55,6 +61,13 @@ def run(env: Env) -> list[Figure]:
             from tests.support.cleanup import purge_namespace
 
             purge_namespace(env.client, namespace)
+            # the blobs go in the collection the deletions scheduled: run one now and wait for it
+            collector = env.client.with_namespace(source)
+            lease = f"collect-{uuid.uuid4().hex[:6]}"
+            collector.leases.create(lease)
+            collector.leases.delete(lease, sync=True)
+
+        purge(source)  # (its collection's lease makes it again, empty) the image is back for the pushes
 
         def timed_pull(argv_of: object) -> float:
             namespace = fresh_namespace()
@@ -99,6 +112,7 @@ def run(env: Env) -> list[Figure]:
 
         pouchsh_pull()  # warm: page cache of the registry's blobs, byte-compiled sources
         pulls = interleave({"pouchsh": pouchsh_pull, "ctr": ctr_pull, "skopeo": skopeo_pull}, env.rounds)
+        import_oci_layout(env.client.with_namespace(source), layout)
         pushes = interleave({"pouchsh": pouchsh_push, "skopeo": skopeo_push}, env.rounds)
 
     total = layers * size

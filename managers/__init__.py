@@ -254,7 +254,8 @@ class Managers:
             found = self._for_context.get(key)
             if found is None:
                 found = Managers(address=self.address, namespace=namespace, root=self._root, run_root=self._run_root,
-                                 contexts_dir=self._contexts_dir, context=self.context)
+                                 contexts_dir=self._contexts_dir, context=self.context,
+                                 insecure_registries=self.insecure_registries)
                 found._home, found._start = self._home, self._start
                 found.__dict__["client"] = self.client
                 found._shares_client = True

@@ -126,8 +126,10 @@ class Authenticator:
         parts = urllib.parse.urlsplit(realm)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise InvalidArgument(f"registry {self.domain}: token realm is not an HTTP URL")
-        asked = (("service", params.get("service")), ("scope", scope or params.get("scope")))
-        query = {k: v for k, v in asked if v}
+        # one ``scope`` parameter a scope (a mount asks for two repositories), as the token spec has it
+        scopes = (scope or params.get("scope") or "").split()
+        asked = [("service", params.get("service"))] + [("scope", s) for s in scopes]
+        query = [(k, v) for k, v in asked if v]
         url = realm + ("&" if parts.query else "?") + urllib.parse.urlencode(query)
         headers: dict[str, str] = {}
         creds = self._lookup()

@@ -479,6 +479,21 @@ class ImageManager:
                 )
         return [*found, self._registry(domain, insecure, cancel)]
 
+    def add_insecure_registries(self, hosts: Iterable[str]) -> dict[str, Any]:
+        """``registry insecure HOST…``: treat these registries (``HOST[:PORT]`` or a CIDR) as insecure
+        for the rest of the session or script, as ``pouchsh --insecure-registry`` does for a run; none
+        given only shows them. Every entry is checked before any is added."""
+        from managers.tls import session_entry
+
+        new = [session_entry(h) for h in hosts]
+        now = tuple(dict.fromkeys((*self._managers.insecure_registries, *new)))
+        self._managers.insecure_registries = now
+        return {
+            "session": builtins.list(now),
+            "settings": builtins.list(self._settings().insecure_registries),
+            "loopback": True,  # always insecure, as dockerd's
+        }
+
     def _insecure_hosts(self) -> Any:
         """Loopback, ``insecure-registries`` of the settings file, and ``pouchsh --insecure-registry``."""
         from managers.tls import InsecureHosts

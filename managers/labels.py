@@ -62,6 +62,10 @@ class LABEL:
     # containers use (managers.images).
     IMAGE_CONTENT = "containerd.io/gc.ref.content.image"
     RESTART_LOGURI = "containerd.io/restart.loguri"
+    # On a blob in the content store, + the registry's domain: the repositories it came from or went to
+    # (comma-separated), as containerd's and nerdctl's pulls set it; a push mounts from them
+    # (managers.sources).
+    DISTRIBUTION_SOURCE = "containerd.io/distribution.source."
 
 
 def validate_labels(labels: Mapping[str, str]) -> None:

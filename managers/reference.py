@@ -22,6 +22,7 @@ __all__ = [
     "Reference",
     "familiar",
     "is_digest",
+    "is_host",
     "normalize",
     "parse",
     "registry_host",
@@ -173,6 +174,11 @@ def familiar(name: str) -> str:
         if text.startswith("library/") and "/" not in ref.path[len("library/") :]:
             text = text[len("library/") :]
     return text
+
+
+def is_host(text: str) -> bool:
+    """Whether ``text`` is a registry host as a reference names one: ``NAME[:PORT]`` or ``[IPv6][:PORT]``."""
+    return _DOMAIN.fullmatch(text) is not None
 
 
 def registry_host(domain: str) -> str:

@@ -18,8 +18,7 @@ import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from ctrd.errors import InvalidArgument, NotFound, PouchError, PouchRuntimeError, Unavailable
 from managers import transport
@@ -28,6 +27,9 @@ from managers.oci import DOCKER_LIST, DOCKER_MANIFEST, MAX_MANIFEST, OCI_INDEX, 
 from managers.reference import registry_host
 from managers.tls import InsecureHosts, is_loopback
 from managers.transport import Body, HostPolicy
+
+if TYPE_CHECKING:
+    import httpx  # the responses managers.transport hands out (it alone imports httpx)
 
 __all__ = ["ACCEPT", "Auth", "BlobStream", "Registry", "is_loopback", "parse_challenge"]
 
@@ -163,22 +165,25 @@ class Registry:
         body: Callable[[], Iterable[bytes]],
         *,
         chunk_size: int | None = None,
+        location: str | None = None,
     ) -> None:
-        """Upload a blob: one PUT, or PATCHes of ``chunk_size`` bytes then a closing PUT.
+        """Upload a blob: one PUT, or PATCHes of ``chunk_size`` bytes then a closing PUT; into the upload
+        at ``location`` when one is open already (a refused mount's), else into a new one.
 
         ``body`` opens the blob's bytes afresh each time it is called.
         """
         scope = self.push_scope(repo)
         what = f"upload of {desc.digest}"
-        resp = self._call(
-            "POST",
-            f"/v2/{repo}/blobs/uploads/",
-            what=what,
-            headers={"Content-Length": "0"},
-            scope=scope,
-            ok=(202,),
-        )
-        location = self._location(resp)
+        if location is None:
+            resp = self._call(
+                "POST",
+                f"/v2/{repo}/blobs/uploads/",
+                what=what,
+                headers={"Content-Length": "0"},
+                scope=scope,
+                ok=(202,),
+            )
+            location = self._location(resp)
         if chunk_size is None:
             headers = {"Content-Type": "application/octet-stream", "Content-Length": str(desc.size)}
             url = _with_digest(location, desc.digest)
@@ -199,6 +204,28 @@ class Registry:
         url = _with_digest(location, desc.digest)
         headers = {"Content-Length": "0"}
         self._call("PUT", url, what=what, headers=headers, content=b"", scope=scope, ok=(201,)).close()
+
+    def mount_blob(self, repo: str, digest: str, source: str) -> tuple[bool, str | None]:
+        """Ask the registry to link blob ``digest`` of its repository ``source`` into ``repo`` (a
+        cross-repository mount): (True, None) when it did; (False, the upload it opened instead) when
+        it would not; (False, None) when it refused the request, and the blob is uploaded afresh."""
+        query = urllib.parse.urlencode({"mount": digest, "from": source})
+        try:
+            resp = self._call(
+                "POST",
+                f"/v2/{repo}/blobs/uploads/?{query}",
+                what=f"mount of {digest} from {source}",
+                headers={"Content-Length": "0"},
+                # reading ``source`` is part of the request: a token must grant both
+                scope=f"{self.push_scope(repo)} {self.pull_scope(source)}",
+                ok=(201, 202),
+            )
+        except (PouchRuntimeError, InvalidArgument, NotFound):
+            return False, None  # refused (no right to read ``source``, a registry without mounts)
+        if resp.status_code == 201:
+            resp.close()
+            return True, None
+        return False, self._location(resp)
 
     def put_manifest(self, repo: str, obj: str, media_type: str, data: bytes) -> str:
         """PUT a manifest under a tag or digest; returns the digest the registry reports."""

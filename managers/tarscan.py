@@ -212,7 +212,11 @@ class LayerCheck:
     its diff ID (the digest of the uncompressed tar). A zstd layer is passed unchecked: the standard
     library cannot inflate it (containerd's own applier is then the only reader)."""
 
-    def __init__(self, what: str, limit: ExpansionLimit, max_members: int = LAYER_MAX_MEMBERS) -> None:
+    def __init__(
+        self, what: str, limit: ExpansionLimit, max_members: int = LAYER_MAX_MEMBERS, *, diff_id: bool = True
+    ) -> None:
+        """``diff_id=False`` when the caller has no use for it (a pull: containerd's applier reports the
+        diff ID and ctrd.unpack compares it with the config's), saving a hash of every inflated byte."""
         self.what = what
         self.limit = limit
         self.scanner = TarScanner(what, max_members)
@@ -222,7 +226,7 @@ class LayerCheck:
         self.skipped = False  # a format this check cannot read (zstd)
         self.head = b""  # the first tar header, to check that this is a tar at all
         self._inflate: Any = None
-        self._diff = hashlib.sha256()
+        self._diff = hashlib.sha256() if diff_id else None
         self._open_member = False  # a gzip member begun and not finished: a truncated stream
 
     def feed(self, data: bytes) -> None:
@@ -260,12 +264,14 @@ class LayerCheck:
         if self.compressed:
             self.limit.check(self.uncompressed, self.size, self.what)
         self.scanner.feed(data)
-        self._diff.update(data)
+        if self._diff is not None:
+            self._diff.update(data)
         if len(self.head) < _BLOCK:
             self.head += data[: _BLOCK - len(self.head)]
 
     def finish(self) -> str:
-        """The diff ID, once the whole layer was fed; InvalidArgument if it is cut short or not a tar."""
+        """The diff ID (empty when not computed), once the whole layer was fed; InvalidArgument if it is
+        cut short or not a tar."""
         if self.skipped:
             return ""
         if self._open_member:
@@ -276,4 +282,4 @@ class LayerCheck:
             tarfile.TarInfo.frombuf(self.head, tarfile.ENCODING, "surrogateescape")
         except tarfile.HeaderError as exc:
             raise InvalidArgument(f"{self.what}: not a tar archive ({exc})") from exc
-        return "sha256:" + self._diff.hexdigest()
+        return "" if self._diff is None else "sha256:" + self._diff.hexdigest()

@@ -25,7 +25,7 @@ from pathlib import Path
 from ctrd.errors import InvalidArgument
 from managers.config import config_dir
 
-__all__ = ["CERTS_D_ENV", "InsecureHosts", "certs_dirs", "certs_state", "is_loopback", "ssl_context"]
+__all__ = ["CERTS_D_ENV", "InsecureHosts", "certs_dirs", "certs_state", "is_loopback", "session_entry", "ssl_context"]
 
 CERTS_D_ENV = "POUCHSH_CERTS_D"
 DOCKER_CERTS_D = "/etc/docker/certs.d"
@@ -79,6 +79,25 @@ class InsecureHosts:
         except ValueError:
             return False
         return any(address in net for net in self._nets)
+
+
+def session_entry(entry: str) -> str:
+    """An insecure-registry entry given in a session (``registry insecure``): ``HOST[:PORT]`` or a CIDR,
+    normalized as InsecureHosts reads it; anything else is refused, so a typo is not silently kept."""
+    from managers.reference import is_host
+
+    text = entry.strip().lower().removeprefix("https://").removeprefix("http://").rstrip("/")
+    if "/" in text:
+        try:
+            return str(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            pass
+    elif text and is_host(text):
+        return text
+    raise InvalidArgument(
+        f"insecure registry {entry[:100]!r} is neither HOST[:PORT] nor a CIDR",
+        hint="registry insecure registry.lan:5000, or 10.20.0.0/16",
+    )
 
 
 def certs_dirs(host: str, env: dict[str, str] | os._Environ[str] | None = None) -> list[Path]:

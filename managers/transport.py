@@ -2,8 +2,10 @@
 become the tree's kinds.
 
 One ``httpx.Client`` per registry host and trust level (so one connection pool and one TLS context,
-managers.tls), kept for the life of the process and shared by every thread of a pull or push. HTTP/2 is
-used where the registry offers it; proxies come from ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` and
+managers.tls), kept for the life of the process and shared by every thread of a pull or push. HTTP/1.1
+only, a connection per transfer in flight: with HTTP/2 (httpx's h2) Debian's docker-registry (Go's server)
+dropped the connection under concurrent uploads in about one push of ten over TLS (tests/images/
+test_registry_tls_ctrd.py, 0 of 25 with HTTP/1.1). Proxies come from ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` and
 ``NO_PROXY`` (httpx's ``trust_env``). Every request has timeouts (connect, read, write, pool), and every
 body read into memory has a size bound and an overall deadline, so a registry that trickles bytes forever
 is cut off.
@@ -18,11 +20,17 @@ from __future__ import annotations
 import contextlib
 import os
 import ssl
+import sys
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
-import httpx
+
+# httpx's package imports its command-line tool, and with it click, rich's progress and pygments, when
+# they are installed (they are, for the REPL): 98 modules, ≈ 50 ms of CPU at the start of every pull,
+# push and login, for nothing here. Its import then fails as httpx expects when they are missing.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+import httpx  # noqa: E402
 
 from ctrd.errors import Interrupted, InvalidArgument, PouchRuntimeError, Timeout, Unavailable
 from managers.tls import certs_state, ssl_context
@@ -46,6 +54,7 @@ MAX_REDIRECTS = 5
 TIMEOUT = httpx.Timeout(connect=15.0, read=60.0, write=60.0, pool=120.0)
 #: overall deadline for a body read into memory (manifests, tokens, error details)
 BODY_DEADLINE = 60.0
+_IDEMPOTENT = frozenset({"GET", "HEAD"})
 _LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=30.0)
 
 #: is this host insecure (unverified TLS, or plain HTTP)? managers.tls.InsecureHosts is one.
@@ -103,7 +112,7 @@ class Transport:
         self.insecure = insecure
         self._client = httpx.Client(
             verify=ssl_context(host, insecure=insecure),
-            http2=True,
+            http2=False,
             trust_env=True,
             timeout=TIMEOUT,
             limits=_LIMITS,
@@ -128,10 +137,20 @@ class Transport:
             return f"{self._scheme}://{self.host}"
 
     def send(self, method: str, url: str, headers: dict[str, str], content: Body) -> httpx.Response:
+        with _mapped(self.host, f"{method} {urllib.parse.urlsplit(url).path}"):
+            try:
+                return self._send(method, url, headers, content)
+            except httpx.RemoteProtocolError:
+                # The server closed a pooled keep-alive connection just as the request went out on it:
+                # a request that changes nothing is sent once more, on a fresh connection.
+                if method not in _IDEMPOTENT:
+                    raise
+                return self._send(method, url, headers, content)
+
+    def _send(self, method: str, url: str, headers: dict[str, str], content: Body) -> httpx.Response:
         payload = content() if callable(content) else content
         request = self._client.build_request(method, url, headers=headers, content=payload)
-        with _mapped(self.host, f"{method} {urllib.parse.urlsplit(url).path}"):
-            return self._client.send(request, stream=True)
+        return self._client.send(request, stream=True)
 
     def close(self) -> None:
         self._client.close()

@@ -465,3 +465,21 @@ def login(
 )
 def logout(ctx: Any, server: str | None) -> dict[str, Any]:
     return ctx.managers.images.logout(server)
+
+
+@command(
+    "registry insecure",
+    help="Treat registries as insecure (untrusted TLS, or plain HTTP) for the rest of the session or script",
+    description=(
+        "As `pouchsh --insecure-registry HOST` for one run, and `insecure-registries` in the settings file "
+        "for good. With no host, shows the session's, the settings file's, and that loopback always is."
+    ),
+    params=[Param("hosts", rest=True, help="HOST[:PORT] or a CIDR (10.20.0.0/16)")],
+    examples=[
+        Example("registry insecure registry.lan:5000; pull registry.lan:5000/app:1", "Pull from a registry with a self-signed certificate"),
+        Example("registry insecure", "Which registries are insecure"),
+    ],
+    category=_CAT,
+)
+def registry_insecure(ctx: Any, hosts: list[str]) -> dict[str, Any]:
+    return ctx.managers.images.add_insecure_registries(hosts)  # type: ignore[no-any-return]

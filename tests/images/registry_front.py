@@ -14,6 +14,8 @@ point back at the front) and can:
 - make its own tokens expire ``token_lifetime`` seconds after issue while announcing ``announced_lifetime``;
 - go away (stop listening, cut its downloads) once ``stop_after`` blob bytes were sent;
 - hold the download of the blob ``hold_blob`` until ``release`` is set.
+
+Every request forwarded is logged in ``requests`` as (method, path with query, the registry's status).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class RegistryFront:
         self.corrupt_blobs = False
         self.drop_first_download = False
         self.token_requests: list[dict[str, str]] = []
+        self.token_scopes: list[list[str]] = []  # every ``scope`` parameter of each token request
+        self.requests: list[tuple[str, str, int]] = []
         self.ranges: list[str] = []
         self.pass_auth = False
         self.throttle: int | None = None
@@ -105,6 +109,7 @@ class RegistryFront:
 
             def _token(self, query: dict[str, list[str]]) -> None:
                 front.token_requests.append({k: v[0] for k, v in query.items()})
+                front.token_scopes.append(query.get("scope", []))
                 if not front._basic_ok(self.headers.get("Authorization")):
                     self._reply(401, {"Content-Type": "application/json"}, b'{"details":"bad credentials"}')
                     return
@@ -164,6 +169,7 @@ class RegistryFront:
                 resp = conn.getresponse()
                 data = resp.read()
                 conn.close()
+                front.requests.append((self.command, self.path, resp.status))
                 dropped = ("connection", "transfer-encoding") + (() if self.command == "HEAD" else ("content-length",))
                 out = {k: v for k, v in resp.getheaders() if k.lower() not in dropped}
                 is_blob = "/blobs/sha256:" in url.path and self.command == "GET" and resp.status in (200, 206)

@@ -115,3 +115,45 @@ def test_the_settings_file_and_the_command_line_name_insecure_registries(
     hosts = facade.images._insecure_hosts()
     assert hosts("reg.example:5000") and hosts("cli.example:5000") and hosts("10.9.1.1:443")
     assert not hosts("other.example:5000")
+
+
+def test_registry_insecure_names_hosts_for_the_rest_of_the_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``registry insecure HOST`` in a script or the REPL: as ``--insecure-registry``, from then on."""
+    import json
+
+    from tests.lang.conftest import run_cli
+
+    config = tmp_path / "config.toml"
+    config.write_text('insecure-registries = ["file.example:5000"]\n')
+    monkeypatch.setenv("POUCHSH_CONFIG", str(config))
+    env = {"POUCHSH_ROOT": str(tmp_path / "root"), "POUCHSH_RUN": str(tmp_path / "run")}
+    script = (
+        "registry insecure Reg.Example:5000 https://10.9.0.0/16/; registry insecure reg.example:5000 | to json"
+    )
+    result = run_cli(["--insecure-registry", "cli.example", "-c", script], env=env)
+    assert result.code == 0, result.err
+    shown = json.loads(result.out.splitlines()[-1])
+    assert shown == {
+        "session": ["cli.example", "reg.example:5000", "10.9.0.0/16"],
+        "settings": ["file.example:5000"],
+        "loopback": True,
+    }
+    for bad in ("reg example", "reg.example/path", "10.0.0.0/99", "", "x:port"):
+        refused = run_cli(["-c", f"registry insecure reg.lan {json.dumps(bad)}; echo after"], env=env)
+        assert (refused.code, refused.out) != (0, "after\n") and "error[invalid-argument]" in refused.err, bad
+
+
+def test_a_session_entry_counts_for_the_pulls_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from managers import Managers
+
+    monkeypatch.setenv("POUCHSH_CONFIG", str(tmp_path / "none.toml"))
+    facade = Managers(root=tmp_path / "root")
+    assert not facade.images._insecure_hosts()("reg.example:5000")
+    facade.images.add_insecure_registries(["reg.example:5000", "10.9.0.0/16"])
+    hosts = facade.images._insecure_hosts()
+    assert hosts("reg.example:5000") and hosts("10.9.1.1:443") and not hosts("reg.example:5001")
+    assert facade.for_namespace("other").images._insecure_hosts()("reg.example:5000")

@@ -14,16 +14,19 @@ import pytest
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from managers.networks import NetworkPlan
 from tests.networks.fixtures import netns, unique
+from tests.support.workers import worker_index
 
 pytestmark = pytest.mark.containerd
 
 
 def free_subnet(m: Any) -> str:
-    """A /24 that no host route and no network of ``m`` uses, from a range other tests do not use."""
+    """A /24 that no host route and no network of ``m`` uses, from a range other tests do not use: one /16
+    per parallel worker (10.200/16 on the first), so two workers never both take the first free /24."""
     from managers.hostnet import host_routes
 
+    assert worker_index() < 10, "10.210/16 and up belong to other tests"
     taken = [r for r, _ in host_routes()] + [ipaddress.ip_network(n["subnet"]) for n in m.networks.list() if n["subnet"]]
-    for candidate in ipaddress.ip_network("10.200.0.0/16").subnets(new_prefix=24):
+    for candidate in ipaddress.ip_network(f"10.{200 + worker_index()}.0.0/16").subnets(new_prefix=24):
         if not any(candidate.overlaps(t) for t in taken):
             return str(candidate)
     raise AssertionError("no free subnet")

@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# `make test` runs the suite on this many pytest-xdist workers, each a pytest session with a containerd of
-# its own; whole test files are the units of work (tests/conftest.py). PYTEST_JOBS=0 runs it serially.
-PYTEST_JOBS ?= 2
+# `make test PYTEST_JOBS=2` runs the suite on two pytest-xdist workers, each a pytest session with a
+# containerd of its own; whole test files are the units of work (tests/conftest.py). 0: one process.
+PYTEST_JOBS ?= 0
 
 .PHONY: run test host venv lint bench protos grammar clean
 

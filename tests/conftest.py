@@ -34,10 +34,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--slow", action="store_true", help="also run the long variants (marked slow)")
 
 
-#: Under ``pytest -n N --dist loadgroup`` (`make test PYTEST_JOBS=N`), tests that hold a host-wide resource no
-#: other worker may share at the same time run as one unit on one worker: path prefix -> group. Every
-#: other file is a unit of its own (``_distribute``), so a module's fixtures and its tests' order stay as
-#: in a serial run. A fixed subnet, bridge name or host port used by tests in more than one file belongs
+#: Under ``pytest -n N --dist loadgroup`` (`make test PYTEST_JOBS=N`), tests that hold a host-wide
+#: resource no other worker may share at the same time run as one unit on one worker: path prefix -> group.
+#: Every other file is a unit of its own (``_distribute``), so a module's fixtures and its tests' order stay
+#: as in a serial run. A fixed subnet, bridge name or host port used by tests in more than one file belongs
 #: here; one used within a single file is safe already.
 HOST_EXCLUSIVE = {
     "tests/pods/": "pods",  # each file's module fixture starts a CRI containerd on 10.233.77.0/24

@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# `make test PYTEST_JOBS=2` runs the suite on two pytest-xdist workers, each a pytest session with a
+# containerd of its own; whole test files are the units of work (tests/conftest.py). 0: one process.
+PYTEST_JOBS ?= 0
 
 .PHONY: run test host venv lint bench protos grammar clean
 
@@ -12,7 +15,7 @@ run: host venv
 
 test: host venv
 	@$(VENV)/bin/lint-imports --no-cache >/tmp/pouchsh-lint-imports.log || { cat /tmp/pouchsh-lint-imports.log; exit 1; }
-	@$(PY) -m pytest $(PYTEST_ARGS)
+	@$(PY) -m pytest -n $(PYTEST_JOBS) --dist loadgroup $(PYTEST_ARGS)
 
 host:
 	@bash scripts/setup-host.sh

@@ -34,13 +34,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--slow", action="store_true", help="also run the long variants (marked slow)")
 
 
+#: Under ``pytest -n N --dist loadgroup`` (`make test PYTEST_JOBS=N`), tests that hold a host-wide
+#: resource no other worker may share at the same time run as one unit on one worker: path prefix -> group.
+#: Every other file is a unit of its own (``_distribute``), so a module's fixtures and its tests' order stay
+#: as in a serial run. A fixed subnet, bridge name or host port used by tests in more than one file belongs
+#: here; one used within a single file is safe already.
+HOST_EXCLUSIVE = {
+    "tests/pods/": "pods",  # each file's module fixture starts a CRI containerd on 10.233.77.0/24
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the marks into scheduling scopes
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if getattr(config.option, "dist", "no") == "loadgroup":
+        _distribute(config, items)
     if config.getoption("--slow"):
         return
     skip = pytest.mark.skip(reason="long variant: run with --slow")
     for item in items:
         if item.get_closest_marker("slow") is not None:
             item.add_marker(skip)
+
+
+def _distribute(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Give each test without an ``xdist_group`` mark its file's group, or its HOST_EXCLUSIVE group."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        path = item.path.relative_to(config.rootpath).as_posix()
+        group = next((g for prefix, g in HOST_EXCLUSIVE.items() if path.startswith(prefix)), None)
+        item.add_marker(pytest.mark.xdist_group(group or path.removeprefix("tests/").removesuffix(".py")))
 
 
 def _unavailable(reason: str) -> None:

@@ -43,6 +43,7 @@ services:
     depends_on:
       migrate: {condition: service_completed_successfully}
       cache: {condition: service_healthy}
+    stop_grace_period: 1s  # `sleep` as pid 1 ignores SIGTERM: each stop and replacement waits this out
     deploy:
       replicas: 2
       resources: {limits: {memory: 64m}}
@@ -148,7 +149,8 @@ def test_a_port_already_taken_undoes_the_up(shell, project) -> None:
 
 
 def test_a_failed_up_puts_a_replaced_container_back(shell, project) -> None:
-    good = "services:\n  db:\n    image: busybox\n    command: sleep 600\n    environment: {V: '1'}\n"
+    good = ("services:\n  db:\n    image: busybox\n    command: sleep 600\n    environment: {V: '1'}\n"
+            "    stop_grace_period: 1s\n")  # the replaced container's stop: sleep ignores SIGTERM
     d = project(good, name="bad")
     old = value(shell, f"compose up -f {d}/compose.yaml | get 0.id")
     (d / "compose.yaml").write_text(good.replace("'1'", "'2'") + "    healthcheck: {test: 'exit 1', interval: 100ms, retries: 1}\n"

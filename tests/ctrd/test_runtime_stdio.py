@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -58,15 +59,17 @@ def test_copies_output_tees_to_sink_and_delivers_stdin_then_closes(tmp_path: Pat
     fifo.created()
     out, err = io.BytesIO(), io.BytesIO()
     teed: list[tuple[str, bytes]] = []
-    closed = []
+    closed = threading.Event()
     fifo.attach(
         stdout=out,
         stderr=err,
         stdin=io.BytesIO(b"input line\n" * 10000),
         sink=lambda stream, data: teed.append((stream, data)),
-        close_stdin=lambda: closed.append(True),
+        close_stdin=closed.set,
     )
     assert shim.read_stdin() == b"input line\n" * 10000  # EOF: our write end was closed
+    # CloseIO comes from the copier thread just after that EOF; a close() before it would (rightly) skip it
+    assert closed.wait(30), "close_stdin was not called after the input ran out"
     os.write(shim.stdout, b"to out\n")
     os.write(shim.stderr, b"to err\n")
     shim.exit()
@@ -75,7 +78,6 @@ def test_copies_output_tees_to_sink_and_delivers_stdin_then_closes(tmp_path: Pat
     assert out.getvalue() == b"to out\n"
     assert err.getvalue() == b"to err\n"
     assert sorted(teed) == [("stderr", b"to err\n"), ("stdout", b"to out\n")]
-    assert closed == [True]
 
 
 def test_stdin_from_a_pipe_is_forwarded(tmp_path: Path) -> None:

@@ -75,6 +75,9 @@ LINGER = 10.0
 #: seconds between scans for tasks whose datagram never came
 RESCAN = 10.0
 _CHUNK = 64 * 1024
+#: An unfinished line (a shell's prompt, a progress bar) is written after this many seconds without its
+#: newline, so that `attach` and `logs -f`, which follow the file, show it while the container waits.
+PARTIAL_AFTER = 0.05
 #: bytes one FIFO may deliver in one turn before the others get theirs
 _TURN = 4 * _CHUNK
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
@@ -278,6 +281,8 @@ class Collector:
         self.epoll = select.epoll()
         self.served: dict[str, _Container] = {}
         self.by_fd: dict[int, tuple[_Container, str]] = {}
+        #: the served containers whose writer holds an unfinished line (flush_partials)
+        self.pending: set[_Container] = set()
         #: during the first scan after a collector was killed, a stopped container's on-exit command runs
         #: too: the killed one may not have seen that task end
         self.first_scan = False
@@ -365,6 +370,7 @@ class Collector:
         for stream in list(c.fds):
             self._close(c, stream)
         self.served.pop(c.key, None)
+        self.pending.discard(c)
         try:
             c.writer.close()
         except OSError:
@@ -392,6 +398,10 @@ class Collector:
                 c.writer.write(stream, data)
             except OSError:
                 pass  # disk full or the directory going: drop this output, keep the container unblocked
+            if c.writer.partial_since is None:
+                self.pending.discard(c)
+            else:
+                self.pending.add(c)
             if not drain:
                 return
         else:
@@ -409,6 +419,22 @@ class Collector:
             self._drop(c)
             if c.on_exit and (c.live or self.first_scan):
                 _start_detached(c.on_exit)
+
+    def next_flush(self) -> float | None:
+        """When the oldest unfinished line is due (time.monotonic), None when no writer holds one."""
+        since = [c.writer.partial_since for c in self.pending if c.writer.partial_since is not None]
+        return min(since) + PARTIAL_AFTER if since else None
+
+    def flush_partials(self, now: float) -> None:
+        """Write the unfinished lines held for PARTIAL_AFTER or longer."""
+        for c in list(self.pending):
+            since = c.writer.partial_since
+            if since is None or now - since >= PARTIAL_AFTER:
+                self.pending.discard(c)
+                try:
+                    c.writer.flush()
+                except OSError:
+                    pass
 
     def on_ready(self, fd: int) -> None:
         entry = self.by_fd.get(fd)
@@ -527,6 +553,9 @@ def serve(root: str, run_root: str) -> int:
                 collector.epoll.register(sock.fileno(), select.EPOLLIN)
                 idle_since = None
             wait = min(next_scan, idle_since + LINGER if idle_since is not None else next_scan) - now
+            flush_at = collector.next_flush()
+            if flush_at is not None:
+                wait = min(wait, flush_at - now)
             events = collector.epoll.poll(max(wait, 0.0))
             for fd, _ in events:
                 if fd == wake_r:
@@ -537,6 +566,7 @@ def serve(root: str, run_root: str) -> int:
                     _answer(collector, sock)
                 else:
                     collector.on_ready(fd)
+            collector.flush_partials(time.monotonic())
             if time.monotonic() >= next_scan:
                 collector.scan()
                 next_scan = time.monotonic() + RESCAN

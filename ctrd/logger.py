@@ -74,6 +74,8 @@ class JsonLogWriter:
         self._lock_fd = os.open(f"{self.path}.lock", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self._fd = -1
         self._partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+        #: when the oldest unfinished line still held here came (time.monotonic), None when none is held
+        self.partial_since: float | None = None
 
     def write(self, stream: str, data: bytes) -> None:
         """Add ``data`` read from ``stream``; complete lines are written now, a partial one is kept."""
@@ -87,10 +89,16 @@ class JsonLogWriter:
             pieces.append(rest[:MAX_LINE])
             rest = rest[MAX_LINE:]
         self._partial[stream] = rest
+        if not any(self._partial.values()):
+            self.partial_since = None
+        elif self.partial_since is None:
+            self.partial_since = time.monotonic()
         self._append(stream, pieces)
 
     def flush(self) -> None:
-        """Write what is left of unterminated lines (at EOF)."""
+        """Write what is left of unterminated lines, each as a record without its newline (at EOF, and
+        for a line left unfinished a while, such as a prompt); readers join them as docker's do."""
+        self.partial_since = None
         for stream, rest in self._partial.items():
             if rest:
                 self._partial[stream] = b""

@@ -114,6 +114,20 @@ def test_output_is_logged_per_stream_and_sync_waits_for_it(roots: tuple[Path, Pa
         shim.exit()
 
 
+def test_an_unfinished_line_is_written_while_the_task_waits(roots: tuple[Path, Path]) -> None:
+    """A prompt has no newline: it reaches the log (and so attach and logs -f) while the container waits
+    for input, as a record without its newline; the rest of the line follows in its own record."""
+    root, run = roots
+    shims = start_container(root)
+    shims["stdout"].write(b"/ # ")
+    assert logd.notify(root, run, f"{NS}/{CID}", sync=True)
+    poll(lambda: [e["log"] for e in entries(root)] == ["/ # "], "the prompt logged", timeout=30)
+    shims["stdout"].write(b"ls\n")
+    poll(lambda: [e["log"] for e in entries(root)] == ["/ # ", "ls\n"], "the rest of the line", timeout=30)
+    for shim in shims.values():
+        shim.exit()
+
+
 def test_kill9_of_the_collector_loses_nothing_that_waits_in_the_pipe(roots: tuple[Path, Path]) -> None:
     root, run = roots
     shims = start_container(root)

@@ -103,6 +103,22 @@ def test_the_current_file_exists_at_every_step_of_a_rotation(tmp_path: Path, mon
     assert gaps == []
 
 
+def test_partial_since_says_when_an_unfinished_line_has_waited(tmp_path: Path) -> None:
+    w = JsonLogWriter(tmp_path / "c.log")
+    assert w.partial_since is None
+    w.write("stdout", b"prompt> ")
+    first = w.partial_since
+    assert first is not None
+    w.write("stderr", b"half")
+    assert w.partial_since == first  # the oldest one counts
+    w.write("stdout", b"done\n")
+    assert w.partial_since == first  # stderr's is still held
+    w.flush()
+    assert w.partial_since is None
+    assert [r["log"] for r in read_records(tmp_path / "c.log")] == ["prompt> done\n", "half"]
+    w.close()
+
+
 def test_max_file_one_truncates(tmp_path: Path) -> None:
     log = tmp_path / "c.log"
     w = JsonLogWriter(log, max_size=200, max_file=1)

@@ -29,6 +29,8 @@ __all__ = ["NotServed", "RemoteManagers"]
 
 #: a container or image reference sent in a path: a name, an id (prefix), or an image reference
 _REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/@+-]{0,511}\Z")
+#: a container's or exec's id from pouchd, sent back in a path: hex only (a name may hold a slash)
+_ID = re.compile(r"[0-9a-f]{12,64}\Z")
 _STATES = frozenset({"created", "running", "paused", "restarting", "removing", "exited", "dead"})
 _EXITED = re.compile(r"Exited \((-?\d+)\)")
 #: logs read whole (without -f): at most this much; a frame of the multiplexed stream: at most this much
@@ -159,6 +161,13 @@ class RemoteContainers(_Remote):
             "tty": config.get("Tty") is True,
         }
 
+    def _id(self, ref: str) -> str:
+        """The full id of the container ``ref`` names, as pouchd resolves it: the one acted on next."""
+        cid = _text(self._inspect(ref).get("Id"))
+        if not _ID.match(cid):
+            raise PouchRuntimeError(f"pouchd {self.facade.address}: inspect {ref}: not a container id")
+        return cid
+
     def _inspect(self, ref: str) -> dict[str, Any]:
         doc = self.api.get(f"/containers/{_ref(ref)}/json", what=f"inspect {ref}")
         if not isinstance(doc, dict) or not _text(doc.get("Id")):
@@ -168,8 +177,8 @@ class RemoteContainers(_Remote):
     def remove(self, refs: builtins.list[str], *, force: bool = False, volumes: bool = False) -> builtins.list[str]:
         removed = []
         for ref in refs:
-            cid = _text(self._inspect(ref).get("Id"))
-            self.api.json("DELETE", f"/containers/{_ref(cid)}", {"force": force, "v": volumes}, what=f"rm {ref}")
+            cid = self._id(ref)
+            self.api.json("DELETE", f"/containers/{cid}", {"force": force, "v": volumes}, what=f"rm {ref}")
             removed.append(cid)
         return removed
 
@@ -214,7 +223,7 @@ class RemoteContainers(_Remote):
             self.facade.images.pull(opts.image)
             made = self.api.json("POST", "/containers/create", params, body=body, what=f"create {opts.image}")
         cid = _text(made.get("Id")) if isinstance(made, dict) else ""
-        if not _REF.match(cid):
+        if not _ID.match(cid):
             raise PouchRuntimeError(f"pouchd {self.facade.address}: create {opts.image}: no container id in the reply")
         return cid
 
@@ -242,7 +251,7 @@ class RemoteContainers(_Remote):
         back is the one acted on); their records after it, as the local verbs return."""
         out = []
         for ref in refs:
-            cid = _ref(_text(self._inspect(ref).get("Id")))
+            cid = self._id(ref)
             self.api.json("POST", f"/containers/{cid}/{verb}", params, what=f"{verb} {ref}")
             out.append(self._record(cid))
         return out
@@ -269,7 +278,7 @@ class RemoteContainers(_Remote):
         (one JSON line, however long the container runs: no read deadline, Ctrl-C ends it)."""
         codes = []
         for ref in refs:
-            cid = _ref(_text(self._inspect(ref).get("Id")))
+            cid = self._id(ref)
             with self.api.stream("POST", f"/containers/{cid}/wait", what=f"wait {ref}", cancel=cancel,
                                  read_timeout=None) as chunks, _aborted_on(cancel, chunks):
                 reply = _small_json(chunks, f"pouchd {self.facade.address}: wait {ref}", cancel)
@@ -294,13 +303,13 @@ class RemoteContainers(_Remote):
             raise InvalidArgument("exec: a command is required")
         if workdir and not workdir.startswith("/"):
             raise InvalidArgument(f"--workdir {workdir}: must be an absolute path")
-        cid = _ref(_text(self._inspect(ref).get("Id")))
+        cid = self._id(ref)
         body = {"Cmd": [str(a) for a in args], "Env": [str(e) for e in env], "WorkingDir": workdir or "",
                 "User": user or "", "Privileged": privileged, "Tty": False, "AttachStdin": False,
                 "AttachStdout": not detach, "AttachStderr": not detach}
         made = self.api.json("POST", f"/containers/{cid}/exec", body=body, what=f"exec in {ref}")
         exec_id = _text(made.get("Id")) if isinstance(made, dict) else ""
-        if not _EXEC_ID.match(exec_id):
+        if not _ID.match(exec_id):
             raise PouchRuntimeError(f"pouchd {self.facade.address}: exec in {ref}: no exec id in the reply")
         if detach:
             self.api.json("POST", f"/exec/{exec_id}/start", body={"Detach": True, "Tty": False},
@@ -335,8 +344,6 @@ def _signal(value: str | int) -> str:
     return parse_signal(value, "--signal")[0]
 
 
-#: an exec instance's id as sent back in a path (pouchd's: 64 hex digits)
-_EXEC_ID = re.compile(r"[0-9a-f]{12,64}\Z")
 #: a small JSON reply read without the body deadline (wait's): at most this many bytes
 _MAX_SMALL_JSON = 64 << 10
 

@@ -267,6 +267,8 @@ class _Hostile:
                     self.reply(200, listing)
                 elif path == f"/v1.41/containers/{good}/json" or path == "/v1.41/containers/ok/json":
                     self.reply(200, json.dumps({"Id": good, "Config": {"Tty": False}}).encode())
+                elif path == "/v1.41/containers/slash/json":  # an id that would add a path segment
+                    self.reply(200, json.dumps({"Id": "abcdef0123456/kill", "Config": {}}).encode())
                 elif path == f"/v1.41/containers/{good}/logs":
                     self.reply(200, struct.pack(">BxxxL", 9, 3) + b"abc")
                 elif path == "/v1.41/images/json":
@@ -332,6 +334,9 @@ def test_a_hostile_pouchd_is_data_not_instructions(fleet_shell) -> None:
             fleet_shell.run("logs --context hostile ok")
         with pytest.raises(InvalidArgument, match="larger than"):
             fleet_shell.run("images --context hostile")
+        for verb in ("stop", "rm -f", "wait", "exec"):
+            with pytest.raises(PouchRuntimeError, match="not a container id"):
+                fleet_shell.run(f"{verb} --context hostile slash" + (" true" if verb == "exec" else ""))
         with pytest.raises(PouchRuntimeError, match="no exit status"):
             fleet_shell.run("wait --context hostile ok")
         with pytest.raises(PouchRuntimeError, match="no exec id"):  # never sent back as a path

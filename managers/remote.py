@@ -1,7 +1,9 @@
 """The managers facade of a pouchd context: the commands a fleet needs, over pouchd's Docker Engine API
 (managers.pouchdclient), with the records the local managers give.
 
-Served: ``ps``, ``inspect``, ``rm``, ``logs``, ``run -d`` (containers), ``images`` and ``pull``. Any other
+Served: ``ps``, ``inspect``, ``create``, ``run -d``, ``start``, ``stop``, ``restart``, ``kill``, ``wait``,
+``exec`` (without -i/-t), ``rm``, ``logs`` (containers), ``images``, ``pull``, ``volume ls`` and
+``network ls``. Any other
 command on a pouchd context is refused with ``error[unavailable]`` naming it (``NotServed``), never
 half-done. The records come from another host: each field is taken only with the type it should have
 (``_text``, ``_int`` ...), a record without a usable id is dropped, and references sent back are checked
@@ -17,15 +19,18 @@ import struct
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ctrd.errors import Interrupted, InvalidArgument, NotFound, PouchError, PouchRuntimeError, Unavailable
-from managers.pouchdclient import PouchdClient, TLSFiles
+from managers.pouchdclient import PouchdClient, StreamBody, TLSFiles
 
 __all__ = ["NotServed", "RemoteManagers"]
 
 #: a container or image reference sent in a path: a name, an id (prefix), or an image reference
 _REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/@+-]{0,511}\Z")
+#: a container's or exec's id from pouchd, sent back in a path: hex only (a name may hold a slash)
+_ID = re.compile(r"[0-9a-f]{12,64}\Z")
 _STATES = frozenset({"created", "running", "paused", "restarting", "removing", "exited", "dead"})
 _EXITED = re.compile(r"Exited \((-?\d+)\)")
 #: logs read whole (without -f): at most this much; a frame of the multiplexed stream: at most this much
@@ -94,6 +99,8 @@ class RemoteManagers:
         self.api = PouchdClient(address, tls)
         self.containers = RemoteContainers(self)
         self.images = RemoteImages(self)
+        self.volumes = RemoteVolumes(self)
+        self.networks = RemoteNetworks(self)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -104,7 +111,8 @@ class RemoteManagers:
         self.api.close()
 
 
-_SERVED_HINT = "a pouchd context serves ps, inspect, rm, logs, run -d, images and pull"
+_SERVED_HINT = ("a pouchd context serves ps, inspect, create, run -d, start, stop, restart, kill, wait, "
+                "exec (without -i/-t), rm, logs, images, pull, volume ls and network ls")
 
 
 class _Remote:
@@ -153,6 +161,13 @@ class RemoteContainers(_Remote):
             "tty": config.get("Tty") is True,
         }
 
+    def _id(self, ref: str) -> str:
+        """The full id of the container ``ref`` names, as pouchd resolves it: the one acted on next."""
+        cid = _text(self._inspect(ref).get("Id"))
+        if not _ID.match(cid):
+            raise PouchRuntimeError(f"pouchd {self.facade.address}: inspect {ref}: not a container id")
+        return cid
+
     def _inspect(self, ref: str) -> dict[str, Any]:
         doc = self.api.get(f"/containers/{_ref(ref)}/json", what=f"inspect {ref}")
         if not isinstance(doc, dict) or not _text(doc.get("Id")):
@@ -162,8 +177,8 @@ class RemoteContainers(_Remote):
     def remove(self, refs: builtins.list[str], *, force: bool = False, volumes: bool = False) -> builtins.list[str]:
         removed = []
         for ref in refs:
-            cid = _text(self._inspect(ref).get("Id"))
-            self.api.json("DELETE", f"/containers/{_ref(cid)}", {"force": force, "v": volumes}, what=f"rm {ref}")
+            cid = self._id(ref)
+            self.api.json("DELETE", f"/containers/{cid}", {"force": force, "v": volumes}, what=f"rm {ref}")
             removed.append(cid)
         return removed
 
@@ -191,10 +206,11 @@ class RemoteContainers(_Remote):
                 pieces.append(piece)
         return b"".join(pieces).decode("utf-8", "replace")
 
-    def run(self, opts: Any, *, detach: bool, stdio: Any = None) -> dict[str, Any]:
-        if not detach:
-            raise NotServed(f"a pouchd ({self.facade.address}): run there with -d (its output: logs)",
-                            hint=_SERVED_HINT)
+    def create(self, opts: Any) -> dict[str, Any]:
+        """``create`` on the pouchd: the same options as ``run -d`` (``_create_body``); its record."""
+        return self._record(self._create(opts))
+
+    def _create(self, opts: Any) -> str:
         body, name = _create_body(opts)
         params = {"name": name}
         if opts.pull == "always":
@@ -207,8 +223,19 @@ class RemoteContainers(_Remote):
             self.facade.images.pull(opts.image)
             made = self.api.json("POST", "/containers/create", params, body=body, what=f"create {opts.image}")
         cid = _text(made.get("Id")) if isinstance(made, dict) else ""
-        if not cid:
+        if not _ID.match(cid):
             raise PouchRuntimeError(f"pouchd {self.facade.address}: create {opts.image}: no container id in the reply")
+        return cid
+
+    def _record(self, cid: str) -> dict[str, Any]:
+        rows = self.list(all=True, filters=[f"id={cid}"], no_trunc=True)
+        return rows[0] if rows else {"id": cid}
+
+    def run(self, opts: Any, *, detach: bool, stdio: Any = None) -> dict[str, Any]:
+        if not detach:
+            raise NotServed(f"a pouchd ({self.facade.address}): run there with -d (its output: logs)",
+                            hint=_SERVED_HINT)
+        cid = self._create(opts)
         try:
             self.api.json("POST", f"/containers/{_ref(cid)}/start", what=f"start {cid[:12]}")
         except PouchError:
@@ -217,8 +244,147 @@ class RemoteContainers(_Remote):
             except PouchError:
                 pass
             raise
-        rows = self.list(all=True, filters=[f"id={cid}"], no_trunc=True)
-        return rows[0] if rows else {"id": cid}
+        return self._record(cid)
+
+    def _each(self, refs: builtins.list[str], verb: str, params: dict[str, Any] | None = None) -> builtins.list[dict[str, Any]]:
+        """``POST /containers/{id}/VERB`` for each container (resolved to its id first, so the record read
+        back is the one acted on); their records after it, as the local verbs return."""
+        out = []
+        for ref in refs:
+            cid = self._id(ref)
+            self.api.json("POST", f"/containers/{cid}/{verb}", params, what=f"{verb} {ref}")
+            out.append(self._record(cid))
+        return out
+
+    def start(self, refs: builtins.list[str], *, attach: bool = False, interactive: bool = False,
+              stdio: Any = None) -> builtins.list[dict[str, Any]]:
+        if attach or interactive:
+            raise NotServed(f"a pouchd ({self.facade.address}): start -a/-i is not served through it "
+                            "(start it, then logs -f)", hint=_SERVED_HINT)
+        return self._each(refs, "start")
+
+    def stop(self, refs: builtins.list[str], *, timeout: int | None = None,
+             signal: str | None = None) -> builtins.list[dict[str, Any]]:
+        return self._each(refs, "stop", {"t": timeout, "signal": _signal(signal) if signal else None})
+
+    def restart(self, refs: builtins.list[str], *, timeout: int | None = None) -> builtins.list[dict[str, Any]]:
+        return self._each(refs, "restart", {"t": timeout})
+
+    def kill(self, refs: builtins.list[str], *, signal: str = "SIGKILL") -> builtins.list[dict[str, Any]]:
+        return self._each(refs, "kill", {"signal": _signal(signal)})
+
+    def wait(self, refs: builtins.list[str], *, cancel: threading.Event | None = None) -> builtins.list[int]:
+        """``wait``: each container's exit status, as pouchd's ``POST /containers/{id}/wait`` answers it
+        (one JSON line, however long the container runs: no read deadline, Ctrl-C ends it)."""
+        codes = []
+        for ref in refs:
+            cid = self._id(ref)
+            with self.api.stream("POST", f"/containers/{cid}/wait", what=f"wait {ref}", cancel=cancel,
+                                 read_timeout=None) as chunks, _aborted_on(cancel, chunks):
+                reply = _small_json(chunks, f"pouchd {self.facade.address}: wait {ref}", cancel)
+            code = _int(reply.get("StatusCode")) if isinstance(reply, dict) else None
+            if code is None:
+                raise PouchRuntimeError(f"pouchd {self.facade.address}: wait {ref}: no exit status in the reply")
+            codes.append(code)
+        return codes
+
+    def exec(self, ref: str, args: builtins.list[str], *, detach: bool = False, interactive: bool = False,
+             tty: bool = False, env: builtins.list[str] = (),  # type: ignore[assignment]
+             workdir: str | None = None, user: str | None = None, privileged: bool = False,
+             stdio: Any = None, exec_suffix: str | None = None) -> Any:
+        """``exec`` through pouchd's exec API: its output (docker's frames, not a hijacked terminal) to
+        ``stdio``, and the exit status pouchd records for it; with -d, {id, exec_id, pid: null}."""
+        if interactive or tty:
+            raise NotServed(f"a pouchd ({self.facade.address}): exec -i/-t is not served through it "
+                            "(a command without a terminal or stdin is)", hint=_SERVED_HINT)
+        if exec_suffix is not None:
+            raise InvalidArgument("exec on a pouchd context: pouchd names its execs")
+        if not args:
+            raise InvalidArgument("exec: a command is required")
+        if workdir and not workdir.startswith("/"):
+            raise InvalidArgument(f"--workdir {workdir}: must be an absolute path")
+        cid = self._id(ref)
+        body = {"Cmd": [str(a) for a in args], "Env": [str(e) for e in env], "WorkingDir": workdir or "",
+                "User": user or "", "Privileged": privileged, "Tty": False, "AttachStdin": False,
+                "AttachStdout": not detach, "AttachStderr": not detach}
+        made = self.api.json("POST", f"/containers/{cid}/exec", body=body, what=f"exec in {ref}")
+        exec_id = _text(made.get("Id")) if isinstance(made, dict) else ""
+        if not _ID.match(exec_id):
+            raise PouchRuntimeError(f"pouchd {self.facade.address}: exec in {ref}: no exec id in the reply")
+        if detach:
+            self.api.json("POST", f"/exec/{exec_id}/start", body={"Detach": True, "Tty": False},
+                          what=f"exec in {ref}")
+            return {"id": cid, "exec_id": exec_id, "pid": None}
+        if stdio is None:
+            raise InvalidArgument("exec without -d needs standard streams")
+        cancel = stdio.cancel
+        try:
+            with self.api.stream("POST", f"/exec/{exec_id}/start", body={"Detach": False, "Tty": False},
+                                 what=f"exec in {ref}", cancel=cancel, read_timeout=None) as chunks, \
+                    _aborted_on(cancel, chunks):
+                for kind, payload in _frames(chunks):
+                    out = stdio.stderr if kind == 2 else stdio.stdout
+                    out.write(payload)
+                    out.flush()
+        except PouchError:
+            if cancel is not None and cancel.is_set():
+                raise Interrupted(f"exec in {ref} interrupted (the process goes on in the container)") from None
+            raise
+        doc = self.api.get(f"/exec/{exec_id}/json", what=f"exec in {ref}")
+        code = _int(doc.get("ExitCode")) if isinstance(doc, dict) else None
+        if code is None:
+            raise PouchRuntimeError(f"pouchd {self.facade.address}: exec in {ref}: no exit status recorded")
+        return code
+
+
+def _signal(value: str | int) -> str:
+    """A signal checked here (the local ``--signal`` rule) and sent by its name."""
+    from managers.options import parse_signal
+
+    return parse_signal(value, "--signal")[0]
+
+
+#: a small JSON reply read without the body deadline (wait's): at most this many bytes
+_MAX_SMALL_JSON = 64 << 10
+
+
+@contextmanager
+def _aborted_on(cancel: threading.Event | None, body: StreamBody) -> Iterator[None]:
+    """While the block runs, a set ``cancel`` shuts the stream down: a read blocked on a quiet stream (a
+    long ``wait``, an exec that prints nothing) wakes only so."""
+    if cancel is None:
+        yield
+        return
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.2):
+            if cancel.is_set():
+                body.abort()
+                return
+
+    threading.Thread(target=watch, name="pouchd-stream-cancel", daemon=True).start()
+    try:
+        yield
+    finally:
+        done.set()
+
+
+def _small_json(chunks: Iterable[bytes], what: str, cancel: threading.Event | None) -> Any:
+    buf = b""
+    try:
+        for chunk in chunks:
+            buf += chunk
+            if len(buf) > _MAX_SMALL_JSON:
+                raise InvalidArgument(f"{what}: the reply is larger than {_MAX_SMALL_JSON} bytes")
+    except PouchError:
+        if cancel is not None and cancel.is_set():
+            raise Interrupted(f"{what}: interrupted") from None
+        raise
+    try:
+        return json.loads(buf)
+    except ValueError:
+        raise PouchRuntimeError(f"{what}: the reply is not JSON") from None
 
 
 class _Follow:
@@ -269,24 +435,31 @@ class _Follow:
 
 
 def _payloads(chunks: Iterator[bytes], tty: bool) -> Iterator[bytes]:
-    """The log's bytes: as sent for a terminal's; else docker's multiplexed frames (8-byte header:
-    stream, 3 zero bytes, big-endian length) unwrapped, stdout's and stderr's alike."""
+    """The log's bytes: as sent for a terminal's; else docker's multiplexed frames unwrapped, stdout's and
+    stderr's alike."""
     if tty:
         yield from chunks
         return
+    for _kind, payload in _frames(chunks):
+        yield payload
+
+
+def _frames(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    """docker's multiplexed frames (8-byte header: stream, 3 zero bytes, big-endian length) as (stream,
+    payload); a frame of another stream or larger than ``_MAX_FRAME`` is a broken stream."""
     buf = b""
     for chunk in chunks:
         buf += chunk
         while len(buf) >= 8:
             kind, size = struct.unpack(">BxxxL", buf[:8])
             if kind not in (0, 1, 2) or size > _MAX_FRAME:
-                raise PouchRuntimeError("pouchd's log stream is not docker's framing")
+                raise PouchRuntimeError("pouchd's stream is not docker's framing")
             if len(buf) < 8 + size:
                 break
-            yield buf[8:8 + size]
+            yield kind, buf[8:8 + size]
             buf = buf[8 + size:]
     if buf:
-        raise PouchRuntimeError("pouchd's log stream ended inside a frame")
+        raise PouchRuntimeError("pouchd's stream ended inside a frame")
 
 
 def _container_row(item: Any) -> dict[str, Any] | None:
@@ -413,6 +586,55 @@ class RemoteImages(_Remote):
         tags = doc.get("RepoTags") if isinstance(doc.get("RepoTags"), builtins.list) else []
         return {"name": ref, "id": _text(doc.get("Id")), "repo_tags": [t for t in tags if isinstance(t, str)],
                 "size": _int(doc.get("Size")) or 0}
+
+
+class RemoteVolumes(_Remote):
+    def list(self, *, filters: Iterable[str] = ()) -> builtins.list[dict[str, Any]]:
+        """``volume ls``: pouchd's ``GET /volumes`` as the local records (by name); the mountpoint is a
+        path on the pouchd's host."""
+        reply = self.api.get("/volumes", {"filters": _docker_filters(filters) or None}, what="volume ls")
+        items = reply.get("Volumes") if isinstance(reply, dict) else None
+        out = []
+        for item in items if isinstance(items, builtins.list) else []:
+            if not isinstance(item, dict) or not _REF.match(_text(item.get("Name"))):
+                continue
+            out.append({
+                "name": item["Name"], "driver": _text(item.get("Driver")) or "local",
+                "mountpoint": _text(item.get("Mountpoint")), "labels": _labels(item.get("Labels")),
+                "options": _labels(item.get("Options")), "scope": _text(item.get("Scope")) or "local",
+                "created": _text(item.get("CreatedAt")),
+            })
+        out.sort(key=lambda r: r["name"])
+        return out
+
+
+class RemoteNetworks(_Remote):
+    def list(self, *, filters: Iterable[str] = ()) -> builtins.list[dict[str, Any]]:
+        """``network ls``: pouchd's ``GET /networks`` as the local records (its first IPAM config's
+        subnet, gateway and range; the containers attached, by id, name and address)."""
+        reply = self.api.get("/networks", {"filters": _docker_filters(filters) or None}, what="network ls")
+        out = []
+        for item in reply if isinstance(reply, builtins.list) else []:
+            if not isinstance(item, dict) or not _REF.match(_text(item.get("Name"))) \
+                    or not _REF.match(_text(item.get("Id"))):
+                continue
+            ipam = item.get("IPAM") if isinstance(item.get("IPAM"), dict) else {}
+            configs = ipam.get("Config") if isinstance(ipam.get("Config"), builtins.list) else []
+            config = configs[0] if configs and isinstance(configs[0], dict) else {}
+            options = _labels(item.get("Options"))
+            attached = item.get("Containers") if isinstance(item.get("Containers"), dict) else {}
+            out.append({
+                "name": item["Name"], "id": item["Id"], "driver": _text(item.get("Driver")),
+                "subnet": _text(config.get("Subnet")), "gateway": _text(config.get("Gateway")),
+                "ip_range": _text(config.get("IPRange")), "internal": item.get("Internal") is True,
+                "bridge": options.get("com.docker.network.bridge.name", ""), "mtu": 0,
+                "labels": _labels(item.get("Labels")),
+                "containers": [{"id": cid, "name": _text(c.get("Name")),
+                                "ip": _text(c.get("IPv4Address")), "mac": _text(c.get("MacAddress"))}
+                               for cid, c in attached.items() if _REF.match(str(cid)) and isinstance(c, dict)],
+                "created": _text(item.get("Created")),
+            })
+        return out
 
 
 def _pull_line(line: bytes, ref: str) -> None:

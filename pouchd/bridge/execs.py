@@ -4,7 +4,9 @@ inspect and resize. The process itself is the container manager's ``exec``."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import secrets
+import struct
 import threading
 from typing import Any
 
@@ -13,13 +15,15 @@ from aiohttp import web
 from ctrd.errors import Conflict, InvalidArgument, NotFound
 from managers.console import Stdio
 from pouchd.bridge.context import Bridge, ExecRecord
-from pouchd.hijack import hijack
+from pouchd.hijack import RAW_STREAM, hijack
 from pouchd.server import body_json, json_response, query_int
 
 __all__ = ["install"]
 
 #: execs kept for inspect after they ended (the oldest ended ones go first beyond it)
 _KEEP = 1000
+#: a streamed exec's chunk not taken by its client in this long: the client is gone
+_WRITE_DEADLINE = 300.0
 
 
 def install(b: Bridge) -> None:
@@ -90,6 +94,8 @@ class _Handlers:
                 raise
             record.running = False  # not followed from here: its exit status stays unknown (null)
             return web.Response(status=200)
+        if not stdin and "upgrade" not in request.headers.get("Connection", "").lower():
+            return await self._start_streamed(request, record, config["Cmd"], tty, kwargs)
         stream = await hijack(request, tty=tty)
         loop = asyncio.get_running_loop()
         ended: asyncio.Future[None] = loop.create_future()
@@ -118,6 +124,41 @@ class _Handlers:
         stream.close()  # the server stops: the process goes on without its client
         return stream.response
 
+    async def _start_streamed(self, request: web.Request, record: ExecRecord, cmd: list[str], tty: bool,
+                              kwargs: dict[str, Any]) -> web.StreamResponse:
+        """An exec without stdin for a client that did not ask to upgrade (pouchsh's pouchd contexts):
+        its output as the body of a chunked 200, written through aiohttp's transport. The hijacked
+        stream writes on a copy of the raw socket, which over TLS is below the TLS layer."""
+        response = web.StreamResponse(status=200)
+        response.content_type = RAW_STREAM
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        loop = asyncio.get_running_loop()
+        lock = threading.Lock()
+        stdout, stderr = _LoopWriter(loop, response, lock, None if tty else 1), _LoopWriter(loop, response, lock, None if tty else 2)
+        ended: asyncio.Future[None] = loop.create_future()
+        containers = self.b.facade.containers
+
+        def run() -> None:
+            try:
+                record.exit_code = containers.exec(record.container_id, cmd, stdio=Stdio(
+                    stdin=None, stdout=stdout, stderr=stderr, size=record.size), **kwargs)
+            except Exception as err:  # noqa: BLE001 (the body has begun: the client can only read the error there)
+                record.exit_code = getattr(err, "exit_status", None) or 1
+                try:
+                    stderr.write(f"pouchd: {err}\n".encode())
+                except OSError:
+                    pass
+            finally:
+                record.running = False
+                loop.call_soon_threadsafe(lambda: ended.done() or ended.set_result(None))
+
+        threading.Thread(target=run, name=f"pouchd-exec-{record.id[:12]}", daemon=True).start()
+        await self.b.until_stopping(ended)
+        if ended.done():
+            await response.write_eof()
+        return response
+
     async def inspect(self, request: web.Request) -> web.Response:
         record = self._get(request.match_info["id"])
         config = record.config
@@ -144,3 +185,32 @@ class _Handlers:
         # shim would drop without an error): the size is kept and applied when the pty is there.
         await self.b.call(record.size.set, width, height)
         return web.Response(status=200)
+
+
+class _LoopWriter:
+    """One stream of a streamed exec, for the exec's output pumps (threads): each write is a chunk of the
+    response, written on the loop and waited for (the pump's backpressure); a client gone is an OSError,
+    as a hijacked stream's closed socket is."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, response: web.StreamResponse, lock: threading.Lock,
+                 stream: int | None) -> None:
+        self._loop = loop
+        self._response = response
+        self._lock = lock  # stdout's and stderr's pumps: one chunk at a time
+        self._stream = stream
+
+    def write(self, data: Any) -> int:
+        if not data:
+            return 0
+        chunk = bytes(data) if self._stream is None else struct.pack(">BxxxL", self._stream, len(data)) + bytes(data)
+        with self._lock:
+            written = asyncio.run_coroutine_threadsafe(self._response.write(chunk), self._loop)
+            try:
+                written.result(_WRITE_DEADLINE)
+            except (ConnectionError, RuntimeError, concurrent.futures.TimeoutError, concurrent.futures.CancelledError) as e:
+                written.cancel()
+                raise BrokenPipeError(f"exec's client went away: {e or type(e).__name__}") from None
+        return len(data)
+
+    def flush(self) -> None:
+        pass

@@ -30,6 +30,8 @@ class TlsPouchd:
     port: int
     certs: Path
     namespace: str
+    #: the same pouchd's unix socket too
+    socket: Path
 
     def create_args(self, certs: Path | None = None) -> str:
         d = certs or self.certs
@@ -67,7 +69,7 @@ def pouchd_tls(containerd_address: str, ctrd_client: Any, busybox_layout: Path) 
     log = (home / "pouchd.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "pouchd", "--address", containerd_address, "-n", namespace,
-         "-H", f"tcp://127.0.0.1:{port}", "--tlsverify", "--tlscacert", str(certs / "ca.pem"),
+         "-H", f"tcp://127.0.0.1:{port}", "-H", f"unix://{home / 'pouchd.sock'}", "--tlsverify", "--tlscacert", str(certs / "ca.pem"),
          "--tlscert", str(certs / "server.pem"), "--tlskey", str(certs / "server-key.pem")],
         env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log)
     try:
@@ -79,7 +81,8 @@ def pouchd_tls(containerd_address: str, ctrd_client: Any, busybox_layout: Path) 
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, (home / "pouchd.log").read_text()[-2000:]
                 time.sleep(0.05)
-        yield TlsPouchd(port=port, certs=certs, namespace=namespace)
+        _wait(lambda: (home / "pouchd.sock").exists(), "pouchd's unix socket")
+        yield TlsPouchd(port=port, certs=certs, namespace=namespace, socket=home / "pouchd.sock")
     finally:
         server.terminate()
         try:
@@ -161,8 +164,10 @@ def test_what_a_pouchd_context_does_not_serve_is_refused(fleet_shell, pouchd_tls
     from ctrd.errors import InvalidArgument, PouchError, Unavailable
 
     fleet_shell.run(f"context create pd {pouchd_tls.create_args()}")
-    with pytest.raises(Unavailable, match="context pd: a pouchd .*containers stop is not served"):
-        fleet_shell.run("stop --context pd nothing")
+    with pytest.raises(Unavailable, match="context pd: a pouchd .*containers pause is not served"):
+        fleet_shell.run("pause --context pd nothing")
+    with pytest.raises(Unavailable, match="its system are not reached"):
+        fleet_shell.run("system df --context pd")
     with pytest.raises(Unavailable, match="with -d"):  # a foreground run needs this host's FIFOs
         fleet_shell.run("run --network none --context pd busybox true")
     with pytest.raises(InvalidArgument, match="--volumes is not sent"):  # never dropped silently
@@ -262,13 +267,36 @@ class _Hostile:
                     self.reply(200, listing)
                 elif path == f"/v1.41/containers/{good}/json" or path == "/v1.41/containers/ok/json":
                     self.reply(200, json.dumps({"Id": good, "Config": {"Tty": False}}).encode())
+                elif path == "/v1.41/containers/slash/json":  # an id that would add a path segment
+                    self.reply(200, json.dumps({"Id": "abcdef0123456/kill", "Config": {}}).encode())
                 elif path == f"/v1.41/containers/{good}/logs":
                     self.reply(200, struct.pack(">BxxxL", 9, 3) + b"abc")
                 elif path == "/v1.41/images/json":
                     big = b"[" + b'"x",' * (9 << 20) + b'"x"]'  # ~36 MiB
                     self.reply(200, big)
+                elif path == "/v1.41/volumes":
+                    self.reply(200, json.dumps({"Volumes": [
+                        {"Name": "../../x"}, 7, {"Name": "v", "Labels": {"a": 1}, "Mountpoint": 5, "Driver": ["x"]},
+                    ]}).encode())
+                elif path == "/v1.41/networks":
+                    self.reply(200, json.dumps([
+                        {"Name": "n", "Id": "../c"}, {"Name": "net", "Id": "c" * 64, "IPAM": {"Config": ["x"]},
+                         "Internal": "yes", "Options": {"com.docker.network.bridge.name": 3},
+                         "Containers": {"../x": {"Name": "evil"}, "d" * 64: {"Name": 5}, "e" * 64: "x"}},
+                    ]).encode())
                 else:
                     self.reply(404, json.dumps({"message": "no such thing \x1b]0;pwned\x07\x1b[31m" + "y" * 5000}).encode())
+
+            def do_POST(self) -> None:  # noqa: N802
+                path = self.path.split("?")[0]
+                if path == f"/v1.41/containers/{good}/wait":
+                    self.reply(200, json.dumps({"StatusCode": "0; reboot"}).encode())
+                elif path == f"/v1.41/containers/{good}/exec":
+                    self.reply(201, json.dumps({"Id": "../../containers/" + good}).encode())
+                elif path == f"/v1.41/containers/{good}/kill":
+                    self.reply(204, b"")
+                else:
+                    self.reply(500, b"{}")
 
         class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             daemon_threads = True
@@ -306,6 +334,20 @@ def test_a_hostile_pouchd_is_data_not_instructions(fleet_shell) -> None:
             fleet_shell.run("logs --context hostile ok")
         with pytest.raises(InvalidArgument, match="larger than"):
             fleet_shell.run("images --context hostile")
+        for verb in ("stop", "rm -f", "wait", "exec"):
+            with pytest.raises(PouchRuntimeError, match="not a container id"):
+                fleet_shell.run(f"{verb} --context hostile slash" + (" true" if verb == "exec" else ""))
+        with pytest.raises(PouchRuntimeError, match="no exit status"):
+            fleet_shell.run("wait --context hostile ok")
+        with pytest.raises(PouchRuntimeError, match="no exec id"):  # never sent back as a path
+            fleet_shell.run("exec --context hostile ok true")
+        (killed,) = fleet_shell.value("kill --context hostile ok")
+        assert [k["id"] for k in killed] == ["a" * 64]  # the record read back: a typed ps row
+        (volumes,) = fleet_shell.value("volume ls --context hostile")
+        assert [(v["name"], v["labels"], v["mountpoint"], v["driver"]) for v in volumes] == [("v", {}, "", "local")]
+        (networks,) = fleet_shell.value("network ls --context hostile")
+        assert [(n["name"], n["subnet"], n["internal"], n["bridge"]) for n in networks] == [("net", "", False, "")]
+        assert [(c["id"], c["name"]) for c in networks[0]["containers"]] == [("d" * 64, "")]
     finally:
         server.close()
         shutil.rmtree(base, ignore_errors=True)
@@ -413,3 +455,117 @@ def test_pull_and_run_pull_on_a_pouchd_context(fleet_shell, pouchd_tls, tmp_path
     assert again[0]["context"] == "pd"
     with pytest.raises(PouchError, match=f"pull {registry}/fleet/bb:1"):
         fleet_shell.run(f"run -d --pull always --network none --context pd {registry}/fleet/bb:1 true")
+
+
+def test_container_verbs_on_a_pouchd_context(fleet_shell, pouchd_tls) -> None:
+    """create, start, wait, stop, restart, kill and exec through pouchd's API, with the local verbs' records."""
+    from ctrd.errors import Conflict, InvalidArgument, PouchError, Unavailable
+
+    fleet_shell.run(f"context create pd {pouchd_tls.create_args()}")
+    (made,) = fleet_shell.value("create --network none --name job --label k=v --context pd busybox sh -c 'exit 3'")
+    assert [(r["context"], r["name"], r["status"], r["labels"]) for r in made] == [("pd", "job", "created", {"k": "v"})]
+    (started,) = fleet_shell.value("start --context pd job")
+    assert started[0]["context"] == "pd" and started[0]["id"] == made[0]["id"]
+    (codes,) = fleet_shell.value("wait --context pd job")
+    assert [c["value"] for c in codes] == [3]
+    (status,) = fleet_shell.value("inspect --context pd job | get exit_code")
+    assert status == [3]
+
+    fleet_shell.run("run -d --network none --name web --context pd busybox sleep 300")
+    (stopped,) = fleet_shell.value("stop -t 1 --context pd web")
+    assert [(r["name"], r["status"]) for r in stopped] == [("web", "exited")]
+    (again,) = fleet_shell.value("restart -t 1 --context pd web")
+    assert [(r["name"], r["status"]) for r in again] == [("web", "running")]
+    (killed,) = fleet_shell.value("kill -s KILL --context pd web")
+    assert [(r["name"], r["status"]) for r in killed] == [("web", "exited")]
+    (codes,) = fleet_shell.value("wait --context pd web")
+    assert [c["value"] for c in codes] == [137]
+    with pytest.raises(Conflict):  # as the local kill: a container that is not running
+        fleet_shell.run("kill --context pd web")
+    with pytest.raises(InvalidArgument, match="signal"):  # checked here, never sent
+        fleet_shell.run("kill -s 'NOPE&x=1' --context pd web")
+    fleet_shell.run("start --context pd web")
+    fleet_shell.run(f"context create pdu --pouchd --address unix://{pouchd_tls.socket}")
+    # exec over TLS (pd) and a unix socket (pdu): its output here, its exit status as $status
+    for name in ("pd", "pdu"):
+        out = fleet_shell.run(f"exec --context {name} -e X=42 -w /tmp web sh -c 'echo $X $(pwd); echo oops >&2; exit 7'; $status")
+        assert out.split() == ["42", "/tmp", "7"]
+        assert "oops" in fleet_shell.err
+        out = fleet_shell.run(f"exec --context {name} web true; $status")
+        assert out.split() == ["0"]
+        out = fleet_shell.run(f"exec --context {name} web /no/such/program; $status")
+        assert out.split() == ["127"]
+        big = fleet_shell.run(f"exec --context {name} web head -c 3000000 /dev/zero")  # many frames, whole
+        assert (len(big), big.count("\0")) == (3_000_000, 3_000_000)
+    (detached,) = fleet_shell.value("exec -d --context pd web touch /tmp/marker")  # -d: over tcp:// too
+    assert [(d["context"], d["id"], d["pid"]) for d in detached] == [("pd", stopped[0]["id"], None)]
+    assert len(detached[0]["exec_id"]) == 64
+    _wait(lambda: fleet_shell.run("exec --context pdu web test -e /tmp/marker; $status").strip().endswith("0"),
+          "the detached exec's file")
+    # no terminal and no stdin through pouchd: refused by name, before anything runs there
+    for flags in ("-t", "-i"):
+        with pytest.raises(Unavailable, match="exec -i/-t is not served"):
+            fleet_shell.run(f"exec {flags} --context pdu web touch /tmp/never")
+    with pytest.raises(PouchError):
+        fleet_shell.run("exec -it --context pdu web touch /tmp/never")
+    assert fleet_shell.run("exec --context pdu web test -e /tmp/never; $status").strip().endswith("1")
+    with pytest.raises(Unavailable, match="start -a/-i is not served"):
+        fleet_shell.run("start -a --context pdu job")
+    fleet_shell.run("rm -f --context pd web job")
+
+
+def test_stop_fans_out_over_containerd_and_pouchd_contexts(fleet_shell, pouchd_tls) -> None:
+    """The pouchd is the module's: other tests' containers may be on it; this test's carry a label."""
+    fleet_shell.run(f"context create pd {pouchd_tls.create_args()}")
+    fleet_shell.run("run -d --network none --name s1 --label fan=out --context a,pd busybox sleep 300")
+    fleet_shell.run("run -d --network none --name s2 --label fan=out --context pd busybox sleep 300")
+    mine = "--filter label=fan=out"
+    (rows,) = fleet_shell.value(f"ps --context all {mine}")
+    assert sorted((r["context"], r["name"]) for r in rows) == [("a", "s1"), ("pd", "s1"), ("pd", "s2")]
+    (stopped,) = fleet_shell.value(f"ps --context all {mine} | where status == running | stop -t 1")
+    assert sorted((r["context"], r["name"], r["status"]) for r in stopped) == [
+        ("a", "s1", "exited"), ("pd", "s1", "exited"), ("pd", "s2", "exited")]
+    (rows,) = fleet_shell.value(f"ps -a --context all {mine}")
+    assert [r["status"] for r in rows] == ["exited"] * 3
+    (started,) = fleet_shell.value(f"ps -a --context all {mine} | where name == s1 | start")
+    assert sorted((r["context"], r["status"]) for r in started) == [("a", "running"), ("pd", "running")]
+    fleet_shell.run(f"ps -a --context all {mine} | rm -f")
+    (rows,) = fleet_shell.value(f"ps -a --context all {mine}")
+    assert rows == []
+
+
+def test_volume_and_network_ls_on_a_pouchd_context(fleet_shell, pouchd_tls) -> None:
+    from managers.pouchdclient import PouchdClient, TLSFiles
+
+    fleet_shell.run(f"context create pd {pouchd_tls.create_args()}")
+    d = pouchd_tls.certs
+    api = PouchdClient(f"tcp://127.0.0.1:{pouchd_tls.port}", TLSFiles(str(d / "ca.pem"), str(d / "client.pem"),
+                                                                        str(d / "client-key.pem")))
+    try:
+        api.json("POST", "/volumes/create", body={"Name": "pdata", "Labels": {"app": "shop"}}, what="volume create")
+        fleet_shell.run("volume create --context a --label app=shop adata")
+        (volumes,) = fleet_shell.value("volume ls --context a,pd | where labels.app? == shop")
+        by = {v["context"]: v for v in volumes}
+        assert (by["pd"]["name"], by["a"]["name"]) == ("pdata", "adata")
+        assert set(by["pd"]) <= set(by["a"]) and by["pd"]["driver"] == "local"
+        (names,) = fleet_shell.value("volume ls -q --context pd")
+        assert [n["value"] for n in names] == ["pdata"]
+        (networks,) = fleet_shell.value("network ls --context a,pd")
+        local = {n["name"]: n for n in networks if n["context"] == "a"}
+        remote = {n["name"]: n for n in networks if n["context"] == "pd"}
+        assert {"host", "none"} <= set(remote) and set(remote["none"]) == set(local["none"])
+        assert (remote["none"]["driver"], remote["none"]["containers"]) == ("null", [])
+        made = api.json("POST", "/networks/create", body={"Name": "pnet", "Labels": {"app": "shop"}},
+                        what="network create")
+        fleet_shell.run("run -d --network pnet --name onnet --context pd busybox sleep 300")
+        (nets,) = fleet_shell.value("network ls --context pd | where labels.app? == shop")
+        (net,) = nets
+        assert (net["name"], net["id"], net["driver"], net["internal"]) == ("pnet", made["Id"], "bridge", False)
+        assert net["subnet"] and net["gateway"] and net["bridge"]
+        assert [c["name"] for c in net["containers"]] == ["onnet"]
+        fleet_shell.run("rm -f --context pd onnet")
+        api.json("DELETE", f"/networks/{made['Id']}", what="network rm")
+    finally:
+        api.json("DELETE", "/volumes/pdata", what="volume rm")
+        api.close()
+        fleet_shell.run("volume rm --context a adata")

@@ -10,7 +10,9 @@ its restart monitor run beside it:
    tasks are checked once more (containerd deletes a record whose task still runs);
 4. images and leases;
 5. snapshots children first, by walking the parent links. A removal refused with "cannot remove
-   snapshot with child" means a child appeared after the listing: re-list and go on, until a deadline.
+   snapshot with child" means a child appeared after the listing, or that the garbage collector removed
+   the child without clearing the parent's record of it (containerd 1.6 does that, and then only the
+   collector can remove the parent): run a collection, wait for it, re-list and go on, until a deadline.
    Any other error is a problem at once;
 6. content, and the namespace itself.
 """
@@ -128,6 +130,15 @@ def _remove_snapshots(client: Client, snapshotter: str, until: float) -> list[st
                 raced.append(f"snapshot remove {name}: {err}")  # a child came after the listing
             except PouchError as err:
                 return [f"snapshot remove {name}: {err}"]
+        if raced:
+            _collect(client)
+
+
+def _collect(client: Client) -> None:
+    """Run containerd's garbage collection now and wait for it (a lease deleted with ``sync``)."""
+    lease = f"purge-collect-{time.monotonic_ns()}"
+    client.leases.create(lease)
+    client.leases.delete(lease, sync=True)
 
 
 def _children_first(snapshots: list[Any]) -> list[str]:

@@ -79,25 +79,24 @@ class TlsFront:
 
 
 def _relay(tls: ssl.SSLSocket, plain: socket.socket) -> None:
-    """Copy both ways between ``tls`` and ``plain`` until both directions have ended, each on its own:
-    an EOF from one side (a close_notify, or the server's half-close) is passed on as a half-close, and
-    the other direction keeps flowing."""
+    """Copy both ways between ``tls`` and ``plain``: the client's EOF (a close_notify) is passed on as a
+    half-close while the output keeps flowing; the server's EOF, once its output is out, ends the relay."""
     tls.setblocking(False)
     plain.setblocking(False)
     to_plain = bytearray()
     to_tls = bytearray()
     tls_in_done = plain_in_done = False  # no more to read from that side
-    plain_shut = tls_shut = False  # the EOF passed on to that side
+    plain_shut = False  # the client's EOF passed on to the server
     with selectors.DefaultSelector() as sel:
         try:
             while True:
                 if tls_in_done and not to_plain and not plain_shut:
                     plain_shut = _half_close(plain)
-                if plain_in_done and not to_tls and not tls_shut:
-                    tls_shut = _close_notify(tls)
-                if plain_shut and tls_shut:
-                    return
-                if tls_in_done and plain_in_done and not to_plain and not to_tls:
+                if plain_in_done and not to_tls:
+                    # The server has ended the connection (pouchd never half-closes its side of a stream):
+                    # nothing the client still sends has anywhere to go, so the relay ends here rather than
+                    # wait for a client that may never answer the close_notify.
+                    _close_notify(tls)
                     return
                 # decrypted bytes the SSL object already holds: select would not see them
                 if not tls_in_done and len(to_plain) < _HIGH_WATER and tls.pending():
@@ -171,6 +170,7 @@ def _write(sock: socket.socket, data: bytearray) -> None:
 
 
 def _half_close(plain: socket.socket) -> bool:
+    """Pass the client's EOF on to the server (its stdin ends); the output keeps flowing."""
     try:
         plain.shutdown(socket.SHUT_WR)
     except OSError:
@@ -178,7 +178,7 @@ def _half_close(plain: socket.socket) -> bool:
     return True
 
 
-def _close_notify(tls: ssl.SSLSocket) -> bool:
+def _close_notify(tls: ssl.SSLSocket) -> None:
     """Tell the client the output has ended; its own close_notify is not waited for."""
     try:
         tls.unwrap()
@@ -186,7 +186,6 @@ def _close_notify(tls: ssl.SSLSocket) -> bool:
         pass  # ours is sent; SSL_shutdown would now wait for theirs
     except (OSError, ValueError):
         pass
-    return True
 
 
 def serve_on(loop: asyncio.AbstractEventLoop, protocol_factory: Callable[[], asyncio.BaseProtocol]

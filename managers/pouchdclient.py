@@ -40,6 +40,7 @@ from ctrd.errors import (
     Timeout,
     Unavailable,
 )
+from managers.transport import is_tls_error
 
 __all__ = ["API_VERSION", "PouchdClient", "StreamBody", "TLSFiles", "check_key_file"]
 
@@ -188,12 +189,12 @@ class PouchdClient:
         except httpx.TimeoutException as e:
             raise Timeout(f"{where}: {what}: no answer in time ({type(e).__name__})") from None
         except httpx.ConnectError as e:
-            if _is_tls(e):
+            if is_tls_error(e):
                 raise Unavailable(f"{where}: TLS failed: {_tls_reason(e)}",
                                   hint="context create NAME --tlscacert CA --tlscert CERT --tlskey KEY") from None
             raise Unavailable(f"{where} is unreachable: {e}") from None
         except (httpx.TransportError, httpx.StreamError) as e:
-            if _is_tls(e):
+            if is_tls_error(e):
                 raise Unavailable(f"{where}: TLS failed: {_tls_reason(e)}") from None
             raise Unavailable(f"{where}: {what} broke off: {e or type(e).__name__}") from None
 
@@ -241,16 +242,6 @@ def _params(params: dict[str, Any] | None) -> dict[str, str]:
             continue
         out[key] = ("1" if value else "0") if isinstance(value, bool) else value if isinstance(value, str) else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
     return out
-
-
-def _is_tls(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    text = str(exc).upper()
-    return "SSL" in text or "CERTIFICATE" in text or "TLS" in text
 
 
 def _tls_reason(exc: BaseException) -> str:

@@ -42,6 +42,7 @@ __all__ = [
     "HostPolicy",
     "TLSFailed",
     "Transport",
+    "is_tls_error",
     "iter_body",
     "read_body",
     "request",
@@ -76,7 +77,7 @@ def _mapped(host: str, what: str) -> Iterator[None]:
     except httpx.ProxyError as exc:
         raise Unavailable(f"registry {host}: {what}: the proxy failed: {exc}") from None
     except httpx.ConnectError as exc:
-        if _is_tls(exc):
+        if is_tls_error(exc):
             raise TLSFailed(f"registry {host}: TLS failed: {_tls_reason(exc)}") from None
         raise Unavailable(f"registry {host} is unreachable: {exc}") from None
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
@@ -85,13 +86,16 @@ def _mapped(host: str, what: str) -> Iterator[None]:
         raise Unavailable(f"registry {host}: {what} broke off: {exc or type(exc).__name__}") from None
 
 
-def _is_tls(exc: BaseException) -> bool:
+def is_tls_error(exc: BaseException) -> bool:
+    """Whether ``exc`` (an httpx error) came from TLS: an ``ssl.SSLError`` in its chain, or httpx's text
+    naming it (httpx wraps some of them in plain ConnectErrors)."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, ssl.SSLError):
             return True
         seen = seen.__cause__ or seen.__context__
-    return "SSL" in str(exc) or "CERTIFICATE" in str(exc).upper()
+    text = str(exc).upper()
+    return "SSL" in text or "CERTIFICATE" in text or "TLS" in text
 
 
 def _tls_reason(exc: BaseException) -> str:

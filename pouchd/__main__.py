@@ -81,11 +81,19 @@ async def _serve(args: argparse.Namespace) -> int:
     runner = web.AppRunner(api.app, handler_cancellation=True, shutdown_timeout=5,
                            access_log=aiohttp_log.access_logger if args.debug else None)
     await runner.setup()
-    for listener, sock in zip(listeners, sockets):
-        ssl_context = tls.context() if tls is not None and listener.kind == "tcp" else None
-        await web.SockSite(runner, sock, ssl_context=ssl_context).start()
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    fronts = []
+    for listener, sock in zip(listeners, sockets):
+        if tls is not None and listener.kind == "tcp":
+            # TLS ends in front of the server (pouchd.tlsfront): streams half-close through it
+            from pouchd.tlsfront import TlsFront, serve_on
+
+            front = TlsFront(sock, tls.context(), serve_on(loop, runner.server))
+            front.start()
+            fronts.append(front)
+        else:
+            await web.SockSite(runner, sock).start()
+    stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     where = ", ".join(f"unix://{x.address}" if x.kind == "unix" else f"tcp://{x.address}:{x.port}" for x in listeners)
@@ -94,6 +102,8 @@ async def _serve(args: argparse.Namespace) -> int:
     try:
         await stop.wait()
     finally:
+        for front in fronts:
+            front.close()
         bridge.shutdown()
         await runner.cleanup()
         api.close()

@@ -20,6 +20,7 @@ import pytest
 
 from tests.pouchd.conftest import REPO
 from tests.pouchd.test_tls import _certificates
+from tests.support.poll import poll
 
 pytestmark = [pytest.mark.containerd,
               pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make certificates")]
@@ -81,7 +82,7 @@ def pouchd_tls(containerd_address: str, ctrd_client: Any, busybox_layout: Path) 
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, (home / "pouchd.log").read_text()[-2000:]
                 time.sleep(0.05)
-        _wait(lambda: (home / "pouchd.sock").exists(), "pouchd's unix socket")
+        poll(lambda: (home / "pouchd.sock").exists(), "pouchd's unix socket")
         yield TlsPouchd(port=port, certs=certs, namespace=namespace, socket=home / "pouchd.sock")
     finally:
         server.terminate()
@@ -103,16 +104,6 @@ def tempfile_dir() -> str:
     return tempfile.mkdtemp(prefix="pdc-", dir="/tmp")
 
 
-def _wait(fn: Any, what: str, deadline: float = 60.0) -> Any:
-    until = time.monotonic() + deadline
-    while True:
-        value = fn()
-        if value:
-            return value
-        assert time.monotonic() < until, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
 def test_a_pouchd_context_fans_out_with_containerd_contexts(fleet_shell, pouchd_tls) -> None:
     (made,) = fleet_shell.value(f"context create pd {pouchd_tls.create_args()}")
     assert (made["kind"], made["tls"], made["address"]) == ("pouchd", True, f"tcp://127.0.0.1:{pouchd_tls.port}")
@@ -131,7 +122,7 @@ def test_a_pouchd_context_fans_out_with_containerd_contexts(fleet_shell, pouchd_
         rows = ps()
         return rows if sum(r["status"] == "exited" for r in rows) == 2 else None
 
-    rows = _wait(two_exited, "the two true containers to exit")
+    rows = poll(two_exited, "the two true containers to exit")
     assert sorted(r["context"] for r in rows) == ["a", "pd", "pd"]
     # The pouchd's records are pouchsh's ps records, tagged like any context's.
     assert {r["context"]: set(r) for r in rows}["pd"] >= {"id", "name", "image", "status", "state", "created", "labels"}
@@ -418,7 +409,7 @@ def test_ctrl_c_ends_a_quiet_remote_logs_follow(fleet_shell, pouchd_tls) -> None
 
     reader = threading.Thread(target=read)
     reader.start()
-    _wait(lambda: outcome, "the first line")
+    poll(lambda: outcome, "the first line")
     cancel.set()
     reader.join(timeout=30)
     assert not reader.is_alive()
@@ -500,7 +491,7 @@ def test_container_verbs_on_a_pouchd_context(fleet_shell, pouchd_tls) -> None:
     (detached,) = fleet_shell.value("exec -d --context pd web touch /tmp/marker")  # -d: over tcp:// too
     assert [(d["context"], d["id"], d["pid"]) for d in detached] == [("pd", stopped[0]["id"], None)]
     assert len(detached[0]["exec_id"]) == 64
-    _wait(lambda: fleet_shell.run("exec --context pdu web test -e /tmp/marker; $status").strip().endswith("0"),
+    poll(lambda: fleet_shell.run("exec --context pdu web test -e /tmp/marker; $status").strip().endswith("0"),
           "the detached exec's file")
     # no terminal and no stdin through pouchd: refused by name, before anything runs there
     for flags in ("-t", "-i"):

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from tests.support.poll import poll
 
 pytestmark = pytest.mark.containerd
-
-
-def _wait_for(fn, what: str, deadline: float = 60.0):
-    until = time.monotonic() + deadline
-    while True:
-        value = fn()
-        if value:
-            return value
-        assert time.monotonic() < until, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def test_pod_lifecycle(pods) -> None:
@@ -32,7 +22,7 @@ def test_pod_lifecycle(pods) -> None:
         got = pods.pods.exec("web", ["wget", "-q", "-O", "-", "http://127.0.0.1:8080/hostname"], container="web-2")
         return got["stdout"] if got["exit_code"] == 0 else None
 
-    assert _wait_for(fetch, "httpd").strip() == "web"
+    assert poll(fetch, "httpd").strip() == "web"
     out = pods.pods.exec("web", ["sh", "-c", "hostname; echo $GREETING; cat /sys/fs/cgroup/memory/memory.limit_in_bytes"])
     assert out["exit_code"] == 0
     assert out["stdout"].split() == ["web", "hi", str(64 << 20)]
@@ -53,7 +43,7 @@ def test_pod_lifecycle(pods) -> None:
 
 def test_pod_logs(pods) -> None:
     pods.pods.run("talker", "docker.io/library/busybox:latest", ["sh", "-c", "echo one; echo two >&2; sleep 600"])
-    text = _wait_for(lambda: pods.pods.logs("talker") if "two" in pods.pods.logs("talker") else None, "logs")
+    text = poll(lambda: pods.pods.logs("talker") if "two" in pods.pods.logs("talker") else None, "logs")
     assert text.splitlines() == ["one", "two"] or sorted(text.splitlines()) == ["one", "two"]
     pods.pods.remove("talker", force=True)
 
@@ -181,14 +171,14 @@ def test_published_port_reaches_the_pod_on_loopback(pods) -> None:
         except OSError:
             return None
 
-    assert _wait_for(fetch, f"httpd on 127.0.0.1:{port}").strip() == "pub"
+    assert poll(fetch, f"httpd on 127.0.0.1:{port}").strip() == "pub"
     # The same host port again is refused before anything is made; -p CONTAINER takes a free one.
     with pytest.raises(Conflict, match=f"{port}/tcp"):
         pods.pods.run("pub2", "docker.io/library/busybox:latest", ["sleep", "600"], publish=[f"127.0.0.1:{port}:80"])
     assert [p["name"] for p in pods.pods.list()] == ["pub"]
     pods.pods.remove("pub", force=True)
     # Once the pod is gone its rules are too: nothing answers there.
-    _wait_for(lambda: fetch() is None, "the mapping to go")
+    poll(lambda: fetch() is None, "the mapping to go")
 
 
 def test_published_port_refusals(pods) -> None:

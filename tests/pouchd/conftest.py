@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.poll import poll
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
@@ -170,11 +171,4 @@ def _detach_all(address: str, namespace: str, root: Path, run: Path) -> None:
 
 def wait_until(predicate: Any, timeout: float = 20, what: str = "condition") -> Any:
     """Poll ``predicate`` until it returns something true, or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    return poll(predicate, what, timeout)

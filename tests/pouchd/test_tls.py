@@ -36,7 +36,7 @@ def _certificates(base: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make certificates")
-def test_mutual_tls(containerd_address: str, namespace: str, tmp_path: Path) -> None:
+def test_mutual_tls(containerd_address: str, namespace: str, busybox_image: str, tmp_path: Path) -> None:
     _certificates(tmp_path)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -64,6 +64,31 @@ def test_mutual_tls(containerd_address: str, namespace: str, tmp_path: Path) -> 
                               capture_output=True, timeout=60, check=False)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == b"1.41"
+        # the hijacked streams (attach, exec) run through TLS too, not under it
+        def docker(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+            return subprocess.run([DOCKER, *args], env=docker_env, input=stdin, capture_output=True,
+                                  timeout=120, check=False)
+
+        ran = docker("run", "--rm", "busybox", "sh", "-c", "echo over-tls; echo err-tls >&2; exit 3")
+        assert (ran.returncode, ran.stdout, ran.stderr) == (3, b"over-tls\n", b"err-tls\n"), ran
+        assert docker("run", "-d", "--name", "tls-box", "busybox", "sleep", "300").returncode == 0
+        execed = docker("exec", "tls-box", "sh", "-c", "seq 1 20000")
+        assert execed.returncode == 0 and execed.stdout == b"".join(b"%d\n" % i for i in range(1, 20001))
+        # stdin ends (the client's close_notify) before the output does: the output still arrives
+        piped = docker("exec", "-i", "tls-box", "sh", "-c", "cat; sleep 1; echo after-eof", stdin=b"piped\n" * 3000)
+        assert piped.returncode == 0 and piped.stdout == b"piped\n" * 3000 + b"after-eof\n", piped
+        ran_i = docker("run", "-i", "--rm", "busybox", "wc", "-c", stdin=b"x" * 100000)
+        assert ran_i.returncode == 0 and ran_i.stdout.strip() == b"100000", ran_i
+        docker("rm", "-f", "tls-box")
+        # a client that does not speak TLS is dropped, and the server goes on
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as plain:
+            plain.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                answer = plain.recv(100)
+            except ConnectionResetError:
+                answer = b""
+            assert b"OK" not in answer
+        assert docker("version", "--format", "{{.Server.APIVersion}}").returncode == 0
         anonymous = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
         with (pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)),
               socket.create_connection(("127.0.0.1", port), timeout=10) as raw,

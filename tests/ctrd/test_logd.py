@@ -197,9 +197,12 @@ def test_a_restarting_container_keeps_a_reader_for_its_next_task(roots: tuple[Pa
 
     w = poll(writer_opens, "a reader on the FIFO after the task ended")
     assert isinstance(w, int)
-    os.write(w, b"second task\n")
-    os.close(w)
+    os.close(w)  # the next task's Create found a reader
+    # Its shim holds a read end of its own too, so nothing it writes is lost while the collector reopens.
+    second = Shim(stdout)
+    second.write(b"second task\n")
     poll(lambda: len(entries(root)) == 2, "the next task's output")
+    second.exit()
     assert [e["log"] for e in entries(root)] == ["first task\n", "second task\n"]
     # The directory removed (rm): the FIFO is let go and the collector ends.
     import shutil

@@ -315,6 +315,8 @@ def run(
     except RecursionError:
         say("error[runtime]: the program nests too deeply")
         return 1
+    finally:
+        runtime.close()
     return runtime.statement_status
 
 

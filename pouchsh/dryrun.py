@@ -93,6 +93,9 @@ class Recorder:
         """Print ``***`` for each of these values (those of secret flags) in every later call."""
         self._secrets.update(v for v in values if isinstance(v, str) and v)
 
+    def close(self) -> None:
+        """The facade's close: a dry run holds no channel, and the end of a program is not in its plan."""
+
     def __getattr__(self, name: str) -> _Path:
         if name.startswith("__"):
             raise AttributeError(name)

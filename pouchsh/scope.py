@@ -139,6 +139,14 @@ class Runtime:
         """Whether anything has reached the managers yet (the REPL's toolbar must not dial containerd)."""
         return self._managers is not None
 
+    def close(self) -> None:
+        """Release the managers' channels: a call still in flight (a background ``task list`` whose
+        ``container list`` failed) is cancelled now, while its threads can still finish."""
+        managers, self._managers = self._managers, None
+        close = getattr(managers, "close", None)
+        if close is not None:
+            close()
+
     def set_status(self, code: int) -> None:
         self.status = int(code)
         self.statement_status = int(code)

@@ -64,11 +64,16 @@ class Private:
         return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment,
                                 cwd=REPO)
 
-    def run(self, command: str, **env: str) -> tuple[int, str, float]:
+    def run(self, command: str, timeout: float = 120, **env: str) -> tuple[int, str, float]:
         """(exit status, stderr, seconds taken) of ``pouchsh -c command``."""
         start = time.monotonic()
         proc = self.pouchsh(command, **env)
-        _out, err = proc.communicate(timeout=120)
+        try:
+            _out, err = proc.communicate(timeout=timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         return proc.returncode, err.decode(errors="replace"), time.monotonic() - start
 
 
@@ -159,6 +164,19 @@ def test_a_stopped_containerd_is_reported_unavailable_naming_its_socket(
     assert status == 0, err
     if "dl-run" in command:
         assert private.run("rm -f dl-run")[0] == 0
+
+
+def test_a_command_ends_although_a_call_beside_it_is_still_completing(private: Private) -> None:
+    """``ps`` lists tasks in the background while it lists containers. With containerd silent both calls
+    fail at once, and the process must end while grpc's thread is still completing the second: the
+    interpreter's finalization used to freeze that thread inside the call's lock and then wait on the same
+    lock (1 run in 20 hung for ever). Forty runs, four at a time, make the race likely."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with stopped(private), ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: private.run("ps", timeout=BOUND), range(40)))
+    for status, err, _took in results:
+        assert status == 1 and "error[unavailable]" in err, err
 
 
 def test_a_containerd_stopped_mid_session_is_reported_unavailable(

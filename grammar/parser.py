@@ -20,11 +20,15 @@ from typing import Any
 
 from copy import copy
 
+from grammar import _lark
 from grammar._lark import (
     BasicLexer,
     ContextualLexer,
+    IntParseTable,
+    LALR_Parser,
     Lark,
     Lark_StandAlone,
+    Rule,
     Token,
     UnexpectedCharacters,
     UnexpectedInput,
@@ -144,6 +148,33 @@ class _LazyContextualLexer(ContextualLexer):
         return self._root
 
 
+class _LALR(LALR_Parser):
+    """Lark's LALR parser, its table read with the rules looked up directly. A reduce action names its
+    rule by the memo's number (``{"@": n}``); Lark's generic ``Serialize.deserialize`` finds that out
+    after three getattr calls and a dict comprehension, for each of the table's ≈ 5,000 reduce actions.
+    The same objects either way (a rule written out in full still goes through ``Rule.deserialize``).
+    Given to Lark through ``_plugins``, as the lexer is."""
+
+    @classmethod
+    def deserialize(cls, data: Any, memo: Any, callbacks: Any, debug: bool = False) -> Any:
+        shift, reduce = _lark.Shift, _lark.Reduce  # read now: the generated module rebinds both at its end
+        tokens = data["tokens"]
+
+        def rule(arg: Any) -> Any:
+            ref = arg.get("@") if isinstance(arg, dict) else None
+            return memo[ref] if ref is not None else Rule.deserialize(arg, memo)
+
+        states = {
+            state: {tokens[token]: ((reduce, rule(arg)) if action == 1 else (shift, arg))
+                    for token, (action, arg) in actions.items()}
+            for state, actions in data["states"].items()
+        }
+        inst = cls.__new__(cls)
+        inst._parse_table = IntParseTable(states, data["start_states"], data["end_states"])
+        inst.parser = _lark._Parser(inst._parse_table, callbacks, debug)
+        return inst
+
+
 class _Parser:
     """The Lark object, its builder and its postlexer."""
 
@@ -152,7 +183,7 @@ class _Parser:
         self.builder = Builder(self._parse_sub)
         self.postlexer = _Postlexer(self.builder)
         self.lark: Lark = Lark_StandAlone(transformer=self.builder, postlex=self.postlexer,
-                                          _plugins={"ContextualLexer": _LazyContextualLexer})
+                                          _plugins={"ContextualLexer": _LazyContextualLexer, "LALR_Parser": _LALR})
 
     def run(self, text: str, start: str, src: SourceText, base: int = 0, drop_newlines: bool = False) -> Any:
         """Parse ``text``, which sits at offset ``base`` of ``src``; raises SyntaxIssue."""

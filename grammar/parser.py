@@ -18,7 +18,22 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from grammar._lark import Lark, Lark_StandAlone, Token, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from copy import copy
+
+from grammar import _lark
+from grammar._lark import (
+    BasicLexer,
+    ContextualLexer,
+    IntParseTable,
+    LALR_Parser,
+    Lark,
+    Lark_StandAlone,
+    Rule,
+    Token,
+    UnexpectedCharacters,
+    UnexpectedInput,
+    UnexpectedToken,
+)
 from grammar.builder import Builder, SourceText
 from grammar.errors import SyntaxErrors, SyntaxIssue
 from grammar.nodes import Expr, Pipeline, Program, Span
@@ -84,6 +99,82 @@ class _Postlexer:
                            hint="split it up: bind inner parts with `let`")
 
 
+class _StateLexers(dict):  # type: ignore[type-arg]
+    """Parser state → its lexer, each made the first time the parser lexes in that state, exactly as
+    Lark's ContextualLexer makes them all at once (one per distinct set of acceptable terminals)."""
+
+    def __init__(self, conf: Any, states: dict[int, Any], always_accept: Any) -> None:
+        super().__init__()
+        self._conf = conf
+        self._states = states
+        self._extra = set(conf.ignore) | set(always_accept)
+        self._by_accepts: dict[frozenset[str], Any] = {}
+
+    def __missing__(self, state: int) -> Any:
+        accepts = self._states[state]  # KeyError for a state the table has not: as Lark's dict would
+        key = frozenset(accepts)
+        lexer = self._by_accepts.get(key)
+        if lexer is None:
+            conf = copy(self._conf)
+            by_name = self._conf.terminals_by_name
+            conf.terminals = [by_name[n] for n in set(accepts) | self._extra if n in by_name]
+            lexer = self._by_accepts.setdefault(key, BasicLexer(conf, None))
+        self[state] = lexer
+        return lexer
+
+
+class _LazyContextualLexer(ContextualLexer):
+    """Lark's contextual lexer, its lexers made on first use. Lark builds one BasicLexer per parser state
+    (90 here) when the parser is built, ≈ 40% of building it: 40M of the ≈ 100M instructions a
+    ``pouchsh -c version`` spent there (docs/PERFORMANCE.md); a script meets a few of those states.
+    The tables come from grammar/_lark.py, built with skip_validation (as Lark loads any saved parser),
+    so no comparator is made either. Given to Lark through its ``_plugins`` option, which exists for
+    such replacements."""
+
+    def __init__(self, conf: Any, states: dict[int, Any], always_accept: Any = ()) -> None:
+        trad_conf = copy(conf)
+        trad_conf.terminals = list(conf.terminals)
+        self.lexers = _StateLexers(trad_conf, states, always_accept)
+        root_conf = copy(trad_conf)
+        root_conf.skip_validation = True
+        self._root_conf = root_conf
+        self._root: Any = None
+
+    @property  # type: ignore[override]
+    def root_lexer(self) -> Any:
+        """Every terminal: consulted only to word a syntax error."""
+        if self._root is None:
+            self._root = BasicLexer(self._root_conf, None)
+        return self._root
+
+
+class _LALR(LALR_Parser):
+    """Lark's LALR parser, its table read with the rules looked up directly. A reduce action names its
+    rule by the memo's number (``{"@": n}``); Lark's generic ``Serialize.deserialize`` finds that out
+    after three getattr calls and a dict comprehension, for each of the table's ≈ 5,000 reduce actions.
+    The same objects either way (a rule written out in full still goes through ``Rule.deserialize``).
+    Given to Lark through ``_plugins``, as the lexer is."""
+
+    @classmethod
+    def deserialize(cls, data: Any, memo: Any, callbacks: Any, debug: bool = False) -> Any:
+        shift, reduce = _lark.Shift, _lark.Reduce  # read now: the generated module rebinds both at its end
+        tokens = data["tokens"]
+
+        def rule(arg: Any) -> Any:
+            ref = arg.get("@") if isinstance(arg, dict) else None
+            return memo[ref] if ref is not None else Rule.deserialize(arg, memo)
+
+        states = {
+            state: {tokens[token]: ((reduce, rule(arg)) if action == 1 else (shift, arg))
+                    for token, (action, arg) in actions.items()}
+            for state, actions in data["states"].items()
+        }
+        inst = cls.__new__(cls)
+        inst._parse_table = IntParseTable(states, data["start_states"], data["end_states"])
+        inst.parser = _lark._Parser(inst._parse_table, callbacks, debug)
+        return inst
+
+
 class _Parser:
     """The Lark object, its builder and its postlexer."""
 
@@ -91,7 +182,8 @@ class _Parser:
         self.last_source = threading.local()  # per thread: the source of the last row condition read
         self.builder = Builder(self._parse_sub)
         self.postlexer = _Postlexer(self.builder)
-        self.lark: Lark = Lark_StandAlone(transformer=self.builder, postlex=self.postlexer)
+        self.lark: Lark = Lark_StandAlone(transformer=self.builder, postlex=self.postlexer,
+                                          _plugins={"ContextualLexer": _LazyContextualLexer, "LALR_Parser": _LALR})
 
     def run(self, text: str, start: str, src: SourceText, base: int = 0, drop_newlines: bool = False) -> Any:
         """Parse ``text``, which sits at offset ``base`` of ``src``; raises SyntaxIssue."""

@@ -25,36 +25,30 @@ import builtins
 import errno
 import io
 import os
-import secrets
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from ctrd.api.services.tasks.v1 import tasks_pb2
-from ctrd.containers import spec_any
 from ctrd.errors import Conflict, Interrupted, InvalidArgument, NotFound, PouchError, PouchRuntimeError, Timeout
-from ctrd.stdio import NullIO
 from managers import records as rec
 from managers.console import Stdio
 from managers.containerpaths import ContainerPaths
-from managers.cplimits import CopyLimits
 from managers.filters import parse_filters
-from managers.foreground import POLL, Foreground, Stopped
-from managers.hostside import _proc_row, _ps_table, _split_cp, _tar_host
-from managers.imagecache import ImageCache
 from managers.labels import LABEL
-from managers.launch import exec_failures
-from managers.lifecycle import Lifecycle, quiet
 from managers.names import resolve, validate_name
-from managers.options import CreateOptions, parse_signal
 from managers.resolver import ContainerResolver, name_of
 
 if TYPE_CHECKING:
     from managers import Managers
+    from managers.cplimits import CopyLimits
+    from managers.foreground import Foreground
+    from managers.imagecache import ImageCache
+    from managers.lifecycle import Lifecycle
+    from managers.options import CreateOptions
 
 __all__ = ["ContainerManager", "Stdio"]
 
@@ -71,15 +65,33 @@ class ContainerManager:
 
     The collaborators are built here and given to each other explicitly: ``paths``, ``resolver``,
     ``images`` (the image cache), ``lifecycle`` (given the three before it) and ``foreground`` (given
-    the life cycle). cp's and top's host side is managers.hostside."""
+    the life cycle). cp's and top's host side is managers.hostside. The last three are built on first
+    use, and the modules behind them (option parsing, the name generator, the spec's pieces) imported
+    then: ``ps``, ``inspect`` of a running container and ``logs`` need none of them, and a fresh
+    ``ps -a`` saved ≈ 15 ms of imports (docs/PERFORMANCE.md)."""
 
     def __init__(self, facade: Managers) -> None:
         self.facade = facade
         self.paths = ContainerPaths(facade)
         self.resolver = ContainerResolver(facade, self.paths)
-        self.images = ImageCache(facade)
-        self.lifecycle = Lifecycle(facade, self.paths, self.resolver, self.images)
-        self.foreground = Foreground(facade, self.paths, self.lifecycle)
+
+    @cached_property
+    def images(self) -> ImageCache:
+        from managers.imagecache import ImageCache
+
+        return ImageCache(self.facade)
+
+    @cached_property
+    def lifecycle(self) -> Lifecycle:
+        from managers.lifecycle import Lifecycle
+
+        return Lifecycle(self.facade, self.paths, self.resolver, self.images)
+
+    @cached_property
+    def foreground(self) -> Foreground:
+        from managers.foreground import Foreground
+
+        return Foreground(self.facade, self.paths, self.lifecycle)
 
     @property
     def client(self) -> Any:
@@ -171,7 +183,7 @@ class ContainerManager:
     def create_options(self, container_id: str) -> CreateOptions | None:
         """The options a container was created with (its state directory keeps them); None for one an
         older pouchsh made, or whose file cannot be read."""
-        from managers.options import OPTIONS_FILE
+        from managers.options import OPTIONS_FILE, CreateOptions
 
         try:
             return CreateOptions.from_json((self.paths.state_dir(container_id) / OPTIONS_FILE).read_text())
@@ -194,6 +206,9 @@ class ContainerManager:
         If the container cannot be started (a command missing from the image, a port taken), it is
         removed again with everything made for it.
         """
+        from managers.foreground import Stopped
+        from managers.lifecycle import quiet
+
         if detach and opts.rm and opts.restart != "no":
             raise InvalidArgument("--rm and --restart cannot be combined")
         c, plan, rootfs = self.lifecycle.create(opts)
@@ -243,6 +258,9 @@ class ContainerManager:
         attached first, then asks to start): ``on_started`` runs once the task is running, the exit
         status is returned when it ends. An auto-remove container is removed after it, or when it
         cannot be started at all."""
+        from managers.foreground import Stopped
+        from managers.lifecycle import quiet
+
         c = self.lifecycle.prepare_start(self.resolver.get(ref))
         if c is None:
             raise Conflict(f"container {ref} is already running")
@@ -297,6 +315,8 @@ class ContainerManager:
 
     def kill(self, refs: builtins.list[str], *, signal: str = "SIGKILL") -> builtins.list[dict[str, Any]]:
         """``kill``: send ``signal`` to each running container's main process."""
+        from managers.options import parse_signal
+
         name, _ = parse_signal(signal, "--signal")
         out = []
         for c in self.resolver.get_all(refs):
@@ -367,6 +387,8 @@ class ContainerManager:
 
     def wait(self, refs: builtins.list[str], *, cancel: threading.Event | None = None) -> builtins.list[int]:
         """``wait``: block until each container exits; their exit statuses."""
+        from managers.foreground import POLL
+
         cancel = cancel or threading.Event()
         codes = []
         for c in self.resolver.get_all(refs):
@@ -420,6 +442,8 @@ class ContainerManager:
         restart: str | None = None,
     ) -> builtins.list[dict[str, Any]]:
         """``update``: change resource limits (applied to a running task at once) or the restart policy."""
+        from managers.options import CreateOptions
+
         probe = CreateOptions.parse("-", memory=memory, cpus=cpus, pids_limit=pids_limit, restart=restart)
         if memory is None and cpus is None and pids_limit is None and restart is None:
             raise InvalidArgument("update: nothing to change (give --memory, --cpus, --pids-limit or --restart)")
@@ -516,6 +540,8 @@ class ContainerManager:
     def top(self, ref: str, ps_args: builtins.list[str] | None = None) -> builtins.list[dict[str, Any]]:
         """``top``: the container's processes as docker's (the host's ``ps -ef`` columns, hostside.TOP_COLUMNS)
         read from the host's /proc, or the table of the host's ``ps ARGS`` when given."""
+        from managers.hostside import _proc_row, _ps_table
+
         c = self.resolver.get(ref)
         task = self.resolver.task(c.id)
         if task is None or task.status not in ("running", "paused"):
@@ -559,6 +585,12 @@ class ContainerManager:
         capabilities, rlimits carry over). Foreground: the exit status; ``detach``: {exec_id, pid}.
         ``exec_suffix`` (hex) names the process instead of a random one, so a caller can resize it
         (``exec_process_id``)."""
+        import secrets
+
+        from ctrd.stdio import NullIO
+        from managers.launch import exec_failures
+        from managers.lifecycle import quiet
+
         from managers.spec import current_caps, merge_env, resolve_user  # off the `ps` path
 
         if not args:
@@ -615,6 +647,11 @@ class ContainerManager:
         descriptors resolved inside its root (managers.cpout, managers.cpin); out of it, links stay
         links (``follow_link``: the one at the source path is followed, inside the root) and the host
         side is written into a temporary sibling renamed at the end (managers.cphost)."""
+        import tempfile
+
+        from managers.cplimits import CopyLimits
+        from managers.hostside import _split_cp, _tar_host
+
         # The tar side (tarfile with it, ~4.5 ms of imports by -X importtime) loads only for a copy.
         from managers import cphost, cpin, cpout
 
@@ -660,6 +697,8 @@ class ContainerManager:
         running or not. Its snapshot only (no volumes, binds, /proc or /sys, as docker's export), read
         through a read-only view of its layers mounted detached (managers.rootfs), every entry opened
         inside it without following links (managers.cpout)."""
+        from managers.cplimits import CopyLimits
+
         from managers import cpout, rootfs  # tarfile and ctypes, only for an export
 
         c = self.resolver.get(ref)
@@ -744,6 +783,8 @@ def _cp_host_errors(path: str) -> Iterator[None]:
 def _spool(stdin: BinaryIO, limits: CopyLimits) -> BinaryIO:
     """``cp -``'s tar stream in a temporary file (it is read twice: checked whole, then extracted), at
     most the content bound plus room for the headers of as many members."""
+    import tempfile
+
     cap = limits.bytes + limits.members * 2048
     out = tempfile.TemporaryFile()
     total = 0
@@ -759,6 +800,9 @@ def _spool(stdin: BinaryIO, limits: CopyLimits) -> BinaryIO:
 
 def _update_task(client: Any, cid: str, resources: dict[str, Any]) -> None:
     """Tasks.Update with new LinuxResources (ctrd.tasks has no wrapper for it)."""
+    from ctrd.api.services.tasks.v1 import tasks_pb2
+    from ctrd.containers import spec_any
+
     request = tasks_pb2.UpdateTaskRequest(
         container_id=cid,
         resources=spec_any(resources, "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources"),

@@ -10,7 +10,7 @@ ADD takes an IP lease in host-local's store and adds iptables rules, ``network c
         ...record it in the store...
     # the intent file is gone: the step is recorded (or undone in-process on an exception)
 
-An intent is one JSON file in ``<root>/intents`` (0600, written atomically: temp, fsync, rename), named
+An intent is one JSON file in ``<root>/intents`` (0600, written atomically: temp, rename), named
 for its owner (``<pid>-<start time>-<random>``) and holding ``ctrd.owner``'s label of that process. The
 directory is empty unless a step is in flight or its process died, so every invocation pays one
 ``listdir`` (``Managers`` does it on first use) and imports this module only when there is something
@@ -18,6 +18,20 @@ there. ``reconcile`` then hands each intent whose owner is provably gone to the 
 (``kind`` is ``<manager>.<step>``), which looks at its store and either finishes the step or undoes it;
 an intent whose handler fails stays for the next invocation. Reconcilers exclude each other with
 ``<root>/intents.lock``; the handlers take their stores' own locks, as the step they undo did.
+
+**When an intent is synced.** The journal's promise is for a ``kill -9`` of pouchsh at any step, and a
+file written and renamed without fsync survives that (the page cache is the kernel's). A power loss is
+another model: the last seconds' files may be missing, or present but empty. An intent is synced (the
+file, then the directory: ≈ 7 ms a container under load, docs/PERFORMANCE.md) unless it is a container's
+``create`` or ``rm`` that names no volume, because everything those guard is either gone after a power
+loss (tasks, FIFOs under /run, mounts, netns) or found again without the intent: the name (the first
+reservation after a boot rebuilds the name files from containerd, managers.names), the state directory
+and snapshot (``system prune`` reclaims a container directory of no container and the leases of dead
+processes). A volume directory outlives a power loss and nothing but the intent says whose it was, so an
+intent naming volumes is synced; so is every other kind (IP leases, bridges, volumes, transactions and
+host files are on disk). An intent file left unreadable by a power loss (its data never written) cannot
+say what it guarded: the next reconcile moves it to ``<root>/intents-unreadable`` and says so on stderr,
+once, with what to run.
 """
 
 from __future__ import annotations
@@ -44,6 +58,10 @@ if TYPE_CHECKING:
 __all__ = ["DIRECTORY", "Intent", "Journal", "live_intents", "reconcile"]
 
 DIRECTORY = "intents"
+#: where an intent that a power loss left unreadable is moved (outside the directory every run lists)
+UNREADABLE = "intents-unreadable"
+#: kinds whose intent needs no fsync while it names no volume (see the module's docstring)
+_UNSYNCED_KINDS = frozenset({"container.create", "container.rm"})
 #: the manager (a ``Managers`` attribute) that reconciles each kind's prefix
 _MANAGERS = {"network": "networks", "volume": "volumes", "container": "containers", "transaction": "transactions"}
 #: kinds whose undo needs no manager (nor containerd): that module's ``reconcile_intent(record)``
@@ -59,7 +77,7 @@ class Intent:
 
     def update(self, **data: Any) -> None:
         self.record.update(data)
-        write_atomic(self.path, json.dumps(self.record).encode())
+        write_atomic(self.path, json.dumps(self.record).encode(), durable=_durable(self.record))
 
     def clear(self) -> None:
         # No fsync: an intent that reappears after a power loss names a step whose record is there, and
@@ -88,6 +106,40 @@ class Journal:
             yield intent
         finally:
             intent.clear()
+
+
+def _durable(record: dict[str, Any]) -> bool:
+    return record.get("kind") not in _UNSYNCED_KINDS or bool(record.get("volumes"))
+
+
+def _boot_time() -> float | None:
+    """When this boot began (``btime`` of /proc/stat), or None when it cannot be read."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            for line in f:
+                if line.startswith(b"btime "):
+                    return float(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _set_aside_if_lost(path: Path) -> None:
+    """An intent that does not parse: if it was last written before this boot, a power loss cut its
+    write (within a boot a reader sees the whole file or none), its owner is gone, and it cannot say what
+    it guarded. Move it out of the journal and say so; one written in this boot is left alone."""
+    boot = _boot_time()
+    try:
+        if boot is None or path.stat().st_mtime >= boot:
+            return
+        aside = path.parent.parent / UNREADABLE
+        aside.mkdir(mode=0o700, exist_ok=True)
+        os.replace(path, aside / path.name)
+    except OSError:
+        return
+    print(f"pouchsh: intent {path.name} was left unreadable by a power loss before this boot, so what it "
+          f"guarded is unknown; it is kept in {aside}. Run `system prune` to reclaim host state that belongs "
+          "to nothing (container directories, IP leases, bridges, volume directories)", file=sys.stderr)
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -154,7 +206,10 @@ def reconcile(facade: Managers) -> list[dict[str, Any]]:
                     path.unlink(missing_ok=True)
                 continue
             record = _read(path)
-            if record is None or not is_gone(record.get("owner")):
+            if record is None:
+                _set_aside_if_lost(path)
+                continue
+            if not is_gone(record.get("owner")):
                 continue
             prefix = str(record.get("kind", "")).partition(".")[0]
             manager = _MANAGERS.get(prefix)

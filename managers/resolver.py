@@ -106,7 +106,11 @@ class ContainerResolver:
                 return False
             return True
 
-        return NameStore(self.paths.names_dir, exists=exists)
+        def named() -> list[tuple[str, str]]:
+            listed = containers.list([f'labels."{LABEL.NAME}"'])
+            return [(c.id, c.labels[LABEL.NAME]) for c in listed if c.labels.get(LABEL.NAME)]
+
+        return NameStore(self.paths.names_dir, exists=exists, named=named)
 
 
 def name_of(c: Any) -> str:

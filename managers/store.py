@@ -70,9 +70,13 @@ class FileLock:
         self._mutex.release()
 
 
-def write_atomic(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
+def write_atomic(path: Path, data: bytes, mode: int = PRIVATE_FILE, *, durable: bool = True) -> None:
     """Replace ``path`` with ``data`` so that a reader or a crash sees the old or the new content only;
-    the file is ``mode`` (root's alone unless said otherwise), in a private directory when one is made."""
+    the file is ``mode`` (root's alone unless said otherwise), in a private directory when one is made.
+    ``durable``: synced (the file, then its directory) before returning, so a power loss keeps it too;
+    without it a killed process still leaves the old or the new content (the page cache is the
+    kernel's), but a power loss may leave the file missing or empty (managers.intents says when that is
+    acceptable)."""
     private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -80,12 +84,15 @@ def write_atomic(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
             f.write(data)
             f.flush()
             os.fchmod(f.fileno(), mode)
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    if not durable:
+        return
     dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(dfd)

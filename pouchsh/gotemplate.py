@@ -28,22 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ctrd.errors import InvalidArgument
-from pouchsh.values import Duration, Size, check_text
+from pouchsh.values import Duration, Method, Size, check_text
 
 __all__ = ["Method", "Template", "go_text", "parse"]
 
 _MAX_DEPTH = 64
-
-
-class Method:
-    """A record's method (docker's ``{{.Label "com.example.k"}}`` on ps): called with the template's
-    arguments. Only values the program puts in a record are callable; a template cannot make one."""
-
-    __slots__ = ("fn", "name")
-
-    def __init__(self, name: str, fn: Callable[..., Any]) -> None:
-        self.name = name
-        self.fn = fn
 
 
 # ------------------------------------------------------------------------------------------------ lexer

@@ -25,7 +25,7 @@ create, exec) flag parsing stops at the first positional, so ``run busybox ls -l
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, Protocol
@@ -198,33 +198,68 @@ class Command:
 
 
 class CommandTable:
-    """Every declared command, by each of its names; multi-word names (``network create``) included."""
+    """Every declared command, by each of its names; multi-word names (``network create``) included.
+
+    A module's declarations may be *deferred*: the table knows their names and the module that declares
+    them (pouchsh/commands/index.py) and imports it when one of them is first looked up. A script that
+    runs ``version`` then imports one command module instead of fourteen (≈ 6-9 ms of every start,
+    docs/PERFORMANCE.md). Whatever needs every command (``names``, ``commands``, ``suggest``) imports the
+    rest first, so nothing but the moment of the import changes."""
 
     def __init__(self) -> None:
         self._by_name: dict[str, Command] = {}
         self._max_words = 1
         self._heads: set[str] = set()  # the first words of multi-word names
+        self._deferred: dict[str, str] = {}  # name -> the module that declares it, not imported yet
 
     def add(self, cmd: Command) -> Command:
         for name in (cmd.name, *cmd.aliases):
             if name in self._by_name:
                 raise ValueError(f"command {name!r} declared twice")
             self._by_name[name] = cmd
-            self._max_words = max(self._max_words, len(name.split()))
-            if " " in name:
-                self._heads.add(name.split()[0])
+            self._deferred.pop(name, None)
+            self._note_name(name)
         return cmd
 
+    def defer(self, module: str, names: Iterable[str]) -> None:
+        """Declare that importing ``module`` adds the commands ``names``; it is imported on first use."""
+        for name in names:
+            if name not in self._by_name:
+                self._deferred[name] = module
+                self._note_name(name)
+
+    def _note_name(self, name: str) -> None:
+        self._max_words = max(self._max_words, len(name.split()))
+        if " " in name:
+            self._heads.add(name.split()[0])
+
+    def _import(self, module: str) -> None:
+        # The import lock orders two threads importing the same module (the REPL's completer and its
+        # warm-up); the module's declarations remove its names from _deferred as they are added.
+        import importlib
+
+        importlib.import_module(module)
+        for name in [n for n, m in list(self._deferred.items()) if m == module]:
+            self._deferred.pop(name, None)
+
+    def _import_all(self) -> None:
+        for module in sorted(set(self._deferred.values())):
+            self._import(module)
+
     def get(self, name: str) -> Command | None:
-        return self._by_name.get(name)
+        cmd = self._by_name.get(name)
+        if cmd is None and name in self._deferred:
+            self._import(self._deferred[name])
+            cmd = self._by_name.get(name)
+        return cmd
 
     def match(self, words: list[str]) -> tuple[Command, int] | None:
         """The command named by the longest prefix of ``words`` and how many words it took."""
         if words and words[0] not in self._heads:
-            cmd = self._by_name.get(words[0])
+            cmd = self.get(words[0])
             return None if cmd is None else (cmd, 1)
         for n in range(min(self._max_words, len(words)), 0, -1):
-            cmd = self._by_name.get(" ".join(words[:n]))
+            cmd = self.get(" ".join(words[:n]))
             if cmd is not None:
                 return cmd, n
         return None
@@ -233,19 +268,22 @@ class CommandTable:
         """True when ``word`` starts a multi-word command (``network``, ``container``)."""
         if " " not in word:
             return word in self._heads
-        return any(name.startswith(word + " ") for name in self._by_name)
+        return any(name.startswith(word + " ") for name in (*self._by_name, *self._deferred))
 
     def names(self) -> list[str]:
+        self._import_all()
         return sorted(self._by_name)
 
     def commands(self) -> list[Command]:
         """Each command once, in name order."""
+        self._import_all()
         seen: dict[int, Command] = {}
         for name in sorted(self._by_name):
             seen.setdefault(id(self._by_name[name]), self._by_name[name])
         return list(seen.values())
 
     def suggest(self, name: str) -> str | None:
+        self._import_all()
         close = close_matches(name, list(self._by_name), n=1, cutoff=0.6)
         return close[0] if close else None
 

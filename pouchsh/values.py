@@ -22,7 +22,7 @@ Size suffixes follow docker for the single letters (``512k``, ``64m``, ``1g`` ar
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ctrd.errors import InvalidArgument, Limit
@@ -33,6 +33,7 @@ __all__ = [
     "IntRange",
     "Lazy",
     "Limits",
+    "Method",
     "Size",
     "Stream",
     "check_items",
@@ -346,3 +347,16 @@ def type_name(value: Any) -> str:
     if callable(value):
         return "closure"
     return type(value).__name__
+
+
+class Method:
+    """A record's method (docker's ``{{.Label "com.example.k"}}`` on ps): called with the template's
+    arguments (pouchsh.gotemplate). Only values the program puts in a record are callable; a template
+    cannot make one. Here, not in gotemplate, because every listing row carries one: a plain ``ps -a``
+    renders no template and need not import the template engine (≈ 3-6 ms, docs/PERFORMANCE.md)."""
+
+    __slots__ = ("fn", "name")
+
+    def __init__(self, name: str, fn: Callable[..., Any]) -> None:
+        self.name = name
+        self.fn = fn

@@ -21,7 +21,7 @@ from typing import Any
 
 from pouchsh.cells import Grid, tabwrite
 from pouchsh.signature import Flag
-from pouchsh.values import Stream
+from pouchsh.values import Method, Stream
 
 __all__ = [
     "FORMAT",
@@ -160,8 +160,6 @@ class _Headers(dict):  # type: ignore[type-arg]
         return True
 
     def __getitem__(self, key: str) -> Any:
-        from pouchsh.gotemplate import Method
-
         header = dict.get(self, key) or key.upper()
         return Method(key, lambda *args: header)
 
@@ -248,8 +246,6 @@ def labels_text(labels: dict[str, Any] | None) -> str:
 
 
 def label_method(labels: dict[str, Any] | None) -> Any:
-    from pouchsh.gotemplate import Method
-
     found = dict(labels or {})
     return Method("Label", lambda name: str(found.get(name, "")))
 

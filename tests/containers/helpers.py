@@ -35,7 +35,7 @@ def leftovers(facade: Any, roots: tuple[Path, Path]) -> dict[str, Any]:
         "tasks": [t.id for t in client.tasks.list()],
         "active_snapshots": snapshots,
         "leases": [lease.id for lease in client.leases.list()],
-        "names": sorted(p.name for p in names_dir.iterdir() if p.name != ".lock") if names_dir.exists() else [],
+        "names": sorted(p.name for p in names_dir.iterdir() if p.name not in (".lock", ".boot")) if names_dir.exists() else [],
         "state": sorted(os.listdir(state_dir)) if state_dir.exists() else [],
         "fifos": sorted(os.listdir(fifo_dir)) if fifo_dir.exists() else [],
     }

@@ -142,7 +142,7 @@ def _leftovers(embedded: Any) -> dict[str, Any]:
     root, run = embedded.data_root, embedded.run_root
 
     def listing(path: Path) -> list[str]:
-        return sorted(p.name for p in path.iterdir() if p.name != ".lock") if path.is_dir() else []
+        return sorted(p.name for p in path.iterdir() if p.name not in (".lock", ".boot")) if path.is_dir() else []
 
     return {
         "containers": [c.id for c in client.containers.list()],

@@ -63,3 +63,30 @@ def test_version_imports_nothing_it_does_not_use(containerd_address: str, tmp_pa
     found = {m: f"imported by {modules[m]}: {why}" for m, why in NOT_ON_THE_VERSION_PATH.items()
              if m in modules}
     assert not found, found
+
+
+#: module → why a fresh `ps -a` must not need it (issue 17: the listing path, docs/PERFORMANCE.md)
+NOT_ON_THE_PS_PATH = {
+    "managers.lifecycle": "create, start and remove: the container manager builds it on first use",
+    "managers.foreground": "attached runs and execs",
+    "managers.options": "the create/run flags",
+    "managers.imagecache": "the image a create uses",
+    "secrets": "(with hmac, hashlib) new ids and generated names, for a create",
+    "pouchsh.gotemplate": "--format templates; a record's Label method lives in pouchsh.values",
+    "pouchsh.commands.images": "the command table imports a command module when a script names one of its commands",
+}
+
+
+@pytest.mark.containerd
+def test_ps_imports_nothing_it_does_not_use(containerd_address: str, namespace: str, busybox_image: str,
+                                            tmp_path: Path) -> None:
+    env = {**os.environ, "POUCHSH_ROOT": str(tmp_path / "root"), "POUCHSH_RUN": str(tmp_path / "run")}
+    env.pop("CONTAINERD_ADDRESS", None)
+    base = ["-m", "pouchsh", "--address", containerd_address, "--namespace", namespace]
+    made = subprocess.run([sys.executable, *base, "-c", "create --name listed busybox true"], capture_output=True,
+                          env=env, cwd=REPO, stdin=subprocess.DEVNULL, timeout=60, check=False)
+    assert made.returncode == 0, made.stderr
+    modules = imported_by([*base, "-c", "ps -a"], env)
+    assert "ctrd.api.services.tasks.v1.tasks_pb2" in modules, "the run did not list"
+    found = {m: f"imported by {modules[m]}: {why}" for m, why in NOT_ON_THE_PS_PATH.items() if m in modules}
+    assert not found, found

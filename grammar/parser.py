@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import Any
-
 from copy import copy
+from typing import Any
 
 from grammar import _lark
 from grammar._lark import (

@@ -33,7 +33,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from ctrd.errors import Conflict, Interrupted, InvalidArgument, NotFound, PouchError, PouchRuntimeError, Timeout
+from ctrd.errors import (
+    Conflict,
+    Interrupted,
+    InvalidArgument,
+    NotFound,
+    PouchError,
+    PouchRuntimeError,
+    Timeout,
+)
 from managers import records as rec
 from managers.console import Stdio
 from managers.containerpaths import ContainerPaths
@@ -590,7 +598,6 @@ class ContainerManager:
         from ctrd.stdio import NullIO
         from managers.launch import exec_failures
         from managers.lifecycle import quiet
-
         from managers.spec import current_caps, merge_env, resolve_user  # off the `ps` path
 
         if not args:
@@ -649,11 +656,10 @@ class ContainerManager:
         side is written into a temporary sibling renamed at the end (managers.cphost)."""
         import tempfile
 
-        from managers.cplimits import CopyLimits
-        from managers.hostside import _split_cp, _tar_host
-
         # The tar side (tarfile with it, ~4.5 ms of imports by -X importtime) loads only for a copy.
         from managers import cphost, cpin, cpout
+        from managers.cplimits import CopyLimits
+        from managers.hostside import _split_cp, _tar_host
 
         limits = CopyLimits.from_env()
         src_ref, src_path = _split_cp(source)
@@ -697,9 +703,8 @@ class ContainerManager:
         running or not. Its snapshot only (no volumes, binds, /proc or /sys, as docker's export), read
         through a read-only view of its layers mounted detached (managers.rootfs), every entry opened
         inside it without following links (managers.cpout)."""
-        from managers.cplimits import CopyLimits
-
         from managers import cpout, rootfs  # tarfile and ctypes, only for an export
+        from managers.cplimits import CopyLimits
 
         c = self.resolver.get(ref)
         limits = CopyLimits.from_env()

@@ -86,6 +86,12 @@ class Managers:
         from ctrd.logd import revive
 
         revive(self._root, self._run_root)  # a log collector killed: its containers' output waits for it
+        from managers.restartlogs import marker
+
+        if not os.path.exists(marker(self._root, self.namespace)):
+            from managers.restartlogs import migrate
+
+            migrate(self)
         try:
             pending = os.listdir(os.path.join(self._root, "intents"))
         except OSError:

@@ -8,8 +8,9 @@ a container fails: the shim cannot start its logger, and the task is never made.
 
 ``migrate`` gives each such container what a start gives it now (managers.lifecycle.Lifecycle
 .restart_log_uri): its FIFOs, kept read by the collector across its tasks, and their path as the URI. It
-runs where the facade reconciles, before any command acts, once per data root and namespace: a marker file
-then says there is nothing left, so the cost of an invocation with nothing to migrate is one ``stat``.
+runs when the facade builds its container manager (as the first command that touches containers does),
+once per data root and namespace: a marker file then says there is nothing left, so the cost of an
+invocation with nothing to migrate is one ``stat``.
 Without a restart policy the monitor never reads the label, which is then only dropped.
 """
 
@@ -58,8 +59,7 @@ def migrate(facade: Managers) -> list[str]:
             if c.labels.get(LABEL.RESTART, "no") == "no":
                 facade.ctrd.containers.update(c.id, labels={LABEL.RESTART_LOGURI: None})
             else:
-                lifecycle = facade.containers.lifecycle
-                fifo = lifecycle.restart_log_uri(c, c.labels.get(LABEL.TTY) == "true")
+                fifo = facade.containers.lifecycle.restart_log_uri(c, c.labels.get(LABEL.TTY) == "true")
                 facade.ctrd.containers.update(c.id, labels={LABEL.RESTART_LOGURI: fifo})
         except Interrupted:
             raise

@@ -43,7 +43,7 @@ def test_a_first_release_restart_log_uri_is_moved_to_the_collector(mgr: Any, roo
     root = roots[0]
     done = Path(marker(root, namespace))
     assert not done.exists()
-    assert mgr.containers is not None  # built: reconciled, found nothing to migrate; the next ones only stat
+    assert mgr.containers is not None  # built: found nothing to migrate; the next ones only stat
     assert done.exists()
     policy = made_by_the_first_release(mgr, root, "old", "sh", "-c", "echo boot-$$; exec sleep 300",
                                        restart="always")
@@ -55,12 +55,17 @@ def test_a_first_release_restart_log_uri_is_moved_to_the_collector(mgr: Any, roo
     # with the marker present, another invocation lists nothing and leaves the labels as they are
     untouched = new_facade(containerd_address, namespace, roots)
     try:
-        assert untouched.containers is not None  # built: reconciled (and migrated, were the marker gone)
+        assert untouched.containers is not None  # built (and migrated, were the marker gone)
         assert mgr.ctrd.containers.get(policy).labels[LABEL.RESTART_LOGURI].startswith("binary://")
     finally:
         untouched.close()
 
     done.unlink()  # as after the upgrade from the first release: never migrated
+    volumes_only = new_facade(containerd_address, namespace, roots)
+    try:  # a script that touches only volumes still never dials containerd, to migrate or otherwise
+        assert volumes_only.volumes is not None and "client" not in volumes_only.__dict__ and not done.exists()
+    finally:
+        volumes_only.close()
     upgraded = new_facade(containerd_address, namespace, roots)
     try:
         c = upgraded.containers

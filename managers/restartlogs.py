@@ -70,13 +70,12 @@ def migrate(facade: Managers) -> list[str]:
             continue
         done.append(c.id)
     if not failed:
-        from ctrd.private import private_dir
+        from ctrd.private import PRIVATE_FILE, private_dir
 
         path = marker(facade.root, facade.namespace)
         try:
             private_dir(os.path.dirname(path))
-            with open(path, "w"):
-                pass
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, PRIVATE_FILE))
         except OSError as err:  # an unwritable data root: the next invocation looks again
             print(f"pouchsh: could not note that restart logs are migrated: {err}", file=sys.stderr)
     return done

@@ -22,7 +22,6 @@ _EXITED = re.compile(r"Exited \((-?\d+)\)")
 _MAX_LOGS = 64 << 20
 
 
-
 class RemoteContainers(Remote):
     def list(self, *, all: bool = False, last: int | None = None, latest: bool = False,
              filters: Iterable[str] = (), no_trunc: bool = False, quiet: bool = False) -> builtins.list[Any]:

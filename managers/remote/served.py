@@ -16,10 +16,13 @@ class NotServed(Unavailable, AttributeError):
 
 
 SERVED_HINT = ("a pouchd context serves ps, inspect, create, run -d, start, stop, restart, kill, wait, "
-                "exec (without -i/-t), rm, logs, images, pull, volume ls and network ls")
+               "exec (without -i/-t), rm, logs, images, pull, volume ls and network ls")
 
 
 class Remote:
+    """One of a pouchd context's managers: the facade's API client; any verb it does not define is
+    refused as not served, naming it."""
+
     def __init__(self, facade: RemoteManagers) -> None:
         self.facade = facade
         self.api = facade.api

@@ -14,7 +14,7 @@ from ctrd.errors import Interrupted, InvalidArgument, PouchError, PouchRuntimeEr
 from managers.pouchdclient import PouchdClient, StreamBody
 
 #: a frame of the multiplexed stream: at most this much
-MAX_FRAME = 16 << 20
+_MAX_FRAME = 16 << 20
 
 #: a small JSON reply read without the body deadline (wait's): at most this many bytes
 _MAX_SMALL_JSON = 64 << 10
@@ -118,13 +118,13 @@ def payloads(chunks: Iterator[bytes], tty: bool) -> Iterator[bytes]:
 
 def frames(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
     """docker's multiplexed frames (8-byte header: stream, 3 zero bytes, big-endian length) as (stream,
-    payload); a frame of another stream or larger than ``MAX_FRAME`` is a broken stream."""
+    payload); a frame of another stream or larger than ``_MAX_FRAME`` is a broken stream."""
     buf = b""
     for chunk in chunks:
         buf += chunk
         while len(buf) >= 8:
             kind, size = struct.unpack(">BxxxL", buf[:8])
-            if kind not in (0, 1, 2) or size > MAX_FRAME:
+            if kind not in (0, 1, 2) or size > _MAX_FRAME:
                 raise PouchRuntimeError("pouchd's stream is not docker's framing")
             if len(buf) < 8 + size:
                 break

@@ -414,10 +414,14 @@ class Watcher:
 
     # -- public ------------------------------------------------------------------------------------
 
-    def start(self) -> Self:
+    def start(self, *, shared: bool = True) -> Self:
+        """Start watching. ``shared``: offered through ``watching`` to every caller on the connection (the
+        prompt's cache answers its ``ps``); a private one (pouchd's health schedule) changes no other
+        caller's answers."""
         self._thread.start()
-        with _RUNNING_LOCK:
-            _RUNNING[(id(self.client.connection), self.namespace)] = self
+        if shared:
+            with _RUNNING_LOCK:
+                _RUNNING[(id(self.client.connection), self.namespace)] = self
         return self
 
     def stop(self) -> None:

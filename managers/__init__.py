@@ -138,8 +138,16 @@ class Managers:
     def containers(self) -> Any:
         self._reconcile()
         from managers.containers import ContainerManager
+        from managers.restartlogs import marker
 
-        return ContainerManager(self)
+        manager = self.__dict__["containers"] = ContainerManager(self)  # the migration below uses it
+        # Containers of the first release (managers.restartlogs): here, not in _reconcile, so a script
+        # that only touches volumes still never dials containerd; once migrated, one stat.
+        if self._reconcile_wanted and not os.path.exists(marker(self._root, self.namespace)):
+            from managers.restartlogs import migrate
+
+            migrate(self)
+        return manager
 
     @cached_property
     def images(self) -> Any:

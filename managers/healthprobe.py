@@ -11,7 +11,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from managers.launch import exec_failures
 from managers.lifecycle import quiet
 
 if TYPE_CHECKING:
+    from ctrd.watch import CacheSnapshot
     from managers import Managers
 
 __all__ = ["HealthMonitor", "due_probes", "probe"]
@@ -30,6 +31,8 @@ __all__ = ["HealthMonitor", "due_probes", "probe"]
 #: docker keeps 4 KiB of a probe's output; a label holds 4 KiB in all, so less is kept here
 OUTPUT_LIMIT = 1024
 LOG_ENTRIES = 3
+#: how long a probe waits for the schedule's watch cache to show the state it recorded
+_CATCH_UP = 5.0
 
 
 class _Bounded:
@@ -221,47 +224,61 @@ def _interval(config: HealthConfig, pid: int) -> int:
     return config.next_interval(time.time() - _started(pid))
 
 
-def due_probes(facade: Managers, probing: set[str]) -> tuple[list[Any], float]:
-    """For a daemon (pouchd) that keeps checks running as dockerd does: the running containers with a
-    check whose probe is due, leaving out ``probing`` (ids whose probe is under way), and the seconds
-    until the next one is due. The schedule is docker's (the first probe one interval after the start,
-    the start interval within the start period) and is read from the recorded state, so it is shared
-    with the shell's waiters: a probe one of them made is not made again."""
+def due_probes(facade: Managers, probing: set[str], view: CacheSnapshot | None = None) -> tuple[list[str], float]:
+    """For a daemon (pouchd) that keeps checks running as dockerd does: the ids of the running containers
+    with a check whose probe is due, leaving out ``probing`` (ids whose probe is under way), and the
+    seconds until the next one is due. The schedule is docker's (the first probe one interval after the
+    start, the start interval within the start period) and is read from the recorded state, so it is
+    shared with the shell's waiters: a probe one of them made is not made again. ``view``: a synced watch
+    cache (ctrd.watch) to read the containers, their states and tasks from, so a pass costs no call;
+    without one they are listed."""
     now = time.time()
-    manager = facade.containers
-    due: list[Any] = []
+    due: list[str] = []
     wait = 3600.0
-    for c in manager.client.containers.list([f'labels."{LABEL.HEALTHCHECK}"']):
-        if c.id in probing:
-            continue
-        config = HealthConfig.from_labels(c.labels)
+    for cid, labels, pid in _running_checks(facade, probing, view):
+        config = HealthConfig.from_labels(labels)
         if config is None:
             continue
-        try:
-            pid = _running_pid(facade, c)
-        except PouchError:
-            continue  # removed meanwhile
-        if pid is None:
-            continue
         started = _started(pid)
-        state = state_of(c.labels)
+        state = state_of(labels)
         last = _last_end(state, pid)
         if last is None:
             at = started + config.next_interval(0) / SECOND
         else:
             at = last + config.next_interval(last - started) / SECOND
         if at <= now:
-            due.append(c)
+            due.append(cid)
         else:
             wait = min(wait, at - now)
     return due, wait
 
 
-def probe(facade: Managers, c: Any) -> dict[str, Any] | None:
-    """One probe of ``c`` for a daemon's schedule; None when it could not be made (the container
-    stopped or went away meanwhile: its next start begins a new schedule)."""
+def _running_checks(facade: Managers, probing: set[str],
+                    view: CacheSnapshot | None) -> Iterator[tuple[str, Mapping[str, str], int]]:
+    """(id, labels, pid) of each container with a check whose task runs, not in ``probing``."""
+    if view is not None:
+        for cid, c in view.containers.items():
+            task = view.tasks.get(cid)
+            if (cid not in probing and LABEL.HEALTHCHECK in c.labels and task is not None
+                    and task.status == "running" and task.pid):
+                yield cid, c.labels, task.pid
+        return
+    for c in facade.containers.client.containers.list([f'labels."{LABEL.HEALTHCHECK}"']):
+        if c.id in probing:
+            continue
+        try:
+            pid = _running_pid(facade, c)
+        except PouchError:
+            continue  # removed meanwhile
+        if pid is not None:
+            yield c.id, c.labels, pid
+
+
+def probe(facade: Managers, cid: str) -> dict[str, Any] | None:
+    """One probe of container ``cid`` for a daemon's schedule; None when it could not be made (the
+    container stopped or went away meanwhile: its next start begins a new schedule)."""
     try:
-        return _probe_once(facade, c)
+        return _probe_once(facade, facade.containers.client.containers.get(cid))
     except PouchError:
         return None
 
@@ -298,38 +315,56 @@ class HealthMonitor:
     def keep_checking(self, stop: threading.Event, *, workers: int = 4) -> None:
         """A daemon's schedule (pouchd), until ``stop`` is set: every running container's check when it
         is due (``due_probes``), up to ``workers`` probes at a time, a slow one holding up no other.
-        Containers start at any time, so the due list is read again each second at least. The probes
-        run in daemon threads: a stopping server does not wait for a probe's timeout (its exec'd
-        process ends on its own, as with a killed waiter)."""
+        Containers start at any time, so what is due is worked out again each second at least, from a
+        watch cache of the namespace (its events keep it current: a pass makes no call to containerd;
+        while it is not synced, after containerd restarted, the containers are listed instead). A probe
+        ends with the cache caught up with the state it recorded, so that state is what the next pass
+        reads. The probes run in daemon threads: a stopping server does not wait for a probe's timeout
+        (its exec'd process ends on its own, as with a killed waiter)."""
+        from ctrd.watch import Watcher
+
         probing: set[str] = set()
         lock = threading.Lock()
         wake = threading.Event()
         slots = threading.Semaphore(workers)
+        watcher = Watcher(self.facade.ctrd).start(shared=False)
 
-        def one(c: Any) -> None:
+        def one(cid: str, before: str | None) -> None:
             try:
-                probe(self.facade, c)
+                if probe(self.facade, cid) is not None and before is not None:
+                    try:  # each probe's record differs (its times): wait for the event that brings it
+                        watcher.wait_for(lambda s: cid not in s.containers
+                                         or s.containers[cid].labels.get(LABEL.HEALTH, "") != before, _CATCH_UP)
+                    except PouchError:
+                        pass  # not synced, or slow: at worst the next pass probes once more
             finally:
                 with lock:
-                    probing.discard(c.id)
+                    probing.discard(cid)
                 slots.release()
                 wake.set()
 
-        while not stop.is_set():
-            wake.clear()
-            with lock:
-                busy = set(probing)
-            try:
-                due, wait = due_probes(self.facade, busy)
-            except PouchError:
-                due, wait = [], 1.0  # containerd unreachable for a moment: try again
-            for c in due:
-                if not slots.acquire(blocking=False):
-                    break  # all workers busy: the rest once one is free (``wake``)
+        try:
+            while not stop.is_set():
+                wake.clear()
                 with lock:
-                    probing.add(c.id)
-                threading.Thread(target=one, args=(c,), name=f"health-{c.id[:12]}", daemon=True).start()
-            # until the next is due, a probe ends (its next may be due sooner than the others'), or stop
-            deadline = time.monotonic() + min(wait, 1.0)
-            while not stop.is_set() and not wake.is_set() and time.monotonic() < deadline:
-                stop.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+                    busy = set(probing)
+                snapshot = watcher.snapshot()
+                view = snapshot if snapshot.synced else None
+                try:
+                    due, wait = due_probes(self.facade, busy, view)
+                except PouchError:
+                    due, wait = [], 1.0  # containerd unreachable for a moment: try again
+                for cid in due:
+                    if not slots.acquire(blocking=False):
+                        break  # all workers busy: the rest once one is free (``wake``)
+                    with lock:
+                        probing.add(cid)
+                    # the state it has now ("" for none yet), which the probe's record replaces
+                    before = None if view is None else view.containers[cid].labels.get(LABEL.HEALTH, "")
+                    threading.Thread(target=one, args=(cid, before), name=f"health-{cid[:12]}", daemon=True).start()
+                # until the next is due, a probe ends (its next may be due sooner than the others'), or stop
+                deadline = time.monotonic() + min(wait, 1.0)
+                while not stop.is_set() and not wake.is_set() and time.monotonic() < deadline:
+                    stop.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+        finally:
+            watcher.stop()

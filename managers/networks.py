@@ -477,8 +477,14 @@ class NetworkManager:
         plan.aliases = _aliases_label(labels)
         return plan
 
+    def published(self) -> builtins.list[tuple[str, dict[str, Any]]]:
+        """The host ports containers publish, with their owners ("container NAME"): what another claim
+        (a pod's) checks under ``cni_lock``, which every change to them is made under."""
+        return self._published(self.store.read())
+
     def _published(self, doc: dict[str, Any], exclude: str | None = None) -> builtins.list[tuple[str, dict[str, Any]]]:
-        return [(a["name"], p) for key, a in doc.get("attachments", {}).items() if key != exclude for p in a["ports"]]
+        return [(f"container {a['name']}", p) for key, a in doc.get("attachments", {}).items() if key != exclude
+                for p in a["ports"]]
 
     def _resolve_container(self, ref: str) -> str:
         if not ref:

@@ -16,6 +16,7 @@ the ``k8s.io`` namespace, where the CRI looks for them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -23,7 +24,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PouchError
 
 if TYPE_CHECKING:
     from ctrd.cri import Cri, CriContainer, PodSandbox
@@ -90,7 +91,11 @@ class PodManager:
             extra.append((words[0], tuple(words[1:])))
         runs = [(image, tuple(command)), *extra]
         images = [ref for ref, _ in runs]
-        mappings = self._ports(publish or [], host_network)
+        from managers.ports import parse_ports
+
+        wanted = parse_ports(publish or [])
+        if wanted and host_network:
+            raise InvalidArgument("-p with --host-network: the pod's ports are the host's already")
         self.ensure_sandbox_image()
         for ref in dict.fromkeys(images):
             if not self.cri.image_present(ref):
@@ -102,15 +107,25 @@ class PodManager:
         log_dir = self._log_dir(uid)
         from ctrd.private import private_dir
 
-        private_dir(log_dir)
-        spec = SandboxSpec(
-            name=name, namespace=self.facade.namespace, uid=uid, hostname=hostname or name,
-            log_directory=str(log_dir), cgroup_parent=CGROUP_PARENT, labels={POD_LABEL: name},
-            host_network=host_network, annotations={PORTS_ANNOTATION: json.dumps(mappings)} if mappings else {},
-            ports=tuple(PortMapping(host_port=m["host_port"], container_port=m["container_port"],
-                                    protocol=m["protocol"], host_ip=m["host_ip"]) for m in mappings),
-        )
-        pod_id = self.cri.run_sandbox(spec)
+        # The host ports are claimed under the lock containers' -p is (managers.networks' cni_lock), held
+        # until the sandbox that records them (its annotation) exists: otherwise two `pod run -p` racing
+        # both pass the check, and portmap's DNAT of one silently shadows the other's.
+        with self.facade.networks.cni_lock if wanted else contextlib.nullcontext():
+            mappings = self._claim_ports(wanted)
+            spec = SandboxSpec(
+                name=name, namespace=self.facade.namespace, uid=uid, hostname=hostname or name,
+                log_directory=str(log_dir), cgroup_parent=CGROUP_PARENT, labels={POD_LABEL: name},
+                host_network=host_network, annotations={PORTS_ANNOTATION: json.dumps(mappings)} if mappings else {},
+                ports=tuple(PortMapping(host_port=m["host_port"], container_port=m["container_port"],
+                                        protocol=m["protocol"], host_ip=m["host_ip"]) for m in mappings),
+            )
+            private_dir(log_dir)
+            try:
+                pod_id = self.cri.run_sandbox(spec)
+            except BaseException:
+                with contextlib.suppress(PouchError):  # the sandbox's own failure is the one to report
+                    self._remove_logs(uid)
+                raise
         try:
             pod = self.cri.sandbox(pod_id)
             for i, (ref, args) in enumerate(runs):
@@ -205,16 +220,18 @@ class PodManager:
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _ports(self, specs: list[str], host_network: bool) -> list[dict[str, Any]]:
-        """``-p`` specs as mappings with every host port chosen, none published by another of pouchsh's
-        pods or bound by a host process. (portmap's DNAT rules would win over a host listener silently,
-        and the CRI takes a host port of 0 as "no mapping", so free ones are chosen here.)"""
-        from managers.ports import clashes, free_port, in_use_on_host, parse_ports
+    def _claim_ports(self, wanted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The parsed ``-p`` mappings with every host port chosen, none published by another of pouchsh's
+        pods or by a container, nor bound by a host process; under ``cni_lock``. (portmap's DNAT rules
+        would win over a host listener silently, and the CRI takes a host port of 0 as "no mapping", so
+        free ones are chosen here.)"""
+        from managers.ports import clashes, free_port, in_use_on_host
 
-        wanted = parse_ports(specs)
-        if wanted and host_network:
-            raise InvalidArgument("-p with --host-network: the pod's ports are the host's already")
-        published = [(p.name, m) for p in self.cri.sandboxes() if POD_LABEL in p.labels for m in _published(p)]
+        if not wanted:
+            return wanted
+        published = [(f"pod {p.name}", m) for p in self.cri.sandboxes() if POD_LABEL in p.labels
+                     for m in _published(p)]
+        published += self.facade.networks.published()
         clashes(wanted, published)
         taken = {m["host_port"] for _, m in published}
         for m in wanted:
@@ -264,8 +281,6 @@ class PodManager:
         raise NotFound(f"pod {pod.name} has no container {wanted}", hint=", ".join(c.name for c in containers))
 
     def _remove(self, pod_id: str, uid: str | None) -> None:
-        from ctrd.errors import PouchError
-
         try:
             self.cri.stop_sandbox(pod_id)
         except NotFound:
@@ -275,14 +290,17 @@ class PodManager:
         except NotFound:
             pass
         if uid is not None and _UID.match(uid):
-            import shutil
+            self._remove_logs(uid)
 
-            try:
-                shutil.rmtree(self._log_dir(uid))
-            except FileNotFoundError:
-                pass
-            except OSError as e:
-                raise PouchError(f"pod removed, but not its logs: {e}") from None
+    def _remove_logs(self, uid: str) -> None:
+        import shutil
+
+        try:
+            shutil.rmtree(self._log_dir(uid))
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise PouchError(f"pod removed, but not its logs: {e}") from None
 
     def ensure_sandbox_image(self) -> None:
         """The sandbox image the cri plugin uses, built (when it is pouchsh's) if missing: before any

@@ -102,7 +102,8 @@ def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def clashes(wanted: list[dict[str, Any]], published: Iterable[tuple[str, dict[str, Any]]]) -> None:
-    """Conflict when a wanted host port is published already (by ``owner``) or given twice."""
+    """Conflict when a wanted host port is published already (by ``owner``: "container NAME", "pod NAME")
+    or given twice."""
     published = list(published)
     for i, m in enumerate(wanted):
         if not m["host_port"]:
@@ -113,7 +114,7 @@ def clashes(wanted: list[dict[str, Any]], published: Iterable[tuple[str, dict[st
         for owner, p in published:
             if _overlap(m, p):
                 raise Conflict(
-                    f"host port {_show(m)} is already published by container {owner}",
+                    f"host port {_show(m)} is already published by {owner}",
                     hint="choose another host port, or -p CONTAINER for a free one",
                 )
 

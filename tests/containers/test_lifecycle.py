@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +11,9 @@ import pytest
 from ctrd.errors import AlreadyExists, Conflict, Interrupted, InvalidArgument, NotFound, PouchError
 from tests.containers.conftest import new_facade
 from tests.containers.helpers import EMPTY, leftovers, opts, stdio
+from tests.support.poll import poll
 
 pytestmark = pytest.mark.containerd
-
-
-def _wait_for(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
 
 
 def test_foreground_run_streams_output_and_returns_the_exit_status(mgr: Any, roots: Any) -> None:
@@ -55,7 +47,7 @@ def test_detached_life_cycle(mgr: Any, roots: Any) -> None:
     record = c.run(opts("sh", "-c", "echo started; trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done",
                         name="web", label=["tier=front"]), detach=True)
     assert record["status"] == "running" and record["pid"] > 0 and record["labels"] == {"tier": "front"}
-    _wait_for(lambda: "started" in c.logs("web"))
+    poll(lambda: "started" in c.logs("web"), "web's first line in its log", 10)
     (row,) = c.list()
     assert row["id"] == record["id"][:12] and row["state"].startswith("Up ")
     assert c.list(quiet=True) == [record["id"][:12]]
@@ -244,7 +236,8 @@ def test_exec(mgr: Any) -> None:
     assert out.stdout.getvalue() == b"piped\n1 2\n/tmp\n65534\n"
     detached = c.exec("box", ["touch", "/tmp/marker"], detach=True)
     assert detached["pid"] > 0
-    _wait_for(lambda: c.exec("box", ["test", "-f", "/tmp/marker"], stdio=stdio()) == 0)
+    poll(lambda: c.exec("box", ["test", "-f", "/tmp/marker"], stdio=stdio()) == 0,
+         "the detached exec's marker", 10)
     c.stop(["box"], timeout=0)
     with pytest.raises(Conflict, match="not running"):
         c.exec("box", ["true"], stdio=stdio())
@@ -254,7 +247,7 @@ def test_top_port_update_and_cp(mgr: Any, tmp_path: Path) -> None:
     c = mgr.containers
     c.run(opts("sleep", "60", name="box", memory="64m"), detach=True)
     # Start returns once runc has told the init to exec; the exec itself may still be under way.
-    _wait_for(lambda: [p["cmd"] for p in c.top("box")] == ["sleep 60"])
+    poll(lambda: [p["cmd"] for p in c.top("box")] == ["sleep 60"], "top to show sleep 60", 10)
     assert c.top("box", ["-o", "pid,comm"])[0]["command"] == "sleep"
     assert c.port("box") == []
     updated = c.update(["box"], memory=128 << 20, pids_limit=20, restart="unless-stopped")[0]
@@ -289,7 +282,7 @@ def test_top_port_update_and_cp(mgr: Any, tmp_path: Path) -> None:
 def test_cp_cannot_escape_the_container_through_a_symlink(mgr: Any, tmp_path: Path) -> None:
     c = mgr.containers
     c.run(opts("sh", "-c", "ln -s / /escape && sleep 60", name="box"), detach=True)
-    _wait_for(lambda: c.exec("box", ["test", "-L", "/escape"], stdio=stdio()) == 0)
+    poll(lambda: c.exec("box", ["test", "-L", "/escape"], stdio=stdio()) == 0, "the /escape symlink", 10)
     victim = tmp_path / "victim"
     victim.mkdir()
     (tmp_path / "f.txt").write_text("x")
@@ -304,7 +297,7 @@ def test_log_rotation_and_log_options(mgr: Any) -> None:
     c.run(opts("sh", "-c", script, name="chatty", log_opt=["max-size=4k", "max-file=3"]), detach=True)
     assert c.wait(["chatty"]) == [0]
     path = Path(c.inspect("chatty")["log_path"])
-    _wait_for(lambda: "line-199-" in path.read_text())
+    poll(lambda: "line-199-" in path.read_text(), "the last line in the log file", 10)
     files = sorted(p.name for p in path.parent.iterdir() if "json.log" in p.name and not p.name.endswith(".lock"))
     assert files == [path.name, path.name + ".1", path.name + ".2"]
     assert all(p.stat().st_size <= 4096 for p in path.parent.iterdir() if p.name.startswith(path.name + "."))
@@ -386,8 +379,8 @@ def test_entrypoint_hostname_and_env_file(mgr: Any, tmp_path: Path) -> None:
 def test_detached_rm_removes_the_container_after_it_exits(mgr: Any, roots: Any) -> None:
     mgr.containers.run(opts("sh", "-c", "sleep 0.3", rm=True, name="brief", volumes=["/anon"]), detach=True)
     assert [r["name"] for r in mgr.containers.list()] == ["brief"]
-    _wait_for(lambda: mgr.containers.list(all=True) == [], timeout=20)
-    _wait_for(lambda: leftovers(mgr, roots) == EMPTY)
+    poll(lambda: mgr.containers.list(all=True) == [], "--rm to remove the exited container", 20)
+    poll(lambda: leftovers(mgr, roots) == EMPTY, lambda: f"nothing left behind: {leftovers(mgr, roots)}", 10)
     assert mgr.volumes.list() == []  # its anonymous volume went with it, as with docker's --rm
 
 
@@ -402,7 +395,8 @@ def test_start_attached_and_stop_signal(mgr: Any) -> None:
 
     c.run(opts("sh", "-c", "trap 'echo usr1; exit 0' USR1; while true; do sleep 0.1; done", name="sig",
                stop_signal="USR1", stop_timeout=20), detach=True)
-    _wait_for(lambda: c.top("sig") != [] and any("sleep" in p["cmd"] for p in c.top("sig")))
+    poll(lambda: c.top("sig") != [] and any("sleep" in p["cmd"] for p in c.top("sig")),
+         "sig's loop running", 10)
     assert c.inspect("sig")["stop_signal"] == "SIGUSR1" and c.inspect("sig")["stop_timeout"] == 20
     assert c.stop(["sig"])[0]["exit_code"] == 0
     assert "usr1" in c.logs("sig")

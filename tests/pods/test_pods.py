@@ -181,6 +181,50 @@ def test_published_port_reaches_the_pod_on_loopback(pods) -> None:
     poll(lambda: fetch() is None, "the mapping to go")
 
 
+def test_two_pod_runs_racing_for_one_host_port(pods) -> None:
+    """Two ``pod run -p`` (two facades on one data root, as two pouchsh processes) racing for one host port
+    are serialised by the lock containers' -p takes: exactly one pod is made, the other gets a conflict
+    naming it and leaves nothing (no sandbox, no log directory)."""
+    import threading
+
+    from ctrd.errors import PouchError
+    from managers import Managers
+
+    port = _free_loopback_port()
+    pods.pods.ensure_sandbox_image()  # not part of the race: built once, before it
+    facades = [pods, Managers(address=pods.address, namespace="default", root=pods.root, run_root=pods.run_root)]
+    for facade in facades:
+        facade.pods.cri.status()  # both dialled: the race starts at the check, not at the connection
+    start = threading.Barrier(2)
+    outcomes: dict[str, dict | PouchError] = {}
+
+    def race(facade, name: str) -> None:
+        start.wait(30)
+        try:
+            outcomes[name] = facade.pods.run(name, "docker.io/library/busybox:latest", ["sleep", "600"],
+                                             publish=[f"127.0.0.1:{port}:80"])
+        except PouchError as err:
+            outcomes[name] = err
+
+    try:
+        threads = [threading.Thread(target=race, args=(f, n)) for f, n in zip(facades, ("racer-a", "racer-b"))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(180)
+        assert not any(thread.is_alive() for thread in threads)
+    finally:
+        facades[1].close()
+    made = [name for name, out in outcomes.items() if isinstance(out, dict)]
+    refused = [out for out in outcomes.values() if not isinstance(out, dict)]
+    assert len(made) == 1 and len(refused) == 1, outcomes
+    (winner,), (error,) = made, refused
+    assert isinstance(error, Conflict) and f"{port}/tcp" in str(error) and f"pod {winner}" in str(error)
+    assert [p["name"] for p in pods.pods.list(all=True)] == [winner]
+    assert [d.name for d in (pods.root / "pods").iterdir()] == [pods.pods.inspect(winner)["uid"]]
+    pods.pods.remove(winner, force=True)
+
+
 def test_published_port_refusals(pods) -> None:
     import socket
 

@@ -5,18 +5,15 @@ two-service project with a named volume, a user network, a port published on 127
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.pouchd.compose import COMPOSE, compose
 from tests.pouchd.conftest import Daemon, wait_until
 
 pytestmark = pytest.mark.containerd
-
-COMPOSE = shutil.which("docker-compose")
 
 PROJECT = "cmp"
 
@@ -42,29 +39,18 @@ networks:
 """
 
 
-def compose(daemon: Daemon, directory: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-    assert COMPOSE is not None
-    env = daemon.env()
-    done = subprocess.run([COMPOSE, "--ansi", "never", "-f", str(directory / "docker-compose.yml"), "-p", PROJECT, *args],
-                          capture_output=True, timeout=120, env=env, cwd=directory, check=False)
-    if check and done.returncode != 0:
-        raise AssertionError(f"docker-compose {' '.join(args)} failed ({done.returncode}):\n{done.stderr.decode()}"
-                             f"\npouchd log:\n{daemon.log.read_text()[-3000:]}")
-    return done
-
-
 @pytest.mark.skipif(COMPOSE is None, reason="docker-compose is not installed (scripts/setup-host.sh installs it)")
 def test_compose_up_ps_logs_down(daemon: Daemon, tmp_path: Path) -> None:
     (tmp_path / "docker-compose.yml").write_text(COMPOSE_FILE)
     try:
-        up = compose(daemon, tmp_path, "up", "-d")
+        up = compose(daemon, tmp_path, PROJECT, "up", "-d")
         assert b"Creating cmp_web_1" in up.stderr and b"Creating cmp_client_1" in up.stderr
 
         # the shell sees what compose made
         shell_ps = daemon.pouchsh("--json", "-c", "ps").stdout.decode()
         assert "cmp_web_1" in shell_ps and "cmp_client_1" in shell_ps
 
-        ps = compose(daemon, tmp_path, "ps").stdout.decode()
+        ps = compose(daemon, tmp_path, PROJECT, "ps").stdout.decode()
         web_row = next(line for line in ps.splitlines() if line.startswith("cmp_web_1"))
         client_row = next(line for line in ps.splitlines() if line.startswith("cmp_client_1"))
         assert " Up " in web_row and " Up " in client_row
@@ -76,9 +62,9 @@ def test_compose_up_ps_logs_down(daemon: Daemon, tmp_path: Path) -> None:
             assert reply.read() == b"hello-from-web\n"
 
         # the client reached web by its service name on the user network
-        wait_until(lambda: b"hello-from-web" in compose(daemon, tmp_path, "logs", "--no-color", "client").stdout,
+        wait_until(lambda: b"hello-from-web" in compose(daemon, tmp_path, PROJECT, "logs", "--no-color", "client").stdout,
                    timeout=30, what="the client to fetch the page from web")
-        logs = compose(daemon, tmp_path, "logs", "--no-color").stdout.decode()
+        logs = compose(daemon, tmp_path, PROJECT, "logs", "--no-color").stdout.decode()
         assert "client_1  | hello-from-web" in logs
 
         # the named volume holds what web wrote into it
@@ -86,7 +72,7 @@ def test_compose_up_ps_logs_down(daemon: Daemon, tmp_path: Path) -> None:
         assert [m["Name"] for m in inspect["Mounts"] if m["Type"] == "volume"] == ["cmp_webdata"]
         assert daemon.docker("exec", "cmp_web_1", "cat", "/data/boots", check=True).stdout == b"started\n"
     finally:
-        down = compose(daemon, tmp_path, "down", "-v", check=False)
+        down = compose(daemon, tmp_path, PROJECT, "down", "-v", check=False)
     assert down.returncode == 0, down.stderr.decode()
     assert b"Removing cmp_client_1" in down.stderr and b"Removing network cmp_appnet" in down.stderr
     assert b"Removing volume cmp_webdata" in down.stderr

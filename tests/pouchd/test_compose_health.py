@@ -5,17 +5,15 @@ turns healthy), `ps` showing `(healthy)`, and `down` leaving nothing."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.pouchd.compose import COMPOSE, compose
 from tests.pouchd.conftest import Daemon
 
 pytestmark = pytest.mark.containerd
 
-COMPOSE = shutil.which("docker-compose")
 PROJECT = "hcp"
 
 COMPOSE_FILE = """\
@@ -45,21 +43,11 @@ networks:
 """
 
 
-def _compose(daemon: Daemon, directory: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-    assert COMPOSE is not None
-    done = subprocess.run([COMPOSE, "--ansi", "never", "-f", str(directory / "docker-compose.yml"), "-p", PROJECT, *args],
-                          capture_output=True, timeout=120, env=daemon.env(), cwd=directory, check=False)
-    if check and done.returncode != 0:
-        raise AssertionError(f"docker-compose {' '.join(args)} failed ({done.returncode}):\n{done.stderr.decode()}"
-                             f"\npouchd log:\n{daemon.log.read_text()[-3000:]}")
-    return done
-
-
 @pytest.mark.skipif(COMPOSE is None, reason="docker-compose is not installed (scripts/setup-host.sh installs it)")
 def test_compose_waits_for_a_healthy_dependency_through_pouchd(daemon: Daemon, tmp_path: Path) -> None:
     (tmp_path / "docker-compose.yml").write_text(COMPOSE_FILE)
     try:
-        up = _compose(daemon, tmp_path, "up", "-d")
+        up = compose(daemon, tmp_path, PROJECT, "up", "-d")
         assert b"Creating hcp_web_1" in up.stderr and b"Creating hcp_client_1" in up.stderr
         # compose started the client only once web was healthy
         web = json.loads(daemon.docker("inspect", "hcp_web_1", check=True).stdout)[0]
@@ -70,11 +58,11 @@ def test_compose_waits_for_a_healthy_dependency_through_pouchd(daemon: Daemon, t
         # its first fetch from web worked (it exits otherwise)
         assert client["State"]["Running"] is True
         assert daemon.docker("logs", "hcp_client_1", check=True).stdout == b"up\n"
-        rows = _compose(daemon, tmp_path, "ps").stdout.decode()
+        rows = compose(daemon, tmp_path, PROJECT, "ps").stdout.decode()
         web_row = next(line for line in rows.splitlines() if line.startswith("hcp_web_1"))
         assert "(healthy)" in web_row
     finally:
-        down = _compose(daemon, tmp_path, "down", check=False)
+        down = compose(daemon, tmp_path, PROJECT, "down", check=False)
     assert down.returncode == 0, down.stderr.decode()
     assert daemon.docker("ps", "-aq", check=True).stdout.strip() == b""
     assert b"hcp_hnet" not in daemon.docker("network", "ls", check=True).stdout

@@ -15,7 +15,6 @@ import random
 import subprocess
 import sys
 import tarfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from tests.containers.helpers import EMPTY, leftovers
 from tests.images.conftest import registry  # noqa: F401 - the module-scoped docker-registry fixture
 from tests.reliability.conftest import REPO, pouchsh_env
 from tests.reliability.test_containerd_killed import Hold
+from tests.support.poll import poll
 
 pytestmark = pytest.mark.containerd
 
@@ -51,11 +51,15 @@ def spawn(containerd_address: str, namespace: str, roots: tuple[Path, Path]) -> 
 
 
 def _until(predicate: Callable[[], bool], proc: subprocess.Popen[bytes], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
+    """``predicate`` true while pouchsh still runs; polled often, as the step it waits for (a lease held
+    mid-load) may last only moments before the kill must land."""
+    def seen() -> bool:
+        if predicate():
+            return True
         assert proc.poll() is None, f"pouchsh ended before {what}: {proc.stderr.read().decode()[-1000:]}"  # type: ignore[union-attr]
-        assert time.monotonic() < deadline, f"never saw {what}"
-        time.sleep(0.005)
+        return False
+
+    poll(seen, what, timeout, interval=0.005)
 
 
 def _sigkill(proc: subprocess.Popen[bytes]) -> None:

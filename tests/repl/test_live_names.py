@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.history import InMemoryHistory
 
 from pouchsh.repl import Shell
+from tests.support.poll import poll
 
 pytestmark = pytest.mark.containerd
 
@@ -37,14 +37,6 @@ def complete(shell: Shell, text: str) -> list[str]:
     return [c.text for c in completer.get_completions(Document(text), CompleteEvent())]
 
 
-def eventually(check: Callable[[], bool], what: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what}")
-        time.sleep(0.02)
-
-
 def test_warm_up_reaches_containerd(shell: Shell, containerd_address: str) -> None:
     assert shell.status.up is True
     assert containerd_address in shell.status.address
@@ -53,14 +45,14 @@ def test_warm_up_reaches_containerd(shell: Shell, containerd_address: str) -> No
 
 def test_container_names_follow_the_watch_cache(shell: Shell) -> None:
     assert shell.run("let c = run -d --name lively-one busybox sleep 60", threading.Event()) == 0
-    eventually(lambda: complete(shell, "stop liv") == ["lively-one"], "the new container completes")
-    eventually(lambda: "1 running" in "".join(t for _, t in shell.toolbar()), "the toolbar counts it")
+    poll(lambda: complete(shell, "stop liv") == ["lively-one"], "the new container completes", 15)
+    poll(lambda: "1 running" in "".join(t for _, t in shell.toolbar()), "the toolbar counts it", 15)
     assert shell.run("rm -f lively-one", threading.Event()) == 0
-    eventually(lambda: complete(shell, "stop liv") == [], "the removed container is gone")
+    poll(lambda: complete(shell, "stop liv") == [], "the removed container is gone", 15)
 
 
 def test_images_and_volumes_come_from_the_background_lists(shell: Shell, busybox_image: str) -> None:
-    eventually(lambda: complete(shell, "run -d docker.io/library/bus") == [busybox_image], "the image")
+    poll(lambda: complete(shell, "run -d docker.io/library/bus") == [busybox_image], "the image", 15)
     assert shell.run("let v = volume create vol-for-completion", threading.Event()) == 0
     shell.names.refreshed.clear()
     shell.repl.after_command()  # what the loop does after every command

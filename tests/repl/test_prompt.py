@@ -9,8 +9,6 @@ from __future__ import annotations
 import contextvars
 import stat
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from prompt_toolkit.input.base import PipeInput
 from pouchsh.completion import PouchCompleter, StaticNames
 from pouchsh.repl.session import build_session, continuation, history_path, open_history
 from pouchsh.signature import CommandTable, Flag, Param, command
+from tests.support.poll import poll
 
 UP, RIGHT, CTRL_C, CTRL_D, CTRL_R, ALT_ENTER = "\x1b[A", "\x1b[C", "\x03", "\x04", "\x12", "\x1b\r"
 
@@ -96,7 +95,7 @@ def test_auto_suggestion_from_history_accepted_with_right_arrow(pipe: PipeInput)
     thread, result = run_prompt_in_thread(session)
     pipe.send_text("netw")
     # the suggestion is computed after the keystroke, off the key path
-    wait_until(lambda: session.default_buffer.suggestion is not None)
+    poll(lambda: session.default_buffer.suggestion is not None, "a suggestion from history", 5)
     assert session.default_buffer.suggestion.text == "ork ls --quiet"
     pipe.send_text(RIGHT + "\r")
     thread.join(5)
@@ -124,21 +123,13 @@ def run_prompt_in_thread(session: PromptSession[str]) -> tuple[threading.Thread,
     return thread, result
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached before the deadline")
-        time.sleep(0.01)
-
-
 def test_tab_completes_a_command_and_a_live_name(pipe: PipeInput) -> None:
     session = make_session(names={"container": ["web-frontend", "db"]})
     thread, result = run_prompt_in_thread(session)
     pipe.send_text("netw\t")
-    wait_until(lambda: session.default_buffer.text == "network")
+    poll(lambda: session.default_buffer.text == "network", "tab to complete the command", 5)
     pipe.send_text("\x15rm we\t")  # Ctrl-U clears; the completion runs in a thread
-    wait_until(lambda: session.default_buffer.text == "rm web-frontend")
+    poll(lambda: session.default_buffer.text == "rm web-frontend", "tab to complete the live name", 5)
     pipe.send_text("\r")
     thread.join(5)
     assert result["text"] == "rm web-frontend"

@@ -34,6 +34,7 @@ from ctrd.watch import Watcher
 from tests.images.conftest import registry  # noqa: F401 - the module-scoped docker-registry fixture
 from tests.reliability.conftest import REPO
 from tests.support.cleanup import purge_namespace
+from tests.support.poll import poll
 
 pytestmark = pytest.mark.containerd
 
@@ -115,18 +116,11 @@ def _state(pid: int) -> str:
         return f.read().rsplit(")", 1)[1].split()[0]
 
 
-def _until(predicate: Callable[[], bool], what: str, timeout: float = BOUND) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"not within {timeout:g}s: {what}"
-        time.sleep(0.02)
-
-
 @contextmanager
 def stopped(private: Private) -> Iterator[None]:
     os.kill(private.pid, signal.SIGSTOP)
     try:
-        _until(lambda: _state(private.pid) == "T", "containerd stopped")
+        poll(lambda: _state(private.pid) == "T", "containerd stopped", BOUND)
         yield
     finally:
         os.kill(private.pid, signal.SIGCONT)
@@ -215,7 +209,8 @@ def test_ctrl_c_ends_a_call_waiting_on_a_stopped_containerd(private: Private) ->
         assert proc.stdout.readline().startswith(b"CONTAINER ID")  # an empty ps prints docker's header
         assert proc.stdout.readline() == b"ready\n"
         with stopped(private):
-            _until(lambda: _unread(private.socket) > 0 or proc.poll() is not None, "the second ps is waiting")
+            poll(lambda: _unread(private.socket) > 0 or proc.poll() is not None, "the second ps is waiting",
+                 BOUND)
             sent = time.monotonic()
             proc.send_signal(signal.SIGINT)
             _out, err = proc.communicate(timeout=BOUND)
@@ -355,8 +350,8 @@ def test_the_watcher_surfaces_a_dead_peer(private: Private, quick_keepalive: Non
     try:
         watcher.wait_synced(BOUND)
         with stopped(private):
-            _until(lambda: not watcher.snapshot().synced, "the watcher saw containerd stop")
-            _until(lambda: isinstance(watcher.last_error, Unavailable), "the watcher's error")
+            poll(lambda: not watcher.snapshot().synced, "the watcher saw containerd stop", BOUND)
+            poll(lambda: isinstance(watcher.last_error, Unavailable), "the watcher's error", BOUND)
             assert private.socket in str(watcher.last_error)
         watcher.wait_synced(BOUND)  # and it comes back by itself
     finally:

@@ -22,6 +22,7 @@ Life cycle, and what undoes what when a step fails (nothing half-made is left be
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import errno
 import io
 import os
@@ -166,6 +167,11 @@ class ContainerManager:
         record = rec.inspect_record(c, task, task_created=created)
         if record["status"] in ("running", "paused"):
             record["network_settings"] = self.facade.networks.networks_of(c.id)
+        # What was asked at create that the spec and labels do not say as docker does (sysctls, devices,
+        # security options, tunables): in the record, so that managers.dockershapes finds them there for
+        # the shell's --format and pouchd's answer alike (a fanned-out record brings its own context's).
+        options = self.create_options(c.id)
+        record["create_options"] = dataclasses.asdict(options) if options is not None else None
         return record
 
     def create_options(self, container_id: str) -> CreateOptions | None:

@@ -104,9 +104,7 @@ class _Handlers:
         return json_response([container_summary(r) for r in records])
 
     async def inspect(self, request: web.Request) -> web.Response:
-        record = await self._record(request.match_info["id"])
-        options = await self.b.call(self.containers.create_options, record["id"])
-        return json_response(container_inspect(record, options))
+        return json_response(container_inspect(await self._record(request.match_info["id"])))
 
     async def top(self, request: web.Request) -> web.Response:
         rows = await self.b.call(self.containers.top, request.match_info["id"])

@@ -487,14 +487,21 @@ class ContainerManager:
         since: Any = None,
         until: Any = None,
         cancel: threading.Event | None = None,
+        from_now: bool = False,
     ) -> Iterable[Any]:
         """The container's log as ``managers.logs.LogEntry`` (stream, text, time, stamp), oldest first:
-        a list, or with ``follow`` an iterator that goes on until the container stops or ``cancel``."""
+        a list, or with ``follow`` an iterator that goes on until the container stops or ``cancel``.
+        ``from_now`` (with ``follow``): only what is written from this call on, including what waits
+        in its FIFOs now (the log's end is taken before the collector drains them)."""
         from managers.logs import follow_entries, read_entries  # off the `ps` path
         from managers.times import parse_time
 
         c = self.resolver.get(ref)
         path = c.labels.get(LABEL.LOG_PATH) or str(self.paths.log_path(c.id))
+        if from_now and follow:
+            entries = follow_entries(path, tail=0, running=self._running_or_synced(c), cancel=cancel)
+            self.lifecycle.sync_log(c)
+            return entries
         self.lifecycle.sync_log(c)  # what waits in its FIFOs (a collector killed or slow) first
         since_ns = parse_time(since, "--since")
         until_ns = parse_time(until, "--until")
@@ -502,15 +509,21 @@ class ContainerManager:
             tail = None
         if not follow:
             return read_entries(path, tail=tail, since=since_ns, until=until_ns)
+        return follow_entries(path, tail=tail, since=since_ns, until=until_ns, running=self._running_or_synced(c),
+                              cancel=cancel)
+
+    def _running_or_synced(self, c: Any) -> Callable[[], bool]:
+        """A log follower's ``running``: whether ``c``'s task still runs; once not, its last output is
+        in the log before the follower's last look at the file."""
 
         def running() -> bool:
             task = self.resolver.task(c.id)
             alive = task is not None and task.status in ("running", "paused", "pausing", "created")
             if not alive:
-                self.lifecycle.sync_log(c)  # its last output, before the last look at the file
+                self.lifecycle.sync_log(c)
             return alive
 
-        return follow_entries(path, tail=tail, since=since_ns, until=until_ns, running=running, cancel=cancel)
+        return running
 
     def stats(self, refs: builtins.list[str], *, all: bool = False) -> builtins.list[dict[str, Any]]:
         """One resource-use sample per container (managers.stats.sample: cgroup figures from one

@@ -28,6 +28,12 @@ so even a pouchsh killed between Tasks.Create and its datagram leaves no contain
   restarts by policy: containerd's restart monitor creates the next task itself (with the stdout FIFO
   as its log URI, so stdout and stderr both arrive on stdout then), and the shim's Tasks.Create waits
   until the FIFO has a reader, so those FIFOs stay open until the directory goes.
+- **Live readers.** ``attach`` subscribes on ``<run_root>/logd/live`` (``subscribe``: SOCK_SEQPACKET,
+  0600 in our 0700 directory, peers of another uid refused; the first message names the container as a
+  datagram does) and gets every read of that container's FIFOs as one message (``TAGS``), sent right
+  after it is in the log; ``SYNC`` is answered ``SYNCED`` after a drain, EOF ends the task's output.
+  Nobody is waited for: a subscriber whose socket is full queues at most ``LIVE_QUEUE``, then is cut
+  off (it goes on from the log); at most 128 subscribers, and 16 connections yet to name a container.
 - **Bounds.** One 64 KiB read per ready FIFO per round (a flooding container cannot starve the others),
   unterminated lines cut at 16 KiB (``ctrd.logger.MAX_LINE``), so memory is bounded by the number of
   containers; disk by each container's rotation. A write that fails (disk full) drops that output and
@@ -83,7 +89,8 @@ LINGER = 10.0
 RESCAN = 10.0
 _CHUNK = 64 * 1024
 #: An unfinished line (a shell's prompt, a progress bar) is written after this many seconds without its
-#: newline, so that `attach` and `logs -f`, which follow the file, show it while the container waits.
+#: newline, so that `logs -f`, which follows the file, shows it while the container waits (a live
+#: subscriber, ``attach``, had it as it was read).
 PARTIAL_AFTER = 0.05
 #: bytes one FIFO may deliver in one turn before the others get theirs
 _TURN = 4 * _CHUNK

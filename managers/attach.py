@@ -2,8 +2,11 @@
 exit status), the detach keys, or Ctrl-C.
 
 pouchsh runs no daemon: a detached task's output goes to its JSON log through the log collector
-(ctrd.logd), so attaching follows the log as it grows (the collector writes whole lines: a prompt shows
-once its line ends). Input reaches a detached task only when it was made with ``-i -t``: its stdin is
+(ctrd.logd), which also hands it, as it reads it, to subscribers of its live stream: attaching
+subscribes (``follow_output``, which pouchd's attach reads too), so output shows as the container writes
+it, a prompt without its newline included. With no collector serving that (an older one), or once the
+stream breaks before the exit (the collector killed, or this reader cut off for falling behind), the log
+is followed as it grows instead. Input reaches a detached task only when it was made with ``-i -t``: its stdin is
 a FIFO in the container's state directory that the shim holds open (Lifecycle.stdin_fifo), and attach
 writes the caller's input into it, in raw mode on a terminal, until the detach keys (docker's
 ``ctrl-p,ctrl-q`` unless changed), which leave the container running. The shim gives a task without a

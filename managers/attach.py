@@ -241,7 +241,8 @@ def follow_output(
     run_root = manager.facade.run_root
     key = f"{manager.lifecycle.namespace}/{c.id}"
     sock = logd.subscribe(run_root, key)
-    if sock is None and manager.lifecycle.notify_collector(c.id, sync=True):
+    collected = (manager.paths.state_dir(c.id) / logd.CONFIG).exists()  # not a run attached elsewhere
+    if sock is None and collected and manager.lifecycle.notify_collector(c.id, sync=True):
         sock = logd.subscribe(run_root, key)  # a killed collector was started again by the notify
     if sock is None:
         return _from_log(manager, c, cancel)

@@ -442,7 +442,7 @@ class Collector:
             self._close(c, stream)
         self.served.pop(c.key, None)
         self.pending.discard(c)
-        for sub in c.subscribers:
+        for sub in list(c.subscribers):  # (_unsubscribe takes it out of the list)
             sub.closing = True  # its end: what it was sent, then EOF
             if not sub.queue:
                 self._unsubscribe(sub)

@@ -236,3 +236,21 @@ def test_the_socket_takes_only_a_container_name(slow: tuple[Path, Path]) -> None
         sock.close()
     for shim in shims.values():
         shim.exit()
+
+
+def test_every_subscriber_sees_the_end_of_the_output(slow: tuple[Path, Path]) -> None:
+    root, run = slow
+    shims = start_container(root)
+    assert logd.notify(root, run, KEY, sync=True)
+    subs = [logd.subscribe(run, KEY) for _ in range(3)]
+    assert all(s is not None for s in subs)
+    shims["stdout"].write(b"bye\n")
+    for sock in subs:
+        read_until(sock, b"bye\n")  # type: ignore[arg-type]
+    for shim in shims.values():
+        shim.exit()
+    for sock in subs:
+        sock.settimeout(30)  # type: ignore[union-attr]
+        assert sock.recv(logd.LIVE_MESSAGE) == b""  # type: ignore[union-attr]
+        sock.close()  # type: ignore[union-attr]
+    assert logd.subscribe(run, KEY) is None  # its output is over: nothing to subscribe to

@@ -254,3 +254,40 @@ def test_every_subscriber_sees_the_end_of_the_output(slow: tuple[Path, Path]) ->
         assert sock.recv(logd.LIVE_MESSAGE) == b""  # type: ignore[union-attr]
         sock.close()  # type: ignore[union-attr]
     assert logd.subscribe(run, KEY) is None  # its output is over: nothing to subscribe to
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bin/python3"), reason="needs root to try as another user")
+def test_another_user_cannot_subscribe(tmp_path: Path) -> None:
+    import shutil
+    import tempfile
+
+    root = tmp_path / "root"
+    (root / "containers" / NS / CID).mkdir(parents=True)
+    # a run root anyone may enter (pytest's own directories are 0700): only the collector's modes keep others out
+    run = Path(tempfile.mkdtemp(prefix="logd-", dir="/tmp"))
+    run.chmod(0o755)
+    proc = start_slow_collector(root, run)
+    try:
+        shims = start_container(root)
+        assert logd.notify(root, run, KEY, sync=True)
+        code = ("import _socket, sys; s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)\n"
+                "try:\n s.connect(sys.argv[1])\nexcept PermissionError:\n sys.exit(13)\nsys.exit(0)")
+        done = subprocess.run(["/usr/bin/python3", "-c", code, logd.live_path(run)], user=65534, group=65534,
+                              cwd="/", capture_output=True, timeout=60)
+        assert done.returncode == 13, done.stderr  # the 0700 directory and the 0600 socket keep it out
+        assert stat.S_IMODE(os.stat(Path(logd.live_path(run)).parent).st_mode) == 0o700
+        # and were the modes loosened, the collector itself hangs up on a peer of another uid
+        os.chmod(Path(logd.live_path(run)).parent, 0o755)
+        os.chmod(logd.live_path(run), 0o666)
+        code = ("import _socket, sys; s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET); s.settimeout(30)\n"
+                "s.connect(sys.argv[1])\ntry:\n s.send(sys.argv[2].encode()); answer = s.recv(16)\n"
+                "except OSError:\n answer = b''\nprint('answered' if answer else 'cut')")
+        done = subprocess.run(["/usr/bin/python3", "-c", code, logd.live_path(run), KEY], user=65534, group=65534,
+                              cwd="/", capture_output=True, timeout=60)
+        assert done.stdout == b"cut\n", done.stderr
+        for shim in shims.values():
+            shim.exit()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        shutil.rmtree(run, ignore_errors=True)

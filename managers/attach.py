@@ -285,8 +285,9 @@ def _live(manager: ContainerManager, c: Any, sock: Any, exit_future: Any, cancel
 
 
 def _from_log(manager: ContainerManager, c: Any, cancel: threading.Event) -> Iterator[tuple[str, bytes]]:
-    for entry in manager.log_entries(c.id, follow=True, from_now=True, cancel=cancel):
-        yield entry.stream, entry.text.encode("utf-8", "replace")
+    # the log's end is taken now, not when the iteration starts
+    entries = manager.log_entries(c.id, follow=True, from_now=True, cancel=cancel)
+    return ((entry.stream, entry.text.encode("utf-8", "replace")) for entry in entries)
 
 
 def _copy(chunks: Iterable[tuple[str, bytes]], stdio: Stdio, tty: bool, raw: bool) -> None:

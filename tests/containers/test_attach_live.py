@@ -134,3 +134,21 @@ def test_a_collector_killed_under_an_attach(pouchsh: Any, run_pouchsh: Any, root
     assert logged == list(range(len(logged))) and logged[-1] >= numbers[-1]
     # live again for the next attach (a subscription to the new collector)
     assert os.path.exists(logd.live_path(roots[1]))
+
+
+def test_an_older_collector_is_followed_through_the_log(pouchsh: Any, run_pouchsh: Any, roots: tuple[Path, Path]) -> None:
+    old = start_slow_collector(*roots, live=False)  # answers datagrams, serves no live stream
+    try:
+        assert pouchsh(f"run -d --name lines busybox sh -c '{LINES}'").returncode == 0
+        a = run_pouchsh("attach lines; echo status=$status")
+        first = a.read_until(rb"line \d+\n")
+        a.read_until(rb"(line \d+\n){%d}" % (len(re.findall(rb"line \d+\n", first)) + 3))
+        assert pouchsh("exec lines touch /stop").returncode == 0
+        out = a.read_until(rb"status=3\n")
+        numbers = [int(n) for n in re.findall(rb"line (\d+)\n", out)]
+        assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))  # from the log: none missing
+        assert collector_pid(roots[0]) == old.pid  # it was the one serving
+    finally:
+        old.send_signal(signal.SIGTERM)
+        old.wait(30)
+

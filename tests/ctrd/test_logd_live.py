@@ -26,13 +26,17 @@ REPO = Path(__file__).resolve().parents[2]
 KEY = f"{NS}/{CID}"
 
 
-def start_slow_collector(root: Path, run: Path) -> subprocess.Popen[bytes]:
+def start_slow_collector(root: Path, run: Path, *, live: bool = True) -> subprocess.Popen[bytes]:
     """A collector whose unfinished lines reach the log only after an hour (``PARTIAL_AFTER``): what a
-    subscriber sees of a prompt can only have come live."""
-    code = ("import sys; from ctrd import logd; logd.PARTIAL_AFTER = 3600.0; logd.LINGER = 3600.0; "
-            "sys.exit(logd.serve(sys.argv[1], sys.argv[2]))")
+    subscriber sees of a prompt can only have come live. ``live`` False: one as before the live stream
+    (no socket for it; lines unfinished for 50 ms logged as usual)."""
+    code = ("import sys, _socket; from ctrd import logd; logd.LINGER = 3600.0\n"
+            + ("logd.PARTIAL_AFTER = 3600.0\n" if live else
+               "logd._listen = lambda path: _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)\n")
+            + "sys.exit(logd.serve(sys.argv[1], sys.argv[2]))")
     proc = subprocess.Popen([sys.executable, "-c", code, str(root), str(run)], cwd=REPO, start_new_session=True)
-    poll(lambda: os.path.exists(logd.live_path(run)) and collector_pid_of(root) == proc.pid, "the collector up")
+    poll(lambda: os.path.exists(logd.socket_path(run)) and collector_pid_of(root) == proc.pid, "the collector up")
+    assert os.path.exists(logd.live_path(run)) == live
     return proc
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from ctrd import logd
 from tests.ctrd.test_logd import _zombie, collector_pid
-from tests.ctrd.test_logd_live import start_slow_collector
+from tests.ctrd.test_logd_live import collector_pid_of, start_slow_collector
 from tests.support.poll import poll
 
 pytestmark = pytest.mark.containerd
@@ -147,7 +147,7 @@ def test_an_older_collector_is_followed_through_the_log(pouchsh: Any, run_pouchs
         out = a.read_until(rb"status=3\n")
         numbers = [int(n) for n in re.findall(rb"line (\d+)\n", out)]
         assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))  # from the log: none missing
-        assert collector_pid(roots[0]) == old.pid  # it was the one serving
+        assert collector_pid_of(roots[0]) == old.pid  # it was the one serving
     finally:
         old.send_signal(signal.SIGTERM)
         old.wait(30)

@@ -28,6 +28,12 @@ so even a pouchsh killed between Tasks.Create and its datagram leaves no contain
   restarts by policy: containerd's restart monitor creates the next task itself (with the stdout FIFO
   as its log URI, so stdout and stderr both arrive on stdout then), and the shim's Tasks.Create waits
   until the FIFO has a reader, so those FIFOs stay open until the directory goes.
+- **Live readers.** ``attach`` subscribes on ``<run_root>/logd/live`` (``subscribe``: SOCK_SEQPACKET,
+  0600 in our 0700 directory, peers of another uid refused; the first message names the container as a
+  datagram does) and gets every read of that container's FIFOs as one message (``TAGS``), sent right
+  after it is in the log; ``SYNC`` is answered ``SYNCED`` after a drain, EOF ends the task's output.
+  Nobody is waited for: a subscriber whose socket is full queues at most ``LIVE_QUEUE``, then is cut
+  off (it goes on from the log); at most 128 subscribers, and 16 connections yet to name a container.
 - **Bounds.** One 64 KiB read per ready FIFO per round (a flooding container cannot starve the others),
   unterminated lines cut at 16 KiB (``ctrd.logger.MAX_LINE``), so memory is bounded by the number of
   containers; disk by each container's rotation. A write that fails (disk full) drops that output and
@@ -52,6 +58,7 @@ import select
 import stat
 import sys
 import time
+from _collections import deque
 
 TYPE_CHECKING = False  # not `from typing import`: typing is the heaviest import there would be
 if TYPE_CHECKING:
@@ -59,13 +66,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONFIG",
+    "LIVE_MESSAGE",
     "STREAMS",
+    "SYNC",
+    "SYNCED",
+    "TAGS",
     "fifo_paths",
+    "live_path",
     "notify",
     "prepare",
     "revive",
     "socket_path",
     "spawn",
+    "subscribe",
 ]
 
 STREAMS = ("stdout", "stderr")
@@ -76,10 +89,24 @@ LINGER = 10.0
 RESCAN = 10.0
 _CHUNK = 64 * 1024
 #: An unfinished line (a shell's prompt, a progress bar) is written after this many seconds without its
-#: newline, so that `attach` and `logs -f`, which follow the file, show it while the container waits.
+#: newline, so that `logs -f`, which follows the file, shows it while the container waits (a live
+#: subscriber, ``attach``, had it as it was read).
 PARTIAL_AFTER = 0.05
 #: bytes one FIFO may deliver in one turn before the others get theirs
 _TURN = 4 * _CHUNK
+#: the live stream's messages: a tag byte, then the bytes just read from that stream (``TAGS``), or
+#: ``SYNCED`` alone, the answer to a subscriber's ``SYNC`` once the FIFOs were drained to it
+TAGS = {"stdout": b"o", "stderr": b"e"}
+SYNC, SYNCED = b"sync", b"s"
+#: the largest message a subscriber receives: a tag byte and one read
+LIVE_MESSAGE = 64 * 1024 + 1
+#: bytes a subscriber may leave unread beyond its socket's own buffer before it is cut off
+LIVE_QUEUE = 256 * 1024
+#: subscribers at once (each may hold LIVE_QUEUE), and connections yet to name their container
+_LIVE_MAX = 128
+_LIVE_PENDING = 16
+#: what a queued message costs besides its bytes (counted, so that many tiny ones are bounded too)
+_OVERHEAD = 64
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
@@ -88,6 +115,11 @@ _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 
 def socket_path(run_root: str | os.PathLike[str]) -> str:
     return os.path.join(os.fspath(run_root), "logd", "sock")
+
+
+def live_path(run_root: str | os.PathLike[str]) -> str:
+    """The live stream's socket (SOCK_SEQPACKET, 0600 in the collector's 0700 directory)."""
+    return os.path.join(os.fspath(run_root), "logd", "live")
 
 
 def lock_path(root: str | os.PathLike[str]) -> str:
@@ -242,11 +274,47 @@ def revive(root: str | os.PathLike[str], run_root: str | os.PathLike[str]) -> bo
     return killed
 
 
+def subscribe(run_root: str | os.PathLike[str], key: str, *, timeout: float = 5.0) -> _socket.socket | None:
+    """A live subscription to container ``key``'s output: a connected socket whose messages are what
+    the collector reads from the container's FIFOs from now on (``TAGS``), as it reads them; ``SYNC``
+    sent on it is answered ``SYNCED`` once what waited in the FIFOs is on its way. The socket closes
+    when the container's output ends (or the collector ends, or found this reader too slow). None when
+    no collector serves subscriptions (none runs, or an older one) or it does not serve ``key``."""
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(live_path(run_root))
+        sock.send(key.encode())
+        if sock.recv(16) != b"ok":
+            sock.close()
+            return None
+    except OSError:
+        sock.close()
+        return None
+    sock.settimeout(None)
+    return sock
+
+
 # -- the collector ---------------------------------------------------------------------------------
 
 
+class _Subscriber:
+    """One live reader: ``container`` None until it has named one. Messages the socket's buffer cannot
+    take wait in ``queue`` (at most LIVE_QUEUE bytes, else it is cut off); ``closing``: its container's
+    output ended, it is closed once the queue is out."""
+
+    __slots__ = ("closing", "container", "queue", "queued", "sock")
+
+    def __init__(self, sock: _socket.socket) -> None:
+        self.sock = sock
+        self.container: _Container | None = None
+        self.queue: deque[bytes] = deque()
+        self.queued = 0
+        self.closing = False
+
+
 class _Container:
-    __slots__ = ("directory", "fds", "keep", "key", "live", "on_exit", "streams", "writer")
+    __slots__ = ("directory", "fds", "keep", "key", "live", "on_exit", "streams", "subscribers", "writer")
 
     def __init__(self, key: str, directory: str, writer: JsonLogWriter, keep: bool, streams: list[str]) -> None:
         self.key = key
@@ -258,6 +326,7 @@ class _Container:
         #: a writer was seen: its EOF is the end of a task we served (not a container stopped long ago)
         self.live = False
         self.fds: dict[str, int] = {}
+        self.subscribers: list[_Subscriber] = []
 
 
 def _read_config(directory: str) -> dict[str, str] | None:
@@ -286,6 +355,8 @@ class Collector:
         #: during the first scan after a collector was killed, a stopped container's on-exit command runs
         #: too: the killed one may not have seen that task end
         self.first_scan = False
+        #: live readers by their socket's fd (subscribed, closing, or yet to name a container)
+        self.subscribers: dict[int, _Subscriber] = {}
 
     # which containers
 
@@ -371,6 +442,11 @@ class Collector:
             self._close(c, stream)
         self.served.pop(c.key, None)
         self.pending.discard(c)
+        for sub in list(c.subscribers):  # (_unsubscribe takes it out of the list)
+            sub.closing = True  # its end: what it was sent, then EOF
+            if not sub.queue:
+                self._unsubscribe(sub)
+        c.subscribers = []
         try:
             c.writer.close()
         except OSError:
@@ -398,6 +474,8 @@ class Collector:
                 c.writer.write(stream, data)
             except OSError:
                 pass  # disk full or the directory going: drop this output, keep the container unblocked
+            if c.subscribers:  # after the log: a line a subscriber saw is in the log, even if we are killed now
+                self._publish(c, TAGS[stream] + data)
             if c.writer.partial_since is None:
                 self.pending.discard(c)
             else:
@@ -442,9 +520,125 @@ class Collector:
             c, stream = entry
             self._pump(c, stream, fd)
 
+    # live readers (attach): never waited for; one that falls LIVE_QUEUE behind is cut off
+
+    def accept(self, listener: _socket.socket) -> None:
+        while True:
+            try:
+                fd, _ = listener._accept()
+            except OSError:
+                return  # BlockingIOError: all taken; anything else (EMFILE): the next round
+            sock = _socket.socket(fileno=fd)
+            try:
+                sock.setblocking(False)
+                # pid, uid, gid: only our own user's processes (the directory's mode says so already)
+                uid = int.from_bytes(sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)[4:8], sys.byteorder)
+            except OSError:
+                uid = -1
+            if uid != os.geteuid() or len(self.subscribers) >= _LIVE_MAX + _LIVE_PENDING:
+                sock.close()
+                continue
+            waiting = [s for s in self.subscribers.values() if s.container is None and not s.closing]
+            if len(waiting) >= _LIVE_PENDING:
+                self._unsubscribe(waiting[0])  # the oldest that never named its container
+            self.subscribers[sock.fileno()] = _Subscriber(sock)
+            self.epoll.register(sock.fileno(), select.EPOLLIN)
+
+    def on_subscriber(self, fd: int, events: int) -> None:
+        sub = self.subscribers.get(fd)
+        if sub is None:
+            return
+        if events & select.EPOLLOUT:
+            self._flush(sub)
+        if fd not in self.subscribers or not events & (select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR):
+            return
+        try:
+            data = sub.sock.recv(1024)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._unsubscribe(sub)  # it hung up
+        elif sub.closing:
+            return  # its EOF follows what it is still owed
+        elif sub.container is None:
+            self._subscribe(sub, data.decode("ascii", "replace"))
+        elif data == SYNC:
+            c = sub.container
+            self.check(c.key)  # drains its FIFOs to every subscriber (or ends it: then EOF says it)
+            if sub.container is c and not sub.closing:
+                self._send(sub, SYNCED)
+        else:
+            self._unsubscribe(sub)
+
+    def _subscribe(self, sub: _Subscriber, key: str) -> None:
+        if _valid_key(key) and key not in self.served:
+            self.check(key)
+        c = self.served.get(key) if _valid_key(key) else None
+        subscribed = sum(1 for s in self.subscribers.values() if s.container is not None)
+        if c is None or not c.fds or subscribed >= _LIVE_MAX:
+            try:
+                sub.sock.send(b"no")
+            except OSError:
+                pass
+            self._unsubscribe(sub)
+            return
+        sub.container = c
+        c.subscribers.append(sub)
+        self._send(sub, b"ok")
+
+    def _publish(self, c: _Container, message: bytes) -> None:
+        for sub in list(c.subscribers):
+            self._send(sub, message)
+
+    def _send(self, sub: _Subscriber, message: bytes) -> None:
+        if sub.queue:
+            if sub.queued + len(message) + _OVERHEAD > LIVE_QUEUE:
+                self._unsubscribe(sub)  # too slow: cut off, so that nobody waits for it
+                return
+            sub.queue.append(message)
+            sub.queued += len(message) + _OVERHEAD
+            return
+        try:
+            sub.sock.send(message)
+        except BlockingIOError:
+            sub.queue.append(message)
+            sub.queued += len(message) + _OVERHEAD
+            self.epoll.modify(sub.sock.fileno(), select.EPOLLIN | select.EPOLLOUT)
+        except OSError:
+            self._unsubscribe(sub)
+
+    def _flush(self, sub: _Subscriber) -> None:
+        while sub.queue:
+            try:
+                sub.sock.send(sub.queue[0])
+            except BlockingIOError:
+                return
+            except OSError:
+                self._unsubscribe(sub)
+                return
+            sub.queued -= len(sub.queue.popleft()) + _OVERHEAD
+        if sub.closing:
+            self._unsubscribe(sub)
+        else:
+            self.epoll.modify(sub.sock.fileno(), select.EPOLLIN)
+
+    def _unsubscribe(self, sub: _Subscriber) -> None:
+        fd = sub.sock.fileno()
+        if self.subscribers.pop(fd, None) is None:
+            return
+        if sub.container is not None and sub in sub.container.subscribers:
+            sub.container.subscribers.remove(sub)
+        self.epoll.unregister(fd)
+        sub.sock.close()
+        sub.queue.clear()
+
     def close(self) -> None:
         for c in list(self.served.values()):
             self._drop(c)
+        for sub in list(self.subscribers.values()):
+            self._unsubscribe(sub)
         self.epoll.close()
 
 
@@ -508,6 +702,22 @@ def _bind(path: str) -> _socket.socket:
     return sock
 
 
+def _listen(path: str) -> _socket.socket:
+    """The live stream's listening socket (a killed collector's file is ours to replace: we hold the lock)."""
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC | _socket.SOCK_NONBLOCK)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    old = os.umask(0o177)
+    try:
+        sock.bind(path)
+    finally:
+        os.umask(old)
+    sock.listen(64)
+    return sock
+
+
 def serve(root: str, run_root: str) -> int:
     """The collector's life: lock, socket, first scan, then the epoll loop until idle for LINGER."""
     os.makedirs(os.path.join(run_root, "logd"), mode=0o700, exist_ok=True)
@@ -519,6 +729,7 @@ def serve(root: str, run_root: str) -> int:
     collector = Collector(root, _load_writer())
     # A pid left in the lock file: our predecessor was killed, maybe before it saw some task end.
     collector.first_scan = bool(os.pread(lock_fd, 32, 0).strip())
+    live = _listen(live_path(run_root))  # before the datagrams: a collector that answers them serves it
     sock: _socket.socket | None = _bind(sock_file)
     # Our pid, once we answer: left there by a kill -9, it makes the next pouchsh start us again.
     os.ftruncate(lock_fd, 0)
@@ -531,6 +742,7 @@ def serve(root: str, run_root: str) -> int:
     _signal.signal(_signal.SIGCHLD, _signal.SIG_IGN)  # on-exit commands: reaped by the kernel
     collector.epoll.register(sock.fileno(), select.EPOLLIN)
     collector.epoll.register(wake_r, select.EPOLLIN)
+    collector.epoll.register(live.fileno(), select.EPOLLIN)
     collector.scan()
     collector.first_scan = False
     idle_since = None if collector.served else time.monotonic()
@@ -557,13 +769,17 @@ def serve(root: str, run_root: str) -> int:
             if flush_at is not None:
                 wait = min(wait, flush_at - now)
             events = collector.epoll.poll(max(wait, 0.0))
-            for fd, _ in events:
+            for fd, mask in events:
                 if fd == wake_r:
                     while _drain(wake_r):
                         pass
                     return 0
                 if fd == sock.fileno():
                     _answer(collector, sock)
+                elif fd == live.fileno():
+                    collector.accept(live)
+                elif fd in collector.subscribers:
+                    collector.on_subscriber(fd, mask)
                 else:
                     collector.on_ready(fd)
             collector.flush_partials(time.monotonic())
@@ -576,6 +792,11 @@ def serve(root: str, run_root: str) -> int:
                 idle_since = time.monotonic()
     finally:
         collector.close()
+        live.close()
+        try:
+            os.unlink(live_path(run_root))
+        except FileNotFoundError:
+            pass
         if sock is not None and sock.fileno() >= 0:
             sock.close()
             try:

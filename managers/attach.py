@@ -2,8 +2,11 @@
 exit status), the detach keys, or Ctrl-C.
 
 pouchsh runs no daemon: a detached task's output goes to its JSON log through the log collector
-(ctrd.logd), so attaching follows the log as it grows (the collector writes whole lines: a prompt shows
-once its line ends). Input reaches a detached task only when it was made with ``-i -t``: its stdin is
+(ctrd.logd), which also hands it, as it reads it, to subscribers of its live stream: attaching
+subscribes (``follow_output``, which pouchd's attach reads too), so output shows as the container writes
+it, a prompt without its newline included. With no collector serving that (an older one), or once the
+stream breaks before the exit (the collector killed, or this reader cut off for falling behind), the log
+is followed as it grows instead. Input reaches a detached task only when it was made with ``-i -t``: its stdin is
 a FIFO in the container's state directory that the shim holds open (Lifecycle.stdin_fifo), and attach
 writes the caller's input into it, in raw mode on a terminal, until the detach keys (docker's
 ``ctrl-p,ctrl-q`` unless changed), which leave the container running. The shim gives a task without a
@@ -18,11 +21,13 @@ when the container asked for a terminal itself (``-t``); otherwise they are show
 
 from __future__ import annotations
 
+import codecs
 import errno
 import os
 import selectors
 import stat
 import threading
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ctrd.errors import Conflict, Interrupted, InvalidArgument, Timeout
@@ -35,7 +40,7 @@ from managers.resolver import name_of
 if TYPE_CHECKING:
     from managers.containers import ContainerManager
 
-__all__ = ["attach", "parse_detach_keys", "printable"]
+__all__ = ["attach", "follow_output", "parse_detach_keys", "printable"]
 
 #: how long the output may take to catch up with an exit (the collector writes the last lines after it)
 _DRAIN = 10.0
@@ -68,11 +73,11 @@ def attach(
 
 def _attached(manager: ContainerManager, c: Any, stdio: Stdio, tty: bool, fifo: int, keys: bytes, sig_proxy: bool) -> int:
     raw = tty or not _is_terminal(stdio.stdout)
-    exit_future = manager.client.tasks.wait(c.id)  # before the log is followed: an exit is not missed
+    exit_future = manager.client.tasks.wait(c.id)  # before the output is followed: an exit is not missed
     stop = threading.Event()
     detached = threading.Event()
-    entries = manager.log_entries(c.id, follow=True, tail=0, cancel=stop)
-    pump = threading.Thread(target=_copy, args=(entries, stdio, tty, raw), name=f"attach-{c.id[:12]}", daemon=True)
+    chunks = follow_output(manager, c, exit_future, stop)
+    pump = threading.Thread(target=_copy, args=(chunks, stdio, tty, raw), name=f"attach-{c.id[:12]}", daemon=True)
     pump.start()
     forward = _Input(stdio.stdin, fifo, keys, detached) if fifo >= 0 and stdio.stdin is not None else None
     terminal = stdio.terminal if forward is not None and tty else None
@@ -95,7 +100,7 @@ def _attached(manager: ContainerManager, c: Any, stdio: Stdio, tty: bool, fifo: 
                     if sig_proxy:
                         quiet(manager.client.tasks.kill, c.id, "SIGINT")
                     raise Interrupted(f"detached from {name_of(c)}" + (" (sent SIGINT)" if sig_proxy else ""))
-        pump.join(_DRAIN)  # the follower ends once the task is gone and the log is read to its end
+        pump.join(_DRAIN)  # the follower ends once what the task wrote before its exit is through
         return int(status)
     finally:
         stop.set()
@@ -222,12 +227,79 @@ def parse_detach_keys(spec: str) -> bytes:
 _CTRL = {"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}
 
 
-def _copy(entries: Any, stdio: Stdio, tty: bool, raw: bool) -> None:
-    for entry in entries:
-        target: BinaryIO = stdio.stdout if tty or entry.stream == "stdout" else stdio.stderr
-        text = entry.text if raw else printable(entry.text)
+def follow_output(
+    manager: ContainerManager, c: Any, exit_future: Any, cancel: threading.Event
+) -> Iterator[tuple[str, bytes]]:
+    """``c``'s output from this call on, as ``(stream, bytes)`` in the order it was written, until its
+    exit (``exit_future``, issued before this call) and what it wrote before it are through, or
+    ``cancel``. Live from the log collector as it reads the container's FIFOs (ctrd.logd.subscribe);
+    from the log as it grows when no collector serves that (an older one), and from the moment the
+    live stream breaks before the exit (the collector killed, or this reader cut off for falling behind:
+    then what it was not sent is in the log, not here). ``attach`` and pouchd's attach both read this."""
+    from ctrd import logd
+
+    run_root = manager.facade.run_root
+    key = f"{manager.lifecycle.namespace}/{c.id}"
+    sock = logd.subscribe(run_root, key)
+    collected = (manager.paths.state_dir(c.id) / logd.CONFIG).exists()  # not a run attached elsewhere
+    if sock is None and collected and manager.lifecycle.notify_collector(c.id, sync=True):
+        sock = logd.subscribe(run_root, key)  # a killed collector was started again by the notify
+    if sock is None:
+        return _from_log(manager, c, cancel)
+    return _live(manager, c, sock, exit_future, cancel)
+
+
+def _live(manager: ContainerManager, c: Any, sock: Any, exit_future: Any, cancel: threading.Event) -> Iterator[tuple[str, bytes]]:
+    from ctrd import logd
+
+    def exited(_future: Any) -> None:
         try:
-            target.write(text.encode("utf-8", "replace"))
+            sock.send(logd.SYNC)  # answered once what waited in the FIFOs is on its way to us
+        except OSError:
+            pass  # over already
+
+    streams = {tag: stream for stream, tag in logd.TAGS.items()}
+    sock.settimeout(POLL)  # only to notice `cancel`: output wakes the read at once
+    exit_future.add_done_callback(exited)
+    try:
+        while not cancel.is_set():
+            try:
+                message = sock.recv(logd.LIVE_MESSAGE)
+            except TimeoutError:
+                continue
+            except OSError:
+                message = b""
+            if not message:
+                break  # the container's output ended, or the stream broke: the log has the rest
+            tag, data = message[:1], message[1:]
+            if tag == logd.SYNCED:
+                if exit_future.done():
+                    return
+            elif tag in streams and data:
+                yield streams[tag], data
+        else:
+            return
+    finally:
+        sock.close()
+    yield from _from_log(manager, c, cancel)
+
+
+def _from_log(manager: ContainerManager, c: Any, cancel: threading.Event) -> Iterator[tuple[str, bytes]]:
+    # the log's end is taken now, not when the iteration starts
+    entries = manager.log_entries(c.id, follow=True, from_now=True, cancel=cancel)
+    return ((entry.stream, entry.text.encode("utf-8", "replace")) for entry in entries)
+
+
+def _copy(chunks: Iterable[tuple[str, bytes]], stdio: Stdio, tty: bool, raw: bool) -> None:
+    decoders: dict[str, Any] = {}
+    for stream, data in chunks:
+        target: BinaryIO = stdio.stdout if tty or stream == "stdout" else stdio.stderr
+        if not raw:
+            # a character cut between two reads is decoded whole, so it is not escaped in halves
+            decoder = decoders.setdefault(stream, codecs.getincrementaldecoder("utf-8")("replace"))
+            data = printable(decoder.decode(data)).encode("utf-8")
+        try:
+            target.write(data)
             target.flush()
         except (OSError, ValueError):
             return  # the reader went away

@@ -22,6 +22,7 @@ Life cycle, and what undoes what when a step fails (nothing half-made is left be
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import errno
 import io
 import os
@@ -186,6 +187,11 @@ class ContainerManager:
         record = rec.inspect_record(c, task, task_created=created)
         if record["status"] in ("running", "paused"):
             record["network_settings"] = self.facade.networks.networks_of(c.id)
+        # What was asked at create that the spec and labels do not say as docker does (sysctls, devices,
+        # security options, tunables): in the record, so that managers.dockershapes finds them there for
+        # the shell's --format and pouchd's answer alike (a fanned-out record brings its own context's).
+        options = self.create_options(c.id)
+        record["create_options"] = dataclasses.asdict(options) if options is not None else None
         return record
 
     def create_options(self, container_id: str) -> CreateOptions | None:
@@ -513,14 +519,21 @@ class ContainerManager:
         since: Any = None,
         until: Any = None,
         cancel: threading.Event | None = None,
+        from_now: bool = False,
     ) -> Iterable[Any]:
         """The container's log as ``managers.logs.LogEntry`` (stream, text, time, stamp), oldest first:
-        a list, or with ``follow`` an iterator that goes on until the container stops or ``cancel``."""
+        a list, or with ``follow`` an iterator that goes on until the container stops or ``cancel``.
+        ``from_now`` (with ``follow``): only what is written from this call on, including what waits
+        in its FIFOs now (the log's end is taken before the collector drains them)."""
         from managers.logs import follow_entries, read_entries  # off the `ps` path
         from managers.times import parse_time
 
         c = self.resolver.get(ref)
         path = c.labels.get(LABEL.LOG_PATH) or str(self.paths.log_path(c.id))
+        if from_now and follow:
+            entries = follow_entries(path, tail=0, running=self._running_or_synced(c), cancel=cancel)
+            self.lifecycle.sync_log(c)
+            return entries
         self.lifecycle.sync_log(c)  # what waits in its FIFOs (a collector killed or slow) first
         since_ns = parse_time(since, "--since")
         until_ns = parse_time(until, "--until")
@@ -528,15 +541,21 @@ class ContainerManager:
             tail = None
         if not follow:
             return read_entries(path, tail=tail, since=since_ns, until=until_ns)
+        return follow_entries(path, tail=tail, since=since_ns, until=until_ns, running=self._running_or_synced(c),
+                              cancel=cancel)
+
+    def _running_or_synced(self, c: Any) -> Callable[[], bool]:
+        """A log follower's ``running``: whether ``c``'s task still runs; once not, its last output is
+        in the log before the follower's last look at the file."""
 
         def running() -> bool:
             task = self.resolver.task(c.id)
             alive = task is not None and task.status in ("running", "paused", "pausing", "created")
             if not alive:
-                self.lifecycle.sync_log(c)  # its last output, before the last look at the file
+                self.lifecycle.sync_log(c)
             return alive
 
-        return follow_entries(path, tail=tail, since=since_ns, until=until_ns, running=running, cancel=cancel)
+        return running
 
     def stats(self, refs: builtins.list[str], *, all: bool = False) -> builtins.list[dict[str, Any]]:
         """One resource-use sample per container (managers.stats.sample: cgroup figures from one

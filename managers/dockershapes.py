@@ -170,9 +170,25 @@ def _from_options(options: Any) -> dict[str, Any]:
     }
 
 
-def container_inspect(record: dict[str, Any], options: Any = None) -> dict[str, Any]:
-    """``GET /containers/{id}/json`` from the manager's inspect record, and the container's create
-    options (``ContainerManager.create_options``) where it has them."""
+def _create_options(record: dict[str, Any]) -> Any:
+    """The record's ``create_options`` (``ContainerManager.inspect`` puts them there) as the
+    ``CreateOptions`` they were; None for a record without them (an older container's, a remote one)."""
+    plain = record.get("create_options")
+    if not isinstance(plain, dict):
+        return None
+    from managers.dataclassjson import from_plain
+    from managers.options import CreateOptions
+
+    try:
+        return from_plain(CreateOptions, plain)
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
+def container_inspect(record: dict[str, Any]) -> dict[str, Any]:
+    """``GET /containers/{id}/json`` (and the shell's ``inspect --format``) from the manager's inspect
+    record, with the create options it carries."""
+    options = _create_options(record)
     labels = record.get("all_labels") or {}
     spec = record.get("spec") or {}
     process = spec.get("process") or {}

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from ctrd.logger import rotated_files
 
@@ -94,7 +95,9 @@ def follow_entries(
     cancel: threading.Event | None = None,
 ) -> Iterator[LogEntry]:
     """The entries ``read_entries`` gives, then new ones as they are written, until the container stops
-    (``running()`` is false and the file has no more), ``until`` passes, or ``cancel`` is set."""
+    (``running()`` is false and the file has no more), ``until`` passes, or ``cancel`` is set. The file
+    is opened and its history read by this call (not by the first ``next``): what is written after it
+    returns is followed, whenever the iteration starts."""
     base = Path(path)
     cancel = cancel or threading.Event()
     # History is the rotated files plus what the open current file holds now; reading on from the same
@@ -107,8 +110,14 @@ def follow_entries(
     pending = b""
     if handle is not None:
         pending = _consume(handle.read(), history.append, since, until)
-    if tail != 0:
-        yield from history
+    return _follow(base, handle, pending, history, since, until, running, cancel)
+
+
+def _follow(
+    base: Path, handle: BinaryIO | None, pending: bytes, history: deque[LogEntry], since: int | None,
+    until: int | None, running: Callable[[], bool], cancel: threading.Event,
+) -> Iterator[LogEntry]:
+    yield from history
     try:
         while not cancel.is_set():
             if handle is None:

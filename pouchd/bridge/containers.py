@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from ctrd.errors import InvalidArgument, NotFound, PouchError, Unavailable
+from managers.attach import follow_output
 from managers.console import Stdio
 from managers.hostside import TOP_COLUMNS
 from managers.options import CreateOptions
@@ -104,9 +105,7 @@ class _Handlers:
         return json_response([container_summary(r) for r in records])
 
     async def inspect(self, request: web.Request) -> web.Response:
-        record = await self._record(request.match_info["id"])
-        options = await self.b.call(self.containers.create_options, record["id"])
-        return json_response(container_inspect(record, options))
+        return json_response(container_inspect(await self._record(request.match_info["id"])))
 
     async def top(self, request: web.Request) -> web.Response:
         rows = await self.b.call(self.containers.top, request.match_info["id"])
@@ -413,22 +412,31 @@ class _Handlers:
         return stream.response
 
     def _attach_running(self, record: dict[str, Any], stream: Hijacked, request: web.Request) -> None:
-        """A running container's output from now on (pouchsh's detached tasks write to their log,
-        which is what an attach can follow); stdin cannot reach a detached task."""
+        """A running container's output from now on, live as the shell's ``attach`` gets it
+        (managers.attach.follow_output); with ``logs=1`` its log first and then the log as it grows (one
+        source, so nothing is repeated or missed between the two). Stdin cannot reach a detached task."""
         cancel = self.b.new_cancel()
         logs = query_bool(request, "logs")
-        entries = self.containers.log_entries(record["id"], follow=query_bool(request, "stream"),
-                                              tail=None if logs else 0, cancel=cancel)
+        follow = query_bool(request, "stream")
+        exit_future = None
+        if follow and not logs:
+            exit_future = self.containers.client.tasks.wait(record["id"])  # before following: not missed
+            c = self.containers.resolver.get(record["id"])
+            chunks: Iterator[tuple[str, bytes]] = follow_output(self.containers, c, exit_future, cancel)
+        else:
+            entries = self.containers.log_entries(record["id"], follow=follow, tail=None if logs else 0, cancel=cancel)
+            chunks = ((e.stream, e.text.encode()) for e in entries)
         watcher = threading.Thread(target=_cancel_on_close, args=(stream, cancel), daemon=True)
         watcher.start()
         try:
-            for entry in entries:
-                target = stream.stdout if entry.stream == "stdout" else stream.stderr
-                target.write(entry.text.encode())
+            for name, data in chunks:
+                (stream.stdout if name == "stdout" else stream.stderr).write(data)
         except OSError:
             pass
         finally:
             cancel.set()
+            if exit_future is not None:
+                exit_future.cancel()
 
     # -- archive (docker cp) -------------------------------------------------------------------------
 

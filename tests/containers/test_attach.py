@@ -160,7 +160,7 @@ def test_a_dit_shell_stays_up_takes_input_and_the_detach_keys_leave_it(pouchsh: 
     assert result.returncode == 0 and json.loads(result.stdout.splitlines()[-1]) == "running", result.stderr
     t = typed("attach box")
     t.type(b"echo hi-$((6*7))\n")
-    # and the next prompt, a line without its newline (ctrd.logd.PARTIAL_AFTER)
+    # and the next prompt, a line without its newline (live: ctrd.logd.subscribe)
     t.read_until(b"hi-42\r\n/ # ")
     t.type(b"\x10\x11")  # ctrl-p ctrl-q
     assert t.proc.wait(60) == 0

@@ -172,7 +172,9 @@ def prepare(
     text = f"max-size={max_size}\nmax-file={max_file}\nkeep={int(keep)}\nstreams={','.join(streams)}\n"
     if on_exit:
         if any(not arg or "\t" in arg or "\n" in arg for arg in on_exit) or not os.path.isabs(on_exit[0]):
-            from ctrd.errors import InvalidArgument  # not at the top: the collector runs without the ctrd package
+            from ctrd.errors import (
+                InvalidArgument,  # not at the top: the collector runs without the ctrd package
+            )
 
             raise InvalidArgument(f"on-exit command {on_exit!r}: an absolute program, arguments without tabs or newlines")
         text += "on-exit=" + "\t".join(on_exit) + "\n"
@@ -688,10 +690,11 @@ def _take_lock(root: str, sock: str) -> int | None:
     return None
 
 
-def _bind(path: str) -> _socket.socket:
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC | _socket.SOCK_NONBLOCK)
+def _bind(path: str, kind: int = _socket.SOCK_DGRAM) -> _socket.socket:
+    """A socket bound at ``path``, 0600 (a killed collector's file is ours to replace: we hold the lock)."""
+    sock = _socket.socket(_socket.AF_UNIX, kind | _socket.SOCK_CLOEXEC | _socket.SOCK_NONBLOCK)
     try:
-        os.unlink(path)  # a killed collector's; we hold the lock
+        os.unlink(path)
     except FileNotFoundError:
         pass
     old = os.umask(0o177)
@@ -703,17 +706,8 @@ def _bind(path: str) -> _socket.socket:
 
 
 def _listen(path: str) -> _socket.socket:
-    """The live stream's listening socket (a killed collector's file is ours to replace: we hold the lock)."""
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC | _socket.SOCK_NONBLOCK)
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    old = os.umask(0o177)
-    try:
-        sock.bind(path)
-    finally:
-        os.umask(old)
+    """The live stream's listening socket."""
+    sock = _bind(path, _socket.SOCK_SEQPACKET)
     sock.listen(64)
     return sock
 

@@ -51,15 +51,26 @@ def new_facade(address: str, namespace: str, roots: tuple[Path, Path]) -> Any:
 
 
 @pytest.fixture
-def pouchsh(containerd_address: str, namespace: str, busybox_image: str, roots: tuple[Path, Path]) -> Iterator[Any]:
+def invocation(containerd_address: str, namespace: str, roots: tuple[Path, Path]) -> Any:
+    """``invocation(script, extra)``: the argv and environment of ``pouchsh [EXTRA] -c SCRIPT`` against the
+    test containerd and data roots."""
+
+    def make(script: str, extra: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
+        env = {**os.environ, "POUCHSH_ROOT": str(roots[0]), "POUCHSH_RUN": str(roots[1])}
+        env.pop("CONTAINERD_NAMESPACE", None)
+        argv = [sys.executable, "-m", "pouchsh", "--address", containerd_address, "--namespace", namespace,
+                *(extra or []), "-c", script]
+        return argv, env
+
+    return make
+
+
+@pytest.fixture
+def pouchsh(containerd_address: str, namespace: str, busybox_image: str, roots: tuple[Path, Path], invocation: Any) -> Iterator[Any]:
     """Run ``pouchsh -c SCRIPT`` against the test containerd; returns the CompletedProcess."""
 
     def run(script: str, *, input: bytes | None = None, timeout: float = 60, extra: list[str] | None = None) -> subprocess.CompletedProcess[bytes]:
-        env = dict(os.environ)
-        env.update({"POUCHSH_ROOT": str(roots[0]), "POUCHSH_RUN": str(roots[1])})
-        env.pop("CONTAINERD_NAMESPACE", None)
-        cmd = [sys.executable, "-m", "pouchsh", "--address", containerd_address, "--namespace", namespace,
-               *(extra or []), "-c", script]
+        cmd, env = invocation(script, extra)
         return subprocess.run(cmd, input=input or b"", capture_output=True, timeout=timeout, env=env, check=False)
 
     yield run

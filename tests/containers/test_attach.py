@@ -9,7 +9,6 @@ import pty
 import select
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -59,14 +58,11 @@ class _Attached:
 
 
 @pytest.fixture
-def attached(containerd_address: str, namespace: str, roots: tuple[Path, Path], busybox_image: str) -> Any:
+def attached(busybox_image: str, invocation: Any) -> Any:
     made: list[_Attached] = []
 
     def start(script: str) -> _Attached:
-        env = {**os.environ, "POUCHSH_ROOT": str(roots[0]), "POUCHSH_RUN": str(roots[1])}
-        env.pop("CONTAINERD_NAMESPACE", None)
-        argv = [sys.executable, "-m", "pouchsh", "--address", containerd_address, "--namespace", namespace, "-c", script]
-        made.append(_Attached(argv, env))
+        made.append(_Attached(*invocation(script)))
         return made[-1]
 
     yield start
@@ -135,16 +131,14 @@ class _Typed:
 
 
 @pytest.fixture
-def typed(containerd_address: str, namespace: str, roots: tuple[Path, Path], busybox_image: str, tmp_path: Path) -> Any:
+def typed(busybox_image: str, tmp_path: Path, invocation: Any) -> Any:
     made: list[_Typed] = []
     config = tmp_path / "config.toml"
     config.write_text('detach-keys = "ctrl-a,x"\n')
 
     def start(script: str, *, with_config: bool = False) -> _Typed:
-        env = {**os.environ, "POUCHSH_ROOT": str(roots[0]), "POUCHSH_RUN": str(roots[1])}
-        env.pop("CONTAINERD_NAMESPACE", None)
+        argv, env = invocation(script)
         env["POUCHSH_CONFIG"] = str(config) if with_config else str(tmp_path / "none.toml")
-        argv = [sys.executable, "-m", "pouchsh", "--address", containerd_address, "--namespace", namespace, "-c", script]
         made.append(_Typed(argv, env))
         return made[-1]
 

@@ -12,7 +12,6 @@ import re
 import select
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,14 +59,11 @@ class _Reader:
 
 
 @pytest.fixture
-def run_pouchsh(containerd_address: str, namespace: str, roots: tuple[Path, Path], busybox_image: str) -> Iterator[Any]:
+def run_pouchsh(busybox_image: str, invocation: Any) -> Iterator[Any]:
     made: list[_Reader] = []
 
     def start(script: str) -> _Reader:
-        env = {**os.environ, "POUCHSH_ROOT": str(roots[0]), "POUCHSH_RUN": str(roots[1])}
-        env.pop("CONTAINERD_NAMESPACE", None)
-        argv = [sys.executable, "-m", "pouchsh", "--address", containerd_address, "--namespace", namespace, "-c", script]
-        made.append(_Reader(argv, env))
+        made.append(_Reader(*invocation(script)))
         return made[-1]
 
     yield start

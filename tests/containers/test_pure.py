@@ -11,12 +11,12 @@ import pytest
 
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from managers import records
+from managers.images import ImageConfig
 from managers.logs import follow_entries, read_entries
-from managers.times import parse_time
 from managers.names import NameStore, new_id, resolve, validate_name
 from managers.options import CreateOptions, parse_ulimit
-from managers.images import ImageConfig
 from managers.spec import DEFAULT_CAPS, build_spec, image_args, merge_env, resolve_user
+from managers.times import parse_time
 
 # -- names -------------------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ Needs root (it makes bridges and iptables rules like the tools it measures).
 from __future__ import annotations
 
 import contextlib
+import io
 import ipaddress
 import json
 import os
@@ -103,6 +104,7 @@ def run(env: Env) -> list[Figure]:
             measure()
         samples = interleave(contenders, env.rounds)
         plugin_ms = plugin_chain_ms(conflist, CNI_PATH, folder, 3 if env.quick else 10)
+        breakdown = cni_breakdown(env, ns, n)
 
     ms = {name: median(values) * 1000 for name, values in samples.items()}
     rounds = f"medians of {env.rounds} interleaved rounds of {n}; ratio = median of per-round ratios"
@@ -132,7 +134,8 @@ def run(env: Env) -> list[Figure]:
         "the CNI part (bridge path − none path), pouchsh, per container", cni_part["pouchsh"], "ms",
         reference=cni_part["ctr"], reference_name="ctr's",
         note=f"medians of per-round differences; podman's: {cni_part.get('podman', float('nan')):.1f} ms\n"
-        f"the plugin chain alone (ADD + DEL of bridge, portmap, firewall in a bare netns): {plugin_ms:.1f} ms",
+        f"the plugin chain alone (ADD + DEL of bridge, portmap, firewall in a bare netns): {plugin_ms:.1f} ms\n"
+        f"pouchsh in-process ({n} ContainerManager.run each way, one pass):\n{breakdown}",
     ))
     return figures
 
@@ -249,6 +252,52 @@ def plugin_chain_ms(conflist: dict[str, Any], plugin_dir: str, folder: Path, tim
         finally:
             subprocess.run(["ip", "netns", "del", netns], check=False)
     return median(took) * 1000
+
+
+def cni_breakdown(env: Env, ns: str, n: int) -> str:
+    """Where pouchsh's CNI part goes: ``n`` in-process runs on each path, with NetworkManager.attach and
+    detach and every plugin exec timed (ms per container)."""
+    from managers.cni import Plugins
+    from managers.console import Stdio
+    from managers.networks import NetworkManager
+    from managers.options import CreateOptions
+
+    facade = env.managers(ns)
+    timings: dict[str, float] = {}
+
+    def timed(key: Callable[..., str], fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                name = key(*args)
+                timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+
+        return wrapper
+
+    def runs(network: str) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            opts = CreateOptions.parse("busybox", ["true"], rm=True, network=network)
+            out = io.BytesIO()
+            if facade.containers.run(opts, detach=False, stdio=Stdio(stdin=None, stdout=out, stderr=out)) != 0:
+                raise RuntimeError(f"run --rm --network {network} busybox true failed: {out.getvalue()[-500:]!r}")
+        return time.perf_counter() - start
+
+    originals = (Plugins._exec, NetworkManager.attach, NetworkManager.detach)
+    Plugins._exec = timed(lambda _self, command, _conf, plugin, *_: f"exec {command} {plugin['type']}", Plugins._exec)  # type: ignore[method-assign]
+    NetworkManager.attach = timed(lambda *_: "NetworkManager.attach (with its ADDs)", NetworkManager.attach)  # type: ignore[method-assign]
+    NetworkManager.detach = timed(lambda *_: "NetworkManager.detach (with its DELs)", NetworkManager.detach)  # type: ignore[method-assign]
+    try:
+        runs("bridge")  # warm: the default network exists, the modules are imported
+        timings.clear()
+        bridge, none = runs("bridge"), runs("none")
+    finally:
+        Plugins._exec, NetworkManager.attach, NetworkManager.detach = originals  # type: ignore[method-assign]
+    lines = [f"  bridge {bridge * 1000 / n:.1f} ms, none {none * 1000 / n:.1f} ms a container"]
+    lines += [f"  {name}: {took * 1000 / n:.1f} ms" for name, took in sorted(timings.items(), key=lambda kv: -kv[1])]
+    return "\n".join(lines)
 
 
 # -- podman -------------------------------------------------------------------------------------------

@@ -29,7 +29,6 @@ import io
 import ipaddress
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import tempfile
@@ -82,20 +81,25 @@ def run(env: Env) -> list[Figure]:
 
         return measure
 
+    leaked: list[str] = []
+
     def ctr_runs(*flags: str) -> None:
         for _ in range(n):
-            env.ctr(ns, "run", *flags, "--rm", "--fifo-dir", str(env.fifo_dir), IMAGE, f"ctr-{next(tags)}", "true")
+            cid = f"ctr-{next(tags)}"
+            if "--cni" in flags:
+                leaked.append(f"{ns}-{cid}")
+            env.ctr(ns, "run", *flags, "--rm", "--fifo-dir", str(env.fifo_dir), IMAGE, cid, "true")
 
     contenders = {
         "pouchsh none": per_container(lambda: env.pouchsh(ns, str(scripts["none"]))),
         "ctr none": per_container(lambda: ctr_runs()),
         "pouchsh bridge": per_container(lambda: env.pouchsh(ns, str(scripts["bridge"]))),
-        "ctr cni": per_container(lambda: ctr_runs("--cni"), after=remove_ctr_leftovers),
+        "ctr cni": per_container(lambda: ctr_runs("--cni"), after=lambda: remove_ctr_leftovers(leaked)),
     }
     with contextlib.ExitStack() as stack:
         stack.enter_context(removed_unless_there(PODMAN_IPAM, CTR_RESULTS, PODMAN_IPAM.parent, CNI_STATE))
         stack.callback(_remove_pouchsh_network, env, ns)
-        stack.enter_context(ctr_cni_host(conflist, CNI_PATH))
+        stack.enter_context(ctr_cni_host(conflist, CNI_PATH, leaked))
         podman = stack.enter_context(podman_reference(env, ns, folder)) if shutil.which("podman") else None
         if podman is not None:
             contenders["podman none"] = per_container(lambda: podman.runs(n, "--network", "none"))
@@ -153,9 +157,10 @@ def ctr_conflist(ipam_dir: Path) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def ctr_cni_host(conflist: dict[str, Any], plugin_dir: str) -> Iterator[None]:
+def ctr_cni_host(conflist: dict[str, Any], plugin_dir: str, leaked: list[str]) -> Iterator[None]:
     """Where ``ctr --cni`` looks: the conflist in /etc/cni/net.d, the plugins in /opt/cni/bin (links to
-    ``plugin_dir``); everything made here is undone on the way out, with the leftovers of ctr's runs."""
+    ``plugin_dir``); everything made here is undone on the way out, with what ctr's runs left (the
+    containers ``leaked``, the bridge and the firewall plugin's isolation rules for it)."""
     if CONF.exists():
         raise RuntimeError(f"{CONF} exists: another bench run, or one killed before it cleaned up (remove it)")
     undo: list[Callable[[], None]] = []
@@ -174,43 +179,26 @@ def ctr_cni_host(conflist: dict[str, Any], plugin_dir: str) -> Iterator[None]:
                 undo.append(link.unlink)
         yield
     finally:
+        from managers.hostnet import remove_isolation_rules
+
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            remove_ctr_leftovers()
+            remove_ctr_leftovers(leaked)
+            subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True, check=False)
+            remove_isolation_rules(BRIDGE)
         for step in reversed(undo):
             with contextlib.suppress(OSError):
                 step()
 
 
-def remove_ctr_leftovers() -> None:
-    """What ``ctr run --cni --rm`` leaves: the iptables rules and chains naming the bench's network,
-    bridge or subnet, libcni's cached results, and (at the end) the bridge."""
-    markers = (f'\\"{NET_NAME}\\"', BRIDGE, str(SUBNET.network_address).rsplit(".", 1)[0] + ".")
-    for table in ("nat", "filter"):
-        listing = subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True, check=True)
-        rules, chains = leftover_rules(listing.stdout.splitlines(), markers)
-        for rule in rules:
-            subprocess.run(["iptables", "-w", "-t", table, "-D", *rule], capture_output=True, check=False)
-        for chain in chains:
-            subprocess.run(["iptables", "-w", "-t", table, "-F", chain], capture_output=True, check=False)
-            subprocess.run(["iptables", "-w", "-t", table, "-X", chain], capture_output=True, check=False)
-    for cached in CTR_RESULTS.glob(f"{NET_NAME}-*"):
-        cached.unlink(missing_ok=True)
+def remove_ctr_leftovers(cni_ids: list[str]) -> None:
+    """What ``ctr run --cni --rm`` leaves of the containers ``cni_ids`` (``<namespace>-<id>``): the bridge
+    plugin's masquerade rule and chain (its DEL had no netns to read the address from; removed as
+    pouchsh removes its own in that case). Three rules a container here; libcni's DEL drops its cache."""
+    from managers.hostnet import teardown_masquerade
 
-
-def leftover_rules(listing: list[str], markers: tuple[str, ...]) -> tuple[list[list[str]], list[str]]:
-    """From ``iptables -S`` lines: the rules (as ``-D`` arguments) that mention a marker, and the
-    per-container ``CNI-<hash>`` chains they jump to (the shared CNI-FORWARD, CNI-HOSTPORT-… stay)."""
-    rules, chains = [], []
-    for line in listing:
-        if not line.startswith("-A ") or not any(m in line for m in markers):
-            continue
-        words = shlex.split(line)[1:]
-        rules.append(words)
-        target = words[words.index("-j") + 1] if "-j" in words else ""
-        suffix = target.removeprefix("CNI-")
-        if target != suffix and len(suffix) == 24 and all(c in "0123456789abcdef" for c in suffix):
-            chains.append(target)
-    return rules, sorted(set(chains))
+    while cni_ids:
+        cni_id = cni_ids.pop()
+        teardown_masquerade(NET_NAME, cni_id)
 
 
 @contextlib.contextmanager
@@ -231,7 +219,6 @@ def removed_unless_there(*paths: Path) -> Iterator[None]:
 
 def _remove_pouchsh_network(env: Env, ns: str) -> None:
     env.pouchsh(ns, "-c", "network rm bridge", check=False)
-    subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True, check=False)
 
 
 def plugin_chain_ms(conflist: dict[str, Any], plugin_dir: str, folder: Path, times: int) -> float:

@@ -1,10 +1,10 @@
-"""The pure helpers of bench/lifecycle_cni.py: ctr's conflist and the leftover iptables rules it removes."""
+"""bench/lifecycle_cni.py's conflist for `ctr --cni`: the plugin chain of pouchsh's default network."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bench.lifecycle_cni import BRIDGE, NET_NAME, SUBNET, ctr_conflist, leftover_rules
+from bench.lifecycle_cni import BRIDGE, NET_NAME, SUBNET, ctr_conflist
 from managers.cni import bridge_conflist
 
 
@@ -21,27 +21,3 @@ def test_ctr_conflist_has_the_default_networks_plugin_chain(tmp_path: Path) -> N
         k: v for k, v in default["plugins"][0].items() if k not in ("bridge", "ipam")
     }
 
-
-LISTING = [
-    "-P POSTROUTING ACCEPT",
-    "-N CNI-0123456789abcdef01234567",
-    "-N CNI-FORWARD",
-    '-A POSTROUTING -s 10.251.17.5/32 -m comment --comment "name: \\"pouchsh-bench-ctr\\" id: \\"ns-ctr-1\\"" '
-    "-j CNI-0123456789abcdef01234567",
-    '-A POSTROUTING -s 10.4.27.2/32 -m comment --comment "name: \\"bridge\\" id: \\"x\\"" -j CNI-fedcba9876543210fedcba98',
-    "-A CNI-FORWARD -d 10.251.17.5/32 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
-    "-A CNI-FORWARD -s 10.4.3.7/32 -j ACCEPT",
-    "-A CNI-ISOLATION-STAGE-1 -i pbbench0 ! -o pbbench0 -j CNI-ISOLATION-STAGE-2",
-]
-MARKERS = (f'\\"{NET_NAME}\\"', BRIDGE, "10.251.17.")
-
-
-def test_leftover_rules_are_only_the_bench_networks() -> None:
-    rules, chains = leftover_rules(LISTING, MARKERS)
-    assert rules == [
-        ["POSTROUTING", "-s", "10.251.17.5/32", "-m", "comment", "--comment",
-         'name: "pouchsh-bench-ctr" id: "ns-ctr-1"', "-j", "CNI-0123456789abcdef01234567"],
-        ["CNI-FORWARD", "-d", "10.251.17.5/32", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
-        ["CNI-ISOLATION-STAGE-1", "-i", "pbbench0", "!", "-o", "pbbench0", "-j", "CNI-ISOLATION-STAGE-2"],
-    ]
-    assert chains == ["CNI-0123456789abcdef01234567"]

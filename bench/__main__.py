@@ -24,7 +24,7 @@ from bench import Env, Figure
 from bench.common import machine
 
 #: Benchmarks run in this order; others found in the package run after them, alphabetically.
-ORDER = ["startup", "parse", "lifecycle", "bulk", "ps", "restart", "memory", "running"]
+ORDER = ["startup", "parse", "lifecycle", "lifecycle_cni", "bulk", "ps", "restart", "memory", "running"]
 _NOT_BENCHMARKS = {"common"}
 
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages pouchsh runs on, only those that are missing; quiet when all are there.
-# `setup-host.sh bench` adds what the benchmarks use beyond that (perf, for `bench bulkprofile`).
+# `setup-host.sh bench` adds what the benchmarks use beyond that (perf, for `bench bulkprofile`; podman, the second reference of `bench lifecycle_cni`).
 set -euo pipefail
 packages=(containerd runc containernetworking-plugins busybox-static iptables docker-registry tmux docker-compose skopeo tini lxcfs criu)
-[ "${1:-}" = bench ] && packages+=(linux-perf)
+[ "${1:-}" = bench ] && packages+=(linux-perf podman)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -154,6 +154,9 @@ class Session:
         self.rt.set_status(INTERRUPTED)
 
     def variables(self) -> Mapping[str, Any]:
+        """The variables a statement typed now would see, the built-ins included (completion's scope)."""
         out = dict(self.scope.vars)
         out.setdefault("status", self.rt.status)
+        out.setdefault("args", self.rt.args)
+        out.setdefault("pouch", self.rt.facts())
         return out

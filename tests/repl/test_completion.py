@@ -136,6 +136,28 @@ def test_variables_and_fields() -> None:
     assert complete("echo $nothing.") == []
 
 
+def test_the_built_in_records_fields_from_a_session() -> None:
+    import io
+    import threading
+
+    from pouchsh.dryrun import Recorder
+    from pouchsh.scope import Runtime
+    from pouchsh.session import Session
+
+    out = io.BytesIO()
+    session = Session(Runtime(managers_factory=lambda: Recorder(out), stdout=out, stderr=out, stdin=io.BytesIO(),
+                              env={}, cwd="/", dry_run=True))
+    assert session.run("let web = {name: a}", threading.Event()) == 0
+    completer = PouchCompleter(TABLE, scope=session.variables)
+
+    def offered(text: str) -> list[str]:
+        return [c.text for c in completer.get_completions(Document(text), CompleteEvent())]
+
+    assert offered("echo $pouch.") == ["dry_run", "version"]
+    assert offered("echo $pouch.d") == ["dry_run"]
+    assert offered("echo $w") == ["$web"]
+
+
 def test_paths(tmp_path: Path) -> None:
     (tmp_path / "conf.yaml").write_text("x")
     (tmp_path / "content").mkdir()

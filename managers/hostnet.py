@@ -64,12 +64,23 @@ def remove_isolation_rules(bridge: str) -> None:
                 subprocess.run(["iptables", "-w", "-D", *words[1:]], capture_output=True, check=False)
 
 
-def teardown_masquerade(network: str, cni_id: str) -> None:
+def teardown_masquerade(network: str, cni_id: str, address: str = "") -> None:
     """Remove the bridge plugin's per-container MASQUERADE chain. The plugin (1.1.1) finds the addresses to
     clean up by deleting the container's interface, so once the network namespace is gone (a container
     that exited by itself) its DEL leaves the chain behind; the chain's name is derived the same way here
-    (libcni's FormatChainName: "CNI-" + sha512(network + id)[:24])."""
+    (libcni's FormatChainName: "CNI-" + sha512(network + id)[:24]).
+
+    Given the ``address`` the ADD gave the container, the plugin's POSTROUTING rule is known (``-s
+    ADDRESS/32`` with libcni's comment) and one iptables-restore removes it with its chain: with
+    nf_tables each iptables change is a commit of its own (≈ 10 ms), and this runs for every container
+    on a bridge that ends by itself. A restore is all or nothing, so where the rule is not as expected
+    (another plugin version) nothing has changed and the listing below finds what there is."""
     chain = "CNI-" + hashlib.sha512((network + cni_id).encode()).hexdigest()[:24]
+    if address and _PLAIN.fullmatch(network + cni_id) and _is_ipv4(address):
+        comment = _save_quoted(f'name: "{network}" id: "{cni_id}"')
+        rule = f"-D POSTROUTING -s {address}/32 -m comment --comment {comment} -j {chain}"
+        if _restore("nat", [rule, f"-F {chain}", f"-X {chain}"]):
+            return
     proc = subprocess.run(["iptables", "-w", "-t", "nat", "-S", "POSTROUTING"], capture_output=True, text=True, check=False)
     for line in proc.stdout.splitlines():
         words = shlex.split(line)
@@ -77,6 +88,32 @@ def teardown_masquerade(network: str, cni_id: str) -> None:
             subprocess.run(["iptables", "-w", "-t", "nat", "-D", *words[1:]], capture_output=True, check=False)
     for flag in ("-F", "-X"):
         subprocess.run(["iptables", "-w", "-t", "nat", flag, chain], capture_output=True, check=False)
+
+
+#: what a network name and a CNI container id are made of (validated where they are made); anything else
+#: (a line break would be a restore command of its own) takes the listing path
+_PLAIN = re.compile(r"[A-Za-z0-9_.:-]+")
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _save_quoted(text: str) -> str:
+    """``text`` as iptables-save quotes an argument (a comment): in double quotes, with ``\\`` and ``\"``."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _restore(table: str, lines: list[str]) -> bool:
+    """Apply ``lines`` (iptables-save syntax) to ``table`` in one transaction; False when any line was
+    refused, and then none was applied."""
+    text = "\n".join([f"*{table}", *lines, "COMMIT", ""])
+    proc = subprocess.run(["iptables-restore", "-w", "--noflush"], input=text, capture_output=True, text=True, check=False)
+    return proc.returncode == 0
 
 
 _OWN_CHAIN = re.compile(r"CNI-(DN-)?[0-9a-f]{16,28}")

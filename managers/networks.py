@@ -582,7 +582,7 @@ class NetworkManager:
             except PouchError as e:
                 first = first or e
             if not netns and itf["conflist"]["plugins"][0].get("ipMasq"):
-                teardown_masquerade(name, att.container_id)
+                teardown_masquerade(name, att.container_id, itf.get("ip", ""))
         if first is not None:
             raise first
 

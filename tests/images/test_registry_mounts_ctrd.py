@@ -119,3 +119,31 @@ def test_source_labels_from_the_store_are_checked() -> None:
     grown = added({key: many}, "reg:5000", "new/one")[key]
     assert grown.endswith(",r/0999,new/one") and len(key) + len(grown) <= 4096
     assert added({}, "reg:5000", "x" * 5000) == {}
+
+
+def test_a_pull_takes_blobs_another_namespace_holds_without_fetching_them(
+    images, ns_client, ctrd_client, containerd_address, busybox_image, registry, tmp_path
+) -> None:
+    """containerd's content store is shared between namespaces: a pull into a second namespace gets the
+    blobs the first holds from containerd (Content.Write's first message names the digest, and containerd
+    links the blob it has), as ctr does, and fetches only the manifest."""
+    from managers import Managers
+    from tests.support.cleanup import purge_namespace
+
+    with RegistryFront(registry) as front:
+        name = f"{front.address}/team/shared:1"
+        images.tag("busybox", name)
+        images.push(name)
+        other = f"{ns_client.namespace}-b"
+        ctrd_client.namespaces.create(other, {"pouchsh.test": "shared content"})
+        second = Managers(address=containerd_address, namespace=other, root=tmp_path / "root-b", run_root=tmp_path / "run-b")
+        try:
+            front.requests.clear()
+            assert second.images.pull(name)["name"] == name
+            blob_gets = [path for method, path, _ in front.requests if method == "GET" and "/blobs/" in path]
+            assert blob_gets == []
+            held = {i.digest for i in ns_client.content.list()}
+            assert {i.digest for i in ctrd_client.with_namespace(other).content.list()} == held
+        finally:
+            second.close()
+            assert purge_namespace(ctrd_client, other) == []

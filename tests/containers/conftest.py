@@ -6,10 +6,11 @@ subprocess against the same containerd, namespace and data root.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,22 @@ def invocation(containerd_address: str, namespace: str, roots: tuple[Path, Path]
         return argv, env
 
     return make
+
+
+@contextlib.contextmanager
+def spawned(invocation: Any, kind: Callable[[list[str], dict[str, str]], Any]) -> Iterator[Callable[[str], Any]]:
+    """``start(script)``: a ``kind(argv, env)`` around ``pouchsh -c SCRIPT``; each is closed on the way out."""
+    made: list[Any] = []
+
+    def start(script: str) -> Any:
+        made.append(kind(*invocation(script)))
+        return made[-1]
+
+    try:
+        yield start
+    finally:
+        for m in made:
+            m.close()
 
 
 @pytest.fixture

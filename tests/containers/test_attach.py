@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from managers.attach import printable
+from tests.containers.conftest import spawned
 
 LOOP = ('trap "echo got-int; exit 7" INT; i=0; while [ ! -e /stop ]; do echo tick $i; i=$((i+1)); sleep 0.2; done; '
         'printf "\\033]0;pwned\\007\\n"; echo err >&2; exit 3')
@@ -59,15 +60,8 @@ class _Attached:
 
 @pytest.fixture
 def attached(busybox_image: str, invocation: Any) -> Any:
-    made: list[_Attached] = []
-
-    def start(script: str) -> _Attached:
-        made.append(_Attached(*invocation(script)))
-        return made[-1]
-
-    yield start
-    for a in made:
-        a.close()
+    with spawned(invocation, _Attached) as start:
+        yield start
 
 
 @pytest.mark.containerd

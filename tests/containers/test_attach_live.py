@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from ctrd import logd
+from tests.containers.conftest import spawned
 from tests.ctrd.test_logd import _zombie, collector_pid
 from tests.ctrd.test_logd_live import collector_pid_of, start_slow_collector
 from tests.support.poll import poll
@@ -60,15 +61,8 @@ class _Reader:
 
 @pytest.fixture
 def run_pouchsh(busybox_image: str, invocation: Any) -> Iterator[Any]:
-    made: list[_Reader] = []
-
-    def start(script: str) -> _Reader:
-        made.append(_Reader(*invocation(script)))
-        return made[-1]
-
-    yield start
-    for r in made:
-        r.close()
+    with spawned(invocation, _Reader) as start:
+        yield start
 
 
 @pytest.fixture

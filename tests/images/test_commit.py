@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.containers.conftest import mgr, pouchsh, roots  # noqa: F401 - fixtures
+from tests.containers.conftest import invocation, mgr, pouchsh, roots  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.containerd
 

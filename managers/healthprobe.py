@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ctrd.errors import Conflict, Interrupted, InvalidArgument, PouchError, PouchRuntimeError, Timeout
+from ctrd.errors import Conflict, Interrupted, InvalidArgument, NotFound, PouchError, PouchRuntimeError, Timeout
 from managers.containers import exec_process_id
 from managers.health import SECOND, HealthConfig, state_of
 from managers.labels import LABEL, MAX_LABEL_BYTES
@@ -114,6 +114,13 @@ def _running_pid(facade: Managers, c: Any) -> int | None:
     return task.pid if task is not None and task.status == "running" and task.pid else None
 
 
+def _still_running(facade: Managers, c: Any) -> bool:
+    try:
+        return _running_pid(facade, c) is not None
+    except NotFound:
+        return False  # removed meanwhile
+
+
 def _probe_once(facade: Managers, c: Any) -> dict[str, Any]:
     name = c.labels.get(LABEL.NAME, c.id)
     config = HealthConfig.from_labels(c.labels)
@@ -200,7 +207,16 @@ def wait_healthy(
             # for the first one, which is what makes `run -d … ; wait --condition healthy` quick
             due_wall = time.time() if last is None else last + _interval(config, pid) / SECOND
             if due_wall <= time.time():
-                health = _probe_once(facade, c)
+                try:
+                    health = _probe_once(facade, c)
+                except Interrupted:
+                    raise
+                except PouchError:
+                    # the task ended between the look above and the probe (its look, or the exec that
+                    # containerd refuses in whatever words): that is this stop
+                    if _still_running(facade, c):
+                        raise
+                    raise PouchRuntimeError(f"container {name} stopped while waiting for it to be healthy") from None
                 if health["status"] == "healthy":
                     del pending[cid]
                     continue

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ctrd.errors import InvalidArgument
+from ctrd.errors import InvalidArgument, PouchRuntimeError
 from managers.health import HealthConfig, HealthOptions, parse_duration
 from managers.labels import LABEL, MAX_LABEL_BYTES
 
@@ -140,3 +140,37 @@ def test_the_image_healthcheck_applies_and_no_healthcheck_disables_it(shell, tmp
     shell.run("run -d --name nocheck --no-healthcheck withcheck:1 sleep 300")
     assert _value(shell, "inspect nocheck | get healthcheck") is None
     assert _value(shell, "ps --filter name=nocheck | get 0.health") is None
+
+
+@pytest.mark.parametrize("step", ["before the look", "at the exec"])
+def test_a_container_that_stops_as_its_probe_begins_is_a_stop(shell, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
+    """The task may end between the waiter's look at it and the probe: found by the probe's own look
+    (not running) or by the exec containerd refuses. Either is the container stopping, not a conflict."""
+    from managers import healthprobe
+
+    shell.run("run -d --name brief --health-cmd false --health-retries 1000 busybox sleep 300")
+    tasks = shell.facade.containers.client.tasks
+    cid = shell.facade.containers.resolver.get_all(["brief"])[0].id
+
+    def stop_the_task() -> None:
+        tasks.kill(cid, "SIGKILL")
+        tasks.wait(cid).result(30)
+
+    if step == "before the look":
+        real_probe = healthprobe._probe_once
+
+        def probe_once(facade, c):
+            stop_the_task()
+            return real_probe(facade, c)
+
+        monkeypatch.setattr(healthprobe, "_probe_once", probe_once)
+    else:
+        real_run = healthprobe._run_probe
+
+        def run_probe(facade, c, pid, config):
+            stop_the_task()
+            return real_run(facade, c, pid, config)
+
+        monkeypatch.setattr(healthprobe, "_run_probe", run_probe)
+    with pytest.raises(PouchRuntimeError, match="brief stopped while waiting"):
+        shell.facade.health.wait(["brief"], timeout=60)

@@ -58,7 +58,7 @@ import select
 import stat
 import sys
 import time
-from _collections import deque
+from _collections import deque  # the C type alone: `collections` brings more than the collector's start needs
 
 TYPE_CHECKING = False  # not `from typing import`: typing is the heaviest import there would be
 if TYPE_CHECKING:
@@ -172,9 +172,8 @@ def prepare(
     text = f"max-size={max_size}\nmax-file={max_file}\nkeep={int(keep)}\nstreams={','.join(streams)}\n"
     if on_exit:
         if any(not arg or "\t" in arg or "\n" in arg for arg in on_exit) or not os.path.isabs(on_exit[0]):
-            from ctrd.errors import (
-                InvalidArgument,  # not at the top: the collector runs without the ctrd package
-            )
+            # not at the top: the collector runs without the ctrd package
+            from ctrd.errors import InvalidArgument
 
             raise InvalidArgument(f"on-exit command {on_exit!r}: an absolute program, arguments without tabs or newlines")
         text += "on-exit=" + "\t".join(on_exit) + "\n"

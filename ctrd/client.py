@@ -95,8 +95,11 @@ class Client:
     def watcher(self) -> Watcher | None:
         """The running watch cache of this connection and namespace (``ctrd.watch.watching``), or None.
         ctrd.watch is not imported here: until something imports it, no watcher can be running."""
-        watch = sys.modules.get("ctrd.watch")
-        return watch.watching(self) if watch is not None else None
+        # A module is in sys.modules from the moment its import begins: while another thread is still
+        # running ctrd.watch's body (pouchd's health schedule imports it in its own thread), it may lack
+        # ``watching``, and then no watcher can be running either.
+        watching = getattr(sys.modules.get("ctrd.watch"), "watching", None)
+        return watching(self) if watching is not None else None
 
     def with_lease(self, lease_id: str) -> Client:
         """A view of this namespace whose calls also carry ``containerd-lease: lease_id``."""

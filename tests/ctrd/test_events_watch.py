@@ -136,3 +136,18 @@ def test_watcher_without_containerd_keeps_retrying_and_stops(tmp_path: Path) -> 
         assert not watcher.running
     finally:
         client.close()
+
+
+def test_no_watcher_while_another_thread_is_still_importing_the_module(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """sys.modules holds ctrd.watch from the moment its import begins; a request answered meanwhile in
+    another thread (pouchd: the health schedule imports it in its own) must find no watcher, not fail."""
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "ctrd.watch", types.ModuleType("ctrd.watch"))  # its body not run yet
+    client = ctrd.Client(str(tmp_path / "nobody.sock")).with_namespace("ns")
+    try:
+        assert client.watcher() is None
+    finally:
+        client.close()

@@ -16,6 +16,8 @@ import logging
 import os
 import signal
 import sys
+from contextlib import suppress
+from typing import NoReturn
 
 __all__ = ["main"]
 
@@ -35,7 +37,19 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> NoReturn:
+    status = _run(argv)
+    # The process ends here, without the interpreter's finalization, as pouchsh's does (pouchsh/__main__.py):
+    # grpc completes calls on daemon threads (a healthcheck probe in flight, a watch), and finalizing the
+    # interpreter under them crashed the server at exit (SIGSEGV, seen once in a CI run of SIGTERMs).
+    # Everything pouchd holds is closed by _serve before this point.
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(status)
+
+
+def _run(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     from ctrd.errors import PouchError
 
@@ -118,4 +132,4 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

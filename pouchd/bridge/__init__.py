@@ -27,6 +27,8 @@ def install(api: Api, facade: Any) -> Any:
     networks.install(bridge)
     # a daemon runs healthchecks as dockerd does (the shell, which has none, runs them when asked): the
     # schedule and the probes are the managers'
-    threading.Thread(target=facade.health.keep_checking, args=(bridge.closing,), name="pouchd-health",
-                     daemon=True).start()
+    health = threading.Thread(target=facade.health.keep_checking, args=(bridge.closing,), name="pouchd-health",
+                              daemon=True)
+    health.start()
+    bridge.background.append(health)
     return bridge

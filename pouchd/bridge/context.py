@@ -14,6 +14,10 @@ from managers.console import TerminalSize
 from pouchd.hijack import Hijacked
 from pouchd.server import Api
 
+#: seconds the server's own threads get to end once ``closing`` is set (the health schedule looks at it
+#: every 50 ms; a probe in flight is a daemon thread of its own and is not waited for)
+_BACKGROUND_STOP = 5.0
+
 __all__ = ["Bridge", "ExecRecord", "PendingAttach"]
 
 
@@ -63,6 +67,8 @@ class Bridge:
         self.attached_runs: set[str] = set()
         #: the cancel events of long calls in the pool (follows, waits, event streams, pulls)
         self._cancels: weakref.WeakSet[threading.Event] = weakref.WeakSet()
+        #: threads of the server's own that ``closing`` ends (the health schedule), joined by ``shutdown``
+        self.background: list[threading.Thread] = []
 
     def new_cancel(self) -> threading.Event:
         """A cancel event for a long manager call, set by ``shutdown`` as well."""
@@ -100,6 +106,9 @@ class Bridge:
                 self.facade.containers.hand_off_auto_remove(cid)
             except PouchError:
                 pass  # gone meanwhile
+        for thread in self.background:
+            # before the facade's channel closes under it: the schedule stops its watch on the way out
+            thread.join(_BACKGROUND_STOP)
 
     def route(self, method: str, path: str, handler: Any) -> None:
         self.api.route(method, path, handler)

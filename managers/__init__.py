@@ -359,6 +359,10 @@ class Managers:
         return Watcher(self.client.with_namespace(self.namespace)).start()
 
     def close(self) -> None:
+        if "networks" in self.__dict__:
+            from managers.networks import settle
+
+            settle()  # a --rm run's DELs, left to a thread (NetworkManager.detach_later)
         for other in list(self._for_context.values()):
             other.close()
         self._for_context.clear()

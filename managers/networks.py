@@ -30,19 +30,22 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import ipaddress
 import json
 import os
 import secrets
 import shutil
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PouchError, PouchRuntimeError
 from ctrd.private import private_dir
-from managers import faults, netfiles
+from managers import faults, netfiles, netns
 from managers import ports as portmod
 from managers.cni import CNI_VERSION, Attachment, Plugins, bridge_conflist, result_addresses
 from managers.filters import id_matches, label_matches, matches, name_matches, parse_filters
@@ -82,6 +85,35 @@ BRIDGE_OPTIONS = ("com.docker.network.bridge.name", "bridge")
 FILTERS = ("name", "id", "driver", "label", "type")
 #: the candidate pool for automatic subnets: 10.4.0.0/24, 10.4.1.0/24, … (nerdctl's default first)
 AUTO_POOL = ipaddress.IPv4Network("10.4.0.0/14")
+
+
+#: the DELs ``detach_later`` handed to threads that have not finished yet (this process's, any facade's)
+_PENDING: set[threading.Thread] = set()
+_PENDING_LOCK = threading.Lock()
+_M = TypeVar("_M", bound=Callable[..., Any])
+
+
+def settle() -> None:
+    """Wait for this process's pending ``detach_later`` DELs: what reads or changes attachments (a port
+    or address the next container asks for, a network being removed) sees them done. A pending DEL's own
+    thread waits for none."""
+    me = threading.current_thread()
+    if me in _PENDING:
+        return
+    with _PENDING_LOCK:
+        pending = builtins.list(_PENDING)
+    for thread in pending:
+        thread.join()
+
+
+def _settled(method: _M) -> _M:
+    """``settle`` before the method: before any lock it takes, as the DELs it waits for take them too."""
+    @functools.wraps(method)
+    def settled(*args: Any, **kwargs: Any) -> Any:
+        settle()
+        return method(*args, **kwargs)
+
+    return settled  # type: ignore[return-value]
 
 
 @dataclass
@@ -292,12 +324,14 @@ class NetworkManager:
                 "ip_range": "", "internal": False, "bridge": "", "mtu": 0, "labels": {}, "containers": [],
                 "created": ""}
 
+    @_settled
     def inspect(self, ref: str) -> dict[str, Any]:
         if ref in PREDEFINED:
             return self._predefined(ref)
         doc = self.store.read()
         return self._public(self._get(ref, doc), doc)
 
+    @_settled
     def list(self, *, filters: builtins.list[str] | None = None) -> builtins.list[dict[str, Any]]:
         wanted = parse_filters(filters, FILTERS, "networks")
         doc = self.store.read()
@@ -305,6 +339,7 @@ class NetworkManager:
         records += [self._predefined(n) for n in PREDEFINED]
         return [r for r in records if _network_matches(r, wanted)]
 
+    @_settled
     def remove(self, refs: builtins.list[str], *, force: bool = False) -> builtins.list[str]:
         """Remove networks no container is attached to (in any namespace); the bridge device and the
         IPAM leases go with them. Nothing is removed unless all can be."""
@@ -358,6 +393,7 @@ class NetworkManager:
         remove_isolation_rules(net["bridge"])
         shutil.rmtree(self.ipam_dir / net["name"], ignore_errors=True)
 
+    @_settled
     def prune(self, *, filters: builtins.list[str] | None = None) -> dict[str, Any]:
         """Remove every user network with no container attached (the default ``bridge`` stays)."""
         wanted = parse_filters(filters, FILTERS, "networks")
@@ -419,6 +455,8 @@ class NetworkManager:
             if plan.mode == "container":
                 plan.join = self._resolve_container(network.partition(":")[2])
         else:
+            if ip or mappings:
+                settle()  # an address or port a --rm run of this process is giving back (detach_later)
             doc = self.store.read()
             net = self.ensure_default() if network == DEFAULT_NETWORK else self._get(network, doc)
             doc = self.store.read()
@@ -477,6 +515,7 @@ class NetworkManager:
         plan.aliases = _aliases_label(labels)
         return plan
 
+    @_settled
     def published(self) -> builtins.list[tuple[str, dict[str, Any]]]:
         """The host ports containers publish, with their owners ("container NAME"): what another claim
         (a pod's) checks under ``cni_lock``, which every change to them is made under."""
@@ -511,6 +550,7 @@ class NetworkManager:
         netfiles.write_in_place(directory / "hostname", plan.hostname + "\n")
         return netfiles.spec_mounts(directory)
 
+    @_settled
     def attach(self, container_id: str, netns_path: str, plan: NetworkPlan) -> dict[str, Any]:
         """CNI ADD of each planned network on ``netns_path`` (``/proc/<pid>/ns/net``). Idempotent: an
         earlier attachment of this container is deleted first. On failure everything added is deleted."""
@@ -543,6 +583,31 @@ class NetworkManager:
                     raise
             self._refresh_hosts(set(entry["interfaces"]))
         return _networks_record(entry)
+
+    def netns_path(self, container_id: str) -> Path:
+        """Where a bridged container's network namespace is pinned before its task (managers.netns)."""
+        return netns.path_for(self.facade.run_root, self.namespace, container_id)
+
+    def attach_pinned(self, container_id: str, plan: NetworkPlan) -> Future[dict[str, Any]]:
+        """Pin the container's network namespace, then ``attach`` it in a thread, so that the ADD runs
+        while containerd and runc make the task that joins it; the future holds ``attach``'s answer. The
+        caller waits for it before the task starts, and ``detach`` removes the namespace again."""
+        path = self.netns_path(container_id)
+        with self.journal.intent("network.pin", namespace=self.namespace, id=container_id):
+            faults.point("network.pin.before")
+            netns.pin(path)
+            faults.point("network.pin.after")
+        future: Future[dict[str, Any]] = Future()
+
+        def add() -> None:
+            future.set_running_or_notify_cancel()
+            try:
+                future.set_result(self.attach(container_id, str(path), plan))
+            except BaseException as err:  # the caller's thread raises it
+                future.set_exception(err)
+
+        threading.Thread(target=add, name="pouchsh-cni-add", daemon=True).start()
+        return future
 
     def _container_name(self, container_id: str) -> str:
         try:
@@ -586,12 +651,48 @@ class NetworkManager:
         if first is not None:
             raise first
 
+    @_settled
     def detach(self, container_id: str, *, keep_files: bool = False) -> None:
         """CNI DEL of every attachment of the container, and its hosts/resolv.conf/hostname files gone
         (kept with ``keep_files``, for a task that containerd's restart monitor recreates at once).
-        Idempotent: detaching a container with nothing attached does nothing."""
+        Idempotent: detaching a container with nothing attached does nothing. A pinned namespace goes
+        first: the caller's task has ended, and the DEL then runs as for a namespace that ended with its
+        task (one iptables-restore, not the plugins' rule-by-rule removal inside the namespace)."""
+        netns.unpin(self.netns_path(container_id))
         with self.cni_lock:
             self._detach_locked(container_id, keep_files=keep_files)
+
+    def detach_later(self, container_id: str) -> None:
+        """``detach`` in a thread, for a container whose task has ended and that is being removed (a
+        foreground ``--rm`` run): its exit is reported and the next statement begins while the plugins'
+        DELs run (``settle``, which every network operation begins with, waits for it; so does
+        ``Managers.close``). Its intent is written before this returns, so a kill -9 of the process at
+        any point leaves the DEL and the namespace to the next invocation's reconcile."""
+        key = self._key(container_id)
+        entry = self.store.read().get("attachments", {}).get(key)
+        if entry is None:
+            self.detach(container_id)  # nothing attached (the files, a pin): nothing slow either
+            return
+        intent = self.journal.begin("network.detach", key=key, networks=builtins.list(entry["interfaces"]),
+                                    unpin=True)
+
+        def run() -> None:
+            try:
+                netns.unpin(self.netns_path(container_id))
+                with self.cni_lock:
+                    self._detach_locked(container_id, keep_files=False)
+            except (PouchError, OSError):
+                pass  # its intent stays, and the next invocation's reconcile finishes the detach
+            else:
+                intent.clear()
+            finally:
+                with _PENDING_LOCK:
+                    _PENDING.discard(threading.current_thread())
+
+        thread = threading.Thread(target=run, name="pouchsh-cni-del")
+        with _PENDING_LOCK:
+            _PENDING.add(thread)
+        thread.start()
 
     def _detach_locked(self, container_id: str, *, keep_files: bool) -> None:
         key = self._key(container_id)
@@ -641,6 +742,7 @@ class NetworkManager:
                 text = netfiles.hosts_text(own, peers, [tuple(h) for h in a.get("add_hosts", [])])
                 netfiles.write_in_place(directory / "hosts", text)
 
+    @_settled
     def rename(self, container_id: str, name: str, apply: Callable[[], None]) -> None:
         """A container is renamed by ``apply`` (its label): its peers' /etc/hosts follow. Under the lock
         an attach reads the name under, with an intent from before the label changes until the hosts
@@ -664,11 +766,13 @@ class NetworkManager:
             networks = set(entry["interfaces"])
         self._refresh_hosts(networks)
 
+    @_settled
     def networks_of(self, container_id: str) -> dict[str, Any]:
         """The container's networks record (name → {ip, prefix_len, mac, gateway}); empty when detached."""
         entry = self.store.read().get("attachments", {}).get(self._key(container_id))
         return _networks_record(entry) if entry else {}
 
+    @_settled
     def connect(self, network: str, container: str, *, ip: str | None = None,
                 aliases: builtins.list[str] | None = None) -> dict[str, Any]:
         """Attach a running container to one more network (CNI ADD on its task's netns); a container
@@ -713,6 +817,7 @@ class NetworkManager:
         emit(self.facade, "network", "connect", id=net["id"], name=net["name"], type="bridge", container=cid)
         return _networks_record(entry)
 
+    @_settled
     def disconnect(self, network: str, container: str, *, force: bool = False) -> dict[str, Any]:
         """Detach a running container from one network; a container that is not running loses it from
         its plan."""
@@ -799,12 +904,15 @@ class NetworkManager:
 
     # -- crash safety ------------------------------------------------------------------------------------
 
+    @_settled
     def reconcile_intent(self, record: dict[str, Any]) -> None:
         """Finish or undo the step of a killed pouchsh (managers.intents), under the lock the step held."""
         kind = record["kind"]
         with self.cni_lock:
             if kind == "network.attach":
                 self._undo_attach(record)
+            elif kind == "network.pin":
+                self._undo_pin(record)
             elif kind == "network.detach":
                 self._finish_detach(record)
             elif kind == "network.create":
@@ -832,6 +940,12 @@ class NetworkManager:
         self._release(record["conflist"], f"{record['namespace']}-{record['id']}", record["ifname"],
                       netns=_same_netns(record), ports=record.get("ports") or [], result=record.get("result"))
 
+    def _undo_pin(self, record: dict[str, Any]) -> None:
+        """A namespace pinned by a process killed before its task existed: removed unless a task lives in
+        it now (it is the container's then, and goes with its reaping)."""
+        if not self._task_netns(f"{record['namespace']}-{record['id']}"):
+            netns.unpin(netns.path_for(self.facade.run_root, record["namespace"], record["id"]))
+
     def _release(self, conflist: dict[str, Any], cni_id: str, ifname: str, *, netns: str = "",
                  ports: builtins.list[dict[str, Any]] | None = None, result: dict[str, Any] | None = None) -> None:
         caps = {"portMappings": portmod.to_cni(ports)} if ports else {}
@@ -846,6 +960,10 @@ class NetworkManager:
         """A detach (``rm``, a reap, ``network disconnect``) killed between its DEL and its record: DEL
         what is still recorded of the named networks, and drop it."""
         key = record["key"]
+        if record.get("unpin"):  # a detach_later's: the container's namespace goes too, once no task is in it
+            namespace, _, cid = key.partition("/")
+            if not self._task_netns(f"{namespace}-{cid}"):
+                netns.unpin(netns.path_for(self.facade.run_root, namespace, cid))
         entry = self.store.read().get("attachments", {}).get(key)
         if entry is None:
             return
@@ -882,6 +1000,7 @@ class NetworkManager:
             else:
                 shutil.rmtree(self.ipam_dir / net["name"], ignore_errors=True)
 
+    @_settled
     def reclaim(self) -> dict[str, builtins.list[str]]:
         """``system prune``'s part, without intents: host-local leases held by no recorded attachment
         (released with a DEL, which takes the iptables rules with them), lease directories of networks
@@ -913,7 +1032,24 @@ class NetworkManager:
                         leases.append(f"{directory.name}/{lease.name}")
             with FileLock(SUBNET_LOCK):
                 bridges = reclaim_orphan_bridges()
-        return {"leases": leases, "bridges": bridges}
+        return {"leases": leases, "bridges": bridges, "netns": self._reclaim_pins()}
+
+    def _reclaim_pins(self) -> builtins.list[str]:
+        """Namespaces pinned for containers of this namespace that no longer exist (removed behind
+        pouchsh's back: a start pins only for a container whose record is there)."""
+        directory = Path(self.facade.run_root) / netns.DIRECTORY / self.namespace
+        try:
+            pinned = sorted(os.listdir(directory))
+        except FileNotFoundError:
+            return []
+        existing = {c.id for c in self.facade.ctrd.containers.list()}
+        gone = []
+        for cid in pinned:
+            if cid not in existing:
+                with contextlib.suppress(InvalidArgument):  # not a file pouchsh makes: left alone
+                    netns.unpin(self.netns_path(cid))
+                    gone.append(cid)
+        return gone
 
     def _task_netns(self, cni_id: str) -> str:
         """The netns of the live task of the container a CNI id (``<namespace>-<id>``) names, so that a
@@ -927,6 +1063,7 @@ class NetworkManager:
             return ""
         return f"/proc/{task.pid}/ns/net" if task.pid and task.status in ("created", "running", "paused") else ""
 
+    @_settled
     def ipam_leases(self, network: str) -> builtins.list[str]:
         """The addresses host-local holds for ``network`` (a test and ``system df`` aid)."""
         directory = self.ipam_dir / network

@@ -25,6 +25,9 @@ def make_managers(address: str, namespace: str, root: Path) -> Any:
 
 def cleanup(m: Any) -> list[str]:
     """Remove what the test made; returns what could not be removed (the test fails on it)."""
+    from managers.networks import settle
+
+    settle()  # as Managers.close does: the DELs of --rm runs left to a thread
     problems: list[str] = []
     if "containers" in m.__dict__ or (m.root / "state").exists():
         try:
@@ -39,6 +42,14 @@ def cleanup(m: Any) -> list[str]:
         with contextlib.suppress(PouchError):
             m.namespace = entry["namespace"]
             networks.detach(entry["id"])
+    pinned = m.run_root / "netns"
+    for path in sorted(pinned.glob("*/*")) if pinned.is_dir() else []:
+        if len(path.name) == 64:
+            problems.append(f"network namespace left pinned: {path}")
+            with contextlib.suppress(PouchError):
+                from managers import netns
+
+                netns.unpin(path)
     names = [n["name"] for n in networks.list() if n["driver"] == "bridge"]
     if names:
         networks.remove(names, force=True)

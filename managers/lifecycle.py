@@ -7,7 +7,6 @@ a task runs under the container's lock (managers.containerpaths.container_lock).
 from __future__ import annotations
 
 import builtins
-import concurrent.futures
 import json
 import os
 import shutil
@@ -148,10 +147,6 @@ class Lifecycle:
                     spec["hooks"] = nethook.hooks(self.client.address, self.namespace, Path(self.facade.root),
                                                   Path(self.facade.run_root))
                     labels[LABEL.NET_HOOKS] = "true"
-                elif plan.mode == "cni":
-                    # pinned by each start before its task, so the ADD runs while the task is made
-                    # (managers.netns); containerd's restart monitor pins nothing, hence not with hooks
-                    _set_netns(spec, str(networks.netns_path(cid)))
                 labels.update(rec.summary_labels(spec, labels))
                 faults.point("container.create.before")
                 container = leased.containers.create(
@@ -201,7 +196,9 @@ class Lifecycle:
         task = self.resolver.task(other or "")
         if task is None or task.status not in ("running", "paused"):
             raise Conflict(f"--network container:{other}: that container is not running")
-        _set_netns(spec, f"/proc/{task.pid}/ns/net")
+        for ns in spec["linux"]["namespaces"]:
+            if ns["type"] == "network":
+                ns["path"] = f"/proc/{task.pid}/ns/net"
         spec["mounts"] = [m for m in spec["mounts"] if m["destination"] not in ("/etc/hosts", "/etc/resolv.conf")]
 
     def _join_ipc(self, spec: dict[str, Any], other: str) -> None:
@@ -410,24 +407,18 @@ class Lifecycle:
         cid = c.id
         tasks = self.client.tasks
         mounts = rootfs if rootfs is not None else self.client.snapshots.mounts(c.snapshot_key)
-        # With hooks (restartable containers) runc's createRuntime hook attaches it.
-        cni = plan is not None and plan.mode == "cni" and c.labels.get(LABEL.NET_HOOKS) != "true"
         networks = self.facade.networks if plan is not None else None
-        # A spec naming the pinned namespace (containers made since pouchsh pinned them) is attached while
-        # the task is made; older ones after Tasks.Create, on the namespace runc made.
-        adding = networks.attach_pinned(cid, plan) if cni and networks is not None and \
-            _netns(c.spec) == str(networks.netns_path(cid)) else None
         try:
-            try:
-                pid = tasks.create(cid, rootfs=mounts, io=io, checkpoint=checkpoint)
-            except AlreadyExists:
-                # A task half-made when containerd died during an earlier Tasks.Create: Tasks.Get calls it
-                # not-found, but Tasks.Delete clears it (and says not-found too), so the create can go on.
-                quiet(tasks.delete, cid)
-                pid = tasks.create(cid, rootfs=mounts, io=io, checkpoint=checkpoint)
-            if adding is not None:
-                adding.result()
-            elif cni and networks is not None:
+            pid = tasks.create(cid, rootfs=mounts, io=io, checkpoint=checkpoint)
+        except AlreadyExists:
+            # A task half-made when containerd died during an earlier Tasks.Create: Tasks.Get calls it
+            # not-found, but Tasks.Delete clears it (and says not-found too), so the create can go on.
+            quiet(tasks.delete, cid)
+            pid = tasks.create(cid, rootfs=mounts, io=io, checkpoint=checkpoint)
+        try:
+            # With hooks (restartable containers) runc's createRuntime hook has attached it already.
+            hooked = c.labels.get(LABEL.NET_HOOKS) == "true"
+            if networks is not None and plan is not None and plan.mode == "cni" and not hooked:
                 networks.attach(cid, f"/proc/{pid}/ns/net", plan)
             if on_created is not None:
                 on_created()
@@ -437,14 +428,10 @@ class Lifecycle:
             faults.point("task.start.after")
             self._note_started(c, log_uri)
         except BaseException:
-            if adding is not None:
-                concurrent.futures.wait([adding])  # its ADD finishes (or fails) before anything is undone
-            # The task goes before the network: detach removes a pinned namespace, whose DEL then runs as
-            # for one that ended with its task.
-            quiet(tasks.kill, cid, "SIGKILL")
-            quiet(tasks.delete, cid)
             if networks is not None:
                 quiet(networks.detach, cid)
+            quiet(tasks.kill, cid, "SIGKILL")
+            quiet(tasks.delete, cid)
             raise
         return exit_future
 
@@ -615,9 +602,7 @@ class Lifecycle:
             except PouchError:
                 pass
         faults.point("container.rm.killed")
-        if exited:
-            quiet(self.facade.networks.detach_later, cid)  # reported before its DELs run (a --rm run's)
-        else:
+        if not exited:
             quiet(self.facade.networks.detach, cid)
         faults.point("container.rm.detached")
         if exited or task is not None:
@@ -640,6 +625,11 @@ class Lifecycle:
         shutil.rmtree(self.paths.state_dir(cid), ignore_errors=True)
         self._remove_fifo_dirs(cid)
         self.notify_collector(cid, start=False)  # it closes the FIFOs it still held (a restart policy's)
+        if exited:
+            # A foreground --rm run's DELs run in a thread while its exit is reported and the next
+            # statement begins; last, so that they overlap no step of this removal (this intent, still
+            # open, names the container's network until the DEL's own intent is written).
+            quiet(self.facade.networks.detach_later, cid)
 
     # -- crash safety ---------------------------------------------------------------------------
 
@@ -677,20 +667,6 @@ class Lifecycle:
         for pattern in (f"{cid[:32]}-*", f"{cid[:20]}-exec-*"):
             for stale in root.glob(pattern):
                 shutil.rmtree(stale, ignore_errors=True)
-
-
-def _netns(spec: dict[str, Any]) -> str | None:
-    """The network namespace file a spec's task joins; None for one runc makes (or none at all)."""
-    for ns in ((spec or {}).get("linux") or {}).get("namespaces") or []:
-        if ns.get("type") == "network":
-            return ns.get("path") or None
-    return None
-
-
-def _set_netns(spec: dict[str, Any], path: str) -> None:
-    for ns in spec["linux"]["namespaces"]:
-        if ns["type"] == "network":
-            ns["path"] = path
 
 
 def stop_timeout(labels: Any) -> int:

@@ -1,0 +1,49 @@
+"""A foreground ``run --rm`` reports its exit before its CNI DELs, which run in a thread of the same
+process (NetworkManager.detach_later); what the process does next with networks waits for them."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from managers import networks as netmod
+from tests.networks.fixtures import run
+from tests.networks.test_networks import free_subnet
+
+pytestmark = pytest.mark.containerd
+
+
+def pending() -> list[threading.Thread]:
+    with netmod._PENDING_LOCK:
+        return list(netmod._PENDING)
+
+
+def test_the_next_run_gets_the_same_address_and_port_and_the_network_goes(mgr: Any, busybox_image: str,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    net = "later"
+    subnet = free_subnet(mgr)
+    mgr.networks.create(net, subnet=subnet)
+    ip = subnet.rsplit(".", 1)[0] + ".9"
+    flags = {"network": net, "ip": ip, "publish": ["127.0.0.1:18931:80"], "rm": True}
+    # Each DEL is held until the run has returned, so the test sees it pending rather than done.
+    gate = threading.Event()
+    delete = netmod.NetworkManager._detach_locked
+
+    def held(self: Any, *args: Any, **kwargs: Any) -> None:
+        if threading.current_thread().name == "pouchsh-cni-del":
+            assert gate.wait(30)
+        delete(self, *args, **kwargs)
+
+    monkeypatch.setattr(netmod.NetworkManager, "_detach_locked", held)
+    code, out = run(mgr, busybox_image, "true", **flags)
+    assert code == 0, out
+    assert [t.name for t in pending()] == ["pouchsh-cni-del"]
+    assert (mgr.root / "intents").is_dir() and list((mgr.root / "intents").iterdir())  # written before the exit
+    gate.set()
+    code, out = run(mgr, busybox_image, "sh", "-c", "ip -4 -o addr show eth0", **flags)  # waits for the DEL
+    assert code == 0 and f"inet {ip}/" in out, out
+    mgr.networks.remove([net])  # waits for the second run's DEL
+    assert pending() == []
+    assert not list((mgr.root / "intents").iterdir())

@@ -552,11 +552,14 @@ def container_update(ctx: Any, containers: list[str], memory: Any, cpus: Any, pi
 @command(
     "container prune",
     help="Remove every stopped container",
-    flags=[Flag("filter", type="string", repeat=True, help="label=KEY[=VALUE], until=TIME")],
+    flags=[
+        Flag("filter", type="string", repeat=True, help="label=KEY[=VALUE], until=TIME"),
+        Flag("force", short="f", help="Do not ask (pouchsh never asks; accepted for docker's scripts)"),
+    ],
     examples=[Example("container prune", "Remove all created and exited containers")],
     category=_CAT,
 )
-def container_prune(ctx: Any, filter: list[str]) -> dict[str, Any]:
+def container_prune(ctx: Any, filter: list[str], force: bool) -> dict[str, Any]:
     return ctx.managers.containers.prune(filters=filter)
 
 

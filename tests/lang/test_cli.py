@@ -30,6 +30,12 @@ def test_check_runs_nothing() -> None:
     assert (result.code, result.out, result.err) == (0, "", "")
 
 
+def test_every_prune_takes_dockers_force_flag() -> None:
+    for kind in ("container", "image", "volume", "network", "system"):
+        result = run_cli(["--check", "-c", f"{kind} prune -f; {kind} prune --force"])
+        assert (result.code, result.err) == (0, ""), kind
+
+
 def test_check_reports_every_error_with_exit_2() -> None:
     result = run_cli(["--check", "-c", "rnu\necho $nope"])
     assert result.code == 2

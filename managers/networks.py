@@ -649,7 +649,7 @@ class NetworkManager:
         def run() -> None:
             try:
                 with self.cni_lock:
-                    self._detach_locked(container_id, keep_files=False)
+                    self._detach_locked(container_id, keep_files=False, intent=intent)
             except (PouchError, OSError):
                 pass  # its intent stays, and the next invocation's reconcile finishes the detach
             else:
@@ -663,11 +663,15 @@ class NetworkManager:
             _PENDING.add(thread)
         thread.start()
 
-    def _detach_locked(self, container_id: str, *, keep_files: bool) -> None:
+    def _detach_locked(self, container_id: str, *, keep_files: bool, intent: Intent | None = None) -> None:
+        """``intent``: the caller's ``network.detach`` intent for this container, already written (and
+        cleared by the caller); otherwise one is written for the DEL here."""
         key = self._key(container_id)
         entry = self.store.read().get("attachments", {}).get(key)
         if entry is not None:
-            with self.journal.intent("network.detach", key=key, networks=builtins.list(entry["interfaces"])):
+            written = contextlib.nullcontext() if intent is not None else self.journal.intent(
+                "network.detach", key=key, networks=builtins.list(entry["interfaces"]))
+            with written:
                 self._detach_entry(key, entry)
         if not keep_files:
             directory = self._files_dir(container_id)

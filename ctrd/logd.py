@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from ctrd.logger import JsonLogWriter
 
 __all__ = [
+    "ARM_MAX",
     "CONFIG",
     "LIVE_MESSAGE",
     "STREAMS",
@@ -72,9 +73,11 @@ __all__ = [
     "SYNCED",
     "TAGS",
     "fifo_paths",
+    "hold",
     "live_path",
     "notify",
     "prepare",
+    "release",
     "revive",
     "socket_path",
     "spawn",
@@ -87,6 +90,13 @@ CONFIG = "logio"
 LINGER = 10.0
 #: seconds between scans for tasks whose datagram never came
 RESCAN = 10.0
+#: seconds an armed container (``notify(..., arm=True)``) or a held FIFO (``hold``) waits for the shim's
+#: writer: past Tasks.Create's deadline (ctrd.deadlines' runtime class, 120 s) and the cleanup containerd
+#: does of a create whose caller went away
+ARM_MAX = 150.0
+#: how often a held FIFO whose holder died is looked at: reading is the only way to see a writer that
+#: has said nothing yet
+_ORPHAN_LOOK = 0.2
 _CHUNK = 64 * 1024
 #: An unfinished line (a shell's prompt, a progress bar) is written after this many seconds without its
 #: newline, so that `logs -f`, which follows the file, shows it while the container waits (a live
@@ -98,6 +108,10 @@ _TURN = 4 * _CHUNK
 #: ``SYNCED`` alone, the answer to a subscriber's ``SYNC`` once the FIFOs were drained to it
 TAGS = {"stdout": b"o", "stderr": b"e"}
 SYNC, SYNCED = b"sync", b"s"
+#: on the live socket, with a FIFO's read ends attached (SCM_RIGHTS): keep them until ``RELEASE``
+HOLD, RELEASE = b"hold", b"release"
+#: at most this many descriptors in one ``hold`` (stdout, stderr)
+_HOLD_FDS = 2
 #: the largest message a subscriber receives: a tag byte and one read
 LIVE_MESSAGE = 64 * 1024 + 1
 #: bytes a subscriber may leave unread beyond its socket's own buffer before it is cut off
@@ -200,12 +214,20 @@ def notify(
     key: str | None,
     *,
     sync: bool = False,
+    arm: bool | None = None,
     timeout: float = 10.0,
 ) -> bool:
     """Tell the collector of ``root`` to look at container ``key`` (``namespace/id``) now, starting it if
     none runs. With ``sync``, wait until it has drained that container's FIFOs (True), or until
-    ``timeout`` passes (False). ``key`` None only makes sure a collector runs."""
-    message = (key or "").encode()
+    ``timeout`` passes (False). ``key`` None only makes sure a collector runs.
+
+    ``arm`` True (with ``sync``), just before the container's task is created: the collector opens the
+    FIFOs now and keeps them until the shim's writer has come and gone (``ARM_MAX`` at most), so a shim
+    whose caller is killed during Tasks.Create never waits in ``open`` for a reader that died with it;
+    True once armed (a collector older than arming answers, but not that it armed: False). ``arm``
+    False: that create failed, the FIFOs wait for no writer."""
+    message = ({True: "+", False: "-", None: ""}[arm] + (key or "")).encode()
+    expected = b"armed" if arm else b"ok"
     path = socket_path(run_root)
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
     try:
@@ -230,8 +252,9 @@ def notify(
             if not sync:
                 return True
             try:
-                if sock.recv(16) == b"ok":
-                    return True
+                answer = sock.recv(16)
+                if answer in (b"ok", b"armed"):
+                    return answer == expected
             except OSError:
                 pass  # lost with a collector that was ending: ask again (the next one answers)
             if time.monotonic() > deadline:
@@ -296,15 +319,58 @@ def subscribe(run_root: str | os.PathLike[str], key: str, *, timeout: float = 5.
     return sock
 
 
+def hold(root: str | os.PathLike[str], run_root: str | os.PathLike[str], fds: list[int], *,
+         timeout: float = 5.0) -> _socket.socket | None:
+    """Hand the collector of ``root`` read ends of a foreground task's output FIFOs (``fds``, sent with
+    SCM_RIGHTS: the caller closes its own) before Tasks.Create or an exec's start, until ``release``.
+    The collector never reads them while the returned connection is open. Should we be killed first, it
+    keeps them until the shim's writer has come (``ARM_MAX`` at most), so the shim never waits in
+    ``open`` for a reader that died with us. Starts a collector if none runs; None when none took them."""
+    rights = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
+    deadline = time.monotonic() + timeout
+    spawned = False
+    while True:
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
+        sock.settimeout(max(deadline - time.monotonic(), 0.01))
+        try:
+            sock.connect(live_path(run_root))
+            sock.sendmsg([HOLD], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
+            answer = sock.recv(16)
+        except (ConnectionRefusedError, FileNotFoundError, ConnectionResetError):
+            answer = b""  # none runs, or one that was ending (it took nothing)
+        except OSError:
+            sock.close()
+            return None
+        if answer == b"ok":
+            return sock
+        sock.close()
+        if answer or time.monotonic() > deadline:
+            return None  # refused (an older collector, or a bad descriptor), or none came up in time
+        if not spawned:
+            spawn(root, run_root)
+            spawned = True
+        time.sleep(0.01)  # a poll with a deadline: the collector binds within milliseconds
+
+
+def release(sock: _socket.socket) -> None:
+    """End a ``hold``: the shim has its writers (Tasks.Create or the exec's start returned, or failed)."""
+    try:
+        sock.send(RELEASE)
+    except OSError:
+        pass  # a collector that ended: it took the descriptors with it, and nothing waits on them now
+    sock.close()
+
+
 # -- the collector ---------------------------------------------------------------------------------
 
 
 class _Subscriber:
     """One live reader: ``container`` None until it has named one. Messages the socket's buffer cannot
     take wait in ``queue`` (at most LIVE_QUEUE bytes, else it is cut off); ``closing``: its container's
-    output ended, it is closed once the queue is out."""
+    output ended, it is closed once the queue is out. A connection that sent ``HOLD`` is a holder
+    instead: ``held`` are the FIFO read ends it handed over."""
 
-    __slots__ = ("closing", "container", "queue", "queued", "sock")
+    __slots__ = ("closing", "container", "held", "queue", "queued", "sock")
 
     def __init__(self, sock: _socket.socket) -> None:
         self.sock = sock
@@ -312,10 +378,12 @@ class _Subscriber:
         self.queue: deque[bytes] = deque()
         self.queued = 0
         self.closing = False
+        self.held: list[int] = []
 
 
 class _Container:
-    __slots__ = ("directory", "fds", "keep", "key", "live", "on_exit", "streams", "subscribers", "writer")
+    __slots__ = ("armed_until", "directory", "fds", "keep", "key", "live", "on_exit", "streams", "subscribers",
+                 "writer")
 
     def __init__(self, key: str, directory: str, writer: JsonLogWriter, keep: bool, streams: list[str]) -> None:
         self.key = key
@@ -326,6 +394,9 @@ class _Container:
         self.on_exit: list[str] = []
         #: a writer was seen: its EOF is the end of a task we served (not a container stopped long ago)
         self.live = False
+        #: armed (time.monotonic() it expires): a task is being created, and a FIFO without a writer is
+        #: waiting for it, not ended; the writer's coming and going, a plain look, or the time ends it
+        self.armed_until: float | None = None
         self.fds: dict[str, int] = {}
         self.subscribers: list[_Subscriber] = []
 
@@ -356,17 +427,27 @@ class Collector:
         #: during the first scan after a collector was killed, a stopped container's on-exit command runs
         #: too: the killed one may not have seen that task end
         self.first_scan = False
-        #: live readers by their socket's fd (subscribed, closing, or yet to name a container)
+        #: live readers by their socket's fd (subscribed, closing, or yet to name a container), and holders
         self.subscribers: dict[int, _Subscriber] = {}
+        #: held FIFO read ends whose holder died, until the shim's writer came (time.monotonic() at most)
+        self.orphans: dict[int, float] = {}
+
+    def busy(self) -> bool:
+        """Whether anything keeps the collector from ending: a container served, or a FIFO held."""
+        return bool(self.served or self.orphans or any(s.held for s in self.subscribers.values()))
 
     # which containers
 
     def scan(self) -> None:
         """Serve every container whose task's output flows (or that restarts by policy) and is not
-        served yet; drop those whose directory is gone."""
+        served yet; drop those whose directory is gone, and end arms that saw no writer in time."""
+        now = time.monotonic()
         for key in list(self.served):
-            if not os.path.isdir(self.served[key].directory):
-                self._drop(self.served[key])
+            c = self.served[key]
+            if not os.path.isdir(c.directory):
+                self._drop(c)
+            elif c.armed_until is not None and now >= c.armed_until:
+                self.check(key, arm=False)
         try:
             namespaces = os.listdir(self.containers_dir)
         except OSError:
@@ -381,8 +462,9 @@ class Collector:
                 if key not in self.served and _valid_key(key):
                     self.check(key)
 
-    def check(self, key: str) -> None:
-        """Look at one container: start serving it, open FIFOs it lacks, or drop it (directory gone)."""
+    def check(self, key: str, *, arm: bool | None = None) -> None:
+        """Look at one container: start serving it, open FIFOs it lacks, or drop it (directory gone).
+        ``arm`` True: its task is about to be created (``notify``); False: that create failed."""
         directory = os.path.join(self.containers_dir, *key.split("/"))
         config = _read_config(directory)
         current = self.served.get(key)
@@ -390,6 +472,12 @@ class Collector:
             if current is not None:
                 self._drop(current)
             return
+        if current is not None and arm:
+            # What the last task left, and its end, are the last task's: taken before the arm.
+            current.armed_until = None
+            for stream, fd in list(current.fds.items()):
+                self._pump(current, stream, fd, drain=True)
+            current = self.served.get(key)
         keep = config.get("keep") == "1"
         streams = [s for s in config.get("streams", "").split(",") if s in STREAMS]
         on_exit = [arg for arg in config.get("on-exit", "").split("\t") if arg]
@@ -411,6 +499,11 @@ class Collector:
             current.keep = keep
             current.streams = streams
         current.on_exit = on_exit
+        if arm:
+            current.live = False
+            current.armed_until = time.monotonic() + ARM_MAX
+        elif arm is not None:
+            current.armed_until = None
         paths = fifo_paths(directory)
         for stream in streams:
             if stream not in current.fds:
@@ -486,6 +579,12 @@ class Collector:
         else:
             return
         # EOF: the task's writer is gone (it exited, or none has connected yet)
+        if _hung_up(fd):
+            # A writer came after this end was opened, and left: a task we served ended.
+            c.live = True
+            c.armed_until = None
+        elif c.armed_until is not None:
+            return  # armed: the writer of the task being created is yet to come
         self._close(c, stream)
         if c.keep and os.path.isdir(c.directory):
             self._open(c, stream, fifo_paths(c.directory)[stream])
@@ -520,6 +619,51 @@ class Collector:
         if entry is not None:
             c, stream = entry
             self._pump(c, stream, fd)
+        elif fd in self.orphans:
+            self._look(fd, time.monotonic())
+
+    # FIFOs held for a foreground task (``hold``): never read while the holder lives
+
+    def _hold(self, sub: _Subscriber, fds: list[int]) -> None:
+        if not 0 < len(fds) <= _HOLD_FDS or not all(_fifo_reader(fd) for fd in fds):
+            for fd in fds:
+                os.close(fd)
+            self._refuse(sub)
+            return
+        sub.held = fds
+        self._send(sub, b"ok")
+
+    def _orphan(self, sub: _Subscriber) -> None:
+        """The holder died before ``RELEASE``: the shim may be about to open its writers, so the read
+        ends are kept until a writer has come (or ARM_MAX passed), and looked at by reading: what a
+        writer says meanwhile has nobody to go to."""
+        for fd in sub.held:
+            try:
+                fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+                self.epoll.register(fd, select.EPOLLIN)
+            except OSError:
+                os.close(fd)
+                continue
+            self.orphans[fd] = time.monotonic() + ARM_MAX
+        sub.held = []
+
+    def look_orphans(self) -> None:
+        now = time.monotonic()
+        for fd in list(self.orphans):
+            self._look(fd, now)
+
+    def _look(self, fd: int, now: float) -> None:
+        try:
+            came = bool(os.read(fd, _CHUNK))  # discarded: its holder is gone
+        except BlockingIOError:
+            came = True  # a writer, silent so far
+        except OSError:
+            came = False
+        if came or _hung_up(fd) or now >= self.orphans[fd]:
+            # The shim opened its writer, and a read end of its own with it: ours is not needed.
+            del self.orphans[fd]
+            self.epoll.unregister(fd)
+            os.close(fd)
 
     # live readers (attach): never waited for; one that falls LIVE_QUEUE behind is cut off
 
@@ -539,7 +683,7 @@ class Collector:
             if uid != os.geteuid() or len(self.subscribers) >= _LIVE_MAX + _LIVE_PENDING:
                 sock.close()
                 continue
-            waiting = [s for s in self.subscribers.values() if s.container is None and not s.closing]
+            waiting = [s for s in self.subscribers.values() if s.container is None and not s.closing and not s.held]
             if len(waiting) >= _LIVE_PENDING:
                 self._unsubscribe(waiting[0])  # the oldest that never named its container
             self.subscribers[sock.fileno()] = _Subscriber(sock)
@@ -554,12 +698,22 @@ class Collector:
         if fd not in self.subscribers or not events & (select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR):
             return
         try:
-            data = sub.sock.recv(1024)
+            data, ancillary, _, _ = sub.sock.recvmsg(1024, _socket.CMSG_SPACE(_HOLD_FDS * 4))
         except BlockingIOError:
             return
         except OSError:
-            data = b""
-        if not data:
+            data, ancillary = b"", []
+        fds = _received_fds(ancillary)
+        if data == HOLD and sub.container is None and not sub.held and not sub.closing:
+            self._hold(sub, fds)
+            return
+        for received in fds:
+            os.close(received)  # descriptors come only with a hold
+        if sub.held:
+            if data != RELEASE:
+                self._orphan(sub)  # it hung up (killed?) without saying the shim has its writers
+            self._unsubscribe(sub)
+        elif not data:
             self._unsubscribe(sub)  # it hung up
         elif sub.closing:
             return  # its EOF follows what it is still owed
@@ -579,15 +733,18 @@ class Collector:
         c = self.served.get(key) if _valid_key(key) else None
         subscribed = sum(1 for s in self.subscribers.values() if s.container is not None)
         if c is None or not c.fds or subscribed >= _LIVE_MAX:
-            try:
-                sub.sock.send(b"no")
-            except OSError:
-                pass
-            self._unsubscribe(sub)
+            self._refuse(sub)
             return
         sub.container = c
         c.subscribers.append(sub)
         self._send(sub, b"ok")
+
+    def _refuse(self, sub: _Subscriber) -> None:
+        try:
+            sub.sock.send(b"no")
+        except OSError:
+            pass
+        self._unsubscribe(sub)
 
     def _publish(self, c: _Container, message: bytes) -> None:
         for sub in list(c.subscribers):
@@ -634,13 +791,44 @@ class Collector:
         self.epoll.unregister(fd)
         sub.sock.close()
         sub.queue.clear()
+        for held in sub.held:
+            os.close(held)
+        sub.held = []
 
     def close(self) -> None:
         for c in list(self.served.values()):
             self._drop(c)
         for sub in list(self.subscribers.values()):
             self._unsubscribe(sub)
+        for fd in self.orphans:
+            os.close(fd)
+        self.orphans.clear()
         self.epoll.close()
+
+
+def _hung_up(fd: int) -> bool:
+    """Whether a writer came to this FIFO after ``fd`` was opened and none is left: Linux reports POLLHUP
+    only then, never for a read end that has not yet seen a writer."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return any(events & select.POLLHUP for _, events in poller.poll(0))
+
+
+def _fifo_reader(fd: int) -> bool:
+    """A descriptor handed over for a hold is kept only if it is what a hold is for: a FIFO's read end."""
+    try:
+        return stat.S_ISFIFO(os.fstat(fd).st_mode) and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY
+    except OSError:
+        return False
+
+
+def _received_fds(ancillary: list[tuple[int, int, bytes]]) -> list[int]:
+    fds: list[int] = []
+    for level, kind, data in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            usable = len(data) - len(data) % 4
+            fds.extend(int.from_bytes(data[i : i + 4], sys.byteorder, signed=True) for i in range(0, usable, 4))
+    return fds
 
 
 def _start_detached(argv: list[str]) -> None:
@@ -738,7 +926,7 @@ def serve(root: str, run_root: str) -> int:
     collector.epoll.register(live.fileno(), select.EPOLLIN)
     collector.scan()
     collector.first_scan = False
-    idle_since = None if collector.served else time.monotonic()
+    idle_since = None if collector.busy() else time.monotonic()
     next_scan = time.monotonic() + RESCAN
     try:
         while True:
@@ -752,7 +940,7 @@ def serve(root: str, run_root: str) -> int:
                 sock.close()
                 os.unlink(sock_file)
                 collector.scan()
-                if not collector.served:
+                if not collector.busy():
                     break
                 sock = _bind(sock_file)
                 collector.epoll.register(sock.fileno(), select.EPOLLIN)
@@ -761,6 +949,8 @@ def serve(root: str, run_root: str) -> int:
             flush_at = collector.next_flush()
             if flush_at is not None:
                 wait = min(wait, flush_at - now)
+            if collector.orphans:
+                wait = min(wait, _ORPHAN_LOOK)
             events = collector.epoll.poll(max(wait, 0.0))
             for fd, mask in events:
                 if fd == wake_r:
@@ -776,10 +966,12 @@ def serve(root: str, run_root: str) -> int:
                 else:
                     collector.on_ready(fd)
             collector.flush_partials(time.monotonic())
+            if collector.orphans:
+                collector.look_orphans()
             if time.monotonic() >= next_scan:
                 collector.scan()
                 next_scan = time.monotonic() + RESCAN
-            if collector.served:
+            if collector.busy():
                 idle_since = None
             elif idle_since is None:
                 idle_since = time.monotonic()
@@ -808,7 +1000,8 @@ def _drain(fd: int) -> bool:
 
 
 def _answer(collector: Collector, sock: _socket.socket) -> None:
-    """Every queued datagram: ``ns/id`` is checked now (and, from a bound sender, answered ``ok``)."""
+    """Every queued datagram: ``ns/id`` is checked now (and, from a bound sender, answered ``ok``);
+    ``+ns/id`` arms it (answered ``armed``), ``-ns/id`` ends its arm."""
     while True:
         try:
             data, sender = sock.recvfrom(1024)
@@ -817,11 +1010,15 @@ def _answer(collector: Collector, sock: _socket.socket) -> None:
         except OSError:
             return
         key = data.decode("ascii", "replace")
+        arm = {"+": True, "-": False}.get(key[:1])
+        if arm is not None:
+            key = key[1:]
         if key and _valid_key(key):
-            collector.check(key)
+            collector.check(key, arm=arm)
         if sender:
+            armed = arm and key in collector.served and collector.served[key].armed_until is not None
             try:
-                sock.sendto(b"ok", sender)
+                sock.sendto(b"armed" if armed else b"ok", sender)
             except OSError:
                 pass  # the asker gave up
 

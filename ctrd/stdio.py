@@ -193,6 +193,22 @@ class FifoIO(TaskIO):
     stdout = property(lambda self: _path_str(self._paths["stdout"]))  # type: ignore[assignment]
     stderr = property(lambda self: _path_str(self._paths["stderr"]))  # type: ignore[assignment]
 
+    def read_ends(self) -> list[int]:
+        """New read ends of the output FIFOs (non-blocking, the caller's to close), for a holder that
+        must outlive us while the shim opens its writers (ctrd.logd ``hold``): opens of their own, so
+        that nothing we do to ours (blocking reads after ``created``) changes theirs."""
+        fds: list[int] = []
+        try:
+            for name in ("stdout", "stderr"):
+                path = self._paths[name]
+                if path is not None:
+                    fds.append(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+        except OSError:
+            for fd in fds:
+                os.close(fd)
+            raise
+        return fds
+
     def _open_stdin(self) -> None:
         try:
             # Blocks until the shim (or close(), to unblock us) opens the read end.

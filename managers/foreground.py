@@ -66,7 +66,8 @@ class Foreground:
                 # Output is read from before Start (a pty drops what nobody read when the process exits);
                 # stdin only after it: its EOF (CloseIO) reaching a terminal task before Start hangs the
                 # task up for good, and an empty stdin gets there at once.
-                exit_future = self.lifecycle.start_task(c, io, plan, on_created=attach_output, rootfs=rootfs)
+                with self.lifecycle.fifos_held(io):
+                    exit_future = self.lifecycle.start_task(c, io, plan, on_created=attach_output, rootfs=rootfs)
                 started.append(True)
                 io.attach_input(stdio.stdin if interactive else None, close_stdin=lambda: tasks.close_io(cid))
                 code = self._wait(c, exit_future, stdio)
@@ -109,12 +110,13 @@ class Foreground:
                     # an exec's pty is made only at start, where runc sizes it from the spec before the
                     # process runs; a resize sent before the start would be dropped by the shim
                     process = dict(process, consoleSize={"width": size[0], "height": size[1]})
-                tasks.exec(c.id, exec_id, process, io=io)
-                created = True
-                io.attach_output(stdout=stdio.stdout, stderr=None if terminal else stdio.stderr)
-                future = tasks.wait(c.id, exec_id)
-                with exec_failures(f"exec in {name_of(c)}"):
-                    tasks.start(c.id, exec_id)
+                with self.lifecycle.fifos_held(io):
+                    tasks.exec(c.id, exec_id, process, io=io)
+                    created = True
+                    io.attach_output(stdout=stdio.stdout, stderr=None if terminal else stdio.stderr)
+                    future = tasks.wait(c.id, exec_id)
+                    with exec_failures(f"exec in {name_of(c)}"):
+                        tasks.start(c.id, exec_id)
                 if terminal:  # a size that came while it started (a client's resize call) and every later one
                     stdio.size.bind(lambda w, h: tasks.resize_pty(c.id, w, h, exec_id=exec_id))
                 # stdin (and its EOF) only once the process runs, as for run -i -t (see run)

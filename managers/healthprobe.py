@@ -71,15 +71,19 @@ def _run_probe(facade: Managers, c: Any, pid: int, config: HealthConfig) -> dict
     output = _Bounded()
     io = FifoIO.open(manager.paths.fifo_root, exec_id)
     created = False
+    future = None
     try:
-        tasks.exec(c.id, exec_id, process, io=io)
-        created = True
-        io.attach_output(stdout=output, stderr=output)  # type: ignore[arg-type]
-        future = tasks.wait(c.id, exec_id)
         try:
-            with exec_failures(f"healthcheck in {c.labels.get(LABEL.NAME, c.id)}"):
-                tasks.start(c.id, exec_id)
+            with manager.lifecycle.fifos_held(io):
+                tasks.exec(c.id, exec_id, process, io=io)
+                created = True
+                io.attach_output(stdout=output, stderr=output)  # type: ignore[arg-type]
+                future = tasks.wait(c.id, exec_id)
+                with exec_failures(f"healthcheck in {c.labels.get(LABEL.NAME, c.id)}"):
+                    tasks.start(c.id, exec_id)
         except PouchError as err:
+            if future is None:
+                raise  # only the start's failure is the check's result
             future.cancel()
             return {"start": _iso(start), "end": _iso(time.time()), "exit_code": err.exit_status or -1,
                     "output": err.message[:OUTPUT_LIMIT]}

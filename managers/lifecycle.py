@@ -7,11 +7,13 @@ a task runs under the container's lock (managers.containerpaths.container_lock).
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import os
 import shutil
 import socket
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +44,11 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_STOP_TIMEOUT", "Lifecycle", "log_opts", "quiet", "stop_timeout"]
 
 DEFAULT_STOP_TIMEOUT = 10
+#: containerd 1.6's word when a task's bundle directory is still there (runtime/v2 NewBundle's mkdir)
+_STALE_BUNDLE = "failed to start shim: mkdir"
+#: how long a create waits for containerd to clean up after a shim whose creator was killed: its
+#: cleanup waits up to 5 s for the shim's Delete and 5 s more for its Shutdown
+STALE_BUNDLE_WAIT = 15.0
 
 
 class Lifecycle:
@@ -327,16 +334,36 @@ class Lifecycle:
         if os.path.exists(self.paths.state_dir(c.id) / logd.CONFIG):
             self.notify_collector(c.id, sync=True)
 
-    def notify_collector(self, cid: str | None, *, sync: bool = False, start: bool = True) -> bool:
-        """Have the log collector look at ``cid`` now (ctrd.logd.notify): after its task is created, or
-        (``sync``) before its log is read, so what waits in its FIFOs is in the log. ``start``: start a
-        collector if none runs."""
+    def notify_collector(self, cid: str | None, *, sync: bool = False, start: bool = True,
+                         arm: bool | None = None) -> bool:
+        """Have the log collector look at ``cid`` now (ctrd.logd.notify): before its task is created
+        (``arm``, then False if that failed), or (``sync``) before its log is read, so what waits in its
+        FIFOs is in the log. ``start``: start a collector if none runs."""
         from ctrd import logd
 
         key = f"{self.namespace}/{cid}" if cid else None
         if not start and not os.path.exists(logd.socket_path(self.facade.run_root)):
             return False
-        return logd.notify(self.facade.root, self.facade.run_root, key, sync=sync, timeout=5.0)
+        return logd.notify(self.facade.root, self.facade.run_root, key, sync=sync, arm=arm, timeout=5.0)
+
+    @contextlib.contextmanager
+    def fifos_held(self, io: Any) -> Iterator[None]:
+        """While the shim opens a foreground task's output FIFOs (Tasks.Create, an exec's start), the log
+        collector holds read ends of them too (ctrd.logd ``hold``): the shim's opens wait for a reader,
+        and should we be killed meanwhile ours go with us."""
+        from ctrd import logd
+
+        fds = io.read_ends()
+        try:
+            holder = logd.hold(self.facade.root, self.facade.run_root, fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        try:
+            yield
+        finally:
+            if holder is not None:
+                logd.release(holder)
 
     def start_task(
         self, c: Any, io: Any, plan: Any | None, on_created: Callable[[], None] | None = None,
@@ -408,13 +435,7 @@ class Lifecycle:
         tasks = self.client.tasks
         mounts = rootfs if rootfs is not None else self.client.snapshots.mounts(c.snapshot_key)
         networks = self.facade.networks if plan is not None else None
-        try:
-            pid = tasks.create(cid, rootfs=mounts, io=io, checkpoint=checkpoint)
-        except AlreadyExists:
-            # A task half-made when containerd died during an earlier Tasks.Create: Tasks.Get calls it
-            # not-found, but Tasks.Delete clears it (and says not-found too), so the create can go on.
-            quiet(tasks.delete, cid)
-            pid = tasks.create(cid, rootfs=mounts, io=io, checkpoint=checkpoint)
+        pid = self._create_task(cid, mounts, io, checkpoint)
         try:
             # With hooks (restartable containers) runc's createRuntime hook has attached it already.
             hooked = c.labels.get(LABEL.NET_HOOKS) == "true"
@@ -434,6 +455,25 @@ class Lifecycle:
             quiet(tasks.delete, cid)
             raise
         return exit_future
+
+    def _create_task(self, cid: str, mounts: builtins.list[Any], io: Any, checkpoint: Any) -> int:
+        tasks = self.client.tasks
+        until = time.monotonic() + STALE_BUNDLE_WAIT
+        while True:
+            try:
+                return tasks.create(cid, rootfs=mounts, io=io, checkpoint=checkpoint)
+            except AlreadyExists:
+                # A task half-made when containerd died during an earlier Tasks.Create: Tasks.Get calls
+                # it not-found, but Tasks.Delete clears it (and says not-found too), so the create can go on.
+                quiet(tasks.delete, cid)
+                return tasks.create(cid, rootfs=mounts, io=io, checkpoint=checkpoint)
+            except PouchError as err:
+                # The caller of an earlier Tasks.Create was killed: containerd cleans up after that shim
+                # (it waits for its create to end) and only then removes the task's bundle, which
+                # until then makes every create of this container fail.
+                if _STALE_BUNDLE not in err.message or time.monotonic() >= until:
+                    raise
+            time.sleep(0.1)  # a poll with a deadline: containerd's cleanup gives up after 2 x 5 s
 
     def _note_started(self, c: Any, log_uri: str | None) -> None:
         """Under a restart policy, mark the container running for containerd's restart monitor
@@ -501,14 +541,20 @@ class Lifecycle:
         try:
             if c.labels.get(LABEL.INTERACTIVE) == "true":
                 io.stdin_path = str(self.stdin_fifo(c.id))
-            # A collector runs (or starts) while the task is made: should we die before telling it of
-            # the task, its next scan finds it (ctrd.logd).
-            self.notify_collector(None)
-            self.start_task(c, io, plan, rootfs=rootfs, wait=False, log_uri=uri, checkpoint=checkpoint)
-            # Our read ends stay open until the collector has its own: a task that prints and exits at
-            # once would otherwise take its output with it. For --rm the collector also starts the
-            # remover once the task's output ends.
-            self.notify_collector(c.id, sync=True)
+            # The collector reads the FIFOs from before the task exists: the shim's Create waits for a
+            # reader, and should we be killed during it, ours go with us (ctrd.logd's arm). For --rm it
+            # also starts the remover once the task's output ends.
+            armed = self.notify_collector(c.id, sync=True, arm=True)
+            try:
+                self.start_task(c, io, plan, rootfs=rootfs, wait=False, log_uri=uri, checkpoint=checkpoint)
+            except BaseException:
+                if armed:
+                    self.notify_collector(c.id, arm=False)
+                raise
+            if not armed:
+                # A collector older than arming: our read ends stay open until it has its own, or a
+                # task that prints and exits at once would take its output with it.
+                self.notify_collector(c.id, sync=True)
         finally:
             io.close()
 

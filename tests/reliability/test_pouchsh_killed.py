@@ -96,10 +96,14 @@ def test_killed_during_a_foreground_run_prune_reclaims_the_fifos(cli: Any, spawn
 
 
 @pytest.mark.parametrize("verb", ["create", "start"])
-def test_killed_during_run_detached(cli: Any, spawn: Any, facade: Any, roots: tuple[Path, Path], tmp_path: Path, verb: str) -> None:
+@pytest.mark.parametrize("mode", ["-d", "--network none"], ids=["detached", "foreground"])
+def test_killed_during_run(cli: Any, spawn: Any, facade: Any, roots: tuple[Path, Path], tmp_path: Path, verb: str, mode: str) -> None:
+    """Killed inside Tasks.Create, the shim has yet to open the task's output FIFOs: the log collector
+    holds read ends for it (ctrd.logd), or its opens would wait for good, and the shim with its runc
+    init would outlive everything (the namespace fixture's purge looks for shims left running)."""
     hold = Hold(tmp_path, verb)
     hold.arm()
-    proc = spawn("-c", f"run -d --runtime {hold.binary} --name half busybox sleep 300")
+    proc = spawn("-c", f"run {mode} --runtime {hold.binary} --name half busybox sleep 300")
     hold.wait_held(proc)
     _sigkill(proc)
     hold.release()
@@ -116,6 +120,36 @@ def test_killed_during_run_detached(cli: Any, spawn: Any, facade: Any, roots: tu
     assert not (roots[0] / "networks" / "ipam").exists() or not any(
         p.name[0].isdigit() for d in (roots[0] / "networks" / "ipam").iterdir() for p in d.iterdir()
     )
+
+
+def test_a_start_right_after_a_killed_create_waits_for_containerds_cleanup(
+    cli: Any, spawn: Any, facade: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """containerd removes the task's bundle only once the shim of the killed caller's create has ended
+    that create; until then every create of the container fails with ``mkdir …: file exists``."""
+    from ctrd.errors import PouchError
+
+    hold = Hold(tmp_path, "create")
+    hold.arm()
+    proc = spawn("-c", f"run -d --runtime {hold.binary} --name half busybox sleep 300")
+    hold.wait_held(proc)
+    _sigkill(proc)
+    refused: list[str] = []
+    create = facade.ctrd.tasks.create
+
+    def create_while_held(*args: Any, **kwargs: Any) -> int:
+        try:
+            return create(*args, **kwargs)  # type: ignore[no-any-return]
+        except PouchError as err:
+            refused.append(err.message)
+            hold.release()  # the killed create's runc goes on, and containerd's cleanup with it
+            raise
+
+    monkeypatch.setattr(facade.ctrd.tasks, "create", create_while_held)
+    facade.containers.start(["half"])
+    assert refused and "file exists" in refused[0], refused
+    assert facade.containers.inspect("half")["status"] == "running"
+    facade.containers.remove(["half"], force=True)
 
 
 def _big_layout(path: Path) -> Path:

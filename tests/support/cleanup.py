@@ -14,11 +14,14 @@ its restart monitor run beside it:
    the child without clearing the parent's record of it (containerd 1.6 does that, and then only the
    collector can remove the parent): run a collection, wait for it, re-list and go on, until a deadline.
    Any other error is a problem at once;
-6. content, and the namespace itself.
+6. content, and the namespace itself;
+7. no runc shim of the namespace is left running: each ends once its task is deleted, so one that stays
+   is a shim nobody can reach any more (a Tasks.Create whose caller was killed, say).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -71,7 +74,27 @@ def purge_namespace(root: Client, namespace: str, *, stop_timeout: float = 10.0,
     for info in client.content.list():
         attempt(f"content delete {info.digest}", client.content.delete, info.digest)
     attempt(f"namespace delete {namespace}", root.namespaces.delete, namespace)
+    while (left := shims_of(namespace)) and time.monotonic() < until:
+        time.sleep(0.05)  # a poll with a deadline: a shim exits moments after its task's deletion
+    problems += [f"shim {pid} left running" for pid in left]
     return problems
+
+
+def shims_of(namespace: str) -> list[int]:
+    """The pids of containerd's runc shims serving ``namespace``."""
+    wanted = b"\0-namespace\0" + namespace.encode() + b"\0"
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if b"containerd-shim" in cmdline.split(b"\0", 1)[0] and wanted in cmdline:
+            pids.append(int(entry))
+    return pids
 
 
 def _end_tasks(client: Client, stop_timeout: float, until: float) -> list[str]:

@@ -275,7 +275,7 @@ def cni_breakdown(env: Env, ns: str, n: int) -> str:
     originals = (Plugins._exec, NetworkManager.attach, NetworkManager._detach_entry)
     Plugins._exec = timed(lambda _self, command, _conf, plugin, *_: f"exec {command} {plugin['type']}", Plugins._exec)  # type: ignore[method-assign]
     NetworkManager.attach = timed(  # type: ignore[method-assign]
-        lambda *_: "NetworkManager.attach (with its ADDs)", NetworkManager.attach)
+        lambda *_: "NetworkManager.attach (its ADDs; in a thread while the task is made)", NetworkManager.attach)
     NetworkManager._detach_entry = timed(  # type: ignore[method-assign]
         lambda *_: "NetworkManager._detach_entry (its DELs; in a thread after the exit)", NetworkManager._detach_entry)
     try:

@@ -13,11 +13,13 @@ Life cycle, and what undoes what when a step fails (nothing half-made is left be
 
     create:  name reserved → network planned (files) → volumes made → [lease] snapshot prepared
              → container record created → [lease released] → name committed
-    start:   task created (IO: FIFOs tee-ing to the JSON log, or the log collector's FIFOs)
-             → CNI ADD on /proc/<pid>/ns/net → Wait issued → Start
-    reap:    CNI DEL → task deleted → exit code and time saved in labels
+    start:   [bridged: netns pinned → CNI ADD in a thread, meanwhile] output FIFOs held by the log
+             collector → task created (IO: FIFOs tee-ing to the JSON log, or the collector's FIFOs)
+             → [ADD awaited, or done now on /proc/<pid>/ns/net] → Wait issued → Start
+    reap:    netns unpinned → CNI DEL → task deleted → exit code and time saved in labels
     remove:  (kill) → reap → snapshot removed → record deleted → volumes released → name released
-             (a foreground --rm run: its CNI DEL last, in a thread, while its exit is reported)
+             (a foreground --rm run: its netns unpinned and CNI DEL last, in a thread, while its exit
+             is reported)
 """
 
 from __future__ import annotations

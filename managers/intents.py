@@ -23,8 +23,9 @@ an intent whose handler fails stays for the next invocation. Reconcilers exclude
 file written and renamed without fsync survives that (the page cache is the kernel's). A power loss is
 another model: the last seconds' files may be missing, or present but empty. An intent is synced (the
 file, then the directory: ≈ 7 ms a container under load, docs/PERFORMANCE.md) unless it is a container's
-``create`` or ``rm`` that names no volume, because everything those guard is either gone after a power
-loss (tasks, FIFOs under /run, mounts, netns) or found again without the intent: the name (the first
+``create`` or ``rm`` that names no volume, or a ``network.pin`` (a namespace mounted under /run),
+because everything those guard is either gone after a power loss (tasks, FIFOs under /run, mounts, netns)
+or found again without the intent: the name (the first
 reservation after a boot rebuilds the name files from containerd, managers.names), the state directory
 and snapshot (``system prune`` reclaims a container directory of no container and the leases of dead
 processes). A volume directory outlives a power loss and nothing but the intent says whose it was, so an
@@ -61,7 +62,7 @@ DIRECTORY = "intents"
 #: where an intent that a power loss left unreadable is moved (outside the directory every run lists)
 UNREADABLE = "intents-unreadable"
 #: kinds whose intent needs no fsync while it names no volume (see the module's docstring)
-_UNSYNCED_KINDS = frozenset({"container.create", "container.rm"})
+_UNSYNCED_KINDS = frozenset({"container.create", "container.rm", "network.pin"})
 #: the manager (a ``Managers`` attribute) that reconciles each kind's prefix
 _MANAGERS = {"network": "networks", "volume": "volumes", "container": "containers", "transaction": "transactions"}
 #: kinds whose undo needs no manager (nor containerd): that module's ``reconcile_intent(record)``

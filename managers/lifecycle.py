@@ -7,6 +7,7 @@ a task runs under the container's lock (managers.containerpaths.container_lock).
 from __future__ import annotations
 
 import builtins
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -154,6 +155,10 @@ class Lifecycle:
                     spec["hooks"] = nethook.hooks(self.client.address, self.namespace, Path(self.facade.root),
                                                   Path(self.facade.run_root))
                     labels[LABEL.NET_HOOKS] = "true"
+                elif plan.mode == "cni":
+                    # pinned by each start before its task, so the ADD runs while the task is made
+                    # (managers.netns); containerd's restart monitor pins nothing, hence not with hooks
+                    _set_netns(spec, str(networks.netns_path(cid)))
                 labels.update(rec.summary_labels(spec, labels))
                 faults.point("container.create.before")
                 container = leased.containers.create(
@@ -203,9 +208,7 @@ class Lifecycle:
         task = self.resolver.task(other or "")
         if task is None or task.status not in ("running", "paused"):
             raise Conflict(f"--network container:{other}: that container is not running")
-        for ns in spec["linux"]["namespaces"]:
-            if ns["type"] == "network":
-                ns["path"] = f"/proc/{task.pid}/ns/net"
+        _set_netns(spec, f"/proc/{task.pid}/ns/net")
         spec["mounts"] = [m for m in spec["mounts"] if m["destination"] not in ("/etc/hosts", "/etc/resolv.conf")]
 
     def _join_ipc(self, spec: dict[str, Any], other: str) -> None:
@@ -434,12 +437,18 @@ class Lifecycle:
         cid = c.id
         tasks = self.client.tasks
         mounts = rootfs if rootfs is not None else self.client.snapshots.mounts(c.snapshot_key)
+        # With hooks (restartable containers) runc's createRuntime hook attaches it.
+        cni = plan is not None and plan.mode == "cni" and c.labels.get(LABEL.NET_HOOKS) != "true"
         networks = self.facade.networks if plan is not None else None
-        pid = self._create_task(cid, mounts, io, checkpoint)
+        # A spec naming the pinned namespace (containers made since pouchsh pinned them) is attached while
+        # the task is made; older ones after Tasks.Create, on the namespace runc made.
+        adding = networks.attach_pinned(cid, plan) if cni and networks is not None and \
+            _netns(c.spec) == str(networks.netns_path(cid)) else None
         try:
-            # With hooks (restartable containers) runc's createRuntime hook has attached it already.
-            hooked = c.labels.get(LABEL.NET_HOOKS) == "true"
-            if networks is not None and plan is not None and plan.mode == "cni" and not hooked:
+            pid = self._create_task(cid, mounts, io, checkpoint)
+            if adding is not None:
+                adding.result()
+            elif cni and networks is not None:
                 networks.attach(cid, f"/proc/{pid}/ns/net", plan)
             if on_created is not None:
                 on_created()
@@ -449,10 +458,14 @@ class Lifecycle:
             faults.point("task.start.after")
             self._note_started(c, log_uri)
         except BaseException:
-            if networks is not None:
-                quiet(networks.detach, cid)
+            if adding is not None:
+                concurrent.futures.wait([adding])  # its ADD finishes (or fails) before anything is undone
+            # The task goes before the network: detach removes a pinned namespace, whose DEL then runs as
+            # for one that ended with its task.
             quiet(tasks.kill, cid, "SIGKILL")
             quiet(tasks.delete, cid)
+            if networks is not None:
+                quiet(networks.detach, cid)
             raise
         return exit_future
 
@@ -713,6 +726,20 @@ class Lifecycle:
         for pattern in (f"{cid[:32]}-*", f"{cid[:20]}-exec-*"):
             for stale in root.glob(pattern):
                 shutil.rmtree(stale, ignore_errors=True)
+
+
+def _netns(spec: dict[str, Any]) -> str | None:
+    """The network namespace file a spec's task joins; None for one runc makes (or none at all)."""
+    for ns in ((spec or {}).get("linux") or {}).get("namespaces") or []:
+        if ns.get("type") == "network":
+            return ns.get("path") or None
+    return None
+
+
+def _set_netns(spec: dict[str, Any], path: str) -> None:
+    for ns in spec["linux"]["namespaces"]:
+        if ns["type"] == "network":
+            ns["path"] = path
 
 
 def stop_timeout(labels: Any) -> int:

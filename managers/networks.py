@@ -38,13 +38,14 @@ import secrets
 import shutil
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PouchError, PouchRuntimeError
 from ctrd.private import private_dir
-from managers import faults, netfiles
+from managers import faults, netfiles, netns
 from managers import ports as portmod
 from managers.cni import CNI_VERSION, Attachment, Plugins, bridge_conflist, result_addresses
 from managers.filters import id_matches, label_matches, matches, name_matches, parse_filters
@@ -583,6 +584,31 @@ class NetworkManager:
             self._refresh_hosts(set(entry["interfaces"]))
         return _networks_record(entry)
 
+    def netns_path(self, container_id: str) -> Path:
+        """Where a bridged container's network namespace is pinned before its task (managers.netns)."""
+        return netns.path_for(self.facade.run_root, self.namespace, container_id)
+
+    def attach_pinned(self, container_id: str, plan: NetworkPlan) -> Future[dict[str, Any]]:
+        """Pin the container's network namespace, then ``attach`` it in a thread, so that the ADD runs
+        while containerd and runc make the task that joins it; the future holds ``attach``'s answer. The
+        caller waits for it before the task starts, and ``detach`` removes the namespace again."""
+        path = self.netns_path(container_id)
+        with self.journal.intent("network.pin", namespace=self.namespace, id=container_id):
+            faults.point("network.pin.before")
+            netns.pin(path)
+            faults.point("network.pin.after")
+        future: Future[dict[str, Any]] = Future()
+
+        def add() -> None:
+            future.set_running_or_notify_cancel()
+            try:
+                future.set_result(self.attach(container_id, str(path), plan))
+            except BaseException as err:  # the caller's thread raises it
+                future.set_exception(err)
+
+        threading.Thread(target=add, name="pouchsh-cni-add", daemon=True).start()
+        return future
+
     def _container_name(self, container_id: str) -> str:
         try:
             return (self.facade.ctrd.containers.get(container_id).labels or {}).get(LABEL.NAME) or container_id[:12]
@@ -629,7 +655,10 @@ class NetworkManager:
     def detach(self, container_id: str, *, keep_files: bool = False) -> None:
         """CNI DEL of every attachment of the container, and its hosts/resolv.conf/hostname files gone
         (kept with ``keep_files``, for a task that containerd's restart monitor recreates at once).
-        Idempotent: detaching a container with nothing attached does nothing."""
+        Idempotent: detaching a container with nothing attached does nothing. A pinned namespace goes
+        first: the caller's task has ended, and the DEL then runs as for a namespace that ended with its
+        task (one iptables-restore, not the plugins' rule-by-rule removal inside the namespace)."""
+        netns.unpin(self.netns_path(container_id))
         with self.cni_lock:
             self._detach_locked(container_id, keep_files=keep_files)
 
@@ -638,16 +667,18 @@ class NetworkManager:
         foreground ``--rm`` run): its exit is reported and the next statement begins while the plugins'
         DELs run (``settle``, which every network operation begins with, waits for it; so does
         ``Managers.close``). Its intent is written before this returns, so a kill -9 of the process at
-        any point leaves the DEL to the next invocation's reconcile."""
+        any point leaves the DEL and the namespace to the next invocation's reconcile."""
         key = self._key(container_id)
         entry = self.store.read().get("attachments", {}).get(key)
         if entry is None:
-            self.detach(container_id)  # nothing attached (the files only): nothing slow either
+            self.detach(container_id)  # nothing attached (the files, a pin): nothing slow either
             return
-        intent = self.journal.begin("network.detach", key=key, networks=builtins.list(entry["interfaces"]))
+        intent = self.journal.begin("network.detach", key=key, networks=builtins.list(entry["interfaces"]),
+                                    unpin=True)
 
         def run() -> None:
             try:
+                netns.unpin(self.netns_path(container_id))
                 with self.cni_lock:
                     self._detach_locked(container_id, keep_files=False, intent=intent)
             except (PouchError, OSError):
@@ -884,6 +915,8 @@ class NetworkManager:
         with self.cni_lock:
             if kind == "network.attach":
                 self._undo_attach(record)
+            elif kind == "network.pin":
+                self._undo_pin(record)
             elif kind == "network.detach":
                 self._finish_detach(record)
             elif kind == "network.create":
@@ -911,6 +944,12 @@ class NetworkManager:
         self._release(record["conflist"], f"{record['namespace']}-{record['id']}", record["ifname"],
                       netns=_same_netns(record), ports=record.get("ports") or [], result=record.get("result"))
 
+    def _undo_pin(self, record: dict[str, Any]) -> None:
+        """A namespace pinned by a process killed before its task existed: removed unless a task lives in
+        it now (it is the container's then, and goes with its reaping)."""
+        if not self._task_netns(f"{record['namespace']}-{record['id']}"):
+            netns.unpin(netns.path_for(self.facade.run_root, record["namespace"], record["id"]))
+
     def _release(self, conflist: dict[str, Any], cni_id: str, ifname: str, *, netns: str = "",
                  ports: builtins.list[dict[str, Any]] | None = None, result: dict[str, Any] | None = None) -> None:
         caps = {"portMappings": portmod.to_cni(ports)} if ports else {}
@@ -925,6 +964,10 @@ class NetworkManager:
         """A detach (``rm``, a reap, ``network disconnect``) killed between its DEL and its record: DEL
         what is still recorded of the named networks, and drop it."""
         key = record["key"]
+        if record.get("unpin"):  # a detach_later's: the container's namespace goes too, once no task is in it
+            namespace, _, cid = key.partition("/")
+            if not self._task_netns(f"{namespace}-{cid}"):
+                netns.unpin(netns.path_for(self.facade.run_root, namespace, cid))
         entry = self.store.read().get("attachments", {}).get(key)
         if entry is None:
             return
@@ -993,7 +1036,24 @@ class NetworkManager:
                         leases.append(f"{directory.name}/{lease.name}")
             with FileLock(SUBNET_LOCK):
                 bridges = reclaim_orphan_bridges()
-        return {"leases": leases, "bridges": bridges}
+        return {"leases": leases, "bridges": bridges, "netns": self._reclaim_pins()}
+
+    def _reclaim_pins(self) -> builtins.list[str]:
+        """Namespaces pinned for containers of this namespace that no longer exist (removed behind
+        pouchsh's back: a start pins only for a container whose record is there)."""
+        directory = Path(self.facade.run_root) / netns.DIRECTORY / self.namespace
+        try:
+            pinned = sorted(os.listdir(directory))
+        except FileNotFoundError:
+            return []
+        existing = {c.id for c in self.facade.ctrd.containers.list()}
+        gone = []
+        for cid in pinned:
+            if cid not in existing:
+                with contextlib.suppress(InvalidArgument):  # not a file pouchsh makes: left alone
+                    netns.unpin(self.netns_path(cid))
+                    gone.append(cid)
+        return gone
 
     def _task_netns(self, cni_id: str) -> str:
         """The netns of the live task of the container a CNI id (``<namespace>-<id>``) names, so that a

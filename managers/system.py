@@ -306,7 +306,7 @@ class SystemManager:
                     shutil.rmtree(state / cid, ignore_errors=True)
                     containers.append(cid)
         return {"intents": intents, "ip_leases": network["leases"], "bridges": network["bridges"],
-                "volume_dirs": volume_dirs, "container_dirs": containers}
+                "network_namespaces": network["netns"], "volume_dirs": volume_dirs, "container_dirs": containers}
 
     def _prune_leases(self) -> dict[str, Any]:
         """Delete the leases whose owner (a pouchsh process on this host, ctrd.owner) is gone: a load or

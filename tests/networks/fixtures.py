@@ -42,6 +42,14 @@ def cleanup(m: Any) -> list[str]:
         with contextlib.suppress(PouchError):
             m.namespace = entry["namespace"]
             networks.detach(entry["id"])
+    pinned = m.run_root / "netns"
+    for path in sorted(pinned.glob("*/*")) if pinned.is_dir() else []:
+        if len(path.name) == 64:
+            problems.append(f"network namespace left pinned: {path}")
+            with contextlib.suppress(PouchError):
+                from managers import netns
+
+                netns.unpin(path)
     names = [n["name"] for n in networks.list() if n["driver"] == "bridge"]
     if names:
         networks.remove(names, force=True)

@@ -138,6 +138,10 @@ def whole(facade: Any, roots: tuple[Path, Path], namespace: str) -> list[str]:
     for name in known:
         if not (volumes / name / "_data").is_dir():
             leaks.append(f"volume {name} without its directory")
+    pinned = roots[1] / "netns" / namespace
+    for cid in sorted(os.listdir(pinned)) if pinned.is_dir() else []:
+        if cid not in containers:
+            leaks.append(f"network namespace pinned for {cid[:12]}, which does not exist")
     cdirs = root / "containers" / namespace
     for d in sorted(os.listdir(cdirs)) if cdirs.is_dir() else []:
         if d not in containers:
@@ -161,7 +165,8 @@ def address_of(pouch: Run, name: str) -> str:
 
 
 RUN_POINTS = [
-    "container.create.before", "container.create.after", "network.cni-add.before", "network.cni-add.after",
+    "container.create.before", "container.create.after", "network.pin.before", "network.pin.after",
+    "network.cni-add.before", "network.cni-add.after",
     "network.attach.before-record", "network.attach.recorded", "task.start.before", "task.start.after",
 ]
 

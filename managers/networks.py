@@ -550,10 +550,11 @@ class NetworkManager:
         netfiles.write_in_place(directory / "hostname", plan.hostname + "\n")
         return netfiles.spec_mounts(directory)
 
-    @_settled
     def attach(self, container_id: str, netns_path: str, plan: NetworkPlan) -> dict[str, Any]:
         """CNI ADD of each planned network on ``netns_path`` (``/proc/<pid>/ns/net``). Idempotent: an
-        earlier attachment of this container is deleted first. On failure everything added is deleted."""
+        earlier attachment of this container is deleted first. On failure everything added is deleted.
+        Pending DELs of ``detach_later`` are not waited for: their records keep their addresses and ports
+        claimed until they are done, and a plan that names an address or a port waited already."""
         if plan.mode != "cni":
             return {}
         key = self._key(container_id)
@@ -679,8 +680,7 @@ class NetworkManager:
         def run() -> None:
             try:
                 netns.unpin(self.netns_path(container_id))
-                with self.cni_lock:
-                    self._detach_locked(container_id, keep_files=False, intent=intent)
+                self._detach_removed(container_id)
             except (PouchError, OSError):
                 pass  # its intent stays, and the next invocation's reconcile finishes the detach
             else:
@@ -694,25 +694,36 @@ class NetworkManager:
             _PENDING.add(thread)
         thread.start()
 
-    def _detach_locked(self, container_id: str, *, keep_files: bool, intent: Intent | None = None) -> None:
-        """``intent``: the caller's ``network.detach`` intent for this container, already written (and
-        cleared by the caller); otherwise one is written for the DEL here."""
+    def _detach_locked(self, container_id: str, *, keep_files: bool) -> None:
         key = self._key(container_id)
         entry = self.store.read().get("attachments", {}).get(key)
         if entry is not None:
-            written = contextlib.nullcontext() if intent is not None else self.journal.intent(
-                "network.detach", key=key, networks=builtins.list(entry["interfaces"]))
-            with written:
+            with self.journal.intent("network.detach", key=key, networks=builtins.list(entry["interfaces"])):
                 self._detach_entry(key, entry)
         if not keep_files:
-            directory = self._files_dir(container_id)
-            for name in netfiles.FILES:
-                with contextlib.suppress(FileNotFoundError):
-                    (directory / name).unlink()
-            with contextlib.suppress(OSError):
-                directory.rmdir()
+            self._remove_files(container_id)
+
+    def _detach_removed(self, container_id: str) -> None:
+        """The DELs of a container being removed (``detach_later``'s thread, under the intent it wrote),
+        outside ``cni_lock``, so that another container's ADD runs meanwhile: the plugins lock what they
+        share (host-local its range, iptables its tables), and the record, which keeps the addresses and
+        ports claimed, goes under the lock once the DELs are done."""
+        key = self._key(container_id)
+        entry = self.store.read().get("attachments", {}).get(key)
+        if entry is not None:
+            self._detach_entry(key, entry)
+        self._remove_files(container_id)
+
+    def _remove_files(self, container_id: str) -> None:
+        directory = self._files_dir(container_id)
+        for name in netfiles.FILES:
+            with contextlib.suppress(FileNotFoundError):
+                (directory / name).unlink()
+        with contextlib.suppress(OSError):
+            directory.rmdir()
 
     def _detach_entry(self, key: str, entry: dict[str, Any]) -> None:
+        """The DELs of ``entry``, then its record dropped (under ``cni_lock``: the caller's, or taken here)."""
         try:
             faults.point("network.cni-del.before")
             self._delete_interfaces(entry)
@@ -720,9 +731,10 @@ class NetworkManager:
         finally:
             # The record goes even if a plugin complained: the bridge plugin releases the IPAM lease
             # before anything that can fail, and keeping the record would block the network forever.
-            with self.store.update() as doc:
-                doc.get("attachments", {}).pop(key, None)
-            self._refresh_hosts(set(entry["interfaces"]))
+            with self.cni_lock:
+                with self.store.update() as doc:
+                    doc.get("attachments", {}).pop(key, None)
+                self._refresh_hosts(set(entry["interfaces"]))
 
     def _refresh_hosts(self, networks: set[str]) -> None:
         """Rewrite /etc/hosts of every container on ``networks``: itself, then its peers by name."""

@@ -29,14 +29,14 @@ def test_the_next_run_gets_the_same_address_and_port_and_the_network_goes(mgr: A
     flags = {"network": net, "ip": ip, "publish": ["127.0.0.1:18931:80"], "rm": True}
     # Each DEL is held until the run has returned, so the test sees it pending rather than done.
     gate = threading.Event()
-    delete = netmod.NetworkManager._detach_locked
+    delete = netmod.NetworkManager._detach_removed
 
     def held(self: Any, *args: Any, **kwargs: Any) -> None:
         if threading.current_thread().name == "pouchsh-cni-del":
             assert gate.wait(30)
         delete(self, *args, **kwargs)
 
-    monkeypatch.setattr(netmod.NetworkManager, "_detach_locked", held)
+    monkeypatch.setattr(netmod.NetworkManager, "_detach_removed", held)
     code, out = run(mgr, busybox_image, "true", **flags)
     assert code == 0, out
     assert [t.name for t in pending()] == ["pouchsh-cni-del"]
@@ -47,3 +47,29 @@ def test_the_next_run_gets_the_same_address_and_port_and_the_network_goes(mgr: A
     mgr.networks.remove([net])  # waits for the second run's DEL
     assert pending() == []
     assert not list((mgr.root / "intents").iterdir())
+
+
+def test_another_containers_add_does_not_wait_for_a_pending_del(mgr: Any, busybox_image: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DELs run outside the CNI lock (their record keeps the address claimed until they are done), so
+    the next container of a script, asking for no particular address or port, is attached meanwhile."""
+    net = "overlap"
+    mgr.networks.create(net, subnet=free_subnet(mgr))
+    gate = threading.Event()
+    delete = netmod.NetworkManager._detach_removed
+
+    def held(self: Any, *args: Any, **kwargs: Any) -> None:
+        assert gate.wait(60)
+        delete(self, *args, **kwargs)
+
+    monkeypatch.setattr(netmod.NetworkManager, "_detach_removed", held)
+    code, out = run(mgr, busybox_image, "true", network=net, rm=True)
+    assert code == 0, out
+    first = mgr.networks.ipam_leases.__wrapped__(mgr.networks, net)  # not settled: the held DEL's lease is there
+    code, out = run(mgr, busybox_image, "sh", "-c", "ip -4 -o addr show eth0", network=net, rm=True)
+    assert code == 0, out
+    assert [t.name for t in pending()] == ["pouchsh-cni-del"] * 2  # the first DEL is still held
+    assert not any(f"inet {lease}/" in out for lease in first)  # the held address was not given again
+    gate.set()
+    mgr.networks.remove([net])
+    assert pending() == []

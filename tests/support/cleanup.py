@@ -74,15 +74,17 @@ def purge_namespace(root: Client, namespace: str, *, stop_timeout: float = 10.0,
     for info in client.content.list():
         attempt(f"content delete {info.digest}", client.content.delete, info.digest)
     attempt(f"namespace delete {namespace}", root.namespaces.delete, namespace)
-    while (left := shims_of(namespace)) and time.monotonic() < until:
+    while (left := shims_of(root.address, namespace)) and time.monotonic() < until:
         time.sleep(0.05)  # a poll with a deadline: a shim exits moments after its task's deletion
     problems += [f"shim {pid} left running" for pid in left]
     return problems
 
 
-def shims_of(namespace: str) -> list[int]:
-    """The pids of containerd's runc shims serving ``namespace``."""
-    wanted = b"\0-namespace\0" + namespace.encode() + b"\0"
+def shims_of(address: str, namespace: str) -> list[int]:
+    """The pids of the runc shims of the containerd at ``address`` serving ``namespace`` (several daemons
+    may have a namespace of the same name: the fleet tests')."""
+    socket = address.removeprefix("unix://").encode()
+    wanted = (b"\0-namespace\0" + namespace.encode() + b"\0", b"\0-address\0" + socket + b"\0")
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -92,7 +94,7 @@ def shims_of(namespace: str) -> list[int]:
                 cmdline = f.read()
         except OSError:
             continue
-        if b"containerd-shim" in cmdline.split(b"\0", 1)[0] and wanted in cmdline:
+        if b"containerd-shim" in cmdline.split(b"\0", 1)[0] and all(part in cmdline + b"\0" for part in wanted):
             pids.append(int(entry))
     return pids
 

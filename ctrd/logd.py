@@ -680,7 +680,14 @@ class Collector:
                 uid = int.from_bytes(sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)[4:8], sys.byteorder)
             except OSError:
                 uid = -1
-            if uid != os.geteuid() or len(self.subscribers) >= _LIVE_MAX + _LIVE_PENDING:
+            if uid != os.geteuid():
+                sock.close()
+                continue
+            if len(self.subscribers) >= _LIVE_MAX + _LIVE_PENDING:
+                try:
+                    sock.send(b"no")  # full: said, so that a holder goes on at once without a hold
+                except OSError:
+                    pass
                 sock.close()
                 continue
             waiting = [s for s in self.subscribers.values() if s.container is None and not s.closing and not s.held]

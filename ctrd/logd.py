@@ -14,8 +14,17 @@ file (written by pouchsh before the task is created: rotation, whether the conta
 policy, which streams) is served while its task's output flows, so a kill -9 of this process loses no
 state, and the next one finds everything again with one scan. It learns of a new task sooner through a
 datagram on ``<run_root>/logd/sock`` (``ns/id``: look at that container now; from a bound sender also
-``ok`` back once its FIFOs are drained, which ``logs`` waits for), and rescans every ``RESCAN`` seconds,
-so even a pouchsh killed between Tasks.Create and its datagram leaves no container unread for longer.
+``ok`` back once its FIFOs are drained, which ``logs`` waits for), and rescans every ``RESCAN`` seconds.
+
+- **The reader that outlives pouchsh during Tasks.Create.** The shim's Create opens the output FIFOs'
+  write ends with a blocking ``open``: with no reader it waits for good, and so would a pouchsh killed
+  there leave it. So pouchsh *arms* a detached container first (``+ns/id``, answered ``armed``): its
+  FIFOs are opened and, while armed, one without a writer waits for the shim's instead of ending. The arm
+  ends when a writer has come and gone (POLLHUP, which Linux reports only for a writer that came after
+  the read end was opened), on ``-ns/id`` (the create failed), or after ``ARM_MAX``. A foreground task's
+  FIFOs are pouchsh's own: it hands read ends of them over the live socket (``hold``, SCM_RIGHTS), which
+  are never read while the holder is connected, and kept after a holder that hung up without
+  ``RELEASE`` until the shim's writer came.
 
 - **Who starts it.** Whoever is about to start a task (``notify``: a refused datagram spawns it,
   detached, in its own session, so it survives the pouchsh that started it). ``<root>/logd.lock`` holds
@@ -395,7 +404,8 @@ class _Container:
         #: a writer was seen: its EOF is the end of a task we served (not a container stopped long ago)
         self.live = False
         #: armed (time.monotonic() it expires): a task is being created, and a FIFO without a writer is
-        #: waiting for it, not ended; the writer's coming and going, a plain look, or the time ends it
+        #: waiting for it, not ended; the writer's coming and going, a failed create's word, or the time
+        #: ends it
         self.armed_until: float | None = None
         self.fds: dict[str, int] = {}
         self.subscribers: list[_Subscriber] = []

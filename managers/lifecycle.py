@@ -45,8 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_STOP_TIMEOUT", "Lifecycle", "log_opts", "quiet", "stop_timeout"]
 
 DEFAULT_STOP_TIMEOUT = 10
-#: containerd 1.6's word when a task's bundle directory is still there (runtime/v2 NewBundle's mkdir)
-_STALE_BUNDLE = "failed to start shim: mkdir"
 #: how long a create waits for containerd to clean up after a shim whose creator was killed: its
 #: cleanup waits up to 5 s for the shim's Delete and 5 s more for its Shutdown
 STALE_BUNDLE_WAIT = 15.0
@@ -484,7 +482,7 @@ class Lifecycle:
                 # The caller of an earlier Tasks.Create was killed: containerd cleans up after that shim
                 # (it waits for its create to end) and only then removes the task's bundle, which
                 # until then makes every create of this container fail.
-                if _STALE_BUNDLE not in err.message or time.monotonic() >= until:
+                if not _stale_bundle(err.message) or time.monotonic() >= until:
                     raise
             time.sleep(0.1)  # a poll with a deadline: containerd's cleanup gives up after 2 x 5 s
 
@@ -740,6 +738,11 @@ def _set_netns(spec: dict[str, Any], path: str) -> None:
     for ns in spec["linux"]["namespaces"]:
         if ns["type"] == "network":
             ns["path"] = path
+
+
+def _stale_bundle(message: str) -> bool:
+    """containerd 1.6's words when a task's bundle directory is still there (runtime/v2 NewBundle's mkdir)."""
+    return "failed to start shim: mkdir" in message and "file exists" in message
 
 
 def stop_timeout(labels: Any) -> int:

@@ -450,7 +450,8 @@ class Collector:
 
     def scan(self) -> None:
         """Serve every container whose task's output flows (or that restarts by policy) and is not
-        served yet; drop those whose directory is gone, and end arms that saw no writer in time."""
+        served yet, and reopen a stream a served one lacks; drop those whose directory is gone, and end
+        arms that saw no writer in time."""
         now = time.monotonic()
         for key in list(self.served):
             c = self.served[key]
@@ -458,6 +459,8 @@ class Collector:
                 self._drop(c)
             elif c.armed_until is not None and now >= c.armed_until:
                 self.check(key, arm=False)
+            elif not set(c.streams) <= set(c.fds):
+                self.check(key)  # a stream that ended while the others go on: open again, in case it is back
         try:
             namespaces = os.listdir(self.containers_dir)
         except OSError:

@@ -228,6 +228,9 @@ class ContainerManager:
 
         if detach and opts.rm and opts.restart != "no":
             raise InvalidArgument("--rm and --restart cannot be combined")
+        # The start holds the task's FIFOs through the log collector (ctrd.logd): one that must be started
+        # comes up while the container is made (one datagram when it runs).
+        self.lifecycle.notify_collector(None)
         c, plan, rootfs = self.lifecycle.create(opts)
         started: builtins.list[bool] = []
         try:

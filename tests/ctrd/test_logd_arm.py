@@ -62,17 +62,17 @@ def test_an_armed_container_gives_a_shim_that_comes_late_a_reader(roots: tuple[P
     assert logd.notify(root, run, KEY, sync=True, arm=True)
     for fd in ours:
         os.close(fd)
-    # The shim's Create reaches its FIFOs only now: each open finds a reader.
-    shims = {}
+    # The shim's Create reaches its FIFOs only now: each open finds a reader. Like the shim, it keeps each
+    # writer, and opens a read end of its own beside it.
+    ends = []
     for stream, path in fifos.items():
         w = writer(path)
         assert w is not None, f"no reader on {stream} once pouchsh was gone"
-        os.close(w)
-        shims[stream] = Shim(path)
-    shims["stdout"].write(b"after the kill\n")
+        ends += [w, os.open(path, os.O_RDONLY | os.O_NONBLOCK)]
+    os.write(ends[0], b"after the kill\n")
     poll(lambda: [e["log"] for e in entries(root)] == ["after the kill\n"], "logged")
-    for shim in shims.values():
-        shim.exit()
+    for fd in ends:
+        os.close(fd)
     poll(lambda: not any(collector_holds(root, p) for p in fifos.values()), "released once the task ended")
 
 
@@ -183,3 +183,33 @@ def test_a_hold_takes_nothing_but_fifo_read_ends(roots: tuple[Path, Path], fifo:
     sock.close()
     assert not collector_holds(root, fifo)
     os.close(keep)
+
+
+def test_a_served_container_has_a_stream_it_lacks_opened_again_by_the_scan(roots: tuple[Path, Path]) -> None:
+    """Served with stdout only (stderr had no writer when it looked, so it ended), the container's stderr
+    is opened again by the next scan: a shim waiting in ``open`` for a reader of it is let through (the
+    kernel counts the waiting writer, so the scan's read sees one and keeps the FIFO), and what it says
+    is logged."""
+    import threading
+
+    root, run = roots
+    fifos = prepared(root)
+    stdout = Shim(fifos["stdout"])
+    assert logd.notify(root, run, KEY, sync=True)  # stdout has its writer, stderr none yet
+    assert collector_holds(root, fifos["stdout"]) and not collector_holds(root, fifos["stderr"])
+    opened: list[int] = []
+    waiting = threading.Thread(target=lambda: opened.append(os.open(fifos["stderr"], os.O_WRONLY)), daemon=True)
+    waiting.start()  # the shim's blocking open of its stderr writer
+    try:
+        poll(lambda: opened, "the waiting writer let through", timeout=logd.RESCAN + 30)
+        r = os.open(fifos["stderr"], os.O_RDONLY | os.O_NONBLOCK)
+        os.write(opened[0], b"late\n")
+        poll(lambda: [e["log"] for e in entries(root)] == ["late\n"], "logged", timeout=30)
+        os.close(r)
+    finally:
+        if not opened:
+            os.close(os.open(fifos["stderr"], os.O_RDONLY | os.O_NONBLOCK))  # let the thread go
+        waiting.join(10)
+        for fd in opened:
+            os.close(fd)
+    stdout.exit()

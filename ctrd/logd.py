@@ -14,7 +14,8 @@ file (written by pouchsh before the task is created: rotation, whether the conta
 policy, which streams) is served while its task's output flows, so a kill -9 of this process loses no
 state, and the next one finds everything again with one scan. It learns of a new task sooner through a
 datagram on ``<run_root>/logd/sock`` (``ns/id``: look at that container now; from a bound sender also
-``ok`` back once its FIFOs are drained, which ``logs`` waits for), and rescans every ``RESCAN`` seconds.
+``ok`` back once its FIFOs are drained, which ``logs`` waits for), and rescans every ``RESCAN`` seconds
+(for containers it does not serve, and for streams a served one lacks).
 
 - **The reader that outlives pouchsh during Tasks.Create.** The shim's Create opens the output FIFOs'
   write ends with a blocking ``open``: with no reader it waits for good, and so would a pouchsh killed

@@ -660,7 +660,7 @@ class Lifecycle:
                 pass
         faults.point("container.rm.killed")
         if not exited:
-            quiet(self.facade.networks.detach, cid)
+            quiet(self.facade.networks.detach, cid, removing=True)
         faults.point("container.rm.detached")
         if exited or task is not None:
             try:

@@ -544,7 +544,7 @@ class NetworkManager:
                 hosts = ""
             hosts += "".join(f"{ip}\t{name}\n" for name, ip in plan.add_hosts)
         else:
-            hosts = netfiles.hosts_text([], [], plan.add_hosts)
+            hosts = netfiles.hosts_text([], plan.add_hosts)
         netfiles.write_in_place(directory / "hosts", hosts)
         netfiles.write_in_place(directory / "resolv.conf", netfiles.resolv_text(plan.dns))
         netfiles.write_in_place(directory / "hostname", plan.hostname + "\n")
@@ -653,13 +653,22 @@ class NetworkManager:
             raise first
 
     @_settled
-    def detach(self, container_id: str, *, keep_files: bool = False) -> None:
+    def detach(self, container_id: str, *, keep_files: bool = False, removing: bool = False) -> None:
         """CNI DEL of every attachment of the container, and its hosts/resolv.conf/hostname files gone
         (kept with ``keep_files``, for a task that containerd's restart monitor recreates at once).
         Idempotent: detaching a container with nothing attached does nothing. A pinned namespace goes
         first: the caller's task has ended, and the DEL then runs as for a namespace that ended with its
-        task (one iptables-restore, not the plugins' rule-by-rule removal inside the namespace)."""
+        task (one iptables-restore, not the plugins' rule-by-rule removal inside the namespace).
+        ``removing``: the container is being removed, so nothing attaches it again: its DELs run outside
+        ``cni_lock`` (``_detach_removed``), beside other containers' ADDs and DELs (a bulk ``rm``)."""
         netns.unpin(self.netns_path(container_id))
+        if removing:
+            key = self._key(container_id)
+            entry = self.store.read().get("attachments", {}).get(key)
+            networks = builtins.list(entry["interfaces"]) if entry is not None else []
+            with self.journal.intent("network.detach", key=key, networks=networks):
+                self._detach_removed(container_id)
+            return
         with self.cni_lock:
             self._detach_locked(container_id, keep_files=keep_files)
 
@@ -733,30 +742,53 @@ class NetworkManager:
             # before anything that can fail, and keeping the record would block the network forever.
             with self.cni_lock:
                 with self.store.update() as doc:
-                    doc.get("attachments", {}).pop(key, None)
+                    attachments = doc.get("attachments", {})
+                    # A DEL outside the lock may end after the container was attached anew (another
+                    # namespace): that record stays.
+                    if _same_attachment(attachments.get(key), entry):
+                        attachments.pop(key)
                 self._refresh_hosts(set(entry["interfaces"]))
 
     def _refresh_hosts(self, networks: set[str]) -> None:
-        """Rewrite /etc/hosts of every container on ``networks``: itself, then its peers by name."""
+        """Rewrite /etc/hosts of every container on ``networks``: itself, then its peers by name.
+
+        Each file lists every peer, so a change rewrites a file for every member; what is computed for
+        that is kept linear in them (members per network, each peer's line made once per set of shared
+        networks), as a bulk run of 100 containers on one network rewrites 100 files per attach."""
         attachments = self.store.read().get("attachments", {})
+        order = {key: i for i, key in enumerate(attachments)}
+        members: dict[tuple[str, str], builtins.list[str]] = {}
+        for key, b in attachments.items():
+            for net in b["interfaces"]:
+                members.setdefault((b["namespace"], net), []).append(key)
+        lines: dict[tuple[str, frozenset[str]], str] = {}
+
+        def peer_line(other: str, nets: frozenset[str]) -> str:
+            line = lines.get((other, nets))
+            if line is None:
+                b = attachments[other]
+                # one line per peer (an /etc/hosts name has one address): the first shared network's,
+                # with the aliases it has on any network the two share
+                shared = [itf for net, itf in b["interfaces"].items() if net in nets]
+                aliases = [alias for itf in shared for alias in itf.get("aliases", [])]
+                line = lines[(other, nets)] = netfiles.host_line(
+                    shared[0]["ip"], [b["name"], b["hostname"], *dict.fromkeys(aliases)])
+            return line
+
+        root = os.path.join(self.facade.root, "containers")
         for key, a in attachments.items():
             if not networks & set(a["interfaces"]):
                 continue
-            own = [(itf["ip"], [a["hostname"], a["name"]]) for itf in a["interfaces"].values()][:1]
-            peers = []
-            for other_key, b in attachments.items():
-                if other_key == key or b["namespace"] != a["namespace"]:
-                    continue
-                shared = [itf for net, itf in b["interfaces"].items() if net in a["interfaces"]]
-                if shared:
-                    # one line per peer (an /etc/hosts name has one address): the first shared
-                    # network's, with the aliases it has on any network the two share
-                    aliases = [alias for itf in shared for alias in itf.get("aliases", [])]
-                    peers.append((shared[0]["ip"], [b["name"], b["hostname"], *dict.fromkeys(aliases)]))
-            directory = Path(self.facade.root) / "containers" / a["namespace"] / a["id"]
-            if directory.is_dir():
-                text = netfiles.hosts_text(own, peers, [tuple(h) for h in a.get("add_hosts", [])])
-                netfiles.write_in_place(directory / "hosts", text)
+            nets = frozenset(a["interfaces"])
+            groups = [members[(a["namespace"], net)] for net in a["interfaces"]]
+            peers = groups[0] if len(groups) == 1 else sorted(set().union(*groups), key=order.__getitem__)
+            own = [netfiles.host_line(itf["ip"], [a["hostname"], a["name"]]) for itf in a["interfaces"].values()][:1]
+            text = netfiles.hosts_text(
+                own + [peer_line(other, nets) for other in peers if other != key],
+                [tuple(h) for h in a.get("add_hosts", [])],
+            )
+            with contextlib.suppress(FileNotFoundError):  # a container whose files are gone already
+                netfiles.write_in_place(os.path.join(root, a["namespace"], a["id"], "hosts"), text)
 
     @_settled
     def rename(self, container_id: str, name: str, apply: Callable[[], None]) -> None:
@@ -866,7 +898,7 @@ class NetworkManager:
                             doc.get("attachments", {}).pop(key, None)
                     self._refresh_hosts(set(entry["interfaces"]) | {name})
                     if not entry["interfaces"]:
-                        netfiles.write_in_place(self._files_dir(cid) / "hosts", netfiles.hosts_text([], [], []))
+                        netfiles.write_in_place(self._files_dir(cid) / "hosts", netfiles.hosts_text([], []))
         self._set_networks_label(cid, list(entry["interfaces"]), name, None)
         left = self._find(name, self.store.read())
         emit(self.facade, "network", "disconnect", id=left["id"] if left else "", name=name, type="bridge",
@@ -1090,6 +1122,10 @@ class NetworkManager:
             with contextlib.suppress(ValueError):
                 out.append(str(ipaddress.ip_address(p.name)))
         return sorted(out)
+
+
+def _same_attachment(current: dict[str, Any] | None, entry: dict[str, Any]) -> bool:
+    return current is not None and (current.get("netns"), current.get("netns_id")) == (entry.get("netns"), entry.get("netns_id"))
 
 
 def _same_netns(attached: dict[str, Any]) -> str:

@@ -1,5 +1,6 @@
 """A foreground ``run --rm`` reports its exit before its CNI DELs, which run in a thread of the same
-process (NetworkManager.detach_later); what the process does next with networks waits for them."""
+process (NetworkManager.detach_later); what the process does next with networks waits for them. The
+DELs of a container being removed (that one, and ``rm -f`` of a running one) run outside the CNI lock."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from managers import networks as netmod
-from tests.networks.fixtures import run
+from tests.networks.fixtures import run, run_detached
 from tests.networks.test_networks import free_subnet
 
 pytestmark = pytest.mark.containerd
@@ -73,3 +74,58 @@ def test_another_containers_add_does_not_wait_for_a_pending_del(mgr: Any, busybo
     gate.set()
     mgr.networks.remove([net])
     assert pending() == []
+
+
+def test_rm_runs_its_dels_beside_another_containers_add(mgr: Any, busybox_image: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """``rm -f`` of a running container runs its DELs outside the CNI lock too, so the DELs of a bulk
+    removal overlap: while one is held, another container is attached; the record goes after the DEL."""
+    net = "rmoverlap"
+    mgr.networks.create(net, subnet=free_subnet(mgr))
+    first = run_detached(mgr, busybox_image, "sleep", "600", network=net)["id"]
+    entered, gate = threading.Event(), threading.Event()
+    delete = netmod.NetworkManager._detach_removed
+
+    def held(self: Any, *args: Any, **kwargs: Any) -> None:
+        entered.set()
+        assert gate.wait(20)  # on code that DELs under the lock, the attach below waits all this time
+        delete(self, *args, **kwargs)
+
+    monkeypatch.setattr(netmod.NetworkManager, "_detach_removed", held)
+    failed: list[BaseException] = []
+
+    def remove() -> None:
+        try:
+            mgr.containers.remove([first], force=True)
+        except BaseException as err:
+            failed.append(err)
+
+    remover = threading.Thread(target=remove)
+    remover.start()
+    try:
+        assert entered.wait(60)
+        second = run_detached(mgr, busybox_image, "sleep", "600", network=net)["id"]
+        assert not gate.is_set()
+        attachments = mgr.networks.store.read()["attachments"]
+        assert {f"{mgr.namespace}/{first}", f"{mgr.namespace}/{second}"} <= set(attachments)  # still claimed
+    finally:
+        gate.set()
+        remover.join(60)
+    assert not failed
+    assert list(mgr.networks.store.read()["attachments"]) == [f"{mgr.namespace}/{second}"]
+
+
+def test_a_late_del_leaves_a_newer_attachment_recorded(mgr: Any) -> None:
+    """A DEL outside the lock drops its container's record only if it is still the attachment it
+    deleted (the same namespace file), not one made since."""
+    networks = mgr.networks
+    key = f"{mgr.namespace}/{'a' * 64}"
+    old = {"namespace": mgr.namespace, "id": "a" * 64, "name": "late", "hostname": "late",
+           "netns": "/var/run/netns/gone", "netns_id": "0:1", "interfaces": {}}
+    new = {**old, "netns_id": "0:2"}
+    with networks.store.update() as doc:
+        doc.setdefault("attachments", {})[key] = new
+    networks._detach_entry(key, old)
+    assert networks.store.read()["attachments"][key] == new
+    networks._detach_entry(key, new)
+    assert key not in networks.store.read()["attachments"]

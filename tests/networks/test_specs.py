@@ -73,8 +73,21 @@ def test_resolv_conf_drops_loopback_servers(tmp_path: Path) -> None:
 
 
 def test_hosts_text() -> None:
-    text = netfiles.hosts_text([("10.4.0.2", ["abc", "web"])], [("10.4.0.3", ["db", "db"])], [("x", "1.2.3.4")])
+    lines = [netfiles.host_line("10.4.0.2", ["abc", "web"]), netfiles.host_line("10.4.0.3", ["db", "db"])]
+    text = netfiles.hosts_text(lines, [("x", "1.2.3.4")])
     assert text.splitlines()[-3:] == ["10.4.0.2\tabc web", "10.4.0.3\tdb", "1.2.3.4\tx"]
+
+
+def test_write_in_place_keeps_the_file_and_leaves_no_old_tail(tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts"
+    hosts.write_text("10.4.0.9\tgone\n" * 50)
+    inode = hosts.stat().st_ino  # a bind mount pins it: the file is never replaced
+    netfiles.write_in_place(hosts, "10.4.0.2\tweb\n")
+    assert hosts.read_text() == "10.4.0.2\tweb\n" and hosts.stat().st_ino == inode
+    netfiles.write_in_place(hosts, "10.4.0.3\tdb\n" * 80)
+    assert hosts.read_text() == "10.4.0.3\tdb\n" * 80 and hosts.stat().st_ino == inode
+    netfiles.write_in_place(tmp_path / "new", "x\n")
+    assert (tmp_path / "new").read_text() == "x\n"
 
 
 @pytest.mark.parametrize("subnet", ["10.1.0.1/24", "nope", "fd00::/64", "10.0.0.0/31"])

@@ -42,6 +42,28 @@ def test_update_is_discarded_on_error(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
+def test_an_update_that_changes_nothing_writes_nothing(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.json")
+    with store.update() as doc:
+        assert doc == {}
+    assert not store.path.exists()  # nothing to keep: no file made
+    with store.update() as doc:
+        doc["a"] = {"b": [1, 2]}
+    inode = store.path.stat().st_ino
+    with store.update() as doc:
+        doc["a"]["b"] = [1, 2]  # the same value again
+    assert store.path.stat().st_ino == inode  # not replaced
+    with store.update() as doc:
+        doc["a"]["b"].append(3)  # a change deep inside is seen
+    assert store.read() == {"a": {"b": [1, 2, 3]}} and store.path.stat().st_ino != inode
+
+
+def test_an_empty_state_file_is_corrupt_not_empty(tmp_path: Path) -> None:
+    (tmp_path / "s.json").write_bytes(b"")
+    with pytest.raises(PouchRuntimeError, match="corrupt"):
+        Store(tmp_path / "s.json").read()
+
+
 def test_corrupt_state_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "s.json").write_text("{half")
     with pytest.raises(PouchRuntimeError, match="corrupt"):

@@ -741,8 +741,11 @@ def _set_netns(spec: dict[str, Any], path: str) -> None:
 
 
 def _stale_bundle(message: str) -> bool:
-    """containerd 1.6's words when a task's bundle directory is still there (runtime/v2 NewBundle's mkdir)."""
-    return "failed to start shim: mkdir" in message and "file exists" in message
+    """containerd 1.6's words when a task's bundle directory is still there (runtime/v2 NewBundle's
+    mkdir), or was removed by that cleanup under the new shim starting in it (the shim's getwd)."""
+    return "failed to start shim:" in message and (
+        ("mkdir" in message and "file exists" in message) or "getwd: no such file or directory" in message
+    )
 
 
 def stop_timeout(labels: Any) -> int:

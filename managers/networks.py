@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PouchError, PouchRuntimeError
+from ctrd.owner import is_gone, this_process
 from ctrd.private import private_dir
 from managers import faults, netfiles, netns
 from managers import ports as portmod
@@ -379,7 +380,7 @@ class NetworkManager:
                         raise
             for net in targets:
                 users = [f"{a['name']} ({a['namespace']})" for a in doc.get("attachments", {}).values()
-                         if net["name"] in a["interfaces"]]
+                         if net["name"] in a["interfaces"] or net["name"] in a.get("adding", ())]
                 if users:
                     raise Conflict(f"network {net['name']} has containers attached: {', '.join(sorted(users))}",
                                    hint="remove or disconnect them first")
@@ -553,35 +554,58 @@ class NetworkManager:
     def attach(self, container_id: str, netns_path: str, plan: NetworkPlan) -> dict[str, Any]:
         """CNI ADD of each planned network on ``netns_path`` (``/proc/<pid>/ns/net``). Idempotent: an
         earlier attachment of this container is deleted first. On failure everything added is deleted.
+
+        The ADDs run outside ``cni_lock``, beside other containers' ADDs and DELs, as ctr's and nerdctl's
+        do (the plugins lock what they share: host-local its range, iptables its tables). Under the lock
+        the attachment is first recorded as a claim (``adding``: its ports, and its networks for ``network
+        rm``), after the intents of its ADDs, and completed under the lock once they are done.
         Pending DELs of ``detach_later`` are not waited for: their records keep their addresses and ports
         claimed until they are done, and a plan that names an address or a port waited already."""
         if plan.mode != "cni":
             return {}
         key = self._key(container_id)
+        entry: dict[str, Any] = {
+            "namespace": self.namespace, "id": container_id, "name": self._container_name(container_id),
+            "hostname": plan.hostname, "netns": netns_path, "netns_id": netns_id(netns_path),
+            "ports": plan.ports, "add_hosts": plan.add_hosts, "interfaces": {},
+            # a claim until the ADDs are done: of which networks, by which process (prune drops a dead one's)
+            "adding": list(plan.networks), "claimant": this_process().label(),
+        }
+        # One intent per ADD, all cleared once the attachment is recorded.
+        with contextlib.ExitStack() as intents:
+            with self.cni_lock:
+                self._detach_locked(container_id, keep_files=True)
+                doc = self.store.read()
+                portmod.clashes(plan.ports, self._published(doc, exclude=key))
+                adds = []
+                for i, name in enumerate(plan.networks):
+                    net = self._get(name, doc)
+                    mappings = plan.ports if i == 0 else []
+                    adds.append((net, f"eth{i}", plan.ip if i == 0 else None, mappings,
+                                 *self._add_intent(entry, net, f"eth{i}", mappings, intents)))
+                with self.store.update() as fresh:
+                    fresh.setdefault("attachments", {})[key] = entry
+            try:
+                for net, ifname, ip, mappings, conflist, intent in adds:
+                    self._add(entry, net, ifname, ip, mappings, conflist, intent)
+                    entry["interfaces"][net["name"]]["aliases"] = plan.aliases.get(net["name"], [])
+                faults.point("network.attach.before-record")
+                with self.cni_lock, self.store.update() as fresh:
+                    current = fresh.get("attachments", {}).get(key)
+                    if current is None or not _same_attachment(current, entry):
+                        raise Conflict(f"container {entry['name']} was detached while it was being attached")
+                    current["interfaces"] = entry["interfaces"]
+                    del current["adding"], current["claimant"]
+                    entry = current  # with what changed meanwhile (a rename)
+                faults.point("network.attach.recorded")
+            except BaseException:
+                self._delete_interfaces(entry)
+                with self.cni_lock, self.store.update() as fresh:
+                    attachments = fresh.get("attachments", {})
+                    if _same_attachment(attachments.get(key), entry) and attachments[key].get("adding"):
+                        del attachments[key]
+                raise
         with self.cni_lock:
-            self._detach_locked(container_id, keep_files=True)
-            doc = self.store.read()
-            portmod.clashes(plan.ports, self._published(doc, exclude=key))
-            entry: dict[str, Any] = {
-                "namespace": self.namespace, "id": container_id, "name": self._container_name(container_id),
-                "hostname": plan.hostname, "netns": netns_path, "netns_id": netns_id(netns_path),
-                "ports": plan.ports, "add_hosts": plan.add_hosts, "interfaces": {},
-            }
-            # One intent per ADD, all cleared once the attachment is recorded.
-            with contextlib.ExitStack() as intents:
-                try:
-                    for i, name in enumerate(plan.networks):
-                        net = self._get(name, doc)
-                        self._add(entry, net, f"eth{i}", plan.ip if i == 0 else None, plan.ports if i == 0 else [],
-                                  intents)
-                        entry["interfaces"][name]["aliases"] = plan.aliases.get(name, [])
-                    faults.point("network.attach.before-record")
-                    with self.store.update() as fresh:
-                        fresh.setdefault("attachments", {})[key] = entry
-                    faults.point("network.attach.recorded")
-                except BaseException:
-                    self._delete_interfaces(entry)
-                    raise
             self._refresh_hosts(set(entry["interfaces"]))
         return _networks_record(entry)
 
@@ -616,18 +640,23 @@ class NetworkManager:
         except NotFound:
             return container_id[:12]
 
-    def _add(self, entry: dict[str, Any], net: dict[str, Any], ifname: str, ip: str | None,
-             mappings: builtins.list[dict[str, Any]], intents: contextlib.ExitStack) -> None:
-        """CNI ADD of one interface, its intent entered on ``intents`` (the caller clears it once the
-        attachment is recorded)."""
+    def _add_intent(self, entry: dict[str, Any], net: dict[str, Any], ifname: str,
+                    mappings: builtins.list[dict[str, Any]], intents: contextlib.ExitStack) -> tuple[dict[str, Any], Intent]:
+        """The conflist of one interface's ADD, and its intent entered on ``intents`` (the caller clears it
+        once the attachment is recorded)."""
         conflist = bridge_conflist(net, self.ipam_dir)
-        att = Attachment(f"{entry['namespace']}-{entry['id']}", entry["netns"], ifname,
-                         (("IP", ip),) if ip else ())
-        caps = {"portMappings": portmod.to_cni(mappings)} if mappings else {}
         intent: Intent = intents.enter_context(self.journal.intent(
             "network.attach", namespace=entry["namespace"], id=entry["id"], network=net["name"], ifname=ifname,
             netns=entry["netns"], netns_id=entry["netns_id"], ports=mappings, conflist=conflist,
         ))
+        return conflist, intent
+
+    def _add(self, entry: dict[str, Any], net: dict[str, Any], ifname: str, ip: str | None,
+             mappings: builtins.list[dict[str, Any]], conflist: dict[str, Any], intent: Intent) -> None:
+        """CNI ADD of one interface (its intent written by ``_add_intent``), recorded in ``entry``."""
+        att = Attachment(f"{entry['namespace']}-{entry['id']}", entry["netns"], ifname,
+                         (("IP", ip),) if ip else ())
+        caps = {"portMappings": portmod.to_cni(mappings)} if mappings else {}
         faults.point("network.cni-add.before")
         result = self.plugins.add(conflist, att, caps, on_address=lambda r: intent.update(result=r))
         faults.point("network.cni-add.after")
@@ -845,6 +874,8 @@ class NetworkManager:
             entry = doc.get("attachments", {}).get(key)
             if entry is None:
                 raise Conflict(f"container {container} has no bridge network to add to (host, none or container mode)")
+            if entry.get("adding"):
+                raise Conflict(f"container {container} is being attached to its networks", hint="try again")
             if net["name"] in entry["interfaces"]:
                 raise AlreadyExists(f"container {container} is already connected to {net['name']}")
             used = {itf["ifname"] for itf in entry["interfaces"].values()}
@@ -852,7 +883,7 @@ class NetworkManager:
             entry["netns"] = f"/proc/{process.pid}/ns/net"
             entry["netns_id"] = netns_id(entry["netns"])
             with contextlib.ExitStack() as intents:
-                self._add(entry, net, ifname, ip, [], intents)
+                self._add(entry, net, ifname, ip, [], *self._add_intent(entry, net, ifname, [], intents))
                 entry["interfaces"][net["name"]]["aliases"] = aliases
                 try:
                     with self.store.update() as fresh:
@@ -982,9 +1013,13 @@ class NetworkManager:
     def _undo_attach(self, record: dict[str, Any]) -> None:
         """An ADD whose attachment was never recorded: DEL it (lease, veth, iptables rules); the lease
         file goes by hand if the DEL cannot run."""
-        entry = self.store.read().get("attachments", {}).get(f"{record['namespace']}/{record['id']}")
-        if entry is not None and record["network"] in entry["interfaces"]:
+        key = f"{record['namespace']}/{record['id']}"
+        entry = self.store.read().get("attachments", {}).get(key)
+        if entry is not None and record["network"] in entry["interfaces"] and not entry.get("adding"):
             return  # recorded: the step was done (the attachment is released by detach as usual)
+        if entry is not None and entry.get("adding") and entry.get("netns_id") == record["netns_id"]:
+            with self.store.update() as doc:  # the claim of an attach that never completed
+                doc.get("attachments", {}).pop(key, None)
         self._release(record["conflist"], f"{record['namespace']}-{record['id']}", record["ifname"],
                       netns=_same_netns(record), ports=record.get("ports") or [], result=record.get("result"))
 
@@ -1053,11 +1088,15 @@ class NetworkManager:
         """``system prune``'s part, without intents: host-local leases held by no recorded attachment
         (released with a DEL, which takes the iptables rules with them), lease directories of networks
         that do not exist, and bridges of networks or data roots that are gone. Leases named by the
-        intent of a running pouchsh are in flight and stay; every ADD and its record happen under
-        cni_lock, held here, so nothing else is."""
+        intent of a running pouchsh are in flight and stay, and so are those of an attach whose claim a
+        running pouchsh recorded (under cni_lock, held here, before its ADDs); a claim whose process is
+        gone is dropped."""
         leases: builtins.list[str] = []
         with self.cni_lock:
-            doc = self.store.read()
+            with self.store.update() as doc:
+                attachments = doc.get("attachments", {})
+                for key in [k for k, a in attachments.items() if a.get("adding") and is_gone(a.get("claimant"))]:
+                    del attachments[key]
             networks = doc.get("networks", {})
             attached = {f"{a['namespace']}-{a['id']}" for a in doc.get("attachments", {}).values()}
             attached |= {f"{r['namespace']}-{r['id']}" for r in live_intents(self.facade.root)
@@ -1125,7 +1164,9 @@ class NetworkManager:
 
 
 def _same_attachment(current: dict[str, Any] | None, entry: dict[str, Any]) -> bool:
-    return current is not None and (current.get("netns"), current.get("netns_id")) == (entry.get("netns"), entry.get("netns_id"))
+    """Whether the record ``current`` is still the attachment ``entry`` (the same network namespace: its
+    path may change, as ``connect`` names the task's)."""
+    return current is not None and current.get("netns_id") == entry.get("netns_id")
 
 
 def _same_netns(attached: dict[str, Any]) -> str:

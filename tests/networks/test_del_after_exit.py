@@ -92,12 +92,12 @@ def test_rm_runs_its_dels_beside_another_containers_add(mgr: Any, busybox_image:
         delete(self, *args, **kwargs)
 
     monkeypatch.setattr(netmod.NetworkManager, "_detach_removed", held)
-    failed: list[BaseException] = []
+    failed: list[Exception] = []
 
     def remove() -> None:
         try:
             mgr.containers.remove([first], force=True)
-        except BaseException as err:
+        except Exception as err:
             failed.append(err)
 
     remover = threading.Thread(target=remove)

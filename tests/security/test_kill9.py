@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from ctrd.owner import is_gone
 from tests.images.conftest import registry  # noqa: F401 - the module-scoped docker-registry fixture
 from tests.reliability.conftest import REPO, pouchsh_env
 
@@ -93,6 +94,9 @@ def whole(facade: Any, roots: tuple[Path, Path], namespace: str) -> list[str]:
     containers = {c.id for c in facade.ctrd.containers.list()}
     attached: dict[str, set[str]] = {}  # cni id -> ips
     for a in state.get("attachments", {}).values():
+        if a.get("adding") and is_gone(a.get("claimant")):
+            leaks.append(f"claim of an attach whose process is gone: {a['id'][:12]}")
+            continue
         attached[f"{a['namespace']}-{a['id']}"] = {itf["ip"] for itf in a["interfaces"].values()}
         if a["namespace"] == namespace and a["id"] not in containers:
             leaks.append(f"attachment of a container that does not exist: {a['id'][:12]}")

@@ -523,8 +523,10 @@ class NetworkManager:
         return self._published(self.store.read())
 
     def _published(self, doc: dict[str, Any], exclude: str | None = None) -> builtins.list[tuple[str, dict[str, Any]]]:
-        return [(f"container {a['name']}", p) for key, a in doc.get("attachments", {}).items() if key != exclude
-                for p in a["ports"]]
+        """Every recorded attachment's ports, a claim's too unless its process is gone (its ADD never
+        ends; the next reconcile drops it)."""
+        return [(f"container {a['name']}", p) for key, a in doc.get("attachments", {}).items()
+                if key != exclude and not (a.get("adding") and is_gone(a.get("claimant"))) for p in a["ports"]]
 
     def _resolve_container(self, ref: str) -> str:
         if not ref:

@@ -66,17 +66,19 @@ def test_another_container_is_attached_while_an_add_is_held(mgr: Any, busybox_im
     assert "adding" not in entry and "claimant" not in entry and entry["interfaces"][net]["ip"]
 
 
-def test_prune_drops_the_claim_of_a_process_that_is_gone(mgr: Any) -> None:
+def test_the_claim_of_a_process_that_is_gone_holds_no_port_and_prune_drops_it(mgr: Any) -> None:
     networks = mgr.networks
     mine = this_process()
     gone = mine.label().replace(f":{mine.pid}:{mine.start}:", f":{mine.pid}:{mine.start - 1}:")
     key, live_key = f"{mgr.namespace}/{'b' * 64}", f"{mgr.namespace}/{'c' * 64}"
+    port = {"host_ip": "", "host_port": 18979, "container_port": 80, "protocol": "tcp"}
     claim = {"namespace": mgr.namespace, "id": "b" * 64, "name": "dead", "hostname": "dead", "netns": "",
-             "netns_id": "0:9", "ports": [], "add_hosts": [], "interfaces": {}, "adding": ["bridge"],
+             "netns_id": "0:9", "ports": [port], "add_hosts": [], "interfaces": {}, "adding": ["bridge"],
              "claimant": gone}
     with networks.store.update() as doc:
         doc.setdefault("attachments", {}).update(
-            {key: claim, live_key: {**claim, "id": "c" * 64, "claimant": mine.label()}})
+            {key: claim, live_key: {**claim, "id": "c" * 64, "name": "live", "claimant": mine.label()}})
+    assert networks.published() == [("container live", port)]
     networks.reclaim()
     assert list(networks.store.read()["attachments"]) == [live_key]  # a live claim stays
     with networks.store.update() as doc:

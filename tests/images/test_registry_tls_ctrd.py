@@ -148,12 +148,18 @@ def test_registry_insecure_names_hosts_for_the_rest_of_the_session(
 def test_a_session_entry_counts_for_the_pulls_after_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from ctrd.daemon import Embedded, stop_embedded
     from managers import Managers
 
     monkeypatch.setenv("POUCHSH_CONFIG", str(tmp_path / "none.toml"))
-    facade = Managers(root=tmp_path / "root")
-    assert not facade.images._insecure_hosts()("reg.example:5000")
-    facade.images.add_insecure_registries(["reg.example:5000", "10.9.0.0/16"])
-    hosts = facade.images._insecure_hosts()
-    assert hosts("reg.example:5000") and hosts("10.9.1.1:443") and not hosts("reg.example:5001")
-    assert facade.for_namespace("other").images._insecure_hosts()("reg.example:5000")
+    # its own run root: the facade may start an embedded containerd there, which goes with the test
+    facade = Managers(root=tmp_path / "root", run_root=tmp_path / "run")
+    try:
+        assert not facade.images._insecure_hosts()("reg.example:5000")
+        facade.images.add_insecure_registries(["reg.example:5000", "10.9.0.0/16"])
+        hosts = facade.images._insecure_hosts()
+        assert hosts("reg.example:5000") and hosts("10.9.1.1:443") and not hosts("reg.example:5001")
+        assert facade.for_namespace("other").images._insecure_hosts()("reg.example:5000")
+    finally:
+        facade.close()
+        stop_embedded(Embedded.under(tmp_path / "root", tmp_path / "run"))

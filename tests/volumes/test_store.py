@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ctrd.daemon import Embedded, stop_embedded
 from ctrd.errors import PouchRuntimeError
 from managers.store import Store
 
@@ -20,11 +22,19 @@ _WORKER = textwrap.dedent(
     from pathlib import Path
     from managers import Managers
     root, names = Path(sys.argv[1]), sys.argv[2:]
-    volumes = Managers(root=root, namespace="default").volumes
+    volumes = Managers(root=root, run_root=root / "run", namespace="default").volumes
     for name in names:
         volumes.create(name)
     """
 )
+
+
+@pytest.fixture(autouse=True)
+def _no_daemon_left(tmp_path: Path) -> Iterator[None]:
+    """The workers' facades start an embedded containerd under the test's root (to publish their volume
+    events); it goes with the test."""
+    yield
+    stop_embedded(Embedded.under(tmp_path, tmp_path / "run"))
 
 
 def _spawn(root: Path, names: list[str]) -> subprocess.Popen[bytes]:

@@ -72,12 +72,21 @@ def shell(containerd_address: str, namespace: str, busybox_image: str, roots: tu
 
 
 def detach_all(facade: Any) -> None:
-    """Release the host side of whatever a test left attached, before the namespace is purged."""
+    """Remove what a test left through pouchsh before the namespace is purged: its networks detached,
+    its directories gone, and so the log collector's streams of it let go (a container the purge deleted
+    behind pouchsh's back kept the collector serving its FIFOs). What cannot be removed is detached."""
     from ctrd.errors import PouchError
 
-    for c in facade.ctrd.containers.list():
+    ids = [c.id for c in facade.ctrd.containers.list()]
+    try:
+        if ids:
+            facade.containers.remove(ids, force=True, volumes=True)
+        return
+    except (PouchError, OSError):
+        pass
+    for cid in ids:
         try:
-            facade.networks.detach(c.id)
+            facade.networks.detach(cid)
         except (PouchError, OSError):
             pass
 

@@ -6,6 +6,7 @@ network being attached, and a claim whose process died is dropped (reconcile, or
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -35,34 +36,25 @@ def test_another_container_is_attached_while_an_add_is_held(mgr: Any, busybox_im
         add(self, *args, **kwargs)
 
     monkeypatch.setattr(netmod.NetworkManager, "_add", held)
-    made: list[Any] = []
-    failed: list[Exception] = []
-
-    def first() -> None:
+    publish = ["127.0.0.1:18977:80"]
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(run_detached, mgr, busybox_image, "sleep", "600", network=net, publish=publish)
         try:
-            made.append(run_detached(mgr, busybox_image, "sleep", "600", network=net, publish=["127.0.0.1:18977:80"]))
-        except Exception as err:
-            failed.append(err)
-
-    runner = threading.Thread(target=first)
-    runner.start()
-    try:
-        assert entered.wait(60)
-        claim = next(iter(mgr.networks.store.read()["attachments"].values()))
-        assert claim["adding"] == [net] and claim["interfaces"] == {}
-        assert claim["claimant"] == this_process().label()
-        with pytest.raises(Conflict, match="18977"):  # its port is claimed before its ADD
-            run_detached(mgr, busybox_image, "sleep", "600", network=net, publish=["127.0.0.1:18977:80"])
-        with pytest.raises(Conflict, match="attached"):  # and its network is in use
-            mgr.networks.remove([net])
-        second = run_detached(mgr, busybox_image, "sleep", "600", network=net)
-        assert not gate.is_set()
-        assert mgr.networks.networks_of(second["id"])[net]["ip"]
-    finally:
-        gate.set()
-        runner.join(60)
-    assert not failed, failed
-    entry = mgr.networks.store.read()["attachments"][f"{mgr.namespace}/{made[0]['id']}"]
+            assert entered.wait(60)
+            claim = next(iter(mgr.networks.store.read()["attachments"].values()))
+            assert claim["adding"] == [net] and claim["interfaces"] == {}
+            assert claim["claimant"] == this_process().label()
+            with pytest.raises(Conflict, match="18977"):  # its port is claimed before its ADD
+                run_detached(mgr, busybox_image, "sleep", "600", network=net, publish=publish)
+            with pytest.raises(Conflict, match="attached"):  # and its network is in use
+                mgr.networks.remove([net])
+            second = run_detached(mgr, busybox_image, "sleep", "600", network=net)
+            assert not gate.is_set()
+            assert mgr.networks.networks_of(second["id"])[net]["ip"]
+        finally:
+            gate.set()
+        made = first.result(timeout=60)
+    entry = mgr.networks.store.read()["attachments"][f"{mgr.namespace}/{made['id']}"]
     assert "adding" not in entry and "claimant" not in entry and entry["interfaces"][net]["ip"]
 
 

@@ -5,6 +5,7 @@ DELs of a container being removed (that one, and ``rm -f`` of a running one) run
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -92,26 +93,17 @@ def test_rm_runs_its_dels_beside_another_containers_add(mgr: Any, busybox_image:
         delete(self, *args, **kwargs)
 
     monkeypatch.setattr(netmod.NetworkManager, "_detach_removed", held)
-    failed: list[Exception] = []
-
-    def remove() -> None:
+    with ThreadPoolExecutor(1) as pool:
+        removal = pool.submit(mgr.containers.remove, [first], force=True)
         try:
-            mgr.containers.remove([first], force=True)
-        except Exception as err:
-            failed.append(err)
-
-    remover = threading.Thread(target=remove)
-    remover.start()
-    try:
-        assert entered.wait(60)
-        second = run_detached(mgr, busybox_image, "sleep", "600", network=net)["id"]
-        assert not gate.is_set()
-        attachments = mgr.networks.store.read()["attachments"]
-        assert {f"{mgr.namespace}/{first}", f"{mgr.namespace}/{second}"} <= set(attachments)  # still claimed
-    finally:
-        gate.set()
-        remover.join(60)
-    assert not failed
+            assert entered.wait(60)
+            second = run_detached(mgr, busybox_image, "sleep", "600", network=net)["id"]
+            assert not gate.is_set()
+            attachments = mgr.networks.store.read()["attachments"]
+            assert {f"{mgr.namespace}/{first}", f"{mgr.namespace}/{second}"} <= set(attachments)  # still claimed
+        finally:
+            gate.set()
+        removal.result(timeout=60)
     assert list(mgr.networks.store.read()["attachments"]) == [f"{mgr.namespace}/{second}"]
 
 

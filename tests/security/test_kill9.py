@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +55,10 @@ def facade(containerd_address: str, namespace: str, roots: tuple[Path, Path]) ->
 
 
 @pytest.fixture
-def subnet(facade: Any) -> str:
+def subnet(facade: Any) -> Iterator[str]:
     """A /24 no host route and no iptables rule uses (a failed run of this suite may have left rules:
-    the leak checks must see this test's only), from a range only this suite takes."""
+    the leak checks must see this test's only), from a range only this suite takes. Once the test has
+    removed its network, no rule may name the range: ``whole`` checks only networks that exist."""
     from managers.hostnet import host_routes
 
     taken = [r for r, _ in host_routes()]
@@ -67,8 +68,13 @@ def subnet(facade: Any) -> str:
     for candidate in candidates[start:] + candidates[:start]:
         prefix = str(candidate.network_address).rpartition(".")[0] + "."
         if not any(candidate.overlaps(t) for t in taken) and prefix not in ruled:
-            return str(candidate)
-    raise AssertionError("no free subnet")
+            break
+    else:
+        raise AssertionError("no free subnet")
+    yield str(candidate)
+    if not any(net["subnet"] == str(candidate) for net in facade.networks.store.read().get("networks", {}).values()):
+        left = [rule for rule in (iptables("nat") + iptables("filter")).splitlines() if prefix in rule]
+        assert not left, f"iptables rules of the removed network's range {candidate}: {left}"
 
 
 def ok(proc: subprocess.CompletedProcess[bytes]) -> str:

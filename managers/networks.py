@@ -526,7 +526,7 @@ class NetworkManager:
         """Every recorded attachment's ports, a claim's too unless its process is gone (its ADD never
         ends; the next reconcile drops it)."""
         return [(f"container {a['name']}", p) for key, a in doc.get("attachments", {}).items()
-                if key != exclude and not (a.get("adding") and is_gone(a.get("claimant"))) for p in a["ports"]]
+                if key != exclude and not _dead_claim(a) for p in a["ports"]]
 
     def _resolve_container(self, ref: str) -> str:
         if not ref:
@@ -576,7 +576,7 @@ class NetworkManager:
         # One intent per ADD, all cleared once the attachment is recorded.
         with contextlib.ExitStack() as intents:
             with self.cni_lock:
-                self._detach_locked(container_id, keep_files=True)
+                self._detach_now(container_id, keep_files=True)
                 doc = self.store.read()
                 portmod.clashes(plan.ports, self._published(doc, exclude=key))
                 adds = []
@@ -691,17 +691,10 @@ class NetworkManager:
         first: the caller's task has ended, and the DEL then runs as for a namespace that ended with its
         task (one iptables-restore, not the plugins' rule-by-rule removal inside the namespace).
         ``removing``: the container is being removed, so nothing attaches it again: its DELs run outside
-        ``cni_lock`` (``_detach_removed``), beside other containers' ADDs and DELs (a bulk ``rm``)."""
+        ``cni_lock``, beside other containers' ADDs and DELs (a bulk ``rm``)."""
         netns.unpin(self.netns_path(container_id))
-        if removing:
-            key = self._key(container_id)
-            entry = self.store.read().get("attachments", {}).get(key)
-            networks = builtins.list(entry["interfaces"]) if entry is not None else []
-            with self.journal.intent("network.detach", key=key, networks=networks):
-                self._detach_removed(container_id)
-            return
-        with self.cni_lock:
-            self._detach_locked(container_id, keep_files=keep_files)
+        with contextlib.nullcontext() if removing else self.cni_lock:
+            self._detach_now(container_id, keep_files=keep_files)
 
     def detach_later(self, container_id: str) -> None:
         """``detach`` in a thread, for a container whose task has ended and that is being removed (a
@@ -734,7 +727,10 @@ class NetworkManager:
             _PENDING.add(thread)
         thread.start()
 
-    def _detach_locked(self, container_id: str, *, keep_files: bool) -> None:
+    def _detach_now(self, container_id: str, *, keep_files: bool) -> None:
+        """The DELs of the container's attachment under their intent, then its files (unless
+        ``keep_files``): under ``cni_lock`` or outside it, as the caller chose (``_detach_entry`` drops
+        the record under the lock either way)."""
         key = self._key(container_id)
         entry = self.store.read().get("attachments", {}).get(key)
         if entry is not None:
@@ -744,7 +740,8 @@ class NetworkManager:
             self._remove_files(container_id)
 
     def _detach_removed(self, container_id: str) -> None:
-        """The DELs of a container being removed (``detach_later``'s thread, under the intent it wrote),
+        """The DELs of a container being removed (``detach_later``'s thread, under the intent it wrote:
+        ``_detach_now`` without one),
         outside ``cni_lock``, so that another container's ADD runs meanwhile: the plugins lock what they
         share (host-local its range, iptables its tables), and the record, which keeps the addresses and
         ports claimed, goes under the lock once the DELs are done."""
@@ -1019,7 +1016,7 @@ class NetworkManager:
         entry = self.store.read().get("attachments", {}).get(key)
         if entry is not None and record["network"] in entry["interfaces"] and not entry.get("adding"):
             return  # recorded: the step was done (the attachment is released by detach as usual)
-        if entry is not None and entry.get("adding") and entry.get("netns_id") == record["netns_id"]:
+        if entry is not None and entry.get("adding") and _same_attachment(entry, record):
             with self.store.update() as doc:  # the claim of an attach that never completed
                 doc.get("attachments", {}).pop(key, None)
         self._release(record["conflist"], f"{record['namespace']}-{record['id']}", record["ifname"],
@@ -1097,7 +1094,7 @@ class NetworkManager:
         with self.cni_lock:
             with self.store.update() as doc:
                 attachments = doc.get("attachments", {})
-                for key in [k for k, a in attachments.items() if a.get("adding") and is_gone(a.get("claimant"))]:
+                for key in [k for k, a in attachments.items() if _dead_claim(a)]:
                     del attachments[key]
             networks = doc.get("networks", {})
             attached = {f"{a['namespace']}-{a['id']}" for a in doc.get("attachments", {}).values()}
@@ -1163,6 +1160,11 @@ class NetworkManager:
             with contextlib.suppress(ValueError):
                 out.append(str(ipaddress.ip_address(p.name)))
         return sorted(out)
+
+
+def _dead_claim(attachment: dict[str, Any]) -> bool:
+    """Whether ``attachment`` is the claim of an attach whose process is gone (its ADDs never end)."""
+    return bool(attachment.get("adding")) and is_gone(attachment.get("claimant"))
 
 
 def _same_attachment(current: dict[str, Any] | None, entry: dict[str, Any]) -> bool:

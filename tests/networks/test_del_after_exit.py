@@ -85,14 +85,14 @@ def test_rm_runs_its_dels_beside_another_containers_add(mgr: Any, busybox_image:
     mgr.networks.create(net, subnet=free_subnet(mgr))
     first = run_detached(mgr, busybox_image, "sleep", "600", network=net)["id"]
     entered, gate = threading.Event(), threading.Event()
-    delete = netmod.NetworkManager._detach_removed
+    delete = netmod.NetworkManager._delete_interfaces
 
     def held(self: Any, *args: Any, **kwargs: Any) -> None:
         entered.set()
         assert gate.wait(20)  # on code that DELs under the lock, the attach below waits all this time
         delete(self, *args, **kwargs)
 
-    monkeypatch.setattr(netmod.NetworkManager, "_detach_removed", held)
+    monkeypatch.setattr(netmod.NetworkManager, "_delete_interfaces", held)
     with ThreadPoolExecutor(1) as pool:
         removal = pool.submit(mgr.containers.remove, [first], force=True)
         try:

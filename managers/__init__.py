@@ -359,10 +359,9 @@ class Managers:
         return Watcher(self.client.with_namespace(self.namespace)).start()
 
     def close(self) -> None:
-        if "networks" in self.__dict__:
-            from managers.networks import settle
+        from managers import deferred
 
-            settle()  # a --rm run's DELs, left to a thread (NetworkManager.detach_later)
+        deferred.settle()  # what --rm runs left behind their exits
         for other in list(self._for_context.values()):
             other.close()
         self._for_context.clear()

@@ -216,9 +216,12 @@ class ContainerManager:
 
     # -- run / start ------------------------------------------------------------------------------
 
-    def run(self, opts: CreateOptions, *, detach: bool, stdio: Stdio | None = None) -> dict[str, Any] | int:
+    def run(
+        self, opts: CreateOptions, *, detach: bool, stdio: Stdio | None = None, remove_later: bool = False
+    ) -> dict[str, Any] | int:
         """``run``: create and start. Detached: the record. In the foreground: the exit status, after
-        streaming the output to ``stdio`` (and removing the container with ``--rm``).
+        streaming the output to ``stdio`` (and removing the container with ``--rm``; after returning,
+        with ``remove_later``: the caller settles first whatever reads containers, managers.deferred).
 
         If the container cannot be started (a command missing from the image, a port taken), it is
         removed again with everything made for it.
@@ -247,7 +250,7 @@ class ContainerManager:
             except Stopped as stopped:
                 self.lifecycle.finish(c, opts.rm)
                 raise Interrupted(f"container {name_of(c)} stopped (exit status {stopped.status})") from None
-            self.lifecycle.finish(c, opts.rm)
+            self.lifecycle.finish(c, opts.rm, later=remove_later)
             return code
         except BaseException:
             if not started or detach:

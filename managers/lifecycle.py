@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PouchError, Timeout
 from ctrd.owner import OWNER_LABEL
-from managers import faults, ipcshm
+from managers import deferred, faults, ipcshm
 from managers import records as rec
 from managers.containerpaths import ContainerPaths, container_lock
 from managers.health import HealthConfig
 from managers.imagecache import Image, ImageCache
-from managers.intents import Journal
+from managers.intents import Intent, Journal
 from managers.labels import LABEL
 from managers.launch import exec_failures
 from managers.names import generate_name, new_id, validate_name
@@ -181,7 +181,13 @@ class Lifecycle:
     def _reserve(self, name: str | None, cid: str) -> Any:
         store = self.resolver.names()
         if name is not None:
-            return store.reserve(validate_name(name), cid)
+            try:
+                return store.reserve(validate_name(name), cid)
+            except AlreadyExists:
+                if not deferred.pending():
+                    raise
+            deferred.settle()  # an earlier --rm run of this script still giving the name back
+            return store.reserve(name, cid)
         for _ in range(5):
             try:
                 return store.reserve(generate_name(store.taken), cid)
@@ -586,10 +592,13 @@ class Lifecycle:
 
             autoremove.spawn(self.client.address, self.namespace, Path(self.facade.root), Path(self.facade.run_root), c.id)
 
-    def finish(self, c: Any, auto_remove: bool) -> None:
-        """After the foreground task exited: keep its exit in labels, or (``--rm``) remove it all; the
-        labels would be deleted with the record, so they are not written then."""
-        if auto_remove:
+    def finish(self, c: Any, auto_remove: bool, *, later: bool = False) -> None:
+        """After the foreground task exited: keep its exit in labels, or (``--rm``) remove it all, behind
+        the caller's back with ``later`` (``destroy_later``); the labels would be deleted with the record,
+        so they are not written then."""
+        if auto_remove and later:
+            self.destroy_later(c)
+        elif auto_remove:
             self.destroy(c, True, exited=True)
         else:
             self.reap(c)
@@ -631,20 +640,44 @@ class Lifecycle:
     def destroy(self, c: Any, remove_volumes: bool, *, exited: bool = False) -> None:
         """Remove a container and everything it owns, whatever state it is in. ``exited``: the caller
         saw its task exit (a foreground ``--rm`` run), so there is nothing to look up or kill."""
-        with container_lock(self.paths.lock_path(c.id), remove=True):
-            self._destroy_locked(c, remove_volumes, exited)
+        intent = self._removal_intent(c, remove_volumes, exited)
+        try:
+            self._destroy_held(c, remove_volumes, exited)
+        finally:
+            intent.clear()
 
-    def _destroy_locked(self, c: Any, remove_volumes: bool, exited: bool) -> None:
-        names = [n for n in c.labels.get(LABEL.VOLUMES, "").split(",") if n]
-        # Once the record is deleted, only this intent names its files, name and volumes.
-        with Journal(self.facade.root).intent(
+    def destroy_later(self, c: Any) -> None:
+        """``destroy`` of a foreground ``--rm`` run's container, whose task has exited, in a thread
+        (managers.deferred): the exit is reported and the script goes on while containerd deletes the
+        task. The intent is written first, so a kill -9 at any point, or a removal that fails, leaves the
+        container to the next invocation's reconcile."""
+        intent = self._removal_intent(c, True, True)
+        faults.point("container.rm.deferred")
+
+        def work() -> None:
+            try:
+                self._destroy_held(c, True, True)
+            except (PouchError, OSError):
+                return
+            intent.clear()
+
+        deferred.later(work, "pouchsh-rm")
+
+    def _removal_intent(self, c: Any, remove_volumes: bool, exited: bool) -> Intent:
+        """Once the record is deleted, only this intent names the container's files, name and volumes;
+        ``exited`` (a ``--rm`` container whose task ended) has reconcile remove one still there."""
+        return Journal(self.facade.root).begin(
             "container.rm", namespace=self.namespace, id=c.id, name=c.labels.get(LABEL.NAME),
-            volumes=names if remove_volumes else [],
-        ):
-            self._destroy_steps(c, names, remove_volumes, exited)
+            volumes=_volume_names(c) if remove_volumes else [], **({"exited": True} if exited else {}),
+        )
 
-    def _destroy_steps(self, c: Any, names: builtins.list[str], remove_volumes: bool, exited: bool) -> None:
+    def _destroy_held(self, c: Any, remove_volumes: bool, exited: bool) -> None:
+        with container_lock(self.paths.lock_path(c.id), remove=True):
+            self._destroy_steps(c, remove_volumes, exited)
+
+    def _destroy_steps(self, c: Any, remove_volumes: bool, exited: bool) -> None:
         cid = c.id
+        names = _volume_names(c)
         tasks = self.client.tasks
         if c.labels.get(LABEL.RESTART_STATUS):
             quiet(self.client.containers.update, cid, labels={LABEL.RESTART_STATUS: None})
@@ -695,15 +728,19 @@ class Lifecycle:
         the record (managers.intents): remove what was made for it on the host (files, FIFOs, name, the
         anonymous volumes it made or ``rm -v`` was removing), its snapshot, and the leases the dead
         process held (so what they hold is not kept for a lease's 24 hours). A container that exists
-        needs nothing: it was made, or is still there to ``rm`` again."""
+        needs nothing: it was made, or is still there to ``rm`` again; unless it is a ``--rm`` run's whose
+        task had exited (``exited``), which nobody else would remove, and has not been started since."""
         if record["kind"] not in ("container.create", "container.rm"):
             raise InvalidArgument(f"unknown container intent {record['kind']!r}")
         cid = record["id"]
         try:
-            self.client.containers.get(cid)
-            return
+            c = self.client.containers.get(cid)
         except NotFound:
             pass
+        else:
+            if record.get("exited") and getattr(self.resolver.task(cid), "status", "stopped") == "stopped":
+                self.destroy(c, True)
+            return
         for lease in self.client.leases.list():
             if lease.labels.get(OWNER_LABEL) == record["owner"]:
                 quiet(self.client.leases.delete, lease.id, sync=True)
@@ -724,6 +761,10 @@ class Lifecycle:
         for pattern in (f"{cid[:32]}-*", f"{cid[:20]}-exec-*"):
             for stale in root.glob(pattern):
                 shutil.rmtree(stale, ignore_errors=True)
+
+
+def _volume_names(c: Any) -> builtins.list[str]:
+    return [n for n in c.labels.get(LABEL.VOLUMES, "").split(",") if n]
 
 
 def _netns(spec: dict[str, Any]) -> str | None:

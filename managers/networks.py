@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ctrd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PouchError, PouchRuntimeError
 from ctrd.owner import is_gone, this_process
 from ctrd.private import private_dir
-from managers import faults, netfiles, netns
+from managers import deferred, faults, netfiles, netns
 from managers import ports as portmod
 from managers.cni import CNI_VERSION, Attachment, Plugins, bridge_conflist, result_addresses
 from managers.filters import id_matches, label_matches, matches, name_matches, parse_filters
@@ -88,30 +88,15 @@ FILTERS = ("name", "id", "driver", "label", "type")
 AUTO_POOL = ipaddress.IPv4Network("10.4.0.0/14")
 
 
-#: the DELs ``detach_later`` handed to threads that have not finished yet (this process's, any facade's)
-_PENDING: set[threading.Thread] = set()
-_PENDING_LOCK = threading.Lock()
 _M = TypeVar("_M", bound=Callable[..., Any])
 
 
-def settle() -> None:
-    """Wait for this process's pending ``detach_later`` DELs: what reads or changes attachments (a port
-    or address the next container asks for, a network being removed) sees them done. A pending DEL's own
-    thread waits for none."""
-    me = threading.current_thread()
-    if me in _PENDING:
-        return
-    with _PENDING_LOCK:
-        pending = builtins.list(_PENDING)
-    for thread in pending:
-        thread.join()
-
-
 def _settled(method: _M) -> _M:
-    """``settle`` before the method: before any lock it takes, as the DELs it waits for take them too."""
+    """``deferred.settle`` before the method: before any lock it takes, as the work it waits for takes
+    them too."""
     @functools.wraps(method)
     def settled(*args: Any, **kwargs: Any) -> Any:
-        settle()
+        deferred.settle()
         return method(*args, **kwargs)
 
     return settled  # type: ignore[return-value]
@@ -457,7 +442,7 @@ class NetworkManager:
                 plan.join = self._resolve_container(network.partition(":")[2])
         else:
             if ip or mappings:
-                settle()  # an address or port a --rm run of this process is giving back (detach_later)
+                deferred.settle()  # an address or port a --rm run of this process is giving back
             doc = self.store.read()
             net = self.ensure_default() if network == DEFAULT_NETWORK else self._get(network, doc)
             doc = self.store.read()
@@ -699,9 +684,9 @@ class NetworkManager:
     def detach_later(self, container_id: str) -> None:
         """``detach`` in a thread, for a container whose task has ended and that is being removed (a
         foreground ``--rm`` run): its exit is reported and the next statement begins while the plugins'
-        DELs run (``settle``, which every network operation begins with, waits for it; so does
-        ``Managers.close``). Its intent is written before this returns, so a kill -9 of the process at
-        any point leaves the DEL and the namespace to the next invocation's reconcile."""
+        DELs run (managers.deferred: every network operation begins by waiting for them). Its intent is
+        written before this returns, so a kill -9 of the process at any point leaves the DEL and the
+        namespace to the next invocation's reconcile."""
         key = self._key(container_id)
         entry = self.store.read().get("attachments", {}).get(key)
         if entry is None:
@@ -715,17 +700,10 @@ class NetworkManager:
                 netns.unpin(self.netns_path(container_id))
                 self._detach_removed(container_id)
             except (PouchError, OSError):
-                pass  # its intent stays, and the next invocation's reconcile finishes the detach
-            else:
-                intent.clear()
-            finally:
-                with _PENDING_LOCK:
-                    _PENDING.discard(threading.current_thread())
+                return  # its intent stays, and the next invocation's reconcile finishes the detach
+            intent.clear()
 
-        thread = threading.Thread(target=run, name="pouchsh-cni-del")
-        with _PENDING_LOCK:
-            _PENDING.add(thread)
-        thread.start()
+        deferred.later(run, "pouchsh-cni-del")
 
     def _detach_now(self, container_id: str, *, keep_files: bool) -> None:
         """The DELs of the container's attachment under their intent, then its files (unless

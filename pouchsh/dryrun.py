@@ -6,8 +6,8 @@ Each call is one line, in the order the script makes them::
 
 and returns a placeholder of the kind the manager method declares (read from its return annotation):
 ``None``, an empty list, ``0``, an empty string, or a record whose every field reads as
-``<containers.run.FIELD>`` so a script can go on (``$web.id``). Plumbing arguments (stdio, cancel) are
-not printed.
+``<containers.run.FIELD>`` so a script can go on (``$web.id``). Plumbing arguments (stdio, cancel, when
+a ``--rm`` container is removed) are not printed.
 
 Secrets are printed as ``***``: arguments whose name says they are one (``password``, ``token``,
 ``secret``; a positional is named by the real manager method's signature, imported on the first call),
@@ -36,7 +36,7 @@ _MANAGER_CLASSES = {
     "networks": ("managers.networks", "NetworkManager"),
     "system": ("managers.system", "SystemManager"),
 }
-_PLUMBING = frozenset({"stdio", "cancel", "stdin", "stdout", "stderr", "progress", "on_progress"})
+_PLUMBING = frozenset({"stdio", "remove_later", "cancel", "stdin", "stdout", "stderr", "progress", "on_progress"})
 _SECRET_NAME = re.compile(r"(^|_)(password|passwd|token|secret)(_|$)", re.IGNORECASE)
 _MASK = "***"
 

@@ -409,6 +409,7 @@ class Interpreter:
             return ""
         from pouchsh.host import encode_input, run_host
 
+        self.rt.settle()  # the program may look at containers (docker ps through pouchd, ctr)
         data = encode_input(input) if piped else None
         try:
             return run_host(argv, data, self.rt.cwd, self.rt.env, cancel=self.rt.cancel, stderr=self.rt.stderr)

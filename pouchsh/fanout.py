@@ -59,6 +59,10 @@ class _OnContext(CallContext):
 
     @property
     def managers(self) -> Any:
+        return self._managers  # settled already: ``call`` reached the session's managers first
+
+    @property
+    def unsettled_managers(self) -> Any:
         return self._managers
 
 

@@ -134,6 +134,14 @@ class Runtime:
                     self._managers = self._managers_factory()
         return self._managers
 
+    def settle(self) -> None:
+        """Wait for what ``run --rm`` left behind its reported exits (managers.deferred): nothing before
+        the managers are built, so a script that never reaches them never imports them."""
+        if self._managers is not None:
+            from managers import deferred
+
+            deferred.settle()
+
     @property
     def managers_built(self) -> bool:
         """Whether anything has reached the managers yet (the REPL's toolbar must not dial containerd)."""
@@ -179,6 +187,16 @@ class CallContext:
 
     @property
     def managers(self) -> Any:
+        """The managers, once the removals earlier ``run --rm`` statements left behind are done: what a
+        command reads or changes (a container, its name, volumes, images, networks) is then as if they
+        had been synchronous."""
+        self._rt.settle()
+        return self._rt.managers
+
+    @property
+    def unsettled_managers(self) -> Any:
+        """The managers while those removals may still run: for ``run`` and ``create``, which only make
+        new containers (a name given again, a published port or an address waits for them itself)."""
         return self._rt.managers
 
     @property

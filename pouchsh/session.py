@@ -93,8 +93,12 @@ class Session:
             return self.check(self.parse(text, filename))
 
     def execute(self, checked: Checked) -> None:
-        """Run a checked source, displaying what its statements leave. Raises PouchError or ExitRequest."""
-        self.interp.run(checked, self.scope)
+        """Run a checked source, displaying what its statements leave. Raises PouchError or ExitRequest.
+        It ends when the removals its ``run --rm`` statements left behind have ended too."""
+        try:
+            self.interp.run(checked, self.scope)
+        finally:
+            self.rt.settle()
 
     def format(self, err: PouchError) -> str:
         return format_error(err, self.sources, self.secrets)

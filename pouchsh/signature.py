@@ -372,7 +372,7 @@ def _fanning_out(fn: Callable[..., Any], name: str, category: str) -> Callable[.
 
             if context is not None or all_namespaces or fanout.routes(ctx.input, category):
                 return fanout.call(fn, name, category, ctx, kwargs, context, all_namespaces)
-        if getattr(ctx.managers, "namespace", None) == "k8s.io":
+        if getattr(ctx.unsettled_managers, "namespace", None) == "k8s.io":
             from pouchsh import fanout
 
             fanout.guard(name, category, "k8s.io", kwargs)
@@ -385,12 +385,15 @@ class Context(Protocol):
     """What a command function receives as ``ctx``; the evaluator implements it.
 
     ``managers`` is the ``managers.Managers`` facade, or under ``--dry-run`` a recorder with the same
-    attributes that prints each call instead of making it. Commands reach containerd only through it.
+    attributes that prints each call instead of making it. Commands reach containerd only through it,
+    once the removals earlier ``run --rm`` statements left behind are done; ``unsettled_managers`` is the
+    same without waiting for them (pouchsh.scope.CallContext).
     """
 
     input: Any  # the value piped in; None when the command starts its pipeline
     has_input: bool
     managers: Any
+    unsettled_managers: Any
     env: dict[str, str]
     cwd: str
     stdin: IO[bytes]

@@ -36,6 +36,7 @@ def run_transaction(rt: Any, body: Callable[[], Any]) -> Any:
 
 
 def _undo(rt: Any, transactions: Any, tx: Any, err: BaseException) -> None:
+    rt.settle()  # a --rm run of the block may still be removing what the undo would remove
     try:
         steps = transactions.rollback(tx)
     except PouchError as failed:

@@ -169,7 +169,7 @@ def _lxcfs_default(ctx: Any) -> bool:
 )
 def container_create(ctx: Any, image: str, command: list[str], **kw: Any) -> dict[str, Any]:
     with _docker_status():
-        return ctx.managers.containers.create(_options(ctx, image, command, kw))
+        return ctx.unsettled_managers.containers.create(_options(ctx, image, command, kw))
 
 
 @command(
@@ -209,11 +209,11 @@ def container_run(ctx: Any, image: str, command: list[str], detach: bool, **kw: 
     with _docker_status():
         opts = _options(ctx, image, command, kw)
         if detach:
-            return ctx.managers.containers.run(opts, detach=True)
+            return ctx.unsettled_managers.containers.run(opts, detach=True)
         stdio = stdio_of(ctx)
         if opts.tty and opts.interactive and stdio.terminal is None:
             raise InvalidArgument("the input device is not a TTY: drop -t, or run from a terminal")
-        code = ctx.managers.containers.run(opts, detach=False, stdio=stdio)
+        code = ctx.unsettled_managers.containers.run(opts, detach=False, stdio=stdio, remove_later=True)
     ctx.set_status(code)
     return None
 

@@ -17,7 +17,7 @@ class FakeContext:
     def __init__(self, input: Any = _NO_INPUT, *, cwd: str = "/", env: dict[str, str] | None = None) -> None:
         self.has_input = input is not _NO_INPUT
         self.input = None if input is _NO_INPUT else input
-        self.managers = None
+        self.managers: Any = None
         self.env = dict(os.environ if env is None else env)
         self.cwd = cwd
         self.stdin = io.BytesIO()
@@ -29,6 +29,10 @@ class FakeContext:
         self.displayed: list[Any] = []
         self.calls = 0
         self._lock = threading.Lock()
+
+    @property
+    def unsettled_managers(self) -> Any:
+        return self.managers
 
     def call(self, closure: Any, *args: Any) -> Any:
         with self._lock:

@@ -25,9 +25,9 @@ def make_managers(address: str, namespace: str, root: Path) -> Any:
 
 def cleanup(m: Any) -> list[str]:
     """Remove what the test made; returns what could not be removed (the test fails on it)."""
-    from managers.networks import settle
+    from managers import deferred
 
-    settle()  # as Managers.close does: the DELs of --rm runs left to a thread
+    deferred.settle()  # as Managers.close does: what --rm runs left to a thread
     problems: list[str] = []
     if "containers" in m.__dict__ or (m.root / "state").exists():
         try:

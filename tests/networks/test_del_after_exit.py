@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from managers import deferred
 from managers import networks as netmod
 from tests.networks.fixtures import run, run_detached
 from tests.networks.test_networks import free_subnet
@@ -18,8 +19,7 @@ pytestmark = pytest.mark.containerd
 
 
 def pending() -> list[threading.Thread]:
-    with netmod._PENDING_LOCK:
-        return list(netmod._PENDING)
+    return deferred.pending()
 
 
 def test_the_next_run_gets_the_same_address_and_port_and_the_network_goes(mgr: Any, busybox_image: str,

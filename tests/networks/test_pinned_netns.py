@@ -12,7 +12,7 @@ import pytest
 from ctrd.errors import InvalidArgument
 from managers import netns
 from managers.lifecycle import _netns
-from managers.networks import settle
+from managers.deferred import settle
 from managers.options import CreateOptions
 from tests.networks.fixtures import run, run_detached
 

@@ -226,18 +226,26 @@ def test_rm_killed_at_each_step(fault: str, pouch: Run, facade: Any, roots: tupl
     assert whole(facade, roots, namespace) == []
 
 
-@pytest.mark.parametrize("fault", ["network.cni-del.before", "network.cni-del.after"])
-def test_a_foreground_rm_run_killed_in_its_network_steps(fault: str, pouch: Run, facade: Any, roots: tuple[Path, Path],
-                                                         namespace: str, subnet: str) -> None:
-    """A --rm run's DELs run in a thread, last, after the exit is known (NetworkManager.detach_later)."""
+#: a foreground --rm run's removal runs in a thread once the exit is reported (Lifecycle.destroy_later),
+#: its DELs last (NetworkManager.detach_later)
+RM_LATER_POINTS = ["container.rm.deferred", "container.rm.killed", "container.rm.deleted", "network.cni-del.before",
+                   "network.cni-del.after"]
+
+
+@pytest.mark.parametrize("fault", RM_LATER_POINTS)
+def test_a_foreground_rm_run_killed_in_its_removal(fault: str, pouch: Run, facade: Any, roots: tuple[Path, Path],
+                                                   namespace: str, subnet: str) -> None:
     ok(pouch("-c", f"network create --subnet {subnet} k9"))
     ip = str(ipaddress.ip_network(subnet).network_address + 9)
-    run = f"run --rm --network k9 --ip {ip} -p 80 busybox true"
+    run = f"run --rm --network k9 --ip {ip} -p 80 -v /anon busybox true"
     killed(pouch("-c", run, fault=fault))
     assert "intents left" in "\n".join(whole(facade, roots, namespace))
-    assert facade.ctrd.containers.list() == []  # the DEL begins once the container is gone
-    ok(pouch("-c", "ps -a"))  # the next command reconciles
+    if fault.startswith("network."):
+        assert facade.ctrd.containers.list() == []  # the DEL begins once the container is gone
+    ok(pouch("-c", "ps -a"))  # the next command reconciles: the removal is finished
     assert whole(facade, roots, namespace) == []
+    assert facade.ctrd.containers.list() == []
+    assert facade.volumes.list() == []
     ok(pouch("-c", run))  # the address and the port are free again
     ok(pouch("-c", "network rm k9"))
     assert whole(facade, roots, namespace) == []

@@ -246,7 +246,8 @@ def cni_breakdown(env: Env, ns: str, n: int) -> str:
     detach and every plugin exec timed (ms per container)."""
     from managers.cni import Plugins
     from managers.console import Stdio
-    from managers.networks import NetworkManager, settle
+    from managers.deferred import settle
+    from managers.networks import NetworkManager
     from managers.options import CreateOptions
 
     facade = env.managers(ns)

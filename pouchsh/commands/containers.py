@@ -179,7 +179,9 @@ def container_create(ctx: Any, image: str, command: list[str], **kw: Any) -> dic
         "Without -d, the container's output streams here as it comes (and into its log), -i forwards "
         "stdin, -t gives it a terminal; the result is null and $status (and pouchsh -c's exit code) is "
         "the container's exit status. Ctrl-C sends the container its stop signal. With -d the result "
-        "is the container's record. A container that cannot start is removed again."
+        "is the container's record. A container that cannot start is removed again. With --rm the "
+        "container is removed once it exits; in a script that removal goes on while the next statement "
+        "runs, and a statement that reads containers, volumes, images or networks waits for it."
     ),
     params=_CREATE_PARAMS,
     flags=[Flag("detach", short="d", help="Run in the background and return the container's record"), *_CREATE_FLAGS],

@@ -42,6 +42,20 @@ class Held:
         self.gate.set()
 
 
+def watch_settle(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """An event set once something waits for work that is still pending."""
+    settling = threading.Event()
+    settle = deferred.settle
+
+    def watched() -> None:
+        if deferred.pending():
+            settling.set()
+        settle()
+
+    monkeypatch.setattr(deferred, "settle", watched)
+    return settling
+
+
 @pytest.fixture
 def script(mgr: Any, roots: tuple[Path, Path]) -> Iterator[Callable[[str], tuple[threading.Thread, dict[str, Any]]]]:
     """``script(text)``: run ``text`` in a session on ``mgr`` in a thread; the dict gets its output (or
@@ -103,20 +117,14 @@ def test_a_statement_that_reads_containers_waits_for_the_removal(mgr: Any, scrip
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     held = Held(monkeypatch)
     listed = threading.Event()
-    settling = threading.Event()
-    listing, settle = type(mgr.containers).list, deferred.settle
+    listing = type(mgr.containers).list
 
     def list_(*args: Any, **kwargs: Any) -> Any:
         listed.set()
         return listing(*args, **kwargs)
 
-    def watched_settle() -> None:
-        if deferred.pending():
-            settling.set()
-        settle()
-
     monkeypatch.setattr(type(mgr.containers), "list", list_)
-    monkeypatch.setattr(deferred, "settle", watched_settle)
+    settling = watch_settle(monkeypatch)
     thread, result = script("run --rm --network none busybox true; ps -a | length")
     until(lambda: held.started != [], "the removal to start")
     assert settling.wait(30)
@@ -130,15 +138,7 @@ def test_a_statement_that_reads_containers_waits_for_the_removal(mgr: Any, scrip
 def test_a_name_given_again_waits_for_the_removal(mgr: Any, roots: tuple[Path, Path], script: Any,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     held = Held(monkeypatch)
-    settling = threading.Event()
-    settle = deferred.settle
-
-    def watched_settle() -> None:
-        if deferred.pending():
-            settling.set()
-        settle()
-
-    monkeypatch.setattr(deferred, "settle", watched_settle)
+    settling = watch_settle(monkeypatch)
     thread, result = script("run --rm --network none --name again busybox true\n"
                             "run --rm --network none --name again busybox echo again")
     until(lambda: held.started != [], "the first removal to start")

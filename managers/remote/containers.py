@@ -126,7 +126,9 @@ class RemoteContainers(Remote):
         rows = self.list(all=True, filters=[f"id={cid}"], no_trunc=True)
         return rows[0] if rows else {"id": cid}
 
-    def run(self, opts: Any, *, detach: bool, stdio: Any = None) -> dict[str, Any]:
+    def run(self, opts: Any, *, detach: bool, stdio: Any = None, remove_later: bool = False) -> dict[str, Any]:
+        """``run -d`` on the pouchd (``remove_later``, as ContainerManager.run takes it, concerns only a
+        foreground run, which a pouchd does not serve)."""
         if not detach:
             raise NotServed(f"a pouchd ({self.facade.address}): run there with -d (its output: logs)",
                             hint=SERVED_HINT)

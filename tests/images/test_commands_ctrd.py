@@ -18,7 +18,7 @@ pytestmark = pytest.mark.containerd
 
 def ctx(managers, tmp_path, *, input=None, stdin=b"", terminal=False):
     return SimpleNamespace(
-        managers=managers, input=input, has_input=input is not None, cwd=str(tmp_path), env={},
+        managers=managers, unsettled_managers=managers, input=input, has_input=input is not None, cwd=str(tmp_path), env={},
         stdin=io.BytesIO(stdin), stdout=io.BytesIO(), stderr=io.BytesIO(), is_terminal=terminal,
         json_output=False, cancel=threading.Event(),
     )  # fmt: skip

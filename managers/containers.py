@@ -236,6 +236,7 @@ class ContainerManager:
         self.lifecycle.notify_collector(None)
         c, plan, rootfs = self.lifecycle.create(opts)
         started: builtins.list[bool] = []
+        removal = None
         try:
             if detach:
                 self.lifecycle.start_detached(c, plan, rootfs)
@@ -245,16 +246,20 @@ class ContainerManager:
                     raise NotFound(f"container {name_of(c)} was removed while starting") from None
             if stdio is None:
                 raise InvalidArgument("run without -d needs standard streams")
+            removal = self.lifecycle.auto_removal(c) if opts.rm else None
             try:
                 code = self.foreground.run(c, plan, stdio, interactive=opts.interactive, started=started, rootfs=rootfs)
             except Stopped as stopped:
-                self.lifecycle.finish(c, opts.rm)
+                self.lifecycle.finish(c, opts.rm, removal=removal)
                 raise Interrupted(f"container {name_of(c)} stopped (exit status {stopped.status})") from None
-            self.lifecycle.finish(c, opts.rm, later=remove_later)
+            self.lifecycle.finish(c, opts.rm, removal=removal, later=remove_later)
             return code
         except BaseException:
             if not started or detach:
-                quiet(self.lifecycle.destroy, c, True)
+                quiet(self.lifecycle.destroy, c, True, intent=removal)
+            elif removal is not None:
+                self.lifecycle.remove_when_done(c)  # what failed while it ran: it goes once it ends
+                removal.clear()
             raise
 
     def start(self, refs: builtins.list[str], *, attach: bool = False, interactive: bool = False, stdio: Stdio | None = None) -> Any:
@@ -288,17 +293,21 @@ class ContainerManager:
         if c is None:
             raise Conflict(f"container {ref} is already running")
         auto_remove = c.labels.get(LABEL.AUTO_REMOVE) == "true"
+        removal = self.lifecycle.auto_removal(c) if auto_remove else None
         started = _Started(on_started)
         try:
             code = self.foreground.run(c, self.lifecycle.plan_for(c), stdio, interactive=interactive, started=started)
         except Stopped as stopped:
-            self.lifecycle.finish(c, auto_remove)
+            self.lifecycle.finish(c, auto_remove, removal=removal)
             raise Interrupted(f"container {name_of(c)} stopped (exit status {stopped.status})") from None
         except BaseException:
-            if not started and auto_remove:
-                quiet(self.lifecycle.destroy, c, True)
+            if removal is not None and not started:
+                quiet(self.lifecycle.destroy, c, True, intent=removal)
+            elif removal is not None:
+                self.lifecycle.remove_when_done(c)
+                removal.clear()
             raise
-        self.lifecycle.finish(c, auto_remove)
+        self.lifecycle.finish(c, auto_remove, removal=removal)
         return code
 
     def hand_off_auto_remove(self, ref: str) -> None:

@@ -592,16 +592,24 @@ class Lifecycle:
 
             autoremove.spawn(self.client.address, self.namespace, Path(self.facade.root), Path(self.facade.run_root), c.id)
 
-    def finish(self, c: Any, auto_remove: bool, *, later: bool = False) -> None:
-        """After the foreground task exited: keep its exit in labels, or (``--rm``) remove it all, behind
-        the caller's back with ``later`` (``destroy_later``); the labels would be deleted with the record,
-        so they are not written then."""
-        if auto_remove and later:
-            self.destroy_later(c)
-        elif auto_remove:
-            self.destroy(c, True, exited=True)
-        else:
+    def auto_removal(self, c: Any) -> Intent:
+        """The intent that a ``--rm`` container run in the foreground goes once its task ends, written
+        before the task starts and cleared by its removal: if this process dies while the task runs, or
+        before the removal is done, the next invocation removes the container (``reconcile_intent``)."""
+        return self._removal_intent(c, True, auto_remove=True)
+
+    def finish(self, c: Any, auto_remove: bool, *, removal: Intent | None = None, later: bool = False) -> None:
+        """After the foreground task exited: keep its exit in labels, or (``--rm``) remove it all under
+        ``removal`` (``auto_removal``'s), behind the caller's back with ``later`` (``destroy_later``); the
+        labels would be deleted with the record, so they are not written then."""
+        if not auto_remove:
             self.reap(c)
+            return
+        removal = removal or self.auto_removal(c)
+        if later:
+            self.destroy_later(c, removal)
+        else:
+            self.destroy(c, True, exited=True, intent=removal)
 
     def prepare_start(self, c: Any) -> Any | None:
         """The container, its old task reaped; None when it is running already."""
@@ -637,21 +645,21 @@ class Lifecycle:
                 wait.result(timeout=30)
         self.reap(c)
 
-    def destroy(self, c: Any, remove_volumes: bool, *, exited: bool = False) -> None:
+    def destroy(self, c: Any, remove_volumes: bool, *, exited: bool = False, intent: Intent | None = None) -> None:
         """Remove a container and everything it owns, whatever state it is in. ``exited``: the caller
-        saw its task exit (a foreground ``--rm`` run), so there is nothing to look up or kill."""
-        intent = self._removal_intent(c, remove_volumes, exited)
+        saw its task exit (a foreground ``--rm`` run), so there is nothing to look up or kill; ``intent``:
+        the removal's, written already (``auto_removal``)."""
+        intent = intent or self._removal_intent(c, remove_volumes)
         try:
             self._destroy_held(c, remove_volumes, exited)
         finally:
             intent.clear()
 
-    def destroy_later(self, c: Any) -> None:
+    def destroy_later(self, c: Any, intent: Intent) -> None:
         """``destroy`` of a foreground ``--rm`` run's container, whose task has exited, in a thread
         (managers.deferred): the exit is reported and the script goes on while containerd deletes the
-        task. The intent is written first, so a kill -9 at any point, or a removal that fails, leaves the
-        container to the next invocation's reconcile."""
-        intent = self._removal_intent(c, True, True)
+        task. Under ``auto_removal``'s intent, so a kill -9 at any point, or a removal that fails, leaves
+        the container to the next invocation's reconcile."""
         faults.point("container.rm.deferred")
 
         def work() -> None:
@@ -663,12 +671,11 @@ class Lifecycle:
 
         deferred.later(work, "pouchsh-rm")
 
-    def _removal_intent(self, c: Any, remove_volumes: bool, exited: bool) -> Intent:
-        """Once the record is deleted, only this intent names the container's files, name and volumes;
-        ``exited`` (a ``--rm`` container whose task ended) has reconcile remove one still there."""
+    def _removal_intent(self, c: Any, remove_volumes: bool, *, auto_remove: bool = False) -> Intent:
+        """Once the record is deleted, only this intent names the container's files, name and volumes."""
         return Journal(self.facade.root).begin(
             "container.rm", namespace=self.namespace, id=c.id, name=c.labels.get(LABEL.NAME),
-            volumes=_volume_names(c) if remove_volumes else [], **({"exited": True} if exited else {}),
+            volumes=_volume_names(c) if remove_volumes else [], **({"auto_remove": True} if auto_remove else {}),
         )
 
     def _destroy_held(self, c: Any, remove_volumes: bool, exited: bool) -> None:
@@ -728,8 +735,9 @@ class Lifecycle:
         the record (managers.intents): remove what was made for it on the host (files, FIFOs, name, the
         anonymous volumes it made or ``rm -v`` was removing), its snapshot, and the leases the dead
         process held (so what they hold is not kept for a lease's 24 hours). A container that exists
-        needs nothing: it was made, or is still there to ``rm`` again; unless it is a ``--rm`` run's whose
-        task had exited (``exited``), which nobody else would remove, and has not been started since."""
+        needs nothing: it was made, or is still there to ``rm`` again; unless it is a foreground ``--rm``
+        run's (``auto_remove``), which nobody else would remove: it is removed now if its task has ended,
+        else by a waiter once it does, as ``run -d --rm``'s is."""
         if record["kind"] not in ("container.create", "container.rm"):
             raise InvalidArgument(f"unknown container intent {record['kind']!r}")
         cid = record["id"]
@@ -738,8 +746,12 @@ class Lifecycle:
         except NotFound:
             pass
         else:
-            if record.get("exited") and getattr(self.resolver.task(cid), "status", "stopped") == "stopped":
-                self.destroy(c, True)
+            if record.get("auto_remove"):
+                task = self.resolver.task(cid)
+                if task is None or task.status == "stopped":
+                    self.destroy(c, True)
+                else:
+                    self.remove_when_done(c)
             return
         for lease in self.client.leases.list():
             if lease.labels.get(OWNER_LABEL) == record["owner"]:

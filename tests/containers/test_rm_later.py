@@ -164,3 +164,22 @@ def test_a_kill_before_the_removal_ran_leaves_it_to_the_next_invocation(mgr: Any
     assert leftovers(mgr, roots) == EMPTY
     assert mgr.volumes.list() == []  # its anonymous volume went with it
     assert not list((roots[0] / "intents").iterdir())
+
+
+def test_a_kill_while_the_container_runs_leaves_it_to_be_removed_when_it_ends(mgr: Any, roots: tuple[Path, Path],
+                                                                             invocation: Any) -> None:
+    """The removal's intent is written before the task starts: the next invocation finds the container
+    still running and leaves a waiter to remove it once it ends, as ``run -d --rm`` does."""
+    argv, env = invocation("run --rm --network none busybox sleep 2")
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        until(lambda: any(t.status == "running" for t in mgr.ctrd.tasks.list()), "the task to run")
+    finally:
+        proc.kill()
+        proc.wait(30)
+    argv, env = invocation("ps -a -q | length")
+    after = subprocess.run(argv, env=env, capture_output=True, timeout=60, check=False)
+    assert after.returncode == 0, after.stderr
+    assert after.stdout.decode().strip() == "1"  # still running when the intent was reconciled
+    assert not list((roots[0] / "intents").iterdir())  # handed to the waiter
+    until(lambda: leftovers(mgr, roots) == EMPTY, "the waiter to remove the container once it ended", 60)

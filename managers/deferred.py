@@ -8,7 +8,8 @@ half done waits for it first (``settle``): every network operation, every shell 
 managers except ``run`` and ``create`` (pouchsh.scope), a host program, the end of a script or of a prompt
 line, a transaction's undo, and ``Managers.close``; a name given again and a published port or address
 wait too. Each piece writes its intent before it is handed over, so a kill -9 at any point leaves it to
-the next invocation's reconcile; a piece that fails keeps its intent for the same reason.
+the next invocation's reconcile. DELs that fail keep their intent for the same reason; a removal that
+fails is left to a waiter of its own (managers.autoremove), as a synchronous one's is.
 """
 
 from __future__ import annotations

@@ -658,15 +658,19 @@ class Lifecycle:
     def destroy_later(self, c: Any, intent: Intent) -> None:
         """``destroy`` of a foreground ``--rm`` run's container, whose task has exited, in a thread
         (managers.deferred): the exit is reported and the script goes on while containerd deletes the
-        task. Under ``auto_removal``'s intent, so a kill -9 at any point, or a removal that fails, leaves
-        the container to the next invocation's reconcile."""
+        task. Under ``auto_removal``'s intent, so a kill -9 at any point leaves the container to the next
+        invocation's reconcile; a removal that fails is retried by a waiter, as a synchronous one's is
+        (``ContainerManager.run``)."""
         faults.point("container.rm.deferred")
 
         def work() -> None:
             try:
                 self._destroy_held(c, True, True)
             except (PouchError, OSError):
-                return
+                try:
+                    self.remove_when_done(c)
+                except OSError:
+                    return  # the intent stays: the next invocation removes it
             intent.clear()
 
         deferred.later(work, "pouchsh-rm")

@@ -181,5 +181,25 @@ def test_a_kill_while_the_container_runs_leaves_it_to_be_removed_when_it_ends(mg
     after = subprocess.run(argv, env=env, capture_output=True, timeout=60, check=False)
     assert after.returncode == 0, after.stderr
     assert after.stdout.decode().strip() == "1"  # still running when the intent was reconciled
-    assert not list((roots[0] / "intents").iterdir())  # handed to the waiter
-    until(lambda: leftovers(mgr, roots) == EMPTY, "the waiter to remove the container once it ended", 60)
+    assert not [p for p in (roots[0] / "intents").iterdir() if p.name.startswith(f"{proc.pid}-")]  # reconciled
+    until(lambda: leftovers(mgr, roots) == EMPTY and not list((roots[0] / "intents").iterdir()),
+          "the waiter to remove the container once it ended", 60)
+
+
+def test_a_removal_that_fails_is_retried_by_a_waiter(mgr: Any, roots: tuple[Path, Path],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Synchronous (its error reported) or behind the exit (nobody to report it to), a --rm container
+    whose removal failed is left to a waiter of its own (managers.autoremove), which removes it."""
+    from ctrd.errors import Unavailable
+    from tests.containers.helpers import opts, stdio
+
+    def broken(*args: Any) -> None:
+        raise Unavailable("containerd went away")
+
+    monkeypatch.setattr(Lifecycle, "_destroy_steps", broken)  # in this process: the waiters run unpatched
+    with pytest.raises(Unavailable):
+        mgr.containers.run(opts("true", rm=True), detach=False, stdio=stdio())
+    assert mgr.containers.run(opts("true", rm=True), detach=False, stdio=stdio(), remove_later=True) == 0
+    deferred.settle()
+    until(lambda: leftovers(mgr, roots) == EMPTY and not list((roots[0] / "intents").iterdir()),
+          "the waiters to remove both containers", 60)

@@ -258,8 +258,7 @@ class ContainerManager:
             if not started or detach:
                 quiet(self.lifecycle.destroy, c, True, intent=removal)
             elif removal is not None:
-                self.lifecycle.remove_when_done(c)  # what failed while it ran: it goes once it ends
-                removal.clear()
+                self.lifecycle.leave_to_waiter(c, removal)
             raise
 
     def start(self, refs: builtins.list[str], *, attach: bool = False, interactive: bool = False, stdio: Stdio | None = None) -> Any:
@@ -304,8 +303,7 @@ class ContainerManager:
             if removal is not None and not started:
                 quiet(self.lifecycle.destroy, c, True, intent=removal)
             elif removal is not None:
-                self.lifecycle.remove_when_done(c)
-                removal.clear()
+                self.lifecycle.leave_to_waiter(c, removal)
             raise
         self.lifecycle.finish(c, auto_remove, removal=removal)
         return code

@@ -592,6 +592,12 @@ class Lifecycle:
 
             autoremove.spawn(self.client.address, self.namespace, Path(self.facade.root), Path(self.facade.run_root), c.id)
 
+    def leave_to_waiter(self, c: Any, removal: Intent) -> None:
+        """A ``--rm`` container whose foreground run, or removal, failed: a waiter of its own removes it
+        once its task has ended (``remove_when_done``), and ``removal``, the intent, is its now."""
+        self.remove_when_done(c)
+        removal.clear()
+
     def auto_removal(self, c: Any) -> Intent:
         """The intent that a ``--rm`` container run in the foreground goes once its task ends, written
         before the task starts and cleared by its removal: if this process dies while the task runs, or
@@ -667,10 +673,9 @@ class Lifecycle:
             try:
                 self._destroy_held(c, True, True)
             except (PouchError, OSError):
-                try:
-                    self.remove_when_done(c)
-                except OSError:
-                    return  # the intent stays: the next invocation removes it
+                with contextlib.suppress(OSError):  # not spawned: the intent stays for the next invocation
+                    self.leave_to_waiter(c, intent)
+                return
             intent.clear()
 
         deferred.later(work, "pouchsh-rm")

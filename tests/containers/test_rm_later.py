@@ -1,6 +1,7 @@
 """A script's foreground ``run --rm`` reports the exit and goes on while its container is removed in a
-thread (Lifecycle.destroy_later, managers.deferred); what reads containers waits for that removal, a name
-given again waits for it, and a kill -9 before it ran leaves it to the next invocation."""
+thread (Lifecycle.destroy_later, managers.deferred); what reads containers waits for that removal, and so
+does a name given again. A kill -9 of pouchsh while the container runs or before its removal is done
+leaves it to the next invocation; a removal that fails, to a waiter."""
 
 from __future__ import annotations
 
